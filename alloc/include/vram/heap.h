@@ -1,0 +1,124 @@
+/* vram/heap.h - sub-allocators over an address range, behind one ops table.
+ *
+ * A heap manages offsets in [0, capacity) of a range it never touches: all
+ * metadata lives outside the managed memory (it may be VRAM the CPU cannot see).
+ * Policies: "bestfit", "buddy", "tlsf", "pool", "caching" (see vram_heap_policy).
+ *
+ * Contract of every policy, enforced by vram_heap_* before the policy runs:
+ *   - size 0, size > capacity, or an alignment that is not a power of two is
+ *     VRAM_EINVAL; an alignment below the heap's minimum is raised to it;
+ *   - freeing an offset that is not the start of a live block is VRAM_ENOTFOUND,
+ *     or VRAM_EDOUBLEFREE when the policy can tell it was freed already;
+ *   - a failed call leaves the heap unchanged. */
+#ifndef VRAM_HEAP_H
+#define VRAM_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vram/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VRAM_DEFAULT_ALIGN 256u /* what cudaMalloc guarantees */
+
+typedef struct vram_heap vram_heap;
+
+/* Options of the caching policy (PyTorch CUDA caching allocator rules). */
+typedef struct vram_caching_options {
+    uint64_t max_split_size;   /* blocks of at least this size are never split; 0 = unlimited */
+    int expandable_segments;   /* one growing mapped range per pool instead of segments */
+    double gc_threshold;       /* 0 = off; else free cached blocks when reserved > threshold*capacity */
+} vram_caching_options;
+
+typedef struct vram_heap_config {
+    uint64_t capacity;   /* bytes managed: offsets [0, capacity) */
+    uint64_t min_align;  /* 0 means VRAM_DEFAULT_ALIGN; must be a power of two */
+    uint64_t block_size; /* "pool": the fixed block size (0 = 2 MiB); ignored elsewhere */
+    const vram_caching_options *caching; /* "caching": NULL = defaults */
+} vram_heap_config;
+
+/* Stats of every policy. footprint is what the policy needs from the device now:
+ * the end of the highest used block for range policies, the reserved segments
+ * for "caching"; peak_* are high-water marks since creation. */
+typedef struct vram_heap_stats {
+    uint64_t capacity;      /* bytes managed (grows with vram_heap_grow) */
+    uint64_t in_use;        /* bytes in used blocks (rounded sizes) */
+    uint64_t requested;     /* bytes the callers asked for: in_use - requested = internal waste */
+    uint64_t free;          /* capacity - in_use */
+    uint64_t largest_free;  /* the largest single free block */
+    uint64_t free_blocks;   /* number of free blocks */
+    uint64_t live_allocs;   /* number of used blocks */
+    uint64_t peak_in_use;   /* high-water mark of in_use */
+    uint64_t footprint;     /* bytes needed from the device now */
+    uint64_t peak_footprint;
+} vram_heap_stats;
+
+/* One block as walk() reports it, in address order. */
+typedef struct vram_block_info {
+    uint64_t offset;
+    uint64_t size;      /* bytes of the block (rounded) */
+    uint64_t requested; /* bytes asked for; 0 for free blocks */
+    uint32_t refs;      /* references: 0 free, 1 for a used block, >1 for a shared pool block */
+    int used;
+} vram_block_info;
+
+/* Return non-zero to stop the walk early. */
+typedef int (*vram_walk_fn)(const vram_block_info *block, void *ctx);
+
+/* The ops table of a policy. Entries marked optional may be NULL; the wrapper
+ * then falls back (batch ops loop) or answers VRAM_EUNSUPPORTED. The wrapper has
+ * already validated arguments as the contract above says. */
+typedef struct vram_heap_ops {
+    const char *name;
+    vram_status (*create)(const vram_heap_config *cfg, void **impl);
+    void (*destroy)(void *impl);
+    vram_status (*alloc)(void *impl, uint64_t size, uint64_t align, uint64_t *offset);
+    vram_status (*free)(void *impl, uint64_t offset);
+    vram_status (*grow)(void *impl, uint64_t bytes);             /* optional */
+    void (*stats)(const void *impl, vram_heap_stats *out);
+    vram_status (*walk)(const void *impl, vram_walk_fn fn, void *ctx);
+    /* VRAM_OK, or VRAM_ECORRUPT with the first violated invariant written to msg. */
+    vram_status (*check)(const void *impl, char *msg, size_t msglen);
+    vram_status (*alloc_batch)(void *impl, size_t n, const uint64_t *sizes, uint64_t align,
+                               uint64_t *offsets);                /* optional, all-or-nothing */
+    vram_status (*free_batch)(void *impl, size_t n, const uint64_t *offsets); /* optional */
+    vram_status (*retain)(void *impl, uint64_t offset);          /* optional ("pool") */
+    /* Largest request alloc() could satisfy now (policy rounding included). */
+    uint64_t (*max_alloc)(const void *impl);                     /* optional */
+} vram_heap_ops;
+
+/* The registered policies by name ("bestfit", "buddy", "tlsf", "pool", "caching");
+ * NULL for an unknown name. vram_heap_policy_names lists them, NULL-terminated. */
+const vram_heap_ops *vram_heap_policy(const char *name);
+extern const char *const vram_heap_policy_names[];
+
+vram_status vram_heap_create(const vram_heap_ops *ops, const vram_heap_config *cfg,
+                             vram_heap **out);
+void vram_heap_destroy(vram_heap *h);
+const char *vram_heap_name(const vram_heap *h);
+uint64_t vram_heap_min_align(const vram_heap *h);
+
+vram_status vram_heap_alloc(vram_heap *h, uint64_t size, uint64_t align, uint64_t *offset);
+vram_status vram_heap_free(vram_heap *h, uint64_t offset);
+/* All-or-nothing: on failure no block of the batch stays allocated. */
+vram_status vram_heap_alloc_batch(vram_heap *h, size_t n, const uint64_t *sizes, uint64_t align,
+                                  uint64_t *offsets);
+/* Offsets in any order; coalesces as fully as n single frees. Every offset is
+ * validated first: on failure nothing was freed. */
+vram_status vram_heap_free_batch(vram_heap *h, size_t n, const uint64_t *offsets);
+/* Appends `bytes` at the end of the range (a multiple of the minimum alignment). */
+vram_status vram_heap_grow(vram_heap *h, uint64_t bytes);
+/* Adds a reference to a live block (pool); vram_heap_free drops one. */
+vram_status vram_heap_retain(vram_heap *h, uint64_t offset);
+void vram_heap_stats_get(const vram_heap *h, vram_heap_stats *out);
+vram_status vram_heap_walk(const vram_heap *h, vram_walk_fn fn, void *ctx);
+vram_status vram_heap_check(const vram_heap *h, char *msg, size_t msglen);
+uint64_t vram_heap_max_alloc(const vram_heap *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,139 @@
+/* vram/manager.h - the façade: one entry point for the replayer and for an
+ * inference engine. A manager owns a device, one heap policy over it, the
+ * eviction manager (handles), the shared-weights registry and the budget.
+ *
+ * Callers hold handles, never addresses: the manager may evict a handle (its
+ * device bytes are released, the handle keeps its identity) and re-materialise
+ * it on next use, or move it (defragmentation). A handle is an index plus a
+ * generation, so a stale or forged handle is refused with VRAM_ESTALE /
+ * VRAM_ENOTFOUND, never a crash. */
+#ifndef VRAM_MANAGER_H
+#define VRAM_MANAGER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vram/device.h"
+#include "vram/heap.h"
+#include "vram/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vram_manager vram_manager;
+
+/* index in the low 32 bits, generation in the high 32; 0 is never a valid handle. */
+typedef struct vram_handle {
+    uint64_t v;
+} vram_handle;
+
+typedef enum vram_kind {
+    VRAM_KIND_WEIGHT,
+    VRAM_KIND_KV,
+    VRAM_KIND_ACTIVATION,
+    VRAM_KIND_WORKSPACE,
+    VRAM_KIND_ADAPTER,
+    VRAM_KIND_OTHER,
+    VRAM_KIND_COUNT
+} vram_kind;
+
+/* "weight", "kv", "activation", "workspace", "adapter", "other". */
+const char *vram_kind_name(vram_kind k);
+/* VRAM_OK and *out, or VRAM_ENOTFOUND for an unknown name. */
+vram_status vram_kind_parse(const char *name, vram_kind *out);
+
+/* How an evicted handle gets its contents back. */
+typedef enum vram_backing {
+    VRAM_BACKING_NONE,     /* never evicted (activations, workspaces) */
+    VRAM_BACKING_HOST,     /* copied to host memory on eviction, copied back on use */
+    VRAM_BACKING_CALLBACK  /* dropped on eviction; the callback rewrites it on use */
+} vram_backing;
+
+/* Writes the contents of a re-materialised buffer at device address `addr`. */
+typedef vram_status (*vram_remat_fn)(void *ctx, vram_device *dev, uint64_t addr, uint64_t size);
+
+typedef struct vram_alloc_desc {
+    uint64_t size;
+    uint64_t align;        /* 0 = the heap's minimum */
+    int priority;          /* higher survives eviction longer */
+    vram_kind kind;
+    vram_backing backing;
+    vram_remat_fn remat;   /* VRAM_BACKING_CALLBACK */
+    void *remat_ctx;
+} vram_alloc_desc;
+
+typedef struct vram_manager_config {
+    vram_device_config device;   /* backend, capacity, host backing, cost model */
+    const char *heap_policy;     /* "bestfit" (default), "buddy", "tlsf", "pool", "caching" */
+    vram_heap_config heap;       /* capacity 0 = the device capacity */
+    const char *evict_policy;    /* "prio-lru" (default), "lru", "cost" */
+    int evict;                   /* 0: an allocation that does not fit fails, nothing is evicted */
+} vram_manager_config;
+
+typedef struct vram_manager_stats {
+    vram_heap_stats heap;
+    vram_device_stats device;
+    uint64_t handles;             /* live handles (resident + evicted) */
+    uint64_t resident_handles;
+    uint64_t resident_bytes;
+    uint64_t evictions, rematerialisations;
+    uint64_t bytes_evicted, bytes_rematerialised;
+    uint64_t failed_allocs;       /* VRAM_ENOMEM returned by vram_alloc / touch / acquire */
+    uint64_t failed_despite_free; /* ... of which total free bytes were >= the request */
+    uint64_t shared_keys;
+    uint64_t defrag_passes, defrag_moves, defrag_bytes_moved;
+} vram_manager_stats;
+
+typedef struct vram_handle_info {
+    uint64_t size;
+    uint64_t addr;      /* device address while resident, 0 while evicted */
+    int priority;
+    vram_kind kind;
+    int resident;
+    uint32_t pins;
+    uint32_t uses;      /* acquire without unacquire */
+    uint64_t last_use;  /* logical clock of the last touch/acquire */
+} vram_handle_info;
+
+vram_status vram_manager_create(const vram_manager_config *cfg, vram_manager **out);
+/* Destroys the manager. Live handles are not freed silently: each is reported
+ * to `leak_report` (if not NULL) and the count is returned. */
+uint64_t vram_manager_destroy(vram_manager *m, FILE *leak_report);
+
+vram_status vram_alloc(vram_manager *m, const vram_alloc_desc *desc, vram_handle *out);
+vram_status vram_free(vram_manager *m, vram_handle h);
+/* Marks the handle used now; re-materialises it if evicted (which may evict others). */
+vram_status vram_touch(vram_manager *m, vram_handle h);
+/* touch + in use: not evicted nor moved until vram_unacquire; *addr may be NULL. */
+vram_status vram_acquire(vram_manager *m, vram_handle h, uint64_t *addr);
+vram_status vram_unacquire(vram_manager *m, vram_handle h);
+vram_status vram_pin(vram_manager *m, vram_handle h);   /* makes resident and keeps it so */
+vram_status vram_unpin(vram_manager *m, vram_handle h);
+vram_status vram_handle_get(const vram_manager *m, vram_handle h, vram_handle_info *out);
+
+/* Shared weights: one buffer per key, a reference per acquire. The first acquire
+ * allocates `size` and calls `loader` to fill it (and again after an eviction);
+ * a later acquire with another size is VRAM_EMISMATCH. */
+vram_status vram_acquire_shared(vram_manager *m, const char *key, uint64_t size, int priority,
+                                vram_remat_fn loader, void *loader_ctx, vram_handle *out);
+/* Drops one reference; the buffer is freed with the last. Not held: VRAM_ENOTFOUND. */
+vram_status vram_release_shared(vram_manager *m, const char *key);
+
+void vram_manager_stats_get(const vram_manager *m, vram_manager_stats *out);
+/* VRAM_OK, or VRAM_ECORRUPT with the first violated invariant (of the heap, the
+ * handles, the shared registry or the eviction order) written to msg. */
+vram_status vram_manager_check(const vram_manager *m, char *msg, size_t msglen);
+
+/* Every heap block in address order with the kind of the handle that owns it
+ * (VRAM_KIND_OTHER for free blocks): the basis of heap maps. */
+typedef int (*vram_manager_walk_fn)(const vram_block_info *block, vram_kind kind, void *ctx);
+vram_status vram_manager_walk(const vram_manager *m, vram_manager_walk_fn fn, void *ctx);
+
+vram_heap *vram_manager_heap(vram_manager *m);
+vram_device *vram_manager_device(vram_manager *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

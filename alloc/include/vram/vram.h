@@ -1,0 +1,10 @@
+/* vram/vram.h - libvram, everything a user includes. */
+#ifndef VRAM_VRAM_H
+#define VRAM_VRAM_H
+
+#include "vram/device.h"
+#include "vram/heap.h"
+#include "vram/manager.h"
+#include "vram/status.h"
+
+#endif

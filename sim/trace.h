@@ -1,0 +1,77 @@
+/* trace.h - the vramlab trace: versioned text, one event per line (traces/FORMAT.md).
+ *
+ * The reader streams: memory does not grow with the trace length. Gzip files
+ * are read transparently. Every error names file:line and what was expected;
+ * after an error the reader returns only errors. */
+#ifndef VTRACE_H
+#define VTRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vram/manager.h"
+#include "vram/status.h"
+
+#define VTRACE_VERSION 1
+#define VTRACE_KEY_MAX 64     /* shared-weight keys, including the NUL */
+#define VTRACE_TEXT_MAX 256   /* header strings, including the NUL */
+
+typedef enum vtrace_type {
+    VTRACE_ALLOC,          /* id size align kind priority */
+    VTRACE_FREE,           /* id */
+    VTRACE_USE,            /* id: a touch */
+    VTRACE_SHARED_ACQUIRE, /* key size priority */
+    VTRACE_SHARED_RELEASE, /* key */
+    VTRACE_STEP,           /* id = step number */
+    VTRACE_REQUEST_BEGIN,  /* id = request id */
+    VTRACE_REQUEST_END,    /* id = request id */
+    VTRACE_TYPE_COUNT
+} vtrace_type;
+
+typedef struct vtrace_header {
+    int version;
+    char model[VTRACE_TEXT_MAX];    /* e.g. "llama-3-70b tp=4 bf16" */
+    char engine[VTRACE_TEXT_MAX];   /* "paged" or "contiguous" (or "import:rmm", ...) */
+    uint64_t capacity;              /* device bytes */
+    uint64_t kv_block_bytes;        /* paged: bytes of one KV block; 0 otherwise */
+    char source[VTRACE_TEXT_MAX];   /* the recording it was derived from */
+    char licence[VTRACE_TEXT_MAX];  /* the recording's licence */
+} vtrace_header;
+
+typedef struct vtrace_event {
+    vtrace_type type;
+    uint64_t line;        /* line number in the trace file (1-based) */
+    uint64_t ts_us;       /* timestamp, microseconds from the trace start */
+    uint64_t id;          /* alloc/free/use id; step or request number */
+    uint64_t size;        /* alloc, shared acquire */
+    uint64_t align;       /* alloc; 0 = default */
+    vram_kind kind;       /* alloc */
+    int priority;         /* alloc, shared acquire */
+    char key[VTRACE_KEY_MAX]; /* shared acquire/release */
+} vtrace_event;
+
+typedef struct vtrace_reader vtrace_reader;
+
+/* Opens a trace file (plain or gzip) and reads its header. On failure *out is
+ * NULL and err holds "file:line: what was expected". */
+vram_status vtrace_open(const char *path, vtrace_reader **out, char *err, size_t errlen);
+/* The same over a memory buffer (fuzzers, tests); `name` stands in for the file name. */
+vram_status vtrace_open_buffer(const void *buf, size_t len, const char *name, vtrace_reader **out,
+                               char *err, size_t errlen);
+const vtrace_header *vtrace_header_of(const vtrace_reader *r);
+/* 1: *ev holds the next event; 0: end of trace; -1: error, see vtrace_error. */
+int vtrace_next(vtrace_reader *r, vtrace_event *ev);
+/* "file:line: message" of the last error, "" if none. */
+const char *vtrace_error(const vtrace_reader *r);
+void vtrace_close(vtrace_reader *r);
+
+typedef struct vtrace_writer vtrace_writer;
+/* Writes plain text, or gzip when the path ends in ".gz". */
+vram_status vtrace_writer_open(const char *path, const vtrace_header *hdr, vtrace_writer **out);
+vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev);
+/* Flushes and closes; a write or close error is reported here too. */
+vram_status vtrace_writer_close(vtrace_writer *w);
+
+const char *vtrace_type_name(vtrace_type t);
+
+#endif
