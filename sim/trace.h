@@ -63,15 +63,31 @@ const vtrace_header *vtrace_header_of(const vtrace_reader *r);
 int vtrace_next(vtrace_reader *r, vtrace_event *ev);
 /* "file:line: message" of the last error, "" if none. */
 const char *vtrace_error(const vtrace_reader *r);
+/* Bytes of the file consumed so far (compressed bytes for gzip), for progress
+ * against the file size; for a memory buffer, bytes of the buffer consumed. */
+uint64_t vtrace_offset(const vtrace_reader *r);
+/* Host bytes the reader holds; fixed at open (it does not grow while reading). */
+size_t vtrace_memory(const vtrace_reader *r);
 void vtrace_close(vtrace_reader *r);
 
 typedef struct vtrace_writer vtrace_writer;
 /* Writes plain text, or gzip when the path ends in ".gz". */
 vram_status vtrace_writer_open(const char *path, const vtrace_header *hdr, vtrace_writer **out);
+/* The same with the compression chosen by the caller (gzip != 0: gzip whatever the name). */
+vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
+                                  vtrace_writer **out);
 vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev);
+/* Writes "# text"; text must not contain a newline. */
+vram_status vtrace_write_comment(vtrace_writer *w, const char *text);
 /* Flushes and closes; a write or close error is reported here too. */
 vram_status vtrace_writer_close(vtrace_writer *w);
 
 const char *vtrace_type_name(vtrace_type t);
+/* The format's kind words: "weight", "kv", "activation", "workspace", "adapter",
+ * "other"; "?" for an out-of-range kind. */
+const char *vtrace_kind_name(vram_kind k);
+/* Parses a kind word of `len` bytes (not NUL-terminated). 0 and *out, or -1 for
+ * an unknown word. Cost: a few byte compares. */
+int vtrace_kind_parse(const char *word, size_t len, vram_kind *out);
 
 #endif

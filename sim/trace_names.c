@@ -1,4 +1,10 @@
-/* trace_names.c - the event names of the trace format. */
+/* trace_names.c - the words of the trace format: event names and kind names.
+ *
+ * The kind words are part of the file format (traces/FORMAT.md), so they are
+ * spelled here rather than taken from the library: a renamed kind in libvram
+ * must not make committed traces unreadable. */
+#include <string.h>
+
 #include "trace.h"
 
 static const char *const type_names[VTRACE_TYPE_COUNT] = {
@@ -12,7 +18,32 @@ static const char *const type_names[VTRACE_TYPE_COUNT] = {
     [VTRACE_REQUEST_END] = "end",
 };
 
+static const char *const kind_names[VRAM_KIND_COUNT] = {
+    [VRAM_KIND_WEIGHT] = "weight",
+    [VRAM_KIND_KV] = "kv",
+    [VRAM_KIND_ACTIVATION] = "activation",
+    [VRAM_KIND_WORKSPACE] = "workspace",
+    [VRAM_KIND_ADAPTER] = "adapter",
+    [VRAM_KIND_OTHER] = "other",
+};
+
 const char *vtrace_type_name(vtrace_type t)
 {
     return (unsigned)t < VTRACE_TYPE_COUNT ? type_names[t] : "?";
+}
+
+const char *vtrace_kind_name(vram_kind k)
+{
+    return (unsigned)k < VRAM_KIND_COUNT ? kind_names[k] : "?";
+}
+
+int vtrace_kind_parse(const char *word, size_t len, vram_kind *out)
+{
+    for (int k = 0; k < VRAM_KIND_COUNT; k++) {
+        if (strlen(kind_names[k]) == len && memcmp(kind_names[k], word, len) == 0) {
+            *out = (vram_kind)k;
+            return 0;
+        }
+    }
+    return -1;
 }

@@ -1,0 +1,594 @@
+/* trace.c - the streaming trace reader (the format is traces/FORMAT.md).
+ *
+ * Bytes come from zlib (plain or gzip file) or from a memory buffer, always
+ * through one fixed buffer; lines are parsed in place between two pointers,
+ * never past the end of the line, with hand-written number parsing. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "trace.h"
+
+#define LINE_MAX_BYTES 4096                 /* without the newline */
+#define BUF_BYTES (256 * 1024)              /* > LINE_MAX_BYTES: a whole line always fits */
+#define SIZE_LIMIT ((uint64_t)INT64_MAX)    /* sizes and the capacity: 1 .. 2^63-1 */
+#define ALIGN_LIMIT ((uint64_t)1 << 30)
+#define PRIORITY_LIMIT ((uint64_t)INT_MAX)
+#define ERR_BYTES 512
+
+enum { HDR_MODEL, HDR_ENGINE, HDR_CAPACITY, HDR_KV_BLOCK, HDR_SOURCE, HDR_LICENCE, HDR_COUNT };
+
+static const char *const header_keys[HDR_COUNT] = {
+    [HDR_MODEL] = "model",         [HDR_ENGINE] = "engine", [HDR_CAPACITY] = "capacity",
+    [HDR_KV_BLOCK] = "kv_block_bytes", [HDR_SOURCE] = "source", [HDR_LICENCE] = "licence",
+};
+#define HDR_REQUIRED ((1u << HDR_MODEL) | (1u << HDR_ENGINE) | (1u << HDR_CAPACITY))
+
+static const char *const usage[VTRACE_TYPE_COUNT] = {
+    [VTRACE_ALLOC] = "alloc ID SIZE ALIGN KIND PRIORITY",
+    [VTRACE_FREE] = "free ID",
+    [VTRACE_USE] = "use ID",
+    [VTRACE_SHARED_ACQUIRE] = "acquire KEY SIZE PRIORITY",
+    [VTRACE_SHARED_RELEASE] = "release KEY",
+    [VTRACE_STEP] = "step N",
+    [VTRACE_REQUEST_BEGIN] = "begin ID",
+    [VTRACE_REQUEST_END] = "end ID",
+};
+
+struct vtrace_reader {
+    gzFile gz;                    /* NULL when reading a memory buffer */
+    const unsigned char *mem;
+    size_t mem_len, mem_pos;
+    char *buf;                    /* BUF_BYTES; the unread bytes are buf[pos .. end) */
+    size_t pos, end;
+    int eof;                      /* the source has no more bytes */
+    uint64_t line;                /* number of the line last taken */
+    uint64_t ts;                  /* the sticky timestamp */
+    int failed;                   /* after the first error, only errors */
+    unsigned hdr_seen;            /* a bit per header key */
+    int pending;                  /* `first` holds the event that ended the header */
+    vtrace_event first;
+    vtrace_header hdr;
+    char name[VTRACE_TEXT_MAX];
+    char err[ERR_BYTES];
+};
+
+static int fail(vtrace_reader *r, const char *fmt, ...)
+{
+    if (!r->failed) {
+        int n = snprintf(r->err, sizeof r->err, "%s:%llu: ", r->name, (unsigned long long)r->line);
+        va_list ap;
+        va_start(ap, fmt);
+        if (n > 0 && (size_t)n < sizeof r->err)
+            vsnprintf(r->err + n, sizeof r->err - (size_t)n, fmt, ap);
+        va_end(ap);
+        r->failed = 1;
+    }
+    return -1;
+}
+
+/* A printable copy of [p, q) for messages: at most 40 bytes, others as '?'. */
+static const char *show(const char *p, const char *q, char out[48])
+{
+    size_t n = 0;
+    for (; p < q && n < 40; p++)
+        out[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+    if (p < q) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static inline int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static inline const char *skip_blank(const char *p, const char *e)
+{
+    while (p < e && is_blank(*p))
+        p++;
+    return p;
+}
+
+static inline const char *word_end(const char *p, const char *e)
+{
+    while (p < e && !is_blank(*p))
+        p++;
+    return p;
+}
+
+static int word_is(const char *p, const char *q, const char *w)
+{
+    size_t n = strlen(w);
+    return (size_t)(q - p) == n && memcmp(p, w, n) == 0;
+}
+
+/* Refills buf[end ..] from the source; -1 on a read error. */
+static int refill(vtrace_reader *r)
+{
+    size_t room = BUF_BYTES - r->end;
+    if (!r->gz) {
+        size_t n = r->mem_len - r->mem_pos;
+        if (n > room)
+            n = room;
+        memcpy(r->buf + r->end, r->mem + r->mem_pos, n);
+        r->mem_pos += n;
+        r->end += n;
+        r->eof = n == 0;
+        return 0;
+    }
+    int n = gzread(r->gz, r->buf + r->end, (unsigned)room);
+    if (n <= 0) {
+        int zerr = Z_OK;
+        const char *msg = gzerror(r->gz, &zerr);
+        if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+            r->line++;
+            return fail(r, "cannot read: %s", zerr == Z_ERRNO ? strerror(errno) : msg);
+        }
+        r->eof = 1;
+        return 0;
+    }
+    r->end += (size_t)n;
+    return 0;
+}
+
+/* 1: the next line is [*ls, *le) without its newline (and '\r'); 0: end; -1: error. */
+static int next_line(vtrace_reader *r, const char **ls, const char **le)
+{
+    for (;;) {
+        char *start = r->buf + r->pos;
+        size_t avail = r->end - r->pos;
+        char *nl = memchr(start, '\n', avail);
+        char *stop = nl ? nl : start + avail;
+        if (nl || (r->eof && avail)) {
+            r->line++;
+            if (stop - start > LINE_MAX_BYTES)
+                return fail(r, "line too long (more than %d bytes)", LINE_MAX_BYTES);
+            r->pos = (size_t)(stop - r->buf) + (nl != NULL);
+            if (stop > start && stop[-1] == '\r')
+                stop--;
+            if (memchr(start, '\0', (size_t)(stop - start))) 
+                return fail(r, "NUL byte in the line");
+            *ls = start;
+            *le = stop;
+            return 1;
+        }
+        if (r->eof)
+            return 0;
+        if (avail > LINE_MAX_BYTES) {
+            r->line++;
+            return fail(r, "line too long (more than %d bytes)", LINE_MAX_BYTES);
+        }
+        memmove(r->buf, start, avail);
+        r->pos = 0;
+        r->end = avail;
+        if (refill(r) < 0)
+            return -1;
+    }
+}
+
+/* Parses the decimal number in the word at *pp into *v and moves *pp past it. */
+static int parse_u64(vtrace_reader *r, const char **pp, const char *e, const char *what,
+                     const char *expected, uint64_t *v)
+{
+    char tmp[48];
+    const char *p = skip_blank(*pp, e);
+    if (p == e)
+        return fail(r, "missing %s (expected: %s)", what, expected);
+    const char *q = word_end(p, e);
+    uint64_t x = 0;
+    const char *s = p;
+    if (*s == '-' && q - s > 1) {
+        for (s++; s < q && *s >= '0' && *s <= '9'; s++)
+            ;
+        if (s == q)
+            return fail(r, "%s is negative: '%s' (expected: %s)", what, show(p, q, tmp), expected);
+        s = p;
+    }
+    if (q - p <= 19) {
+        for (; s < q; s++) {
+            unsigned d = (unsigned)(unsigned char)*s - '0';
+            if (d > 9)
+                break;
+            x = x * 10 + d;
+        }
+    } else {
+        for (; s < q; s++) {
+            unsigned d = (unsigned)(unsigned char)*s - '0';
+            if (d > 9)
+                break;
+            if (x > (UINT64_MAX - d) / 10)
+                return fail(r, "%s out of range: '%s' (at most %llu)", what, show(p, q, tmp),
+                            (unsigned long long)UINT64_MAX);
+            x = x * 10 + d;
+        }
+    }
+    if (s != q)
+        return fail(r, "%s: expected a decimal number, found '%s'", what, show(p, q, tmp));
+    *v = x;
+    *pp = q;
+    return 0;
+}
+
+static int check_range(vtrace_reader *r, const char *what, uint64_t v, uint64_t lo, uint64_t hi)
+{
+    if (v < lo || v > hi)
+        return fail(r, "%s %llu out of range (expected %llu to %llu)", what, (unsigned long long)v,
+                    (unsigned long long)lo, (unsigned long long)hi);
+    return 0;
+}
+
+/* A shared-weight key: 1 .. VTRACE_KEY_MAX-1 bytes of '!' .. '~'. */
+static int parse_key(vtrace_reader *r, const char **pp, const char *e, const char *expected,
+                     char key[VTRACE_KEY_MAX])
+{
+    char tmp[48];
+    const char *p = skip_blank(*pp, e);
+    if (p == e)
+        return fail(r, "missing KEY (expected: %s)", expected);
+    const char *q = word_end(p, e);
+    if (q - p >= VTRACE_KEY_MAX)
+        return fail(r, "key too long: '%s' (%zu bytes, at most %d)", show(p, q, tmp),
+                    (size_t)(q - p), VTRACE_KEY_MAX - 1);
+    for (const char *s = p; s < q; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return fail(r, "key '%s' has byte 0x%02x (expected printable ASCII)", show(p, q, tmp),
+                        (unsigned)(unsigned char)*s);
+    memcpy(key, p, (size_t)(q - p));
+    key[q - p] = '\0';
+    *pp = q;
+    return 0;
+}
+
+static int lookup_header_key(const char *p, const char *q)
+{
+    for (int k = 0; k < HDR_COUNT; k++)
+        if (word_is(p, q, header_keys[k]))
+            return k;
+    return -1;
+}
+
+static int lookup_type(const char *p, const char *q)
+{
+    for (int t = 0; t < VTRACE_TYPE_COUNT; t++)
+        if (word_is(p, q, vtrace_type_name((vtrace_type)t)))
+            return t;
+    return -1;
+}
+
+/* Parses the event line [p, e), p at its first non-blank byte. */
+static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_event *ev)
+{
+    char tmp[48];
+    uint64_t v;
+    if (*p == '@') {
+        const char *at = p++;
+        if (p == e || is_blank(*p))
+            return fail(r, "'@' without a timestamp (expected @MICROSECONDS before the event)");
+        if (parse_u64(r, &p, e, "timestamp", "@MICROSECONDS", &v) < 0)
+            return -1;
+        if (v < r->ts)
+            return fail(r, "timestamp %llu goes backwards (previous %llu)", (unsigned long long)v,
+                        (unsigned long long)r->ts);
+        r->ts = v;
+        p = skip_blank(p, e);
+        if (p == e)
+            return fail(r, "timestamp '%s' without an event", show(at, e, tmp));
+    }
+    const char *q = word_end(p, e);
+    int t = lookup_type(p, q);
+    if (t < 0) {
+        if (lookup_header_key(p, q) >= 0)
+            return fail(r, "header key '%s' after the first event", show(p, q, tmp));
+        return fail(r, "unknown event '%s' (expected alloc, free, use, acquire, release, step, "
+                       "begin or end)", show(p, q, tmp));
+    }
+    const char *u = usage[t];
+    ev->type = (vtrace_type)t;
+    ev->line = r->line;
+    ev->ts_us = r->ts;
+    ev->id = ev->size = ev->align = 0;
+    ev->kind = VRAM_KIND_OTHER;
+    ev->priority = 0;
+    ev->key[0] = '\0';
+    p = q;
+    switch (ev->type) {
+    case VTRACE_ALLOC: {
+        if (parse_u64(r, &p, e, "ID", u, &ev->id) < 0 || parse_u64(r, &p, e, "SIZE", u, &ev->size) < 0 ||
+            check_range(r, "SIZE", ev->size, 1, SIZE_LIMIT) < 0 ||
+            parse_u64(r, &p, e, "ALIGN", u, &ev->align) < 0 ||
+            check_range(r, "ALIGN", ev->align, 0, ALIGN_LIMIT) < 0)
+            return -1;
+        if (ev->align & (ev->align - 1))
+            return fail(r, "ALIGN %llu is not a power of two (or 0)", (unsigned long long)ev->align);
+        p = skip_blank(p, e);
+        if (p == e)
+            return fail(r, "missing KIND (expected: %s)", u);
+        q = word_end(p, e);
+        if (vtrace_kind_parse(p, (size_t)(q - p), &ev->kind) < 0)
+            return fail(r, "unknown kind '%s' (expected weight, kv, activation, workspace, adapter "
+                           "or other)", show(p, q, tmp));
+        p = q;
+        if (parse_u64(r, &p, e, "PRIORITY", u, &v) < 0 ||
+            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0)
+            return -1;
+        ev->priority = (int)v;
+        break;
+    }
+    case VTRACE_SHARED_ACQUIRE:
+        if (parse_key(r, &p, e, u, ev->key) < 0 || parse_u64(r, &p, e, "SIZE", u, &ev->size) < 0 ||
+            check_range(r, "SIZE", ev->size, 1, SIZE_LIMIT) < 0 ||
+            parse_u64(r, &p, e, "PRIORITY", u, &v) < 0 ||
+            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0)
+            return -1;
+        ev->priority = (int)v;
+        break;
+    case VTRACE_SHARED_RELEASE:
+        if (parse_key(r, &p, e, u, ev->key) < 0)
+            return -1;
+        break;
+    case VTRACE_STEP:
+        if (parse_u64(r, &p, e, "N", u, &ev->id) < 0)
+            return -1;
+        break;
+    default: /* free, use, begin, end */
+        if (parse_u64(r, &p, e, "ID", u, &ev->id) < 0)
+            return -1;
+        break;
+    }
+    p = skip_blank(p, e);
+    if (p != e)
+        return fail(r, "trailing text '%s' after the %s event (expected: %s)", show(p, e, tmp),
+                    vtrace_type_name(ev->type), u);
+    return 1;
+}
+
+/* A header text value: the rest of the line, 1 .. VTRACE_TEXT_MAX-1 bytes, no control bytes. */
+static int parse_text(vtrace_reader *r, const char *key, const char *p, const char *e,
+                      char out[VTRACE_TEXT_MAX])
+{
+    while (e > p && is_blank(e[-1]))
+        e--;
+    if (p == e)
+        return fail(r, "header '%s' has no value", key);
+    if (e - p >= VTRACE_TEXT_MAX)
+        return fail(r, "header '%s' value too long (%zu bytes, at most %d)", key, (size_t)(e - p),
+                    VTRACE_TEXT_MAX - 1);
+    for (const char *s = p; s < e; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return fail(r, "header '%s' value has control byte 0x%02x", key, (unsigned)(unsigned char)*s);
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+    return 0;
+}
+
+static int parse_header_line(vtrace_reader *r, int k, const char *p, const char *e)
+{
+    char tmp[48];
+    const char *key = header_keys[k];
+    if (r->hdr_seen & (1u << k))
+        return fail(r, "duplicate header key '%s'", key);
+    r->hdr_seen |= 1u << k;
+    p = skip_blank(p, e);
+    switch (k) {
+    case HDR_MODEL: return parse_text(r, key, p, e, r->hdr.model);
+    case HDR_ENGINE: return parse_text(r, key, p, e, r->hdr.engine);
+    case HDR_SOURCE: return parse_text(r, key, p, e, r->hdr.source);
+    case HDR_LICENCE: return parse_text(r, key, p, e, r->hdr.licence);
+    default: {
+        uint64_t *dst = k == HDR_CAPACITY ? &r->hdr.capacity : &r->hdr.kv_block_bytes;
+        const char *expected = k == HDR_CAPACITY ? "capacity BYTES" : "kv_block_bytes BYTES";
+        if (parse_u64(r, &p, e, key, expected, dst) < 0 ||
+            check_range(r, key, *dst, k == HDR_CAPACITY ? 1 : 0, SIZE_LIMIT) < 0)
+            return -1;
+        p = skip_blank(p, e);
+        if (p != e)
+            return fail(r, "trailing text '%s' after header '%s' (expected: %s)", show(p, e, tmp),
+                        key, expected);
+        return 0;
+    }
+    }
+}
+
+static int check_required(vtrace_reader *r, const char *before)
+{
+    for (int k = 0; k < HDR_COUNT; k++)
+        if ((HDR_REQUIRED & (1u << k)) && !(r->hdr_seen & (1u << k)))
+            return fail(r, "missing header key '%s' %s", header_keys[k], before);
+    return 0;
+}
+
+static int read_version_line(vtrace_reader *r)
+{
+    char tmp[48];
+    const char *p, *e;
+    int rc = next_line(r, &p, &e);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        r->line = 1;
+        return fail(r, "empty file (expected 'vramtrace %d' as the first line)", VTRACE_VERSION);
+    }
+    p = skip_blank(p, e);
+    const char *q = word_end(p, e);
+    if (!word_is(p, q, "vramtrace"))
+        return fail(r, "expected 'vramtrace %d' as the first line, found '%s'", VTRACE_VERSION,
+                    show(p, e, tmp));
+    uint64_t v;
+    p = q;
+    if (parse_u64(r, &p, e, "version", "vramtrace VERSION", &v) < 0)
+        return -1;
+    if (skip_blank(p, e) != e)
+        return fail(r, "trailing text '%s' after the version (expected: vramtrace %d)",
+                    show(skip_blank(p, e), e, tmp), VTRACE_VERSION);
+    if (v != VTRACE_VERSION)
+        return fail(r, "unsupported version %llu (this reader reads version %d)",
+                    (unsigned long long)v, VTRACE_VERSION);
+    r->hdr.version = VTRACE_VERSION;
+    return 0;
+}
+
+/* Reads the header up to and including the first event (kept in r->first). */
+static int read_header(vtrace_reader *r)
+{
+    if (read_version_line(r) < 0)
+        return -1;
+    for (;;) {
+        const char *p, *e;
+        int rc = next_line(r, &p, &e);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            return check_required(r, "(the trace ends without it)");
+        p = skip_blank(p, e);
+        if (p == e || *p == '#')
+            continue;
+        const char *q = word_end(p, e);
+        int k = lookup_header_key(p, q);
+        if (k >= 0) {
+            if (parse_header_line(r, k, q, e) < 0)
+                return -1;
+            continue;
+        }
+        if (*p != '@' && lookup_type(p, q) < 0) {
+            char tmp[48];
+            return fail(r, "unknown header key or event '%s' (expected model, engine, capacity, "
+                           "kv_block_bytes, source, licence, or an event)", show(p, q, tmp));
+        }
+        if (check_required(r, "before the first event") < 0 || parse_event(r, p, e, &r->first) < 0)
+            return -1;
+        r->pending = 1;
+        return 0;
+    }
+}
+
+static vram_status finish_open(vtrace_reader *r, const char *name, vtrace_reader **out, char *err,
+                               size_t errlen)
+{
+    if (read_header(r) == 0) {
+        *out = r;
+        if (err && errlen)
+            err[0] = '\0';
+        return VRAM_OK;
+    }
+    if (err && errlen)
+        snprintf(err, errlen, "%s", r->err[0] ? r->err : name);
+    vtrace_close(r);
+    return VRAM_EPARSE;
+}
+
+static vtrace_reader *reader_new(const char *name)
+{
+    vtrace_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->buf = malloc(BUF_BYTES);
+    if (!r->buf) {
+        free(r);
+        return NULL;
+    }
+    snprintf(r->name, sizeof r->name, "%s", name ? name : "(trace)");
+    return r;
+}
+
+vram_status vtrace_open(const char *path, vtrace_reader **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!path) {
+        if (err && errlen)
+            snprintf(err, errlen, "(null): no trace path");
+        return VRAM_EINVAL;
+    }
+    vtrace_reader *r = reader_new(path);
+    if (!r) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: out of host memory", path);
+        return VRAM_ENOHOST;
+    }
+    errno = 0;
+    r->gz = gzopen(path, "rb");
+    if (!r->gz) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+        vtrace_close(r);
+        return VRAM_EIO;
+    }
+    gzbuffer(r->gz, 128 * 1024);
+    return finish_open(r, path, out, err, errlen);
+}
+
+vram_status vtrace_open_buffer(const void *buf, size_t len, const char *name, vtrace_reader **out,
+                               char *err, size_t errlen)
+{
+    *out = NULL;
+    vtrace_reader *r = reader_new(name);
+    if (!r) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: out of host memory", name ? name : "(trace)");
+        return VRAM_ENOHOST;
+    }
+    r->mem = buf;
+    r->mem_len = buf ? len : 0;
+    return finish_open(r, r->name, out, err, errlen);
+}
+
+const vtrace_header *vtrace_header_of(const vtrace_reader *r)
+{
+    return &r->hdr;
+}
+
+int vtrace_next(vtrace_reader *r, vtrace_event *ev)
+{
+    if (r->failed)
+        return -1;
+    if (r->pending) {
+        *ev = r->first;
+        r->pending = 0;
+        return 1;
+    }
+    for (;;) {
+        const char *p, *e;
+        int rc = next_line(r, &p, &e);
+        if (rc <= 0)
+            return rc;
+        p = skip_blank(p, e);
+        if (p == e || *p == '#')
+            continue;
+        return parse_event(r, p, e, ev);
+    }
+}
+
+const char *vtrace_error(const vtrace_reader *r)
+{
+    return r->failed ? r->err : "";
+}
+
+uint64_t vtrace_offset(const vtrace_reader *r)
+{
+    if (!r->gz)
+        return r->mem_pos;
+    z_off_t off = gzoffset(r->gz);
+    return off < 0 ? 0 : (uint64_t)off;
+}
+
+size_t vtrace_memory(const vtrace_reader *r)
+{
+    return sizeof *r + (r->buf ? BUF_BYTES : 0);
+}
+
+void vtrace_close(vtrace_reader *r)
+{
+    if (!r)
+        return;
+    if (r->gz)
+        gzclose(r->gz);
+    free(r->buf);
+    free(r);
+}

@@ -1,0 +1,262 @@
+/* trace_write.c - the trace writer: plain text or gzip through zlib.
+ *
+ * Events are formatted by hand into a buffer that goes to zlib when nearly
+ * full. The writer refuses what the reader would refuse (VRAM_EINVAL), so a
+ * written trace always reads back. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "trace.h"
+
+#define OUT_BYTES (64 * 1024)
+#define EVENT_MAX 256 /* longest formatted event: "@" 20 digits, name, key 63, 3 numbers */
+#define SIZE_LIMIT ((uint64_t)INT64_MAX)
+#define ALIGN_LIMIT ((uint64_t)1 << 30)
+
+struct vtrace_writer {
+    gzFile gz;
+    int failed;        /* a write failed: every later call returns VRAM_EIO */
+    uint64_t ts;       /* the timestamp last written (sticky in the format) */
+    size_t len;
+    char out[OUT_BYTES];
+};
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static vram_status flush(vtrace_writer *w)
+{
+    if (w->failed)
+        return VRAM_EIO;
+    if (w->len && gzwrite(w->gz, w->out, (unsigned)w->len) != (int)w->len) {
+        w->failed = 1;
+        return VRAM_EIO;
+    }
+    w->len = 0;
+    return VRAM_OK;
+}
+
+static vram_status put_line(vtrace_writer *w, const char *s, size_t n)
+{
+    if (w->len + n + 1 > OUT_BYTES && flush(w))
+        return VRAM_EIO;
+    memcpy(w->out + w->len, s, n);
+    w->len += n;
+    w->out[w->len++] = '\n';
+    return VRAM_OK;
+}
+
+/* At most `max` bytes before the NUL, none of them a control byte (tab allowed). */
+static int bytes_ok(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+    if (n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* A header text value as the reader gives it back: no blank at either end. */
+static int text_ok(const char *s, size_t max, int may_be_empty)
+{
+    size_t n = strnlen(s, max + 1);
+    if (!bytes_ok(s, max) || (n == 0 && !may_be_empty))
+        return 0;
+    return n == 0 || (s[0] != ' ' && s[0] != '\t' && s[n - 1] != ' ' && s[n - 1] != '\t');
+}
+
+static vram_status put_text_header(vtrace_writer *w, const char *key, const char *value)
+{
+    char line[VTRACE_TEXT_MAX + 32];
+    int n = snprintf(line, sizeof line, "%s %s", key, value);
+    return put_line(w, line, (size_t)n);
+}
+
+static vram_status put_num_header(vtrace_writer *w, const char *key, uint64_t v)
+{
+    char line[64];
+    char *p = put_str(line, key);
+    *p++ = ' ';
+    p = put_u64(p, v);
+    return put_line(w, line, (size_t)(p - line));
+}
+
+static vram_status write_header(vtrace_writer *w, const vtrace_header *h)
+{
+    char first[32];
+    int n = snprintf(first, sizeof first, "vramtrace %d", VTRACE_VERSION);
+    vram_status st = put_line(w, first, (size_t)n);
+    if (!st)
+        st = put_text_header(w, "model", h->model);
+    if (!st)
+        st = put_text_header(w, "engine", h->engine);
+    if (!st)
+        st = put_num_header(w, "capacity", h->capacity);
+    if (!st && h->kv_block_bytes)
+        st = put_num_header(w, "kv_block_bytes", h->kv_block_bytes);
+    if (!st && h->source[0])
+        st = put_text_header(w, "source", h->source);
+    if (!st && h->licence[0])
+        st = put_text_header(w, "licence", h->licence);
+    return st;
+}
+
+vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
+                                  vtrace_writer **out)
+{
+    *out = NULL;
+    if (!path || !hdr || hdr->version != VTRACE_VERSION ||
+        !text_ok(hdr->model, VTRACE_TEXT_MAX - 1, 0) || !text_ok(hdr->engine, VTRACE_TEXT_MAX - 1, 0) ||
+        !text_ok(hdr->source, VTRACE_TEXT_MAX - 1, 1) || !text_ok(hdr->licence, VTRACE_TEXT_MAX - 1, 1) ||
+        hdr->capacity == 0 || hdr->capacity > SIZE_LIMIT || hdr->kv_block_bytes > SIZE_LIMIT)
+        return VRAM_EINVAL;
+    vtrace_writer *w = malloc(sizeof *w);
+    if (!w)
+        return VRAM_ENOHOST;
+    w->failed = 0;
+    w->ts = 0;
+    w->len = 0;
+    w->gz = gzopen(path, gzip ? "wb6" : "wbT");
+    if (!w->gz) {
+        free(w);
+        return VRAM_EIO;
+    }
+    gzbuffer(w->gz, 128 * 1024);
+    vram_status st = write_header(w, hdr);
+    if (st) {
+        gzclose(w->gz);
+        free(w);
+        return st;
+    }
+    *out = w;
+    return VRAM_OK;
+}
+
+vram_status vtrace_writer_open(const char *path, const vtrace_header *hdr, vtrace_writer **out)
+{
+    size_t n = path ? strlen(path) : 0;
+    int gzip = n >= 3 && strcmp(path + n - 3, ".gz") == 0;
+    return vtrace_writer_open_as(path, hdr, gzip, out);
+}
+
+static int key_ok(const char *key)
+{
+    size_t n = strnlen(key, VTRACE_KEY_MAX);
+    if (n == 0 || n >= VTRACE_KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)key[i] < 0x21 || (unsigned char)key[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static int event_ok(const vtrace_writer *w, const vtrace_event *ev)
+{
+    if ((unsigned)ev->type >= VTRACE_TYPE_COUNT || ev->ts_us < w->ts)
+        return 0;
+    switch (ev->type) {
+    case VTRACE_ALLOC:
+        return ev->size >= 1 && ev->size <= SIZE_LIMIT && ev->align <= ALIGN_LIMIT &&
+               !(ev->align & (ev->align - 1)) && (unsigned)ev->kind < VRAM_KIND_COUNT &&
+               ev->priority >= 0;
+    case VTRACE_SHARED_ACQUIRE:
+        return key_ok(ev->key) && ev->size >= 1 && ev->size <= SIZE_LIMIT && ev->priority >= 0;
+    case VTRACE_SHARED_RELEASE:
+        return key_ok(ev->key);
+    default:
+        return 1;
+    }
+}
+
+vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
+{
+    if (w->failed)
+        return VRAM_EIO;
+    if (!event_ok(w, ev))
+        return VRAM_EINVAL;
+    if (w->len + EVENT_MAX > OUT_BYTES && flush(w))
+        return VRAM_EIO;
+    char *start = w->out + w->len, *p = start;
+    if (ev->ts_us != w->ts) {
+        *p++ = '@';
+        p = put_u64(p, ev->ts_us);
+        *p++ = ' ';
+        w->ts = ev->ts_us;
+    }
+    p = put_str(p, vtrace_type_name(ev->type));
+    *p++ = ' ';
+    switch (ev->type) {
+    case VTRACE_ALLOC:
+        p = put_u64(p, ev->id);
+        *p++ = ' ';
+        p = put_u64(p, ev->size);
+        *p++ = ' ';
+        p = put_u64(p, ev->align);
+        *p++ = ' ';
+        p = put_str(p, vtrace_kind_name(ev->kind));
+        *p++ = ' ';
+        p = put_u64(p, (uint64_t)ev->priority);
+        break;
+    case VTRACE_SHARED_ACQUIRE:
+        p = put_str(p, ev->key);
+        *p++ = ' ';
+        p = put_u64(p, ev->size);
+        *p++ = ' ';
+        p = put_u64(p, (uint64_t)ev->priority);
+        break;
+    case VTRACE_SHARED_RELEASE:
+        p = put_str(p, ev->key);
+        break;
+    default:
+        p = put_u64(p, ev->id);
+        break;
+    }
+    *p++ = '\n';
+    w->len += (size_t)(p - start);
+    return VRAM_OK;
+}
+
+vram_status vtrace_write_comment(vtrace_writer *w, const char *text)
+{
+    if (w->failed)
+        return VRAM_EIO;
+    if (!bytes_ok(text, 4000))
+        return VRAM_EINVAL;
+    char line[4008];
+    int n = snprintf(line, sizeof line, "#%s%s", text[0] ? " " : "", text);
+    return put_line(w, line, (size_t)n);
+}
+
+vram_status vtrace_writer_close(vtrace_writer *w)
+{
+    if (!w)
+        return VRAM_OK;
+    vram_status st = flush(w);
+    if (gzclose(w->gz) != Z_OK)
+        st = VRAM_EIO;
+    free(w);
+    return st;
+}
