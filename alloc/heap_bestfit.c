@@ -1,11 +1,528 @@
-/* heap_bestfit.c - PLACEHOLDER until the bestfit policy lands: every create fails. */
-#include "heap_internal.h"
+/* heap_bestfit.c - the best-fit address manager ("bestfit").
+ *
+ * Every block, free or used, is a node in a doubly linked list in address order
+ * (O(1) neighbour coalescing) and in an offset index (a red-black tree keyed by
+ * offset: free() finds its block in O(log n) and tells a double free from an
+ * unknown offset). Free blocks are also in a size index (a red-black tree keyed
+ * by (size, offset)), so the best fit is found in O(log n): the smallest free
+ * block that holds the request, the lowest address among equal sizes. With an
+ * alignment above the minimum, the search continues past blocks too small once
+ * the front padding is counted; it stops at the latest at the first block of at
+ * least size + align - min_align bytes, which always fits.
+ *
+ * A free that leaves a block start behind (the block was merged into its free
+ * predecessor) answers VRAM_ENOTFOUND for that offset, not VRAM_EDOUBLEFREE.
+ *
+ * Test hook: compiling libvram with -DVRAM_TEST_BREAK_COALESCE (off by default,
+ * never in a release) skips merging of freed blocks with free neighbours, so the
+ * tests and fuzzers can show that check() catches the broken invariant. */
+#include <stdlib.h>
 
-static vram_status ph_create(const vram_heap_config *cfg, void **impl)
+#include "heap_internal.h"
+#include "rbtree.h"
+#include "slab.h"
+
+/* Far above any device; keeps every sum of offsets and sizes far from overflow. */
+#define BF_MAX_CAPACITY (UINT64_C(1) << 56)
+
+#ifdef VRAM_TEST_BREAK_COALESCE
+#define BF_COALESCE 0
+#else
+#define BF_COALESCE 1
+#endif
+
+typedef struct bf_block {
+    uint64_t off;
+    uint64_t size;      /* a multiple of min_align */
+    uint64_t requested; /* bytes asked for; 0 while free */
+    struct bf_block *prev, *next; /* address order */
+    vram__rb_node by_off;  /* every block, keyed by off */
+    vram__rb_node by_size; /* free blocks only, keyed by (size, off) */
+    int used;
+    int batch_mark;        /* set while a free_batch has validated this block */
+} bf_block;
+
+/* Invariants (verified by bf_check):
+ *  - blocks tile [0, capacity) in list order: head->off == 0, each block ends
+ *    where the next starts, tail ends at capacity;
+ *  - ALIGNMENT: every block start and size is a multiple of min_align. It is
+ *    kept where blocks are made: the capacity and every grow are multiples
+ *    (bf_create, vram_heap_grow), every used size is rounded up to min_align and
+ *    every split point is a start plus such a size, or an aligned start
+ *    (bf_carve). So any request with the minimum alignment fits a free block at
+ *    its start, and the front padding of a larger alignment is itself aligned;
+ *  - no two neighbours are both free (bf_release merges them);
+ *  - by_off holds every block, by_size exactly the free blocks;
+ *  - in_use, requested, live agree with the used blocks. */
+typedef struct bf_heap {
+    uint64_t capacity;
+    uint64_t min_align;
+    bf_block *head, *tail;
+    vram__rb_tree by_off, by_size;
+    vram__slab nodes;
+    uint64_t in_use, requested, live;
+    uint64_t peak_in_use, peak_footprint;
+} bf_heap;
+
+static bf_block *off_node(vram__rb_node *n) { return n ? vram__rb_entry(n, bf_block, by_off) : NULL; }
+static bf_block *size_node(vram__rb_node *n) { return n ? vram__rb_entry(n, bf_block, by_size) : NULL; }
+
+static bf_block *off_find(const bf_heap *h, uint64_t off)
 {
-    (void)cfg;
-    (void)impl;
-    return VRAM_EUNSUPPORTED;
+    vram__rb_node *n = h->by_off.root;
+    while (n) {
+        bf_block *b = off_node(n);
+        if (off == b->off)
+            return b;
+        n = off < b->off ? n->left : n->right;
+    }
+    return NULL;
 }
 
-const vram_heap_ops vram__heap_bestfit_ops = {.name = "bestfit", .create = ph_create};
+static void off_insert(bf_heap *h, bf_block *b)
+{
+    vram__rb_node **link = &h->by_off.root, *parent = NULL;
+    while (*link) {
+        parent = *link;
+        link = b->off < off_node(parent)->off ? &parent->left : &parent->right;
+    }
+    vram__rb_link(&h->by_off, &b->by_off, parent, link);
+}
+
+static int size_less(uint64_t size, uint64_t off, const bf_block *b)
+{
+    return size < b->size || (size == b->size && off < b->off);
+}
+
+static void size_insert(bf_heap *h, bf_block *b)
+{
+    vram__rb_node **link = &h->by_size.root, *parent = NULL;
+    while (*link) {
+        parent = *link;
+        link = size_less(b->size, b->off, size_node(parent)) ? &parent->left : &parent->right;
+    }
+    vram__rb_link(&h->by_size, &b->by_size, parent, link);
+}
+
+/* The free block with the smallest (size, offset) not below (size, 0). */
+static bf_block *size_lower_bound(const bf_heap *h, uint64_t size)
+{
+    vram__rb_node *n = h->by_size.root, *best = NULL;
+    while (n) {
+        if (size_node(n)->size >= size) {
+            best = n;
+            n = n->left;
+        } else {
+            n = n->right;
+        }
+    }
+    return size_node(best);
+}
+
+/* Inserts the new block b after `at` in address order (at NULL: at the head). */
+static void list_insert_after(bf_heap *h, bf_block *at, bf_block *b)
+{
+    b->prev = at;
+    b->next = at ? at->next : h->head;
+    if (b->next)
+        b->next->prev = b;
+    else
+        h->tail = b;
+    if (at)
+        at->next = b;
+    else
+        h->head = b;
+}
+
+static void list_remove(bf_heap *h, bf_block *b)
+{
+    if (b->prev)
+        b->prev->next = b->next;
+    else
+        h->head = b->next;
+    if (b->next)
+        b->next->prev = b->prev;
+    else
+        h->tail = b->prev;
+}
+
+/* A new free block [off, off + size) after `at`, in every index. */
+static bf_block *new_free_block(bf_heap *h, bf_block *at, uint64_t off, uint64_t size)
+{
+    bf_block *b = vram__slab_get(&h->nodes);
+    *b = (bf_block){.off = off, .size = size};
+    list_insert_after(h, at, b);
+    off_insert(h, b);
+    size_insert(h, b);
+    return b;
+}
+
+static uint64_t bf_footprint(const bf_heap *h)
+{
+    /* A free tail follows a used block (or is the only block): no two free
+     * neighbours. */
+    return h->tail->used ? h->capacity : h->tail->off;
+}
+
+/* Uses [start, start + rsize) of the free block b, which holds it; the front
+ * padding and the rest stay free blocks. Needs two reserved nodes. */
+static bf_block *bf_carve(bf_heap *h, bf_block *b, uint64_t start, uint64_t rsize)
+{
+    vram__rb_erase(&h->by_size, &b->by_size);
+    uint64_t end = b->off + b->size;
+    if (start > b->off) {
+        /* b stays free as the padding; the used block is a new node. */
+        b->size = start - b->off;
+        size_insert(h, b);
+        bf_block *u = vram__slab_get(&h->nodes);
+        *u = (bf_block){.off = start, .size = end - start};
+        list_insert_after(h, b, u);
+        off_insert(h, u);
+        b = u;
+    }
+    if (b->size > rsize) {
+        new_free_block(h, b, start + rsize, b->size - rsize);
+        b->size = rsize;
+    }
+    b->used = 1;
+    return b;
+}
+
+static vram_status bf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
+{
+    bf_heap *h = impl;
+    if (size > h->capacity)
+        return VRAM_EINVAL; /* the contract of vram/heap.h; the wrapper does not know the capacity */
+    uint64_t rsize = vram__align_up(size, h->min_align);
+    vram_status st = vram__slab_reserve(&h->nodes, 2);
+    if (st)
+        return st;
+    bf_block *b = size_lower_bound(h, rsize);
+    uint64_t start = 0;
+    for (; b; b = size_node(vram__rb_next(&b->by_size))) {
+        start = vram__align_up(b->off, align);
+        if (start + rsize <= b->off + b->size)
+            break;
+    }
+    if (!b)
+        return VRAM_ENOMEM;
+    b = bf_carve(h, b, start, rsize);
+    b->requested = size;
+    h->in_use += rsize;
+    h->requested += size;
+    h->live++;
+    if (h->in_use > h->peak_in_use)
+        h->peak_in_use = h->in_use;
+    uint64_t fp = bf_footprint(h);
+    if (fp > h->peak_footprint)
+        h->peak_footprint = fp;
+    *offset = start;
+    return VRAM_OK;
+}
+
+/* Frees the used block b and merges it with free neighbours. Cannot fail. */
+static void bf_release(bf_heap *h, bf_block *b)
+{
+    h->in_use -= b->size;
+    h->requested -= b->requested;
+    h->live--;
+    b->used = 0;
+    b->requested = 0;
+    b->batch_mark = 0;
+    bf_block *next = b->next;
+    if (BF_COALESCE && next && !next->used) {
+        vram__rb_erase(&h->by_size, &next->by_size);
+        vram__rb_erase(&h->by_off, &next->by_off);
+        list_remove(h, next);
+        b->size += next->size;
+        vram__slab_put(&h->nodes, next);
+    }
+    bf_block *prev = b->prev;
+    if (BF_COALESCE && prev && !prev->used) {
+        vram__rb_erase(&h->by_size, &prev->by_size);
+        vram__rb_erase(&h->by_off, &b->by_off);
+        list_remove(h, b);
+        prev->size += b->size;
+        vram__slab_put(&h->nodes, b);
+        b = prev;
+    }
+    size_insert(h, b);
+}
+
+/* The used block starting at off, or the reason there is none. */
+static vram_status bf_lookup_used(const bf_heap *h, uint64_t off, bf_block **out)
+{
+    bf_block *b = off_find(h, off);
+    if (!b)
+        return VRAM_ENOTFOUND;
+    if (!b->used)
+        return VRAM_EDOUBLEFREE;
+    *out = b;
+    return VRAM_OK;
+}
+
+static vram_status bf_free(void *impl, uint64_t offset)
+{
+    bf_heap *h = impl;
+    bf_block *b;
+    vram_status st = bf_lookup_used(h, offset, &b);
+    if (st)
+        return st;
+    bf_release(h, b);
+    return VRAM_OK;
+}
+
+static vram_status bf_alloc_batch(void *impl, size_t n, const uint64_t *sizes, uint64_t align,
+                                  uint64_t *offsets)
+{
+    bf_heap *h = impl;
+    uint64_t peak_in_use = h->peak_in_use, peak_footprint = h->peak_footprint;
+    for (size_t i = 0; i < n; i++) {
+        vram_status st = bf_alloc(h, sizes[i], align, &offsets[i]);
+        if (st) {
+            /* Freeing in reverse order re-merges every split: the free space
+             * is the same set of maximal free blocks as before. */
+            while (i--)
+                bf_release(h, off_find(h, offsets[i]));
+            h->peak_in_use = peak_in_use;
+            h->peak_footprint = peak_footprint;
+            return st;
+        }
+    }
+    return VRAM_OK;
+}
+
+static vram_status bf_free_batch(void *impl, size_t n, const uint64_t *offsets)
+{
+    bf_heap *h = impl;
+    for (size_t i = 0; i < n; i++) {
+        bf_block *b;
+        vram_status st = bf_lookup_used(h, offsets[i], &b);
+        if (!st && b->batch_mark)
+            st = VRAM_EDOUBLEFREE; /* the same offset twice in the batch */
+        if (st) {
+            while (i--)
+                off_find(h, offsets[i])->batch_mark = 0;
+            return st;
+        }
+        b->batch_mark = 1;
+    }
+    /* Each release merges with whatever neighbours are free at that moment, so
+     * the result is the same as n single frees in any order: maximal free runs. */
+    for (size_t i = 0; i < n; i++)
+        bf_release(h, off_find(h, offsets[i]));
+    return VRAM_OK;
+}
+
+static vram_status bf_grow(void *impl, uint64_t bytes)
+{
+    bf_heap *h = impl;
+    if (bytes > BF_MAX_CAPACITY - h->capacity)
+        return VRAM_EOVERFLOW;
+    vram_status st = vram__slab_reserve(&h->nodes, 1);
+    if (st)
+        return st;
+    bf_block *t = h->tail;
+    if (!t->used) {
+        vram__rb_erase(&h->by_size, &t->by_size);
+        t->size += bytes;
+        size_insert(h, t);
+    } else {
+        new_free_block(h, t, h->capacity, bytes);
+    }
+    h->capacity += bytes;
+    return VRAM_OK;
+}
+
+static uint64_t bf_largest_free(const bf_heap *h)
+{
+    bf_block *b = size_node(vram__rb_last(&h->by_size));
+    return b ? b->size : 0;
+}
+
+static void bf_stats(const void *impl, vram_heap_stats *out)
+{
+    const bf_heap *h = impl;
+    *out = (vram_heap_stats){
+        .capacity = h->capacity,
+        .in_use = h->in_use,
+        .requested = h->requested,
+        .free = h->capacity - h->in_use,
+        .largest_free = bf_largest_free(h),
+        .free_blocks = h->by_size.count,
+        .live_allocs = h->live,
+        .peak_in_use = h->peak_in_use,
+        .footprint = bf_footprint(h),
+        .peak_footprint = h->peak_footprint,
+    };
+}
+
+static vram_status bf_walk(const void *impl, vram_walk_fn fn, void *ctx)
+{
+    const bf_heap *h = impl;
+    for (const bf_block *b = h->head; b; b = b->next) {
+        vram_block_info info = {.offset = b->off, .size = b->size, .requested = b->requested,
+                                .refs = b->used ? 1u : 0u, .used = b->used};
+        if (fn(&info, ctx))
+            break;
+    }
+    return VRAM_OK;
+}
+
+/* The address list: links, tiling, alignment, merging; totals for the counters. */
+static vram_status check_list(const bf_heap *h, char *msg, size_t len, uint64_t *in_use,
+                              uint64_t *requested, uint64_t *live, uint64_t *nfree)
+{
+    uint64_t expect = 0, nblocks = 0;
+    const bf_block *prev = NULL;
+    for (const bf_block *b = h->head; b; prev = b, b = b->next) {
+        if (b->prev != prev)
+            return vram__violation(msg, len, "block at %llu: prev link does not name the block before it",
+                                   (unsigned long long)b->off);
+        if (b->off != expect)
+            return vram__violation(msg, len, "blocks do not tile the range: block at %llu, expected %llu",
+                                   (unsigned long long)b->off, (unsigned long long)expect);
+        if (b->size == 0 || b->off % h->min_align || b->size % h->min_align)
+            return vram__violation(msg, len,
+                                   "block [%llu, +%llu) is empty or not aligned to min_align %llu",
+                                   (unsigned long long)b->off, (unsigned long long)b->size,
+                                   (unsigned long long)h->min_align);
+        if (prev && !prev->used && !b->used)
+            return vram__violation(msg, len, "free blocks at %llu and %llu should have coalesced",
+                                   (unsigned long long)prev->off, (unsigned long long)b->off);
+        if (b->used && (b->requested == 0 || b->requested > b->size))
+            return vram__violation(msg, len, "used block at %llu: requested %llu outside (0, size %llu]",
+                                   (unsigned long long)b->off, (unsigned long long)b->requested,
+                                   (unsigned long long)b->size);
+        if (!b->used && b->requested)
+            return vram__violation(msg, len, "free block at %llu has requested bytes",
+                                   (unsigned long long)b->off);
+        if (b->batch_mark)
+            return vram__violation(msg, len, "block at %llu still carries a batch mark",
+                                   (unsigned long long)b->off);
+        if (b->used) {
+            *in_use += b->size;
+            *requested += b->requested;
+            ++*live;
+        } else {
+            ++*nfree;
+        }
+        expect = b->off + b->size;
+        nblocks++;
+    }
+    if (prev != h->tail)
+        return vram__violation(msg, len, "the tail pointer is not the last block");
+    if (expect != h->capacity)
+        return vram__violation(msg, len, "blocks end at %llu, capacity is %llu",
+                               (unsigned long long)expect, (unsigned long long)h->capacity);
+    if (nblocks != h->by_off.count)
+        return vram__violation(msg, len, "offset index holds %zu blocks, the list %llu",
+                               h->by_off.count, (unsigned long long)nblocks);
+    return VRAM_OK;
+}
+
+/* The indexes: red-black rules, sorted, the same sets as the list. */
+static vram_status check_indexes(const bf_heap *h, char *msg, size_t len, uint64_t nfree)
+{
+    const char *why = vram__rb_verify(&h->by_off);
+    if (!why)
+        why = vram__rb_verify(&h->by_size);
+    if (why)
+        return vram__violation(msg, len, "%s", why);
+    if (h->by_size.count != nfree)
+        return vram__violation(msg, len, "size index holds %zu blocks, the list %llu free ones",
+                               h->by_size.count, (unsigned long long)nfree);
+    const bf_block *last = NULL;
+    for (vram__rb_node *n = vram__rb_first(&h->by_size); n; n = vram__rb_next(n)) {
+        const bf_block *b = size_node(n);
+        if (b->used)
+            return vram__violation(msg, len, "used block at %llu is in the size index",
+                                   (unsigned long long)b->off);
+        if (last && !size_less(last->size, last->off, b))
+            return vram__violation(msg, len, "size index out of order at block %llu",
+                                   (unsigned long long)b->off);
+        last = b;
+    }
+    for (const bf_block *b = h->head; b; b = b->next) {
+        if (off_find(h, b->off) != b)
+            return vram__violation(msg, len, "offset index does not find block at %llu",
+                                   (unsigned long long)b->off);
+        if (b->used)
+            continue;
+        const bf_block *s = size_lower_bound(h, b->size);
+        while (s && s->size == b->size && s->off < b->off)
+            s = size_node(vram__rb_next(&s->by_size));
+        if (s != b)
+            return vram__violation(msg, len, "size index does not find free block at %llu",
+                                   (unsigned long long)b->off);
+    }
+    return VRAM_OK;
+}
+
+static vram_status bf_check(const void *impl, char *msg, size_t len)
+{
+    const bf_heap *h = impl;
+    uint64_t in_use = 0, requested = 0, live = 0, nfree = 0;
+    vram_status st = check_list(h, msg, len, &in_use, &requested, &live, &nfree);
+    if (!st)
+        st = check_indexes(h, msg, len, nfree);
+    if (st)
+        return st;
+    if (in_use != h->in_use || requested != h->requested || live != h->live)
+        return vram__violation(msg, len,
+                               "counters disagree with a walk: in_use %llu/%llu requested %llu/%llu "
+                               "live %llu/%llu (counter/walk)",
+                               (unsigned long long)h->in_use, (unsigned long long)in_use,
+                               (unsigned long long)h->requested, (unsigned long long)requested,
+                               (unsigned long long)h->live, (unsigned long long)live);
+    if (h->peak_in_use < h->in_use || h->peak_footprint < bf_footprint(h))
+        return vram__violation(msg, len, "a peak is below its current value");
+    return VRAM_OK;
+}
+
+static uint64_t bf_max_alloc(const void *impl) { return bf_largest_free(impl); }
+
+static void bf_destroy(void *impl)
+{
+    bf_heap *h = impl;
+    vram__slab_destroy(&h->nodes);
+    free(h);
+}
+
+static vram_status bf_create(const vram_heap_config *cfg, void **impl)
+{
+    if (cfg->capacity % cfg->min_align || cfg->capacity > BF_MAX_CAPACITY)
+        return VRAM_EINVAL;
+    bf_heap *h = calloc(1, sizeof *h);
+    if (!h)
+        return VRAM_ENOHOST;
+    h->capacity = cfg->capacity;
+    h->min_align = cfg->min_align;
+    vram__slab_init(&h->nodes, sizeof(bf_block));
+    if (vram__slab_reserve(&h->nodes, 1)) {
+        free(h);
+        return VRAM_ENOHOST;
+    }
+    new_free_block(h, NULL, 0, h->capacity);
+    *impl = h;
+    return VRAM_OK;
+}
+
+/* Costs: alloc O(log n) (plus the blocks skipped for a large alignment, see the
+ * top of the file), free O(log n), alloc_batch/free_batch O(k log n), grow and
+ * stats O(log n), walk O(n), check O(n log n). create fails with VRAM_EINVAL when
+ * the capacity is not a multiple of min_align, VRAM_ENOHOST when malloc fails. */
+const vram_heap_ops vram__heap_bestfit_ops = {
+    .name = "bestfit",
+    .create = bf_create,
+    .destroy = bf_destroy,
+    .alloc = bf_alloc,
+    .free = bf_free,
+    .grow = bf_grow,
+    .stats = bf_stats,
+    .walk = bf_walk,
+    .check = bf_check,
+    .alloc_batch = bf_alloc_batch,
+    .free_batch = bf_free_batch,
+    .max_alloc = bf_max_alloc,
+};
