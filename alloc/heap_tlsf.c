@@ -1,11 +1,537 @@
-/* heap_tlsf.c - PLACEHOLDER until the tlsf policy lands: every create fails. */
-#include "heap_internal.h"
+/* heap_tlsf.c - the "tlsf" policy: two-level segregated fit (Masmano et al.;
+ * the layout of mattconte/tlsf and VMA's TLSF), with every piece of metadata
+ * outside the managed range: blocks are records in a node slab, found by start
+ * offset through an open-addressing hash (tlsf_map.h).
+ *
+ * Sizes are counted in units of the minimum alignment A. A free block of u units
+ * lives in list (fl, sl): fl = 0 holds u < 32 exactly (sl = u); above that
+ * fl = log2(u) - 4 and sl = the next 5 bits of u (32 lists per power of two, as
+ * VMA). A search rounds the request up to the next list start, so the head of
+ * any non-empty list at or above the result fits ("good fit"); two bitmaps and
+ * find-first-set make alloc O(1), and free is O(1) by the hash and the
+ * address-ordered block list that gives both physical neighbours. */
+#include <stdlib.h>
+#include <string.h>
 
-static vram_status ph_create(const vram_heap_config *cfg, void **impl)
+#include "heap_internal.h"
+#include "tlsf_map.h"
+
+#define SL_BITS 5
+#define SL_COUNT (1u << SL_BITS)
+#define FL_COUNT 64
+#define NIL UINT32_MAX
+/* The range may grow to this many bytes; beyond it grow is VRAM_EOVERFLOW. */
+#define TLSF_MAX_CAPACITY (UINT64_C(1) << 56)
+/* Node indices are uint32_t, NIL excluded. */
+#define TLSF_MAX_NODES (UINT32_MAX - 1u)
+
+/* One block of the range. Invariants (kept by split, merge and grow below):
+ *  - off and size are multiples of A and size > 0 (every block start aligned);
+ *  - blocks tile [0, capacity) in the order of the prev/next links;
+ *  - no two physically adjacent blocks are both free (free merges at once);
+ *  - a free block is in exactly one free list, the one its size maps to, and
+ *    prev_free/next_free link that list; they are meaningless for used blocks;
+ *  - every block's start offset is in the hash. */
+typedef struct tlsf_node {
+    uint64_t off;
+    uint64_t size;
+    uint64_t req;           /* bytes asked for; 0 while free */
+    uint32_t prev, next;    /* physical neighbours (NIL at the ends) */
+    uint32_t prev_free, next_free; /* free list links; next_free also chains unused nodes */
+    uint8_t used;
+    uint8_t freed;          /* free block that starts where a freed used block started */
+} tlsf_node;
+
+typedef struct tlsf {
+    uint64_t align;         /* A */
+    unsigned shift;         /* log2(A) */
+    uint64_t capacity, in_use, requested, peak_in_use, peak_footprint;
+    uint64_t live, free_blocks, blocks;
+    uint32_t head, tail;    /* the first and last block by address */
+    /* Bit fl of fl_map is set iff sl_map[fl] != 0; bit sl of sl_map[fl] is set
+     * iff lists[fl][sl] != NIL. */
+    uint64_t fl_map;
+    uint32_t sl_map[FL_COUNT];
+    uint32_t lists[FL_COUNT][SL_COUNT];
+    tlsf_node *nodes;
+    uint32_t nodes_cap, nodes_used, spare; /* spare: chain of released nodes by next_free */
+    tlsf_map map;
+} tlsf;
+
+static unsigned log2_floor(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
+
+static void mapping(uint64_t u, unsigned *fl, unsigned *sl)
 {
-    (void)cfg;
-    (void)impl;
-    return VRAM_EUNSUPPORTED;
+    if (u < SL_COUNT) {
+        *fl = 0;
+        *sl = (unsigned)u;
+        return;
+    }
+    unsigned l = log2_floor(u);
+    *fl = l - (SL_BITS - 1);
+    *sl = (unsigned)(u >> (l - SL_BITS)) & (SL_COUNT - 1);
 }
 
-const vram_heap_ops vram__heap_tlsf_ops = {.name = "tlsf", .create = ph_create};
+/* The smallest size (units) of list (fl, sl). */
+static uint64_t list_start(unsigned fl, unsigned sl)
+{
+    return fl == 0 ? sl : (uint64_t)(SL_COUNT + sl) << (fl - 1);
+}
+
+/* The list a search for u units starts at: u rounded up to a list start. */
+static void mapping_search(uint64_t u, unsigned *fl, unsigned *sl)
+{
+    if (u >= SL_COUNT)
+        u += (UINT64_C(1) << (log2_floor(u) - SL_BITS)) - 1;
+    mapping(u, fl, sl);
+}
+
+static uint64_t node_key(const void *nodes, uint32_t idx)
+{
+    return ((const tlsf_node *)nodes)[idx].off;
+}
+
+static void list_insert(tlsf *t, uint32_t i)
+{
+    tlsf_node *n = &t->nodes[i];
+    unsigned fl, sl;
+    mapping(n->size >> t->shift, &fl, &sl);
+    uint32_t head = t->lists[fl][sl];
+    n->prev_free = NIL;
+    n->next_free = head;
+    if (head != NIL)
+        t->nodes[head].prev_free = i;
+    t->lists[fl][sl] = i;
+    t->sl_map[fl] |= 1u << sl;
+    t->fl_map |= UINT64_C(1) << fl;
+    t->free_blocks++;
+}
+
+static void list_remove(tlsf *t, uint32_t i)
+{
+    tlsf_node *n = &t->nodes[i];
+    unsigned fl, sl;
+    mapping(n->size >> t->shift, &fl, &sl);
+    if (n->prev_free != NIL)
+        t->nodes[n->prev_free].next_free = n->next_free;
+    else
+        t->lists[fl][sl] = n->next_free;
+    if (n->next_free != NIL)
+        t->nodes[n->next_free].prev_free = n->prev_free;
+    if (t->lists[fl][sl] == NIL) {
+        t->sl_map[fl] &= ~(1u << sl);
+        if (!t->sl_map[fl])
+            t->fl_map &= ~(UINT64_C(1) << fl);
+    }
+    t->free_blocks--;
+}
+
+/* The first non-empty list at or above (fl, sl); NIL if none. */
+static uint32_t list_find(const tlsf *t, unsigned fl, unsigned sl)
+{
+    if (fl >= FL_COUNT)
+        return NIL;
+    uint32_t sm = t->sl_map[fl] & (~0u << sl);
+    if (!sm) {
+        uint64_t fm = fl + 1 < FL_COUNT ? t->fl_map & (~UINT64_C(0) << (fl + 1)) : 0;
+        if (!fm)
+            return NIL;
+        fl = (unsigned)__builtin_ctzll(fm);
+        sm = t->sl_map[fl];
+    }
+    return t->lists[fl][__builtin_ctz(sm)];
+}
+
+/* Makes sure `k` nodes and `k` hash entries can be added without failing, so
+ * that an operation can check for host memory before it changes anything. */
+static vram_status reserve(tlsf *t, uint32_t k)
+{
+    if (t->nodes_used + k > t->nodes_cap) {
+        if (t->nodes_cap > TLSF_MAX_NODES / 2)
+            return VRAM_ENOHOST;
+        uint32_t cap = t->nodes_cap ? t->nodes_cap * 2 : 64;
+        tlsf_node *grown = realloc(t->nodes, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return VRAM_ENOHOST;
+        t->nodes = grown;
+        t->nodes_cap = cap;
+    }
+    return tlsf_map_reserve(&t->map, t->nodes, node_key, k);
+}
+
+/* A node for [off, off + size), linked into the hash; reserve() came first. */
+static uint32_t node_new(tlsf *t, uint64_t off, uint64_t size)
+{
+    uint32_t i;
+    if (t->spare != NIL) {
+        i = t->spare;
+        t->spare = t->nodes[i].next_free;
+    } else {
+        i = t->nodes_used++;
+    }
+    tlsf_node *n = &t->nodes[i];
+    memset(n, 0, sizeof *n);
+    n->off = off;
+    n->size = size;
+    n->prev = n->next = n->prev_free = n->next_free = NIL;
+    tlsf_map_put(&t->map, t->nodes, node_key, i);
+    t->blocks++;
+    return i;
+}
+
+static void node_release(tlsf *t, uint32_t i)
+{
+    tlsf_map_remove(&t->map, t->nodes, node_key, t->nodes[i].off);
+    t->nodes[i].next_free = t->spare;
+    t->spare = i;
+    t->blocks--;
+}
+
+/* Splits block i at `at` bytes from its start; the new node (the upper part)
+ * is returned unlinked from any free list. */
+static uint32_t split(tlsf *t, uint32_t i, uint64_t at)
+{
+    uint32_t j = node_new(t, t->nodes[i].off + at, t->nodes[i].size - at);
+    tlsf_node *a = &t->nodes[i], *b = &t->nodes[j];
+    a->size = at;
+    b->prev = i;
+    b->next = a->next;
+    if (a->next != NIL)
+        t->nodes[a->next].prev = j;
+    else
+        t->tail = j;
+    a->next = j;
+    return j;
+}
+
+/* Absorbs block b (the physical successor of a) into a and releases b. */
+static void absorb(tlsf *t, uint32_t a, uint32_t b)
+{
+    tlsf_node *na = &t->nodes[a], *nb = &t->nodes[b];
+    na->size += nb->size;
+    na->next = nb->next;
+    if (nb->next != NIL)
+        t->nodes[nb->next].prev = a;
+    else
+        t->tail = a;
+    node_release(t, b);
+}
+
+/* The end of the highest used block: the tail's start when the tail is free
+ * (its predecessor is used, as free blocks never touch), else the capacity. */
+static uint64_t footprint(const tlsf *t)
+{
+    const tlsf_node *tail = &t->nodes[t->tail];
+    return tail->used ? t->capacity : tail->off;
+}
+
+static vram_status tlsf_create(const vram_heap_config *cfg, void **impl)
+{
+    if (cfg->capacity % cfg->min_align || cfg->capacity > TLSF_MAX_CAPACITY)
+        return VRAM_EINVAL;
+    tlsf *t = calloc(1, sizeof *t);
+    if (!t)
+        return VRAM_ENOHOST;
+    t->align = cfg->min_align;
+    t->shift = log2_floor(cfg->min_align);
+    t->capacity = cfg->capacity;
+    t->spare = NIL;
+    memset(t->lists, 0xff, sizeof t->lists);
+    if (tlsf_map_init(&t->map, 6, t->shift) || reserve(t, 1)) {
+        tlsf_map_free(&t->map);
+        free(t->nodes);
+        free(t);
+        return VRAM_ENOHOST;
+    }
+    t->head = t->tail = node_new(t, 0, cfg->capacity);
+    list_insert(t, t->head);
+    *impl = t;
+    return VRAM_OK;
+}
+
+static void tlsf_destroy(void *impl)
+{
+    tlsf *t = impl;
+    tlsf_map_free(&t->map);
+    free(t->nodes);
+    free(t);
+}
+
+static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
+{
+    tlsf *t = impl;
+    if (size > t->capacity)
+        return VRAM_EINVAL;
+    uint64_t bytes = vram__align_up(size, t->align);
+    /* Room for the worst front padding, so that any block the search finds fits. */
+    uint64_t need = (bytes >> t->shift) + ((align >> t->shift) - 1);
+    unsigned fl, sl;
+    mapping_search(need, &fl, &sl);
+    uint32_t i = list_find(t, fl, sl);
+    if (i == NIL)
+        return VRAM_ENOMEM;
+    vram_status st = reserve(t, 2);
+    if (st)
+        return st;
+    list_remove(t, i);
+    uint64_t pad = vram__align_up(t->nodes[i].off, align) - t->nodes[i].off;
+    if (pad) {
+        /* The padding stays a free block: its predecessor was i's, so not free. */
+        uint32_t front = i;
+        i = split(t, front, pad);
+        list_insert(t, front);
+    }
+    if (t->nodes[i].size > bytes) {
+        /* The remainder's successor was i's, so not free: nothing to merge. */
+        list_insert(t, split(t, i, bytes));
+    }
+    tlsf_node *n = &t->nodes[i];
+    n->used = 1;
+    n->freed = 0;
+    n->req = size;
+    t->live++;
+    t->in_use += bytes;
+    t->requested += size;
+    if (t->in_use > t->peak_in_use)
+        t->peak_in_use = t->in_use;
+    uint64_t fp = footprint(t);
+    if (fp > t->peak_footprint)
+        t->peak_footprint = fp;
+    *offset = n->off;
+    return VRAM_OK;
+}
+
+static vram_status tlsf_free(void *impl, uint64_t offset)
+{
+    tlsf *t = impl;
+    if (offset % t->align || offset >= t->capacity)
+        return VRAM_ENOTFOUND;
+    uint32_t i = tlsf_map_get(&t->map, t->nodes, node_key, offset);
+    if (i == NIL)
+        return VRAM_ENOTFOUND;
+    tlsf_node *n = &t->nodes[i];
+    if (!n->used)
+        return n->freed ? VRAM_EDOUBLEFREE : VRAM_ENOTFOUND;
+    t->live--;
+    t->in_use -= n->size;
+    t->requested -= n->req;
+    n->used = 0;
+    n->req = 0;
+    n->freed = 1;
+    uint32_t next = n->next, prev = n->prev;
+    if (next != NIL && !t->nodes[next].used) {
+        list_remove(t, next);
+        absorb(t, i, next);
+    }
+    if (prev != NIL && !t->nodes[prev].used) {
+        list_remove(t, prev);
+        absorb(t, prev, i);
+        i = prev;
+    }
+    list_insert(t, i);
+    return VRAM_OK;
+}
+
+static vram_status tlsf_grow(void *impl, uint64_t bytes)
+{
+    tlsf *t = impl;
+    if (bytes % t->align)
+        return VRAM_EINVAL;
+    if (bytes > TLSF_MAX_CAPACITY - t->capacity)
+        return VRAM_EOVERFLOW;
+    uint32_t tail = t->tail;
+    if (!t->nodes[tail].used) {
+        list_remove(t, tail);
+        t->nodes[tail].size += bytes;
+        list_insert(t, tail);
+    } else {
+        vram_status st = reserve(t, 1);
+        if (st)
+            return st;
+        uint32_t j = node_new(t, t->capacity, bytes);
+        t->nodes[j].prev = tail;
+        t->nodes[tail].next = j;
+        t->tail = j;
+        list_insert(t, j);
+    }
+    t->capacity += bytes;
+    return VRAM_OK;
+}
+
+/* The largest free block lives in the highest non-empty list, whose blocks
+ * differ by less than 1/32 of their size; it is found by scanning that list. */
+static uint64_t largest_free(const tlsf *t)
+{
+    if (!t->fl_map)
+        return 0;
+    unsigned fl = log2_floor(t->fl_map);
+    unsigned sl = log2_floor(t->sl_map[fl]);
+    uint64_t best = 0;
+    for (uint32_t i = t->lists[fl][sl]; i != NIL; i = t->nodes[i].next_free)
+        if (t->nodes[i].size > best)
+            best = t->nodes[i].size;
+    return best;
+}
+
+static void tlsf_stats(const void *impl, vram_heap_stats *out)
+{
+    const tlsf *t = impl;
+    out->capacity = t->capacity;
+    out->in_use = t->in_use;
+    out->requested = t->requested;
+    out->free = t->capacity - t->in_use;
+    out->largest_free = largest_free(t);
+    out->free_blocks = t->free_blocks;
+    out->live_allocs = t->live;
+    out->peak_in_use = t->peak_in_use;
+    out->footprint = footprint(t);
+    out->peak_footprint = t->peak_footprint;
+}
+
+static vram_status tlsf_walk(const void *impl, vram_walk_fn fn, void *ctx)
+{
+    const tlsf *t = impl;
+    for (uint32_t i = t->head; i != NIL; i = t->nodes[i].next) {
+        const tlsf_node *n = &t->nodes[i];
+        vram_block_info b = {n->off, n->size, n->req, n->used ? 1u : 0u, n->used};
+        if (fn(&b, ctx))
+            break;
+    }
+    return VRAM_OK;
+}
+
+/* The largest request (default alignment) the good-fit search satisfies now:
+ * the start of the highest non-empty list, as a larger request rounds up past it. */
+static uint64_t tlsf_max_alloc(const void *impl)
+{
+    const tlsf *t = impl;
+    if (!t->fl_map)
+        return 0;
+    unsigned fl = log2_floor(t->fl_map);
+    unsigned sl = log2_floor(t->sl_map[fl]);
+    return list_start(fl, sl) << t->shift;
+}
+
+/* The address-ordered block list: alignment, tiling, merging, the hash, counters. */
+static vram_status check_blocks(const tlsf *t, char *msg, size_t len)
+{
+    uint64_t end = 0, in_use = 0, requested = 0, live = 0, free_blocks = 0, blocks = 0;
+    uint32_t prev = NIL;
+    for (uint32_t i = t->head; i != NIL; prev = i, i = t->nodes[i].next) {
+        const tlsf_node *n = &t->nodes[i];
+        if (++blocks > t->blocks)
+            return vram__violation(msg, len, "block list longer than the %llu blocks counted",
+                                   (unsigned long long)t->blocks);
+        if (n->prev != prev)
+            return vram__violation(msg, len, "block at %llu: back link broken",
+                                   (unsigned long long)n->off);
+        if (n->off % t->align || n->size % t->align || n->size == 0)
+            return vram__violation(msg, len, "block at %llu size %llu: not aligned to %llu",
+                                   (unsigned long long)n->off, (unsigned long long)n->size,
+                                   (unsigned long long)t->align);
+        if (n->off != end)
+            return vram__violation(msg, len, "block at %llu: expected at %llu (gap or overlap)",
+                                   (unsigned long long)n->off, (unsigned long long)end);
+        if (tlsf_map_get(&t->map, t->nodes, node_key, n->off) != i)
+            return vram__violation(msg, len, "block at %llu: missing from the offset hash",
+                                   (unsigned long long)n->off);
+        if (n->used) {
+            if (n->req == 0 || n->req > n->size)
+                return vram__violation(msg, len, "block at %llu: requested %llu of %llu bytes",
+                                       (unsigned long long)n->off, (unsigned long long)n->req,
+                                       (unsigned long long)n->size);
+            live++;
+            in_use += n->size;
+            requested += n->req;
+        } else {
+            if (prev != NIL && !t->nodes[prev].used)
+                return vram__violation(msg, len, "free blocks at %llu and %llu should have merged",
+                                       (unsigned long long)t->nodes[prev].off,
+                                       (unsigned long long)n->off);
+            free_blocks++;
+        }
+        end = n->off + n->size;
+    }
+    if (prev != t->tail)
+        return vram__violation(msg, len, "tail is not the last block");
+    if (end != t->capacity)
+        return vram__violation(msg, len, "blocks end at %llu, capacity is %llu",
+                               (unsigned long long)end, (unsigned long long)t->capacity);
+    if (blocks != t->blocks || t->map.count != blocks)
+        return vram__violation(msg, len, "%llu blocks, counted %llu, hashed %llu",
+                               (unsigned long long)blocks, (unsigned long long)t->blocks,
+                               (unsigned long long)t->map.count);
+    if (live != t->live || in_use != t->in_use || requested != t->requested ||
+        free_blocks != t->free_blocks)
+        return vram__violation(msg, len,
+                               "counters disagree with a walk: live %llu/%llu in_use %llu/%llu "
+                               "requested %llu/%llu free blocks %llu/%llu",
+                               (unsigned long long)t->live, (unsigned long long)live,
+                               (unsigned long long)t->in_use, (unsigned long long)in_use,
+                               (unsigned long long)t->requested, (unsigned long long)requested,
+                               (unsigned long long)t->free_blocks, (unsigned long long)free_blocks);
+    if (t->peak_in_use < t->in_use || t->peak_footprint < footprint(t))
+        return vram__violation(msg, len, "a peak is below its current value");
+    return VRAM_OK;
+}
+
+/* The free lists and bitmaps. A list whose back links are consistent and which
+ * ends within free_blocks steps holds no node twice. */
+static vram_status check_lists(const tlsf *t, char *msg, size_t len)
+{
+    uint64_t listed = 0;
+    for (unsigned fl = 0; fl < FL_COUNT; fl++) {
+        if (!!(t->fl_map >> fl & 1) != !!t->sl_map[fl])
+            return vram__violation(msg, len, "first-level bit %u disagrees with its lists", fl);
+        for (unsigned sl = 0; sl < SL_COUNT; sl++) {
+            if (!!(t->sl_map[fl] >> sl & 1) != (t->lists[fl][sl] != NIL))
+                return vram__violation(msg, len, "bitmap bit (%u,%u) disagrees with its list", fl,
+                                       sl);
+            uint32_t prev = NIL;
+            for (uint32_t i = t->lists[fl][sl]; i != NIL; prev = i, i = t->nodes[i].next_free) {
+                const tlsf_node *n = &t->nodes[i];
+                unsigned f, s;
+                if (++listed > t->free_blocks)
+                    return vram__violation(msg, len, "free lists hold more than %llu blocks",
+                                           (unsigned long long)t->free_blocks);
+                if (n->used)
+                    return vram__violation(msg, len, "used block at %llu in free list (%u,%u)",
+                                           (unsigned long long)n->off, fl, sl);
+                if (n->prev_free != prev)
+                    return vram__violation(msg, len, "free list (%u,%u): back link broken at %llu",
+                                           fl, sl, (unsigned long long)n->off);
+                mapping(n->size >> t->shift, &f, &s);
+                if (f != fl || s != sl)
+                    return vram__violation(msg, len,
+                                           "free block at %llu size %llu in list (%u,%u), "
+                                           "belongs in (%u,%u)",
+                                           (unsigned long long)n->off, (unsigned long long)n->size,
+                                           fl, sl, f, s);
+            }
+        }
+    }
+    if (listed != t->free_blocks)
+        return vram__violation(msg, len, "free lists hold %llu of %llu free blocks",
+                               (unsigned long long)listed, (unsigned long long)t->free_blocks);
+    return VRAM_OK;
+}
+
+static vram_status tlsf_check(const void *impl, char *msg, size_t len)
+{
+    const tlsf *t = impl;
+    vram_status st = check_blocks(t, msg, len);
+    return st ? st : check_lists(t, msg, len);
+}
+
+const vram_heap_ops vram__heap_tlsf_ops = {
+    .name = "tlsf",
+    .create = tlsf_create,
+    .destroy = tlsf_destroy,
+    .alloc = tlsf_alloc,
+    .free = tlsf_free,
+    .grow = tlsf_grow,
+    .stats = tlsf_stats,
+    .walk = tlsf_walk,
+    .check = tlsf_check,
+    .max_alloc = tlsf_max_alloc,
+};
