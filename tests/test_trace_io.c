@@ -1,0 +1,266 @@
+/* test_trace_io.c - the writer and the reader together: random round trips
+ * (plain and gzip), gzip recognised by its bytes rather than its name, a long
+ * trace read with constant memory, and write errors (disk full). */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "testlib.h"
+#include "trace.h"
+
+static vtrace_header make_header(void)
+{
+    vtrace_header h;
+    memset(&h, 0, sizeof h);
+    h.version = VTRACE_VERSION;
+    snprintf(h.model, sizeof h.model, "llama-3-70b tp=4 bf16");
+    snprintf(h.engine, sizeof h.engine, "paged");
+    h.capacity = 80ull << 30;
+    h.kv_block_bytes = 1310720;
+    snprintf(h.source, sizeof h.source, "test_trace_io");
+    snprintf(h.licence, sizeof h.licence, "CC0-1.0");
+    return h;
+}
+
+/* A random valid event; timestamps move forward now and then. */
+static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
+{
+    vtrace_event ev;
+    memset(&ev, 0, sizeof ev);
+    uint64_t x = test_rand(rng);
+    if (x % 4 == 0)
+        *ts += x % 1000;
+    ev.ts_us = *ts;
+    ev.type = (vtrace_type)(test_rand(rng) % VTRACE_TYPE_COUNT);
+    ev.id = test_rand(rng) >> (test_rand(rng) % 64);
+    switch (ev.type) {
+    case VTRACE_ALLOC:
+        ev.size = 1 + (test_rand(rng) >> (1 + test_rand(rng) % 63));
+        ev.align = test_rand(rng) % 3 ? 0 : 1ull << (test_rand(rng) % 31);
+        ev.kind = (vram_kind)(test_rand(rng) % VRAM_KIND_COUNT);
+        ev.priority = (int)(test_rand(rng) % 2147483648ull);
+        break;
+    case VTRACE_SHARED_ACQUIRE:
+        ev.size = 1 + (test_rand(rng) >> (1 + test_rand(rng) % 63));
+        ev.priority = (int)(test_rand(rng) % 100);
+        /* fall through */
+    case VTRACE_SHARED_RELEASE: {
+        size_t n = 1 + test_rand(rng) % (VTRACE_KEY_MAX - 1);
+        for (size_t i = 0; i < n; i++)
+            ev.key[i] = (char)(0x21 + test_rand(rng) % 94);
+        ev.key[n] = '\0';
+        ev.id = 0;
+        break;
+    }
+    default:
+        break;
+    }
+    return ev;
+}
+
+static int same_event(const vtrace_event *a, const vtrace_event *b)
+{
+    return a->type == b->type && a->ts_us == b->ts_us && a->id == b->id && a->size == b->size &&
+           a->align == b->align && (a->type != VTRACE_ALLOC || a->kind == b->kind) &&
+           a->priority == b->priority && strcmp(a->key, b->key) == 0;
+}
+
+/* gzip: 0 plain, 1 gzip, 2 chosen by the writer from the name */
+static void round_trip(const char *path, int gzip, uint64_t seed, int n)
+{
+    vtrace_header h = make_header();
+    vtrace_writer *w;
+    if (gzip == 2)
+        assert_ok(vtrace_writer_open(path, &h, &w));
+    else
+        assert_ok(vtrace_writer_open_as(path, &h, gzip, &w));
+    assert_ok(vtrace_write_comment(w, "round trip"));
+    uint64_t rng = seed, ts = 0;
+    for (int i = 0; i < n; i++) {
+        vtrace_event ev = random_event(&rng, &ts);
+        assert_ok(vtrace_write(w, &ev));
+    }
+    assert_ok(vtrace_writer_close(w));
+
+    FILE *f = fopen(path, "rb");
+    assert_true(f != NULL);
+    int b0 = fgetc(f), b1 = fgetc(f);
+    fclose(f);
+    expect_true((b0 == 0x1f && b1 == 0x8b) == (gzip != 0));
+
+    vtrace_reader *r;
+    char err[512];
+    assert_ok(vtrace_open(path, &r, err, sizeof err));
+    const vtrace_header *g = vtrace_header_of(r);
+    expect_true(strcmp(g->model, h.model) == 0 && strcmp(g->engine, h.engine) == 0 &&
+                strcmp(g->source, h.source) == 0 && strcmp(g->licence, h.licence) == 0 &&
+                g->capacity == h.capacity && g->kv_block_bytes == h.kv_block_bytes);
+    rng = seed;
+    ts = 0;
+    vtrace_event got;
+    int i = 0, rc;
+    while ((rc = vtrace_next(r, &got)) == 1) {
+        vtrace_event want = random_event(&rng, &ts);
+        if (!same_event(&want, &got)) {
+            fprintf(stderr, "%s: event %d (line %" PRIu64 ") differs, seed %" PRIu64 "\n", path, i,
+                    got.line, seed);
+            test_failures++;
+            break;
+        }
+        i++;
+    }
+    expect_true(rc == 0);
+    expect_eq_u64(i, n);
+    vtrace_close(r);
+    remove(path);
+}
+
+/* A long trace read back: the reader's memory is the same after every event. */
+static void test_streaming(void)
+{
+    const char *path = VRAM_BINARY_DIR "/test_trace_io_long.trace";
+    vtrace_header h = make_header();
+    vtrace_writer *w;
+    assert_ok(vtrace_writer_open(path, &h, &w));
+    const uint64_t n = 600000;
+    for (uint64_t i = 0; i < n; i++) {
+        vtrace_event ev = {.type = VTRACE_ALLOC, .id = i, .size = 1310720, .kind = VRAM_KIND_KV,
+                           .priority = 10, .ts_us = i / 8};
+        if (i % 2)
+            ev = (vtrace_event){.type = VTRACE_FREE, .id = i - 1, .ts_us = i / 8};
+        assert_ok(vtrace_write(w, &ev));
+    }
+    assert_ok(vtrace_writer_close(w));
+
+    vtrace_reader *r;
+    char err[512];
+    assert_ok(vtrace_open(path, &r, err, sizeof err));
+    size_t mem0 = vtrace_memory(r);
+    expect_true(mem0 < 1024 * 1024);
+    vtrace_event ev;
+    uint64_t count = 0, last_offset = 0, offset_moves = 0;
+    while (vtrace_next(r, &ev) == 1) {
+        if (ev.id != (count & ~1ull) || ev.ts_us != count / 8)
+            break;
+        count++;
+        if (vtrace_memory(r) != mem0)
+            break;
+        if (vtrace_offset(r) != last_offset) {
+            last_offset = vtrace_offset(r);
+            offset_moves++;
+        }
+    }
+    expect_eq_u64(count, n);
+    expect_eq_u64(vtrace_memory(r), mem0);
+    expect_true(offset_moves > 10); /* the file is read piece by piece, not at once */
+    vtrace_close(r);
+    remove(path);
+}
+
+static void test_gzip_errors(void)
+{
+    const char *path = VRAM_BINARY_DIR "/test_trace_io_cut.trace";
+    vtrace_header h = make_header();
+    vtrace_writer *w;
+    assert_ok(vtrace_writer_open_as(path, &h, 1, &w));
+    uint64_t rng = 7, ts = 0;
+    for (int i = 0; i < 20000; i++) {
+        vtrace_event ev = random_event(&rng, &ts);
+        assert_ok(vtrace_write(w, &ev));
+    }
+    assert_ok(vtrace_writer_close(w));
+    /* cut the gzip file in half: the reader must report it, not end quietly */
+    FILE *f = fopen(path, "rb");
+    assert_true(f != NULL);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fclose(f);
+    assert_true(truncate(path, len / 2) == 0);
+    vtrace_reader *r;
+    char err[512];
+    assert_ok(vtrace_open(path, &r, err, sizeof err));
+    vtrace_event ev;
+    int rc;
+    while ((rc = vtrace_next(r, &ev)) == 1)
+        ;
+    expect_true(rc == -1);
+    expect_true(strstr(vtrace_error(r), "test_trace_io_cut.trace:") != NULL);
+    expect_true(strstr(vtrace_error(r), "cannot read") != NULL ||
+                strstr(vtrace_error(r), "expected") != NULL);
+    vtrace_close(r);
+    remove(path);
+}
+
+static void test_write_errors(void)
+{
+    vtrace_header h = make_header();
+    vtrace_writer *w;
+    /* disk full: /dev/full accepts the open and fails the writes */
+    if (access("/dev/full", W_OK) == 0) {
+        assert_ok(vtrace_writer_open("/dev/full", &h, &w));
+        vram_status st = VRAM_OK;
+        vtrace_event ev = {.type = VTRACE_STEP};
+        for (int i = 0; i < 100000 && !st; i++) {
+            ev.id = (uint64_t)i;
+            st = vtrace_write(w, &ev);
+        }
+        vram_status cst = vtrace_writer_close(w);
+        expect_true(st == VRAM_EIO || cst == VRAM_EIO);
+    }
+    expect_status(vtrace_writer_open("/nonexistent/dir/x.trace", &h, &w), VRAM_EIO);
+
+    /* the writer refuses what the reader would refuse */
+    const char *path = VRAM_BINARY_DIR "/test_trace_io_bad.trace";
+    vtrace_header bad = h;
+    bad.model[0] = '\0';
+    expect_status(vtrace_writer_open(path, &bad, &w), VRAM_EINVAL);
+    bad = h;
+    snprintf(bad.source, sizeof bad.source, "two\nlines");
+    expect_status(vtrace_writer_open(path, &bad, &w), VRAM_EINVAL);
+    bad = h;
+    bad.capacity = 0;
+    expect_status(vtrace_writer_open(path, &bad, &w), VRAM_EINVAL);
+
+    assert_ok(vtrace_writer_open(path, &h, &w));
+    vtrace_event ev = {.type = VTRACE_ALLOC, .id = 1, .size = 0, .kind = VRAM_KIND_KV};
+    expect_status(vtrace_write(w, &ev), VRAM_EINVAL);
+    ev.size = 64;
+    ev.align = 48;
+    expect_status(vtrace_write(w, &ev), VRAM_EINVAL);
+    ev.align = 0;
+    ev.priority = -1;
+    expect_status(vtrace_write(w, &ev), VRAM_EINVAL);
+    ev.priority = 0;
+    ev.ts_us = 10;
+    assert_ok(vtrace_write(w, &ev));
+    ev.ts_us = 9;
+    expect_status(vtrace_write(w, &ev), VRAM_EINVAL);
+    vtrace_event acq = {.type = VTRACE_SHARED_ACQUIRE, .size = 5, .ts_us = 10};
+    snprintf(acq.key, sizeof acq.key, "has space");
+    expect_status(vtrace_write(w, &acq), VRAM_EINVAL);
+    expect_status(vtrace_write_comment(w, "two\nlines"), VRAM_EINVAL);
+    assert_ok(vtrace_writer_close(w));
+
+    /* what was accepted reads back */
+    vtrace_reader *r;
+    char err[512];
+    assert_ok(vtrace_open(path, &r, err, sizeof err));
+    vtrace_event got;
+    expect_true(vtrace_next(r, &got) == 1 && got.type == VTRACE_ALLOC && got.ts_us == 10);
+    expect_true(vtrace_next(r, &got) == 0);
+    vtrace_close(r);
+    remove(path);
+}
+
+int main(void)
+{
+    uint64_t seed = 0x5eed0001;
+    printf("seed %" PRIu64 "\n", seed);
+    round_trip(VRAM_BINARY_DIR "/test_trace_io_plain.trace", 0, seed, 20000);
+    round_trip(VRAM_BINARY_DIR "/test_trace_io.trace.gz", 2, seed + 1, 20000);
+    /* gzip under a plain name: recognised by its magic bytes */
+    round_trip(VRAM_BINARY_DIR "/test_trace_io_gz.trace", 1, seed + 2, 20000);
+    test_streaming();
+    test_gzip_errors();
+    test_write_errors();
+    return test_finish("trace_io");
+}
