@@ -1,24 +1,20 @@
 /* trace.c - the streaming trace reader (the format is traces/FORMAT.md).
  *
- * Bytes come from zlib (plain or gzip file) or from a memory buffer, always
- * through one fixed buffer; lines are parsed in place between two pointers,
- * never past the end of the line, with hand-written number parsing. */
-#include <errno.h>
+ * Lines come from the fixed-buffer line source (lines.c) and are parsed in
+ * place between two pointers, never past the end of the line, with
+ * hand-written number parsing. */
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "lines.h"
 #include "trace.h"
 
 #define LINE_MAX_BYTES 4096                 /* without the newline */
-#define BUF_BYTES (256 * 1024)              /* > LINE_MAX_BYTES: a whole line always fits */
 #define SIZE_LIMIT ((uint64_t)INT64_MAX)    /* sizes and the capacity: 1 .. 2^63-1 */
 #define ALIGN_LIMIT ((uint64_t)1 << 30)
 #define PRIORITY_LIMIT ((uint64_t)INT_MAX)
-#define ERR_BYTES 512
 
 enum { HDR_MODEL, HDR_ENGINE, HDR_CAPACITY, HDR_KV_BLOCK, HDR_SOURCE, HDR_LICENCE, HDR_COUNT };
 
@@ -40,50 +36,16 @@ static const char *const usage[VTRACE_TYPE_COUNT] = {
 };
 
 struct vtrace_reader {
-    gzFile gz;                    /* NULL when reading a memory buffer */
-    const unsigned char *mem;
-    size_t mem_len, mem_pos;
-    char *buf;                    /* BUF_BYTES; the unread bytes are buf[pos .. end) */
-    size_t pos, end;
-    int eof;                      /* the source has no more bytes */
-    uint64_t line;                /* number of the line last taken */
+    vlines *src;
     uint64_t ts;                  /* the sticky timestamp */
-    int failed;                   /* after the first error, only errors */
     unsigned hdr_seen;            /* a bit per header key */
     int pending;                  /* `first` holds the event that ended the header */
     vtrace_event first;
     vtrace_header hdr;
-    char name[VTRACE_TEXT_MAX];
-    char err[ERR_BYTES];
 };
 
-static int fail(vtrace_reader *r, const char *fmt, ...)
-{
-    if (!r->failed) {
-        int n = snprintf(r->err, sizeof r->err, "%s:%llu: ", r->name, (unsigned long long)r->line);
-        va_list ap;
-        va_start(ap, fmt);
-        if (n > 0 && (size_t)n < sizeof r->err)
-            vsnprintf(r->err + n, sizeof r->err - (size_t)n, fmt, ap);
-        va_end(ap);
-        r->failed = 1;
-    }
-    return -1;
-}
-
-/* A printable copy of [p, q) for messages: at most 40 bytes, others as '?'. */
-static const char *show(const char *p, const char *q, char out[48])
-{
-    size_t n = 0;
-    for (; p < q && n < 40; p++)
-        out[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
-    if (p < q) {
-        memcpy(out + n, "...", 3);
-        n += 3;
-    }
-    out[n] = '\0';
-    return out;
-}
+#define fail(r, ...) vlines_fail((r)->src, __VA_ARGS__)
+#define show vlines_show
 
 static inline int is_blank(char c)
 {
@@ -108,70 +70,6 @@ static int word_is(const char *p, const char *q, const char *w)
 {
     size_t n = strlen(w);
     return (size_t)(q - p) == n && memcmp(p, w, n) == 0;
-}
-
-/* Refills buf[end ..] from the source; -1 on a read error. */
-static int refill(vtrace_reader *r)
-{
-    size_t room = BUF_BYTES - r->end;
-    if (!r->gz) {
-        size_t n = r->mem_len - r->mem_pos;
-        if (n > room)
-            n = room;
-        memcpy(r->buf + r->end, r->mem + r->mem_pos, n);
-        r->mem_pos += n;
-        r->end += n;
-        r->eof = n == 0;
-        return 0;
-    }
-    int n = gzread(r->gz, r->buf + r->end, (unsigned)room);
-    if (n <= 0) {
-        int zerr = Z_OK;
-        const char *msg = gzerror(r->gz, &zerr);
-        if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-            r->line++;
-            return fail(r, "cannot read: %s", zerr == Z_ERRNO ? strerror(errno) : msg);
-        }
-        r->eof = 1;
-        return 0;
-    }
-    r->end += (size_t)n;
-    return 0;
-}
-
-/* 1: the next line is [*ls, *le) without its newline (and '\r'); 0: end; -1: error. */
-static int next_line(vtrace_reader *r, const char **ls, const char **le)
-{
-    for (;;) {
-        char *start = r->buf + r->pos;
-        size_t avail = r->end - r->pos;
-        char *nl = memchr(start, '\n', avail);
-        char *stop = nl ? nl : start + avail;
-        if (nl || (r->eof && avail)) {
-            r->line++;
-            if (stop - start > LINE_MAX_BYTES)
-                return fail(r, "line too long (more than %d bytes)", LINE_MAX_BYTES);
-            r->pos = (size_t)(stop - r->buf) + (nl != NULL);
-            if (stop > start && stop[-1] == '\r')
-                stop--;
-            if (memchr(start, '\0', (size_t)(stop - start))) 
-                return fail(r, "NUL byte in the line");
-            *ls = start;
-            *le = stop;
-            return 1;
-        }
-        if (r->eof)
-            return 0;
-        if (avail > LINE_MAX_BYTES) {
-            r->line++;
-            return fail(r, "line too long (more than %d bytes)", LINE_MAX_BYTES);
-        }
-        memmove(r->buf, start, avail);
-        r->pos = 0;
-        r->end = avail;
-        if (refill(r) < 0)
-            return -1;
-    }
 }
 
 /* Parses the decimal number in the word at *pp into *v and moves *pp past it. */
@@ -292,7 +190,7 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
     }
     const char *u = usage[t];
     ev->type = (vtrace_type)t;
-    ev->line = r->line;
+    ev->line = vlines_line(r->src);
     ev->ts_us = r->ts;
     ev->id = ev->size = ev->align = 0;
     ev->kind = VRAM_KIND_OTHER;
@@ -409,11 +307,10 @@ static int read_version_line(vtrace_reader *r)
 {
     char tmp[48];
     const char *p, *e;
-    int rc = next_line(r, &p, &e);
+    int rc = vlines_next(r->src, &p, &e);
     if (rc < 0)
         return -1;
     if (rc == 0) {
-        r->line = 1;
         return fail(r, "empty file (expected 'vramtrace %d' as the first line)", VTRACE_VERSION);
     }
     p = skip_blank(p, e);
@@ -442,7 +339,7 @@ static int read_header(vtrace_reader *r)
         return -1;
     for (;;) {
         const char *p, *e;
-        int rc = next_line(r, &p, &e);
+        int rc = vlines_next(r->src, &p, &e);
         if (rc < 0)
             return -1;
         if (rc == 0)
@@ -469,74 +366,48 @@ static int read_header(vtrace_reader *r)
     }
 }
 
-static vram_status finish_open(vtrace_reader *r, const char *name, vtrace_reader **out, char *err,
-                               size_t errlen)
+/* Takes `src` (closed on failure) and reads the header. */
+static vram_status open_lines(vram_status st, vlines *src, vtrace_reader **out, char *err,
+                              size_t errlen)
 {
-    if (read_header(r) == 0) {
-        *out = r;
+    if (st)
+        return st;
+    vtrace_reader *r = calloc(1, sizeof *r);
+    if (!r) {
         if (err && errlen)
-            err[0] = '\0';
-        return VRAM_OK;
+            snprintf(err, errlen, "out of host memory");
+        vlines_close(src);
+        return VRAM_ENOHOST;
+    }
+    r->src = src;
+    if (read_header(r) < 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", vlines_error(src));
+        vtrace_close(r);
+        return VRAM_EPARSE;
     }
     if (err && errlen)
-        snprintf(err, errlen, "%s", r->err[0] ? r->err : name);
-    vtrace_close(r);
-    return VRAM_EPARSE;
-}
-
-static vtrace_reader *reader_new(const char *name)
-{
-    vtrace_reader *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->buf = malloc(BUF_BYTES);
-    if (!r->buf) {
-        free(r);
-        return NULL;
-    }
-    snprintf(r->name, sizeof r->name, "%s", name ? name : "(trace)");
-    return r;
+        err[0] = '\0';
+    *out = r;
+    return VRAM_OK;
 }
 
 vram_status vtrace_open(const char *path, vtrace_reader **out, char *err, size_t errlen)
 {
+    vlines *src = NULL;
     *out = NULL;
-    if (!path) {
-        if (err && errlen)
-            snprintf(err, errlen, "(null): no trace path");
-        return VRAM_EINVAL;
-    }
-    vtrace_reader *r = reader_new(path);
-    if (!r) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: out of host memory", path);
-        return VRAM_ENOHOST;
-    }
-    errno = 0;
-    r->gz = gzopen(path, "rb");
-    if (!r->gz) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-        vtrace_close(r);
-        return VRAM_EIO;
-    }
-    gzbuffer(r->gz, 128 * 1024);
-    return finish_open(r, path, out, err, errlen);
+    vram_status st = vlines_open(path, LINE_MAX_BYTES, &src, err, errlen);
+    return open_lines(st, src, out, err, errlen);
 }
 
 vram_status vtrace_open_buffer(const void *buf, size_t len, const char *name, vtrace_reader **out,
                                char *err, size_t errlen)
 {
+    vlines *src = NULL;
     *out = NULL;
-    vtrace_reader *r = reader_new(name);
-    if (!r) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: out of host memory", name ? name : "(trace)");
-        return VRAM_ENOHOST;
-    }
-    r->mem = buf;
-    r->mem_len = buf ? len : 0;
-    return finish_open(r, r->name, out, err, errlen);
+    vram_status st = vlines_open_buffer(buf, len, name ? name : "(trace)", LINE_MAX_BYTES, &src,
+                                        err, errlen);
+    return open_lines(st, src, out, err, errlen);
 }
 
 const vtrace_header *vtrace_header_of(const vtrace_reader *r)
@@ -546,8 +417,6 @@ const vtrace_header *vtrace_header_of(const vtrace_reader *r)
 
 int vtrace_next(vtrace_reader *r, vtrace_event *ev)
 {
-    if (r->failed)
-        return -1;
     if (r->pending) {
         *ev = r->first;
         r->pending = 0;
@@ -555,7 +424,7 @@ int vtrace_next(vtrace_reader *r, vtrace_event *ev)
     }
     for (;;) {
         const char *p, *e;
-        int rc = next_line(r, &p, &e);
+        int rc = vlines_next(r->src, &p, &e);
         if (rc <= 0)
             return rc;
         p = skip_blank(p, e);
@@ -567,28 +436,23 @@ int vtrace_next(vtrace_reader *r, vtrace_event *ev)
 
 const char *vtrace_error(const vtrace_reader *r)
 {
-    return r->failed ? r->err : "";
+    return vlines_error(r->src);
 }
 
 uint64_t vtrace_offset(const vtrace_reader *r)
 {
-    if (!r->gz)
-        return r->mem_pos;
-    z_off_t off = gzoffset(r->gz);
-    return off < 0 ? 0 : (uint64_t)off;
+    return vlines_offset(r->src);
 }
 
 size_t vtrace_memory(const vtrace_reader *r)
 {
-    return sizeof *r + (r->buf ? BUF_BYTES : 0);
+    return sizeof *r + vlines_memory(r->src);
 }
 
 void vtrace_close(vtrace_reader *r)
 {
     if (!r)
         return;
-    if (r->gz)
-        gzclose(r->gz);
-    free(r->buf);
+    vlines_close(r->src);
     free(r);
 }
