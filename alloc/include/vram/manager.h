@@ -69,6 +69,11 @@ typedef struct vram_manager_config {
     vram_heap_config heap;       /* capacity 0 = the device capacity */
     const char *evict_policy;    /* "prio-lru" (default), "lru", "cost" */
     int evict;                   /* 0: an allocation that does not fit fails, nothing is evicted */
+    /* Compaction (vram/defrag.h) when an allocation fails although the heap
+     * has enough free bytes in total; defrag_budget bytes moved per pass at
+     * most (0 = no limit). */
+    int defrag_on_oom;
+    uint64_t defrag_budget;
 } vram_manager_config;
 
 typedef struct vram_manager_stats {
@@ -83,6 +88,7 @@ typedef struct vram_manager_stats {
     uint64_t failed_despite_free; /* ... of which total free bytes were >= the request */
     uint64_t shared_keys;
     uint64_t defrag_passes, defrag_moves, defrag_bytes_moved;
+    uint64_t defrag_oom_saved;    /* allocations that failed and fit after an automatic pass */
 } vram_manager_stats;
 
 typedef struct vram_handle_info {
@@ -94,6 +100,7 @@ typedef struct vram_handle_info {
     uint32_t pins;
     uint32_t uses;      /* acquire without unacquire */
     uint64_t last_use;  /* logical clock of the last touch/acquire */
+    uint32_t shared_refs; /* a shared buffer's holders; 0 for a plain handle */
 } vram_handle_info;
 
 vram_status vram_manager_create(const vram_manager_config *cfg, vram_manager **out);
