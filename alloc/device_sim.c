@@ -187,8 +187,11 @@ static vram_status sim_mem_info(void *impl, uint64_t *free_bytes, uint64_t *tota
     return VRAM_OK;
 }
 
-/* The pattern byte at device address a for tag: byte (a mod 8) of a hash of
- * (tag, a / 8), so every 8-byte word and every tag differ. */
+/* The pattern byte at position a of a filled range for tag: byte (a mod 8) of
+ * a hash of (tag, a / 8), so every 8-byte word and every tag differ. Positions
+ * count from the start of the range given to fill/verify, so contents copied
+ * to another address (eviction and re-materialisation, compaction) still
+ * verify there with the same tag. */
 static uint64_t pattern_word(uint64_t tag, uint64_t word)
 {
     uint64_t z = tag * 0x9e3779b97f4a7c15ull + word;
@@ -216,7 +219,7 @@ static void pattern(uint64_t tag, uint64_t a, unsigned char *out, size_t n)
 static vram_status sim_fill(void *impl, uint64_t addr, uint64_t n, uint64_t tag)
 {
     sim_dev *s = impl;
-    pattern(tag, addr, host_at(s, addr), (size_t)n);
+    pattern(tag, 0, host_at(s, addr), (size_t)n);
     return VRAM_OK;
 }
 
@@ -228,7 +231,7 @@ static vram_status sim_verify(void *impl, uint64_t addr, uint64_t n, uint64_t ta
     uint64_t bad = 0, first = 0;
     for (uint64_t done = 0; done < n; done += sizeof want) {
         size_t k = n - done < sizeof want ? (size_t)(n - done) : sizeof want;
-        pattern(tag, addr + done, want, k);
+        pattern(tag, done, want, k);
         for (size_t i = 0; i < k; i++) {
             if (p[done + i] != want[i] && bad++ == 0)
                 first = done + i;
@@ -239,7 +242,7 @@ static vram_status sim_verify(void *impl, uint64_t addr, uint64_t n, uint64_t ta
     return sim_fail(s, VRAM_ECORRUPT,
                     "verify: byte at 0x%" PRIx64 " is 0x%02x, expected 0x%02x for tag %" PRIu64
                     " (%" PRIu64 " of %" PRIu64 " bytes from 0x%" PRIx64 " differ)",
-                    addr + first, p[first], pattern_byte(tag, addr + first), tag, bad, n, addr);
+                    addr + first, p[first], pattern_byte(tag, first), tag, bad, n, addr);
 }
 
 static vram_status sim_segment_info(void *impl, uint64_t addr, vram_segment_info *out)
