@@ -120,10 +120,11 @@ uint64_t vram_manager_destroy(vram_manager *m, FILE *leak_report)
     return leaks;
 }
 
-/* Validates a descriptor: the heap validates size and alignment itself. */
+/* Validates a descriptor (an alignment must be 0 or a power of two); the heap
+ * refuses absurd sizes itself. */
 static vram_status desc_check(const vram_alloc_desc *d)
 {
-    if (d->size == 0 || (unsigned)d->kind >= VRAM_KIND_COUNT)
+    if (d->size == 0 || (unsigned)d->kind >= VRAM_KIND_COUNT || (d->align & (d->align - 1)))
         return VRAM_EINVAL;
     switch (d->backing) {
     case VRAM_BACKING_NONE:
