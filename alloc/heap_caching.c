@@ -1,11 +1,247 @@
-/* heap_caching.c - PLACEHOLDER until the caching policy lands: every create fails. */
-#include "heap_internal.h"
+/* heap_caching.c - the "caching" heap policy: PyTorch's CUDA caching allocator
+ * (rules in vram/caching.h) over the offsets [0, capacity).
+ *
+ * An allocation follows PyTorch's malloc: best fit in the request's pool; if
+ * none, the garbage collector (with a gc_threshold), then a new segment; if the
+ * range has no room, oversize cached segments are released (with a
+ * max_split_size) and then every cached segment, retrying after each. A free
+ * caches the block merged with its free neighbours; segments stay reserved. */
+#include <stdlib.h>
 
-static vram_status ph_create(const vram_heap_config *cfg, void **impl)
+#include "caching_internal.h"
+
+static void caching_destroy(void *impl)
 {
-    (void)cfg;
-    (void)impl;
-    return VRAM_EUNSUPPORTED;
+    caching_heap *c = impl;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nsegs; i++) {
+        caching_block *b = c->segs[i]->first;
+        while (b) {
+            caching_block *next = b->next;
+            free(b);
+            b = next;
+        }
+        free(c->segs[i]);
+    }
+    free(c->segs);
+    for (int p = 0; p < CACHING_POOLS; p++)
+        vram__caching_pool_fini(&c->pools[p]);
+    vram__caching_map_fini(&c->live);
+    for (size_t i = 0; i < sizeof c->spare / sizeof c->spare[0]; i++)
+        free(c->spare[i]);
+    free(c->spare_seg);
+    free(c);
 }
 
-const vram_heap_ops vram__heap_caching_ops = {.name = "caching", .create = ph_create};
+/* Options: max_split_size 0 (unlimited) or at least 20 MiB (PyTorch raises
+ * smaller values to 20 MiB; we refuse them); gc_threshold in [0, 1). */
+static vram_status caching_create(const vram_heap_config *cfg, void **impl)
+{
+    vram_caching_options opt = {0};
+    if (cfg->caching)
+        opt = *cfg->caching;
+    if (opt.max_split_size && opt.max_split_size < CACHING_LARGE_SEGMENT)
+        return VRAM_EINVAL;
+    if (!(opt.gc_threshold >= 0.0 && opt.gc_threshold < 1.0))
+        return VRAM_EINVAL;
+    if (!opt.max_split_size)
+        opt.max_split_size = UINT64_MAX;
+    caching_heap *c = calloc(1, sizeof *c);
+    if (!c)
+        return VRAM_ENOHOST;
+    c->capacity = cfg->capacity;
+    c->opt = opt;
+    *impl = c;
+    return VRAM_OK;
+}
+
+/* Obtains all host memory an allocation may need before anything changes. */
+static vram_status prepare(caching_heap *c, int pool)
+{
+    for (size_t i = 0; i < sizeof c->spare / sizeof c->spare[0]; i++)
+        if (!c->spare[i] && !(c->spare[i] = malloc(sizeof *c->spare[i])))
+            return VRAM_ENOHOST;
+    if (!c->spare_seg && !(c->spare_seg = malloc(sizeof *c->spare_seg)))
+        return VRAM_ENOHOST;
+    if (vram__caching_pool_reserve(&c->pools[pool], 3) || vram__caching_seg_reserve(c) ||
+        vram__caching_map_reserve(&c->live, 1))
+        return VRAM_ENOHOST;
+    return VRAM_OK;
+}
+
+/* PyTorch's round_size: at least 512 B, a multiple of 512 B. */
+static uint64_t round_size(uint64_t size) { return vram__align_up(size, CACHING_MIN_BLOCK); }
+
+static vram_status caching_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
+{
+    caching_heap *c = impl;
+    uint64_t rsize = round_size(size);
+    int pool = rsize <= CACHING_SMALL_SIZE ? CACHING_SMALL : CACHING_LARGE;
+    vram_status st = prepare(c, pool);
+    if (st)
+        return st;
+    caching_block *b = vram__caching_find_free(c, pool, rsize, align);
+    if (b) {
+        c->st.cache_hits++;
+    } else {
+        vram__caching_gc(c);
+        st = vram__caching_reserve_more(c, pool, rsize, align, &b);
+        if (st == VRAM_ENOMEM && vram__caching_release_oversize(c, pool, rsize))
+            st = vram__caching_reserve_more(c, pool, rsize, align, &b);
+        if (st == VRAM_ENOMEM) {
+            c->st.alloc_retries++;
+            if (vram__caching_release_all(c))
+                st = vram__caching_reserve_more(c, pool, rsize, align, &b);
+        }
+        if (st) {
+            c->st.ooms += st == VRAM_ENOMEM;
+            return st;
+        }
+    }
+    *offset = vram__caching_take(c, b, rsize, align, size)->offset;
+    return VRAM_OK;
+}
+
+/* Tells a block freed before (the start of a cached block) from an unknown offset. */
+static vram_status not_live(const caching_heap *c, uint64_t offset)
+{
+    size_t i = vram__caching_seg_find(c, offset);
+    if (i == c->nsegs)
+        return VRAM_ENOTFOUND;
+    for (const caching_block *b = c->segs[i]->first; b && b->offset <= offset; b = b->next)
+        if (b->offset == offset)
+            return VRAM_EDOUBLEFREE;
+    return VRAM_ENOTFOUND;
+}
+
+static vram_status caching_free(void *impl, uint64_t offset)
+{
+    caching_heap *c = impl;
+    caching_block *b = vram__caching_map_get(&c->live, offset);
+    if (!b)
+        return not_live(c, offset);
+    if (vram__caching_pool_reserve(&c->pools[b->segment->pool], 1))
+        return VRAM_ENOHOST;
+    vram__caching_put_back(c, b);
+    return VRAM_OK;
+}
+
+/* More range: room for more segments. The large expandable segment keeps the
+ * end it was created with. */
+static vram_status caching_grow(void *impl, uint64_t bytes)
+{
+    caching_heap *c = impl;
+    c->capacity += bytes;
+    return VRAM_OK;
+}
+
+static uint64_t largest_cached(const caching_heap *c, int pool)
+{
+    const caching_pool *p = &c->pools[pool];
+    return p->nfree ? p->free[p->nfree - 1]->size : 0;
+}
+
+static void caching_stats(const void *impl, vram_heap_stats *out)
+{
+    const caching_heap *c = impl;
+    uint64_t ls = largest_cached(c, CACHING_SMALL), ll = largest_cached(c, CACHING_LARGE);
+    *out = (vram_heap_stats){
+        .capacity = c->capacity,
+        .in_use = c->st.allocated,
+        .requested = c->st.requested,
+        .free = c->capacity - c->st.allocated,
+        .largest_free = ls > ll ? ls : ll,
+        .free_blocks = c->pools[CACHING_SMALL].nfree + c->pools[CACHING_LARGE].nfree,
+        .live_allocs = c->live_allocs,
+        .peak_in_use = c->st.peak_allocated,
+        .footprint = c->st.reserved,
+        .peak_footprint = c->st.peak_reserved,
+    };
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+/* The largest request a new segment of at most `room` bytes can serve. */
+static uint64_t fresh_request(uint64_t room)
+{
+    uint64_t a = room / CACHING_ROUND_LARGE * CACHING_ROUND_LARGE;
+    if (a >= CACHING_MIN_LARGE_ALLOC)
+        return a;
+    return a >= CACHING_SMALL_SEGMENT ? CACHING_SMALL_SIZE : 0;
+}
+
+/* Segments: the longest run of gaps and whole free segments (what a release
+ * of all cached segments would leave free). */
+static uint64_t max_fresh(const caching_heap *c)
+{
+    uint64_t best = 0, run_start = 0;
+    for (size_t i = 0; i < c->nsegs; i++) {
+        const caching_segment *s = c->segs[i];
+        if (!s->first->used && !s->first->next)
+            continue;
+        best = max_u64(best, fresh_request(s->base - run_start));
+        run_start = s->base + s->size;
+    }
+    return max_u64(best, fresh_request(c->capacity - run_start));
+}
+
+/* Expandable: what either pool could map between the two ranges once the free
+ * pages at their growing ends were unmapped. */
+static uint64_t max_expand(const caching_heap *c)
+{
+    const caching_segment *s = c->pools[CACHING_SMALL].expandable;
+    const caching_segment *l = c->pools[CACHING_LARGE].expandable;
+    uint64_t top = l ? l->base + l->size : c->capacity / CACHING_ROUND_LARGE * CACHING_ROUND_LARGE;
+    uint64_t lo = s ? (s->last->used ? s->base + s->size : s->last->offset) : 0;
+    uint64_t hi = l ? (l->first->used ? l->base : l->first->offset + l->first->size) : top;
+    uint64_t best = 0;
+    if (hi > lo) {
+        uint64_t nb = top - (top - lo) / CACHING_LARGE_SEGMENT * CACHING_LARGE_SEGMENT;
+        if (hi > nb && hi - nb > CACHING_SMALL_SIZE)
+            best = hi - nb;
+    }
+    uint64_t large_base = top - vram__caching_round_up(top - hi, CACHING_LARGE_SEGMENT);
+    uint64_t small_top = large_base / CACHING_SMALL_SEGMENT * CACHING_SMALL_SEGMENT;
+    if (small_top > lo)
+        best = max_u64(best, small_top - lo < CACHING_SMALL_SIZE ? small_top - lo : CACHING_SMALL_SIZE);
+    return best;
+}
+
+/* Exact for alignments up to 512 B: cached blocks, then new memory. */
+static uint64_t caching_max_alloc(const void *impl)
+{
+    const caching_heap *c = impl;
+    uint64_t best = largest_cached(c, CACHING_SMALL);
+    if (best > CACHING_SMALL_SIZE)
+        best = CACHING_SMALL_SIZE;
+    uint64_t large = largest_cached(c, CACHING_LARGE);
+    if (large > CACHING_SMALL_SIZE)
+        best = max_u64(best, large);
+    return max_u64(best, c->opt.expandable_segments ? max_expand(c) : max_fresh(c));
+}
+
+const vram_heap_ops vram__heap_caching_ops = {
+    .name = "caching",
+    .create = caching_create,
+    .destroy = caching_destroy,
+    .alloc = caching_alloc,
+    .free = caching_free,
+    .grow = caching_grow,
+    .stats = caching_stats,
+    .walk = vram__caching_walk,
+    .check = vram__caching_check,
+    .max_alloc = caching_max_alloc,
+};
+
+vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out)
+{
+    if (!h || !out)
+        return VRAM_EINVAL;
+    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+        return VRAM_EMISMATCH;
+    const caching_heap *c = vram__heap_impl(h);
+    *out = c->st;
+    out->reserved_unallocated = c->st.reserved - c->st.allocated;
+    return VRAM_OK;
+}

@@ -1,0 +1,51 @@
+/* vram/caching.h - what the "caching" heap policy reports beyond vram_heap_stats.
+ *
+ * The caching policy follows PyTorch's CUDA caching allocator: requests are
+ * rounded up to 512 B; requests of at most 1 MiB come from 2 MiB segments of the
+ * small pool; larger ones from the large pool, whose new segments are 20 MiB for
+ * requests below 10 MiB and the request rounded up to 2 MiB otherwise; best fit
+ * by (size, offset) within a pool; freed blocks are cached (merged with free
+ * neighbours) and segments are released only when a new one does not fit, by
+ * the garbage collector, or never. Options: vram_caching_options in vram/heap.h.
+ *
+ * Names follow torch.cuda.memory_stats(): "reserved" is bytes in segments,
+ * "allocated" bytes in used blocks; their difference is the "reserved but
+ * unallocated" figure of PyTorch's out-of-memory message. */
+#ifndef VRAM_CACHING_H
+#define VRAM_CACHING_H
+
+#include <stdint.h>
+
+#include "vram/heap.h"
+#include "vram/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vram_caching_stats {
+    uint64_t reserved;             /* bytes in segments (= vram_heap_stats.footprint) */
+    uint64_t allocated;            /* bytes in used blocks (= vram_heap_stats.in_use) */
+    uint64_t requested;            /* bytes the callers asked for */
+    uint64_t reserved_unallocated; /* reserved - allocated: cached, not handed out */
+    uint64_t peak_reserved, peak_allocated;
+    uint64_t segments;             /* live segments, both pools */
+    uint64_t small_segments, large_segments;
+    uint64_t segment_allocs, segment_alloc_bytes; /* cumulative: cudaMalloc calls, bytes */
+    uint64_t segment_frees, segment_free_bytes;   /* cumulative: cudaFree calls, bytes */
+    uint64_t maps, map_bytes;      /* expandable segments: pages mapped (calls, bytes) */
+    uint64_t unmaps, unmap_bytes;  /* expandable segments: pages unmapped */
+    uint64_t cache_hits;           /* allocations served from a cached block */
+    uint64_t alloc_retries;        /* times all cached segments were released to retry */
+    uint64_t gc_frees;             /* segments released by the garbage collector */
+    uint64_t ooms;                 /* allocations that failed with VRAM_ENOMEM */
+} vram_caching_stats;
+
+/* Fills *out for a heap of the "caching" policy. Constant time. Fails with
+ * VRAM_EINVAL when h or out is NULL and VRAM_EMISMATCH when h has another policy. */
+vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

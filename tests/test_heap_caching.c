@@ -1,0 +1,360 @@
+/* test_heap_caching.c - the "caching" policy against cases worked by hand from
+ * the public description of PyTorch's CUDA caching allocator, and a seeded
+ * random run with check() after every operation. */
+#include <math.h>
+
+#include "testlib.h"
+#include "vram/caching.h"
+#include "vram/heap.h"
+
+#define KIB (UINT64_C(1) << 10)
+#define MIB (UINT64_C(1) << 20)
+
+static vram_heap *make(uint64_t capacity, uint64_t max_split, int expandable, double gc)
+{
+    vram_caching_options o = {.max_split_size = max_split, .expandable_segments = expandable,
+                              .gc_threshold = gc};
+    vram_heap_config cfg = {.capacity = capacity, .caching = &o};
+    vram_heap *h = NULL;
+    assert_ok(vram_heap_create(vram_heap_policy("caching"), &cfg, &h));
+    return h;
+}
+
+static void expect_healthy(const vram_heap *h)
+{
+    char msg[256];
+    vram_status st = vram_heap_check(h, msg, sizeof msg);
+    if (st)
+        fprintf(stderr, "check: %s\n", msg);
+    expect_status(st, VRAM_OK);
+}
+
+static vram_heap_stats stats(const vram_heap *h)
+{
+    vram_heap_stats s;
+    vram_heap_stats_get(h, &s);
+    return s;
+}
+
+static vram_caching_stats cstats(const vram_heap *h)
+{
+    vram_caching_stats s;
+    assert_ok(vram_heap_caching_stats(h, &s));
+    return s;
+}
+
+static uint64_t alloc(vram_heap *h, uint64_t size)
+{
+    uint64_t off = UINT64_MAX;
+    assert_ok(vram_heap_alloc(h, size, 0, &off));
+    return off;
+}
+
+/* Rounding to 512 B and the three segment sizes. */
+static void test_rounding(void)
+{
+    vram_heap *h = make(256 * MIB, 0, 0, 0);
+    expect_eq_u64(alloc(h, 1), 0);
+    vram_heap_stats s = stats(h);
+    expect_eq_u64(s.in_use, 512);        /* 1 B -> a 512 B block */
+    expect_eq_u64(s.requested, 1);
+    expect_eq_u64(s.footprint, 2 * MIB); /* in a new 2 MiB small segment */
+
+    expect_eq_u64(alloc(h, 11 * MIB), 2 * MIB); /* >= 10 MiB: rounded to 2 MiB: 12 MiB */
+    s = stats(h);
+    expect_eq_u64(s.footprint, 14 * MIB);
+    /* 1 MiB would remain: not more than 1 MiB, so the whole segment is the block */
+    expect_eq_u64(s.in_use, 512 + 12 * MIB);
+
+    expect_eq_u64(alloc(h, MIB + 1), 14 * MIB); /* large pool: a 20 MiB segment */
+    s = stats(h);
+    expect_eq_u64(s.footprint, 34 * MIB);
+    expect_eq_u64(s.in_use, 512 + 12 * MIB + MIB + 512);
+    expect_eq_u64(s.largest_free, 19 * MIB - 512); /* the split remainder */
+
+    vram_caching_stats c = cstats(h);
+    expect_eq_u64(c.segments, 3);
+    expect_eq_u64(c.small_segments, 1);
+    expect_eq_u64(c.large_segments, 2);
+    expect_eq_u64(c.segment_allocs, 3);
+    expect_eq_u64(c.segment_alloc_bytes, 34 * MIB);
+    expect_eq_u64(c.reserved_unallocated, c.reserved - c.allocated);
+    expect_eq_u64(c.reserved, s.footprint);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* Small blocks split when at least 512 B remain; large ones when more than 1 MiB does. */
+static void test_split_thresholds(void)
+{
+    vram_heap *h = make(256 * MIB, 0, 0, 0);
+    uint64_t a = alloc(h, MIB); /* 2 MiB segment: 1 MiB remains, split */
+    uint64_t b = alloc(h, MIB); /* the remainder, no new segment */
+    expect_eq_u64(b, a + MIB);
+    expect_eq_u64(stats(h).footprint, 2 * MIB);
+    expect_eq_u64(stats(h).in_use, 2 * MIB);
+
+    uint64_t c = alloc(h, 19 * MIB); /* 20 MiB segment, 1 MiB would remain: not split */
+    expect_eq_u64(stats(h).in_use, 2 * MIB + 20 * MIB);
+    uint64_t d = alloc(h, 19 * MIB - 512); /* 20 MiB segment, 1 MiB + 512 remains: split */
+    expect_eq_u64(stats(h).in_use, 2 * MIB + 20 * MIB + 19 * MIB - 512);
+    expect_eq_u64(stats(h).free_blocks, 1);
+    expect_eq_u64(stats(h).largest_free, MIB + 512);
+    expect_eq_u64(vram_heap_free(h, c), VRAM_OK);
+    expect_eq_u64(vram_heap_free(h, d), VRAM_OK);
+    expect_eq_u64(stats(h).footprint, 42 * MIB); /* cached, not returned */
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* max_split_size: oversize blocks are never split, a smaller request never
+ * takes one, and an oversize request takes none 20 MiB or more too large. */
+static void test_max_split(void)
+{
+    expect_status(vram_heap_create(vram_heap_policy("caching"),
+                                   &(vram_heap_config){.capacity = 64 * MIB,
+                                                       .caching = &(vram_caching_options){
+                                                           .max_split_size = MIB}},
+                                   &(vram_heap *){NULL}),
+                  VRAM_EINVAL);
+    vram_heap *h = make(512 * MIB, 40 * MIB, 0, 0);
+    uint64_t a = alloc(h, 70 * MIB);
+    assert_ok(vram_heap_free(h, a));
+    expect_eq_u64(stats(h).footprint, 70 * MIB);
+    alloc(h, 30 * MIB); /* below max_split: the cached 70 MiB block is refused */
+    expect_eq_u64(stats(h).footprint, 100 * MIB);
+    alloc(h, 45 * MIB); /* 70 >= 45 + 20: refused too; a 46 MiB segment */
+    expect_eq_u64(stats(h).footprint, 146 * MIB);
+    uint64_t b = alloc(h, 55 * MIB); /* 70 < 55 + 20: taken whole, not split */
+    expect_eq_u64(b, a);
+    expect_eq_u64(stats(h).in_use, 30 * MIB + 46 * MIB + 70 * MIB);
+    expect_eq_u64(stats(h).free_blocks, 0);
+    expect_eq_u64(cstats(h).cache_hits, 1);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* Freed blocks are cached, merged with free neighbours and reused by best fit. */
+static void test_best_fit_reuse(void)
+{
+    vram_heap *h = make(64 * MIB, 0, 0, 0);
+    uint64_t a = alloc(h, 64 * KIB);
+    alloc(h, 4 * KIB);
+    uint64_t b = alloc(h, 256 * KIB);
+    alloc(h, 4 * KIB);
+    assert_ok(vram_heap_free(h, a));
+    assert_ok(vram_heap_free(h, b));
+    expect_status(vram_heap_free(h, b), VRAM_EDOUBLEFREE);
+    expect_status(vram_heap_free(h, b + 512), VRAM_ENOTFOUND);
+    expect_status(vram_heap_free(h, 32 * MIB), VRAM_ENOTFOUND);
+    expect_eq_u64(stats(h).free_blocks, 3); /* a, b and the segment's tail */
+    expect_eq_u64(alloc(h, 100 * KIB), b);  /* the 256 KiB hole is the best fit */
+    expect_eq_u64(alloc(h, 60 * KIB), a);   /* then the 64 KiB one */
+    expect_eq_u64(stats(h).footprint, 2 * MIB);
+    expect_eq_u64(cstats(h).cache_hits, 5);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+
+    h = make(64 * MIB, 0, 0, 0);
+    uint64_t x = alloc(h, 512), y = alloc(h, 512), z = alloc(h, 512);
+    assert_ok(vram_heap_free(h, x));
+    assert_ok(vram_heap_free(h, z)); /* merges with the tail */
+    assert_ok(vram_heap_free(h, y)); /* merges both sides: one free 2 MiB block */
+    expect_eq_u64(stats(h).free_blocks, 1);
+    expect_eq_u64(stats(h).largest_free, 2 * MIB);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* A segment that does not fit: cached segments are released and it is retried. */
+static void test_release_and_retry(void)
+{
+    vram_heap *h = make(40 * MIB, 0, 0, 0);
+    uint64_t a = alloc(h, 15 * MIB), b = alloc(h, 15 * MIB);
+    expect_eq_u64(b, 16 * MIB);
+    assert_ok(vram_heap_free(h, a));
+    assert_ok(vram_heap_free(h, b));
+    expect_eq_u64(vram_heap_max_alloc(h), 40 * MIB);
+    expect_eq_u64(alloc(h, 30 * MIB), 0);
+    vram_caching_stats c = cstats(h);
+    expect_eq_u64(c.alloc_retries, 1);
+    expect_eq_u64(c.segment_frees, 2);
+    expect_eq_u64(c.segment_free_bytes, 32 * MIB);
+    expect_eq_u64(c.reserved, 30 * MIB);
+
+    uint64_t off;
+    vram_heap_stats before = stats(h);
+    expect_status(vram_heap_alloc(h, 12 * MIB, 0, &off), VRAM_ENOMEM);
+    vram_heap_stats after = stats(h);
+    expect_eq_u64(after.footprint, before.footprint);
+    expect_eq_u64(after.in_use, before.in_use);
+    expect_eq_u64(cstats(h).ooms, 1);
+    expect_eq_u64(vram_heap_max_alloc(h), 10 * MIB);
+    alloc(h, 10 * MIB);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* Expandable segments: the small range grows up from 0 in 2 MiB pages, the
+ * large one down from the top in 20 MiB pages; freed space is reused. */
+static void test_expandable(void)
+{
+    vram_heap *h = make(100 * MIB, 0, 1, 0);
+    expect_eq_u64(alloc(h, KIB), 0);
+    expect_eq_u64(stats(h).footprint, 2 * MIB);
+    expect_eq_u64(alloc(h, 3 * MIB), 80 * MIB); /* one large page: [80, 100) MiB */
+    expect_eq_u64(stats(h).footprint, 22 * MIB);
+    uint64_t big = alloc(h, 30 * MIB); /* the head is used: two more pages below */
+    expect_eq_u64(big, 40 * MIB);
+    expect_eq_u64(stats(h).footprint, 62 * MIB);
+    assert_ok(vram_heap_free(h, big));
+    expect_eq_u64(alloc(h, 35 * MIB), 40 * MIB); /* reuse, no growth */
+    vram_caching_stats c = cstats(h);
+    expect_eq_u64(c.maps, 3);
+    expect_eq_u64(c.map_bytes, 62 * MIB);
+    expect_eq_u64(c.segments, 2);
+    expect_eq_u64(c.segment_allocs, 0);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+
+    /* The small range meets the large one: the large one's free pages are unmapped. */
+    h = make(64 * MIB, 0, 1, 0);
+    uint64_t l = alloc(h, 40 * MIB);
+    expect_eq_u64(l, 24 * MIB);
+    assert_ok(vram_heap_free(h, l));
+    for (int i = 0; i < 24; i++)
+        expect_eq_u64(alloc(h, MIB), (uint64_t)i * MIB);
+    expect_eq_u64(stats(h).footprint, 24 * MIB + 40 * MIB);
+    expect_eq_u64(alloc(h, MIB), 24 * MIB);
+    c = cstats(h);
+    expect_eq_u64(c.unmaps, 1);
+    expect_eq_u64(c.unmap_bytes, 40 * MIB);
+    expect_eq_u64(c.large_segments, 0);
+    expect_eq_u64(c.alloc_retries, 1);
+    expect_eq_u64(stats(h).footprint, 26 * MIB);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* With a gc threshold, old whole free segments go once reserved exceeds it. */
+static void test_gc(void)
+{
+    vram_heap *h = make(200 * MIB, 0, 0, 0.3);
+    uint64_t a = alloc(h, 30 * MIB);
+    assert_ok(vram_heap_free(h, a));
+    uint64_t b = alloc(h, 36 * MIB); /* does not fit the cached 30: a new segment */
+    assert_ok(vram_heap_free(h, b));
+    expect_eq_u64(stats(h).footprint, 66 * MIB);
+    alloc(h, 40 * MIB); /* 66 > 60: the older 30 MiB segment is collected */
+    vram_caching_stats c = cstats(h);
+    expect_eq_u64(c.gc_frees, 1);
+    expect_eq_u64(c.reserved, 76 * MIB);
+    expect_eq_u64(c.alloc_retries, 0);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+
+    vram_heap *bad = NULL;
+    vram_caching_options o = {.gc_threshold = 1.0};
+    vram_heap_config cfg = {.capacity = 64 * MIB, .caching = &o};
+    expect_status(vram_heap_create(vram_heap_policy("caching"), &cfg, &bad), VRAM_EINVAL);
+    o.gc_threshold = NAN;
+    expect_status(vram_heap_create(vram_heap_policy("caching"), &cfg, &bad), VRAM_EINVAL);
+    expect_status(vram_heap_caching_stats(NULL, &(vram_caching_stats){0}), VRAM_EINVAL);
+}
+
+static void test_alignment(void)
+{
+    vram_heap *h = make(128 * MIB, 0, 0, 0);
+    alloc(h, 3 * KIB);
+    uint64_t off;
+    assert_ok(vram_heap_alloc(h, 5 * KIB, 64 * KIB, &off)); /* from the cached tail, padded */
+    expect_eq_u64(off % (64 * KIB), 0);
+    expect_eq_u64(stats(h).footprint, 2 * MIB);
+    assert_ok(vram_heap_alloc(h, 5 * MIB, 8 * MIB, &off)); /* a segment at an 8 MiB base */
+    expect_eq_u64(off % (8 * MIB), 0);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+typedef struct walk_sum {
+    uint64_t next, used;
+} walk_sum;
+
+static int walk_add(const vram_block_info *b, void *ctx)
+{
+    walk_sum *w = ctx;
+    expect_eq_u64(b->offset, w->next);
+    w->next = b->offset + b->size;
+    if (b->used)
+        w->used += b->size;
+    return 0;
+}
+
+/* Seeded random alloc/free with check() and a walk after every operation. */
+static void test_random(uint64_t seed, uint64_t max_split, int expandable, double gc)
+{
+    printf("random: seed %" PRIu64 " max_split %" PRIu64 " expandable %d gc %.2f\n", seed,
+           max_split, expandable, gc);
+    uint64_t rng = seed, live[256] = {0};
+    int nlive = 0;
+    vram_heap *h = make(512 * MIB, max_split, expandable, gc);
+    for (int i = 0; i < 3000; i++) {
+        uint64_t r = test_rand(&rng);
+        if (nlive < 256 && (nlive == 0 || r % 100 < 55)) {
+            uint64_t shift = test_rand(&rng) % 26; /* up to 32 MiB */
+            uint64_t size = 1 + test_rand(&rng) % (UINT64_C(1) << shift);
+            uint64_t align = r % 7 == 0 ? UINT64_C(1) << (8 + r % 14) : 0;
+            uint64_t off;
+            vram_status st = vram_heap_alloc(h, size, align, &off);
+            if (st == VRAM_OK) {
+                if (align)
+                    expect_eq_u64(off % align, 0);
+                live[nlive++] = off;
+            } else {
+                expect_status(st, VRAM_ENOMEM);
+            }
+        } else {
+            int k = (int)(test_rand(&rng) % (uint64_t)nlive);
+            expect_status(vram_heap_free(h, live[k]), VRAM_OK);
+            live[k] = live[--nlive];
+        }
+        char msg[256];
+        vram_status st = vram_heap_check(h, msg, sizeof msg);
+        if (st) {
+            fprintf(stderr, "op %d: %s\n", i, msg);
+            expect_status(st, VRAM_OK);
+            break;
+        }
+        uint64_t most = vram_heap_max_alloc(h), off;
+        if (i % 50 == 0 && most) { /* max_alloc is a promise alloc keeps */
+            expect_status(vram_heap_alloc(h, most, 0, &off), VRAM_OK);
+            expect_status(vram_heap_free(h, off), VRAM_OK);
+        }
+        walk_sum w = {0};
+        assert_ok(vram_heap_walk(h, walk_add, &w));
+        expect_eq_u64(w.next, 512 * MIB);
+        expect_eq_u64(w.used, stats(h).in_use);
+    }
+    while (nlive)
+        expect_status(vram_heap_free(h, live[--nlive]), VRAM_OK);
+    expect_eq_u64(stats(h).in_use, 0);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+int main(void)
+{
+    test_rounding();
+    test_split_thresholds();
+    test_max_split();
+    test_best_fit_reuse();
+    test_release_and_retry();
+    test_expandable();
+    test_gc();
+    test_alignment();
+    test_random(1, 0, 0, 0);
+    test_random(2, 40 * MIB, 0, 0.5);
+    test_random(3, 0, 1, 0);
+    test_random(4, 64 * MIB, 1, 0.6);
+    return test_finish("heap_caching");
+}
