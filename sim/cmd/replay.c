@@ -1,0 +1,351 @@
+/* replay - replays a trace through every heap policy (or one) and compares them.
+ *
+ * Exit status: 0 every run ended ok (or its policy does not apply to the
+ * trace); 1 a run failed (trace error, invariant violation, library or
+ * database failure, no CUDA driver) or was interrupted; 2 bad usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "db.h"
+#include "replay.h"
+
+/* Set by SIGINT; the engine polls it after every event. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: replay [options] TRACE\n"
+            "Replays TRACE (traces/FORMAT.md) through the manager with each heap policy and\n"
+            "prints a comparison; every run is logged to a SQLite database (sim/schema.sql).\n"
+            "\n"
+            "  --policy NAME|all     heap policy (bestfit, buddy, tlsf, pool, caching); default all\n"
+            "                        (pool runs the vLLM layout: KV from a block pool of the trace's\n"
+            "                        kv_block_bytes, everything else from bestfit)\n"
+            "  --backend sim|cuda    device backend (default sim)\n"
+            "  --capacity BYTES      device bytes (default: the trace header's capacity)\n"
+            "  --evict-policy NAME   prio-lru (default), lru or cost\n"
+            "  --sample-every N      a heap sample every N events (default 1000; 0 = none)\n"
+            "  --check-every N       run the invariant checks every N events (default 0 = never)\n"
+            "  --defrag on-oom|off   compact when an allocation fails despite enough free bytes\n"
+            "                        (default off)\n"
+            "  --no-belady           skip Belady's reference (one pass over the trace fewer)\n"
+            "  --db PATH             results database (default results.db)\n"
+            "  --no-db               log nothing\n"
+            "  --batch N             database rows per transaction (default 4096)\n"
+            "  --quiet               no progress display (shown only when stderr is a terminal)\n"
+            "  --help                this text\n"
+            "\n"
+            "Exit status: 0 all runs ok, 1 a run failed or was interrupted, 2 bad usage.\n");
+}
+
+typedef struct cli {
+    const char *trace, *policy, *backend, *evict_policy, *db_path;
+    uint64_t capacity, sample_every, check_every, batch;
+    int no_db, belady, quiet, defrag_on_oom;
+} cli;
+
+/* A decimal number for option `name`; 0 and a message when it is not one. */
+static int parse_u64(const char *name, const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-') {
+        fprintf(stderr, "replay: %s: \"%s\" is not a non-negative decimal number\n", name, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static int known_policy(const char *name)
+{
+    return strcmp(name, "all") == 0 || vram_heap_policy(name) != NULL;
+}
+
+/* 0 ok, 2 usage error (message printed), -1 --help printed. */
+static int parse_args(int argc, char **argv, cli *c)
+{
+    enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_DEFRAG,
+           O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP };
+    static const struct option opts[] = {
+        {"policy", required_argument, 0, O_POLICY},
+        {"backend", required_argument, 0, O_BACKEND},
+        {"capacity", required_argument, 0, O_CAPACITY},
+        {"evict-policy", required_argument, 0, O_EVICT},
+        {"sample-every", required_argument, 0, O_SAMPLE},
+        {"check-every", required_argument, 0, O_CHECK},
+        {"defrag", required_argument, 0, O_DEFRAG},
+        {"no-belady", no_argument, 0, O_NO_BELADY},
+        {"db", required_argument, 0, O_DB},
+        {"no-db", no_argument, 0, O_NO_DB},
+        {"batch", required_argument, 0, O_BATCH},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0},
+    };
+    memset(c, 0, sizeof *c);
+    c->policy = "all";
+    c->backend = "sim";
+    c->db_path = "results.db";
+    c->sample_every = 1000;
+    c->batch = 4096;
+    c->belady = 1;
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int ok = 1;
+        switch (o) {
+        case O_POLICY: c->policy = optarg; break;
+        case O_BACKEND: c->backend = optarg; break;
+        case O_CAPACITY: ok = parse_u64("--capacity", optarg, &c->capacity); break;
+        case O_EVICT: c->evict_policy = optarg; break;
+        case O_SAMPLE: ok = parse_u64("--sample-every", optarg, &c->sample_every); break;
+        case O_CHECK: ok = parse_u64("--check-every", optarg, &c->check_every); break;
+        case O_DEFRAG:
+            if (strcmp(optarg, "on-oom") == 0)
+                c->defrag_on_oom = 1;
+            else if (strcmp(optarg, "off") != 0) {
+                fprintf(stderr, "replay: --defrag: \"%s\" is not on-oom or off\n", optarg);
+                ok = 0;
+            }
+            break;
+        case O_NO_BELADY: c->belady = 0; break;
+        case O_DB: c->db_path = optarg; break;
+        case O_NO_DB: c->no_db = 1; break;
+        case O_BATCH: ok = parse_u64("--batch", optarg, &c->batch); break;
+        case O_QUIET: c->quiet = 1; break;
+        case 'h':
+        case O_HELP: usage(stdout); return -1;
+        default:
+            fprintf(stderr, "replay: unknown option or missing value: %s\n", argv[optind - 1]);
+            ok = 0;
+        }
+        if (!ok)
+            return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "replay: %s\n", optind == argc ? "no TRACE given" : "more than one TRACE");
+        return 2;
+    }
+    c->trace = argv[optind];
+    if (!known_policy(c->policy)) {
+        fprintf(stderr, "replay: --policy: unknown policy \"%s\" (one of:", c->policy);
+        for (const char *const *p = vram_heap_policy_names; *p; p++)
+            fprintf(stderr, " %s", *p);
+        fprintf(stderr, ", all)\n");
+        return 2;
+    }
+    if (strcmp(c->backend, "sim") != 0 && strcmp(c->backend, "cuda") != 0) {
+        fprintf(stderr, "replay: --backend: \"%s\" is not sim or cuda\n", c->backend);
+        return 2;
+    }
+    return 0;
+}
+
+typedef struct progress {
+    const char *policy;
+    uint64_t total; /* events in the trace, 0 if unknown */
+    uint64_t t0;
+} progress;
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void show_progress(void *ctx, uint64_t events)
+{
+    progress *p = ctx;
+    double s = (double)(mono_ns() - p->t0) / 1e9;
+    double rate = s > 0 ? (double)events / s : 0;
+    if (p->total)
+        fprintf(stderr, "\r%-8s %5.1f%%  %" PRIu64 " events  %.2f M events/s   ", p->policy,
+                100.0 * (double)events / (double)p->total, events, rate / 1e6);
+    else
+        fprintf(stderr, "\r%-8s %" PRIu64 " events  %.2f M events/s   ", p->policy, events,
+                rate / 1e6);
+}
+
+/* Bytes in the largest binary unit that keeps the number >= 1. */
+static const char *human(uint64_t b, char *buf, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, u ? "%.3f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+static void print_bounds(const vbounds *b)
+{
+    char a[32], k[32], o[32];
+    printf("%s: %" PRIu64 " events; peak live bytes (lower bound on footprint) %s at line %" PRIu64
+           " (kv alone peaks at %s, other at %s)\n",
+           "trace", b->events, human(b->peak_live, a, sizeof a), b->peak_live_line,
+           human(b->peak_live_kv, k, sizeof k), human(b->peak_live_other, o, sizeof o));
+    if (b->belady_done)
+        printf("Belady on an ideal %s device (%s): %" PRIu64 " evictions, %" PRIu64
+               " re-materialisations (%s), %" PRIu64 " OOMs\n",
+               human(b->capacity, a, sizeof a),
+               b->belady_exact ? "exact: evictable items share one size"
+                               : "a reference, not a bound: evictable sizes differ",
+               b->belady_evictions, b->belady_rematerialisations,
+               human(b->belady_bytes_rematerialised, k, sizeof k), b->belady_ooms);
+}
+
+static void print_table(const char *const *names, const vreplay_result *res, size_t n,
+                        const vbounds *b)
+{
+    printf("\n| policy | peak footprint | / peak live | worst ext frag | OOMs (despite free) |"
+           " evictions | Belady | remat bytes | alloc p50/p99 ns | free p50/p99 ns |"
+           " modelled ms | events/s |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        const vreplay_result *r = &res[i];
+        if (r->status == VREPLAY_RUN_NOT_APPLICABLE) {
+            printf("| %s | n/a: %s |||||||||||\n", names[i], r->message);
+            continue;
+        }
+        char ratio[32] = "-", belady[32] = "-", fp[32], rm[32];
+        if (b && b->peak_live)
+            snprintf(ratio, sizeof ratio, "%.3f", (double)r->peak_footprint / (double)b->peak_live);
+        if (b && b->belady_done)
+            snprintf(belady, sizeof belady, "%" PRIu64 "%s", b->belady_evictions,
+                     b->belady_exact ? "" : " (ref)");
+        printf("| %s%s | %s | %s | %.3f | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %s | %s |"
+               " %" PRIu64 "/%" PRIu64 " | %" PRIu64 "/%" PRIu64 " | %.1f | %.2f M |\n",
+               names[i], r->status == VREPLAY_RUN_OK ? "" : " (FAILED)",
+               human(r->peak_footprint, fp, sizeof fp), ratio, r->worst_ext_frag, r->ooms,
+               r->ooms_despite_free, r->evictions, belady,
+               human(r->bytes_rematerialised, rm, sizeof rm), vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.5),
+               vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99),
+               vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.5),
+               vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.99), r->modelled_ns / 1e6,
+               r->wall_s > 0 ? (double)r->events / r->wall_s / 1e6 : 0.0);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (res[i].layout[0])
+            printf("%s: %s\n", names[i], res[i].layout);
+    printf("Latencies: measured on this CPU per call (clock cost %.0f ns included), bucket upper "
+           "bounds, <= 6.25%% high.\n", res[0].timer_ns);
+}
+
+static void join_args(int argc, char **argv, char *out, size_t len)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < argc && used + 1 < len; i++) {
+        int w = snprintf(out + used, len - used, "%s%s", i ? " " : "", argv[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    int rc = parse_args(argc, argv, &c);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+
+    size_t n = 0;
+    const char *names[16];
+    for (const char *const *p = vram_heap_policy_names; *p && n < 16; p++)
+        if (strcmp(c.policy, "all") == 0 || strcmp(c.policy, *p) == 0)
+            names[n++] = *p;
+
+    char err[1024];
+    vdb *db = NULL;
+    if (!c.no_db) {
+        if (vdb_open(c.db_path, &db, err, sizeof err)) {
+            fprintf(stderr, "replay: %s\n", err);
+            return 1;
+        }
+        vdb_set_batch(db, c.batch > 1000000 ? 1000000 : (unsigned)c.batch);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+
+    vbounds bounds;
+    const vbounds *bp = NULL;
+    if (vbounds_compute(c.trace, c.capacity, c.belady, &bounds, err, sizeof err) == VRAM_OK) {
+        bp = &bounds;
+        print_bounds(bp);
+    } else {
+        fprintf(stderr, "replay: bounds not computed: %s\n", err);
+    }
+
+    char cmdline[2048];
+    join_args(argc, argv, cmdline, sizeof cmdline);
+    vreplay_result *res = calloc(n, sizeof *res);
+    if (!res) {
+        fprintf(stderr, "replay: out of memory\n");
+        vdb_close(db, NULL, 0);
+        return 1;
+    }
+    int show = !c.quiet && isatty(STDERR_FILENO);
+    int failed = 0;
+    size_t done = 0;
+    for (; done < n && !interrupted; done++) {
+        progress pr = {.policy = names[done], .total = bp ? bp->events : 0, .t0 = mono_ns()};
+        vreplay_options o = {
+            .trace_path = c.trace, .policy = names[done], .backend = c.backend,
+            .capacity = c.capacity, .evict_policy = c.evict_policy,
+            .sample_every = c.sample_every, .check_every = c.check_every,
+            .defrag_on_oom = c.defrag_on_oom, .options_text = cmdline, .bounds = bp, .db = db,
+            .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr,
+            .progress_every = 1u << 16};
+        vram_status st = vreplay_run(&o, &res[done]);
+        if (show)
+            fprintf(stderr, "\r%-70s\r", "");
+        const vreplay_result *r = &res[done];
+        if (st || r->status == VREPLAY_RUN_FAILED || r->status == VREPLAY_RUN_INTERRUPTED) {
+            failed = 1;
+            fprintf(stderr, "replay: %s: %s: %s\n", names[done],
+                    st ? vram_strerror(st) : vreplay_status_name(r->status), r->message);
+        }
+        if (st == VRAM_EIO || st == VRAM_ENODRIVER || st == VRAM_EDEVICE) {
+            done++;
+            break; /* the database or the device is gone for every policy */
+        }
+    }
+    if (done)
+        print_table(names, res, done, bp);
+    if (interrupted)
+        fprintf(stderr, "replay: interrupted; the current run is marked \"interrupted\"\n");
+    if (db) {
+        if (vdb_close(db, err, sizeof err)) {
+            fprintf(stderr, "replay: %s\n", err);
+            failed = 1;
+        } else {
+            printf("logged to %s\n", c.db_path);
+        }
+    }
+    free(res);
+    return failed ? 1 : 0;
+}

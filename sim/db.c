@@ -1,0 +1,543 @@
+/* db.c - the results database (db.h): schema, prepared statements, batching,
+ * failure handling and fault injection. */
+#include "db.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* sim/schema.sql is this text verbatim (tests/test_db_schema.c compares them). */
+static const char schema_sql[] =
+    "-- The vramlab results database, written by `replay` (sim/db.c; this file is\n"
+    "-- vdb_schema_sql() verbatim, a test keeps them equal). Query it with the sqlite3\n"
+    "-- shell, e.g. the summary of every finished run:\n"
+    "--   sqlite3 results.db \"SELECT id, policy, peak_footprint, ooms FROM runs WHERE status='ok'\"\n"
+    "-- Sizes are bytes, times ns unless a column name says otherwise; NULL = not known.\n"
+    "CREATE TABLE IF NOT EXISTS meta (\n"
+    "  key TEXT PRIMARY KEY,          -- 'schema_version'\n"
+    "  value TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS runs (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  trace TEXT NOT NULL,           -- trace path as given on the command line\n"
+    "  trace_crc32 TEXT,              -- CRC-32 (hex) of the trace file's bytes\n"
+    "  trace_bytes INTEGER,           -- size of the trace file\n"
+    "  model TEXT, engine TEXT,       -- from the trace header\n"
+    "  policy TEXT NOT NULL,          -- heap policy: bestfit, buddy, tlsf, pool, caching\n"
+    "  backend TEXT NOT NULL,         -- sim or cuda\n"
+    "  evict_policy TEXT,             -- prio-lru, lru, cost (NULL = the manager's default)\n"
+    "  capacity INTEGER NOT NULL,     -- device bytes\n"
+    "  sample_every INTEGER, check_every INTEGER,\n"
+    "  options TEXT,                  -- the command line\n"
+    "  layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)\n"
+    "  tool_version TEXT NOT NULL,\n"
+    "  started TEXT NOT NULL,         -- UTC, ISO 8601\n"
+    "  ended TEXT,                    -- NULL while running (or when cut off)\n"
+    "  status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),\n"
+    "  detail TEXT,                   -- why failed or interrupted, with file:line when known\n"
+    "  -- summary columns, filled when the run ends\n"
+    "  events INTEGER,                -- trace events replayed\n"
+    "  steps INTEGER, requests INTEGER, -- step and request-begin markers\n"
+    "  skipped INTEGER,               -- free/use/release of ids whose allocation had failed\n"
+    "  errors INTEGER,                -- requests the policy refused (events.kind = 'error')\n"
+    "  ooms INTEGER,                  -- = count of events.kind = 'oom'\n"
+    "  ooms_despite_free INTEGER,     -- ... of which total free bytes were >= the request\n"
+    "  evictions INTEGER, rematerialisations INTEGER,\n"
+    "  bytes_evicted INTEGER, bytes_rematerialised INTEGER,\n"
+    "  peak_footprint INTEGER,        -- heap footprint high-water mark (every event)\n"
+    "  peak_in_use INTEGER,\n"
+    "  peak_live INTEGER,             -- requested bytes of live, placed allocations\n"
+    "  worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes\n"
+    "  alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,\n"
+    "  modelled_ms REAL,              -- the device cost model's time\n"
+    "  wall_s REAL, events_per_s REAL -- measured, trace parsing included\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS samples (  -- every --sample-every events\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  event_index INTEGER NOT NULL,  -- 1-based index of the event after which it was taken\n"
+    "  line INTEGER, ts_us INTEGER,   -- that event's trace line and timestamp\n"
+    "  live_bytes INTEGER,            -- requested bytes of live, placed allocations\n"
+    "  requested INTEGER,             -- requested bytes of resident blocks\n"
+    "  in_use INTEGER,                -- bytes of used blocks (rounded sizes)\n"
+    "  footprint INTEGER,             -- bytes the policy needs from the device now\n"
+    "  reserved INTEGER,              -- bytes in live device segments\n"
+    "  free_bytes INTEGER, largest_free INTEGER, free_blocks INTEGER,\n"
+    "  ext_frag REAL,                 -- 1 - largest_free / free_bytes (0 when nothing is free)\n"
+    "  internal_waste INTEGER,        -- in_use - requested\n"
+    "  handles INTEGER, resident_handles INTEGER,\n"
+    "  evictions INTEGER, bytes_rematerialised INTEGER, -- cumulative\n"
+    "  modelled_ms REAL,              -- cumulative\n"
+    "  PRIMARY KEY (run_id, event_index)\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS latency (  -- measured op latency, histogram buckets\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  op TEXT NOT NULL,              -- alloc, free, use, acquire, release\n"
+    "  lo_ns INTEGER NOT NULL,        -- the bucket covers [lo_ns, hi_ns]\n"
+    "  hi_ns INTEGER NOT NULL,\n"
+    "  count INTEGER NOT NULL,\n"
+    "  PRIMARY KEY (run_id, op, lo_ns)\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS latency_summary (  -- quantiles: bucket upper bounds, <= 6.25% high\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  op TEXT NOT NULL,\n"
+    "  count INTEGER NOT NULL,        -- = SUM(latency.count) of the op\n"
+    "  mean_ns REAL, min_ns INTEGER, p50_ns INTEGER, p90_ns INTEGER, p99_ns INTEGER,\n"
+    "  p999_ns INTEGER, max_ns INTEGER,\n"
+    "  PRIMARY KEY (run_id, op)\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS events (  -- notable events\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  event_index INTEGER,           -- 1-based index in the trace (NULL: not tied to one)\n"
+    "  line INTEGER,                  -- trace line\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'violation', 'trace_error', 'error')),\n"
+    "  op TEXT,                       -- the trace event: alloc, free, use, acquire, release\n"
+    "  id INTEGER, key TEXT,          -- trace id or shared key\n"
+    "  size INTEGER,                  -- bytes requested\n"
+    "  free_bytes INTEGER,            -- oom: total free bytes at the failure\n"
+    "  largest_free INTEGER,          -- oom: the largest free block at the failure\n"
+    "  despite_free INTEGER,          -- oom: 1 when free_bytes >= size\n"
+    "  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted by this event\n"
+    "  message TEXT\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind);\n"
+    "CREATE TABLE IF NOT EXISTS bounds (  -- references computed from the trace alone\n"
+    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id),\n"
+    "  events INTEGER,\n"
+    "  capacity INTEGER,              -- device bytes Belady ran with\n"
+    "  peak_live INTEGER,             -- lower bound on footprint: no policy can use less\n"
+    "  peak_live_event INTEGER, peak_live_line INTEGER,\n"
+    "  peak_live_kv INTEGER, peak_live_other INTEGER,\n"
+    "  belady_exact INTEGER,          -- 1: evictable items share one size, Belady is optimal;\n"
+    "                                 -- 0: mixed sizes, a reference and not a bound; NULL: not run\n"
+    "  evictable_size INTEGER,\n"
+    "  belady_evictions INTEGER, belady_rematerialisations INTEGER,\n"
+    "  belady_bytes_rematerialised INTEGER, belady_ooms INTEGER\n"
+    ");\n";
+
+const char *vdb_schema_sql(void) { return schema_sql; }
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_RUN_BEGIN,
+    ST_RUN_END,
+    ST_SAMPLE,
+    ST_EVENT,
+    ST_LATENCY,
+    ST_LATENCY_SUMMARY,
+    ST_BOUNDS,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_RUN_BEGIN] =
+        "INSERT INTO runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
+        " evict_policy, capacity, sample_every, check_every, options, layout, tool_version,"
+        " started, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
+    [ST_RUN_END] =
+        "UPDATE runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
+        " events = ?4, steps = ?5, requests = ?6, skipped = ?7, errors = ?8, ooms = ?9,"
+        " ooms_despite_free = ?10, evictions = ?11, rematerialisations = ?12, bytes_evicted = ?13,"
+        " bytes_rematerialised = ?14, peak_footprint = ?15, peak_in_use = ?16, peak_live = ?17,"
+        " worst_ext_frag = ?18, alloc_p50_ns = ?19, alloc_p99_ns = ?20, free_p50_ns = ?21,"
+        " free_p99_ns = ?22, modelled_ms = ?23, wall_s = ?24, events_per_s = ?25 WHERE id = ?1",
+    [ST_SAMPLE] =
+        "INSERT INTO samples (run_id, event_index, line, ts_us, live_bytes, requested, in_use,"
+        " footprint, reserved, free_bytes, largest_free, free_blocks, ext_frag, internal_waste,"
+        " handles, resident_handles, evictions, bytes_rematerialised, modelled_ms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+        " ?19)",
+    [ST_EVENT] =
+        "INSERT INTO events (run_id, event_index, line, kind, op, id, key, size, free_bytes,"
+        " largest_free, despite_free, count, bytes, message)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    [ST_LATENCY] = "INSERT INTO latency (run_id, op, lo_ns, hi_ns, count) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_LATENCY_SUMMARY] =
+        "INSERT INTO latency_summary (run_id, op, count, mean_ns, min_ns, p50_ns, p90_ns, p99_ns,"
+        " p999_ns, max_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_BOUNDS] =
+        "INSERT INTO bounds (run_id, events, capacity, peak_live, peak_live_event, peak_live_line,"
+        " peak_live_kv, peak_live_other, belady_exact, evictable_size, belady_evictions,"
+        " belady_rematerialisations, belady_bytes_rematerialised, belady_ooms)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+};
+
+#define DB_DEFAULT_BATCH 4096u
+
+/* State: `in_txn` is 1 exactly while a BEGIN is open; `pending` counts the rows
+ * written since it; `failed` is set by the first failed write and never
+ * cleared (see the consistency rule in db.h). */
+struct vdb {
+    sqlite3 *h;
+    sqlite3_stmt *st[ST_COUNT];
+    unsigned batch, pending;
+    int in_txn, failed;
+    uint64_t steps, fault_at;
+    char err[768];
+    char path[];
+};
+
+static void db_fail(vdb *db, const char *what, const char *why)
+{
+    snprintf(db->err, sizeof db->err, "%s: %s: %s", db->path, what, why);
+}
+
+/* The one place statements run: counts steps, injects faults, resets. */
+static int db_step(vdb *db, sqlite3_stmt *s, const char *what)
+{
+    db->steps++;
+    int rc;
+    if (db->fault_at && --db->fault_at == 0) {
+        rc = SQLITE_IOERR;
+        db_fail(db, what, "disk I/O error (injected fault)");
+    } else {
+        rc = sqlite3_step(s);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+            db_fail(db, what, sqlite3_errmsg(db->h));
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* After a failed write: roll back the open batch and refuse further writes. */
+static vram_status db_broken(vdb *db)
+{
+    if (db->in_txn && !sqlite3_get_autocommit(db->h)) {
+        char keep[sizeof db->err];
+        memcpy(keep, db->err, sizeof keep);
+        sqlite3_step(db->st[ST_ROLLBACK]);
+        sqlite3_reset(db->st[ST_ROLLBACK]);
+        memcpy(db->err, keep, sizeof keep);
+    }
+    db->in_txn = 0;
+    db->pending = 0;
+    db->failed = 1;
+    return VRAM_EIO;
+}
+
+static vram_status db_commit(vdb *db)
+{
+    if (!db->in_txn)
+        return VRAM_OK;
+    if (db_step(db, db->st[ST_COMMIT], "committing"))
+        return db_broken(db);
+    db->in_txn = 0;
+    db->pending = 0;
+    return VRAM_OK;
+}
+
+/* Runs the bound row statement `k` inside the current batch. */
+static vram_status db_row(vdb *db, int k, const char *what)
+{
+    if (db->failed) {
+        sqlite3_clear_bindings(db->st[k]);
+        return VRAM_EIO;
+    }
+    if (!db->in_txn) {
+        if (db_step(db, db->st[ST_BEGIN], "beginning a transaction")) {
+            sqlite3_clear_bindings(db->st[k]);
+            return db_broken(db);
+        }
+        db->in_txn = 1;
+    }
+    if (db_step(db, db->st[k], what))
+        return db_broken(db);
+    if (++db->pending >= db->batch)
+        return db_commit(db);
+    return VRAM_OK;
+}
+
+static void bind_u64(sqlite3_stmt *s, int i, uint64_t v) { sqlite3_bind_int64(s, i, (sqlite3_int64)v); }
+static void bind_text(sqlite3_stmt *s, int i, const char *t)
+{
+    if (t)
+        sqlite3_bind_text(s, i, t, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static vram_status open_fail(vdb *db, char *err, size_t errlen, const char *what)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s: %s", db->path, what, db->h ? sqlite3_errmsg(db->h) : "?");
+    for (int k = 0; k < ST_COUNT; k++)
+        sqlite3_finalize(db->st[k]);
+    sqlite3_close(db->h);
+    free(db);
+    return VRAM_EIO;
+}
+
+static int schema_version_ok(vdb *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int ok = 0;
+    if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s,
+                           NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        ok = v && atoi(v) == VDB_SCHEMA_VERSION;
+        if (!ok && err && errlen)
+            snprintf(err, errlen, "%s: schema version %s, this tool writes version %d", db->path,
+                     v ? v : "NULL", VDB_SCHEMA_VERSION);
+    } else if (err && errlen) {
+        snprintf(err, errlen, "%s: cannot read the schema version: %s", db->path,
+                 sqlite3_errmsg(db->h));
+    }
+    sqlite3_finalize(s);
+    return ok;
+}
+
+vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    size_t n = strlen(path) + 1;
+    vdb *db = calloc(1, sizeof *db + n);
+    if (!db)
+        return VRAM_ENOHOST;
+    memcpy(db->path, path, n);
+    db->batch = DB_DEFAULT_BATCH;
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        return open_fail(db, err, errlen, "cannot open or create the database");
+    sqlite3_busy_timeout(db->h, 5000);
+    sqlite3_extended_result_codes(db->h, 0);
+    /* journal_mode answers a row; the others none: all through exec. */
+    if (sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
+        return open_fail(db, err, errlen, "cannot use the database");
+    if (sqlite3_exec(db->h, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db->h, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return open_fail(db, err, errlen, "cannot create the schema");
+    char version[96];
+    snprintf(version, sizeof version,
+             "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '%d')",
+             VDB_SCHEMA_VERSION);
+    if (sqlite3_exec(db->h, version, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return open_fail(db, err, errlen, "cannot create the schema");
+    if (!schema_version_ok(db, err, errlen)) {
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", err ? err : "");
+        open_fail(db, NULL, 0, "");
+        if (err && errlen)
+            snprintf(err, errlen, "%s", keep);
+        return VRAM_EIO;
+    }
+    for (int k = 0; k < ST_COUNT; k++)
+        if (sqlite3_prepare_v3(db->h, stmt_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &db->st[k], NULL) !=
+            SQLITE_OK)
+            return open_fail(db, err, errlen, "cannot prepare statements");
+    *out = db;
+    return VRAM_OK;
+}
+
+vram_status vdb_close(vdb *db, char *err, size_t errlen)
+{
+    if (!db)
+        return VRAM_OK;
+    vram_status st = db->failed ? VRAM_OK : db_commit(db);
+    if (st && err && errlen)
+        snprintf(err, errlen, "%s", db->err);
+    if (db->in_txn)
+        db_broken(db);
+    for (int k = 0; k < ST_COUNT; k++)
+        sqlite3_finalize(db->st[k]);
+    sqlite3_close(db->h);
+    free(db);
+    return st;
+}
+
+const char *vdb_error(const vdb *db) { return db->err; }
+void vdb_set_batch(vdb *db, unsigned rows) { db->batch = rows ? rows : 1; }
+void vdb_inject_fault(vdb *db, uint64_t countdown) { db->fault_at = countdown; }
+uint64_t vdb_steps(const vdb *db) { return db->steps; }
+
+vram_status vdb_run_begin(vdb *db, const vdb_run_info *in, int64_t *run_id)
+{
+    *run_id = 0;
+    if (db->failed)
+        return VRAM_EIO;
+    /* The run row is committed on its own, before any row that refers to it. */
+    if (db_commit(db))
+        return VRAM_EIO;
+    sqlite3_stmt *s = db->st[ST_RUN_BEGIN];
+    bind_text(s, 1, in->trace);
+    bind_text(s, 2, in->trace_crc32);
+    bind_u64(s, 3, in->trace_bytes);
+    bind_text(s, 4, in->model);
+    bind_text(s, 5, in->engine);
+    bind_text(s, 6, in->policy);
+    bind_text(s, 7, in->backend);
+    bind_text(s, 8, in->evict_policy);
+    bind_u64(s, 9, in->capacity);
+    bind_u64(s, 10, in->sample_every);
+    bind_u64(s, 11, in->check_every);
+    bind_text(s, 12, in->options);
+    bind_text(s, 13, in->layout && in->layout[0] ? in->layout : NULL);
+    bind_text(s, 14, VDB_TOOL_VERSION);
+    if (db_step(db, s, "inserting the run"))
+        return db_broken(db);
+    *run_id = sqlite3_last_insert_rowid(db->h);
+    return VRAM_OK;
+}
+
+vram_status vdb_sample_add(vdb *db, int64_t run, const vdb_sample *x)
+{
+    sqlite3_stmt *s = db->st[ST_SAMPLE];
+    sqlite3_bind_int64(s, 1, run);
+    bind_u64(s, 2, x->event_index);
+    bind_u64(s, 3, x->line);
+    bind_u64(s, 4, x->ts_us);
+    bind_u64(s, 5, x->live_bytes);
+    bind_u64(s, 6, x->requested);
+    bind_u64(s, 7, x->in_use);
+    bind_u64(s, 8, x->footprint);
+    bind_u64(s, 9, x->reserved);
+    bind_u64(s, 10, x->free_bytes);
+    bind_u64(s, 11, x->largest_free);
+    bind_u64(s, 12, x->free_blocks);
+    sqlite3_bind_double(s, 13, x->ext_frag);
+    bind_u64(s, 14, x->internal_waste);
+    bind_u64(s, 15, x->handles);
+    bind_u64(s, 16, x->resident_handles);
+    bind_u64(s, 17, x->evictions);
+    bind_u64(s, 18, x->bytes_rematerialised);
+    sqlite3_bind_double(s, 19, x->modelled_ms);
+    return db_row(db, ST_SAMPLE, "inserting a sample");
+}
+
+vram_status vdb_event_add(vdb *db, int64_t run, const vdb_event *e)
+{
+    sqlite3_stmt *s = db->st[ST_EVENT];
+    sqlite3_bind_int64(s, 1, run);
+    if (e->event_index)
+        bind_u64(s, 2, e->event_index);
+    if (e->line)
+        bind_u64(s, 3, e->line);
+    bind_text(s, 4, e->kind);
+    bind_text(s, 5, e->op);
+    if (e->op && !e->key)
+        bind_u64(s, 6, e->id);
+    bind_text(s, 7, e->key);
+    if (e->size)
+        bind_u64(s, 8, e->size);
+    if (strcmp(e->kind, "oom") == 0) {
+        bind_u64(s, 9, e->free_bytes);
+        bind_u64(s, 10, e->largest_free);
+        sqlite3_bind_int(s, 11, e->despite_free);
+    }
+    if (strcmp(e->kind, "eviction") == 0) {
+        bind_u64(s, 12, e->count);
+        bind_u64(s, 13, e->bytes);
+    }
+    bind_text(s, 14, e->message);
+    return db_row(db, ST_EVENT, "inserting an event");
+}
+
+vram_status vdb_latency_add(vdb *db, int64_t run, const char *op, const vhist *h)
+{
+    for (unsigned b = 0; b < VHIST_BUCKETS; b++) {
+        if (!h->buckets[b])
+            continue;
+        uint64_t lo, hi;
+        vhist_bucket_range(b, &lo, &hi);
+        sqlite3_stmt *s = db->st[ST_LATENCY];
+        sqlite3_bind_int64(s, 1, run);
+        bind_text(s, 2, op);
+        bind_u64(s, 3, lo);
+        bind_u64(s, 4, hi);
+        bind_u64(s, 5, h->buckets[b]);
+        vram_status st = db_row(db, ST_LATENCY, "inserting a latency bucket");
+        if (st)
+            return st;
+    }
+    sqlite3_stmt *s = db->st[ST_LATENCY_SUMMARY];
+    sqlite3_bind_int64(s, 1, run);
+    bind_text(s, 2, op);
+    bind_u64(s, 3, h->count);
+    if (h->count) {
+        sqlite3_bind_double(s, 4, (double)h->sum / (double)h->count);
+        bind_u64(s, 5, h->min);
+        bind_u64(s, 6, vhist_quantile(h, 0.50));
+        bind_u64(s, 7, vhist_quantile(h, 0.90));
+        bind_u64(s, 8, vhist_quantile(h, 0.99));
+        bind_u64(s, 9, vhist_quantile(h, 0.999));
+        bind_u64(s, 10, h->max);
+    }
+    return db_row(db, ST_LATENCY_SUMMARY, "inserting a latency summary");
+}
+
+vram_status vdb_bounds_add(vdb *db, int64_t run, const vbounds *b)
+{
+    sqlite3_stmt *s = db->st[ST_BOUNDS];
+    sqlite3_bind_int64(s, 1, run);
+    bind_u64(s, 2, b->events);
+    bind_u64(s, 3, b->capacity);
+    bind_u64(s, 4, b->peak_live);
+    bind_u64(s, 5, b->peak_live_event);
+    bind_u64(s, 6, b->peak_live_line);
+    bind_u64(s, 7, b->peak_live_kv);
+    bind_u64(s, 8, b->peak_live_other);
+    if (b->belady_done) {
+        sqlite3_bind_int(s, 9, b->belady_exact);
+        bind_u64(s, 10, b->evictable_size);
+        bind_u64(s, 11, b->belady_evictions);
+        bind_u64(s, 12, b->belady_rematerialisations);
+        bind_u64(s, 13, b->belady_bytes_rematerialised);
+        bind_u64(s, 14, b->belady_ooms);
+    }
+    return db_row(db, ST_BOUNDS, "inserting the bounds");
+}
+
+static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)
+{
+    const uint64_t ints[] = {m->events, m->steps, m->requests, m->skipped, m->errors, m->ooms,
+                             m->ooms_despite_free, m->evictions, m->rematerialisations,
+                             m->bytes_evicted, m->bytes_rematerialised, m->peak_footprint,
+                             m->peak_in_use, m->peak_live};
+    int i = 4;
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+        bind_u64(s, i++, ints[k]);
+    sqlite3_bind_double(s, i++, m->worst_ext_frag);
+    bind_u64(s, i++, m->alloc_p50_ns);
+    bind_u64(s, i++, m->alloc_p99_ns);
+    bind_u64(s, i++, m->free_p50_ns);
+    bind_u64(s, i++, m->free_p99_ns);
+    sqlite3_bind_double(s, i++, m->modelled_ms);
+    sqlite3_bind_double(s, i++, m->wall_s);
+    sqlite3_bind_double(s, i, m->events_per_s);
+}
+
+vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *detail,
+                        const vdb_summary *sum)
+{
+    sqlite3_stmt *s = db->st[ST_RUN_END];
+    sqlite3_bind_int64(s, 1, run);
+    bind_text(s, 2, status);
+    bind_text(s, 3, detail);
+    if (sum)
+        bind_summary(s, sum);
+    if (db->failed) {
+        /* Marking after a failure: the batch is gone; one autocommit update. */
+        char keep[sizeof db->err];
+        memcpy(keep, db->err, sizeof keep);
+        int rc = db_step(db, s, "marking the run");
+        if (rc == SQLITE_OK)
+            memcpy(db->err, keep, sizeof keep);
+        return VRAM_EIO;
+    }
+    /* The final status commits with the run's last rows. */
+    vram_status st = db_row(db, ST_RUN_END, "marking the run");
+    if (st)
+        return st;
+    return db_commit(db);
+}

@@ -1,0 +1,117 @@
+/* db.h - the results database (SQLite): one file holds many replay runs.
+ *
+ * The schema is vdb_schema_sql(), copied verbatim to sim/schema.sql for
+ * readers (a test keeps the two equal). Rows are written with prepared
+ * statements only, in transactions of `batch` rows; the database is in WAL mode.
+ *
+ * Consistency rule: a run row is committed as "running" before any of its
+ * rows, and its final status (ok, failed, interrupted) is committed in the same
+ * transaction as its last rows. A write that fails rolls back the open batch
+ * and puts the handle in a failed state in which only vdb_run_end (to mark the
+ * run failed) is attempted; every other write returns VRAM_EIO at once. So
+ * after any failure each run is either complete and "ok", marked failed or
+ * interrupted with a prefix of its rows, or - when even the marking failed -
+ * still "running" with no end time. */
+#ifndef VSIM_DB_H
+#define VSIM_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bounds.h"
+#include "hist.h"
+#include "vram/status.h"
+
+#define VDB_SCHEMA_VERSION 1
+#define VDB_TOOL_VERSION "vramlab-replay 0.1.0"
+
+typedef struct vdb vdb;
+
+/* What a run row starts with. */
+typedef struct vdb_run_info {
+    const char *trace;        /* the path as given */
+    const char *trace_crc32;  /* hex CRC-32 of the trace file's bytes */
+    uint64_t trace_bytes;
+    const char *model, *engine; /* from the trace header */
+    const char *policy, *backend, *evict_policy;
+    uint64_t capacity;
+    uint64_t sample_every, check_every;
+    const char *options;      /* the command line or other free text */
+    const char *layout;       /* how the policy was laid out, or NULL */
+} vdb_run_info;
+
+typedef struct vdb_sample {
+    uint64_t event_index, line, ts_us;
+    uint64_t live_bytes;      /* requested bytes of live, placed allocations */
+    uint64_t requested;       /* requested bytes of resident blocks (heap) */
+    uint64_t in_use;          /* bytes of used blocks, rounded */
+    uint64_t footprint;       /* bytes the policy needs from the device now */
+    uint64_t reserved;        /* bytes in live device segments */
+    uint64_t free_bytes, largest_free, free_blocks;
+    double ext_frag;          /* 1 - largest_free / free_bytes (0 when nothing is free) */
+    uint64_t internal_waste;  /* in_use - requested */
+    uint64_t handles, resident_handles;
+    uint64_t evictions, bytes_rematerialised;
+    double modelled_ms;
+} vdb_sample;
+
+/* A notable event. kind: "oom", "eviction", "violation", "trace_error", "error". */
+typedef struct vdb_event {
+    uint64_t event_index, line;
+    const char *kind;
+    const char *op;           /* the trace event ("alloc", "use", ...) or NULL */
+    uint64_t id;              /* trace id (alloc/free/use) */
+    const char *key;          /* shared key or NULL */
+    uint64_t size;
+    uint64_t free_bytes, largest_free;
+    int despite_free;         /* oom: free_bytes >= size */
+    uint64_t count, bytes;    /* eviction: handles and bytes evicted by this event */
+    const char *message;
+} vdb_event;
+
+/* What a run row ends with (the summary columns). */
+typedef struct vdb_summary {
+    uint64_t events, steps, requests, skipped, errors;
+    uint64_t ooms, ooms_despite_free;
+    uint64_t evictions, rematerialisations, bytes_evicted, bytes_rematerialised;
+    uint64_t peak_footprint, peak_in_use, peak_live;
+    double worst_ext_frag;
+    uint64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;
+    double modelled_ms, wall_s, events_per_s;
+} vdb_summary;
+
+const char *vdb_schema_sql(void);
+
+/* Opens (creating if needed) the database at `path` and its schema. Fails with
+ * VRAM_EIO and "PATH: why" in err when the file cannot be opened or created
+ * (unwritable directory), is not a database (corrupt), or holds another schema
+ * version; VRAM_ENOHOST without memory. */
+vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen);
+/* Commits what is pending and closes; VRAM_EIO (why in err) if that commit
+ * failed. NULL is a no-op. */
+vram_status vdb_close(vdb *db, char *err, size_t errlen);
+/* "PATH: what failed: sqlite's message" of the last failure, "" if none. */
+const char *vdb_error(const vdb *db);
+/* Rows per transaction (default 4096; 0 is taken as 1). */
+void vdb_set_batch(vdb *db, unsigned rows);
+
+/* Fault injection (SQLite test_malloc style): the `countdown`-th statement
+ * step from now (1 = the next) fails as an I/O error, once. 0 disarms. */
+void vdb_inject_fault(vdb *db, uint64_t countdown);
+/* Steps executed since open (the range of countdowns worth testing). */
+uint64_t vdb_steps(const vdb *db);
+
+/* Each write fails with VRAM_EIO (message in vdb_error) and leaves the handle
+ * failed, as the consistency rule above says. */
+vram_status vdb_run_begin(vdb *db, const vdb_run_info *info, int64_t *run_id);
+vram_status vdb_sample_add(vdb *db, int64_t run, const vdb_sample *s);
+vram_status vdb_event_add(vdb *db, int64_t run, const vdb_event *e);
+/* One row per non-empty bucket plus one summary row (latency_summary). */
+vram_status vdb_latency_add(vdb *db, int64_t run, const char *op, const vhist *h);
+vram_status vdb_bounds_add(vdb *db, int64_t run, const vbounds *b);
+/* status: "ok", "failed" or "interrupted"; detail may be NULL; sum may be NULL
+ * (summary columns stay NULL). Also attempted after a failure, see above. */
+vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *detail,
+                        const vdb_summary *sum);
+
+#endif

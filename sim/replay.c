@@ -1,0 +1,747 @@
+/* replay.c - the replay engine (replay.h): one policy, one pass over a trace.
+ *
+ * Lanes: a run drives one manager, or two for the "pool" policy (the vLLM
+ * layout): KV allocations and "kv:" shared keys from a block pool, everything
+ * else from a bestfit heap. The pool lane gets the device capacity minus the
+ * non-KV reserve (the trace's peak live non-KV bytes plus 1/16, rounded up to
+ * 2 MiB), rounded down to whole blocks; the other lane gets the rest. */
+#include "replay.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include "idmap.h"
+#include "trace.h"
+
+#define MAX_LANES 2
+#define LANE_MAIN 0
+#define LANE_KV 1
+
+/* A live trace id. `failed`: its allocation failed; later events on it are skipped. */
+typedef struct id_entry {
+    vram_handle h;
+    uint64_t size;
+    uint32_t lane;
+    uint32_t failed;
+} id_entry;
+
+/* A shared key: acquisitions the manager holds and acquisitions that failed. */
+typedef struct key_entry {
+    uint64_t size;
+    uint64_t held, failed;
+    uint32_t lane;
+} key_entry;
+
+typedef struct engine {
+    const vreplay_options *opt;
+    vreplay_result *res;
+    vtrace_reader *r;
+    vram_manager *lane[MAX_LANES];
+    int lanes;
+    int kv_lane;             /* lane of KV allocations and "kv:" keys */
+    vsim_idmap *ids;
+    vsim_keymap *keys;
+    uint64_t live;           /* requested bytes of live, placed allocations */
+    uint64_t index;          /* events read so far */
+    vtrace_event ev;
+    int done;                /* the run has ended (failed or interrupted) */
+    int ran;                 /* the replay loop ran: latencies and bounds are worth logging */
+} engine;
+
+const char *vreplay_op_name(vreplay_op op)
+{
+    static const char *const names[VREPLAY_OP_COUNT] = {"alloc", "free", "use", "acquire",
+                                                        "release"};
+    return (unsigned)op < VREPLAY_OP_COUNT ? names[op] : "?";
+}
+
+const char *vreplay_status_name(vreplay_status st)
+{
+    switch (st) {
+    case VREPLAY_RUN_OK:
+        return "ok";
+    case VREPLAY_RUN_FAILED:
+        return "failed";
+    case VREPLAY_RUN_INTERRUPTED:
+        return "interrupted";
+    case VREPLAY_RUN_NOT_APPLICABLE:
+        return "not applicable";
+    }
+    return "?";
+}
+
+vram_backing vreplay_backing_of(vram_kind kind)
+{
+    switch (kind) {
+    case VRAM_KIND_KV:
+    case VRAM_KIND_ADAPTER:
+        return VRAM_BACKING_HOST;
+    case VRAM_KIND_WEIGHT:
+        return VRAM_BACKING_CALLBACK;
+    default:
+        return VRAM_BACKING_NONE;
+    }
+}
+
+/* The stand-in for re-loading weights: the replay has no file to read them
+ * from; the re-materialisation itself is counted by the manager. */
+static vram_status reload_weights(void *ctx, vram_device *dev, uint64_t addr, uint64_t size)
+{
+    (void)ctx;
+    (void)dev;
+    (void)addr;
+    (void)size;
+    return VRAM_OK;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median cost of one clock reading, so readers can judge the latencies. */
+static double timer_cost_ns(void)
+{
+    enum { N = 101 };
+    uint64_t d[N];
+    for (int i = 0; i < N; i++) {
+        uint64_t a = now_ns();
+        uint64_t b = now_ns();
+        d[i] = b - a;
+    }
+    qsort(d, N, sizeof d[0], cmp_u64);
+    return (double)d[N / 2];
+}
+
+static void msg(engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void msg(engine *e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->res->message, sizeof e->res->message, fmt, ap);
+    va_end(ap);
+}
+
+/* Logs a database failure: the run cannot be recorded faithfully any more. */
+static vram_status db_check(engine *e, vram_status st)
+{
+    if (st && !e->done) {
+        e->done = 1;
+        e->res->status = VREPLAY_RUN_FAILED;
+        msg(e, "%s", vdb_error(e->opt->db));
+    }
+    return st;
+}
+
+static vram_status log_event(engine *e, const vdb_event *ev)
+{
+    if (!e->opt->db)
+        return VRAM_OK;
+    return db_check(e, vdb_event_add(e->opt->db, e->res->run_id, ev));
+}
+
+/* Ends the run as failed with an event row of `kind` carrying the message. */
+static void fail_run(engine *e, const char *kind, uint64_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail_run(engine *e, const char *kind, uint64_t line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->res->message, sizeof e->res->message, fmt, ap);
+    va_end(ap);
+    e->res->status = VREPLAY_RUN_FAILED;
+    vdb_event row = {.event_index = e->index, .line = line, .kind = kind,
+                     .message = e->res->message};
+    log_event(e, &row);
+    e->done = 1;
+}
+
+static void trace_error(engine *e, const char *what)
+{
+    fail_run(e, "trace_error", e->ev.line, "%s:%llu: %s", e->opt->trace_path,
+             (unsigned long long)e->ev.line, what);
+}
+
+static void library_failure(engine *e, const char *call, vram_status st)
+{
+    fail_run(e, "error", e->ev.line, "%s:%llu: %s failed: %s (%s)", e->opt->trace_path,
+             (unsigned long long)e->ev.line, call, vram_strerror(st), vram_status_name(st));
+}
+
+/* Combined stats of every lane (a sample's view of the device). */
+static void lanes_sample(const engine *e, vdb_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    double modelled = 0;
+    for (int i = 0; i < e->lanes; i++) {
+        vram_manager_stats m;
+        vram_manager_stats_get(e->lane[i], &m);
+        s->requested += m.heap.requested;
+        s->in_use += m.heap.in_use;
+        s->footprint += m.heap.footprint;
+        s->reserved += m.device.reserved;
+        s->free_bytes += m.heap.free;
+        s->free_blocks += m.heap.free_blocks;
+        if (m.heap.largest_free > s->largest_free)
+            s->largest_free = m.heap.largest_free;
+        s->handles += m.handles;
+        s->resident_handles += m.resident_handles;
+        s->evictions += m.evictions;
+        s->bytes_rematerialised += m.bytes_rematerialised;
+        modelled += m.device.modelled_ns;
+    }
+    s->live_bytes = e->live;
+    s->internal_waste = s->in_use - s->requested;
+    s->ext_frag = s->free_bytes ? 1.0 - (double)s->largest_free / (double)s->free_bytes : 0.0;
+    s->modelled_ms = modelled / 1e6;
+    s->event_index = e->index;
+    s->line = e->ev.line;
+    s->ts_us = e->ev.ts_us;
+}
+
+static void take_sample(engine *e)
+{
+    vdb_sample s;
+    lanes_sample(e, &s);
+    if (s.ext_frag > e->res->worst_ext_frag)
+        e->res->worst_ext_frag = s.ext_frag;
+    if (e->opt->db)
+        db_check(e, vdb_sample_add(e->opt->db, e->res->run_id, &s));
+}
+
+static void record_oom(engine *e, int lane, const char *op, uint64_t size)
+{
+    vram_manager_stats m;
+    vram_manager_stats_get(e->lane[lane], &m);
+    int despite = m.heap.free >= size;
+    e->res->ooms++;
+    e->res->ooms_despite_free += (uint64_t)despite;
+    vdb_event row = {.event_index = e->index, .line = e->ev.line, .kind = "oom", .op = op,
+                     .id = e->ev.id, .key = e->ev.type == VTRACE_SHARED_ACQUIRE ? e->ev.key : NULL,
+                     .size = size, .free_bytes = m.heap.free, .largest_free = m.heap.largest_free,
+                     .despite_free = despite};
+    log_event(e, &row);
+}
+
+static void record_refusal(engine *e, const char *op, uint64_t size, vram_status st)
+{
+    char text[160];
+    snprintf(text, sizeof text, "the policy refused %llu bytes: %s",
+             (unsigned long long)size, vram_strerror(st));
+    e->res->errors++;
+    vdb_event row = {.event_index = e->index, .line = e->ev.line, .kind = "error", .op = op,
+                     .id = e->ev.id, .size = size, .message = text};
+    log_event(e, &row);
+}
+
+static void timed(engine *e, vreplay_op op, uint64_t t0)
+{
+    vhist_record(&e->res->lat[op], now_ns() - t0);
+}
+
+static int kv_key(const char *key) { return strncmp(key, "kv:", 3) == 0; }
+
+static void note_live(engine *e, uint64_t size)
+{
+    e->live += size;
+    if (e->live > e->res->peak_live) {
+        e->res->peak_live = e->live;
+        e->res->peak_live_event = e->index;
+    }
+}
+
+static void do_alloc(engine *e)
+{
+    const vtrace_event *ev = &e->ev;
+    int created;
+    id_entry *it = vsim_idmap_put(e->ids, ev->id, &created);
+    if (!it) {
+        library_failure(e, "the id map", VRAM_ENOHOST);
+        return;
+    }
+    if (!created) {
+        char text[96];
+        snprintf(text, sizeof text, "alloc of id %llu, which is already live",
+                 (unsigned long long)ev->id);
+        trace_error(e, text);
+        return;
+    }
+    int lane = ev->kind == VRAM_KIND_KV ? e->kv_lane : LANE_MAIN;
+    vram_alloc_desc d = {.size = ev->size, .align = ev->align, .priority = ev->priority,
+                         .kind = ev->kind, .backing = vreplay_backing_of(ev->kind),
+                         .remat = reload_weights};
+    uint64_t t0 = now_ns();
+    vram_status st = vram_alloc(e->lane[lane], &d, &it->h);
+    timed(e, VREPLAY_OP_ALLOC, t0);
+    it->size = ev->size;
+    it->lane = (uint32_t)lane;
+    if (st == VRAM_OK) {
+        note_live(e, ev->size);
+        return;
+    }
+    it->failed = 1;
+    if (st == VRAM_ENOMEM)
+        record_oom(e, lane, "alloc", ev->size);
+    else if (st == VRAM_EINVAL || st == VRAM_EUNSUPPORTED)
+        record_refusal(e, "alloc", ev->size, st);
+    else
+        library_failure(e, "vram_alloc", st);
+}
+
+static void do_free_or_use(engine *e)
+{
+    const vtrace_event *ev = &e->ev;
+    int is_free = ev->type == VTRACE_FREE;
+    id_entry *it = vsim_idmap_get(e->ids, ev->id);
+    if (!it) {
+        char text[96];
+        snprintf(text, sizeof text, "%s of id %llu, which is not live", is_free ? "free" : "use",
+                 (unsigned long long)ev->id);
+        trace_error(e, text);
+        return;
+    }
+    if (it->failed) {
+        e->res->skipped++;
+        if (is_free)
+            vsim_idmap_remove(e->ids, ev->id);
+        return;
+    }
+    vram_manager *m = e->lane[it->lane];
+    uint64_t t0 = now_ns();
+    vram_status st = is_free ? vram_free(m, it->h) : vram_touch(m, it->h);
+    timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
+    if (is_free) {
+        uint64_t size = it->size;
+        vsim_idmap_remove(e->ids, ev->id);
+        if (st)
+            library_failure(e, "vram_free of a live handle", st);
+        else
+            e->live -= size;
+    } else if (st == VRAM_ENOMEM) {
+        record_oom(e, (int)it->lane, "use", it->size);
+    } else if (st) {
+        library_failure(e, "vram_touch", st);
+    }
+}
+
+static void do_acquire(engine *e)
+{
+    const vtrace_event *ev = &e->ev;
+    int created;
+    key_entry *k = vsim_keymap_put(e->keys, ev->key, &created);
+    if (!k) {
+        library_failure(e, "the key map", VRAM_ENOHOST);
+        return;
+    }
+    if (created) {
+        k->size = ev->size;
+        k->lane = (uint32_t)(kv_key(ev->key) ? e->kv_lane : LANE_MAIN);
+    } else if (k->size != ev->size) {
+        char text[160];
+        snprintf(text, sizeof text, "acquire of key \"%s\" with size %llu, held with size %llu",
+                 ev->key, (unsigned long long)ev->size, (unsigned long long)k->size);
+        trace_error(e, text);
+        return;
+    }
+    vram_handle h;
+    uint64_t t0 = now_ns();
+    vram_status st = vram_acquire_shared(e->lane[k->lane], ev->key, ev->size, ev->priority,
+                                         reload_weights, NULL, &h);
+    timed(e, VREPLAY_OP_ACQUIRE, t0);
+    if (st == VRAM_OK) {
+        if (k->held++ == 0)
+            note_live(e, ev->size);
+        return;
+    }
+    k->failed++;
+    if (st == VRAM_ENOMEM)
+        record_oom(e, (int)k->lane, "acquire", ev->size);
+    else if (st == VRAM_EINVAL || st == VRAM_EUNSUPPORTED)
+        record_refusal(e, "acquire", ev->size, st);
+    else
+        library_failure(e, "vram_acquire_shared", st);
+}
+
+/* A release drops a failed acquisition first when there is one: the holders
+ * that did get the buffer keep it as long as possible. */
+static void do_release(engine *e)
+{
+    const vtrace_event *ev = &e->ev;
+    key_entry *k = vsim_keymap_get(e->keys, ev->key);
+    if (!k) {
+        char text[128];
+        snprintf(text, sizeof text, "release of key \"%s\", which is not held", ev->key);
+        trace_error(e, text);
+        return;
+    }
+    if (k->failed) {
+        k->failed--;
+        e->res->skipped++;
+    } else {
+        uint64_t t0 = now_ns();
+        vram_status st = vram_release_shared(e->lane[k->lane], ev->key);
+        timed(e, VREPLAY_OP_RELEASE, t0);
+        if (st) {
+            library_failure(e, "vram_release_shared of a held key", st);
+            return;
+        }
+        if (--k->held == 0)
+            e->live -= k->size;
+    }
+    if (k->held == 0 && k->failed == 0)
+        vsim_keymap_remove(e->keys, ev->key);
+}
+
+static void check_invariants(engine *e)
+{
+    for (int i = 0; i < e->lanes && !e->done; i++) {
+        char text[256];
+        if (vram_manager_check(e->lane[i], text, sizeof text) == VRAM_OK)
+            continue;
+        e->res->status = VREPLAY_RUN_FAILED;
+        fail_run(e, "violation", e->ev.line, "%s:%llu: invariant violated after this event: %s",
+                 e->opt->trace_path, (unsigned long long)e->ev.line, text);
+    }
+}
+
+static void dispatch(engine *e)
+{
+    switch (e->ev.type) {
+    case VTRACE_ALLOC:
+        do_alloc(e);
+        break;
+    case VTRACE_FREE:
+    case VTRACE_USE:
+        do_free_or_use(e);
+        break;
+    case VTRACE_SHARED_ACQUIRE:
+        do_acquire(e);
+        break;
+    case VTRACE_SHARED_RELEASE:
+        do_release(e);
+        break;
+    case VTRACE_STEP:
+        e->res->steps++;
+        break;
+    case VTRACE_REQUEST_BEGIN:
+        e->res->requests++;
+        break;
+    default:
+        break;
+    }
+}
+
+/* The line number in a reader error "FILE:LINE: ...", 0 if none. */
+static uint64_t error_line(const char *err, const char *path)
+{
+    size_t n = strlen(path);
+    if (strncmp(err, path, n) != 0 || err[n] != ':')
+        return 0;
+    uint64_t line = 0;
+    for (const char *p = err + n + 1; *p >= '0' && *p <= '9'; p++)
+        line = line * 10 + (uint64_t)(*p - '0');
+    return line;
+}
+
+static void replay_loop(engine *e)
+{
+    const vreplay_options *o = e->opt;
+    int got;
+    while (!e->done && (got = vtrace_next(e->r, &e->ev)) == 1) {
+        e->index++;
+        dispatch(e);
+        if (o->sample_every && e->index % o->sample_every == 0 && !e->done)
+            take_sample(e);
+        if (o->check_every && e->index % o->check_every == 0 && !e->done)
+            check_invariants(e);
+        if (o->progress && o->progress_every && e->index % o->progress_every == 0)
+            o->progress(o->progress_ctx, e->index);
+        if (o->stop && *o->stop && !e->done) {
+            e->res->status = VREPLAY_RUN_INTERRUPTED;
+            msg(e, "interrupted after event %llu (%s:%llu)", (unsigned long long)e->index,
+                o->trace_path, (unsigned long long)e->ev.line);
+            e->done = 1;
+        }
+    }
+    if (!e->done && got < 0) {
+        const char *err = vtrace_error(e->r);
+        fail_run(e, "trace_error", error_line(err, o->trace_path), "%s", err);
+    }
+    /* The final state, unless the last event was sampled already. */
+    if (!e->done && o->sample_every && e->index % o->sample_every != 0)
+        take_sample(e);
+}
+
+/* CRC-32 of the file's bytes, as 8 hex digits; "" when it cannot be read. */
+static void file_crc(const char *path, char hex[9], uint64_t *bytes)
+{
+    hex[0] = '\0';
+    *bytes = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    unsigned char buf[1 << 16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        crc = crc32(crc, buf, (uInt)n);
+        *bytes += n;
+    }
+    if (!ferror(f))
+        snprintf(hex, 9, "%08lx", (unsigned long)crc);
+    fclose(f);
+}
+
+static vram_status lane_create(engine *e, int lane, const char *policy, uint64_t capacity,
+                               uint64_t block)
+{
+    char why[256] = "";
+    vram_manager_config c;
+    memset(&c, 0, sizeof c);
+    c.device.backend = e->opt->backend;
+    c.device.capacity = capacity;
+    c.device.errbuf = why;
+    c.device.errbuf_len = sizeof why;
+    c.heap_policy = policy;
+    c.heap.block_size = block;
+    c.evict_policy = e->opt->evict_policy;
+    c.evict = 1;
+    c.defrag_on_oom = e->opt->defrag_on_oom;
+    vram_status st = vram_manager_create(&c, &e->lane[lane]);
+    if (st) {
+        e->lane[lane] = NULL;
+        if (why[0])
+            msg(e, "%s", why);
+        else
+            msg(e, "cannot create a manager with the %s policy over %llu bytes: %s", policy,
+                (unsigned long long)capacity, vram_strerror(st));
+    }
+    return st;
+}
+
+/* Sets up the lanes; VRAM_OK, or a status with the message set. */
+static vram_status lanes_create(engine *e, const vtrace_header *hdr, uint64_t capacity)
+{
+    const char *policy = e->opt->policy;
+    e->kv_lane = LANE_MAIN;
+    if (strcmp(policy, "pool") != 0) {
+        e->lanes = 1;
+        return lane_create(e, LANE_MAIN, policy, capacity, 0);
+    }
+    uint64_t block = hdr->kv_block_bytes;
+    if (block == 0) {
+        msg(e, "pool serves one block size: the trace has no kv_block_bytes (%s engine)",
+            hdr->engine);
+        return VRAM_EUNSUPPORTED;
+    }
+    if (!e->opt->bounds) {
+        msg(e, "pool sizes its KV lane from the trace's peak non-KV bytes: needs the bounds");
+        return VRAM_EUNSUPPORTED;
+    }
+    uint64_t other = e->opt->bounds->peak_live_other;
+    uint64_t reserve = (other + other / 16 + block - 1) / block * block;
+    if (reserve == 0)
+        reserve = block;
+    uint64_t kv = reserve < capacity ? (capacity - reserve) / block * block : 0;
+    if (kv == 0) {
+        msg(e, "pool: no room for a KV block after %llu non-KV bytes",
+            (unsigned long long)reserve);
+        return VRAM_EUNSUPPORTED;
+    }
+    snprintf(e->res->layout, sizeof e->res->layout,
+             "vLLM layout: kv from a pool of %llu blocks of %llu B (%llu B); other from bestfit"
+             " (%llu B = peak non-kv live + 1/16); footprint = sum of both lanes",
+             (unsigned long long)(kv / block), (unsigned long long)block, (unsigned long long)kv,
+             (unsigned long long)(capacity - kv));
+    e->lanes = 2;
+    e->kv_lane = LANE_KV;
+    vram_status st = lane_create(e, LANE_MAIN, "bestfit", capacity - kv, 0);
+    if (!st)
+        st = lane_create(e, LANE_KV, "pool", kv, block);
+    return st;
+}
+
+static void summarise(engine *e, vdb_summary *s)
+{
+    vreplay_result *r = e->res;
+    for (int i = 0; i < e->lanes && e->lane[i]; i++) {
+        vram_manager_stats m;
+        vram_manager_stats_get(e->lane[i], &m);
+        r->evictions += m.evictions;
+        r->rematerialisations += m.rematerialisations;
+        r->bytes_evicted += m.bytes_evicted;
+        r->bytes_rematerialised += m.bytes_rematerialised;
+        r->peak_footprint += m.heap.peak_footprint;
+        r->peak_in_use += m.heap.peak_in_use;
+        r->modelled_ns += m.device.modelled_ns;
+    }
+    r->events = e->index;
+    memset(s, 0, sizeof *s);
+    s->events = r->events;
+    s->steps = r->steps;
+    s->requests = r->requests;
+    s->skipped = r->skipped;
+    s->errors = r->errors;
+    s->ooms = r->ooms;
+    s->ooms_despite_free = r->ooms_despite_free;
+    s->evictions = r->evictions;
+    s->rematerialisations = r->rematerialisations;
+    s->bytes_evicted = r->bytes_evicted;
+    s->bytes_rematerialised = r->bytes_rematerialised;
+    s->peak_footprint = r->peak_footprint;
+    s->peak_in_use = r->peak_in_use;
+    s->peak_live = r->peak_live;
+    s->worst_ext_frag = r->worst_ext_frag;
+    s->alloc_p50_ns = vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.50);
+    s->alloc_p99_ns = vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99);
+    s->free_p50_ns = vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.50);
+    s->free_p99_ns = vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.99);
+    s->modelled_ms = r->modelled_ns / 1e6;
+    s->wall_s = r->wall_s;
+    s->events_per_s = r->wall_s > 0 ? (double)r->events / r->wall_s : 0;
+}
+
+/* Writes the run's closing rows and its status; VRAM_EIO if the database failed. */
+static vram_status close_run(engine *e, const vdb_summary *s)
+{
+    vdb *db = e->opt->db;
+    vreplay_result *r = e->res;
+    if (!db || !r->run_id)
+        return VRAM_OK;
+    if (e->ran) {
+        vram_status w = VRAM_OK;
+        for (int op = 0; op < VREPLAY_OP_COUNT && !w; op++)
+            w = db_check(e, vdb_latency_add(db, r->run_id, vreplay_op_name((vreplay_op)op),
+                                            &r->lat[op]));
+        if (!w && e->opt->bounds)
+            db_check(e, vdb_bounds_add(db, r->run_id, e->opt->bounds));
+    }
+    const char *status = r->status == VREPLAY_RUN_OK            ? "ok"
+                         : r->status == VREPLAY_RUN_INTERRUPTED ? "interrupted"
+                                                                : "failed";
+    const char *detail = r->message[0] ? r->message : NULL;
+    if (vdb_run_end(db, r->run_id, status, detail, s) == VRAM_OK)
+        return VRAM_OK;
+    /* The database failed: keep its message, mark the run failed if it still can. */
+    r->status = VREPLAY_RUN_FAILED;
+    snprintf(r->message, sizeof r->message, "%s", vdb_error(db));
+    vdb_run_end(db, r->run_id, "failed", r->message, s);
+    return VRAM_EIO;
+}
+
+static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capacity)
+{
+    vdb *db = e->opt->db;
+    if (!db)
+        return VRAM_OK;
+    char crc[9];
+    uint64_t bytes;
+    file_crc(e->opt->trace_path, crc, &bytes);
+    vdb_run_info info = {
+        .trace = e->opt->trace_path, .trace_crc32 = crc[0] ? crc : NULL, .trace_bytes = bytes,
+        .model = hdr ? hdr->model : NULL, .engine = hdr ? hdr->engine : NULL,
+        .policy = e->opt->policy, .backend = e->opt->backend ? e->opt->backend : "sim",
+        .evict_policy = e->opt->evict_policy, .capacity = capacity,
+        .sample_every = e->opt->sample_every, .check_every = e->opt->check_every,
+        .options = e->opt->options_text, .layout = e->res->layout};
+    vram_status st = vdb_run_begin(db, &info, &e->res->run_id);
+    if (st)
+        msg(e, "%s", vdb_error(db));
+    return st;
+}
+
+static void engine_free(engine *e)
+{
+    for (int i = 0; i < MAX_LANES; i++)
+        vram_manager_destroy(e->lane[i], NULL);
+    vsim_idmap_destroy(e->ids);
+    vsim_keymap_destroy(e->keys);
+    vtrace_close(e->r);
+}
+
+/* Opens the trace; on failure the run (if logged) is marked failed. */
+static vram_status open_trace(engine *e, uint64_t *capacity)
+{
+    char err[512] = "";
+    vram_status st = vtrace_open(e->opt->trace_path, &e->r, err, sizeof err);
+    if (st) {
+        if (!err[0])
+            snprintf(err, sizeof err, "%s: cannot open trace: %s", e->opt->trace_path,
+                     vram_strerror(st));
+        vdb_summary none;
+        memset(&none, 0, sizeof none);
+        if (begin_run(e, NULL, e->opt->capacity))
+            return VRAM_EIO;
+        fail_run(e, "trace_error", error_line(err, e->opt->trace_path), "%s", err);
+        return close_run(e, &none) ? VRAM_EIO : st;
+    }
+    *capacity = e->opt->capacity ? e->opt->capacity : vtrace_header_of(e->r)->capacity;
+    return VRAM_OK;
+}
+
+vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int op = 0; op < VREPLAY_OP_COUNT; op++)
+        vhist_init(&out->lat[op]);
+    out->timer_ns = timer_cost_ns();
+    engine e;
+    memset(&e, 0, sizeof e);
+    e.opt = opt;
+    e.res = out;
+    if (!opt->trace_path || !opt->policy || !vram_heap_policy(opt->policy)) {
+        snprintf(out->message, sizeof out->message, "unknown heap policy \"%s\"",
+                 opt->policy ? opt->policy : "(none)");
+        return VRAM_EINVAL;
+    }
+    vram_status st = vsim_idmap_create(sizeof(id_entry), &e.ids);
+    if (!st)
+        st = vsim_keymap_create(sizeof(key_entry), &e.keys);
+    uint64_t capacity = 0;
+    if (!st)
+        st = open_trace(&e, &capacity);
+    if (st) {
+        engine_free(&e);
+        return st;
+    }
+    const vtrace_header *hdr = vtrace_header_of(e.r);
+    vram_status setup = lanes_create(&e, hdr, capacity);
+    if (setup == VRAM_EUNSUPPORTED || setup == VRAM_EINVAL) {
+        /* Not a run: nothing is logged, the message says why. */
+        out->status = VREPLAY_RUN_NOT_APPLICABLE;
+        engine_free(&e);
+        return VRAM_OK;
+    }
+    st = begin_run(&e, hdr, capacity);
+    if (st) {
+        engine_free(&e);
+        return st;
+    }
+    if (setup) {
+        char why[sizeof out->message];
+        memcpy(why, out->message, sizeof why);
+        fail_run(&e, "error", 0, "%s", why);
+    } else {
+        uint64_t t0 = now_ns();
+        replay_loop(&e);
+        out->wall_s = (double)(now_ns() - t0) / 1e9;
+        e.ran = 1;
+    }
+    vdb_summary sum;
+    summarise(&e, &sum);
+    st = close_run(&e, &sum);
+    engine_free(&e);
+    return st ? st : setup;
+}

@@ -1,0 +1,110 @@
+/* replay.h - the replay engine: streams a trace through the manager façade for
+ * one heap policy, measures every operation, samples the heap, and logs to an
+ * optional results database (db.h). The `replay` tool runs it once per policy.
+ *
+ * Event mapping: alloc -> vram_alloc (backing by kind, vreplay_backing_of),
+ * free -> vram_free, use -> vram_touch, acquire/release -> vram_acquire_shared /
+ * vram_release_shared, step/begin/end -> counters. Trace ids map to handles in
+ * a hash map whose memory follows the live ids, so replay memory does not grow
+ * with trace length.
+ *
+ * Outcomes per event: an allocation the device cannot hold (VRAM_ENOMEM) is an
+ * OOM, recorded with whether total free bytes covered the request; replay goes
+ * on, the id is marked failed and its later free/use are skipped (counted). A
+ * request the policy refuses (VRAM_EINVAL, e.g. a size the pool cannot serve)
+ * is recorded as an error event and skipped the same way. A trace that
+ * contradicts itself (id allocated twice, free of an id never allocated), a
+ * malformed line, a violated invariant (--check-every) or any other failure of
+ * the library ends the run as failed, with the event's file:line. */
+#ifndef VSIM_REPLAY_H
+#define VSIM_REPLAY_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "bounds.h"
+#include "db.h"
+#include "hist.h"
+#include "vram/manager.h"
+
+/* The timed operations, in the order of the latency histograms. */
+typedef enum vreplay_op {
+    VREPLAY_OP_ALLOC,
+    VREPLAY_OP_FREE,
+    VREPLAY_OP_USE,
+    VREPLAY_OP_ACQUIRE,
+    VREPLAY_OP_RELEASE,
+    VREPLAY_OP_COUNT
+} vreplay_op;
+
+const char *vreplay_op_name(vreplay_op op); /* "alloc", "free", "use", "acquire", "release" */
+
+/* How the replayer backs each kind: KV and adapters are host-backed (evictable,
+ * copied back on use), weights are re-loaded by a callback, activations,
+ * workspaces and other buffers are never evicted. Shared keys use a callback. */
+vram_backing vreplay_backing_of(vram_kind kind);
+
+typedef enum vreplay_status {
+    VREPLAY_RUN_OK,
+    VREPLAY_RUN_FAILED,         /* trace error, violation, library or database failure */
+    VREPLAY_RUN_INTERRUPTED,    /* *stop was set */
+    VREPLAY_RUN_NOT_APPLICABLE  /* the policy cannot run this trace (message says why) */
+} vreplay_status;
+
+const char *vreplay_status_name(vreplay_status st); /* "ok", "failed", ... as in runs.status */
+
+typedef struct vreplay_options {
+    const char *trace_path;
+    const char *policy;          /* a heap policy name (vram_heap_policy_names) */
+    const char *backend;         /* "sim" (NULL) or "cuda" */
+    uint64_t capacity;           /* device bytes; 0 = the trace header's */
+    const char *evict_policy;    /* NULL = the manager's default */
+    int defrag_on_oom;           /* compact when an allocation fails despite enough free bytes */
+    uint64_t sample_every;       /* a sample every N events; 0 = none */
+    uint64_t check_every;        /* vram_manager_check every N events; 0 = never */
+    const char *options_text;    /* free text stored in runs.options (the command line) */
+    const vbounds *bounds;       /* may be NULL; the pool layout needs peak_live_other */
+    vdb *db;                     /* may be NULL: nothing is logged */
+    volatile sig_atomic_t *stop; /* may be NULL; non-zero ends the run as interrupted */
+    /* Called every `progress_every` events (if both set) with the events so far. */
+    void (*progress)(void *ctx, uint64_t events);
+    void *progress_ctx;
+    uint64_t progress_every;
+} vreplay_options;
+
+typedef struct vreplay_result {
+    vreplay_status status;
+    char message[512];           /* failed / not applicable: why, with file:line when known */
+    char layout[256];            /* how the policy was laid out (the pool split), or "" */
+    int64_t run_id;              /* runs.id, 0 without a database */
+    uint64_t events;             /* events replayed */
+    uint64_t steps, requests;    /* step and request-begin markers */
+    uint64_t skipped;            /* free/use/release of ids whose allocation failed */
+    uint64_t errors;             /* requests the policy refused (error events) */
+    uint64_t ooms, ooms_despite_free;
+    uint64_t evictions, rematerialisations, bytes_evicted, bytes_rematerialised;
+    uint64_t peak_footprint;     /* heap footprint high-water mark (sampled every event) */
+    uint64_t peak_in_use;
+    uint64_t peak_live;          /* the requested bytes of live, placed allocations */
+    uint64_t peak_live_event;    /* where peak_live was first reached */
+    double worst_ext_frag;       /* max over samples of 1 - largest free / total free */
+    double modelled_ns;          /* the device cost model's time */
+    double wall_s;               /* the replay's wall time, parse included */
+    double timer_ns;             /* the clock's own cost per reading (median), for the reader */
+    vhist lat[VREPLAY_OP_COUNT]; /* measured ns per op kind */
+} vreplay_result;
+
+/* Replays the trace for one policy. Cost: one pass over the trace, O(1)
+ * expected per event plus the library's own cost, memory following the live
+ * ids. Returns VRAM_OK when the run was carried out to an end (its status in
+ * out->status: ok, failed, interrupted, not applicable); otherwise the run
+ * could not be carried out and the status says why, with out->message in
+ * words: VRAM_EIO for a database write failure, VRAM_ENODRIVER/VRAM_EDEVICE
+ * when the device cannot be created (cuda without a driver), VRAM_EINVAL for an
+ * unknown policy or bad options, VRAM_ENOHOST without memory, the reader's
+ * status when the trace cannot be opened. Whenever a run row was written it is
+ * left marked (ok, failed, interrupted) unless the database itself failed while
+ * marking it, in which case it stays "running" with no end time. */
+vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out);
+
+#endif

@@ -1,0 +1,105 @@
+-- The vramlab results database, written by `replay` (sim/db.c; this file is
+-- vdb_schema_sql() verbatim, a test keeps them equal). Query it with the sqlite3
+-- shell, e.g. the summary of every finished run:
+--   sqlite3 results.db "SELECT id, policy, peak_footprint, ooms FROM runs WHERE status='ok'"
+-- Sizes are bytes, times ns unless a column name says otherwise; NULL = not known.
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,          -- 'schema_version'
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  trace TEXT NOT NULL,           -- trace path as given on the command line
+  trace_crc32 TEXT,              -- CRC-32 (hex) of the trace file's bytes
+  trace_bytes INTEGER,           -- size of the trace file
+  model TEXT, engine TEXT,       -- from the trace header
+  policy TEXT NOT NULL,          -- heap policy: bestfit, buddy, tlsf, pool, caching
+  backend TEXT NOT NULL,         -- sim or cuda
+  evict_policy TEXT,             -- prio-lru, lru, cost (NULL = the manager's default)
+  capacity INTEGER NOT NULL,     -- device bytes
+  sample_every INTEGER, check_every INTEGER,
+  options TEXT,                  -- the command line
+  layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)
+  tool_version TEXT NOT NULL,
+  started TEXT NOT NULL,         -- UTC, ISO 8601
+  ended TEXT,                    -- NULL while running (or when cut off)
+  status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),
+  detail TEXT,                   -- why failed or interrupted, with file:line when known
+  -- summary columns, filled when the run ends
+  events INTEGER,                -- trace events replayed
+  steps INTEGER, requests INTEGER, -- step and request-begin markers
+  skipped INTEGER,               -- free/use/release of ids whose allocation had failed
+  errors INTEGER,                -- requests the policy refused (events.kind = 'error')
+  ooms INTEGER,                  -- = count of events.kind = 'oom'
+  ooms_despite_free INTEGER,     -- ... of which total free bytes were >= the request
+  evictions INTEGER, rematerialisations INTEGER,
+  bytes_evicted INTEGER, bytes_rematerialised INTEGER,
+  peak_footprint INTEGER,        -- heap footprint high-water mark (every event)
+  peak_in_use INTEGER,
+  peak_live INTEGER,             -- requested bytes of live, placed allocations
+  worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes
+  alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,
+  modelled_ms REAL,              -- the device cost model's time
+  wall_s REAL, events_per_s REAL -- measured, trace parsing included
+);
+CREATE TABLE IF NOT EXISTS samples (  -- every --sample-every events
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  event_index INTEGER NOT NULL,  -- 1-based index of the event after which it was taken
+  line INTEGER, ts_us INTEGER,   -- that event's trace line and timestamp
+  live_bytes INTEGER,            -- requested bytes of live, placed allocations
+  requested INTEGER,             -- requested bytes of resident blocks
+  in_use INTEGER,                -- bytes of used blocks (rounded sizes)
+  footprint INTEGER,             -- bytes the policy needs from the device now
+  reserved INTEGER,              -- bytes in live device segments
+  free_bytes INTEGER, largest_free INTEGER, free_blocks INTEGER,
+  ext_frag REAL,                 -- 1 - largest_free / free_bytes (0 when nothing is free)
+  internal_waste INTEGER,        -- in_use - requested
+  handles INTEGER, resident_handles INTEGER,
+  evictions INTEGER, bytes_rematerialised INTEGER, -- cumulative
+  modelled_ms REAL,              -- cumulative
+  PRIMARY KEY (run_id, event_index)
+);
+CREATE TABLE IF NOT EXISTS latency (  -- measured op latency, histogram buckets
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  op TEXT NOT NULL,              -- alloc, free, use, acquire, release
+  lo_ns INTEGER NOT NULL,        -- the bucket covers [lo_ns, hi_ns]
+  hi_ns INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (run_id, op, lo_ns)
+);
+CREATE TABLE IF NOT EXISTS latency_summary (  -- quantiles: bucket upper bounds, <= 6.25% high
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  op TEXT NOT NULL,
+  count INTEGER NOT NULL,        -- = SUM(latency.count) of the op
+  mean_ns REAL, min_ns INTEGER, p50_ns INTEGER, p90_ns INTEGER, p99_ns INTEGER,
+  p999_ns INTEGER, max_ns INTEGER,
+  PRIMARY KEY (run_id, op)
+);
+CREATE TABLE IF NOT EXISTS events (  -- notable events
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  event_index INTEGER,           -- 1-based index in the trace (NULL: not tied to one)
+  line INTEGER,                  -- trace line
+  kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'violation', 'trace_error', 'error')),
+  op TEXT,                       -- the trace event: alloc, free, use, acquire, release
+  id INTEGER, key TEXT,          -- trace id or shared key
+  size INTEGER,                  -- bytes requested
+  free_bytes INTEGER,            -- oom: total free bytes at the failure
+  largest_free INTEGER,          -- oom: the largest free block at the failure
+  despite_free INTEGER,          -- oom: 1 when free_bytes >= size
+  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted by this event
+  message TEXT
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind);
+CREATE TABLE IF NOT EXISTS bounds (  -- references computed from the trace alone
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+  events INTEGER,
+  capacity INTEGER,              -- device bytes Belady ran with
+  peak_live INTEGER,             -- lower bound on footprint: no policy can use less
+  peak_live_event INTEGER, peak_live_line INTEGER,
+  peak_live_kv INTEGER, peak_live_other INTEGER,
+  belady_exact INTEGER,          -- 1: evictable items share one size, Belady is optimal;
+                                 -- 0: mixed sizes, a reference and not a bound; NULL: not run
+  evictable_size INTEGER,
+  belady_evictions INTEGER, belady_rematerialisations INTEGER,
+  belady_bytes_rematerialised INTEGER, belady_ooms INTEGER
+);
