@@ -5,7 +5,11 @@
  * none, the garbage collector (with a gc_threshold), then a new segment; if the
  * range has no room, oversize cached segments are released (with a
  * max_split_size) and then every cached segment, retrying after each. A free
- * caches the block merged with its free neighbours; segments stay reserved. */
+ * caches the block merged with its free neighbours; segments stay reserved.
+ *
+ * The one exception to "a failed call leaves the heap unchanged": an
+ * allocation that ends in VRAM_ENOMEM may have released cached segments on the
+ * way, as PyTorch does; used blocks never change. */
 #include <stdlib.h>
 
 #include "caching_internal.h"
@@ -127,6 +131,25 @@ static vram_status caching_free(void *impl, uint64_t offset)
     return VRAM_OK;
 }
 
+/* Every offset must be a distinct live block; then all are freed. */
+static vram_status caching_free_batch(void *impl, size_t n, const uint64_t *offsets)
+{
+    caching_heap *c = impl;
+    for (size_t i = 0; i < n; i++) {
+        if (!vram__caching_map_get(&c->live, offsets[i]))
+            return not_live(c, offsets[i]);
+        for (size_t j = 0; j < i; j++)
+            if (offsets[j] == offsets[i])
+                return VRAM_EDOUBLEFREE;
+    }
+    for (int p = 0; p < CACHING_POOLS; p++)
+        if (vram__caching_pool_reserve(&c->pools[p], n))
+            return VRAM_ENOHOST;
+    for (size_t i = 0; i < n; i++)
+        vram__caching_put_back(c, vram__caching_map_get(&c->live, offsets[i]));
+    return VRAM_OK;
+}
+
 /* More range: room for more segments. The large expandable segment keeps the
  * end it was created with. */
 static vram_status caching_grow(void *impl, uint64_t bytes)
@@ -227,6 +250,7 @@ const vram_heap_ops vram__heap_caching_ops = {
     .destroy = caching_destroy,
     .alloc = caching_alloc,
     .free = caching_free,
+    .free_batch = caching_free_batch,
     .grow = caching_grow,
     .stats = caching_stats,
     .walk = vram__caching_walk,

@@ -7,6 +7,9 @@
  * by (size, offset) within a pool; freed blocks are cached (merged with free
  * neighbours) and segments are released only when a new one does not fit, by
  * the garbage collector, or never. Options: vram_caching_options in vram/heap.h.
+ * An allocation failing with VRAM_ENOMEM may have released cached segments
+ * first (used blocks never move): the one exception to vram/heap.h's "a failed
+ * call leaves the heap unchanged".
  *
  * Names follow torch.cuda.memory_stats(): "reserved" is bytes in segments,
  * "allocated" bytes in used blocks; their difference is the "reserved but
