@@ -21,6 +21,9 @@
  *     lowers the high-water mark past any free blocks below it, each once).
  *     VRAM_ENOTFOUND for an offset that is not a block start in the range or a
  *     block never used, VRAM_EDOUBLEFREE for a block with no reference.
+ *   - free_batch: one reference per offset (an offset may repeat up to its
+ *     references), O(n) amortised; every offset is validated before anything
+ *     is released, so on failure nothing changed.
  *   - retain: adds a reference, O(1); the same failures as free.
  *   - grow: O(1); whole blocks become available once the range covers them.
  *   - stats O(1); walk and check O(high-water mark). */
@@ -151,6 +154,24 @@ static vram_status pool_lookup(const pool *p, uint64_t offset, uint32_t *out)
     return p->blocks[*out].refs ? VRAM_OK : VRAM_EDOUBLEFREE;
 }
 
+/* Returns block i, whose last reference went, to the free list. */
+static void release(pool *p, uint32_t i)
+{
+    p->live--;
+    p->requested -= p->blocks[i].req;
+    p->blocks[i].req = 0;
+    free_list_push(p, i);
+}
+
+/* Restores the high-water invariant after releases: lowers hwm past the free
+ * blocks at the top, taking each off the free list. Amortised O(1): a block
+ * leaves the list this way at most once per release. */
+static void trim(pool *p)
+{
+    while (p->hwm && p->blocks[p->hwm - 1].refs == 0)
+        free_list_remove(p, --p->hwm);
+}
+
 static vram_status pool_free(void *impl, uint64_t offset)
 {
     pool *p = impl;
@@ -158,19 +179,40 @@ static vram_status pool_free(void *impl, uint64_t offset)
     vram_status st = pool_lookup(p, offset, &i);
     if (st)
         return st;
-    if (--p->blocks[i].refs)
-        return VRAM_OK;
-    p->live--;
-    p->requested -= p->blocks[i].req;
-    p->blocks[i].req = 0;
-    if (i + 1 < p->hwm) {
-        free_list_push(p, i);
-        return VRAM_OK;
+    if (--p->blocks[i].refs == 0) {
+        release(p, i);
+        trim(p);
     }
-    /* The highest used block went: lower hwm to just above the next used one. */
-    p->hwm--;
-    while (p->hwm && p->blocks[p->hwm - 1].refs == 0)
-        free_list_remove(p, --p->hwm);
+    return VRAM_OK;
+}
+
+/* Drops one reference per offset (an offset may appear as often as it has
+ * references). All are validated first by dropping the references and
+ * restoring them on failure, so a failed batch changes nothing. */
+static vram_status pool_free_batch(void *impl, size_t n, const uint64_t *offsets)
+{
+    pool *p = impl;
+    vram_status st = VRAM_OK;
+    size_t k = 0;
+    for (; k < n; k++) {
+        uint32_t i;
+        st = pool_lookup(p, offsets[k], &i);
+        if (st)
+            break;
+        p->blocks[i].refs--;
+    }
+    if (st) {
+        while (k--)
+            p->blocks[offsets[k] / p->bsize].refs++;
+        return st;
+    }
+    /* A used block's req is never 0, so req tells a block not yet released. */
+    for (k = 0; k < n; k++) {
+        uint32_t i = (uint32_t)(offsets[k] / p->bsize);
+        if (p->blocks[i].refs == 0 && p->blocks[i].req)
+            release(p, i);
+    }
+    trim(p);
     return VRAM_OK;
 }
 
@@ -290,6 +332,7 @@ const vram_heap_ops vram__heap_pool_ops = {
     .destroy = pool_destroy,
     .alloc = pool_alloc,
     .free = pool_free,
+    .free_batch = pool_free_batch,
     .grow = pool_grow,
     .stats = pool_stats,
     .walk = pool_walk,

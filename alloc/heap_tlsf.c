@@ -9,7 +9,23 @@
  * VMA). A search rounds the request up to the next list start, so the head of
  * any non-empty list at or above the result fits ("good fit"); two bitmaps and
  * find-first-set make alloc O(1), and free is O(1) by the hash and the
- * address-ordered block list that gives both physical neighbours. */
+ * address-ordered block list that gives both physical neighbours.
+ *
+ * Costs and failures of the entries:
+ *   - create: O(1). VRAM_EINVAL if the capacity is not a multiple of the
+ *     minimum alignment or above 2^56; VRAM_ENOHOST.
+ *   - alloc: O(1) (amortised: the node slab and the hash grow by doubling).
+ *     VRAM_EINVAL if the size exceeds the capacity; VRAM_ENOMEM if no list at or
+ *     above the rounded request (size + alignment - A) is non-empty, which can
+ *     happen while a free block of the size exists (see max_alloc); VRAM_ENOHOST.
+ *   - free: O(1) expected. VRAM_ENOTFOUND for an offset that starts no used
+ *     block; VRAM_EDOUBLEFREE when it starts a free block that was freed there
+ *     (a block freed and then merged into its lower neighbour is ENOTFOUND).
+ *   - free_batch: O(n); every offset is validated first (a repeated offset is a
+ *     double free), so on failure nothing changed.
+ *   - grow: O(1); VRAM_EOVERFLOW past 2^56 bytes, VRAM_ENOHOST.
+ *   - stats: O(1) but for largest_free, a scan of the highest non-empty list;
+ *     max_alloc O(1); walk and check O(blocks). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +54,7 @@ typedef struct tlsf_node {
     uint64_t req;           /* bytes asked for; 0 while free */
     uint32_t prev, next;    /* physical neighbours (NIL at the ends) */
     uint32_t prev_free, next_free; /* free list links; next_free also chains unused nodes */
-    uint8_t used;
+    uint8_t used;           /* 0 free, 1 used; 2 while a batch free holds it validated */
     uint8_t freed;          /* free block that starts where a freed used block started */
 } tlsf_node;
 
@@ -301,17 +317,24 @@ static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_
     return VRAM_OK;
 }
 
-static vram_status tlsf_free(void *impl, uint64_t offset)
+/* The used block starting at `offset`, or why there is none. O(1) expected. */
+static vram_status lookup_used(const tlsf *t, uint64_t offset, uint32_t *out)
 {
-    tlsf *t = impl;
     if (offset % t->align || offset >= t->capacity)
         return VRAM_ENOTFOUND;
     uint32_t i = tlsf_map_get(&t->map, t->nodes, node_key, offset);
     if (i == NIL)
         return VRAM_ENOTFOUND;
+    if (!t->nodes[i].used)
+        return t->nodes[i].freed ? VRAM_EDOUBLEFREE : VRAM_ENOTFOUND;
+    *out = i;
+    return VRAM_OK;
+}
+
+/* Frees used block i and merges it with free neighbours. O(1) expected. */
+static void release(tlsf *t, uint32_t i)
+{
     tlsf_node *n = &t->nodes[i];
-    if (!n->used)
-        return n->freed ? VRAM_EDOUBLEFREE : VRAM_ENOTFOUND;
     t->live--;
     t->in_use -= n->size;
     t->requested -= n->req;
@@ -329,6 +352,42 @@ static vram_status tlsf_free(void *impl, uint64_t offset)
         i = prev;
     }
     list_insert(t, i);
+}
+
+static vram_status tlsf_free(void *impl, uint64_t offset)
+{
+    tlsf *t = impl;
+    uint32_t i;
+    vram_status st = lookup_used(t, offset, &i);
+    if (st)
+        return st;
+    release(t, i);
+    return VRAM_OK;
+}
+
+/* All offsets are validated before any is freed; an offset given twice is a
+ * double free. Validation marks each block (used = 2) and unmarks on failure. */
+static vram_status tlsf_free_batch(void *impl, size_t n, const uint64_t *offsets)
+{
+    tlsf *t = impl;
+    vram_status st = VRAM_OK;
+    size_t k = 0;
+    for (; k < n; k++) {
+        uint32_t i;
+        st = lookup_used(t, offsets[k], &i);
+        if (!st && t->nodes[i].used == 2)
+            st = VRAM_EDOUBLEFREE;
+        if (st)
+            break;
+        t->nodes[i].used = 2;
+    }
+    if (st) {
+        while (k--)
+            t->nodes[tlsf_map_get(&t->map, t->nodes, node_key, offsets[k])].used = 1;
+        return st;
+    }
+    for (k = 0; k < n; k++)
+        release(t, tlsf_map_get(&t->map, t->nodes, node_key, offsets[k]));
     return VRAM_OK;
 }
 
@@ -529,6 +588,7 @@ const vram_heap_ops vram__heap_tlsf_ops = {
     .destroy = tlsf_destroy,
     .alloc = tlsf_alloc,
     .free = tlsf_free,
+    .free_batch = tlsf_free_batch,
     .grow = tlsf_grow,
     .stats = tlsf_stats,
     .walk = tlsf_walk,

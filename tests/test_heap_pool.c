@@ -123,6 +123,32 @@ static void test_refcounts(void)
     vram_heap_destroy(h);
 }
 
+static void test_free_batch(void)
+{
+    vram_heap *h = make(16 * MiB, MiB);
+    uint64_t a, b, c;
+    assert_ok(vram_heap_alloc(h, 1, 0, &a));
+    assert_ok(vram_heap_alloc(h, 1, 0, &b));
+    assert_ok(vram_heap_alloc(h, 1, 0, &c));
+    assert_ok(vram_heap_retain(h, a));
+    /* a has two references, b one: a third mention of a, or b twice, fails. */
+    uint64_t too_many[4] = {a, b, a, a}, twice[2] = {b, b}, unknown[2] = {a, 9 * MiB};
+    expect_status(vram_heap_free_batch(h, 4, too_many), VRAM_EDOUBLEFREE);
+    expect_status(vram_heap_free_batch(h, 2, twice), VRAM_EDOUBLEFREE);
+    expect_status(vram_heap_free_batch(h, 2, unknown), VRAM_ENOTFOUND);
+    expect_eq_u64(stats_of(h).live_allocs, 3);
+    EXPECT_CLEAN(h);
+    /* Both references of a, and c: the mark drops to b. */
+    uint64_t ok[3] = {a, c, a};
+    assert_ok(vram_heap_free_batch(h, 3, ok));
+    vram_heap_stats s = stats_of(h);
+    expect_eq_u64(s.live_allocs, 1);
+    expect_eq_u64(s.footprint, 2 * MiB);
+    expect_eq_u64(s.requested, 1);
+    EXPECT_CLEAN(h);
+    vram_heap_destroy(h);
+}
+
 static void test_free_errors(void)
 {
     vram_heap *h = make(16 * MiB, MiB);
@@ -288,6 +314,7 @@ int main(void)
     test_sizes_and_alignment();
     test_refcounts();
     test_free_errors();
+    test_free_batch();
     test_footprint();
     test_exhaustion_and_grow();
     test_walk();

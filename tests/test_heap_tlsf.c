@@ -150,6 +150,28 @@ static void test_coalescing_and_stats(void)
     vram_heap_destroy(h);
 }
 
+static void test_free_batch(void)
+{
+    vram_heap *h = make(16 * MiB, 0);
+    uint64_t o[4];
+    for (int i = 0; i < 4; i++)
+        assert_ok(vram_heap_alloc(h, MiB, 0, &o[i]));
+    /* A repeated offset or an unknown one fails the batch before anything is freed. */
+    uint64_t dup[3] = {o[0], o[1], o[0]}, bad[2] = {o[2], o[2] + 256};
+    expect_status(vram_heap_free_batch(h, 3, dup), VRAM_EDOUBLEFREE);
+    expect_status(vram_heap_free_batch(h, 2, bad), VRAM_ENOTFOUND);
+    expect_eq_u64(stats_of(h).live_allocs, 4);
+    EXPECT_CLEAN(h);
+    /* Any order coalesces fully: one free block remains. */
+    uint64_t all[4] = {o[2], o[0], o[3], o[1]};
+    assert_ok(vram_heap_free_batch(h, 4, all));
+    vram_heap_stats s = stats_of(h);
+    expect_eq_u64(s.live_allocs, 0);
+    expect_eq_u64(s.free_blocks, 1);
+    EXPECT_CLEAN(h);
+    vram_heap_destroy(h);
+}
+
 typedef struct walk_acc {
     uint64_t next, blocks, used;
     int ok;
@@ -330,6 +352,7 @@ int main(void)
     test_free_errors();
     test_alignments();
     test_coalescing_and_stats();
+    test_free_batch();
     test_walk();
     test_exhaustion_and_grow();
     test_good_fit_and_max_alloc();
