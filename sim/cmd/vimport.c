@@ -1,0 +1,158 @@
+/* vimport - turn an allocation recording into a vramlab trace (sim/import.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "import.h"
+
+static const char usage[] =
+    "usage: vimport FORMAT INPUT -o OUT.trace [options]\n"
+    "\n"
+    "Turns an allocation recording into a vramlab trace (traces/FORMAT.md) that\n"
+    "`replay` runs through every allocator policy.\n"
+    "\n"
+    "formats:\n"
+    "  rmm       RAPIDS RMM logging_resource_adaptor CSV (Thread,Time,Action,Pointer,Size,Stream)\n"
+    "  torch     PyTorch memory snapshot pickle (torch.cuda.memory._dump_snapshot); read by a\n"
+    "            strict reader that never runs code: no Python or torch needed\n"
+    "  azure     Azure LLM inference request CSV: requests, not allocations; use tracegen\n"
+    "  mooncake  Mooncake request JSONL: likewise, use tracegen\n"
+    "\n"
+    "options:\n"
+    "  -o, --output OUT       the trace to write (gzip when it ends in .gz); written to OUT.tmp\n"
+    "                         and renamed when complete, so a failed import leaves nothing\n"
+    "  --capacity BYTES       device capacity in the header; suffixes K M G T (powers of 1024).\n"
+    "                         Default: torch, the snapshot's segments (or the peak of live bytes\n"
+    "                         if larger); rmm, the peak of live bytes rounded up to a GiB\n"
+    "  --device N             torch: which device's trace (default 0)\n"
+    "  --source TEXT          header source (default: the input's name and format)\n"
+    "  --licence TEXT         header licence of the recording (default: unknown)\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "Frees of blocks allocated before the recording began are accepted: each such block is\n"
+    "allocated at time 0. Exit status: 0 done, 1 the import failed, 2 bad usage.\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("vimport: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\n(vimport --help for usage)\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* Decimal with an optional K/M/G/T suffix (powers of 1024); 0 on a bad or overflowing number. */
+static int parse_bytes(const char *s, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return 0;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if (__builtin_mul_overflow(v, 10ull, &v) || __builtin_add_overflow(v, (unsigned)(*p - '0'), &v))
+            return 0;
+    int shift = 0;
+    switch (*p) {
+    case '\0': break;
+    case 'K': shift = 10; break;
+    case 'M': shift = 20; break;
+    case 'G': shift = 30; break;
+    case 'T': shift = 40; break;
+    default: return 0;
+    }
+    if (*p && p[1] != '\0' && strcmp(p + 1, "iB") != 0)
+        return 0;
+    if (shift && v > (~0ull >> shift))
+        return 0;
+    *out = v << shift;
+    return *out > 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *format = NULL, *input = NULL, *output = NULL;
+    vimport_options opt = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const int has_value = i + 1 < argc;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (!has_value)
+                return usage_error("%s needs a file name", a);
+            output = argv[++i];
+        } else if (!strcmp(a, "--capacity")) {
+            unsigned long long v;
+            if (!has_value)
+                return usage_error("%s needs a number of bytes", a);
+            if (!parse_bytes(argv[++i], &v) || v > 0x7fffffffffffffffull)
+                return usage_error("--capacity: expected bytes from 1 to 2^63-1 (e.g. 85899345920 "
+                                   "or 80G), found '%s'", argv[i]);
+            opt.capacity = v;
+        } else if (!strcmp(a, "--device")) {
+            char *end;
+            if (!has_value)
+                return usage_error("%s needs a device number", a);
+            long d = strtol(argv[++i], &end, 10);
+            if (*argv[i] == '\0' || *end || d < 0 || d > 1024)
+                return usage_error("--device: expected a device number from 0 to 1024, found '%s'",
+                                   argv[i]);
+            opt.device = (int)d;
+        } else if (!strcmp(a, "--source") || !strcmp(a, "--licence")) {
+            if (!has_value)
+                return usage_error("%s needs a text", a);
+            *(a[2] == 's' ? &opt.source : &opt.licence) = argv[++i];
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else if (!format) {
+            format = a;
+        } else if (!input) {
+            input = a;
+        } else {
+            return usage_error("unexpected argument '%s'", a);
+        }
+    }
+    if (!format)
+        return usage_error("%s", "no FORMAT: expected rmm, torch, azure or mooncake");
+    if (!strcmp(format, "azure") || !strcmp(format, "mooncake")) {
+        fprintf(stderr, "vimport: %s files record requests (arrivals, prompt and output lengths), "
+                "not allocations: turn them into a trace with a model and an engine style using "
+                "`tracegen` (see tracegen --help)\n", format);
+        return 2;
+    }
+    if (strcmp(format, "rmm") != 0 && strcmp(format, "torch") != 0)
+        return usage_error("unknown FORMAT '%s': expected rmm, torch, azure or mooncake", format);
+    if (!input)
+        return usage_error("%s", "no INPUT file");
+    if (!output)
+        return usage_error("%s", "no output: give -o OUT.trace");
+
+    char err[1024];
+    vimport_stats st;
+    vram_status s = !strcmp(format, "rmm") ? vimport_rmm(input, output, &opt, &st, err, sizeof err)
+                                           : vimport_torch(input, output, &opt, &st, err, sizeof err);
+    if (s) {
+        fprintf(stderr, "vimport: %s\n", err[0] ? err : vram_strerror(s));
+        return 1;
+    }
+    printf("%s: %llu records -> %llu allocs (%llu pre-existing), %llu frees, %llu live at the end\n",
+           output, (unsigned long long)st.records, (unsigned long long)st.allocs,
+           (unsigned long long)st.preexisting, (unsigned long long)st.frees,
+           (unsigned long long)st.live_at_end);
+    if (!strcmp(format, "rmm"))
+        printf("  %llu allocate failure(s) skipped\n", (unsigned long long)st.failures);
+    else
+        printf("  %llu free_requested checked, %llu segment events, %llu oom, %llu snapshot skipped\n",
+               (unsigned long long)st.free_requested, (unsigned long long)st.segment_events,
+               (unsigned long long)st.failures, (unsigned long long)st.snapshots);
+    printf("  peak live %llu bytes, capacity %llu bytes, %llu timestamp(s) clamped\n",
+           (unsigned long long)st.peak_live_bytes, (unsigned long long)st.capacity,
+           (unsigned long long)st.clamped_ts);
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* import.h - importers of allocation recordings users already have, into traces.
+ *
+ * rmm:   the CSV of RAPIDS RMM's logging_resource_adaptor
+ *        (`Thread,Time,Action,Pointer,Size,Stream`).
+ * torch: a PyTorch CUDA memory snapshot (torch.cuda.memory._dump_snapshot), a
+ *        pickle read by the strict reader of pickle.h: no Python, no torch.
+ *
+ * Both write an `engine import:NAME` trace (traces/FORMAT.md) with one `alloc`
+ * per recorded allocation and one `free` when its memory became reusable, ids
+ * 1, 2, ... in order of appearance, kind `other`, priority 0, alignment 0.
+ *
+ * Frees of blocks allocated before the recording began (a ring buffer that
+ * wrapped, a log switched on late) are accepted: each such block gets an `alloc`
+ * at time 0, before every recorded event, so the replay holds its bytes from the
+ * start as the device did; they take the ids 1..preexisting in the order of
+ * their frees. A free of an address that was allocated and freed earlier in the
+ * recording is a double free and an error, as is an alloc of a live address or a
+ * free whose size differs from the alloc's.
+ *
+ * Timestamps are microseconds from the first record; one that goes backwards is
+ * written as the one before (counted in clamped_ts).
+ *
+ * The output is written to OUT.tmp and renamed to OUT only when complete: after
+ * a failure nothing is left under either name. Errors name the input's
+ * file:line (rmm) or file and trace entry (torch) and what was expected. */
+#ifndef VSIM_IMPORT_H
+#define VSIM_IMPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vram/status.h"
+
+typedef struct vimport_options {
+    uint64_t capacity;   /* device bytes for the header; 0 = derived: torch, the bytes of the
+                            snapshot's segments on the device or the peak of live bytes if
+                            larger; rmm, the peak of live bytes rounded up to a whole GiB */
+    int device;          /* torch: the device whose trace is imported (default 0) */
+    const char *source;  /* header `source`; NULL = the input's file name and format */
+    const char *licence; /* header `licence`; NULL = "unknown" */
+} vimport_options;
+
+typedef struct vimport_stats {
+    uint64_t records;         /* rows (rmm) or device trace entries (torch) read */
+    uint64_t allocs;          /* alloc events written, pre-existing ones included */
+    uint64_t frees;           /* free events written */
+    uint64_t preexisting;     /* blocks freed but allocated before the recording began */
+    uint64_t live_at_end;     /* allocations the recording never frees */
+    uint64_t failures;        /* rmm `allocate failure` rows; torch `oom` entries (skipped) */
+    uint64_t free_requested;  /* torch: checked against the live blocks, not written */
+    uint64_t segment_events;  /* torch: segment_alloc/free/map/unmap (counted, not written) */
+    uint64_t snapshots;       /* torch: `snapshot` entries (skipped) */
+    uint64_t clamped_ts;      /* timestamps that went backwards */
+    uint64_t peak_live_bytes; /* the most bytes live at once, pre-existing blocks included */
+    uint64_t capacity;        /* as written in the header */
+} vimport_stats;
+
+/* Imports an RMM log. Cost: two streaming reads of the input, memory O(distinct
+ * pointers). Fails with VRAM_EPARSE and "FILE:LINE: what" for a malformed row
+ * (wrong header, column count, action, pointer, size or time) or an inconsistent
+ * one (see above), VRAM_EIO when the input cannot be read or the output written,
+ * VRAM_EINVAL for NULL paths, VRAM_ENOHOST without memory. `opt` and `stats` may
+ * be NULL; err may be NULL. */
+vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport_options *opt,
+                        vimport_stats *stats, char *err, size_t errlen);
+
+/* Imports the device_traces of a torch snapshot: `alloc` -> alloc,
+ * `free_completed` -> free (the memory is reusable then); `free_requested` is
+ * only checked; segment_* entries are counted, and written as one comment line.
+ * Cost: the whole pickle in memory (about 3x its size) plus O(distinct addresses).
+ * Fails as vimport_rmm, with "FILE: device_traces[D][I]: what" for a bad entry
+ * and the pickle reader's messages for a bad or refused pickle; VRAM_ENOTFOUND
+ * when the device has no trace. */
+vram_status vimport_torch(const char *in_path, const char *out_path, const vimport_options *opt,
+                          vimport_stats *stats, char *err, size_t errlen);
+
+/* The segments a torch snapshot records for one device, for comparing the
+ * caching heap policy with what PyTorch did. */
+typedef struct vimport_torch_segments {
+    uint64_t *alloc_sizes;    /* sizes of the `segment_alloc` trace entries, in order */
+    size_t n_alloc;
+    uint64_t *snapshot_sizes; /* total_size of each segment alive at the dump, file order */
+    int *snapshot_large;      /* 1 for segment_type "large", 0 for "small" */
+    size_t n_snapshot;
+} vimport_torch_segments;
+
+/* Fills *out (free it with vimport_torch_segments_free). Fails as vimport_torch. */
+vram_status vimport_torch_segments_read(const char *in_path, int device,
+                                        vimport_torch_segments *out, char *err, size_t errlen);
+void vimport_torch_segments_free(vimport_torch_segments *s);
+
+#endif

@@ -1,0 +1,328 @@
+/* import_core.c - the part of every importer that is not parsing (import_core.h). */
+#include "import_core.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the core knows of one recorded address. Entries are never removed: an
+ * address that was freed stays known, so a second free is told apart from the
+ * free of a block allocated before the recording began (an unknown address). */
+typedef struct addr_state {
+    uint64_t size; /* of the block while live */
+    uint64_t id;   /* trace id while live (pass 2) */
+    int live;
+} addr_state;
+
+vram_status vimport__core_init(vimport__core *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->err = err;
+    c->errlen = errlen;
+    if (err && errlen)
+        err[0] = '\0';
+    vram_status st = vsim_idmap_create(sizeof(addr_state), &c->addrs);
+    if (st && err && errlen)
+        snprintf(err, errlen, "out of host memory");
+    return st;
+}
+
+void vimport__core_fini(vimport__core *c)
+{
+    vsim_idmap_destroy(c->addrs);
+    free(c->pre_sizes);
+    c->addrs = NULL;
+    c->pre_sizes = NULL;
+}
+
+vram_status vimport__fail(vimport__core *c, const vimport__source *src, vram_status st,
+                          const char *fmt, ...)
+{
+    if (!c->err || !c->errlen)
+        return st;
+    char where[512] = "";
+    if (src)
+        src->where(src->ctx, where, sizeof where);
+    int n = snprintf(c->err, c->errlen, "%s%s", where, where[0] ? ": " : "");
+    if (n >= 0 && (size_t)n < c->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static vram_status no_memory(vimport__core *c)
+{
+    return vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
+}
+
+static vram_status add_preexisting(vimport__core *c, uint64_t size)
+{
+    if (c->n_pre == c->pre_cap) {
+        size_t ncap = c->pre_cap ? c->pre_cap * 2 : 64;
+        uint64_t *n = ncap <= SIZE_MAX / sizeof *n ? realloc(c->pre_sizes, ncap * sizeof *n) : NULL;
+        if (!n)
+            return no_memory(c);
+        c->pre_sizes = n;
+        c->pre_cap = ncap;
+    }
+    c->pre_sizes[c->n_pre++] = size;
+    return VRAM_OK;
+}
+
+static vram_status size_mismatch(vimport__core *c, const vimport__source *src, const char *what,
+                                 const vimport__rec *r, uint64_t live_size)
+{
+    return vimport__fail(c, src, VRAM_EPARSE,
+                         "%s of 0x%llx with size %llu, but the block was allocated with size %llu",
+                         what, (unsigned long long)r->addr, (unsigned long long)r->size,
+                         (unsigned long long)live_size);
+}
+
+/* total += size, kept <= INT64_MAX; 0 when it would exceed that. */
+static int add_total(uint64_t *total, uint64_t size)
+{
+    return !__builtin_add_overflow(*total, size, total) && *total <= INT64_MAX;
+}
+
+static vram_status too_large(vimport__core *c, const vimport__source *src)
+{
+    return vimport__fail(c, src, VRAM_EPARSE, "the allocated sizes add up to more than 2^63-1 bytes");
+}
+
+vram_status vimport__scan(vimport__core *c, const vimport__source *src)
+{
+    /* Live bytes at any moment = logged (allocated in the recording, still live)
+     * + pre-existing not yet freed = logged - pre_freed + P, where P (all
+     * pre-existing bytes) is known only at the end: so track the maximum of
+     * logged - pre_freed and add P afterwards. `total` (every alloc and every
+     * pre-existing block) bounds both terms and is kept <= INT64_MAX, so the
+     * difference fits in int64_t. */
+    uint64_t logged = 0, pre_freed = 0, total = 0, live_count = 0;
+    int64_t max_diff = 0;
+    vimport__rec r;
+    int got;
+    while ((got = src->next(src->ctx, &r)) == 1) {
+        if (r.size == 0)
+            return vimport__fail(c, src, VRAM_EPARSE, "size 0: expected a size of at least 1 byte");
+        int created = 0;
+        addr_state *a = r.type == VIMPORT__CHECK_LIVE ? vsim_idmap_get(c->addrs, r.addr)
+                                                      : vsim_idmap_put(c->addrs, r.addr, &created);
+        if (!a && r.type != VIMPORT__CHECK_LIVE)
+            return no_memory(c);
+        switch (r.type) {
+        case VIMPORT__ALLOC:
+            if (a->live)
+                return vimport__fail(c, src, VRAM_EPARSE,
+                                     "alloc of 0x%llx, which is live (allocated and not freed)",
+                                     (unsigned long long)r.addr);
+            if (!add_total(&total, r.size))
+                return too_large(c, src);
+            a->live = 1;
+            a->size = r.size;
+            logged += r.size;
+            live_count++;
+            break;
+        case VIMPORT__FREE:
+            if (a->live) {
+                if (r.size != a->size)
+                    return size_mismatch(c, src, "free", &r, a->size);
+                a->live = 0;
+                logged -= r.size;
+                live_count--;
+            } else if (!created) {
+                return vimport__fail(c, src, VRAM_EPARSE,
+                                     "free of 0x%llx, which was freed already (double free)",
+                                     (unsigned long long)r.addr);
+            } else {
+                if (!add_total(&total, r.size))
+                    return too_large(c, src);
+                vram_status st = add_preexisting(c, r.size);
+                if (st)
+                    return st;
+                pre_freed += r.size;
+            }
+            break;
+        case VIMPORT__CHECK_LIVE:
+            if (a && a->live && r.size != a->size)
+                return size_mismatch(c, src, "free request", &r, a->size);
+            if (a && !a->live)
+                return vimport__fail(c, src, VRAM_EPARSE,
+                                     "free request of 0x%llx, which is not live",
+                                     (unsigned long long)r.addr);
+            break; /* unknown: a pre-existing block, freed later */
+        }
+        int64_t diff = (int64_t)logged - (int64_t)pre_freed;
+        if (diff > max_diff)
+            max_diff = diff;
+    }
+    if (got < 0)
+        return VRAM_EPARSE;
+    c->stats.preexisting = c->n_pre;
+    c->stats.live_at_end = live_count;
+    c->stats.peak_live_bytes = pre_freed + (uint64_t)max_diff; /* pre_freed = P now */
+    return VRAM_OK;
+}
+
+/* The writer's side of pass 2: OUT.tmp while writing, renamed at the end. */
+typedef struct output {
+    vtrace_writer *w;
+    char *tmp;
+} output;
+
+static void output_abort(output *o)
+{
+    if (o->w)
+        vtrace_writer_close(o->w);
+    if (o->tmp)
+        remove(o->tmp);
+    free(o->tmp);
+    o->w = NULL;
+    o->tmp = NULL;
+}
+
+static vram_status write_event(vimport__core *c, const vimport__source *src, output *o,
+                               const vtrace_event *ev)
+{
+    vram_status st = vtrace_write(o->w, ev);
+    if (st == VRAM_EIO)
+        return vimport__fail(c, NULL, st, "%s: write error", o->tmp);
+    if (st)
+        return vimport__fail(c, src, st, "cannot write %s %llu (size %llu) as a trace event",
+                             vtrace_type_name(ev->type), (unsigned long long)ev->id,
+                             (unsigned long long)ev->size);
+    return VRAM_OK;
+}
+
+static vram_status emit_events(vimport__core *c, const vimport__source *src, output *o)
+{
+    vtrace_event ev = {.type = VTRACE_ALLOC, .kind = VRAM_KIND_OTHER};
+    vram_status st;
+    for (size_t i = 0; i < c->n_pre; i++) {
+        ev.id = i + 1;
+        ev.size = c->pre_sizes[i];
+        if ((st = write_event(c, NULL, o, &ev)))
+            return st;
+    }
+    c->stats.allocs = c->n_pre;
+    uint64_t next_id = c->n_pre + 1, pre_seen = 0, t0 = 0, last = 0;
+    int first = 1;
+    vimport__rec r;
+    int got;
+    while ((got = src->next(src->ctx, &r)) == 1) {
+        if (first)
+            t0 = r.ts_us;
+        first = 0;
+        uint64_t ts = r.ts_us >= t0 ? r.ts_us - t0 : 0;
+        if (ts < last) {
+            c->stats.clamped_ts++;
+            ts = last;
+        }
+        last = ts;
+        if (r.type == VIMPORT__CHECK_LIVE)
+            continue;
+        int created = 0;
+        addr_state *a = vsim_idmap_put(c->addrs, r.addr, &created);
+        if (!a)
+            return no_memory(c);
+        ev = (vtrace_event){.ts_us = ts, .size = r.size, .kind = VRAM_KIND_OTHER};
+        if (r.type == VIMPORT__ALLOC) {
+            a->live = 1;
+            a->id = next_id++;
+            ev.type = VTRACE_ALLOC;
+            ev.id = a->id;
+            c->stats.allocs++;
+        } else {
+            if (a->live) {
+                ev.id = a->id;
+            } else if (pre_seen < c->n_pre) {
+                ev.id = ++pre_seen; /* pre-existing blocks are numbered in the order of their frees */
+            } else {
+                return vimport__fail(c, src, VRAM_EPARSE,
+                                     "the input changed between the two passes of the import");
+            }
+            a->live = 0;
+            ev.type = VTRACE_FREE;
+            c->stats.frees++;
+        }
+        if ((st = write_event(c, src, o, &ev)))
+            return st;
+    }
+    return got < 0 ? VRAM_EPARSE : VRAM_OK;
+}
+
+vram_status vimport__emit(vimport__core *c, const vimport__source *src, const char *out_path,
+                          const vtrace_header *h, const char *comment)
+{
+    vram_status st = src->rewind(src->ctx);
+    if (st)
+        return st;
+    /* Pass 2 maps addresses to ids afresh. */
+    vsim_idmap_destroy(c->addrs);
+    c->addrs = NULL;
+    if (vsim_idmap_create(sizeof(addr_state), &c->addrs))
+        return no_memory(c);
+
+    output o = {0};
+    size_t n = strlen(out_path);
+    o.tmp = malloc(n + 5);
+    if (!o.tmp)
+        return no_memory(c);
+    memcpy(o.tmp, out_path, n);
+    memcpy(o.tmp + n, ".tmp", 5);
+    const int gzip = n >= 3 && strcmp(out_path + n - 3, ".gz") == 0;
+    st = vtrace_writer_open_as(o.tmp, h, gzip, &o.w);
+    if (st) {
+        vimport__fail(c, NULL, st, "%s: cannot write: %s", o.tmp,
+                      st == VRAM_EIO ? strerror(errno) : "bad header");
+        free(o.tmp);
+        return st;
+    }
+    if (comment && (st = vtrace_write_comment(o.w, comment)))
+        vimport__fail(c, NULL, st, "%s: cannot write the comment", o.tmp);
+    if (!st)
+        st = emit_events(c, src, &o);
+    if (st) {
+        output_abort(&o);
+        return st;
+    }
+    st = vtrace_writer_close(o.w);
+    o.w = NULL;
+    if (st) {
+        vimport__fail(c, NULL, st, "%s: write error", o.tmp);
+        output_abort(&o);
+        return st;
+    }
+    if (rename(o.tmp, out_path) != 0) {
+        vimport__fail(c, NULL, VRAM_EIO, "cannot rename %s to %s: %s", o.tmp, out_path,
+                      strerror(errno));
+        output_abort(&o);
+        return VRAM_EIO;
+    }
+    free(o.tmp);
+    return VRAM_OK;
+}
+
+void vimport__header_text(char dst[VTRACE_TEXT_MAX], const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = 0;
+    for (; s[n] && n < VTRACE_TEXT_MAX - 1; n++) {
+        unsigned char ch = (unsigned char)s[n];
+        dst[n] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    while (n && (dst[n - 1] == ' ' || dst[n - 1] == '\t'))
+        n--;
+    dst[n] = '\0';
+}
+
+const char *vimport__basename(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}

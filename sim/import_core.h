@@ -1,0 +1,66 @@
+/* import_core.h - what every importer shares: recorded addresses to trace ids,
+ * pre-existing blocks, timestamps, and the OUT.tmp -> OUT output (import.h).
+ *
+ * An importer is a source of records read twice: pass 1 (vimport__scan)
+ * checks consistency and measures (pre-existing blocks, peak live bytes); pass 2
+ * (vimport__emit) writes the trace. The source must give the same records in
+ * the same order both times. */
+#ifndef VSIM_IMPORT_CORE_H
+#define VSIM_IMPORT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "import.h"
+#include "idmap.h"
+#include "trace.h"
+
+typedef enum vimport__rec_type {
+    VIMPORT__ALLOC,      /* addr becomes live with size bytes */
+    VIMPORT__FREE,       /* addr's bytes are reusable */
+    VIMPORT__CHECK_LIVE  /* addr must be live (or pre-existing) with this size; nothing changes */
+} vimport__rec_type;
+
+typedef struct vimport__rec {
+    vimport__rec_type type;
+    uint64_t addr, size;
+    uint64_t ts_us; /* absolute, in the recording's clock */
+} vimport__rec;
+
+typedef struct vimport__source {
+    /* 1: *rec is the next record; 0: end; -1: error, message already in the core's err. */
+    int (*next)(void *ctx, vimport__rec *rec);
+    /* Back to the first record, for pass 2 (counters of skipped rows start again). */
+    vram_status (*rewind)(void *ctx);
+    /* Where the last record came from ("FILE:LINE"), for messages. */
+    void (*where)(void *ctx, char *buf, size_t len);
+    void *ctx;
+} vimport__source;
+
+typedef struct vimport__core {
+    vsim_idmap *addrs;    /* address -> struct addr_state (import_core.c) */
+    uint64_t *pre_sizes;  /* sizes of the pre-existing blocks, in the order of their frees */
+    size_t n_pre, pre_cap;
+    vimport_stats stats;
+    char *err;
+    size_t errlen;
+} vimport__core;
+
+vram_status vimport__core_init(vimport__core *c, char *err, size_t errlen);
+void vimport__core_fini(vimport__core *c);
+/* Writes "WHERE: message" to the core's err and returns st. */
+vram_status vimport__fail(vimport__core *c, const vimport__source *src, vram_status st,
+                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Pass 1: every record checked; stats.preexisting, live_at_end and peak_live_bytes set. */
+vram_status vimport__scan(vimport__core *c, const vimport__source *src);
+/* Pass 2: rewinds the source and writes the trace with header `h` (capacity
+ * set) to out_path via out_path.tmp; `comment` (may be NULL) goes after the header. */
+vram_status vimport__emit(vimport__core *c, const vimport__source *src, const char *out_path,
+                          const vtrace_header *h, const char *comment);
+/* Copies s into a header text field: control bytes become '?', blanks at the ends
+ * are dropped, and at most VTRACE_TEXT_MAX-1 bytes are kept. */
+void vimport__header_text(char dst[VTRACE_TEXT_MAX], const char *s);
+/* The last path component of `path`. */
+const char *vimport__basename(const char *path);
+
+#endif
