@@ -232,8 +232,13 @@ vram_status vram_device_release(vram_device *d, uint64_t addr)
         return fail(d, VRAM_ENOTFOUND, "release: 0x%" PRIx64 " is not the start of a live segment",
                     addr);
     vram_status st = d->ops->release(d->impl, addr);
-    if (st)
+    if (st) {
+        /* A growable segment may have lost some granules before the failure. */
+        vram_segment_info now;
+        if (d->ops->segment_info(d->impl, addr, &now) == VRAM_OK && now.size < si.size)
+            d->stats.reserved -= si.size - now.size;
         return backend_failed(d, st, "release");
+    }
     d->stats.reserved -= si.size;
     d->stats.segments--;
     d->stats.release_calls++;
@@ -411,18 +416,20 @@ static vram_status resize(vram_device *d, uint64_t addr, uint64_t new_size, int 
     if (grow && fault_fires(d, VRAM_FAULT_RESERVE, call))
         return d->fault.st;
     vram_status st = d->ops->resize(d->impl, addr, size);
-    if (st)
-        return backend_failed(d, st, call);
-    if (grow) {
-        account_reserve(d, size - si.size);
+    /* A backend may fail half way through (some granules mapped or unmapped):
+     * the stats follow what is mapped now, whatever the status. */
+    vram_segment_info now;
+    uint64_t mapped = d->ops->segment_info(d->impl, addr, &now) ? si.size : now.size;
+    if (mapped > si.size) {
+        account_reserve(d, mapped - si.size);
         d->stats.map_calls++;
         d->stats.modelled_ns += d->cost.segment_alloc_ns;
-    } else {
-        d->stats.reserved -= si.size - size;
+    } else if (mapped < si.size) {
+        d->stats.reserved -= si.size - mapped;
         d->stats.unmap_calls++;
         d->stats.modelled_ns += d->cost.segment_free_ns;
     }
-    return VRAM_OK;
+    return st ? backend_failed(d, st, call) : VRAM_OK;
 }
 
 vram_status vram_device_grow_segment(vram_device *d, uint64_t addr, uint64_t new_size)
