@@ -102,11 +102,6 @@ static void mapping_search(uint64_t u, unsigned *fl, unsigned *sl)
     mapping(u, fl, sl);
 }
 
-static uint64_t node_key(const void *nodes, uint32_t idx)
-{
-    return ((const tlsf_node *)nodes)[idx].off;
-}
-
 static void list_insert(tlsf *t, uint32_t i)
 {
     tlsf_node *n = &t->nodes[i];
@@ -172,7 +167,7 @@ static vram_status reserve(tlsf *t, uint32_t k)
         t->nodes = grown;
         t->nodes_cap = cap;
     }
-    return tlsf_map_reserve(&t->map, t->nodes, node_key, k);
+    return tlsf_map_reserve(&t->map, k);
 }
 
 /* A node for [off, off + size), linked into the hash; reserve() came first. */
@@ -190,14 +185,14 @@ static uint32_t node_new(tlsf *t, uint64_t off, uint64_t size)
     n->off = off;
     n->size = size;
     n->prev = n->next = n->prev_free = n->next_free = NIL;
-    tlsf_map_put(&t->map, t->nodes, node_key, i);
+    tlsf_map_put(&t->map, off, i);
     t->blocks++;
     return i;
 }
 
 static void node_release(tlsf *t, uint32_t i)
 {
-    tlsf_map_remove(&t->map, t->nodes, node_key, t->nodes[i].off);
+    tlsf_map_remove(&t->map, t->nodes[i].off);
     t->nodes[i].next_free = t->spare;
     t->spare = i;
     t->blocks--;
@@ -322,7 +317,7 @@ static vram_status lookup_used(const tlsf *t, uint64_t offset, uint32_t *out)
 {
     if (offset % t->align || offset >= t->capacity)
         return VRAM_ENOTFOUND;
-    uint32_t i = tlsf_map_get(&t->map, t->nodes, node_key, offset);
+    uint32_t i = tlsf_map_get(&t->map, offset);
     if (i == NIL)
         return VRAM_ENOTFOUND;
     if (!t->nodes[i].used)
@@ -383,11 +378,11 @@ static vram_status tlsf_free_batch(void *impl, size_t n, const uint64_t *offsets
     }
     if (st) {
         while (k--)
-            t->nodes[tlsf_map_get(&t->map, t->nodes, node_key, offsets[k])].used = 1;
+            t->nodes[tlsf_map_get(&t->map, offsets[k])].used = 1;
         return st;
     }
     for (k = 0; k < n; k++)
-        release(t, tlsf_map_get(&t->map, t->nodes, node_key, offsets[k]));
+        release(t, tlsf_map_get(&t->map, offsets[k]));
     return VRAM_OK;
 }
 
@@ -491,7 +486,7 @@ static vram_status check_blocks(const tlsf *t, char *msg, size_t len)
         if (n->off != end)
             return vram__violation(msg, len, "block at %llu: expected at %llu (gap or overlap)",
                                    (unsigned long long)n->off, (unsigned long long)end);
-        if (tlsf_map_get(&t->map, t->nodes, node_key, n->off) != i)
+        if (tlsf_map_get(&t->map, n->off) != i)
             return vram__violation(msg, len, "block at %llu: missing from the offset hash",
                                    (unsigned long long)n->off);
         if (n->used) {

@@ -1,7 +1,7 @@
 /* tlsf_map.h - the TLSF policy's offset -> block index: an open-addressing hash
  * (linear probing, backward-shift deletion, no tombstones) from a block's start
- * offset to its node index. The table stores node indices only; the key of a
- * slot is read from the caller's node array through `key_of`.
+ * offset to its node index. Keys live in the slots, so a probe reads only the
+ * table's own contiguous memory, never the nodes.
  *
  * Invariant kept here: the table is at most half full, so every probe sequence
  * ends at an empty slot and expected probe lengths stay O(1). */
@@ -15,16 +15,18 @@
 
 #define TLSF_MAP_EMPTY UINT32_MAX
 
+typedef struct tlsf_slot {
+    uint64_t key;
+    uint32_t idx;       /* node index, or TLSF_MAP_EMPTY */
+} tlsf_slot;
+
 typedef struct tlsf_map {
-    uint32_t *slots;   /* node index or TLSF_MAP_EMPTY */
-    uint64_t mask;     /* slot count - 1 (a power of two minus one) */
-    uint64_t count;    /* occupied slots */
-    unsigned shift;    /* 64 - log2(slot count), for the multiplicative hash */
+    tlsf_slot *slots;
+    uint64_t mask;      /* slot count - 1 (a power of two minus one) */
+    uint64_t count;     /* occupied slots */
+    unsigned shift;     /* 64 - log2(slot count), for the multiplicative hash */
     unsigned key_shift; /* keys are multiples of 2^key_shift: dropped before hashing */
 } tlsf_map;
-
-/* The key of node `idx` (its start offset). */
-typedef uint64_t (*tlsf_key_fn)(const void *nodes, uint32_t idx);
 
 static inline uint64_t tlsf_map_home(const tlsf_map *m, uint64_t key)
 {
@@ -39,7 +41,7 @@ static inline vram_status tlsf_map_init(tlsf_map *m, unsigned bits, unsigned key
     if (!m->slots)
         return VRAM_ENOHOST;
     for (uint64_t i = 0; i < n; i++)
-        m->slots[i] = TLSF_MAP_EMPTY;
+        m->slots[i].idx = TLSF_MAP_EMPTY;
     m->mask = n - 1;
     m->count = 0;
     m->shift = 64 - bits;
@@ -50,26 +52,34 @@ static inline vram_status tlsf_map_init(tlsf_map *m, unsigned bits, unsigned key
 static inline void tlsf_map_free(tlsf_map *m) { free(m->slots); }
 
 /* The slot holding `key`, or the empty slot where it would go. O(1) expected. */
-static inline uint64_t tlsf_map_slot(const tlsf_map *m, const void *nodes, tlsf_key_fn key_of,
-                                     uint64_t key)
+static inline uint64_t tlsf_map_slot(const tlsf_map *m, uint64_t key)
 {
     uint64_t i = tlsf_map_home(m, key);
-    while (m->slots[i] != TLSF_MAP_EMPTY && key_of(nodes, m->slots[i]) != key)
+    while (m->slots[i].idx != TLSF_MAP_EMPTY && m->slots[i].key != key)
         i = (i + 1) & m->mask;
     return i;
 }
 
 /* The node index stored for `key`, or TLSF_MAP_EMPTY. O(1) expected. */
-static inline uint32_t tlsf_map_get(const tlsf_map *m, const void *nodes, tlsf_key_fn key_of,
-                                    uint64_t key)
+static inline uint32_t tlsf_map_get(const tlsf_map *m, uint64_t key)
 {
-    return m->slots[tlsf_map_slot(m, nodes, key_of, key)];
+    return m->slots[tlsf_map_slot(m, key)].idx;
+}
+
+/* Inserts `key`, which must not be present, with room reserved. O(1) expected. */
+static inline void tlsf_map_put(tlsf_map *m, uint64_t key, uint32_t idx)
+{
+    uint64_t i = tlsf_map_home(m, key);
+    while (m->slots[i].idx != TLSF_MAP_EMPTY)
+        i = (i + 1) & m->mask;
+    m->slots[i].key = key;
+    m->slots[i].idx = idx;
+    m->count++;
 }
 
 /* Makes room for `extra` more keys (doubling and rehashing if the table would be
  * more than half full). On VRAM_ENOHOST the table is unchanged. Amortised O(1). */
-static inline vram_status tlsf_map_reserve(tlsf_map *m, const void *nodes, tlsf_key_fn key_of,
-                                           uint64_t extra)
+static inline vram_status tlsf_map_reserve(tlsf_map *m, uint64_t extra)
 {
     if ((m->count + extra) * 2 <= m->mask + 1)
         return VRAM_OK;
@@ -80,46 +90,33 @@ static inline vram_status tlsf_map_reserve(tlsf_map *m, const void *nodes, tlsf_
     vram_status st = tlsf_map_init(&grown, bits, m->key_shift);
     if (st)
         return st;
-    for (uint64_t i = 0; i <= m->mask; i++) {
-        uint32_t idx = m->slots[i];
-        if (idx != TLSF_MAP_EMPTY)
-            grown.slots[tlsf_map_slot(&grown, nodes, key_of, key_of(nodes, idx))] = idx;
-    }
-    grown.count = m->count;
+    for (uint64_t i = 0; i <= m->mask; i++)
+        if (m->slots[i].idx != TLSF_MAP_EMPTY)
+            tlsf_map_put(&grown, m->slots[i].key, m->slots[i].idx);
     free(m->slots);
     *m = grown;
     return VRAM_OK;
 }
 
-/* Inserts node `idx` under its key, which must not be present; room must have
- * been reserved. O(1) expected. */
-static inline void tlsf_map_put(tlsf_map *m, const void *nodes, tlsf_key_fn key_of, uint32_t idx)
-{
-    m->slots[tlsf_map_slot(m, nodes, key_of, key_of(nodes, idx))] = idx;
-    m->count++;
-}
-
 /* Removes `key`, which must be present, shifting later entries of its probe run
  * back so that no lookup needs a tombstone. O(1) expected. */
-static inline void tlsf_map_remove(tlsf_map *m, const void *nodes, tlsf_key_fn key_of,
-                                   uint64_t key)
+static inline void tlsf_map_remove(tlsf_map *m, uint64_t key)
 {
-    uint64_t hole = tlsf_map_slot(m, nodes, key_of, key);
+    uint64_t hole = tlsf_map_slot(m, key);
     uint64_t j = hole;
     for (;;) {
         j = (j + 1) & m->mask;
-        uint32_t idx = m->slots[j];
-        if (idx == TLSF_MAP_EMPTY)
+        if (m->slots[j].idx == TLSF_MAP_EMPTY)
             break;
-        uint64_t home = tlsf_map_home(m, key_of(nodes, idx));
+        uint64_t home = tlsf_map_home(m, m->slots[j].key);
         /* The entry at j may move into the hole unless its home lies cyclically in (hole, j]. */
         int home_in_range = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
         if (!home_in_range) {
-            m->slots[hole] = idx;
+            m->slots[hole] = m->slots[j];
             hole = j;
         }
     }
-    m->slots[hole] = TLSF_MAP_EMPTY;
+    m->slots[hole].idx = TLSF_MAP_EMPTY;
     m->count--;
 }
 
