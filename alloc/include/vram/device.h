@@ -23,7 +23,7 @@ extern "C" {
 
 typedef struct vram_device vram_device;
 
-/* The sim backend's cost model; every field has a documented default (0 = default). */
+/* The cost model (docs/COST_MODEL.md); every field has a documented default (0 = default). */
 typedef struct vram_cost_model {
     double segment_alloc_ns;   /* fixed cost of a segment reservation (default 50,000 ns) */
     double segment_free_ns;    /* fixed cost of a segment release (default 20,000 ns) */
