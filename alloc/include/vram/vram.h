@@ -2,6 +2,7 @@
 #ifndef VRAM_VRAM_H
 #define VRAM_VRAM_H
 
+#include "vram/budget.h"
 #include "vram/defrag.h"
 #include "vram/device.h"
 #include "vram/evict.h"
