@@ -51,7 +51,7 @@ vram_status vram__device_fail(char *msg, size_t msglen, vram_status st, const ch
     return st;
 }
 
-void vram__device_fault_hook(void)
+__attribute__((noinline)) void vram__device_fault_hook(void)
 {
     /* Keeps the call from being folded away, so a breakpoint here always hits. */
     __asm__ volatile("" ::: "memory");
@@ -59,7 +59,7 @@ void vram__device_fault_hook(void)
 
 static vram_status bad_cost(const char *field, double v, char *msg, size_t msglen)
 {
-    return vram__device_fail(msg, msglen, VRAM_EINVAL, "cost model: %s = %g is negative", field, v);
+    return vram__device_fail(msg, msglen, VRAM_EINVAL, "cost model: %s = %g is negative or not a number", field, v);
 }
 
 /* Zeros mean the defaults; negative values are refused. */

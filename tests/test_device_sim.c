@@ -74,6 +74,13 @@ static void test_capacity_and_placement(void)
     assert_ok(vram_device_reserve(d, 1 * MiB, &e));
     expect_eq_u64(e, BASE);
 
+    vram_device *huge = make(UINT64_MAX, 0, NULL);
+    expect_status(vram_device_reserve(huge, UINT64_MAX - BASE + 1, &e), VRAM_EOVERFLOW);
+    expect_true(strstr(vram_device_errmsg(huge), "no gap") != NULL);
+    assert_ok(vram_device_reserve(huge, UINT64_MAX - BASE - 4 * MiB, &e)); /* ends at 2^64 - 4 MiB - 1 */
+    expect_status(vram_device_reserve(huge, 4 * MiB, &e), VRAM_EOVERFLOW);
+    vram_device_destroy(huge);
+
     expect_status(vram_device_release(d, b + 256), VRAM_ENOTFOUND);
     expect_true(strstr(vram_device_errmsg(d), "0x7f0000400100") != NULL);
     expect_status(vram_device_release(d, 12345), VRAM_ENOTFOUND);
@@ -291,6 +298,26 @@ typedef struct scen {
     unsigned char buf[256];
 } scen;
 
+
+/* What a failed call must leave alone: stats, free bytes, the scenario's segments. */
+typedef struct snapshot {
+    vram_device_stats stats;
+    uint64_t free_bytes;
+    vram_status seg_st[3];
+    vram_segment_info seg[3];
+} snapshot;
+
+static void snap(const scen *s, snapshot *out)
+{
+    uint64_t total;
+    memset(out, 0, sizeof *out);
+    vram_device_stats_get(s->d, &out->stats);
+    assert_ok(vram_device_mem_info(s->d, &out->free_bytes, &total));
+    const uint64_t addr[3] = {s->a, s->b, s->g};
+    for (int i = 0; i < 3; i++)
+        out->seg_st[i] = vram_device_segment_info(s->d, addr[i], &out->seg[i]);
+}
+
 static int same_stats(const vram_device_stats *x, const vram_device_stats *y)
 {
     return x->reserved == y->reserved && x->peak_reserved == y->peak_reserved &&
@@ -330,20 +357,24 @@ static void test_fault_injection(void)
         vram_device_inject_fault(s.d, VRAM_FAULT_RESERVE | VRAM_FAULT_COPY, k, 0, VRAM_ENOMEM);
         int failed_at = -1;
         for (int i = 0; i < SCEN_STEPS && failed_at < 0; i++) {
-            vram_device_stats before, after;
-            uint64_t f0, f1, t;
-            vram_device_stats_get(s.d, &before);
-            assert_ok(vram_device_mem_info(s.d, &f0, &t));
+            snapshot before, after;
+            snap(&s, &before);
             vram_status st = scen_step(&s, i);
             if (st == VRAM_OK)
                 continue;
             failed_at = i;
             expect_status(st, VRAM_ENOMEM);
             expect_true(strstr(vram_device_errmsg(s.d), "injected fault") != NULL);
-            vram_device_stats_get(s.d, &after);
-            assert_ok(vram_device_mem_info(s.d, &f1, &t));
-            expect_true(same_stats(&before, &after));
-            expect_eq_u64(f0, f1);
+            snap(&s, &after);
+            expect_true(same_stats(&before.stats, &after.stats));
+            expect_eq_u64(before.free_bytes, after.free_bytes);
+            expect_true(memcmp(before.seg_st, after.seg_st, sizeof before.seg_st) == 0);
+            for (int j = 0; j < 3; j++) {
+                expect_eq_u64(before.seg[j].addr, after.seg[j].addr);
+                expect_eq_u64(before.seg[j].size, after.seg[j].size);
+                expect_eq_u64(before.seg[j].max_size, after.seg[j].max_size);
+                expect_eq_u64(before.seg[j].growable, after.seg[j].growable);
+            }
             expect_eq_u64(vram_device_faults_hit(s.d), 1);
             /* The segments made so far are intact, contents too. */
             if (i > 1)
