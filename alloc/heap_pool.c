@@ -24,8 +24,10 @@
  *   - free_batch: one reference per offset (an offset may repeat up to its
  *     references), O(n) amortised; every offset is validated before anything
  *     is released, so on failure nothing changed.
- *   - retain: adds a reference, O(1); the same failures as free.
+ *   - retain: adds a reference, O(1); VRAM_ENOTFOUND for an offset that is
+ *     not a live block, VRAM_EOVERFLOW at 2^32 - 1 references.
  *   - grow: O(1); whole blocks become available once the range covers them.
+ *     VRAM_EOVERFLOW if the range would hold more than 2^32 - 2 blocks.
  *   - stats O(1); walk and check O(high-water mark). */
 #include <stdlib.h>
 #include <string.h>

@@ -217,6 +217,14 @@ static void test_exhaustion_and_grow(void)
     expect_status(vram_heap_grow(h, 100), VRAM_EINVAL);
     EXPECT_CLEAN(h);
     vram_heap_destroy(h);
+
+    /* 2^31 blocks of 256 B; doubling would pass the 2^32 - 2 block records. */
+    vram_heap_config cfg = {.capacity = UINT64_C(1) << 39, .block_size = 256};
+    assert_ok(vram_heap_create(vram_heap_policy("pool"), &cfg, &h));
+    expect_status(vram_heap_grow(h, UINT64_C(1) << 39), VRAM_EOVERFLOW);
+    assert_ok(vram_heap_grow(h, UINT64_C(1) << 38));
+    expect_eq_u64(stats_of(h).free_blocks, UINT64_C(3) << 30);
+    vram_heap_destroy(h);
 }
 
 typedef struct walk_acc {

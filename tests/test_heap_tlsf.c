@@ -259,6 +259,17 @@ static void test_exhaustion_and_grow(void)
     expect_status(vram_heap_alloc(h, 72 * MiB + 1, 0, &off), VRAM_EINVAL);
     expect_status(vram_heap_alloc(h, 72 * MiB, 0, &off), VRAM_ENOMEM);
     vram_heap_destroy(h);
+
+    /* The range stops growing at 2^56 bytes. */
+    h = make(UINT64_C(1) << 48, 0);
+    for (int i = 1; i < 256; i++)
+        assert_ok(vram_heap_grow(h, UINT64_C(1) << 48));
+    expect_eq_u64(stats_of(h).capacity, UINT64_C(1) << 56);
+    expect_status(vram_heap_grow(h, 256), VRAM_EOVERFLOW);
+    assert_ok(vram_heap_alloc(h, UINT64_C(1) << 48, UINT64_C(1) << 48, &off));
+    expect_eq_u64(off, 0);
+    EXPECT_CLEAN(h);
+    vram_heap_destroy(h);
 }
 
 /* TLSF's good fit: a free block that is not a list start can be larger than
