@@ -50,6 +50,7 @@ typedef struct engine {
     vtrace_event ev;
     int done;                /* the run has ended (failed or interrupted) */
     int ran;                 /* the replay loop ran: latencies and bounds are worth logging */
+    int device_failed;       /* set-up failed in the device layer, not in the policy */
 } engine;
 
 const char *vreplay_op_name(vreplay_op op)
@@ -180,6 +181,21 @@ static void library_failure(engine *e, const char *call, vram_status st)
              (unsigned long long)e->ev.line, call, vram_strerror(st), vram_status_name(st));
 }
 
+/* 1 - largest free / total free. In the pool layout only the bestfit lane
+ * counts: any free pool block serves any KV request, so the pool lane has no
+ * external fragmentation whatever its largest block. */
+static double ext_frag(const engine *e, const vdb_sample *all)
+{
+    uint64_t free_bytes = all->free_bytes, largest = all->largest_free;
+    if (e->kv_lane != LANE_MAIN) {
+        vram_manager_stats m;
+        vram_manager_stats_get(e->lane[LANE_MAIN], &m);
+        free_bytes = m.heap.free;
+        largest = m.heap.largest_free;
+    }
+    return free_bytes ? 1.0 - (double)largest / (double)free_bytes : 0.0;
+}
+
 /* Combined stats of every lane (a sample's view of the device). */
 static void lanes_sample(const engine *e, vdb_sample *s)
 {
@@ -204,7 +220,7 @@ static void lanes_sample(const engine *e, vdb_sample *s)
     }
     s->live_bytes = e->live;
     s->internal_waste = s->in_use - s->requested;
-    s->ext_frag = s->free_bytes ? 1.0 - (double)s->largest_free / (double)s->free_bytes : 0.0;
+    s->ext_frag = ext_frag(e, s);
     s->modelled_ms = modelled / 1e6;
     s->event_index = e->index;
     s->line = e->ev.line;
@@ -522,6 +538,7 @@ static vram_status lane_create(engine *e, int lane, const char *policy, uint64_t
     vram_status st = vram_manager_create(&c, &e->lane[lane]);
     if (st) {
         e->lane[lane] = NULL;
+        e->device_failed = why[0] != '\0';
         if (why[0])
             msg(e, "%s", why);
         else
@@ -657,8 +674,10 @@ static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capac
         .sample_every = e->opt->sample_every, .check_every = e->opt->check_every,
         .options = e->opt->options_text, .layout = e->res->layout};
     vram_status st = vdb_run_begin(db, &info, &e->res->run_id);
-    if (st)
+    if (st) {
+        e->res->status = VREPLAY_RUN_FAILED;
         msg(e, "%s", vdb_error(db));
+    }
     return st;
 }
 
@@ -718,7 +737,7 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
     }
     const vtrace_header *hdr = vtrace_header_of(e.r);
     vram_status setup = lanes_create(&e, hdr, capacity);
-    if (setup == VRAM_EUNSUPPORTED || setup == VRAM_EINVAL) {
+    if ((setup == VRAM_EUNSUPPORTED || setup == VRAM_EINVAL) && !e.device_failed) {
         /* Not a run: nothing is logged, the message says why. */
         out->status = VREPLAY_RUN_NOT_APPLICABLE;
         engine_free(&e);

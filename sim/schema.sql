@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS samples (  -- every --sample-every events
   footprint INTEGER,             -- bytes the policy needs from the device now
   reserved INTEGER,              -- bytes in live device segments
   free_bytes INTEGER, largest_free INTEGER, free_blocks INTEGER,
-  ext_frag REAL,                 -- 1 - largest_free / free_bytes (0 when nothing is free)
+  ext_frag REAL,                 -- 1 - largest_free / free_bytes (0 when nothing is free;
+                                 -- pool layout: of its bestfit lane, pool blocks never fragment)
   internal_waste INTEGER,        -- in_use - requested
   handles INTEGER, resident_handles INTEGER,
   evictions INTEGER, bytes_rematerialised INTEGER, -- cumulative

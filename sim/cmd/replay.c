@@ -329,9 +329,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "replay: %s: %s: %s\n", names[done],
                     st ? vram_strerror(st) : vreplay_status_name(r->status), r->message);
         }
-        if (st == VRAM_EIO || st == VRAM_ENODRIVER || st == VRAM_EDEVICE) {
+        if (st) {
             done++;
-            break; /* the database or the device is gone for every policy */
+            break; /* the database or the device fails every policy alike */
         }
     }
     if (done)

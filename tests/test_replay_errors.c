@@ -1,0 +1,172 @@
+/* test_replay_errors.c - runs that cannot end well are marked so: a malformed
+ * trace, a trace that contradicts itself, an interrupted run, a missing trace,
+ * an unknown policy, a device that cannot be created. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replay.h"
+#include "testlib.h"
+
+#define DATA VRAM_SOURCE_DIR "/tests/data/"
+
+static void remove_db(const char *path)
+{
+    char p[512];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
+
+static int64_t q1(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    else
+        fprintf(stderr, "query failed: %s\n", sql);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static vreplay_options opts(const char *trace, vdb *db)
+{
+    vreplay_options o;
+    memset(&o, 0, sizeof o);
+    o.trace_path = trace;
+    o.policy = "bestfit";
+    o.sample_every = 1;
+    o.db = db;
+    return o;
+}
+
+static void expect_contains(const char *text, const char *want)
+{
+    if (!strstr(text, want)) {
+        fprintf(stderr, "FAILED: \"%s\" lacks \"%s\"\n", text, want);
+        test_failures++;
+    }
+}
+
+static void stop_at_ten(void *ctx, uint64_t events)
+{
+    if (events == 10)
+        *(volatile sig_atomic_t *)ctx = 1;
+}
+
+int main(void)
+{
+    const char *path = "replay_errors.db";
+    remove_db(path);
+    vdb *db;
+    char err[512];
+    assert_ok(vdb_open(path, &db, err, sizeof err));
+    vreplay_result r;
+
+    /* Malformed line 8: failed, with file:line, after replaying lines 5-7. */
+    vreplay_options o = opts(DATA "malformed.trace", db);
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_FAILED);
+    expect_contains(r.message, "malformed.trace:8:");
+    expect_eq_u64(r.events, 3);
+    int64_t malformed = r.run_id;
+
+    /* A free of an id that is not live. */
+    o = opts(DATA "unknown_free.trace", db);
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_FAILED);
+    expect_contains(r.message, "unknown_free.trace:7: free of id 1, which is not live");
+    int64_t unknown = r.run_id;
+
+    /* Interrupted after event 10 through the stop flag. */
+    volatile sig_atomic_t stop = 0;
+    o = opts(DATA "small.trace", db);
+    o.stop = &stop;
+    o.progress = stop_at_ten;
+    o.progress_ctx = (void *)&stop;
+    o.progress_every = 1;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_INTERRUPTED);
+    expect_eq_u64(r.events, 10);
+    int64_t stopped = r.run_id;
+
+    /* A trace that does not exist: the run is logged as failed, naming it. */
+    o = opts("no/such.trace", db);
+    expect_true(vreplay_run(&o, &r) != VRAM_OK);
+    expect_contains(r.message, "no/such.trace");
+    int64_t missing = r.run_id;
+    expect_true(missing != 0);
+
+    /* An unknown policy is refused before anything is logged. */
+    o = opts(DATA "small.trace", db);
+    o.policy = "no-such-policy";
+    expect_status(vreplay_run(&o, &r), VRAM_EINVAL);
+    expect_contains(r.message, "no-such-policy");
+    expect_eq_u64(r.run_id, 0);
+
+    /* The cuda backend on a machine without a driver (or without the backend
+     * built in): a clear failure naming the sim backend, the run marked. */
+    o = opts(DATA "small.trace", db);
+    o.backend = "cuda";
+    unsetenv("VRAM_CUDA_DRIVER");
+    vram_status st = vreplay_run(&o, &r);
+    if (st == VRAM_OK) {
+        fprintf(stderr, "note: a CUDA driver is present; the no-driver case is not tested\n");
+    } else {
+        expect_true(r.status == VREPLAY_RUN_FAILED);
+        expect_contains(r.message, "sim");
+    }
+    int64_t cuda = st ? r.run_id : 0;
+
+    /* Without a database the same failures are reported all the same. */
+    o = opts(DATA "malformed.trace", NULL);
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_FAILED);
+    expect_eq_u64(r.run_id, 0);
+
+    assert_ok(vdb_close(db, err, sizeof err));
+    sqlite3 *q;
+    assert_true(sqlite3_open(path, &q) == SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND ended IS NOT NULL"
+             " AND detail LIKE '%%malformed.trace:8:%%'",
+             (long long)malformed);
+    expect_eq_u64(q1(q, sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events WHERE run_id=%lld AND kind='trace_error' AND line=8"
+             " AND message LIKE '%%malformed.trace:8:%%'",
+             (long long)malformed);
+    expect_eq_u64(q1(q, sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events WHERE run_id=%lld AND kind='trace_error' AND line=7",
+             (long long)unknown);
+    expect_eq_u64(q1(q, sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM runs WHERE id=%lld AND status='interrupted' AND events=10"
+             " AND ended IS NOT NULL",
+             (long long)stopped);
+    expect_eq_u64(q1(q, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM samples WHERE run_id=%lld",
+             (long long)stopped);
+    expect_eq_u64(q1(q, sql), 10);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND detail LIKE"
+             " '%%no/such.trace%%'",
+             (long long)missing);
+    expect_eq_u64(q1(q, sql), 1);
+    if (cuda) {
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND backend='cuda'",
+                 (long long)cuda);
+        expect_eq_u64(q1(q, sql), 1);
+    }
+    /* No run is left "running". */
+    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status='running' OR ended IS NULL"), 0);
+    sqlite3_close(q);
+    return test_finish("replay_errors");
+}
