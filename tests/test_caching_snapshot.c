@@ -49,8 +49,10 @@ static size_t common(const uint64_t *a, size_t na, const uint64_t *b, size_t nb)
 {
     uint64_t *x = malloc((na + 1) * sizeof *x), *y = malloc((nb + 1) * sizeof *y);
     assert_true(x && y);
-    memcpy(x, a, na * sizeof *x);
-    memcpy(y, b, nb * sizeof *y);
+    if (na) /* an empty list may be NULL */
+        memcpy(x, a, na * sizeof *x);
+    if (nb)
+        memcpy(y, b, nb * sizeof *y);
     qsort(x, na, sizeof *x, cmp_u64);
     qsort(y, nb, sizeof *y, cmp_u64);
     size_t i = 0, j = 0, n = 0;
