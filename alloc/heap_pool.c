@@ -15,8 +15,8 @@
  *     start has (the largest power of two dividing B): such a request is refused
  *     even when some block happens to be aligned, so the answer never depends on
  *     which blocks are free. VRAM_ENOMEM when every block is used, VRAM_ENOHOST
- *     if the records cannot grow. Lowest never-used block last: freed blocks are
- *     reused first, most recently freed first.
+ *     if the records cannot grow. Freed blocks are reused first (the most
+ *     recently freed first), then the lowest never-used block.
  *   - free: drops one reference; O(1) amortised (freeing the highest used block
  *     lowers the high-water mark past any free blocks below it, each once).
  *     VRAM_ENOTFOUND for an offset that is not a block start in the range or a
@@ -30,7 +30,6 @@
  *     VRAM_EOVERFLOW if the range would hold more than 2^32 - 2 blocks.
  *   - stats O(1); walk and check O(high-water mark). */
 #include <stdlib.h>
-#include <string.h>
 
 #include "heap_internal.h"
 
@@ -47,7 +46,7 @@
 typedef struct pool_block {
     uint64_t req;
     uint32_t refs;
-    uint32_t prev, next;
+    uint32_t prev, next; /* free list links; meaningless for used blocks */
 } pool_block;
 
 typedef struct pool {

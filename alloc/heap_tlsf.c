@@ -6,7 +6,7 @@
  * Sizes are counted in units of the minimum alignment A. A free block of u units
  * lives in list (fl, sl): fl = 0 holds u < 32 exactly (sl = u); above that
  * fl = log2(u) - 4 and sl = the next 5 bits of u (32 lists per power of two, as
- * VMA). A search rounds the request up to the next list start, so the head of
+ * VMA; lists are one unit wide below 64 units). A search rounds the request up to the next list start, so the head of
  * any non-empty list at or above the result fits ("good fit"); two bitmaps and
  * find-first-set make alloc O(1), and free is O(1) by the hash and the
  * address-ordered block list that gives both physical neighbours.
@@ -285,6 +285,8 @@ static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_
     if (st)
         return st;
     list_remove(t, i);
+    /* align >= A, so pad and bytes are multiples of A: both splits below keep
+     * every block start aligned. */
     uint64_t pad = vram__align_up(t->nodes[i].off, align) - t->nodes[i].off;
     if (pad) {
         /* The padding stays a free block: its predecessor was i's, so not free. */
