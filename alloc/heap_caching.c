@@ -231,7 +231,9 @@ static uint64_t max_expand(const caching_heap *c)
     return best;
 }
 
-/* Exact for alignments up to 512 B: cached blocks, then new memory. */
+/* The largest request alloc() serves now (for alignments up to 512 B, the
+ * block granularity): from a cached block, or from new memory after the
+ * release of every cached segment. */
 static uint64_t caching_max_alloc(const void *impl)
 {
     const caching_heap *c = impl;
