@@ -1,9 +1,8 @@
 /* heap_bestfit.c - the best-fit address manager ("bestfit").
  *
  * Every block, free or used, is a node in a doubly linked list in address order
- * (O(1) neighbour coalescing) and in an offset index (a red-black tree keyed by
- * offset: free() finds its block in O(log n) and tells a double free from an
- * unknown offset). Free blocks are also in a size index (a red-black tree keyed
+ * (O(1) neighbour coalescing) and in an offset index (a hash map: free() finds
+ * its block in O(1) and tells a double free from an unknown offset). Free blocks are also in a size index (a red-black tree keyed
  * by (size, offset)), so the best fit is found in O(log n): the smallest free
  * block that holds the request, the lowest address among equal sizes. With an
  * alignment above the minimum, the search continues past blocks too small once
@@ -19,6 +18,7 @@
 #include <stdlib.h>
 
 #include "heap_internal.h"
+#include "offmap.h"
 #include "rbtree.h"
 #include "slab.h"
 
@@ -36,7 +36,6 @@ typedef struct bf_block {
     uint64_t size;      /* a multiple of min_align */
     uint64_t requested; /* bytes asked for; 0 while free */
     struct bf_block *prev, *next; /* address order */
-    vram__rb_node by_off;  /* every block, keyed by off */
     vram__rb_node by_size; /* free blocks only, keyed by (size, off) */
     int used;
     int batch_mark;        /* set while a free_batch has validated this block */
@@ -58,36 +57,16 @@ typedef struct bf_heap {
     uint64_t capacity;
     uint64_t min_align;
     bf_block *head, *tail;
-    vram__rb_tree by_off, by_size;
+    vram__offmap by_off; /* offset -> block */
+    vram__rb_tree by_size;
     vram__slab nodes;
     uint64_t in_use, requested, live;
     uint64_t peak_in_use, peak_footprint;
 } bf_heap;
 
-static bf_block *off_node(vram__rb_node *n) { return n ? vram__rb_entry(n, bf_block, by_off) : NULL; }
 static bf_block *size_node(vram__rb_node *n) { return n ? vram__rb_entry(n, bf_block, by_size) : NULL; }
 
-static bf_block *off_find(const bf_heap *h, uint64_t off)
-{
-    vram__rb_node *n = h->by_off.root;
-    while (n) {
-        bf_block *b = off_node(n);
-        if (off == b->off)
-            return b;
-        n = off < b->off ? n->left : n->right;
-    }
-    return NULL;
-}
-
-static void off_insert(bf_heap *h, bf_block *b)
-{
-    vram__rb_node **link = &h->by_off.root, *parent = NULL;
-    while (*link) {
-        parent = *link;
-        link = b->off < off_node(parent)->off ? &parent->left : &parent->right;
-    }
-    vram__rb_link(&h->by_off, &b->by_off, parent, link);
-}
+static bf_block *off_find(const bf_heap *h, uint64_t off) { return vram__offmap_get(&h->by_off, off); }
 
 static int size_less(uint64_t size, uint64_t off, const bf_block *b)
 {
@@ -152,7 +131,7 @@ static bf_block *new_free_block(bf_heap *h, bf_block *at, uint64_t off, uint64_t
     bf_block *b = vram__slab_get(&h->nodes);
     *b = (bf_block){.off = off, .size = size};
     list_insert_after(h, at, b);
-    off_insert(h, b);
+    vram__offmap_put(&h->by_off, b->off, b);
     size_insert(h, b);
     return b;
 }
@@ -165,7 +144,7 @@ static uint64_t bf_footprint(const bf_heap *h)
 }
 
 /* Uses [start, start + rsize) of the free block b, which holds it; the front
- * padding and the rest stay free blocks. Needs two reserved nodes. */
+ * padding and the rest stay free blocks. Needs two reserved nodes and map slots. */
 static bf_block *bf_carve(bf_heap *h, bf_block *b, uint64_t start, uint64_t rsize)
 {
     vram__rb_erase(&h->by_size, &b->by_size);
@@ -177,7 +156,7 @@ static bf_block *bf_carve(bf_heap *h, bf_block *b, uint64_t start, uint64_t rsiz
         bf_block *u = vram__slab_get(&h->nodes);
         *u = (bf_block){.off = start, .size = end - start};
         list_insert_after(h, b, u);
-        off_insert(h, u);
+        vram__offmap_put(&h->by_off, u->off, u);
         b = u;
     }
     if (b->size > rsize) {
@@ -195,6 +174,8 @@ static vram_status bf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t 
         return VRAM_EINVAL; /* the contract of vram/heap.h; the wrapper does not know the capacity */
     uint64_t rsize = vram__align_up(size, h->min_align);
     vram_status st = vram__slab_reserve(&h->nodes, 2);
+    if (!st)
+        st = vram__offmap_reserve(&h->by_off, 2);
     if (st)
         return st;
     bf_block *b = size_lower_bound(h, rsize);
@@ -232,7 +213,7 @@ static void bf_release(bf_heap *h, bf_block *b)
     bf_block *next = b->next;
     if (BF_COALESCE && next && !next->used) {
         vram__rb_erase(&h->by_size, &next->by_size);
-        vram__rb_erase(&h->by_off, &next->by_off);
+        vram__offmap_del(&h->by_off, next->off);
         list_remove(h, next);
         b->size += next->size;
         vram__slab_put(&h->nodes, next);
@@ -240,7 +221,7 @@ static void bf_release(bf_heap *h, bf_block *b)
     bf_block *prev = b->prev;
     if (BF_COALESCE && prev && !prev->used) {
         vram__rb_erase(&h->by_size, &prev->by_size);
-        vram__rb_erase(&h->by_off, &b->by_off);
+        vram__offmap_del(&h->by_off, b->off);
         list_remove(h, b);
         prev->size += b->size;
         vram__slab_put(&h->nodes, b);
@@ -320,6 +301,8 @@ static vram_status bf_grow(void *impl, uint64_t bytes)
     if (bytes > BF_MAX_CAPACITY - h->capacity)
         return VRAM_EOVERFLOW;
     vram_status st = vram__slab_reserve(&h->nodes, 1);
+    if (!st)
+        st = vram__offmap_reserve(&h->by_off, 1);
     if (st)
         return st;
     bf_block *t = h->tail;
@@ -424,9 +407,7 @@ static vram_status check_list(const bf_heap *h, char *msg, size_t len, uint64_t 
 /* The indexes: red-black rules, sorted, the same sets as the list. */
 static vram_status check_indexes(const bf_heap *h, char *msg, size_t len, uint64_t nfree)
 {
-    const char *why = vram__rb_verify(&h->by_off);
-    if (!why)
-        why = vram__rb_verify(&h->by_size);
+    const char *why = vram__rb_verify(&h->by_size);
     if (why)
         return vram__violation(msg, len, "%s", why);
     if (h->by_size.count != nfree)
@@ -486,6 +467,7 @@ static void bf_destroy(void *impl)
 {
     bf_heap *h = impl;
     vram__slab_destroy(&h->nodes);
+    vram__offmap_fini(&h->by_off);
     free(h);
 }
 
@@ -499,8 +481,9 @@ static vram_status bf_create(const vram_heap_config *cfg, void **impl)
     h->capacity = cfg->capacity;
     h->min_align = cfg->min_align;
     vram__slab_init(&h->nodes, sizeof(bf_block));
-    if (vram__slab_reserve(&h->nodes, 1)) {
-        free(h);
+    vram__offmap_init(&h->by_off);
+    if (vram__slab_reserve(&h->nodes, 1) || vram__offmap_reserve(&h->by_off, 1)) {
+        bf_destroy(h);
         return VRAM_ENOHOST;
     }
     new_free_block(h, NULL, 0, h->capacity);
@@ -509,8 +492,10 @@ static vram_status bf_create(const vram_heap_config *cfg, void **impl)
 }
 
 /* Costs: alloc O(log n) (plus the blocks skipped for a large alignment, see the
- * top of the file), free O(log n), alloc_batch/free_batch O(k log n), grow and
- * stats O(log n), walk O(n), check O(n log n). create fails with VRAM_EINVAL when
+ * top of the file), free O(log n) (the lookup is O(1), merging re-indexes one
+ * free block), alloc_batch/free_batch O(k log n), grow and stats O(log n), walk
+ * O(n), check O(n log n). Amortised: the node slab and the offset map grow by
+ * doubling. create fails with VRAM_EINVAL when
  * the capacity is not a multiple of min_align, VRAM_ENOHOST when malloc fails. */
 const vram_heap_ops vram__heap_bestfit_ops = {
     .name = "bestfit",
