@@ -165,17 +165,39 @@ static uint64_t largest_cached(const caching_heap *c, int pool)
     return p->nfree ? p->free[p->nfree - 1]->size : 0;
 }
 
+/* The largest stretch of the range no segment covers, and how many there are. */
+static uint64_t largest_gap(const caching_heap *c, uint64_t *gaps)
+{
+    uint64_t best = 0, at = 0;
+    *gaps = 0;
+    for (size_t i = 0; i <= c->nsegs; i++) {
+        uint64_t end = i < c->nsegs ? c->segs[i]->base : c->capacity;
+        if (end > at) {
+            ++*gaps;
+            if (end - at > best)
+                best = end - at;
+        }
+        if (i < c->nsegs)
+            at = c->segs[i]->base + c->segs[i]->size;
+    }
+    return best;
+}
+
+/* largest_free and free_blocks count what walk reports as free: cached blocks
+ * and unreserved gaps alike (vram_caching_stats has the cached ones alone). */
 static void caching_stats(const void *impl, vram_heap_stats *out)
 {
     const caching_heap *c = impl;
+    uint64_t gaps, gap = largest_gap(c, &gaps);
     uint64_t ls = largest_cached(c, CACHING_SMALL), ll = largest_cached(c, CACHING_LARGE);
+    uint64_t cached = ls > ll ? ls : ll;
     *out = (vram_heap_stats){
         .capacity = c->capacity,
         .in_use = c->st.allocated,
         .requested = c->st.requested,
         .free = c->capacity - c->st.allocated,
-        .largest_free = ls > ll ? ls : ll,
-        .free_blocks = c->pools[CACHING_SMALL].nfree + c->pools[CACHING_LARGE].nfree,
+        .largest_free = cached > gap ? cached : gap,
+        .free_blocks = c->pools[CACHING_SMALL].nfree + c->pools[CACHING_LARGE].nfree + gaps,
         .live_allocs = c->live_allocs,
         .peak_in_use = c->st.peak_allocated,
         .footprint = c->st.reserved,
@@ -269,5 +291,8 @@ vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out)
     const caching_heap *c = vram__heap_impl(h);
     *out = c->st;
     out->reserved_unallocated = c->st.reserved - c->st.allocated;
+    uint64_t ls = largest_cached(c, CACHING_SMALL), ll = largest_cached(c, CACHING_LARGE);
+    out->largest_cached = ls > ll ? ls : ll;
+    out->cached_blocks = c->pools[CACHING_SMALL].nfree + c->pools[CACHING_LARGE].nfree;
     return VRAM_OK;
 }

@@ -70,7 +70,9 @@ static void test_rounding(void)
     s = stats(h);
     expect_eq_u64(s.footprint, 34 * MIB);
     expect_eq_u64(s.in_use, 512 + 12 * MIB + MIB + 512);
-    expect_eq_u64(s.largest_free, 19 * MIB - 512); /* the split remainder */
+    expect_eq_u64(cstats(h).largest_cached, 19 * MIB - 512); /* the split remainder */
+    expect_eq_u64(s.largest_free, 256 * MIB - 34 * MIB); /* free includes the unreserved gap */
+    expect_eq_u64(s.free_blocks, 3); /* two cached remainders and the gap */
 
     vram_caching_stats c = cstats(h);
     expect_eq_u64(c.segments, 3);
@@ -98,8 +100,8 @@ static void test_split_thresholds(void)
     expect_eq_u64(stats(h).in_use, 2 * MIB + 20 * MIB);
     uint64_t d = alloc(h, 19 * MIB - 512); /* 20 MiB segment, 1 MiB + 512 remains: split */
     expect_eq_u64(stats(h).in_use, 2 * MIB + 20 * MIB + 19 * MIB - 512);
-    expect_eq_u64(stats(h).free_blocks, 1);
-    expect_eq_u64(stats(h).largest_free, MIB + 512);
+    expect_eq_u64(cstats(h).cached_blocks, 1);
+    expect_eq_u64(cstats(h).largest_cached, MIB + 512);
     expect_eq_u64(vram_heap_free(h, c), VRAM_OK);
     expect_eq_u64(vram_heap_free(h, d), VRAM_OK);
     expect_eq_u64(stats(h).footprint, 42 * MIB); /* cached, not returned */
@@ -128,7 +130,7 @@ static void test_max_split(void)
     uint64_t b = alloc(h, 55 * MIB); /* 70 < 55 + 20: taken whole, not split */
     expect_eq_u64(b, a);
     expect_eq_u64(stats(h).in_use, 30 * MIB + 46 * MIB + 70 * MIB);
-    expect_eq_u64(stats(h).free_blocks, 0);
+    expect_eq_u64(cstats(h).cached_blocks, 0);
     expect_eq_u64(cstats(h).cache_hits, 1);
     expect_healthy(h);
     vram_heap_destroy(h);
@@ -147,7 +149,7 @@ static void test_best_fit_reuse(void)
     expect_status(vram_heap_free(h, b), VRAM_EDOUBLEFREE);
     expect_status(vram_heap_free(h, b + 512), VRAM_ENOTFOUND);
     expect_status(vram_heap_free(h, 32 * MIB), VRAM_ENOTFOUND);
-    expect_eq_u64(stats(h).free_blocks, 3); /* a, b and the segment's tail */
+    expect_eq_u64(cstats(h).cached_blocks, 3); /* a, b and the segment's tail */
     expect_eq_u64(alloc(h, 100 * KIB), b);  /* the 256 KiB hole is the best fit */
     expect_eq_u64(alloc(h, 60 * KIB), a);   /* then the 64 KiB one */
     expect_eq_u64(stats(h).footprint, 2 * MIB);
@@ -160,8 +162,8 @@ static void test_best_fit_reuse(void)
     assert_ok(vram_heap_free(h, x));
     assert_ok(vram_heap_free(h, z)); /* merges with the tail */
     assert_ok(vram_heap_free(h, y)); /* merges both sides: one free 2 MiB block */
-    expect_eq_u64(stats(h).free_blocks, 1);
-    expect_eq_u64(stats(h).largest_free, 2 * MIB);
+    expect_eq_u64(cstats(h).cached_blocks, 1);
+    expect_eq_u64(cstats(h).largest_cached, 2 * MIB);
     expect_healthy(h);
     vram_heap_destroy(h);
 }

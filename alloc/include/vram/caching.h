@@ -31,6 +31,9 @@ typedef struct vram_caching_stats {
     uint64_t allocated;            /* bytes in used blocks (= vram_heap_stats.in_use) */
     uint64_t requested;            /* bytes the callers asked for */
     uint64_t reserved_unallocated; /* reserved - allocated: cached, not handed out */
+    uint64_t largest_cached;       /* the largest cached (free) block inside a segment */
+    uint64_t cached_blocks;        /* cached blocks; vram_heap_stats' largest_free and
+                                      free_blocks also count the unreserved gaps */
     uint64_t peak_reserved, peak_allocated;
     uint64_t segments;             /* live segments, both pools */
     uint64_t small_segments, large_segments;
