@@ -81,6 +81,16 @@ static void test_loading(void)
     expect_true(strstr(eb, "cannot load the CUDA driver (/nonexistent/libcuda.so.1: ") == eb);
     expect_true(strstr(eb, "run with the sim backend (--backend sim)") != NULL);
 
+    /* Without VRAM_CUDA_DRIVER the real driver is tried; this machine may lack one. */
+    unsetenv("VRAM_CUDA_DRIVER");
+    void *real = dlopen("libcuda.so.1", RTLD_NOW);
+    if (real) {
+        dlclose(real);
+    } else {
+        expect_status(try_create(0, eb, sizeof eb), VRAM_ENODRIVER);
+        expect_true(strstr(eb, "cannot load the CUDA driver (libcuda.so.1: ") == eb);
+    }
+
     setenv("VRAM_CUDA_DRIVER", "libm.so.6", 1); /* a library, but not a driver */
     expect_status(try_create(0, eb, sizeof eb), VRAM_ENODRIVER);
     expect_true(strstr(eb, "libm.so.6 lacks cuInit") != NULL);

@@ -28,6 +28,12 @@ static void test_create_errors(void)
     expect_true(d == NULL);
     expect_true(strstr(eb, "\"opencl\"") && strstr(eb, "sim") && strstr(eb, "cuda"));
 
+#ifndef VRAM_HAVE_CUDA
+    cfg.backend = "cuda";
+    expect_status(vram_device_create(&cfg, &d), VRAM_EUNSUPPORTED);
+    expect_true(strstr(eb, "not built in") && strstr(eb, "--backend sim"));
+#endif
+
     cfg.backend = NULL;
     cfg.capacity = 0;
     expect_status(vram_device_create(&cfg, &d), VRAM_EINVAL);
