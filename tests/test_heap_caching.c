@@ -278,6 +278,33 @@ static void test_alignment(void)
     vram_heap_destroy(h);
 }
 
+/* PYTORCH_CUDA_ALLOC_CONF strings, good and bad. */
+static void test_conf(void)
+{
+    vram_caching_options o;
+    char err[128];
+    assert_ok(vram_caching_options_parse(
+        "max_split_size_mb:128,expandable_segments:True,garbage_collection_threshold:0.6,"
+        "backend:native", &o, err, sizeof err));
+    expect_eq_u64(o.max_split_size, 128 * MIB);
+    expect_eq_u64(o.expandable_segments, 1);
+    expect_true(o.gc_threshold == 0.6);
+    assert_ok(vram_caching_options_parse("", &o, err, sizeof err));
+    expect_eq_u64(o.max_split_size, 0);
+    expect_status(vram_caching_options_parse("max_split_size_mb:20", &o, err, sizeof err),
+                  VRAM_EINVAL);
+    expect_true(strstr(err, "max_split_size_mb:20") != NULL);
+    expect_status(vram_caching_options_parse("expandable_segments:yes", &o, err, sizeof err),
+                  VRAM_EINVAL);
+    expect_status(vram_caching_options_parse("garbage_collection_threshold:1.5", &o, err,
+                                             sizeof err), VRAM_EINVAL);
+    expect_status(vram_caching_options_parse("max_split_size_mb", &o, err, sizeof err),
+                  VRAM_EINVAL);
+    expect_status(vram_caching_options_parse("roundup_power2_divisions:4", &o, err, sizeof err),
+                  VRAM_EUNSUPPORTED);
+    expect_true(strstr(err, "roundup_power2_divisions") != NULL);
+}
+
 typedef struct walk_sum {
     uint64_t next, used;
 } walk_sum;
@@ -354,6 +381,7 @@ int main(void)
     test_expandable();
     test_gc();
     test_alignment();
+    test_conf();
     test_random(1, 0, 0, 0);
     test_random(2, 40 * MIB, 0, 0.5);
     test_random(3, 0, 1, 0);

@@ -17,6 +17,7 @@
 #ifndef VRAM_CACHING_H
 #define VRAM_CACHING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vram/heap.h"
@@ -50,6 +51,18 @@ typedef struct vram_caching_stats {
 /* Fills *out for a heap of the "caching" policy. Constant time. Fails with
  * VRAM_EINVAL when h or out is NULL and VRAM_EMISMATCH when h has another policy. */
 vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out);
+
+/* Parses a PYTORCH_CUDA_ALLOC_CONF string ("max_split_size_mb:128,
+ * expandable_segments:True,garbage_collection_threshold:0.6") into *out, so a
+ * replay can use the settings a user runs in production. Keys that do not
+ * change where memory goes (backend:native, release_lock_on_cudamalloc,
+ * pinned_*) are accepted and ignored; an empty string gives the defaults.
+ * Fails with VRAM_EINVAL for NULL arguments, a malformed item or a value out of
+ * PyTorch's range (max_split_size_mb > 20, threshold in (0, 1)) and with
+ * VRAM_EUNSUPPORTED for a key we do not model (roundup_power2_divisions, ...);
+ * err (may be NULL) then names the item. O(length). */
+vram_status vram_caching_options_parse(const char *conf, vram_caching_options *out, char *err,
+                                       size_t errlen);
 
 #ifdef __cplusplus
 }
