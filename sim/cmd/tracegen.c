@@ -1,0 +1,213 @@
+/* tracegen - writes a trace (traces/FORMAT.md) from a recorded workload, a
+ * model configuration and an engine style; see --help. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracegen.h"
+#include "vram/budget.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tracegen --workload FILE -o OUT.trace [options]\n"
+            "\n"
+            "Generates an allocation trace of one inference server (one tensor-parallel shard)\n"
+            "serving a recorded workload with a continuous-batching scheduler. The same options\n"
+            "and seed give a byte-identical trace.\n"
+            "\n"
+            "  --workload FILE        Azure LLM CSV or Mooncake JSONL recording (required)\n"
+            "  --format azure|mooncake  default: mooncake for *.jsonl, else azure\n"
+            "  -o, --output OUT       the trace to write (replaced only when complete)\n"
+            "  --gzip                 gzip the output whatever its name (also: OUT ending in .gz)\n"
+            "  --model NAME           a budget-planner built-in (default llama-3-70b):");
+    for (size_t i = 0; vram_model_builtin(i); i++)
+        fprintf(f, " %s", vram_model_builtin(i)->name);
+    fprintf(f,
+            "\n"
+            "  --tp N                 tensor-parallel degree (default 4)\n"
+            "  --engine paged|contiguous  KV in 16-token blocks, or per-request buffers that\n"
+            "                         double when full (default paged)\n"
+            "  --capacity-gib N       device memory (default 80)\n"
+            "  --utilisation F        share of the device the engine plans with (default 0.9)\n"
+            "  --start-s S            first arrival taken, seconds into the recording (default 0)\n"
+            "  --duration-s S         arrivals taken, seconds (default 0: to the end)\n"
+            "  --speedup F            arrivals come F times faster (default 1)\n"
+            "  --max-batch-tokens N   tokens per engine step (default 8192)\n"
+            "  --max-batch-seqs N     requests per engine step (default 256)\n"
+            "  --block-tokens N       tokens per paged KV block (default 16)\n"
+            "  --adapters N           distinct LoRA adapters (default 8; 0: none)\n"
+            "  --max-loras N          adapters resident at once (default 4)\n"
+            "  --lora-rank N          (default 64)\n"
+            "  --adapter-share F      share of requests using an adapter (default 0.3)\n"
+            "  --no-prefix-cache      Mooncake: do not share KV between equal hash ids\n"
+            "  --seed N               adapter assignment (default 1)\n"
+            "  --source TEXT, --licence TEXT  header fields (defaults: the file name; CC-BY-4.0\n"
+            "                         for Azure, Apache-2.0 for Mooncake)\n"
+            "  -h, --help\n"
+            "\n"
+            "Exit status: 0 written, 1 generation failed (the message names the cause), 2 usage.\n");
+}
+
+static int bad(const char *opt, const char *val, const char *what)
+{
+    fprintf(stderr, "tracegen: %s '%s': expected %s\n", opt, val ? val : "", what);
+    return 2;
+}
+
+static int parse_u64(const char *opt, const char *val, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!val || !*val || *val == '-' || *val == '+')
+        return bad(opt, val, "a non-negative integer");
+    unsigned long long v = strtoull(val, &end, 10);
+    if (*end || errno || v > max)
+        return bad(opt, val, "a non-negative integer in range");
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *opt, const char *val, double *out)
+{
+    char *end;
+    errno = 0;
+    if (!val || !*val)
+        return bad(opt, val, "a number");
+    double v = strtod(val, &end);
+    if (*end || errno || !isfinite(v) || v < 0)
+        return bad(opt, val, "a non-negative number");
+    *out = v;
+    return 0;
+}
+
+static int parse_u32(const char *opt, const char *val, uint32_t *out)
+{
+    uint64_t v;
+    int rc = parse_u64(opt, val, UINT32_MAX, &v);
+    *out = (uint32_t)v;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    vtracegen_config c;
+    vtracegen_defaults(&c);
+    const char *out = NULL, *format = NULL;
+    uint64_t gib = 80;
+    int rc = 0;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int takes = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--gzip")) {
+            c.gzip = 1;
+            takes = 0;
+        } else if (!strcmp(a, "--no-prefix-cache")) {
+            c.prefix_cache = 0;
+            takes = 0;
+        } else if (!v) {
+            fprintf(stderr, "tracegen: %s needs a value (see --help)\n", a);
+            return 2;
+        } else if (!strcmp(a, "--workload")) {
+            c.workload = v;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            out = v;
+        } else if (!strcmp(a, "--format")) {
+            format = v;
+        } else if (!strcmp(a, "--model")) {
+            c.model = v;
+        } else if (!strcmp(a, "--source")) {
+            c.source = v;
+        } else if (!strcmp(a, "--licence")) {
+            c.licence = v;
+        } else if (!strcmp(a, "--engine")) {
+            if (!strcmp(v, "paged"))
+                c.engine = VTRACEGEN_PAGED;
+            else if (!strcmp(v, "contiguous"))
+                c.engine = VTRACEGEN_CONTIGUOUS;
+            else
+                rc = bad(a, v, "paged or contiguous");
+        } else if (!strcmp(a, "--tp")) {
+            rc = parse_u32(a, v, &c.tp);
+        } else if (!strcmp(a, "--capacity-gib")) {
+            rc = parse_u64(a, v, UINT64_C(1) << 30, &gib);
+        } else if (!strcmp(a, "--utilisation")) {
+            rc = parse_double(a, v, &c.utilisation);
+        } else if (!strcmp(a, "--start-s")) {
+            rc = parse_double(a, v, &c.start_s);
+        } else if (!strcmp(a, "--duration-s")) {
+            rc = parse_double(a, v, &c.duration_s);
+        } else if (!strcmp(a, "--speedup")) {
+            rc = parse_double(a, v, &c.speedup);
+        } else if (!strcmp(a, "--max-batch-tokens")) {
+            rc = parse_u64(a, v, UINT32_MAX, &c.max_batch_tokens);
+        } else if (!strcmp(a, "--max-batch-seqs")) {
+            rc = parse_u64(a, v, 1u << 20, &c.max_batch_seqs);
+        } else if (!strcmp(a, "--block-tokens")) {
+            rc = parse_u32(a, v, &c.block_tokens);
+        } else if (!strcmp(a, "--adapters")) {
+            rc = parse_u32(a, v, &c.adapters);
+        } else if (!strcmp(a, "--max-loras")) {
+            rc = parse_u32(a, v, &c.max_loras);
+        } else if (!strcmp(a, "--lora-rank")) {
+            rc = parse_u32(a, v, &c.lora_rank);
+        } else if (!strcmp(a, "--adapter-share")) {
+            rc = parse_double(a, v, &c.adapter_share);
+        } else if (!strcmp(a, "--seed")) {
+            rc = parse_u64(a, v, UINT64_MAX, &c.seed);
+        } else {
+            fprintf(stderr, "tracegen: unknown option '%s' (see --help)\n", a);
+            return 2;
+        }
+        i += takes;
+    }
+    if (rc)
+        return rc;
+    if (!c.workload || !out) {
+        fprintf(stderr, "tracegen: --workload and -o are required (see --help)\n");
+        return 2;
+    }
+    size_t n = strlen(c.workload);
+    if (format ? vworkload_format_parse(format, &c.format) != 0 : 0)
+        return bad("--format", format, "azure or mooncake");
+    if (!format)
+        c.format = n >= 6 && !strcmp(c.workload + n - 6, ".jsonl") ? VWORKLOAD_MOONCAKE : VWORKLOAD_AZURE;
+    size_t olen = strlen(out);
+    if (olen >= 3 && !strcmp(out + olen - 3, ".gz"))
+        c.gzip = 1;
+    c.capacity = gib << 30;
+
+    /* the command, as a comment in the trace: the workload by its file name */
+    char cmd[2048];
+    size_t len = (size_t)snprintf(cmd, sizeof cmd, "generated by: tracegen");
+    for (int i = 1; i < argc && len < sizeof cmd; i++) {
+        const char *a = argv[i];
+        if (i > 1 && !strcmp(argv[i - 1], "--workload")) {
+            const char *s = strrchr(a, '/');
+            a = s ? s + 1 : a;
+        }
+        len += (size_t)snprintf(cmd + len, sizeof cmd - len, " %s", a);
+    }
+    c.comment = len < sizeof cmd && !strpbrk(cmd, "\n\r") ? cmd : NULL;
+
+    vtracegen_stats st;
+    char err[1024];
+    if (vtracegen_run(&c, out, &st, err, sizeof err)) {
+        fprintf(stderr, "tracegen: %s\n", err);
+        return 1;
+    }
+    fprintf(stderr,
+            "tracegen: %s: %llu events, %llu requests (%llu rejected, %llu preemptions), %llu steps, "
+            "peak KV %.1f%% of %.1f GiB, %.0f s of engine time\n",
+            out, (unsigned long long)st.events, (unsigned long long)st.requests,
+            (unsigned long long)st.rejected, (unsigned long long)st.preemptions,
+            (unsigned long long)st.steps, 100.0 * (double)st.peak_kv_bytes / (double)st.kv_pool_bytes,
+            (double)st.kv_pool_bytes / (1u << 30), (double)st.end_us / 1e6);
+    return 0;
+}

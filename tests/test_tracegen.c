@@ -1,0 +1,347 @@
+/* test_tracegen.c - the generator: determinism (same seed, same bytes; another
+ * seed, other bytes), and that every trace it writes is balanced and within
+ * the device: each alloc freed exactly once after it, each use of a live id,
+ * each acquire released, one size per key, begin/end paired, and the live bytes
+ * never above utilisation x capacity. Also the prefix cache model on its own. */
+#include <stdio.h>
+
+#include "testlib.h"
+#include "trace.h"
+#include "tracegen.h"
+#include "tracegen_prefix.h"
+
+#define CONV VRAM_SHARED_DIR "/traces/AzureLLMInferenceTrace_conv.csv"
+#define CODE VRAM_SHARED_DIR "/traces/AzureLLMInferenceTrace_code.csv"
+#define MOONCAKE VRAM_SHARED_DIR "/traces/mooncake_fast25_conversation_trace.jsonl"
+
+typedef struct keyslot {
+    char key[VTRACE_KEY_MAX];
+    uint64_t size, refs;
+} keyslot;
+
+typedef struct summary {
+    uint64_t events, allocs, acquires, steps, begins, peak_live, uses;
+    uint64_t kinds[VRAM_KIND_COUNT];
+    int ok;
+} summary;
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            fprintf(stderr, "%s:%" PRIu64 ": ", path, ev.line);                            \
+            fprintf(stderr, __VA_ARGS__);                                                  \
+            fprintf(stderr, "\n");                                                         \
+            s.ok = 0;                                                                      \
+            goto out;                                                                      \
+        }                                                                                  \
+    } while (0)
+
+/* Replays the trace's bookkeeping (not an allocator): ids are dense (1, 2, ...)
+ * in generated traces, so live sizes sit in an array indexed by id. */
+static summary check_trace(const char *path, double utilisation)
+{
+    summary s = {.ok = 1};
+    vtrace_reader *r;
+    char err[512];
+    vram_status st = vtrace_open(path, &r, err, sizeof err);
+    if (st) {
+        fprintf(stderr, "%s\n", err);
+        s.ok = 0;
+        return s;
+    }
+    uint64_t cap_ids = 1 << 16, *size = calloc(cap_ids, sizeof *size);
+    size_t nkeys = 1 << 16;
+    keyslot *keys = calloc(nkeys, sizeof *keys);
+    uint64_t *req_open = calloc(1 << 20, sizeof *req_open); /* by request id (a line number) */
+    assert_true(size && keys && req_open);
+    uint64_t live = 0, limit = (uint64_t)(utilisation * (double)vtrace_header_of(r)->capacity);
+    uint64_t next_id = 1;
+    vtrace_event ev = {0};
+    int rc;
+    while ((rc = vtrace_next(r, &ev)) == 1) {
+        s.events++;
+        switch (ev.type) {
+        case VTRACE_ALLOC:
+            CHECK(ev.id == next_id, "alloc id %" PRIu64 ", expected %" PRIu64, ev.id, next_id);
+            next_id++;
+            if (ev.id >= cap_ids) {
+                size = realloc(size, 2 * cap_ids * sizeof *size);
+                assert_true(size != NULL);
+                memset(size + cap_ids, 0, cap_ids * sizeof *size);
+                cap_ids *= 2;
+            }
+            size[ev.id] = ev.size;
+            live += ev.size;
+            s.allocs++;
+            s.kinds[ev.kind]++;
+            break;
+        case VTRACE_FREE:
+        case VTRACE_USE:
+            CHECK(ev.id < cap_ids && size[ev.id], "%s of id %" PRIu64 " that is not live",
+                  vtrace_type_name(ev.type), ev.id);
+            if (ev.type == VTRACE_FREE) {
+                live -= size[ev.id];
+                size[ev.id] = 0;
+            } else {
+                s.uses++;
+            }
+            break;
+        case VTRACE_SHARED_ACQUIRE:
+        case VTRACE_SHARED_RELEASE: {
+            size_t i = hash_str(ev.key) & (nkeys - 1);
+            while (keys[i].key[0] && strcmp(keys[i].key, ev.key) != 0)
+                i = (i + 1) & (nkeys - 1);
+            keyslot *k = &keys[i];
+            if (ev.type == VTRACE_SHARED_ACQUIRE) {
+                if (!k->key[0])
+                    snprintf(k->key, sizeof k->key, "%s", ev.key);
+                CHECK(k->refs == 0 || k->size == ev.size, "key %s acquired with another size", ev.key);
+                if (k->refs++ == 0) {
+                    k->size = ev.size;
+                    live += ev.size;
+                }
+                s.acquires++;
+            } else {
+                CHECK(k->key[0] && k->refs > 0, "release of key %s that is not held", ev.key);
+                if (--k->refs == 0)
+                    live -= k->size;
+            }
+            break;
+        }
+        case VTRACE_STEP:
+            CHECK(ev.id == s.steps + 1, "step %" PRIu64 " out of order", ev.id);
+            s.steps++;
+            break;
+        case VTRACE_REQUEST_BEGIN:
+        case VTRACE_REQUEST_END:
+            CHECK(ev.id < (1 << 20), "request id %" PRIu64 " too large for the checker", ev.id);
+            CHECK(req_open[ev.id] == (ev.type == VTRACE_REQUEST_END),
+                  "%s of request %" PRIu64 " out of pairing", vtrace_type_name(ev.type), ev.id);
+            req_open[ev.id] = ev.type == VTRACE_REQUEST_BEGIN;
+            s.begins += ev.type == VTRACE_REQUEST_BEGIN;
+            break;
+        default:
+            CHECK(0, "unexpected event type %d", (int)ev.type);
+        }
+        if (live > s.peak_live)
+            s.peak_live = live;
+        CHECK(live <= limit, "live bytes %" PRIu64 " above %" PRIu64, live, limit);
+    }
+    CHECK(rc == 0, "%s", vtrace_error(r));
+    CHECK(live == 0, "%" PRIu64 " bytes still live at the end", live);
+    for (size_t i = 0; i < nkeys; i++)
+        CHECK(keys[i].refs == 0, "key %s still held at the end", keys[i].key);
+    for (size_t i = 0; i < (1 << 20); i++)
+        CHECK(!req_open[i], "request %zu never ended", i);
+out:
+    free(size);
+    free(keys);
+    free(req_open);
+    vtrace_close(r);
+    return s;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        same = ca == cb;
+        if (ca == EOF)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+static vtracegen_stats run(const vtracegen_config *c, const char *out)
+{
+    vtracegen_stats st;
+    char err[1024];
+    vram_status rc = vtracegen_run(c, out, &st, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "%s: %s\n", out, err);
+    assert_ok(rc);
+    return st;
+}
+
+static void test_determinism(void)
+{
+    vtracegen_config c;
+    vtracegen_defaults(&c);
+    c.workload = CONV;
+    c.start_s = 1380;
+    c.duration_s = 30;
+    const char *a = VRAM_BINARY_DIR "/test_tracegen_a.trace", *b = VRAM_BINARY_DIR "/test_tracegen_b.trace";
+    run(&c, a);
+    run(&c, b);
+    expect_true(same_file(a, b));
+    c.seed = 2;
+    run(&c, b);
+    expect_true(!same_file(a, b));
+    remove(a);
+    remove(b);
+}
+
+static void test_balanced(const char *name, const vtracegen_config *c, int want_preemptions)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_tracegen_%s.trace", VRAM_BINARY_DIR, name);
+    vtracegen_stats st = run(c, path);
+    summary s = check_trace(path, c->utilisation);
+    if (!s.ok)
+        fprintf(stderr, "%s: trace not balanced\n", name);
+    expect_true(s.ok);
+    expect_eq_u64(s.events, st.events);
+    expect_eq_u64(s.steps, st.steps);
+    expect_true(st.requests > 0 && st.finished + st.rejected == st.requests);
+    expect_eq_u64(s.begins, st.finished + st.preemptions);
+    expect_true(s.kinds[VRAM_KIND_WEIGHT] > 0 && s.kinds[VRAM_KIND_KV] > 0 &&
+                s.kinds[VRAM_KIND_ACTIVATION] == st.steps && s.kinds[VRAM_KIND_WORKSPACE] == st.steps);
+    expect_true(c->adapters == 0 || (s.kinds[VRAM_KIND_ADAPTER] > 0 && s.uses > 0));
+    expect_true(s.acquires >= 2); /* the shared embeddings, by the chat and the embedding model */
+    expect_true(st.peak_kv_bytes <= st.kv_pool_bytes);
+    if (want_preemptions)
+        expect_true(st.preemptions > 0);
+    printf("%s: %" PRIu64 " events, %" PRIu64 " requests, %" PRIu64 " preemptions, %" PRIu64
+           " prefix hits, peak live %.1f GiB\n",
+           name, st.events, st.requests, st.preemptions, st.prefix_hits, (double)s.peak_live / (1 << 30));
+    remove(path);
+}
+
+static void test_traces(void)
+{
+    vtracegen_config c;
+    vtracegen_defaults(&c);
+    c.workload = CONV;
+    c.start_s = 1380;
+    c.duration_s = 40;
+    test_balanced("conv", &c, 0);
+
+    c.workload = CODE;
+    c.start_s = 600;
+    test_balanced("code", &c, 0);
+
+    c.workload = CONV;
+    c.start_s = 1380;
+    c.engine = VTRACEGEN_CONTIGUOUS;
+    test_balanced("contig", &c, 0);
+
+    /* a small device: preemption under memory pressure, paged and contiguous */
+    c.model = "llama-3-8b";
+    c.tp = 1;
+    c.capacity = UINT64_C(20) << 30;
+    c.speedup = 4;
+    c.engine = VTRACEGEN_PAGED;
+    test_balanced("small-paged", &c, 1);
+    c.engine = VTRACEGEN_CONTIGUOUS;
+    test_balanced("small-contig", &c, 1);
+
+    vtracegen_defaults(&c);
+    c.workload = MOONCAKE;
+    c.format = VWORKLOAD_MOONCAKE;
+    c.model = "llama-3.1-70b";
+    c.start_s = 600;
+    c.duration_s = 20;
+    test_balanced("mooncake", &c, 0);
+    c.capacity = UINT64_C(50) << 30; /* prefix segments evicted, requests preempted */
+    test_balanced("mooncake-small", &c, 1);
+}
+
+static void test_errors(void)
+{
+    vtracegen_config c;
+    vtracegen_defaults(&c);
+    char err[1024];
+    const char *out = VRAM_BINARY_DIR "/test_tracegen_err.trace";
+    expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
+    expect_true(strcmp(err, "no workload file given") == 0);
+    c.workload = CONV;
+    c.model = "gpt-5";
+    expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
+    expect_true(strstr(err, "unknown model 'gpt-5'") != NULL);
+    c.model = "llama-3-70b";
+    c.tp = 3;
+    expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
+    c.tp = 1; /* 141 GB of weights on an 80 GiB device */
+    expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
+    expect_true(strstr(err, "no room for the KV cache") != NULL);
+    c.tp = 4;
+    c.utilisation = 1.5;
+    expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
+    c.utilisation = 0.9;
+    c.workload = "/nonexistent.csv";
+    expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EIO);
+    expect_true(strstr(err, "/nonexistent.csv: cannot open") != NULL);
+    /* a malformed workload: the file:line error, and no trace left behind */
+    const char *bad = VRAM_BINARY_DIR "/test_tracegen_bad.csv";
+    FILE *f = fopen(bad, "w");
+    assert_true(f != NULL);
+    fputs("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:47,x,1\n", f);
+    fclose(f);
+    c.workload = bad;
+    expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EPARSE);
+    expect_true(strstr(err, "test_tracegen_bad.csv:3: ContextTokens: expected a non-negative integer") != NULL);
+    FILE *gone = fopen(out, "r");
+    expect_true(gone == NULL);
+    if (gone)
+        fclose(gone);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", out);
+    gone = fopen(tmp, "r");
+    expect_true(gone == NULL);
+    if (gone)
+        fclose(gone);
+    remove(bad);
+}
+
+static void test_prefix_cache(void)
+{
+    vtg_prefix *c;
+    assert_ok(vtg_prefix_create(&c));
+    int was;
+    uint64_t h;
+    /* 5000 segments: the table grows; LRU order survives the growth */
+    for (uint64_t i = 0; i < 5000; i++) {
+        assert_ok(vtg_prefix_take(c, i * 7919, &was));
+        expect_true(!was);
+    }
+    for (uint64_t i = 0; i < 5000; i++)
+        expect_true(vtg_prefix_drop(c, i * 7919) == 0);
+    expect_eq_u64(vtg_prefix_idle_count(c), 5000);
+    assert_ok(vtg_prefix_take(c, 0, &was)); /* a hit takes segment 0 off the LRU list */
+    expect_true(was && !vtg_prefix_idle(c, 0) && vtg_prefix_resident(c, 0));
+    expect_true(vtg_prefix_evict(c, &h) == 1 && h == 7919);
+    expect_true(!vtg_prefix_resident(c, 7919));
+    expect_true(vtg_prefix_drop(c, 7919) == -1);
+    expect_true(vtg_prefix_drop(c, 0) == 0); /* back to the tail */
+    uint64_t last = 0, n = 0;
+    while (vtg_prefix_evict(c, &h))
+        last = h, n++;
+    expect_eq_u64(n, 4999);
+    expect_eq_u64(last, 0);
+    assert_ok(vtg_prefix_take(c, 7919, &was)); /* absent again: a miss */
+    expect_true(!was);
+    vtg_prefix_destroy(c);
+}
+
+int main(void)
+{
+    test_prefix_cache();
+    test_errors();
+    test_determinism();
+    test_traces();
+    return test_finish("tracegen");
+}
