@@ -60,6 +60,7 @@ typedef struct vram__seg {
 typedef struct vram__segtab {
     vram__seg *segs;
     size_t n, cap;
+    uint64_t extents; /* sum of segs[i].extent */
 } vram__segtab;
 
 /* Index of the segment whose address range [addr, addr + extent) holds a, or
@@ -69,8 +70,10 @@ size_t vram__segtab_find(const vram__segtab *t, uint64_t a);
  * or NULL. O(log n). */
 vram__seg *vram__segtab_span(const vram__segtab *t, uint64_t a, uint64_t n);
 /* First fit: the lowest address >= base, a multiple of align (a power of two),
- * where extent bytes fit between the live segments. VRAM_EOVERFLOW when the
- * 64-bit address space has no such gap. O(n). */
+ * where extent bytes fit between the live segments (all of which lie at or
+ * above base). VRAM_EOVERFLOW when the 64-bit address space has no such gap.
+ * O(1) when the gaps below the last segment add up to less than extent (no
+ * release left one big enough), else O(n). */
 vram_status vram__segtab_place(const vram__segtab *t, uint64_t base, uint64_t extent,
                                uint64_t align, uint64_t *addr);
 /* Inserts s in address order (it must not overlap a live segment); ENOHOST. O(n). */

@@ -43,7 +43,15 @@ vram_status vram__segtab_place(const vram__segtab *t, uint64_t base, uint64_t ex
 {
     uint64_t lim = UINT64_MAX - (align - 1);
     uint64_t at = base;
-    for (size_t i = 0; i <= t->n; i++) {
+    size_t i = 0;
+    if (t->n) {
+        const vram__seg *last = &t->segs[t->n - 1];
+        if (last->addr + last->extent - base - t->extents < extent) { /* no gap can fit */
+            at = last->addr + last->extent;
+            i = t->n;
+        }
+    }
+    for (; i <= t->n; i++) {
         if (at > lim)
             return VRAM_EOVERFLOW;
         at = (at + align - 1) & ~(align - 1);
@@ -76,11 +84,13 @@ vram_status vram__segtab_insert(vram__segtab *t, const vram__seg *s)
     memmove(&t->segs[i + 1], &t->segs[i], (t->n - i) * sizeof *t->segs);
     t->segs[i] = *s;
     t->n++;
+    t->extents += s->extent;
     return VRAM_OK;
 }
 
 void vram__segtab_remove(vram__segtab *t, size_t i)
 {
+    t->extents -= t->segs[i].extent;
     memmove(&t->segs[i], &t->segs[i + 1], (t->n - i - 1) * sizeof *t->segs);
     t->n--;
 }

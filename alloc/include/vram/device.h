@@ -118,9 +118,10 @@ vram_status vram_device_fill(vram_device *d, uint64_t addr, uint64_t n, uint64_t
 vram_status vram_device_verify(vram_device *d, uint64_t addr, uint64_t n, uint64_t tag);
 void vram_device_stats_get(const vram_device *d, vram_device_stats *out);
 
-/* Costs, for both backends: reserve and release O(log n + cost of a gap search,
- * O(n) in the sim) in the number n of live segments; copies, fill and verify
- * O(log n) plus the bytes moved. Errors common to all backends: size 0 or a
+/* Costs, in the number n of live segments (kept in a sorted array): reserve and
+ * release O(n) plus the driver call (cuda); the sim's reserve is O(log n) while
+ * no released gap could hold the request. Copies, fill and verify O(log n) plus
+ * the bytes moved. Errors common to all backends: size 0 or a
  * NULL out-pointer is VRAM_EINVAL; reserve beyond the capacity VRAM_ENOMEM;
  * release of an address that does not start a live segment VRAM_ENOTFOUND; a
  * copy, fill or verify range not inside one live segment VRAM_EINVAL (a copy of
