@@ -98,7 +98,9 @@ typedef struct vram_device_ops {
  * VRAM_ENOHOST when malloc fails. Constant time for sim; cuda opens the driver.
  *
  * Stats and the cost model count successful calls only: a call that fails
- * (bad argument, injected fault, backend error) changes no state at all. */
+ * (bad argument, injected fault, backend error) changes no state at all, with
+ * one exception: a cuda shrink or release of a growable segment that fails
+ * half way leaves the granules it unmapped unmapped (the stats follow). */
 vram_status vram_device_create(const vram_device_config *cfg, vram_device **out);
 /* Releases every live segment and the device. NULL is a no-op. */
 void vram_device_destroy(vram_device *d);
@@ -113,7 +115,11 @@ vram_status vram_device_copy_h2d(vram_device *d, uint64_t dst, const void *src, 
 vram_status vram_device_copy_d2h(vram_device *d, void *dst, uint64_t src, uint64_t n);
 vram_status vram_device_copy_d2d(vram_device *d, uint64_t dst, uint64_t src, uint64_t n);
 vram_status vram_device_mem_info(vram_device *d, uint64_t *free_bytes, uint64_t *total_bytes);
-/* No-ops returning VRAM_OK where the backend has no host backing. */
+/* Host-backed sim only (elsewhere both check the range and return VRAM_OK):
+ * fill writes a pattern derived from tag and from the position within
+ * [addr, addr + n), so contents copied elsewhere verify at their new address
+ * with the same tag; verify is VRAM_ECORRUPT when any byte differs, and
+ * vram_device_errmsg names the first such address. O(n). */
 vram_status vram_device_fill(vram_device *d, uint64_t addr, uint64_t n, uint64_t tag);
 vram_status vram_device_verify(vram_device *d, uint64_t addr, uint64_t n, uint64_t tag);
 void vram_device_stats_get(const vram_device *d, vram_device_stats *out);
