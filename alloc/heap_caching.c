@@ -51,6 +51,7 @@ static vram_status caching_create(const vram_heap_config *cfg, void **impl)
         return VRAM_EINVAL;
     if (!opt.max_split_size)
         opt.max_split_size = UINT64_MAX;
+    opt.expandable_segments = opt.expandable_segments != 0;
     caching_heap *c = calloc(1, sizeof *c);
     if (!c)
         return VRAM_ENOHOST;
