@@ -13,9 +13,10 @@
  * Free blocks sit in one doubly linked list per order (O(1) insert and removal)
  * with a bitmap of the non-empty orders, so the smallest free block that fits
  * is one bit scan away. Every block, free or used, is in an offset index (a
- * red-black tree): free() finds its block and the merge finds the buddy in
- * O(log n). grow() doubles the managed range whenever the new capacity holds
- * the next power of two.
+ * hash map): free() finds its block and each merge step finds the buddy in
+ * O(1). Address order needs no index: the block after [off, off + 2^k) starts
+ * at off + 2^k. grow() doubles the managed range whenever the new capacity
+ * holds the next power of two.
  *
  * A free of the right half of a block that already merged with its buddy
  * answers VRAM_ENOTFOUND (the offset is no longer a block start); a free of a
@@ -23,7 +24,7 @@
 #include <stdlib.h>
 
 #include "heap_internal.h"
-#include "rbtree.h"
+#include "offmap.h"
 #include "slab.h"
 
 #define BD_MAX_CAPACITY (UINT64_C(1) << 56)
@@ -33,7 +34,6 @@ typedef struct bd_block {
     uint64_t off;
     uint64_t requested;            /* bytes asked for; 0 while free */
     struct bd_block *prev, *next;  /* the free list of its order, while free */
-    vram__rb_node by_off;          /* every block, keyed by off */
     unsigned order;                /* the block is 2^order bytes */
     int used;
     int batch_mark;                /* set while a free_batch has validated this block */
@@ -44,15 +44,19 @@ typedef struct bd_block {
  *  - no two free buddies of the same order: bd_insert_free merges them;
  *  - free_list[k] holds exactly the free blocks of order k, and bit k of
  *    nonempty is set exactly when free_list[k] is not empty;
+ *  - by_off maps the offset of every block, and nothing else, to the block;
+ *  - fp is the end of the highest used block (0 if none): raised by alloc,
+ *    recomputed by bd_release when the highest used block goes;
  *  - in_use, requested, live, nfree agree with the blocks. */
 typedef struct bd_heap {
     uint64_t capacity; /* configured bytes; only [0, 2^top_k) is managed */
     unsigned min_k, top_k;
     bd_block *free_list[BD_ORDERS];
     uint64_t nonempty;
-    vram__rb_tree by_off;
+    vram__offmap by_off; /* offset -> block */
     vram__slab nodes;
     uint64_t in_use, requested, live, nfree;
+    uint64_t fp;
     uint64_t peak_in_use, peak_footprint;
 } bd_heap;
 
@@ -60,29 +64,7 @@ static unsigned log2_floor(uint64_t x) { return 63u - (unsigned)__builtin_clzll(
 static unsigned log2_ceil(uint64_t x) { return x <= 1 ? 0 : log2_floor(x - 1) + 1; }
 static uint64_t bsize(const bd_block *b) { return UINT64_C(1) << b->order; }
 
-static bd_block *off_node(vram__rb_node *n) { return n ? vram__rb_entry(n, bd_block, by_off) : NULL; }
-
-static bd_block *off_find(const bd_heap *h, uint64_t off)
-{
-    vram__rb_node *n = h->by_off.root;
-    while (n) {
-        bd_block *b = off_node(n);
-        if (off == b->off)
-            return b;
-        n = off < b->off ? n->left : n->right;
-    }
-    return NULL;
-}
-
-static void off_insert(bd_heap *h, bd_block *b)
-{
-    vram__rb_node **link = &h->by_off.root, *parent = NULL;
-    while (*link) {
-        parent = *link;
-        link = b->off < off_node(parent)->off ? &parent->left : &parent->right;
-    }
-    vram__rb_link(&h->by_off, &b->by_off, parent, link);
-}
+static bd_block *off_find(const bd_heap *h, uint64_t off) { return vram__offmap_get(&h->by_off, off); }
 
 static void list_push(bd_heap *h, bd_block *b)
 {
@@ -110,8 +92,8 @@ static void list_remove(bd_heap *h, bd_block *b)
 }
 
 /* Makes b (not in any free list) free: merges it with its buddy while the buddy
- * is a free block of the same order, then lists the result. */
-static void bd_insert_free(bd_heap *h, bd_block *b)
+ * is a free block of the same order, then lists and returns the result. */
+static bd_block *bd_insert_free(bd_heap *h, bd_block *b)
 {
     b->used = 0;
     b->requested = 0;
@@ -126,22 +108,39 @@ static void bd_insert_free(bd_heap *h, bd_block *b)
             buddy = b;
             b = t;
         }
-        vram__rb_erase(&h->by_off, &buddy->by_off);
+        vram__offmap_del(&h->by_off, buddy->off);
         vram__slab_put(&h->nodes, buddy);
         b->order++;
     }
     list_push(h, b);
+    return b;
 }
 
-/* The end of the highest used block. The free blocks after it are the binary
- * decomposition of the free tail (buddies are merged), at most one per order,
- * so the walk back is O(orders) steps. */
-static uint64_t bd_footprint(const bd_heap *h)
+/* The block that ends at p > 0: the one of order k at p - 2^k, for the k with
+ * 2^k dividing p that has a block there. O(orders). */
+static bd_block *block_ending_at(const bd_heap *h, uint64_t p)
 {
-    for (vram__rb_node *n = vram__rb_last(&h->by_off); n; n = vram__rb_prev(n)) {
-        const bd_block *b = off_node(n);
+    unsigned top = (unsigned)__builtin_ctzll(p);
+    for (unsigned k = h->min_k; k <= top && k <= h->top_k; k++) {
+        bd_block *b = off_find(h, p - (UINT64_C(1) << k));
+        if (b && b->order == k)
+            return b;
+    }
+    return NULL; /* only with broken tiling, which bd_check reports */
+}
+
+/* The end of the highest used block below p, walking back over free blocks.
+ * No two free buddies stay unmerged, so a free run holds O(orders) blocks
+ * (their sizes rise, then fall): O(orders^2) lookups at worst. */
+static uint64_t used_end_below(const bd_heap *h, uint64_t p)
+{
+    while (p) {
+        const bd_block *b = block_ending_at(h, p);
+        if (!b)
+            break;
         if (b->used)
-            return b->off + bsize(b);
+            return p;
+        p = b->off;
     }
     return 0;
 }
@@ -164,6 +163,8 @@ static vram_status bd_alloc(void *impl, uint64_t size, uint64_t align, uint64_t 
         return VRAM_ENOMEM;
     unsigned j = (unsigned)__builtin_ctzll(fit);
     vram_status st = vram__slab_reserve(&h->nodes, j - k);
+    if (!st)
+        st = vram__offmap_reserve(&h->by_off, j - k);
     if (st)
         return st;
     bd_block *b = h->free_list[j];
@@ -173,7 +174,7 @@ static vram_status bd_alloc(void *impl, uint64_t size, uint64_t align, uint64_t 
         b->order--;
         bd_block *right = vram__slab_get(&h->nodes);
         *right = (bd_block){.off = b->off + bsize(b), .order = b->order};
-        off_insert(h, right);
+        vram__offmap_put(&h->by_off, right->off, right);
         list_push(h, right);
     }
     b->used = 1;
@@ -184,8 +185,10 @@ static vram_status bd_alloc(void *impl, uint64_t size, uint64_t align, uint64_t 
     if (h->in_use > h->peak_in_use)
         h->peak_in_use = h->in_use;
     uint64_t end = b->off + bsize(b);
-    if (end > h->peak_footprint)
-        h->peak_footprint = end; /* footprint only rises on alloc, to at most this end */
+    if (end > h->fp)
+        h->fp = end;
+    if (h->fp > h->peak_footprint)
+        h->peak_footprint = h->fp;
     *offset = b->off;
     return VRAM_OK;
 }
@@ -195,7 +198,10 @@ static void bd_release(bd_heap *h, bd_block *b)
     h->in_use -= bsize(b);
     h->requested -= b->requested;
     h->live--;
-    bd_insert_free(h, b);
+    int was_highest = b->off + bsize(b) == h->fp;
+    b = bd_insert_free(h, b);
+    if (was_highest)
+        h->fp = used_end_below(h, b->off);
 }
 
 static vram_status bd_lookup_used(const bd_heap *h, uint64_t off, bd_block **out)
@@ -267,6 +273,8 @@ static vram_status bd_grow(void *impl, uint64_t bytes)
         return VRAM_EOVERFLOW;
     unsigned new_top = log2_floor(h->capacity + bytes);
     vram_status st = vram__slab_reserve(&h->nodes, new_top - h->top_k);
+    if (!st)
+        st = vram__offmap_reserve(&h->by_off, new_top - h->top_k);
     if (st)
         return st;
     h->capacity += bytes;
@@ -275,7 +283,7 @@ static vram_status bd_grow(void *impl, uint64_t bytes)
          * half is a new free block, merged if the whole old range is free. */
         bd_block *right = vram__slab_get(&h->nodes);
         *right = (bd_block){.off = UINT64_C(1) << h->top_k, .order = h->top_k};
-        off_insert(h, right);
+        vram__offmap_put(&h->by_off, right->off, right);
         h->top_k++;
         bd_insert_free(h, right);
     }
@@ -300,7 +308,7 @@ static void bd_stats(const void *impl, vram_heap_stats *out)
         .free_blocks = h->nfree,
         .live_allocs = h->live,
         .peak_in_use = h->peak_in_use,
-        .footprint = bd_footprint(h),
+        .footprint = h->fp,
         .peak_footprint = h->peak_footprint,
     };
 }
@@ -308,8 +316,8 @@ static void bd_stats(const void *impl, vram_heap_stats *out)
 static vram_status bd_walk(const void *impl, vram_walk_fn fn, void *ctx)
 {
     const bd_heap *h = impl;
-    for (vram__rb_node *n = vram__rb_first(&h->by_off); n; n = vram__rb_next(n)) {
-        const bd_block *b = off_node(n);
+    const bd_block *b;
+    for (uint64_t off = 0; (b = off_find(h, off)) != NULL; off += bsize(b)) {
         vram_block_info info = {.offset = b->off, .size = bsize(b), .requested = b->requested,
                                 .refs = b->used ? 1u : 0u, .used = b->used};
         if (fn(&info, ctx))
@@ -318,19 +326,20 @@ static vram_status bd_walk(const void *impl, vram_walk_fn fn, void *ctx)
     return VRAM_OK;
 }
 
-/* Tiling, alignment, merging, per-block fields; totals for the counters. */
-static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_t tot[4])
+/* Tiling, alignment, merging, per-block fields; totals for the counters
+ * (in_use, requested, live, free blocks, footprint). */
+static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_t tot[5])
 {
-    uint64_t expect = 0;
+    uint64_t expect = 0, top = UINT64_C(1) << h->top_k, nblocks = 0;
     const bd_block *prev = NULL;
-    for (vram__rb_node *n = vram__rb_first(&h->by_off); n; n = vram__rb_next(n)) {
-        const bd_block *b = off_node(n);
+    while (expect < top) {
+        const bd_block *b = off_find(h, expect);
+        if (!b || b->off != expect)
+            return vram__violation(msg, len, "blocks do not tile the range: no block starts at %llu",
+                                   (unsigned long long)expect);
         if (b->order < h->min_k || b->order > h->top_k)
             return vram__violation(msg, len, "block at %llu has order %u outside [%u, %u]",
                                    (unsigned long long)b->off, b->order, h->min_k, h->top_k);
-        if (b->off != expect)
-            return vram__violation(msg, len, "blocks do not tile the range: block at %llu, expected %llu",
-                                   (unsigned long long)b->off, (unsigned long long)expect);
         if (b->off % bsize(b))
             return vram__violation(msg, len, "block at %llu is not aligned to its size %llu",
                                    (unsigned long long)b->off, (unsigned long long)bsize(b));
@@ -347,15 +356,20 @@ static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_
             tot[0] += bsize(b);
             tot[1] += b->requested;
             tot[2]++;
+            tot[4] = b->off + bsize(b);
         } else {
             tot[3]++;
         }
         expect = b->off + bsize(b);
         prev = b;
+        nblocks++;
     }
-    if (expect != UINT64_C(1) << h->top_k)
+    if (expect != top)
         return vram__violation(msg, len, "blocks end at %llu, the managed range at %llu",
-                               (unsigned long long)expect, (unsigned long long)(UINT64_C(1) << h->top_k));
+                               (unsigned long long)expect, (unsigned long long)top);
+    if (nblocks != h->by_off.count)
+        return vram__violation(msg, len, "offset index holds %zu entries, %llu blocks tile the range",
+                               h->by_off.count, (unsigned long long)nblocks);
     return VRAM_OK;
 }
 
@@ -386,10 +400,7 @@ static vram_status check_free_lists(const bd_heap *h, char *msg, size_t len, uin
 static vram_status bd_check(const void *impl, char *msg, size_t len)
 {
     const bd_heap *h = impl;
-    const char *why = vram__rb_verify(&h->by_off);
-    if (why)
-        return vram__violation(msg, len, "%s", why);
-    uint64_t tot[4] = {0, 0, 0, 0}; /* in_use, requested, live, free blocks */
+    uint64_t tot[5] = {0, 0, 0, 0, 0};
     vram_status st = check_blocks(h, msg, len, tot);
     if (!st)
         st = check_free_lists(h, msg, len, tot[3]);
@@ -403,7 +414,10 @@ static vram_status bd_check(const void *impl, char *msg, size_t len)
                                (unsigned long long)h->requested, (unsigned long long)tot[1],
                                (unsigned long long)h->live, (unsigned long long)tot[2],
                                (unsigned long long)h->nfree, (unsigned long long)tot[3]);
-    if (h->peak_in_use < h->in_use || h->peak_footprint < bd_footprint(h))
+    if (tot[4] != h->fp)
+        return vram__violation(msg, len, "footprint %llu, the highest used block ends at %llu",
+                               (unsigned long long)h->fp, (unsigned long long)tot[4]);
+    if (h->peak_in_use < h->in_use || h->peak_footprint < h->fp)
         return vram__violation(msg, len, "a peak is below its current value");
     return VRAM_OK;
 }
@@ -414,6 +428,7 @@ static void bd_destroy(void *impl)
 {
     bd_heap *h = impl;
     vram__slab_destroy(&h->nodes);
+    vram__offmap_fini(&h->by_off);
     free(h);
 }
 
@@ -428,21 +443,24 @@ static vram_status bd_create(const vram_heap_config *cfg, void **impl)
     h->min_k = log2_floor(cfg->min_align);
     h->top_k = log2_floor(cfg->capacity); /* >= min_k: the wrapper has min_align <= capacity */
     vram__slab_init(&h->nodes, sizeof(bd_block));
-    if (vram__slab_reserve(&h->nodes, 1)) {
-        free(h);
+    vram__offmap_init(&h->by_off);
+    if (vram__slab_reserve(&h->nodes, 1) || vram__offmap_reserve(&h->by_off, 1)) {
+        bd_destroy(h);
         return VRAM_ENOHOST;
     }
     bd_block *b = vram__slab_get(&h->nodes);
     *b = (bd_block){.off = 0, .order = h->top_k};
-    off_insert(h, b);
+    vram__offmap_put(&h->by_off, 0, b);
     list_push(h, b);
     *impl = h;
     return VRAM_OK;
 }
 
-/* Costs: alloc O(log n + orders), free O(orders * log n) (one buddy lookup per
- * merge), batches O(k) times that, grow O(doublings * log n), stats O(log n +
- * orders), walk O(n), check O(n log n). create fails with VRAM_EINVAL above
+/* Costs (O(1) hash lookups expected, amortised growth of nodes and map):
+ * alloc O(orders) (one new block per split), free O(orders) (one buddy lookup
+ * per merge), O(orders^2) when it frees the highest used block (see
+ * used_end_below), batches O(k) times that, grow O(doublings), stats O(1), walk
+ * and check O(n). create fails with VRAM_EINVAL above
  * 2^56 bytes and VRAM_ENOHOST when malloc fails. */
 const vram_heap_ops vram__heap_buddy_ops = {
     .name = "buddy",

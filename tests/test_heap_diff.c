@@ -11,6 +11,7 @@
  * are compared with the shadow; vram_heap_check() runs every 256 operations.
  * The seed is printed; VRAM_TEST_SEED replays a run. */
 #include <stdarg.h>
+#include <time.h>
 
 #include "testlib.h"
 
@@ -335,6 +336,7 @@ static void run_policy(const char *name, uint64_t seed, uint64_t ops)
         if (strcmp(known_rounding[i].name, name) == 0)
             r.round = known_rounding[i].round;
     assert_true(heap_shadow_init(&r.sh, stats_of(&r).capacity) == 0);
+    clock_t t0 = clock();
     for (r.op = 1; r.op <= ops && !r.failed; r.op++) {
         step(&r);
         if (!r.failed)
@@ -344,9 +346,10 @@ static void run_policy(const char *name, uint64_t seed, uint64_t ops)
         drain(&r);
     printf("heap_diff: %s: %s %" PRIu64 " ops: %" PRIu64 " allocs (%" PRIu64 " ENOMEM), %" PRIu64
            " frees, %" PRIu64 " batches, %" PRIu64 " bad-free probes, %" PRIu64 " grows, %" PRIu64
-           " checks; in_use exact: %s\n",
+           " checks; in_use exact: %s; %.1f s CPU\n",
            name, r.failed ? "FAILED after" : "ok,", r.op - 1, r.n_alloc, r.n_enomem, r.n_free, r.n_batch,
-           r.n_probe, r.n_grow, r.n_check, r.round == ROUND_UNKNOWN ? "no (>= requested)" : "yes");
+           r.n_probe, r.n_grow, r.n_check, r.round == ROUND_UNKNOWN ? "no (>= requested)" : "yes",
+           (double)(clock() - t0) / CLOCKS_PER_SEC);
     heap_shadow_fini(&r.sh);
     vram_heap_destroy(r.h);
 }
