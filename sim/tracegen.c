@@ -401,10 +401,9 @@ static vram_status read_ahead(gen *g)
 /* ---- adapters ---- */
 
 /* Makes the request's adapter resident, freeing the least recently used idle
- * one if all slots are taken. *ok = 0 when every resident adapter is in use. */
-static vram_status adapter_load(gen *g, greq *r, int *ok)
+ * one if all slots are taken (adapter_available said one is). */
+static vram_status adapter_load(gen *g, greq *r)
 {
-    *ok = 1;
     if (r->adapter < 0 || g->ad[r->adapter].id)
         return VRAM_OK;
     if (g->ad_resident == g->c->max_loras) {
@@ -413,10 +412,8 @@ static vram_status adapter_load(gen *g, greq *r, int *ok)
             if (g->ad[i].id && !g->ad[i].users &&
                 (victim < 0 || g->ad[i].last_step < g->ad[victim].last_step))
                 victim = (int)i;
-        if (victim < 0) {
-            *ok = 0;
-            return VRAM_OK;
-        }
+        if (victim < 0)
+            return fail(g, VRAM_ECORRUPT, "no adapter slot for request %llu", (unsigned long long)r->rid);
         TRY(emit_id(g, VTRACE_FREE, g->ad[victim].id));
         g->ad[victim].id = 0;
         g->ad_resident--;
@@ -510,8 +507,7 @@ static vram_status try_admit(gen *g, uint64_t budget, int *admitted)
     take_waiting(g, idx);
     *admitted = 1;
     TRY(emit_id(g, VTRACE_REQUEST_BEGIN, r->rid));
-    int ok;
-    TRY(adapter_load(g, r, &ok));
+    TRY(adapter_load(g, r));
     if (r->adapter >= 0)
         g->ad[r->adapter].users++;
     /* hits first (no allocation), then evictions, then the new allocations */
