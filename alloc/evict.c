@@ -159,7 +159,7 @@ static vram_status evict_one(vram_manager *m, uint32_t index)
 static vram_status evict_until_fits(vram_manager *m, uint64_t size, uint64_t align,
                                     uint64_t *offset)
 {
-    m->round.start = ++m->clock;
+    uint64_t start = ++m->clock;
     uint32_t victim;
     vram_evict_key key;
     while (m->policy->pop(m->policy_impl, &victim, &key)) {
@@ -169,8 +169,8 @@ static vram_status evict_until_fits(vram_manager *m, uint64_t size, uint64_t ali
             return st;
         }
         m->policy->evicted(m->policy_impl, &key);
-        m->round.valid = 1;
-        m->round.last = key;
+        /* A round that evicts nothing leaves the previous round's record. */
+        m->round = (vram__round){.valid = 1, .start = start, .last = key};
         st = vram_heap_alloc(m->heap, size, align, offset);
         if (st != VRAM_ENOMEM)
             return st;

@@ -309,6 +309,8 @@ vram_status vram_handle_get(const vram_manager *m, vram_handle h, vram_handle_in
 
 void vram_manager_stats_get(const vram_manager *m, vram_manager_stats *out)
 {
+    if (!m || !out)
+        return;
     *out = m->counters;
     vram_heap_stats_get(m->heap, &out->heap);
     vram_device_stats_get(m->dev, &out->device);

@@ -103,38 +103,76 @@ typedef struct vram_handle_info {
     uint32_t shared_refs; /* a shared buffer's holders; 0 for a plain handle */
 } vram_handle_info;
 
+/* Creates the device, the heap over one device segment of the heap's capacity
+ * (a block's address is the segment's base + its offset) and the eviction
+ * state. Fails with VRAM_EINVAL (NULL cfg/out), VRAM_ENOTFOUND (unknown heap
+ * or eviction policy, unknown backend), the device's or the heap's creation
+ * status, VRAM_ENOMEM (heap capacity beyond the device), VRAM_ENOHOST. */
 vram_status vram_manager_create(const vram_manager_config *cfg, vram_manager **out);
 /* Destroys the manager. Live handles are not freed silently: each is reported
- * to `leak_report` (if not NULL) and the count is returned. */
+ * to `leak_report` (if not NULL) and the count is returned. O(handles). */
 uint64_t vram_manager_destroy(vram_manager *m, FILE *leak_report);
 
+/* Costs: handle lookups O(1); an allocation is one heap allocation, plus, when
+ * it does not fit, one eviction per victim (policy order, vram/evict.h) with
+ * a heap retry after each. Any handle call fails with VRAM_EINVAL for a NULL
+ * manager or out-pointer, VRAM_ENOTFOUND for a handle never issued (0, forged),
+ * VRAM_ESTALE for a freed handle whose slot was reused, VRAM_EDOUBLEFREE for a
+ * freed handle whose slot was not reused yet. A call that needs device bytes
+ * (alloc, and touch/acquire/pin of an evicted handle) fails with VRAM_ENOMEM
+ * when eviction cannot make room: the state is unchanged when the evictable
+ * bytes plus the free bytes are below the request; when they are not but the
+ * free bytes stay fragmented, the evictions done stay done (alloc/evict.c
+ * states the rule). A failed device copy (VRAM_EDEVICE), host memory
+ * (VRAM_ENOHOST) or contents that do not verify (VRAM_ECORRUPT) end the call.
+ *
+ * On a host-backed sim device the manager fills every new block with a
+ * pattern of the handle's value and verifies it on eviction, move and free. */
+
+/* VRAM_EINVAL also for size 0, a kind out of range, an alignment that is not
+ * 0 or a power of two, CALLBACK backing without remat; the heap's VRAM_EINVAL
+ * for a size beyond its capacity. */
 vram_status vram_alloc(vram_manager *m, const vram_alloc_desc *desc, vram_handle *out);
+/* Frees the device bytes or the host copy and the handle. VRAM_EBUSY for a
+ * pinned or acquired handle or a shared buffer (vram_release_shared frees it);
+ * VRAM_ECORRUPT when the contents did not verify (the handle is freed anyway). */
 vram_status vram_free(vram_manager *m, vram_handle h);
 /* Marks the handle used now; re-materialises it if evicted (which may evict others). */
 vram_status vram_touch(vram_manager *m, vram_handle h);
-/* touch + in use: not evicted nor moved until vram_unacquire; *addr may be NULL. */
+/* touch + in use: not evicted nor moved until vram_unacquire; *addr may be NULL.
+ * Counts nest; VRAM_EOVERFLOW past 2^32 - 1. */
 vram_status vram_acquire(vram_manager *m, vram_handle h, uint64_t *addr);
+/* VRAM_EINVAL when the handle is not acquired. Ending a use counts as a use. */
 vram_status vram_unacquire(vram_manager *m, vram_handle h);
 vram_status vram_pin(vram_manager *m, vram_handle h);   /* makes resident and keeps it so */
-vram_status vram_unpin(vram_manager *m, vram_handle h);
+vram_status vram_unpin(vram_manager *m, vram_handle h); /* VRAM_EINVAL when not pinned */
 vram_status vram_handle_get(const vram_manager *m, vram_handle h, vram_handle_info *out);
 
 /* Shared weights: one buffer per key, a reference per acquire. The first acquire
  * allocates `size` and calls `loader` to fill it (and again after an eviction);
- * a later acquire with another size is VRAM_EMISMATCH. */
+ * a later acquire with another size is VRAM_EMISMATCH. Keys are 1 to 63 bytes
+ * (else VRAM_EINVAL); a NULL loader makes a buffer that is never evicted. A
+ * later acquire touches the buffer (re-materialising it) and keeps its first
+ * priority; the handle is a plain handle for touch/acquire/pin. The loader's
+ * failure status is returned and nothing is kept. O(1) expected (hash map). */
 vram_status vram_acquire_shared(vram_manager *m, const char *key, uint64_t size, int priority,
                                 vram_remat_fn loader, void *loader_ctx, vram_handle *out);
-/* Drops one reference; the buffer is freed with the last. Not held: VRAM_ENOTFOUND. */
+/* Drops one reference; the buffer is freed with the last. Not held: VRAM_ENOTFOUND.
+ * The last reference of a buffer still acquired or pinned: VRAM_EBUSY, nothing changes. */
 vram_status vram_release_shared(vram_manager *m, const char *key);
 
+/* O(1) plus the heap's stats. Cannot fail (NULL arguments: nothing is written). */
 void vram_manager_stats_get(const vram_manager *m, vram_manager_stats *out);
 /* VRAM_OK, or VRAM_ECORRUPT with the first violated invariant (of the heap, the
- * handles, the shared registry or the eviction order) written to msg. */
+ * handles, the shared registry or the eviction order) written to msg;
+ * VRAM_EINVAL for a NULL manager, VRAM_ENOHOST. O(n log n) in handles plus a
+ * heap walk and the heap's check. */
 vram_status vram_manager_check(const vram_manager *m, char *msg, size_t msglen);
 
 /* Every heap block in address order with the kind of the handle that owns it
  * (VRAM_KIND_OTHER for free blocks): the basis of heap maps. */
 typedef int (*vram_manager_walk_fn)(const vram_block_info *block, vram_kind kind, void *ctx);
+/* O(n log n) in resident handles plus the walk. VRAM_EINVAL (NULL m or fn), VRAM_ENOHOST. */
 vram_status vram_manager_walk(const vram_manager *m, vram_manager_walk_fn fn, void *ctx);
 
 vram_heap *vram_manager_heap(vram_manager *m);
