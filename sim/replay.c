@@ -482,6 +482,8 @@ static void replay_loop(engine *e)
             take_sample(e);
         if (o->check_every && e->index % o->check_every == 0 && !e->done)
             check_invariants(e);
+        if (o->inspect && e->index == o->inspect_at && !e->done)
+            o->inspect(o->inspect_ctx, e->index, e->lane, e->lanes);
         if (o->progress && o->progress_every && e->index % o->progress_every == 0)
             o->progress(o->progress_ctx, e->index);
         if (o->stop && *o->stop && !e->done) {

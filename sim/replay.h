@@ -70,6 +70,13 @@ typedef struct vreplay_options {
     void (*progress)(void *ctx, uint64_t events);
     void *progress_ctx;
     uint64_t progress_every;
+    /* Called once, right after event `inspect_at` (1-based) was replayed, with
+     * the run's managers: one, or two for the pool layout ([0] the bestfit lane,
+     * [1] the KV pool). For heap maps of a chosen moment (the report tool); the
+     * callback may set *stop to end the run there. NULL or inspect_at 0: never. */
+    void (*inspect)(void *ctx, uint64_t event_index, vram_manager *const *lanes, int nlanes);
+    void *inspect_ctx;
+    uint64_t inspect_at;
 } vreplay_options;
 
 typedef struct vreplay_result {
