@@ -5,9 +5,11 @@
  * its block in O(1) and tells a double free from an unknown offset). Free blocks are also in a size index (a red-black tree keyed
  * by (size, offset)), so the best fit is found in O(log n): the smallest free
  * block that holds the request, the lowest address among equal sizes. With an
- * alignment above the minimum, the search continues past blocks too small once
- * the front padding is counted; it stops at the latest at the first block of at
- * least size + align - min_align bytes, which always fits.
+ * alignment above the minimum, a block may be too small once its front padding
+ * is counted: the search tries BF_ALIGN_TRIES blocks in size order, then takes
+ * the smallest block of at least size + align - min_align bytes, which fits
+ * whatever its offset (O(log n)); only when there is none does it go on through
+ * the remaining smaller candidates, so ENOMEM means that no block fits.
  *
  * A free that leaves a block start behind (the block was merged into its free
  * predecessor) answers VRAM_ENOTFOUND for that offset, not VRAM_EDOUBLEFREE.
@@ -24,6 +26,7 @@
 
 /* Far above any device; keeps every sum of offsets and sizes far from overflow. */
 #define BF_MAX_CAPACITY (UINT64_C(1) << 56)
+#define BF_ALIGN_TRIES 16
 
 #ifdef VRAM_TEST_BREAK_COALESCE
 #define BF_COALESCE 0
@@ -167,6 +170,36 @@ static bf_block *bf_carve(bf_heap *h, bf_block *b, uint64_t start, uint64_t rsiz
     return b;
 }
 
+static bf_block *size_next(bf_block *b) { return size_node(vram__rb_next(&b->by_size)); }
+
+/* Whether [*start, *start + rsize) with *start aligned fits in free block b. */
+static int fits(const bf_block *b, uint64_t rsize, uint64_t align, uint64_t *start)
+{
+    *start = vram__align_up(b->off, align);
+    return *start + rsize <= b->off + b->size;
+}
+
+/* The free block for an aligned request, as the top of the file says; NULL if
+ * none fits. */
+static bf_block *bf_find(const bf_heap *h, uint64_t rsize, uint64_t align, uint64_t *start)
+{
+    bf_block *b = size_lower_bound(h, rsize);
+    for (int tried = 0; b && tried < BF_ALIGN_TRIES; tried++, b = size_next(b))
+        if (fits(b, rsize, align, start))
+            return b;
+    if (!b)
+        return NULL;
+    bf_block *sure = size_lower_bound(h, rsize + align - h->min_align);
+    if (sure) {
+        fits(sure, rsize, align, start);
+        return sure;
+    }
+    for (; b; b = size_next(b))
+        if (fits(b, rsize, align, start))
+            return b;
+    return NULL;
+}
+
 static vram_status bf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
 {
     bf_heap *h = impl;
@@ -178,13 +211,8 @@ static vram_status bf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t 
         st = vram__offmap_reserve(&h->by_off, 2);
     if (st)
         return st;
-    bf_block *b = size_lower_bound(h, rsize);
     uint64_t start = 0;
-    for (; b; b = size_node(vram__rb_next(&b->by_size))) {
-        start = vram__align_up(b->off, align);
-        if (start + rsize <= b->off + b->size)
-            break;
-    }
+    bf_block *b = bf_find(h, rsize, align, &start);
     if (!b)
         return VRAM_ENOMEM;
     b = bf_carve(h, b, start, rsize);
@@ -491,8 +519,8 @@ static vram_status bf_create(const vram_heap_config *cfg, void **impl)
     return VRAM_OK;
 }
 
-/* Costs: alloc O(log n) (plus the blocks skipped for a large alignment, see the
- * top of the file), free O(log n) (the lookup is O(1), merging re-indexes one
+/* Costs: alloc O(log n) (when a large alignment fits no block but the smaller
+ * candidates, up to a scan of them; see the top of the file), free O(log n) (the lookup is O(1), merging re-indexes one
  * free block), alloc_batch/free_batch O(k log n), grow and stats O(log n), walk
  * O(n), check O(n log n). Amortised: the node slab and the offset map grow by
  * doubling. create fails with VRAM_EINVAL when

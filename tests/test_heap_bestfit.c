@@ -171,6 +171,39 @@ static void test_best_fit_choice(void)
     vram_heap_destroy(h);
 }
 
+/* An aligned request on a heap whose same-size holes mostly cannot hold it:
+ * more than the tried candidates fail, so the search must go on to the one that
+ * fits (no false ENOMEM); with a large free block present it takes that. */
+static void test_aligned_search(void)
+{
+    vram_heap *h = make(64 * MiB);
+    uint64_t pieces[64], offs[64];
+    int hole[64], n = 0;
+    for (int i = 0; i < 20; i++) {
+        pieces[n] = 256 * KiB, hole[n++] = 0;
+        pieces[n] = 128 * KiB, hole[n++] = 1; /* at i MiB + 256 KiB: no MiB boundary inside */
+        pieces[n] = 640 * KiB, hole[n++] = 0;
+    }
+    pieces[n] = MiB - 64 * KiB, hole[n++] = 0;
+    pieces[n] = 128 * KiB, hole[n++] = 1; /* [21 MiB - 64 KiB, 21 MiB + 64 KiB) */
+    pieces[n] = 9 * MiB - 64 * KiB, hole[n++] = 0;
+    pieces[n] = 34 * MiB, hole[n++] = 0; /* [30 MiB, 64 MiB) */
+    for (int i = 0; i < n; i++)
+        assert_ok(vram_heap_alloc(h, pieces[i], 0, &offs[i]));
+    for (int i = 0; i < n; i++)
+        if (hole[i])
+            assert_ok(vram_heap_free(h, offs[i]));
+    uint64_t off;
+    assert_ok(vram_heap_alloc(h, 64 * KiB, MiB, &off));
+    expect_eq_u64(off, 21 * MiB);
+    expect_status(vram_heap_alloc(h, 64 * KiB, MiB, &off), VRAM_ENOMEM);
+    assert_ok(vram_heap_free(h, offs[n - 1]));
+    assert_ok(vram_heap_alloc(h, 64 * KiB, MiB, &off));
+    expect_eq_u64(off, 30 * MiB);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
 static void test_grow(void)
 {
     vram_heap *h = make(1 * MiB);
@@ -320,6 +353,7 @@ int main(void)
     test_alignments();
     test_bad_frees();
     test_best_fit_choice();
+    test_aligned_search();
     test_grow();
     test_exhaustion(seed);
     test_batch_equals_singles(seed + 1);
