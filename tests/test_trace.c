@@ -108,6 +108,11 @@ static const struct {
     {"vramtrace 1\nmodel m\nmodel n\n", "t:3: duplicate header key 'model'"},
     {"vramtrace 1\nmodel\n", "t:2: header 'model' has no value"},
     {"vramtrace 1\nmodel a\x01" "b\n", "t:2: header 'model' value has control byte 0x01"},
+    {"vramtrace 1\nsource " "0123456789012345678901234567890123456789012345678901234567890123"
+     "0123456789012345678901234567890123456789012345678901234567890123"
+     "0123456789012345678901234567890123456789012345678901234567890123"
+     "0123456789012345678901234567890123456789012345678901234567890123\n",
+     "t:2: header 'source' value too long (256 bytes, at most 255)"},
     {"vramtrace 1\ncolour blue\n", "t:2: unknown header key or event 'colour' (expected model, engine, "
                                  "capacity, kv_block_bytes, source, licence, or an event)"},
     {"vramtrace 1\nmodel m\nengine e\n", "t:3: missing header key 'capacity' (the trace ends without it)"},
