@@ -19,10 +19,9 @@ static caching_block *take_spare(caching_heap *c)
     return NULL; /* unreachable: caching_alloc refilled three spares */
 }
 
-/* Inserts into the pool whose room caching_alloc or caching_free reserved. */
 static void index_block(caching_heap *c, caching_block *b)
 {
-    (void)vram__caching_pool_insert(&c->pools[b->segment->pool], b);
+    vram__caching_pool_insert(&c->pools[b->segment->pool], b);
 }
 
 /* Cuts b at `at` bytes; the new block after the cut is returned, free and not indexed. */
@@ -54,8 +53,8 @@ caching_block *vram__caching_find_free(caching_heap *c, int pool, uint64_t rsize
     caching_pool *p = &c->pools[pool];
     uint64_t ms = c->opt.max_split_size;
     p->searches++;
-    for (size_t i = vram__caching_pool_lower_bound(p, rsize); i < p->nfree; i++) {
-        caching_block *b = p->free[i];
+    for (caching_block *b = vram__caching_pool_lower_bound(p, rsize); b;
+         b = vram__caching_pool_next(b)) {
         if (!fits(b, rsize, align))
             continue;
         /* PyTorch's oversize rules: a request below max_split_size never takes
@@ -158,12 +157,12 @@ static uint64_t segment_size(uint64_t rsize)
     return vram__align_up(rsize, CACHING_ROUND_LARGE);
 }
 
-static caching_segment *new_segment_at(caching_heap *c, int pool, uint64_t base, size_t pos)
+static caching_segment *new_segment_at(caching_heap *c, int pool, uint64_t base)
 {
     caching_segment *s = c->spare_seg;
     c->spare_seg = NULL;
     *s = (caching_segment){.base = base, .pool = pool};
-    vram__caching_seg_insert(c, s, pos);
+    vram__caching_seg_insert(c, s);
     if (pool == CACHING_SMALL)
         c->st.small_segments++;
     else
@@ -176,12 +175,11 @@ static vram_status fresh_segment(caching_heap *c, int pool, uint64_t rsize, uint
                                  caching_block **out)
 {
     uint64_t size = segment_size(rsize), base;
-    size_t pos;
     uint64_t salign = align > CACHING_ROUND_LARGE ? align : CACHING_ROUND_LARGE;
-    vram_status st = vram__caching_gap_find(c, size, salign, &base, &pos);
+    vram_status st = vram__caching_space_take(c, size, salign, &base);
     if (st)
         return st;
-    caching_segment *s = new_segment_at(c, pool, base, pos);
+    caching_segment *s = new_segment_at(c, pool, base);
     caching_block *b = take_spare(c);
     b->offset = base;
     b->size = size;
@@ -219,7 +217,7 @@ static vram_status grow_up(caching_heap *c, uint64_t rsize, uint64_t align, cach
     if (new_end > limit)
         return VRAM_ENOMEM;
     if (!s) {
-        s = new_segment_at(c, CACHING_SMALL, 0, 0);
+        s = new_segment_at(c, CACHING_SMALL, 0);
         c->pools[CACHING_SMALL].expandable = s;
         s->expandable = 1;
     }
@@ -264,8 +262,7 @@ static vram_status grow_down(caching_heap *c, uint64_t rsize, uint64_t align, ca
         nb -= CACHING_LARGE_SEGMENT;
     }
     if (!s) {
-        size_t pos = c->nsegs;
-        s = new_segment_at(c, CACHING_LARGE, top, pos);
+        s = new_segment_at(c, CACHING_LARGE, top);
         c->pools[CACHING_LARGE].expandable = s;
         s->expandable = 1;
     }

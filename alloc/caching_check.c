@@ -105,11 +105,14 @@ static vram_status check_pool(const caching_heap *c, int pool, const tally *t, c
                               size_t len)
 {
     const caching_pool *p = &c->pools[pool];
-    if (p->nfree != t->nfree[pool])
+    const char *why = vram__rb_verify(&p->free);
+    if (why)
+        return vram__violation(msg, len, "pool %d index: %s", pool, why);
+    if (p->free.count != t->nfree[pool])
         return vram__violation(msg, len, "pool %d indexes %zu free blocks, its segments hold %" PRIu64,
-                               pool, p->nfree, t->nfree[pool]);
-    for (size_t i = 0; i < p->nfree; i++) {
-        const caching_block *b = p->free[i], *a = i ? p->free[i - 1] : NULL;
+                               pool, p->free.count, t->nfree[pool]);
+    const caching_block *a = NULL;
+    for (const caching_block *b = vram__caching_pool_first(p); b; a = b, b = vram__caching_pool_next(b)) {
         if (b->used || b->segment->pool != pool)
             return vram__violation(msg, len, "pool %d indexes block at %" PRIu64
                                    ", used or of another pool", pool, b->offset);
@@ -118,9 +121,47 @@ static vram_status check_pool(const caching_heap *c, int pool, const tally *t, c
             return vram__violation(msg, len, "pool %d indexes block at %" PRIu64
                                    ", not linked in its segment", pool, b->offset);
         if (a && (a->size > b->size || (a->size == b->size && a->offset >= b->offset)))
-            return vram__violation(msg, len, "pool %d index out of (size, offset) order at %zu",
-                                   pool, i);
+            return vram__violation(msg, len, "pool %d index out of (size, offset) order at %" PRIu64,
+                                   pool, b->offset);
     }
+    return VRAM_OK;
+}
+
+typedef struct space_walk {
+    const caching_heap *c;
+    size_t next;             /* the segment the next used block must be */
+    uint64_t bad;            /* offset of the first disagreeing block, or UINT64_MAX */
+} space_walk;
+
+static int space_block(const vram_block_info *b, void *ctx)
+{
+    space_walk *w = ctx;
+    if (!b->used)
+        return 0;
+    const caching_segment *s = w->next < w->c->nsegs ? w->c->segs[w->next] : NULL;
+    if (!s || s->base != b->offset || s->size != b->size) {
+        w->bad = b->offset;
+        return 1;
+    }
+    w->next++;
+    return 0;
+}
+
+/* The placement heap holds exactly the segments, each as one used block. */
+static vram_status check_space(const caching_heap *c, char *msg, size_t len)
+{
+    if (!c->space)
+        return c->opt.expandable_segments || !c->nsegs
+                   ? VRAM_OK
+                   : vram__violation(msg, len, "segments listed without a placement heap");
+    char inner[200];
+    if (vram_heap_check(c->space, inner, sizeof inner))
+        return vram__violation(msg, len, "placement heap: %s", inner);
+    space_walk w = {.c = c, .bad = UINT64_MAX};
+    vram_heap_walk(c->space, space_block, &w);
+    if (w.bad != UINT64_MAX || w.next != c->nsegs)
+        return vram__violation(msg, len, "placement heap and segment list disagree at %" PRIu64
+                               " (%zu of %zu segments matched)", w.bad, w.next, c->nsegs);
     return VRAM_OK;
 }
 
@@ -153,5 +194,5 @@ vram_status vram__caching_check(const void *impl, char *msg, size_t len)
         return vram__violation(msg, len, "segment counters %" PRIu64 "/%" PRIu64
                                " but %" PRIu64 " small and %" PRIu64 " large listed",
                                c->st.small_segments, c->st.large_segments, t.small, t.large);
-    return VRAM_OK;
+    return check_space(c, msg, len);
 }

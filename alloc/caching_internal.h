@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "heap_internal.h"
+#include "rbtree.h"
 #include "vram/caching.h"
 
 #define CACHING_MIB (UINT64_C(1) << 20)
@@ -38,6 +39,7 @@ typedef struct caching_block {
     uint64_t gc_base;          /* the pool's search count when it was cached */
     struct caching_block *prev, *next;
     caching_segment *segment;
+    vram__rb_node node;        /* in the pool's index while free */
     int used;
 } caching_block;
 
@@ -52,22 +54,33 @@ struct caching_segment {
     caching_block *first, *last;
 };
 
-/* A pool's free blocks, sorted by (size, offset): best fit is a binary search. */
+/* A pool's free blocks in a red-black tree ordered by (size, offset), PyTorch's
+ * BlockComparatorSize: best fit is a lower bound, O(log n). */
 typedef struct caching_pool {
-    caching_block **free;
-    size_t nfree, cap;
+    vram__rb_tree free;
     uint64_t searches;         /* best-fit searches so far: the gc's clock */
     caching_segment *expandable; /* the pool's growing segment, if any */
 } caching_pool;
 
-/* Used blocks by offset: open addressing, linear probing, backward-shift delete. */
+/* Used blocks by offset: open addressing, linear probing, backward-shift delete.
+ * A slot keeps the offset beside the block, so probing touches no block. */
+typedef struct caching_slot {
+    uint64_t offset;
+    caching_block *block;      /* NULL = empty slot */
+} caching_slot;
+
 typedef struct caching_map {
-    caching_block **slots;     /* NULL = empty; capacity a power of two */
+    caching_slot *slots;       /* capacity a power of two */
     size_t cap, count;
 } caching_map;
 
 typedef struct caching_heap {
     uint64_t capacity;
+    /* Where segments go, standing for cudaMalloc: a "bestfit" heap over the
+     * range rounded down to 2 MiB, one used block per segment. NULL with
+     * expandable segments (their two ranges need no placement) or when the
+     * range holds no 2 MiB at all. */
+    vram_heap *space;
     vram_caching_options opt;  /* max_split_size 0 already replaced by UINT64_MAX */
     caching_segment **segs;    /* sorted by base; never overlapping */
     size_t nsegs, segcap;
@@ -81,14 +94,16 @@ typedef struct caching_heap {
     caching_segment *spare_seg;
 } caching_heap;
 
-/* caching_index.c: the pools' free indexes and the live map. Insertions fail
- * only with VRAM_ENOHOST and then change nothing. */
-vram_status vram__caching_pool_insert(caching_pool *p, caching_block *b);
-void vram__caching_pool_remove(caching_pool *p, const caching_block *b);
-/* Index of the first free block with size >= size (nfree if none). */
-size_t vram__caching_pool_lower_bound(const caching_pool *p, uint64_t size);
-vram_status vram__caching_pool_reserve(caching_pool *p, size_t extra);
-void vram__caching_pool_fini(caching_pool *p);
+/* caching_index.c: the pools' free indexes (they never allocate) and the live
+ * map (its insertion needs room reserved first). */
+void vram__caching_pool_insert(caching_pool *p, caching_block *b);
+void vram__caching_pool_remove(caching_pool *p, caching_block *b);
+/* The first free block with size >= size in (size, offset) order, or NULL. */
+caching_block *vram__caching_pool_lower_bound(const caching_pool *p, uint64_t size);
+caching_block *vram__caching_pool_first(const caching_pool *p);
+caching_block *vram__caching_pool_last(const caching_pool *p);
+caching_block *vram__caching_pool_next(const caching_block *b);
+caching_block *vram__caching_pool_prev(const caching_block *b);
 
 vram_status vram__caching_map_reserve(caching_map *m, size_t extra);
 /* Requires room (vram__caching_map_reserve) and that offset is not present. */
@@ -97,21 +112,22 @@ caching_block *vram__caching_map_get(const caching_map *m, uint64_t offset);
 void vram__caching_map_del(caching_map *m, uint64_t offset);
 void vram__caching_map_fini(caching_map *m);
 
-/* caching_segments.c: placing segments in [0, capacity) - what cudaMalloc does. */
-/* The best-fitting gap (smallest, then lowest) for `size` bytes at a base
- * aligned to `align`: VRAM_ENOMEM if none; *pos is the insertion index. */
-vram_status vram__caching_gap_find(const caching_heap *c, uint64_t size, uint64_t align,
-                                   uint64_t *base, size_t *pos);
+/* caching_segments.c: the segments in [0, capacity) and their placement. */
+/* Creates c->space for a non-expandable heap (see caching_heap). */
+vram_status vram__caching_space_init(caching_heap *c);
+/* Makes room for bytes more of range (vram_heap_grow). */
+vram_status vram__caching_space_grow(caching_heap *c, uint64_t bytes);
+/* A base for a new segment of `size` bytes aligned to `align` (cudaMalloc):
+ * VRAM_ENOMEM when no stretch of the range holds it. */
+vram_status vram__caching_space_take(caching_heap *c, uint64_t size, uint64_t align, uint64_t *base);
+/* Gives a segment's range back (cudaFree). */
+void vram__caching_space_give(caching_heap *c, uint64_t base);
 vram_status vram__caching_seg_reserve(caching_heap *c);
-/* Requires room (vram__caching_seg_reserve). */
-void vram__caching_seg_insert(caching_heap *c, caching_segment *s, size_t pos);
+/* Lists s by its base; requires room (vram__caching_seg_reserve). */
+void vram__caching_seg_insert(caching_heap *c, caching_segment *s);
 void vram__caching_seg_remove(caching_heap *c, const caching_segment *s);
 /* Index of the segment containing offset, or nsegs. */
 size_t vram__caching_seg_find(const caching_heap *c, uint64_t offset);
-/* Bytes free between segment i and its neighbour above (or the range end). */
-uint64_t vram__caching_room_above(const caching_heap *c, size_t i);
-/* Bytes free between segment i and its neighbour below (or offset 0). */
-uint64_t vram__caching_room_below(const caching_heap *c, size_t i);
 
 /* caching_blocks.c */
 /* PyTorch's get_free_block: the best-fitting cached block of the pool for a

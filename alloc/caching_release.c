@@ -31,6 +31,7 @@ static uint64_t release_segment(caching_heap *c, caching_block *b)
     uint64_t size = s->size;
     vram__caching_pool_remove(&c->pools[s->pool], b);
     free(b);
+    vram__caching_space_give(c, s->base);
     drop_segment(c, s);
     c->st.reserved -= size;
     c->st.segment_frees++;
@@ -66,7 +67,7 @@ static uint64_t shrink_expandable(caching_heap *c, int pool)
         s->size = keep;
     }
     if (b->size) {
-        (void)vram__caching_pool_insert(p, b); /* the slot it had is still there */
+        vram__caching_pool_insert(p, b);
     } else {
         /* b was the end block on the growing side: its one neighbour, if any, takes its place. */
         caching_block *other = b->prev ? b->prev : b->next;
@@ -97,9 +98,11 @@ uint64_t vram__caching_release_all(caching_heap *c)
     uint64_t freed = 0;
     for (int pool = 0; pool < CACHING_POOLS; pool++) {
         caching_pool *p = &c->pools[pool];
-        for (size_t i = p->nfree; i-- > 0;) /* downwards: removal shifts only visited entries */
-            if (whole_segment(p->free[i]))
-                freed += release_segment(c, p->free[i]);
+        for (caching_block *b = vram__caching_pool_first(p), *next; b; b = next) {
+            next = vram__caching_pool_next(b);
+            if (whole_segment(b))
+                freed += release_segment(c, b);
+        }
         freed += shrink_expandable(c, pool);
     }
     return freed;
@@ -112,15 +115,15 @@ int vram__caching_release_oversize(caching_heap *c, int pool, uint64_t rsize)
         return 0;
     caching_pool *p = &c->pools[pool];
     uint64_t key = rsize > ms ? rsize : ms;
-    for (size_t i = vram__caching_pool_lower_bound(p, key); i < p->nfree; i++)
-        if (whole_segment(p->free[i])) {
-            release_segment(c, p->free[i]);
+    for (caching_block *b = vram__caching_pool_lower_bound(p, key); b; b = vram__caching_pool_next(b))
+        if (whole_segment(b)) {
+            release_segment(c, b);
             return 1;
         }
     /* No single block is large enough: release oversize ones, largest first. */
     uint64_t total = 0;
-    for (size_t i = p->nfree; i-- > 0 && total < key;) {
-        caching_block *b = p->free[i];
+    for (caching_block *b = vram__caching_pool_last(p), *prev; b && total < key; b = prev) {
+        prev = vram__caching_pool_prev(b);
         if (b->size < ms)
             break;
         if (whole_segment(b))
@@ -140,9 +143,9 @@ void vram__caching_gc(caching_heap *c)
     caching_pool *p = &c->pools[CACHING_LARGE];
     double total_age = 0;
     uint64_t count = 0;
-    for (size_t i = 0; i < p->nfree; i++)
-        if (whole_segment(p->free[i])) {
-            total_age += (double)(p->searches - p->free[i]->gc_base);
+    for (caching_block *b = vram__caching_pool_first(p); b; b = vram__caching_pool_next(b))
+        if (whole_segment(b)) {
+            total_age += (double)(p->searches - b->gc_base);
             count++;
         }
     /* PyTorch's garbage_collect_cached_blocks: passes release every whole free
@@ -151,13 +154,11 @@ void vram__caching_gc(caching_heap *c)
     while (reclaimed < target && released && count) {
         double threshold = total_age / (double)count;
         released = 0;
-        for (size_t i = 0; i < p->nfree;) {
-            caching_block *b = p->free[i];
+        for (caching_block *b = vram__caching_pool_first(p), *next; b; b = next) {
+            next = vram__caching_pool_next(b);
             double age = (double)(p->searches - b->gc_base);
-            if (!whole_segment(b) || age < threshold) {
-                i++;
+            if (!whole_segment(b) || age < threshold)
                 continue;
-            }
             released = 1;
             total_age -= age;
             count--;

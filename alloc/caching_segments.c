@@ -1,9 +1,9 @@
 /* caching_segments.c - where the caching policy's segments lie in [0, capacity).
  *
- * This stands for cudaMalloc: a new segment goes into the smallest gap between
- * live segments that holds it (the lowest such gap on ties), at a base aligned
- * to at least 2 MiB. The segment array is kept sorted by base, segments never
- * overlap, and every one ends at or below the capacity. */
+ * Placement stands for cudaMalloc: an inner "bestfit" heap with 2 MiB blocks
+ * puts a new segment into the smallest free stretch that holds it (the lowest
+ * on ties). The segment array is kept sorted by base, segments never overlap,
+ * and every one ends at or below the capacity. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,23 +11,41 @@
 
 static uint64_t seg_end(const caching_segment *s) { return s->base + s->size; }
 
-vram_status vram__caching_gap_find(const caching_heap *c, uint64_t size, uint64_t align,
-                                   uint64_t *base, size_t *pos)
+static uint64_t space_bytes(uint64_t capacity)
 {
-    uint64_t best_len = UINT64_MAX;
-    vram_status st = VRAM_ENOMEM;
-    for (size_t i = 0; i <= c->nsegs; i++) {
-        uint64_t lo = i ? seg_end(c->segs[i - 1]) : 0;
-        uint64_t hi = i < c->nsegs ? c->segs[i]->base : c->capacity;
-        uint64_t b = vram__align_up(lo, align);
-        if (b < lo || b > hi || hi - b < size || hi - lo >= best_len)
-            continue;
-        best_len = hi - lo;
-        *base = b;
-        *pos = i;
-        st = VRAM_OK;
+    return capacity / CACHING_ROUND_LARGE * CACHING_ROUND_LARGE;
+}
+
+vram_status vram__caching_space_init(caching_heap *c)
+{
+    vram_heap_config cfg = {.capacity = space_bytes(c->capacity), .min_align = CACHING_ROUND_LARGE};
+    if (c->opt.expandable_segments || !cfg.capacity)
+        return VRAM_OK;
+    return vram_heap_create(vram_heap_policy("bestfit"), &cfg, &c->space);
+}
+
+vram_status vram__caching_space_grow(caching_heap *c, uint64_t bytes)
+{
+    uint64_t more = space_bytes(c->capacity + bytes) - space_bytes(c->capacity);
+    if (c->opt.expandable_segments || !more)
+        return VRAM_OK;
+    if (!c->space) {
+        vram_heap_config cfg = {.capacity = more, .min_align = CACHING_ROUND_LARGE};
+        return vram_heap_create(vram_heap_policy("bestfit"), &cfg, &c->space);
     }
-    return st;
+    return vram_heap_grow(c->space, more);
+}
+
+vram_status vram__caching_space_take(caching_heap *c, uint64_t size, uint64_t align, uint64_t *base)
+{
+    if (!c->space)
+        return VRAM_ENOMEM;
+    return vram_heap_alloc(c->space, size, align, base);
+}
+
+void vram__caching_space_give(caching_heap *c, uint64_t base)
+{
+    (void)vram_heap_free(c->space, base); /* a listed segment: check() covers the agreement */
 }
 
 vram_status vram__caching_seg_reserve(caching_heap *c)
@@ -43,8 +61,16 @@ vram_status vram__caching_seg_reserve(caching_heap *c)
     return VRAM_OK;
 }
 
-void vram__caching_seg_insert(caching_heap *c, caching_segment *s, size_t pos)
+void vram__caching_seg_insert(caching_heap *c, caching_segment *s)
 {
+    size_t pos = 0, hi = c->nsegs;
+    while (pos < hi) {
+        size_t mid = pos + (hi - pos) / 2;
+        if (c->segs[mid]->base < s->base)
+            pos = mid + 1;
+        else
+            hi = mid;
+    }
     memmove(&c->segs[pos + 1], &c->segs[pos], (c->nsegs - pos) * sizeof c->segs[0]);
     c->segs[pos] = s;
     c->nsegs++;
@@ -82,16 +108,4 @@ void vram__caching_seg_remove(caching_heap *c, const caching_segment *s)
         return; /* not listed: check() reports the disagreement */
     memmove(&c->segs[lo], &c->segs[lo + 1], (c->nsegs - lo - 1) * sizeof c->segs[0]);
     c->nsegs--;
-}
-
-uint64_t vram__caching_room_above(const caching_heap *c, size_t i)
-{
-    uint64_t hi = i + 1 < c->nsegs ? c->segs[i + 1]->base : c->capacity;
-    return hi - seg_end(c->segs[i]);
-}
-
-uint64_t vram__caching_room_below(const caching_heap *c, size_t i)
-{
-    uint64_t lo = i ? seg_end(c->segs[i - 1]) : 0;
-    return c->segs[i]->base - lo;
 }

@@ -29,8 +29,7 @@ static void caching_destroy(void *impl)
         free(c->segs[i]);
     }
     free(c->segs);
-    for (int p = 0; p < CACHING_POOLS; p++)
-        vram__caching_pool_fini(&c->pools[p]);
+    vram_heap_destroy(c->space);
     vram__caching_map_fini(&c->live);
     for (size_t i = 0; i < sizeof c->spare / sizeof c->spare[0]; i++)
         free(c->spare[i]);
@@ -57,20 +56,24 @@ static vram_status caching_create(const vram_heap_config *cfg, void **impl)
         return VRAM_ENOHOST;
     c->capacity = cfg->capacity;
     c->opt = opt;
+    vram_status st = vram__caching_space_init(c);
+    if (st) {
+        free(c);
+        return st;
+    }
     *impl = c;
     return VRAM_OK;
 }
 
 /* Obtains all host memory an allocation may need before anything changes. */
-static vram_status prepare(caching_heap *c, int pool)
+static vram_status prepare(caching_heap *c)
 {
     for (size_t i = 0; i < sizeof c->spare / sizeof c->spare[0]; i++)
         if (!c->spare[i] && !(c->spare[i] = malloc(sizeof *c->spare[i])))
             return VRAM_ENOHOST;
     if (!c->spare_seg && !(c->spare_seg = malloc(sizeof *c->spare_seg)))
         return VRAM_ENOHOST;
-    if (vram__caching_pool_reserve(&c->pools[pool], 3) || vram__caching_seg_reserve(c) ||
-        vram__caching_map_reserve(&c->live, 1))
+    if (vram__caching_seg_reserve(c) || vram__caching_map_reserve(&c->live, 1))
         return VRAM_ENOHOST;
     return VRAM_OK;
 }
@@ -83,7 +86,7 @@ static vram_status caching_alloc(void *impl, uint64_t size, uint64_t align, uint
     caching_heap *c = impl;
     uint64_t rsize = round_size(size);
     int pool = rsize <= CACHING_SMALL_SIZE ? CACHING_SMALL : CACHING_LARGE;
-    vram_status st = prepare(c, pool);
+    vram_status st = prepare(c);
     if (st)
         return st;
     caching_block *b = vram__caching_find_free(c, pool, rsize, align);
@@ -126,8 +129,6 @@ static vram_status caching_free(void *impl, uint64_t offset)
     caching_block *b = vram__caching_map_get(&c->live, offset);
     if (!b)
         return not_live(c, offset);
-    if (vram__caching_pool_reserve(&c->pools[b->segment->pool], 1))
-        return VRAM_ENOHOST;
     vram__caching_put_back(c, b);
     return VRAM_OK;
 }
@@ -143,9 +144,6 @@ static vram_status caching_free_batch(void *impl, size_t n, const uint64_t *offs
             if (offsets[j] == offsets[i])
                 return VRAM_EDOUBLEFREE;
     }
-    for (int p = 0; p < CACHING_POOLS; p++)
-        if (vram__caching_pool_reserve(&c->pools[p], n))
-            return VRAM_ENOHOST;
     for (size_t i = 0; i < n; i++)
         vram__caching_put_back(c, vram__caching_map_get(&c->live, offsets[i]));
     return VRAM_OK;
@@ -156,6 +154,9 @@ static vram_status caching_free_batch(void *impl, size_t n, const uint64_t *offs
 static vram_status caching_grow(void *impl, uint64_t bytes)
 {
     caching_heap *c = impl;
+    vram_status st = vram__caching_space_grow(c, bytes);
+    if (st)
+        return st;
     c->capacity += bytes;
     return VRAM_OK;
 }
@@ -163,7 +164,13 @@ static vram_status caching_grow(void *impl, uint64_t bytes)
 static uint64_t largest_cached(const caching_heap *c, int pool)
 {
     const caching_pool *p = &c->pools[pool];
-    return p->nfree ? p->free[p->nfree - 1]->size : 0;
+    const caching_block *b = vram__caching_pool_last(p);
+    return b ? b->size : 0;
+}
+
+static uint64_t cached_blocks(const caching_heap *c)
+{
+    return c->pools[CACHING_SMALL].free.count + c->pools[CACHING_LARGE].free.count;
 }
 
 /* The largest stretch of the range no segment covers, and how many there are. */
@@ -198,7 +205,7 @@ static void caching_stats(const void *impl, vram_heap_stats *out)
         .requested = c->st.requested,
         .free = c->capacity - c->st.allocated,
         .largest_free = cached > gap ? cached : gap,
-        .free_blocks = c->pools[CACHING_SMALL].nfree + c->pools[CACHING_LARGE].nfree + gaps,
+        .free_blocks = cached_blocks(c) + gaps,
         .live_allocs = c->live_allocs,
         .peak_in_use = c->st.peak_allocated,
         .footprint = c->st.reserved,
@@ -294,6 +301,6 @@ vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out)
     out->reserved_unallocated = c->st.reserved - c->st.allocated;
     uint64_t ls = largest_cached(c, CACHING_SMALL), ll = largest_cached(c, CACHING_LARGE);
     out->largest_cached = ls > ll ? ls : ll;
-    out->cached_blocks = c->pools[CACHING_SMALL].nfree + c->pools[CACHING_LARGE].nfree;
+    out->cached_blocks = cached_blocks(c);
     return VRAM_OK;
 }
