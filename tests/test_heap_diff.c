@@ -5,8 +5,9 @@
  * reported as skipped), it runs VRAM_DIFF_OPS operations (default 1,000,000):
  * allocs of log-uniform sizes (256 B up to 64 MiB, up to the block size for
  * "pool") with random alignments, frees of random live blocks, batched allocs
- * and frees, frees that must fail (a freed offset, an offset inside a live
- * block, a batch with one bad offset: each must change nothing) and occasional
+ * and frees, calls that must fail (an alloc above the capacity, a free of a
+ * freed offset or of an offset inside a live block, a batch with one bad
+ * offset: each must change nothing) and occasional
  * grows where the policy supports them. After every operation the heap's stats
  * are compared with the shadow; vram_heap_check() runs every 256 operations.
  * The seed is printed; VRAM_TEST_SEED replays a run. */
@@ -215,10 +216,18 @@ static void op_free_batch(run *r)
     r->n_batch++;
 }
 
-/* Frees that must fail and change nothing: an offset freed before and not live
- * now, an offset inside a live block, a batch with one such offset. */
+/* Calls that must fail and change nothing: an alloc above the capacity
+ * (VRAM_EINVAL), frees of an offset freed before and not live now or of an
+ * offset inside a live block, a batch with one such offset. */
 static void op_probe(run *r)
 {
+    vram_heap_stats before = stats_of(r);
+    uint64_t got = 0, too_big = before.capacity + 1;
+    vram_status st = vram_heap_alloc(r->h, too_big, 0, &got);
+    if (st != VRAM_EINVAL)
+        fail(r, "alloc(%" PRIu64 ") above the capacity gave %s, not VRAM_EINVAL", too_big,
+             vram_status_name(st));
+    expect_unchanged(r, &before, "alloc");
     uint64_t bad = UINT64_MAX;
     if (r->recent_n && rnd(r) & 1) {
         uint64_t off = r->recent[rnd(r) % (r->recent_n < RECENT ? r->recent_n : RECENT)];
@@ -231,8 +240,7 @@ static void op_probe(run *r)
     }
     if (bad == UINT64_MAX)
         return;
-    vram_heap_stats before = stats_of(r);
-    vram_status st = vram_heap_free(r->h, bad);
+    st = vram_heap_free(r->h, bad);
     if (st != VRAM_ENOTFOUND && st != VRAM_EDOUBLEFREE)
         fail(r, "free(%" PRIu64 ") of no live block gave %s", bad, vram_status_name(st));
     expect_unchanged(r, &before, "free");
@@ -345,7 +353,7 @@ static void run_policy(const char *name, uint64_t seed, uint64_t ops)
     if (!r.failed)
         drain(&r);
     printf("heap_diff: %s: %s %" PRIu64 " ops: %" PRIu64 " allocs (%" PRIu64 " ENOMEM), %" PRIu64
-           " frees, %" PRIu64 " batches, %" PRIu64 " bad-free probes, %" PRIu64 " grows, %" PRIu64
+           " frees, %" PRIu64 " batches, %" PRIu64 " must-fail probes, %" PRIu64 " grows, %" PRIu64
            " checks; in_use exact: %s; %.1f s CPU\n",
            name, r.failed ? "FAILED after" : "ok,", r.op - 1, r.n_alloc, r.n_enomem, r.n_free, r.n_batch,
            r.n_probe, r.n_grow, r.n_check, r.round == ROUND_UNKNOWN ? "no (>= requested)" : "yes",
