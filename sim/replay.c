@@ -21,13 +21,18 @@
 #define LANE_MAIN 0
 #define LANE_KV 1
 
-/* A live trace id. `failed`: its allocation failed; later events on it are skipped. */
+/* A live trace id, 16 bytes so that map slots stay two to a cache line. h.v 0
+ * (never a valid handle): the allocation failed, later events on the id are
+ * skipped. size_lane: the requested size, with the lane in the top bit (sizes
+ * are below 2^63, traces/FORMAT.md). */
 typedef struct id_entry {
     vram_handle h;
-    uint64_t size;
-    uint32_t lane;
-    uint32_t failed;
+    uint64_t size_lane;
 } id_entry;
+
+#define LANE_BIT 63
+static uint64_t id_size(const id_entry *it) { return it->size_lane & ~(UINT64_C(1) << LANE_BIT); }
+static int id_lane(const id_entry *it) { return (int)(it->size_lane >> LANE_BIT); }
 
 /* A shared key: acquisitions the manager holds and acquisitions that failed. */
 typedef struct key_entry {
@@ -301,13 +306,12 @@ static void do_alloc(engine *e)
     uint64_t t0 = now_ns();
     vram_status st = vram_alloc(e->lane[lane], &d, &it->h);
     timed(e, VREPLAY_OP_ALLOC, t0);
-    it->size = ev->size;
-    it->lane = (uint32_t)lane;
+    it->size_lane = ev->size | (uint64_t)lane << LANE_BIT;
     if (st == VRAM_OK) {
         note_live(e, ev->size);
         return;
     }
-    it->failed = 1;
+    it->h.v = 0;
     if (st == VRAM_ENOMEM)
         record_oom(e, lane, "alloc", ev->size);
     else if (st == VRAM_EINVAL || st == VRAM_EUNSUPPORTED)
@@ -328,25 +332,25 @@ static void do_free_or_use(engine *e)
         trace_error(e, text);
         return;
     }
-    if (it->failed) {
+    if (it->h.v == 0) {
         e->res->skipped++;
         if (is_free)
             vsim_idmap_remove(e->ids, ev->id);
         return;
     }
-    vram_manager *m = e->lane[it->lane];
+    vram_manager *m = e->lane[id_lane(it)];
     uint64_t t0 = now_ns();
     vram_status st = is_free ? vram_free(m, it->h) : vram_touch(m, it->h);
     timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
     if (is_free) {
-        uint64_t size = it->size;
+        uint64_t size = id_size(it);
         vsim_idmap_remove(e->ids, ev->id);
         if (st)
             library_failure(e, "vram_free of a live handle", st);
         else
             e->live -= size;
     } else if (st == VRAM_ENOMEM) {
-        record_oom(e, (int)it->lane, "use", it->size);
+        record_oom(e, id_lane(it), "use", id_size(it));
     } else if (st) {
         library_failure(e, "vram_touch", st);
     }
@@ -474,7 +478,7 @@ static uint64_t error_line(const char *err, const char *path)
 static void replay_loop(engine *e)
 {
     const vreplay_options *o = e->opt;
-    int got;
+    int got = 0;
     while (!e->done && (got = vtrace_next(e->r, &e->ev)) == 1) {
         e->index++;
         dispatch(e);
