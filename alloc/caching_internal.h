@@ -1,7 +1,9 @@
 /* caching_internal.h - the caching policy's blocks, segments and pools, shared by
- * heap_caching.c (allocation rules), caching_segments.c (where segments go),
- * caching_index.c (the free-block index and the live-block map) and
- * caching_check.c (walk and check).
+ * heap_caching.c (the ops), caching_blocks.c (best fit, split, merge),
+ * caching_grow.c (new segments and pages), caching_release.c (giving memory
+ * back), caching_segments.c (where segments go), caching_index.c (the
+ * free-block indexes and the live-block map), caching_check.c (walk, check)
+ * and caching_conf.c (PYTORCH_CUDA_ALLOC_CONF).
  *
  * The model is PyTorch's CUDA caching allocator: a segment is one cudaMalloc
  * (or, with expandable segments, one pool's growing mapped range); a block is a
@@ -130,6 +132,10 @@ void vram__caching_seg_remove(caching_heap *c, const caching_segment *s);
 size_t vram__caching_seg_find(const caching_heap *c, uint64_t offset);
 
 /* caching_blocks.c */
+/* One of the three spare blocks caching_alloc obtained, zeroed. */
+caching_block *vram__caching_spare(caching_heap *c);
+/* Puts free block b into its pool's index. */
+void vram__caching_index(caching_heap *c, caching_block *b);
 /* PyTorch's get_free_block: the best-fitting cached block of the pool for a
  * rounded request, or NULL (also when the oversize rules refuse it). */
 caching_block *vram__caching_find_free(caching_heap *c, int pool, uint64_t rsize, uint64_t align);
@@ -139,8 +145,9 @@ caching_block *vram__caching_take(caching_heap *c, caching_block *b, uint64_t rs
                                   uint64_t align, uint64_t requested);
 /* Frees used block b: merges it with free neighbours and caches the result. */
 void vram__caching_put_back(caching_heap *c, caching_block *b);
-/* A new segment (or more pages of the pool's expandable segment) with a free,
- * indexed block that fits; VRAM_ENOMEM when the range has no room. */
+/* caching_grow.c: a new segment (or more pages of the pool's expandable
+ * segment) with a free, indexed block that fits; VRAM_ENOMEM when the range
+ * has no room. */
 vram_status vram__caching_reserve_more(caching_heap *c, int pool, uint64_t rsize, uint64_t align,
                                        caching_block **out);
 
