@@ -3,11 +3,13 @@
 #define VRAM_VRAM_H
 
 #include "vram/budget.h"
+#include "vram/caching.h"
 #include "vram/defrag.h"
 #include "vram/device.h"
 #include "vram/evict.h"
 #include "vram/heap.h"
 #include "vram/manager.h"
 #include "vram/status.h"
+#include "vram/tensor_cache.h"
 
 #endif
