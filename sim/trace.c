@@ -78,11 +78,21 @@ static int parse_u64(vtrace_reader *r, const char **pp, const char *e, const cha
 {
     char tmp[48];
     const char *p = skip_blank(*pp, e);
+    /* the common case in one pass: 1 to 19 digits, then a blank or the line end */
+    const char *s = p;
+    uint64_t x = 0;
+    while (s < e && (unsigned)(unsigned char)*s - '0' <= 9 && s - p < 19)
+        x = x * 10 + (unsigned)(unsigned char)*s++ - '0';
+    if (s > p && (s == e || is_blank(*s))) {
+        *v = x;
+        *pp = s;
+        return 0;
+    }
     if (p == e)
         return fail(r, "missing %s (expected: %s)", what, expected);
     const char *q = word_end(p, e);
-    uint64_t x = 0;
-    const char *s = p;
+    x = 0;
+    s = p;
     if (*s == '-' && q - s > 1) {
         for (s++; s < q && *s >= '0' && *s <= '9'; s++)
             ;
@@ -153,12 +163,18 @@ static int lookup_header_key(const char *p, const char *q)
     return -1;
 }
 
+/* The event named by [p, q), or -1: by length and first byte, then one compare. */
 static int lookup_type(const char *p, const char *q)
 {
-    for (int t = 0; t < VTRACE_TYPE_COUNT; t++)
-        if (word_is(p, q, vtrace_type_name((vtrace_type)t)))
-            return t;
-    return -1;
+    int t;
+    switch (q - p) {
+    case 3: t = *p == 'u' ? VTRACE_USE : VTRACE_REQUEST_END; break;
+    case 4: t = *p == 'f' ? VTRACE_FREE : VTRACE_STEP; break;
+    case 5: t = *p == 'a' ? VTRACE_ALLOC : VTRACE_REQUEST_BEGIN; break;
+    case 7: t = *p == 'a' ? VTRACE_SHARED_ACQUIRE : VTRACE_SHARED_RELEASE; break;
+    default: return -1;
+    }
+    return memcmp(p, vtrace_type_name((vtrace_type)t), (size_t)(q - p)) == 0 ? t : -1;
 }
 
 /* Parses the event line [p, e), p at its first non-blank byte. */

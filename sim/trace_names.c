@@ -39,11 +39,18 @@ const char *vtrace_kind_name(vram_kind k)
 
 int vtrace_kind_parse(const char *word, size_t len, vram_kind *out)
 {
-    for (int k = 0; k < VRAM_KIND_COUNT; k++) {
-        if (strlen(kind_names[k]) == len && memcmp(kind_names[k], word, len) == 0) {
-            *out = (vram_kind)k;
-            return 0;
-        }
+    vram_kind k;
+    switch (len) { /* each kind word has its own length */
+    case 2: k = VRAM_KIND_KV; break;
+    case 5: k = VRAM_KIND_OTHER; break;
+    case 6: k = VRAM_KIND_WEIGHT; break;
+    case 7: k = VRAM_KIND_ADAPTER; break;
+    case 9: k = VRAM_KIND_WORKSPACE; break;
+    case 10: k = VRAM_KIND_ACTIVATION; break;
+    default: return -1;
     }
-    return -1;
+    if (memcmp(kind_names[k], word, len) != 0)
+        return -1;
+    *out = k;
+    return 0;
 }
