@@ -17,8 +17,9 @@
  * An eviction that fails on the way (host memory, a device copy, contents that
  * do not verify) puts its victim back in its place and ends the round with
  * that status; victims evicted before it stay evicted. */
-#include <stdlib.h>
 #include <string.h>
+
+#include "vram/hostpool.h"
 
 #include "manager_internal.h"
 
@@ -105,13 +106,21 @@ void vram__count_oom(vram_manager *m, uint64_t size)
         m->counters.failed_despite_free++;
 }
 
-/* Host memory for a copy of `size` bytes. Without real host copies (the sim
- * backend without backing only counts copies) the copy goes to `dummy`. */
-static void *host_copy_alloc(const vram_manager *m, uint64_t size)
+/* Host memory for a copy of `size` bytes, from the pinned host pool.
+ * Without real host copies (the sim backend without backing only counts
+ * copies) there is none: the copy's destination is a placeholder byte. */
+static vram_status host_copy_alloc(const vram_manager *m, uint64_t size, void **out)
 {
+    *out = NULL;
     if (!m->host_copies)
-        return NULL;
-    return malloc((size_t)size);
+        return VRAM_OK;
+    return vram_hostpool_get(m->hostpool, size, out);
+}
+
+static void host_copy_free(const vram_manager *m, void *p)
+{
+    if (p)
+        vram_hostpool_put(m->hostpool, p);
 }
 
 /* Evicts a victim already popped from the policy's set. On failure the
@@ -129,18 +138,18 @@ static vram_status evict_one(vram_manager *m, uint32_t index)
     void *copy = NULL;
     if (s->backing == VRAM_BACKING_HOST) {
         unsigned char dummy;
-        copy = host_copy_alloc(m, s->size);
-        if (m->host_copies && !copy)
-            return VRAM_ENOHOST;
+        st = host_copy_alloc(m, s->size, &copy);
+        if (st)
+            return st;
         st = vram_device_copy_d2h(m->dev, copy ? copy : &dummy, addr, s->size);
         if (st) {
-            free(copy);
+            host_copy_free(m, copy);
             return st;
         }
     }
     st = vram_heap_free(m->heap, s->offset);
     if (st) {
-        free(copy);
+        host_copy_free(m, copy);
         return st;
     }
     s->host_copy = copy;
@@ -238,7 +247,7 @@ vram_status vram__remat(vram_manager *m, uint32_t index)
         vram_heap_free(m->heap, offset);
         return st;
     }
-    free(s->host_copy);
+    host_copy_free(m, s->host_copy);
     s->host_copy = NULL;
     vram__mark_resident(m, index, offset);
     m->counters.rematerialisations++;
@@ -267,7 +276,7 @@ vram_status vram__drop_contents(vram_manager *m, uint32_t index)
         m->resident_bytes -= s->size;
         m->resident_handles--;
     }
-    free(s->host_copy);
+    host_copy_free(m, s->host_copy);
     s->host_copy = NULL;
     return verdict;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vram/hostpool.h"
+
 #include "manager_internal.h"
 
 /* The device's default cost model, for the reload cost the "cost" policy uses
@@ -14,8 +16,7 @@
 
 static void manager_free(vram_manager *m)
 {
-    for (uint32_t i = 0; i < m->handles.used; i++)
-        free(m->handles.slots[i].host_copy);
+    vram_hostpool_destroy(m->hostpool); /* with the host copies still in it */
     vram__handles_fini(&m->handles);
     vram__shared_fini(&m->shared);
     if (m->policy_impl)
@@ -59,6 +60,11 @@ static vram_status manager_open(vram_manager *m, const vram_manager_config *cfg)
     m->h2d_bytes_per_ns = c->h2d_gbps > 0 ? c->h2d_gbps : DEFAULT_H2D_GBPS;
     m->verify = vram_device_has_backing(m->dev);
     m->host_copies = m->verify || strcmp(vram_device_backend(m->dev), "sim") != 0;
+    if (m->host_copies) {
+        st = vram_hostpool_create(m->dev, NULL, &m->hostpool);
+        if (st)
+            return st;
+    }
     m->evict = cfg->evict;
     m->defrag_on_oom = cfg->defrag_on_oom;
     m->defrag_budget = cfg->defrag_budget;

@@ -78,7 +78,8 @@ struct vram_manager {
     uint64_t capacity;     /* heap capacity */
     int evict;             /* evict when an allocation does not fit */
     int verify;            /* host-backed device: fill and verify contents */
-    int host_copies;       /* evictions keep real host copies */
+    int host_copies;       /* evictions keep real host copies (in hostpool) */
+    struct vram_hostpool *hostpool;
     int defrag_on_oom;
     uint64_t defrag_budget;
     double copy_latency_ns, h2d_bytes_per_ns; /* for reload costs */
