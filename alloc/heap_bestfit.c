@@ -2,9 +2,10 @@
  *
  * Every block, free or used, is a node in a doubly linked list in address order
  * (O(1) neighbour coalescing) and in an offset index (a hash map: free() finds
- * its block in O(1) and tells a double free from an unknown offset). Free blocks are also in a size index (a red-black tree keyed
- * by (size, offset)), so the best fit is found in O(log n): the smallest free
- * block that holds the request, the lowest address among equal sizes. With an
+ * its block in O(1) and tells a double free from an unknown offset). Free
+ * blocks are also in a size index (a red-black tree keyed by (size, offset)),
+ * so the best fit is found in O(log n): the smallest free block that holds the
+ * request, the lowest address among equal sizes. With an
  * alignment above the minimum, a block may be too small once its front padding
  * is counted: the search tries BF_ALIGN_TRIES blocks in size order, then takes
  * the smallest block of at least size + align - min_align bytes, which fits
@@ -36,12 +37,12 @@
 
 typedef struct bf_block {
     uint64_t off;
-    uint64_t size;      /* a multiple of min_align */
-    uint64_t requested; /* bytes asked for; 0 while free */
+    uint64_t size;                /* a multiple of min_align */
+    uint64_t requested;           /* bytes asked for; 0 while free */
     struct bf_block *prev, *next; /* address order */
-    vram__rb_node by_size; /* free blocks only, keyed by (size, off) */
+    vram__rb_node by_size;        /* free blocks only, keyed by (size, off) */
     int used;
-    int batch_mark;        /* set while a free_batch has validated this block */
+    int batch_mark; /* set while a free_batch has validated this block */
 } bf_block;
 
 /* Invariants (verified by bf_check):
@@ -67,9 +68,15 @@ typedef struct bf_heap {
     uint64_t peak_in_use, peak_footprint;
 } bf_heap;
 
-static bf_block *size_node(vram__rb_node *n) { return n ? vram__rb_entry(n, bf_block, by_size) : NULL; }
+static bf_block *size_node(vram__rb_node *n)
+{
+    return n ? vram__rb_entry(n, bf_block, by_size) : NULL;
+}
 
-static bf_block *off_find(const bf_heap *h, uint64_t off) { return vram__offmap_get(&h->by_off, off); }
+static bf_block *off_find(const bf_heap *h, uint64_t off)
+{
+    return vram__offmap_get(&h->by_off, off);
+}
 
 static int size_less(uint64_t size, uint64_t off, const bf_block *b)
 {
@@ -204,7 +211,7 @@ static vram_status bf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t 
 {
     bf_heap *h = impl;
     if (size > h->capacity)
-        return VRAM_EINVAL; /* the contract of vram/heap.h; the wrapper does not know the capacity */
+        return VRAM_EINVAL; /* vram/heap.h's contract; the wrapper does not know the capacity */
     uint64_t rsize = vram__align_up(size, h->min_align);
     vram_status st = vram__slab_reserve(&h->nodes, 2);
     if (!st)
@@ -372,8 +379,11 @@ static vram_status bf_walk(const void *impl, vram_walk_fn fn, void *ctx)
 {
     const bf_heap *h = impl;
     for (const bf_block *b = h->head; b; b = b->next) {
-        vram_block_info info = {.offset = b->off, .size = b->size, .requested = b->requested,
-                                .refs = b->used ? 1u : 0u, .used = b->used};
+        vram_block_info info = {.offset = b->off,
+                                .size = b->size,
+                                .requested = b->requested,
+                                .refs = b->used ? 1u : 0u,
+                                .used = b->used};
         if (fn(&info, ctx))
             break;
     }
@@ -388,10 +398,12 @@ static vram_status check_list(const bf_heap *h, char *msg, size_t len, uint64_t 
     const bf_block *prev = NULL;
     for (const bf_block *b = h->head; b; prev = b, b = b->next) {
         if (b->prev != prev)
-            return vram__violation(msg, len, "block at %llu: prev link does not name the block before it",
+            return vram__violation(msg, len,
+                                   "block at %llu: prev link does not name the block before it",
                                    (unsigned long long)b->off);
         if (b->off != expect)
-            return vram__violation(msg, len, "blocks do not tile the range: block at %llu, expected %llu",
+            return vram__violation(msg, len,
+                                   "blocks do not tile the range: block at %llu, expected %llu",
                                    (unsigned long long)b->off, (unsigned long long)expect);
         if (b->size == 0 || b->off % h->min_align || b->size % h->min_align)
             return vram__violation(msg, len,
@@ -402,7 +414,8 @@ static vram_status check_list(const bf_heap *h, char *msg, size_t len, uint64_t 
             return vram__violation(msg, len, "free blocks at %llu and %llu should have coalesced",
                                    (unsigned long long)prev->off, (unsigned long long)b->off);
         if (b->used && (b->requested == 0 || b->requested > b->size))
-            return vram__violation(msg, len, "used block at %llu: requested %llu outside (0, size %llu]",
+            return vram__violation(msg, len,
+                                   "used block at %llu: requested %llu outside (0, size %llu]",
                                    (unsigned long long)b->off, (unsigned long long)b->requested,
                                    (unsigned long long)b->size);
         if (!b->used && b->requested)
@@ -478,12 +491,13 @@ static vram_status bf_check(const void *impl, char *msg, size_t len)
     if (st)
         return st;
     if (in_use != h->in_use || requested != h->requested || live != h->live)
-        return vram__violation(msg, len,
-                               "counters disagree with a walk: in_use %llu/%llu requested %llu/%llu "
-                               "live %llu/%llu (counter/walk)",
-                               (unsigned long long)h->in_use, (unsigned long long)in_use,
-                               (unsigned long long)h->requested, (unsigned long long)requested,
-                               (unsigned long long)h->live, (unsigned long long)live);
+        return vram__violation(
+            msg, len,
+            "counters disagree with a walk: in_use %llu/%llu requested %llu/%llu "
+            "live %llu/%llu (counter/walk)",
+            (unsigned long long)h->in_use, (unsigned long long)in_use,
+            (unsigned long long)h->requested, (unsigned long long)requested,
+            (unsigned long long)h->live, (unsigned long long)live);
     if (h->peak_in_use < h->in_use || h->peak_footprint < bf_footprint(h))
         return vram__violation(msg, len, "a peak is below its current value");
     return VRAM_OK;
@@ -520,11 +534,14 @@ static vram_status bf_create(const vram_heap_config *cfg, void **impl)
 }
 
 /* Costs: alloc O(log n) (when a large alignment fits no block but the smaller
- * candidates, up to a scan of them; see the top of the file), free O(log n) (the lookup is O(1), merging re-indexes one
- * free block), alloc_batch/free_batch O(k log n), grow and stats O(log n), walk
- * O(n), check O(n log n). Amortised: the node slab and the offset map grow by
- * doubling. create fails with VRAM_EINVAL when
- * the capacity is not a multiple of min_align, VRAM_ENOHOST when malloc fails. */
+ * candidates, up to a scan of them; see the top of the file), free O(log n)
+ * (the lookup is O(1), merging re-indexes one free block), alloc_batch and
+ * free_batch O(k log n), grow and stats O(log n), walk O(n), check O(n log n);
+ * amortised, as the node slab and the offset map grow by doubling.
+ * Failures: create VRAM_EINVAL when the capacity is not a multiple of min_align
+ * (or above 2^56); alloc VRAM_EINVAL above the capacity, VRAM_ENOMEM when no
+ * free block fits; free VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow
+ * VRAM_EOVERFLOW past 2^56; any entry that needs node memory VRAM_ENOHOST. */
 const vram_heap_ops vram__heap_bestfit_ops = {
     .name = "bestfit",
     .create = bf_create,

@@ -32,11 +32,11 @@
 
 typedef struct bd_block {
     uint64_t off;
-    uint64_t requested;            /* bytes asked for; 0 while free */
-    struct bd_block *prev, *next;  /* the free list of its order, while free */
-    unsigned order;                /* the block is 2^order bytes */
+    uint64_t requested;           /* bytes asked for; 0 while free */
+    struct bd_block *prev, *next; /* the free list of its order, while free */
+    unsigned order;               /* the block is 2^order bytes */
     int used;
-    int batch_mark;                /* set while a free_batch has validated this block */
+    int batch_mark; /* set while a free_batch has validated this block */
 } bd_block;
 
 /* Invariants (verified by bd_check):
@@ -64,7 +64,10 @@ static unsigned log2_floor(uint64_t x) { return 63u - (unsigned)__builtin_clzll(
 static unsigned log2_ceil(uint64_t x) { return x <= 1 ? 0 : log2_floor(x - 1) + 1; }
 static uint64_t bsize(const bd_block *b) { return UINT64_C(1) << b->order; }
 
-static bd_block *off_find(const bd_heap *h, uint64_t off) { return vram__offmap_get(&h->by_off, off); }
+static bd_block *off_find(const bd_heap *h, uint64_t off)
+{
+    return vram__offmap_get(&h->by_off, off);
+}
 
 static void list_push(bd_heap *h, bd_block *b)
 {
@@ -149,7 +152,7 @@ static vram_status bd_alloc(void *impl, uint64_t size, uint64_t align, uint64_t 
 {
     bd_heap *h = impl;
     if (size > UINT64_C(1) << h->top_k)
-        return VRAM_EINVAL; /* the contract of vram/heap.h; the wrapper does not know the capacity */
+        return VRAM_EINVAL; /* vram/heap.h's contract; the wrapper does not know the capacity */
     unsigned k = log2_ceil(size);
     if (k < h->min_k)
         k = h->min_k;
@@ -318,8 +321,11 @@ static vram_status bd_walk(const void *impl, vram_walk_fn fn, void *ctx)
     const bd_heap *h = impl;
     const bd_block *b;
     for (uint64_t off = 0; (b = off_find(h, off)) != NULL; off += bsize(b)) {
-        vram_block_info info = {.offset = b->off, .size = bsize(b), .requested = b->requested,
-                                .refs = b->used ? 1u : 0u, .used = b->used};
+        vram_block_info info = {.offset = b->off,
+                                .size = bsize(b),
+                                .requested = b->requested,
+                                .refs = b->used ? 1u : 0u,
+                                .used = b->used};
         if (fn(&info, ctx))
             break;
     }
@@ -335,7 +341,8 @@ static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_
     while (expect < top) {
         const bd_block *b = off_find(h, expect);
         if (!b || b->off != expect)
-            return vram__violation(msg, len, "blocks do not tile the range: no block starts at %llu",
+            return vram__violation(msg, len,
+                                   "blocks do not tile the range: no block starts at %llu",
                                    (unsigned long long)expect);
         if (b->order < h->min_k || b->order > h->top_k)
             return vram__violation(msg, len, "block at %llu has order %u outside [%u, %u]",
@@ -344,8 +351,9 @@ static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_
             return vram__violation(msg, len, "block at %llu is not aligned to its size %llu",
                                    (unsigned long long)b->off, (unsigned long long)bsize(b));
         if (prev && !prev->used && !b->used && prev->order == b->order && (b->off & bsize(b)))
-            return vram__violation(msg, len, "free buddies at %llu and %llu (order %u) should have merged",
-                                   (unsigned long long)prev->off, (unsigned long long)b->off, b->order);
+            return vram__violation(
+                msg, len, "free buddies at %llu and %llu (order %u) should have merged",
+                (unsigned long long)prev->off, (unsigned long long)b->off, b->order);
         if (b->used ? (b->requested == 0 || b->requested > bsize(b)) : b->requested != 0)
             return vram__violation(msg, len, "block at %llu: requested %llu does not fit its state",
                                    (unsigned long long)b->off, (unsigned long long)b->requested);
@@ -368,7 +376,8 @@ static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_
         return vram__violation(msg, len, "blocks end at %llu, the managed range at %llu",
                                (unsigned long long)expect, (unsigned long long)top);
     if (nblocks != h->by_off.count)
-        return vram__violation(msg, len, "offset index holds %zu entries, %llu blocks tile the range",
+        return vram__violation(msg, len,
+                               "offset index holds %zu entries, %llu blocks tile the range",
                                h->by_off.count, (unsigned long long)nblocks);
     return VRAM_OK;
 }
@@ -378,17 +387,19 @@ static vram_status check_free_lists(const bd_heap *h, char *msg, size_t len, uin
     uint64_t listed = 0;
     for (unsigned k = 0; k < BD_ORDERS; k++) {
         if (!!(h->nonempty >> k & 1) != !!h->free_list[k])
-            return vram__violation(msg, len, "non-empty bit of order %u disagrees with its list", k);
+            return vram__violation(msg, len, "non-empty bit of order %u disagrees with its list",
+                                   k);
         const bd_block *prev = NULL;
         for (const bd_block *b = h->free_list[k]; b; prev = b, b = b->next) {
             if (++listed > nfree)
                 return vram__violation(msg, len, "free lists hold more than the %llu free blocks",
                                        (unsigned long long)nfree);
             if (b->prev != prev || b->used || b->order != k || off_find(h, b->off) != b)
-                return vram__violation(msg, len,
-                                       "free list of order %u: block at %llu is linked wrongly, used, "
-                                       "of another order or not in the offset index",
-                                       k, (unsigned long long)b->off);
+                return vram__violation(
+                    msg, len,
+                    "free list of order %u: block at %llu is linked wrongly, used, "
+                    "of another order or not in the offset index",
+                    k, (unsigned long long)b->off);
         }
     }
     if (listed != nfree)
@@ -407,13 +418,14 @@ static vram_status bd_check(const void *impl, char *msg, size_t len)
     if (st)
         return st;
     if (tot[0] != h->in_use || tot[1] != h->requested || tot[2] != h->live || tot[3] != h->nfree)
-        return vram__violation(msg, len,
-                               "counters disagree with a walk: in_use %llu/%llu requested %llu/%llu "
-                               "live %llu/%llu free blocks %llu/%llu (counter/walk)",
-                               (unsigned long long)h->in_use, (unsigned long long)tot[0],
-                               (unsigned long long)h->requested, (unsigned long long)tot[1],
-                               (unsigned long long)h->live, (unsigned long long)tot[2],
-                               (unsigned long long)h->nfree, (unsigned long long)tot[3]);
+        return vram__violation(
+            msg, len,
+            "counters disagree with a walk: in_use %llu/%llu requested %llu/%llu "
+            "live %llu/%llu free blocks %llu/%llu (counter/walk)",
+            (unsigned long long)h->in_use, (unsigned long long)tot[0],
+            (unsigned long long)h->requested, (unsigned long long)tot[1],
+            (unsigned long long)h->live, (unsigned long long)tot[2], (unsigned long long)h->nfree,
+            (unsigned long long)tot[3]);
     if (tot[4] != h->fp)
         return vram__violation(msg, len, "footprint %llu, the highest used block ends at %llu",
                                (unsigned long long)h->fp, (unsigned long long)tot[4]);
@@ -460,8 +472,11 @@ static vram_status bd_create(const vram_heap_config *cfg, void **impl)
  * alloc O(orders) (one new block per split), free O(orders) (one buddy lookup
  * per merge), O(orders^2) when it frees the highest used block (see
  * used_end_below), batches O(k) times that, grow O(doublings), stats O(1), walk
- * and check O(n). create fails with VRAM_EINVAL above
- * 2^56 bytes and VRAM_ENOHOST when malloc fails. */
+ * and check O(n).
+ * Failures: create VRAM_EINVAL above 2^56 bytes; alloc VRAM_EINVAL above the
+ * managed range, VRAM_ENOMEM when no free block of the needed order is left;
+ * free VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow VRAM_EOVERFLOW
+ * past 2^56; any entry that needs node memory VRAM_ENOHOST. */
 const vram_heap_ops vram__heap_buddy_ops = {
     .name = "buddy",
     .create = bd_create,

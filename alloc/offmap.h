@@ -21,7 +21,7 @@ typedef struct vram__offmap_slot {
 
 typedef struct vram__offmap {
     vram__offmap_slot *slot;
-    size_t mask;  /* table size - 1; no table while slot is NULL */
+    size_t mask; /* table size - 1; no table while slot is NULL */
     size_t count;
 } vram__offmap;
 

@@ -12,10 +12,10 @@
 #include "vram/status.h"
 
 typedef struct vram__slab {
-    size_t obj_size;  /* bytes per object, rounded up to hold the free-list link */
-    void *free_list;  /* free objects, linked through their first bytes */
+    size_t obj_size; /* bytes per object, rounded up to hold the free-list link */
+    void *free_list; /* free objects, linked through their first bytes */
     size_t free_count;
-    void *chunks;     /* every chunk, linked through its header */
+    void *chunks;      /* every chunk, linked through its header */
     size_t next_chunk; /* objects in the next chunk (doubles up to a cap) */
 } vram__slab;
 

@@ -74,7 +74,10 @@ static inline void heap_shadow_fini(heap_shadow *s)
 }
 
 /* The capacity after a successful grow of the heap. */
-static inline void heap_shadow_set_capacity(heap_shadow *s, uint64_t capacity) { s->capacity = capacity; }
+static inline void heap_shadow_set_capacity(heap_shadow *s, uint64_t capacity)
+{
+    s->capacity = capacity;
+}
 
 static inline uint32_t heap_shadow_count(const heap_shadow *s) { return s->count; }
 
@@ -86,7 +89,8 @@ static inline uint64_t heap_shadow_pick(const heap_shadow *s, uint64_t r)
 
 /* Treap split: t into keys < off (*l) and keys >= off (*r). Recursion depth is
  * the treap's height, O(log n) expected. */
-static inline void heap_shadow_split_(heap_shadow *s, uint32_t t, uint64_t off, uint32_t *l, uint32_t *r)
+static inline void heap_shadow_split_(heap_shadow *s, uint32_t t, uint64_t off, uint32_t *l,
+                                      uint32_t *r)
 {
     if (t == HEAP_SHADOW_NIL) {
         *l = *r = HEAP_SHADOW_NIL;
@@ -143,7 +147,7 @@ static inline const heap_shadow_block *heap_shadow_find(const heap_shadow *s, ui
  * the size the policy is expected to count for it, 0 if unknown. Returns 0, or
  * -1 with the violation written to why (the block is then not recorded). */
 static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t requested, uint64_t align,
-                           uint64_t rounded, char *why, size_t len)
+                                  uint64_t rounded, char *why, size_t len)
 {
     if (align && off % align) {
         snprintf(why, len, "block at %" PRIu64 " is not aligned to %" PRIu64, off, align);
@@ -159,7 +163,8 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
         const heap_shadow_block *o = nb[i] != HEAP_SHADOW_NIL ? &s->node[nb[i]] : NULL;
         if (o && o->off < off + requested && off < o->off + o->requested) {
             snprintf(why, len,
-                     "block [%" PRIu64 ", +%" PRIu64 ") overlaps live block [%" PRIu64 ", +%" PRIu64 ")",
+                     "block [%" PRIu64 ", +%" PRIu64 ") overlaps live block [%" PRIu64 ", +%" PRIu64
+                     ")",
                      off, requested, o->off, o->requested);
             return -1;
         }
@@ -184,8 +189,11 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
     else
         t = s->count + 1; /* without a free chain, nodes 1..count are exactly the live ones */
     s->prio_state = s->prio_state * 1664525u + 1013904223u;
-    s->node[t] = (heap_shadow_block){.off = off, .requested = requested, .rounded = rounded,
-                                     .prio = s->prio_state, .dense = s->count};
+    s->node[t] = (heap_shadow_block){.off = off,
+                                     .requested = requested,
+                                     .rounded = rounded,
+                                     .prio = s->prio_state,
+                                     .dense = s->count};
     s->dense[s->count++] = t;
     uint32_t l, r;
     heap_shadow_split_(s, s->root, off, &l, &r);
@@ -224,18 +232,22 @@ static inline int heap_shadow_remove(heap_shadow *s, uint64_t off)
 
 /* Compares the heap's counters with the shadow. 0, or -1 with the first
  * disagreement written to why. */
-static inline int heap_shadow_compare(const heap_shadow *s, const vram_heap_stats *st, char *why, size_t len)
+static inline int heap_shadow_compare(const heap_shadow *s, const vram_heap_stats *st, char *why,
+                                      size_t len)
 {
     if (st->live_allocs != s->count)
         snprintf(why, len, "live_allocs %" PRIu64 ", shadow %" PRIu32, st->live_allocs, s->count);
     else if (st->requested != s->requested)
         snprintf(why, len, "requested %" PRIu64 ", shadow %" PRIu64, st->requested, s->requested);
     else if (st->in_use < st->requested)
-        snprintf(why, len, "in_use %" PRIu64 " below requested %" PRIu64, st->in_use, st->requested);
+        snprintf(why, len, "in_use %" PRIu64 " below requested %" PRIu64, st->in_use,
+                 st->requested);
     else if (s->rounded_known && st->in_use != s->rounded)
-        snprintf(why, len, "in_use %" PRIu64 ", shadow's rounded sizes %" PRIu64, st->in_use, s->rounded);
+        snprintf(why, len, "in_use %" PRIu64 ", shadow's rounded sizes %" PRIu64, st->in_use,
+                 s->rounded);
     else if (st->in_use > st->capacity || st->free != st->capacity - st->in_use)
-        snprintf(why, len, "in_use %" PRIu64 " and free %" PRIu64 " do not add up to capacity %" PRIu64,
+        snprintf(why, len,
+                 "in_use %" PRIu64 " and free %" PRIu64 " do not add up to capacity %" PRIu64,
                  st->in_use, st->free, st->capacity);
     else if (st->largest_free > st->free || st->peak_in_use < st->in_use ||
              st->peak_footprint < st->footprint)

@@ -82,7 +82,8 @@ static void test_bad_requests(void)
     expect_status(vram_heap_alloc(h, 0, 0, &off), VRAM_EINVAL);
     expect_status(vram_heap_alloc(h, MiB + 1, 0, &off), VRAM_EINVAL);
     expect_status(vram_heap_alloc(h, 256, 384, &off), VRAM_EINVAL);
-    expect_status(vram_heap_alloc(h, MiB, 0, &off), VRAM_ENOMEM); /* fits the capacity, not the heap */
+    /* Fits the capacity, not the heap. */
+    expect_status(vram_heap_alloc(h, MiB, 0, &off), VRAM_ENOMEM);
     expect_status(vram_heap_grow(h, 100), VRAM_EINVAL);
     vram_heap_stats_get(h, &after);
     expect_true(stats_equal(&before, &after));

@@ -63,7 +63,8 @@ static void expect_empty(const vram_heap *h, int line)
     walk(h, &w);
     if (s.in_use || s.requested || s.live_allocs || s.free_blocks != 1 ||
         s.largest_free != s.capacity || s.footprint || w.n != 1 || w.b[0].used) {
-        fprintf(stderr, "%s:%d: FAILED: heap is not one free block (%zu blocks, %" PRIu64 " live)\n",
+        fprintf(stderr,
+                "%s:%d: FAILED: heap is not one free block (%zu blocks, %" PRIu64 " live)\n",
                 __FILE__, line, w.n, s.live_allocs);
         test_failures++;
     }

@@ -60,7 +60,8 @@ static void fail(run *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "heap_diff: FAILED: %s, op %" PRIu64 " (VRAM_TEST_SEED=%" PRIu64 "): ", r->policy,
+    fprintf(stderr,
+            "heap_diff: FAILED: %s, op %" PRIu64 " (VRAM_TEST_SEED=%" PRIu64 "): ", r->policy,
             r->op, r->seed);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
@@ -120,8 +121,9 @@ static void expect_unchanged(run *r, const vram_heap_stats *before, const char *
     vram_heap_stats after = stats_of(r);
     if (after.in_use != before->in_use || after.requested != before->requested ||
         after.live_allocs != before->live_allocs || after.capacity != before->capacity)
-        fail(r, "a failed %s changed the heap (in_use %" PRIu64 " -> %" PRIu64 ", live %" PRIu64
-                " -> %" PRIu64 ")",
+        fail(r,
+             "a failed %s changed the heap (in_use %" PRIu64 " -> %" PRIu64 ", live %" PRIu64
+             " -> %" PRIu64 ")",
              what, before->in_use, after.in_use, before->live_allocs, after.live_allocs);
 }
 
@@ -316,7 +318,8 @@ static void drain(run *r)
     }
     vram_heap_stats s = stats_of(r);
     if (!r->failed && (s.in_use || s.requested || s.live_allocs))
-        fail(r, "after freeing everything: in_use %" PRIu64 ", requested %" PRIu64 ", live %" PRIu64,
+        fail(r,
+             "after freeing everything: in_use %" PRIu64 ", requested %" PRIu64 ", live %" PRIu64,
              s.in_use, s.requested, s.live_allocs);
     if (!r->failed && vram_heap_check(r->h, r->why, sizeof r->why))
         fail(r, "check() after freeing everything: %s", r->why);
@@ -325,7 +328,11 @@ static void drain(run *r)
 /* One policy: its verdict goes to test_failures and a summary line to stdout. */
 static void run_policy(const char *name, uint64_t seed, uint64_t ops)
 {
-    run r = {.policy = name, .seed = seed, .rng = seed, .max_size = 64 * MiB, .max_align = 64 * MiB,
+    run r = {.policy = name,
+             .seed = seed,
+             .rng = seed,
+             .max_size = 64 * MiB,
+             .max_align = 64 * MiB,
              .can_grow = 1};
     vram_heap_config cfg = {.capacity = 4 * GiB};
     if (strcmp(name, "pool") == 0) {
@@ -355,8 +362,9 @@ static void run_policy(const char *name, uint64_t seed, uint64_t ops)
     printf("heap_diff: %s: %s %" PRIu64 " ops: %" PRIu64 " allocs (%" PRIu64 " ENOMEM), %" PRIu64
            " frees, %" PRIu64 " batches, %" PRIu64 " must-fail probes, %" PRIu64 " grows, %" PRIu64
            " checks; in_use exact: %s; %.1f s CPU\n",
-           name, r.failed ? "FAILED after" : "ok,", r.op - 1, r.n_alloc, r.n_enomem, r.n_free, r.n_batch,
-           r.n_probe, r.n_grow, r.n_check, r.round == ROUND_UNKNOWN ? "no (>= requested)" : "yes",
+           name, r.failed ? "FAILED after" : "ok,", r.op - 1, r.n_alloc, r.n_enomem, r.n_free,
+           r.n_batch, r.n_probe, r.n_grow, r.n_check,
+           r.round == ROUND_UNKNOWN ? "no (>= requested)" : "yes",
            (double)(clock() - t0) / CLOCKS_PER_SEC);
     heap_shadow_fini(&r.sh);
     vram_heap_destroy(r.h);
@@ -371,7 +379,8 @@ int main(void)
     env = getenv("VRAM_DIFF_OPS");
     if (env)
         ops = strtoull(env, NULL, 0);
-    printf("heap_diff: seed %" PRIu64 " (set VRAM_TEST_SEED to replay), %" PRIu64 " ops per policy\n",
+    printf("heap_diff: seed %" PRIu64 " (set VRAM_TEST_SEED to replay), %" PRIu64
+           " ops per policy\n",
            seed, ops);
     for (const char *const *name = vram_heap_policy_names; *name; name++)
         run_policy(*name, seed, ops);
