@@ -38,7 +38,7 @@ vram_status vram__caching_space_grow(caching_heap *c, uint64_t bytes)
 
 vram_status vram__caching_space_take(caching_heap *c, uint64_t size, uint64_t align, uint64_t *base)
 {
-    if (!c->space)
+    if (!c->space || size > space_bytes(c->capacity)) /* no room: ENOMEM, not EINVAL */
         return VRAM_ENOMEM;
     return vram_heap_alloc(c->space, size, align, base);
 }
