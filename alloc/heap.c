@@ -143,22 +143,13 @@ vram_status vram_heap_free_batch(vram_heap *h, size_t n, const uint64_t *offsets
 {
     if (!h || (n && !offsets))
         return VRAM_EINVAL;
-    if (h->ops->free_batch)
-        return h->ops->free_batch(h->impl, n, offsets);
-    for (size_t i = 0; i < n; i++) {
-        vram_status st = h->ops->free(h->impl, offsets[i]);
-        if (st)
-            return st;
-    }
-    return VRAM_OK;
+    return h->ops->free_batch(h->impl, n, offsets);
 }
 
 vram_status vram_heap_grow(vram_heap *h, uint64_t bytes)
 {
     if (!h || bytes == 0 || bytes % h->min_align || bytes > HEAP_MAX_REQUEST)
         return VRAM_EINVAL;
-    if (!h->ops->grow)
-        return VRAM_EUNSUPPORTED;
     return h->ops->grow(h->impl, bytes);
 }
 
@@ -187,11 +178,4 @@ vram_status vram_heap_check(const vram_heap *h, char *msg, size_t msglen)
     return h->ops->check(h->impl, msg, msglen);
 }
 
-uint64_t vram_heap_max_alloc(const vram_heap *h)
-{
-    if (h->ops->max_alloc)
-        return h->ops->max_alloc(h->impl);
-    vram_heap_stats s;
-    h->ops->stats(h->impl, &s);
-    return s.largest_free;
-}
+uint64_t vram_heap_max_alloc(const vram_heap *h) { return h->ops->max_alloc(h->impl); }

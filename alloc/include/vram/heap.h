@@ -69,7 +69,7 @@ typedef struct vram_block_info {
 typedef int (*vram_walk_fn)(const vram_block_info *block, void *ctx);
 
 /* The ops table of a policy. Entries marked optional may be NULL; the wrapper
- * then falls back (batch ops loop) or answers VRAM_EUNSUPPORTED. The wrapper has
+ * then falls back (alloc_batch loops, undoing on failure) or answers VRAM_EUNSUPPORTED. The wrapper has
  * already validated arguments as the contract above says. */
 typedef struct vram_heap_ops {
     const char *name;
@@ -77,17 +77,18 @@ typedef struct vram_heap_ops {
     void (*destroy)(void *impl);
     vram_status (*alloc)(void *impl, uint64_t size, uint64_t align, uint64_t *offset);
     vram_status (*free)(void *impl, uint64_t offset);
-    vram_status (*grow)(void *impl, uint64_t bytes);             /* optional */
+    vram_status (*grow)(void *impl, uint64_t bytes);   /* VRAM_EUNSUPPORTED if it cannot */
     void (*stats)(const void *impl, vram_heap_stats *out);
     vram_status (*walk)(const void *impl, vram_walk_fn fn, void *ctx);
     /* VRAM_OK, or VRAM_ECORRUPT with the first violated invariant written to msg. */
     vram_status (*check)(const void *impl, char *msg, size_t msglen);
     vram_status (*alloc_batch)(void *impl, size_t n, const uint64_t *sizes, uint64_t align,
                                uint64_t *offsets);                /* optional, all-or-nothing */
-    vram_status (*free_batch)(void *impl, size_t n, const uint64_t *offsets); /* optional */
+    /* Validates every offset before freeing any: on failure nothing was freed. */
+    vram_status (*free_batch)(void *impl, size_t n, const uint64_t *offsets);
     vram_status (*retain)(void *impl, uint64_t offset);          /* optional ("pool") */
     /* Largest request alloc() could satisfy now (policy rounding included). */
-    uint64_t (*max_alloc)(const void *impl);                     /* optional */
+    uint64_t (*max_alloc)(const void *impl);
 } vram_heap_ops;
 
 /* The registered policies by name ("bestfit", "buddy", "tlsf", "pool", "caching");
