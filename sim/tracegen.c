@@ -9,6 +9,7 @@
  * prefill tokens/s). Byte counts all come from the budget planner. */
 #include "tracegen.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -738,9 +739,10 @@ static vram_status write_start(gen *g, const char *path)
     snprintf(h.source, sizeof h.source, "%s", c->source ? c->source : base_name(c->workload));
     snprintf(h.licence, sizeof h.licence, "%s",
              c->licence ? c->licence : c->format == VWORKLOAD_AZURE ? "CC-BY-4.0" : "Apache-2.0");
+    errno = 0;
     vram_status st = vtrace_writer_open_as(path, &h, c->gzip, &g->w);
     if (st)
-        return fail(g, st, "%s: cannot write: %s", path, vram_strerror(st));
+        return fail(g, st, "%s: cannot write: %s", path, errno ? strerror(errno) : vram_strerror(st));
     char note[512];
     snprintf(note, sizeof note,
              "weights %llu bytes (%u layers of %llu, embeddings shared as %s), KV %llu bytes/token, "

@@ -4,6 +4,7 @@
  * each acquire released, one size per key, begin/end paired, and the live bytes
  * never above utilisation x capacity. Also the prefix cache model on its own. */
 #include <stdio.h>
+#include <zlib.h>
 
 #include "testlib.h"
 #include "trace.h"
@@ -307,6 +308,59 @@ static void test_errors(void)
     remove(bad);
 }
 
+/* Same lines, comments aside (they name the command and its paths); either may be gzip. */
+static int same_events(const char *a, const char *b)
+{
+    gzFile fa = gzopen(a, "rb"), fb = gzopen(b, "rb");
+    int same = fa && fb;
+    char la[4200], lb[4200];
+    while (same) {
+        char *ra, *rb;
+        do
+            ra = gzgets(fa, la, sizeof la);
+        while (ra && la[0] == '#');
+        do
+            rb = gzgets(fb, lb, sizeof lb);
+        while (rb && lb[0] == '#');
+        same = (!ra && !rb) || (ra && rb && strcmp(la, lb) == 0);
+        if (!same)
+            fprintf(stderr, "%s and %s differ:\n  %s  %s", a, b, ra ? la : "(end)\n", rb ? lb : "(end)\n");
+        if (!ra || !rb)
+            break;
+    }
+    if (fa)
+        gzclose(fa);
+    if (fb)
+        gzclose(fb);
+    return same;
+}
+
+/* The committed traces come out of the generator as traces/README.md says. */
+static void test_committed(void)
+{
+    vtracegen_config c;
+    vtracegen_defaults(&c);
+    c.workload = MOONCAKE;
+    c.format = VWORKLOAD_MOONCAKE;
+    c.model = "llama-3.1-70b";
+    c.start_s = 600;
+    c.duration_s = 300;
+    const char *out = VRAM_BINARY_DIR "/test_tracegen_committed.trace";
+    run(&c, out);
+    expect_true(same_events(out, VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace"));
+
+    vtracegen_defaults(&c);
+    c.workload = CONV;
+    c.engine = VTRACEGEN_CONTIGUOUS;
+    c.start_s = 1380;
+    c.duration_s = 660;
+    c.speedup = 1.5;
+    c.max_batch_seqs = 512;
+    run(&c, out);
+    expect_true(same_events(out, VRAM_SOURCE_DIR "/traces/llama70b-contig.trace"));
+    remove(out);
+}
+
 static void test_prefix_cache(void)
 {
     vtg_prefix *c;
@@ -343,5 +397,6 @@ int main(void)
     test_errors();
     test_determinism();
     test_traces();
+    test_committed();
     return test_finish("tracegen");
 }

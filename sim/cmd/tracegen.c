@@ -91,6 +91,21 @@ static int parse_u32(const char *opt, const char *val, uint32_t *out)
     return rc;
 }
 
+static const char *const value_options[] = {
+    "--workload", "-o", "--output", "--format", "--model", "--source", "--licence", "--engine", "--tp",
+    "--capacity-gib", "--utilisation", "--start-s", "--duration-s", "--speedup", "--max-batch-tokens",
+    "--max-batch-seqs", "--block-tokens", "--adapters", "--max-loras", "--lora-rank", "--adapter-share",
+    "--seed",
+};
+
+static int takes_value(const char *a)
+{
+    for (size_t i = 0; i < sizeof value_options / sizeof value_options[0]; i++)
+        if (!strcmp(a, value_options[i]))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     vtracegen_config c;
@@ -111,6 +126,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--no-prefix-cache")) {
             c.prefix_cache = 0;
             takes = 0;
+        } else if (!takes_value(a)) {
+            fprintf(stderr, "tracegen: unknown option '%s' (see --help)\n", a);
+            return 2;
         } else if (!v) {
             fprintf(stderr, "tracegen: %s needs a value (see --help)\n", a);
             return 2;
@@ -159,11 +177,8 @@ int main(int argc, char **argv)
             rc = parse_u32(a, v, &c.lora_rank);
         } else if (!strcmp(a, "--adapter-share")) {
             rc = parse_double(a, v, &c.adapter_share);
-        } else if (!strcmp(a, "--seed")) {
-            rc = parse_u64(a, v, UINT64_MAX, &c.seed);
         } else {
-            fprintf(stderr, "tracegen: unknown option '%s' (see --help)\n", a);
-            return 2;
+            rc = parse_u64(a, v, UINT64_MAX, &c.seed); /* --seed, the last of value_options */
         }
         i += takes;
     }
