@@ -68,6 +68,10 @@ static vram_status manager_open(vram_manager *m, const vram_manager_config *cfg)
     m->evict = cfg->evict;
     m->defrag_on_oom = cfg->defrag_on_oom;
     m->defrag_budget = cfg->defrag_budget;
+    if (cfg->budget) {
+        m->budget = *cfg->budget;
+        m->has_budget = 1;
+    }
     return VRAM_OK;
 }
 
@@ -363,3 +367,18 @@ vram_status vram_manager_walk(const vram_manager *m, vram_manager_walk_fn fn, vo
 
 vram_heap *vram_manager_heap(vram_manager *m) { return m ? m->heap : NULL; }
 vram_device *vram_manager_device(vram_manager *m) { return m ? m->dev : NULL; }
+
+const vram_budget_profile *vram_manager_budget(const vram_manager *m)
+{
+    return m && m->has_budget ? &m->budget : NULL;
+}
+
+vram_status vram_manager_auto_context(const vram_manager *m, double utilisation, uint64_t *tokens,
+                                      int *fits)
+{
+    if (!m || !tokens)
+        return VRAM_EINVAL;
+    if (!m->has_budget)
+        return VRAM_ENOTFOUND;
+    return vram_budget_auto_context(&m->budget, m->capacity, utilisation, tokens, fits);
+}

@@ -90,6 +90,8 @@ struct vram_manager {
     uint64_t clock;        /* logical clock: +1 per use */
     uint64_t resident_handles, resident_bytes, evictable_bytes;
     vram__round round;
+    int has_budget;
+    vram_budget_profile budget;
     vram_manager_stats counters; /* the counting fields only; the rest is filled on read */
 };
 

@@ -4,6 +4,7 @@
  * verified on the host-backed sim, the leak report. */
 #include "testlib.h"
 
+#include "vram/budget.h"
 #include "vram/vram.h"
 
 #define KIB (UINT64_C(1) << 10)
@@ -372,6 +373,33 @@ static void test_walk(void)
     vram_manager_destroy(m, NULL);
 }
 
+/* The manager keeps the served model's profile and sizes the context by its capacity. */
+static void test_budget(void)
+{
+    vram_model_config model;
+    assert_ok(vram_model_find("llama-3-8b", &model));
+    vram_budget_profile prof;
+    assert_ok(vram_budget_profile_get(&model, NULL, &prof));
+    vram_manager_config cfg = {0};
+    cfg.device.capacity = UINT64_C(24) << 30;
+    cfg.budget = &prof;
+    vram_manager *m;
+    assert_ok(vram_manager_create(&cfg, &m));
+    expect_true(vram_manager_budget(m) && vram_manager_budget(m)->kv_bytes_per_token == prof.kv_bytes_per_token);
+    uint64_t got, want;
+    int fits_got, fits_want;
+    assert_ok(vram_manager_auto_context(m, 0.9, &got, &fits_got));
+    assert_ok(vram_budget_auto_context(&prof, cfg.device.capacity, 0.9, &want, &fits_want));
+    expect_eq_u64(got, want);
+    expect_true(fits_got == fits_want && got >= 4096);
+    expect_status(vram_manager_auto_context(m, 1.5, &got, NULL), VRAM_EINVAL);
+    vram_manager_destroy(m, NULL);
+    m = make(4 * MIB, 0, NULL);
+    expect_true(vram_manager_budget(m) == NULL);
+    expect_status(vram_manager_auto_context(m, 0.9, &got, NULL), VRAM_ENOTFOUND);
+    vram_manager_destroy(m, NULL);
+}
+
 int main(void)
 {
     test_handles();
@@ -386,5 +414,6 @@ int main(void)
     test_leak_report();
     test_create_errors();
     test_walk();
+    test_budget();
     return test_finish("manager");
 }

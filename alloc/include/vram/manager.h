@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vram/budget.h"
 #include "vram/device.h"
 #include "vram/heap.h"
 #include "vram/status.h"
@@ -74,6 +75,8 @@ typedef struct vram_manager_config {
      * most (0 = no limit). */
     int defrag_on_oom;
     uint64_t defrag_budget;
+    /* Optional: the memory profile of the model served (vram/budget.h), copied. */
+    const vram_budget_profile *budget;
 } vram_manager_config;
 
 typedef struct vram_manager_stats {
@@ -174,6 +177,14 @@ vram_status vram_manager_check(const vram_manager *m, char *msg, size_t msglen);
 typedef int (*vram_manager_walk_fn)(const vram_block_info *block, vram_kind kind, void *ctx);
 /* O(n log n) in resident handles plus the walk. VRAM_EINVAL (NULL m or fn), VRAM_ENOHOST. */
 vram_status vram_manager_walk(const vram_manager *m, vram_manager_walk_fn fn, void *ctx);
+
+/* The budget profile given at creation, or NULL. O(1). */
+const vram_budget_profile *vram_manager_budget(const vram_manager *m);
+/* vram_budget_auto_context over the heap's capacity: how many context tokens
+ * this manager's memory holds at `utilisation`. VRAM_ENOTFOUND when the
+ * manager has no profile; otherwise fails as vram_budget_auto_context. O(1). */
+vram_status vram_manager_auto_context(const vram_manager *m, double utilisation, uint64_t *tokens,
+                                      int *fits);
 
 vram_heap *vram_manager_heap(vram_manager *m);
 vram_device *vram_manager_device(vram_manager *m);
