@@ -31,6 +31,7 @@ static const char schema_sql[] =
     "  capacity INTEGER NOT NULL,     -- device bytes\n"
     "  sample_every INTEGER, check_every INTEGER,\n"
     "  options TEXT,                  -- the command line\n"
+    "  defrag TEXT,                   -- off, on-oom, or every=N\n"
     "  layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)\n"
     "  tool_version TEXT NOT NULL,\n"
     "  started TEXT NOT NULL,         -- UTC, ISO 8601\n"
@@ -51,6 +52,8 @@ static const char schema_sql[] =
     "  peak_live INTEGER,             -- requested bytes of live, placed allocations\n"
     "  worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes\n"
     "  alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,\n"
+    "  defrag_passes INTEGER, defrag_moves INTEGER, defrag_bytes_moved INTEGER,\n"
+    "  defrag_oom_saved INTEGER,      -- allocations that failed and fit after an automatic pass\n"
     "  modelled_ms REAL,              -- the device cost model's time\n"
     "  wall_s REAL, events_per_s REAL -- measured, trace parsing included\n"
     ");\n"
@@ -92,14 +95,18 @@ static const char schema_sql[] =
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
     "  event_index INTEGER,           -- 1-based index in the trace (NULL: not tied to one)\n"
     "  line INTEGER,                  -- trace line\n"
-    "  kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'violation', 'trace_error', 'error')),\n"
+    "  kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'defrag', 'violation', 'trace_error',\n"
+    "                                     'error')),\n"
+    "                                 -- eviction: the evictions since the previous sample, logged\n"
+    "                                 -- at a sample (event_index, line: the sampled event);\n"
+    "                                 -- defrag: one --defrag every=N pass (count: handles moved)\n"
     "  op TEXT,                       -- the trace event: alloc, free, use, acquire, release\n"
     "  id INTEGER, key TEXT,          -- trace id or shared key\n"
     "  size INTEGER,                  -- bytes requested\n"
     "  free_bytes INTEGER,            -- oom: total free bytes at the failure\n"
     "  largest_free INTEGER,          -- oom: the largest free block at the failure\n"
     "  despite_free INTEGER,          -- oom: 1 when free_bytes >= size\n"
-    "  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted by this event\n"
+    "  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted; defrag: moved\n"
     "  message TEXT\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind);\n"
@@ -140,15 +147,17 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_BEGIN] =
         "INSERT INTO runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
         " evict_policy, capacity, sample_every, check_every, options, layout, tool_version,"
-        " started, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
+        " defrag, started, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+        " ?14, ?15, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
     [ST_RUN_END] =
         "UPDATE runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
         " events = ?4, steps = ?5, requests = ?6, skipped = ?7, errors = ?8, ooms = ?9,"
         " ooms_despite_free = ?10, evictions = ?11, rematerialisations = ?12, bytes_evicted = ?13,"
         " bytes_rematerialised = ?14, peak_footprint = ?15, peak_in_use = ?16, peak_live = ?17,"
         " worst_ext_frag = ?18, alloc_p50_ns = ?19, alloc_p99_ns = ?20, free_p50_ns = ?21,"
-        " free_p99_ns = ?22, modelled_ms = ?23, wall_s = ?24, events_per_s = ?25 WHERE id = ?1",
+        " free_p99_ns = ?22, modelled_ms = ?23, wall_s = ?24, events_per_s = ?25,"
+        " defrag_passes = ?26, defrag_moves = ?27, defrag_bytes_moved = ?28,"
+        " defrag_oom_saved = ?29 WHERE id = ?1",
     [ST_SAMPLE] =
         "INSERT INTO samples (run_id, event_index, line, ts_us, live_bytes, requested, in_use,"
         " footprint, reserved, free_bytes, largest_free, free_blocks, ext_frag, internal_waste,"
@@ -385,6 +394,7 @@ vram_status vdb_run_begin(vdb *db, const vdb_run_info *in, int64_t *run_id)
     bind_text(s, 12, in->options);
     bind_text(s, 13, in->layout && in->layout[0] ? in->layout : NULL);
     bind_text(s, 14, VDB_TOOL_VERSION);
+    bind_text(s, 15, in->defrag);
     if (db_step(db, s, "inserting the run"))
         return db_broken(db);
     *run_id = sqlite3_last_insert_rowid(db->h);
@@ -436,7 +446,7 @@ vram_status vdb_event_add(vdb *db, int64_t run, const vdb_event *e)
         bind_u64(s, 10, e->largest_free);
         sqlite3_bind_int(s, 11, e->despite_free);
     }
-    if (strcmp(e->kind, "eviction") == 0) {
+    if (strcmp(e->kind, "eviction") == 0 || strcmp(e->kind, "defrag") == 0) {
         bind_u64(s, 12, e->count);
         bind_u64(s, 13, e->bytes);
     }
@@ -515,7 +525,11 @@ static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)
     bind_u64(s, i++, m->free_p99_ns);
     sqlite3_bind_double(s, i++, m->modelled_ms);
     sqlite3_bind_double(s, i++, m->wall_s);
-    sqlite3_bind_double(s, i, m->events_per_s);
+    sqlite3_bind_double(s, i++, m->events_per_s);
+    bind_u64(s, i++, m->defrag_passes);
+    bind_u64(s, i++, m->defrag_moves);
+    bind_u64(s, i++, m->defrag_bytes_moved);
+    bind_u64(s, i, m->defrag_oom_saved);
 }
 
 vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *detail,

@@ -37,6 +37,7 @@ typedef struct vdb_run_info {
     uint64_t capacity;
     uint64_t sample_every, check_every;
     const char *options;      /* the command line or other free text */
+    const char *defrag;       /* "off", "on-oom" or "every=N" */
     const char *layout;       /* how the policy was laid out, or NULL */
 } vdb_run_info;
 
@@ -55,7 +56,8 @@ typedef struct vdb_sample {
     double modelled_ms;
 } vdb_sample;
 
-/* A notable event. kind: "oom", "eviction", "violation", "trace_error", "error". */
+/* A notable event. kind: "oom", "eviction", "defrag", "violation", "trace_error",
+ * "error" (the events table in sim/schema.sql says what each carries). */
 typedef struct vdb_event {
     uint64_t event_index, line;
     const char *kind;
@@ -65,7 +67,7 @@ typedef struct vdb_event {
     uint64_t size;
     uint64_t free_bytes, largest_free;
     int despite_free;         /* oom: free_bytes >= size */
-    uint64_t count, bytes;    /* eviction: handles and bytes evicted by this event */
+    uint64_t count, bytes;    /* eviction: handles and bytes evicted; defrag: moved */
     const char *message;
 } vdb_event;
 
@@ -75,6 +77,7 @@ typedef struct vdb_summary {
     uint64_t ooms, ooms_despite_free;
     uint64_t evictions, rematerialisations, bytes_evicted, bytes_rematerialised;
     uint64_t peak_footprint, peak_in_use, peak_live;
+    uint64_t defrag_passes, defrag_moves, defrag_bytes_moved, defrag_oom_saved;
     double worst_ext_frag;
     uint64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;
     double modelled_ms, wall_s, events_per_s;

@@ -16,6 +16,7 @@
 
 #include "idmap.h"
 #include "trace.h"
+#include "vram/defrag.h"
 
 #define MAX_LANES 2
 #define LANE_MAIN 0
@@ -56,6 +57,7 @@ typedef struct engine {
     int done;                /* the run has ended (failed or interrupted) */
     int ran;                 /* the replay loop ran: latencies and bounds are worth logging */
     int device_failed;       /* set-up failed in the device layer, not in the policy */
+    uint64_t evictions_seen, bytes_evicted_seen; /* at the previous sample */
 } engine;
 
 const char *vreplay_op_name(vreplay_op op)
@@ -201,11 +203,13 @@ static double ext_frag(const engine *e, const vdb_sample *all)
     return free_bytes ? 1.0 - (double)largest / (double)free_bytes : 0.0;
 }
 
-/* Combined stats of every lane (a sample's view of the device). */
-static void lanes_sample(const engine *e, vdb_sample *s)
+/* Combined stats of every lane (a sample's view of the device); returns the
+ * bytes evicted so far, which the sample row does not carry. */
+static uint64_t lanes_sample(const engine *e, vdb_sample *s)
 {
     memset(s, 0, sizeof *s);
     double modelled = 0;
+    uint64_t bytes_evicted = 0;
     for (int i = 0; i < e->lanes; i++) {
         vram_manager_stats m;
         vram_manager_stats_get(e->lane[i], &m);
@@ -221,6 +225,7 @@ static void lanes_sample(const engine *e, vdb_sample *s)
         s->resident_handles += m.resident_handles;
         s->evictions += m.evictions;
         s->bytes_rematerialised += m.bytes_rematerialised;
+        bytes_evicted += m.bytes_evicted;
         modelled += m.device.modelled_ns;
     }
     s->live_bytes = e->live;
@@ -230,16 +235,56 @@ static void lanes_sample(const engine *e, vdb_sample *s)
     s->event_index = e->index;
     s->line = e->ev.line;
     s->ts_us = e->ev.ts_us;
+    return bytes_evicted;
+}
+
+/* Logs the evictions since the previous sample as one event row (per-call
+ * detection would cost a stats call after every operation). */
+static void log_evictions(engine *e, uint64_t evictions, uint64_t bytes_evicted)
+{
+    if (evictions == e->evictions_seen)
+        return;
+    char text[96];
+    snprintf(text, sizeof text, "%llu evictions since the previous sample",
+             (unsigned long long)(evictions - e->evictions_seen));
+    vdb_event row = {.event_index = e->index, .line = e->ev.line, .kind = "eviction",
+                     .count = evictions - e->evictions_seen,
+                     .bytes = bytes_evicted - e->bytes_evicted_seen, .message = text};
+    e->evictions_seen = evictions;
+    e->bytes_evicted_seen = bytes_evicted;
+    log_event(e, &row);
 }
 
 static void take_sample(engine *e)
 {
     vdb_sample s;
-    lanes_sample(e, &s);
+    uint64_t bytes_evicted = lanes_sample(e, &s);
     if (s.ext_frag > e->res->worst_ext_frag)
         e->res->worst_ext_frag = s.ext_frag;
-    if (e->opt->db)
-        db_check(e, vdb_sample_add(e->opt->db, e->res->run_id, &s));
+    if (!e->opt->db)
+        return;
+    if (!db_check(e, vdb_sample_add(e->opt->db, e->res->run_id, &s)))
+        log_evictions(e, s.evictions, bytes_evicted);
+}
+
+static void defrag_pass(engine *e)
+{
+    for (int i = 0; i < e->lanes && !e->done; i++) {
+        vram_defrag_report rep;
+        vram_status st = vram_manager_defrag(e->lane[i], 0, &rep);
+        if (st) {
+            library_failure(e, "vram_manager_defrag", st);
+            return;
+        }
+        if (rep.moves == 0)
+            continue;
+        char text[160];
+        snprintf(text, sizeof text, "lane %d: external fragmentation %.3f -> %.3f", i,
+                 rep.frag_before, rep.frag_after);
+        vdb_event row = {.event_index = e->index, .line = e->ev.line, .kind = "defrag",
+                         .count = rep.moves, .bytes = rep.bytes_moved, .message = text};
+        log_event(e, &row);
+    }
 }
 
 static void record_oom(engine *e, int lane, const char *op, uint64_t size)
@@ -484,6 +529,8 @@ static void replay_loop(engine *e)
         dispatch(e);
         if (o->sample_every && e->index % o->sample_every == 0 && !e->done)
             take_sample(e);
+        if (o->defrag_every && e->index % o->defrag_every == 0 && !e->done)
+            defrag_pass(e);
         if (o->check_every && e->index % o->check_every == 0 && !e->done)
             check_invariants(e);
         if (o->inspect && e->index == o->inspect_at && !e->done)
@@ -609,6 +656,10 @@ static void summarise(engine *e, vdb_summary *s)
         r->peak_footprint += m.heap.peak_footprint;
         r->peak_in_use += m.heap.peak_in_use;
         r->modelled_ns += m.device.modelled_ns;
+        r->defrag_passes += m.defrag_passes;
+        r->defrag_moves += m.defrag_moves;
+        r->defrag_bytes_moved += m.defrag_bytes_moved;
+        r->defrag_oom_saved += m.defrag_oom_saved;
     }
     r->events = e->index;
     memset(s, 0, sizeof *s);
@@ -631,6 +682,10 @@ static void summarise(engine *e, vdb_summary *s)
     s->alloc_p99_ns = vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99);
     s->free_p50_ns = vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.50);
     s->free_p99_ns = vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.99);
+    s->defrag_passes = r->defrag_passes;
+    s->defrag_moves = r->defrag_moves;
+    s->defrag_bytes_moved = r->defrag_bytes_moved;
+    s->defrag_oom_saved = r->defrag_oom_saved;
     s->modelled_ms = r->modelled_ns / 1e6;
     s->wall_s = r->wall_s;
     s->events_per_s = r->wall_s > 0 ? (double)r->events / r->wall_s : 0;
@@ -669,16 +724,20 @@ static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capac
     vdb *db = e->opt->db;
     if (!db)
         return VRAM_OK;
-    char crc[9];
+    char crc[9], defrag[32] = "off";
     uint64_t bytes;
     file_crc(e->opt->trace_path, crc, &bytes);
+    if (e->opt->defrag_every)
+        snprintf(defrag, sizeof defrag, "every=%llu", (unsigned long long)e->opt->defrag_every);
+    else if (e->opt->defrag_on_oom)
+        snprintf(defrag, sizeof defrag, "on-oom");
     vdb_run_info info = {
         .trace = e->opt->trace_path, .trace_crc32 = crc[0] ? crc : NULL, .trace_bytes = bytes,
         .model = hdr ? hdr->model : NULL, .engine = hdr ? hdr->engine : NULL,
         .policy = e->opt->policy, .backend = e->opt->backend ? e->opt->backend : "sim",
         .evict_policy = e->opt->evict_policy, .capacity = capacity,
         .sample_every = e->opt->sample_every, .check_every = e->opt->check_every,
-        .options = e->opt->options_text, .layout = e->res->layout};
+        .options = e->opt->options_text, .defrag = defrag, .layout = e->res->layout};
     vram_status st = vdb_run_begin(db, &info, &e->res->run_id);
     if (st) {
         e->res->status = VREPLAY_RUN_FAILED;

@@ -60,6 +60,7 @@ typedef struct vreplay_options {
     uint64_t capacity;           /* device bytes; 0 = the trace header's */
     const char *evict_policy;    /* NULL = the manager's default */
     int defrag_on_oom;           /* compact when an allocation fails despite enough free bytes */
+    uint64_t defrag_every;       /* a compaction pass every N events; 0 = never */
     uint64_t sample_every;       /* a sample every N events; 0 = none */
     uint64_t check_every;        /* vram_manager_check every N events; 0 = never */
     const char *options_text;    /* free text stored in runs.options (the command line) */
@@ -95,6 +96,7 @@ typedef struct vreplay_result {
     uint64_t peak_live;          /* the requested bytes of live, placed allocations */
     uint64_t peak_live_event;    /* where peak_live was first reached */
     double worst_ext_frag;       /* max over samples of 1 - largest free / total free */
+    uint64_t defrag_passes, defrag_moves, defrag_bytes_moved, defrag_oom_saved;
     double modelled_ns;          /* the device cost model's time */
     double wall_s;               /* the replay's wall time, parse included */
     double timer_ns;             /* the clock's own cost per reading (median), for the reader */

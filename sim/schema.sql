@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS runs (
   capacity INTEGER NOT NULL,     -- device bytes
   sample_every INTEGER, check_every INTEGER,
   options TEXT,                  -- the command line
+  defrag TEXT,                   -- off, on-oom, or every=N
   layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)
   tool_version TEXT NOT NULL,
   started TEXT NOT NULL,         -- UTC, ISO 8601
@@ -39,6 +40,8 @@ CREATE TABLE IF NOT EXISTS runs (
   peak_live INTEGER,             -- requested bytes of live, placed allocations
   worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes
   alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,
+  defrag_passes INTEGER, defrag_moves INTEGER, defrag_bytes_moved INTEGER,
+  defrag_oom_saved INTEGER,      -- allocations that failed and fit after an automatic pass
   modelled_ms REAL,              -- the device cost model's time
   wall_s REAL, events_per_s REAL -- measured, trace parsing included
 );
@@ -80,14 +83,18 @@ CREATE TABLE IF NOT EXISTS events (  -- notable events
   run_id INTEGER NOT NULL REFERENCES runs(id),
   event_index INTEGER,           -- 1-based index in the trace (NULL: not tied to one)
   line INTEGER,                  -- trace line
-  kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'violation', 'trace_error', 'error')),
+  kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'defrag', 'violation', 'trace_error',
+                                     'error')),
+                                 -- eviction: the evictions since the previous sample, logged
+                                 -- at a sample (event_index, line: the sampled event);
+                                 -- defrag: one --defrag every=N pass (count: handles moved)
   op TEXT,                       -- the trace event: alloc, free, use, acquire, release
   id INTEGER, key TEXT,          -- trace id or shared key
   size INTEGER,                  -- bytes requested
   free_bytes INTEGER,            -- oom: total free bytes at the failure
   largest_free INTEGER,          -- oom: the largest free block at the failure
   despite_free INTEGER,          -- oom: 1 when free_bytes >= size
-  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted by this event
+  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted; defrag: moved
   message TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind);

@@ -222,9 +222,77 @@ static void test_evictions_against_belady(void)
     }
 }
 
+/* Compaction through the manager: on-oom saves frag.trace's OOM under
+ * bestfit (the hole it leaves is closed by moving the top block down), and a
+ * pass every event logs its moves. */
+static void test_defrag(void)
+{
+    const char *path = "replay_defrag.db";
+    remove_db(path);
+    vdb *db;
+    char err[512];
+    assert_ok(vdb_open(path, &db, err, sizeof err));
+    vreplay_options o = opts(DATA "frag.trace", "bestfit", NULL, db);
+    o.defrag_on_oom = 1;
+    vreplay_result r;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_OK);
+    expect_eq_u64(r.ooms, 0);
+    expect_eq_u64(r.defrag_oom_saved, 1);
+    int64_t on_oom = r.run_id;
+    o = opts(DATA "frag.trace", "bestfit", NULL, db);
+    o.defrag_every = 1;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_OK);
+    expect_eq_u64(r.ooms, 0);
+    expect_true(r.defrag_moves >= 1);
+    int64_t every = r.run_id;
+    assert_ok(vdb_close(db, err, sizeof err));
+    sqlite3 *q;
+    assert_true(sqlite3_open(path, &q) == SQLITE_OK);
+    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE id=%lld AND defrag='on-oom' AND"
+                        " defrag_oom_saved=1 AND ooms=0",
+                     (long long)on_oom),
+                  1);
+    expect_eq_u64(q1(q, "SELECT defrag_moves FROM runs WHERE id=%lld", (long long)every),
+                  q1(q, "SELECT sum(count) FROM events WHERE run_id=%lld AND kind='defrag'",
+                     (long long)every));
+    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE id=%lld AND defrag='every=1'",
+                     (long long)every),
+                  1);
+    sqlite3_close(q);
+}
+
+/* The evictions of belady.trace are logged at the samples that follow them. */
+static void test_eviction_rows(void)
+{
+    const char *path = "replay_evict.db";
+    remove_db(path);
+    vdb *db;
+    char err[512];
+    assert_ok(vdb_open(path, &db, err, sizeof err));
+    vreplay_options o = opts(DATA "belady.trace", "bestfit", NULL, db);
+    vreplay_result r;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.evictions > 0);
+    assert_ok(vdb_close(db, err, sizeof err));
+    sqlite3 *q;
+    assert_true(sqlite3_open(path, &q) == SQLITE_OK);
+    long long id = (long long)r.run_id;
+    expect_eq_u64(q1(q, "SELECT sum(count) FROM events WHERE run_id=%lld AND kind='eviction'", id),
+                  r.evictions);
+    expect_eq_u64(q1(q, "SELECT sum(bytes) FROM events WHERE run_id=%lld AND kind='eviction'", id),
+                  r.bytes_evicted);
+    expect_eq_u64(q1(q, "SELECT evictions FROM runs WHERE id=%lld", id),
+                  q1(q, "SELECT max(evictions) FROM samples WHERE run_id=%lld", id));
+    sqlite3_close(q);
+}
+
 int main(void)
 {
     test_small_every_policy();
+    test_defrag();
+    test_eviction_rows();
     test_oom_despite_free();
     test_evictions_against_belady();
     return test_finish("replay");

@@ -41,8 +41,8 @@ static void usage(FILE *f)
             "  --evict-policy NAME   prio-lru (default), lru or cost\n"
             "  --sample-every N      a heap sample every N events (default 1000; 0 = none)\n"
             "  --check-every N       run the invariant checks every N events (default 0 = never)\n"
-            "  --defrag on-oom|off   compact when an allocation fails despite enough free bytes\n"
-            "                        (default off)\n"
+            "  --defrag MODE         off (default); on-oom: compact when an allocation fails\n"
+            "                        despite enough free bytes; every=N: a pass every N events\n"
             "  --no-belady           skip Belady's reference (one pass over the trace fewer)\n"
             "  --db PATH             results database (default results.db)\n"
             "  --no-db               log nothing\n"
@@ -57,6 +57,7 @@ typedef struct cli {
     const char *trace, *policy, *backend, *evict_policy, *db_path;
     uint64_t capacity, sample_every, check_every, batch;
     int no_db, belady, quiet, defrag_on_oom;
+    uint64_t defrag_every;
 } cli;
 
 /* A decimal number for option `name`; 0 and a message when it is not one. */
@@ -120,10 +121,14 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_DEFRAG:
             if (strcmp(optarg, "on-oom") == 0)
                 c->defrag_on_oom = 1;
-            else if (strcmp(optarg, "off") != 0) {
-                fprintf(stderr, "replay: --defrag: \"%s\" is not on-oom or off\n", optarg);
+            else if (strncmp(optarg, "every=", 6) == 0)
+                ok = parse_u64("--defrag every=", optarg + 6, &c->defrag_every) &&
+                     c->defrag_every > 0;
+            else if (strcmp(optarg, "off") != 0)
                 ok = 0;
-            }
+            if (!ok)
+                fprintf(stderr, "replay: --defrag: \"%s\" is not off, on-oom or every=N (N > 0)\n",
+                        optarg);
             break;
         case O_NO_BELADY: c->belady = 0; break;
         case O_DB: c->db_path = optarg; break;
@@ -317,7 +322,8 @@ int main(int argc, char **argv)
             .trace_path = c.trace, .policy = names[done], .backend = c.backend,
             .capacity = c.capacity, .evict_policy = c.evict_policy,
             .sample_every = c.sample_every, .check_every = c.check_every,
-            .defrag_on_oom = c.defrag_on_oom, .options_text = cmdline, .bounds = bp, .db = db,
+            .defrag_on_oom = c.defrag_on_oom, .defrag_every = c.defrag_every,
+            .options_text = cmdline, .bounds = bp, .db = db,
             .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr,
             .progress_every = 1u << 16};
         vram_status st = vreplay_run(&o, &res[done]);
