@@ -52,14 +52,20 @@ typedef struct vtrace_event {
 
 typedef struct vtrace_reader vtrace_reader;
 
-/* Opens a trace file (plain or gzip) and reads its header. On failure *out is
- * NULL and err holds "file:line: what was expected". */
+/* Opens a trace file (plain or gzip, told by its bytes) and reads its header,
+ * up to the first event. Cost: one buffer of 256 KiB. On failure *out is NULL
+ * and err (if errlen > 0) holds the reason: VRAM_EIO "file: cannot open: ..."
+ * (or a NULL path: VRAM_EINVAL), VRAM_EPARSE "file:line: what was expected"
+ * (a header error, or an error on the first event), VRAM_ENOHOST. */
 vram_status vtrace_open(const char *path, vtrace_reader **out, char *err, size_t errlen);
-/* The same over a memory buffer (fuzzers, tests); `name` stands in for the file name. */
+/* The same over `len` bytes at `buf` (fuzzers, tests), read in place: the buffer
+ * must outlive the reader; `name` stands in for the file name in messages. */
 vram_status vtrace_open_buffer(const void *buf, size_t len, const char *name, vtrace_reader **out,
                                char *err, size_t errlen);
 const vtrace_header *vtrace_header_of(const vtrace_reader *r);
-/* 1: *ev holds the next event; 0: end of trace; -1: error, see vtrace_error. */
+/* 1: *ev holds the next event; 0: end of trace; -1: error, see vtrace_error
+ * (a malformed line, a line over 4096 bytes, a read error or corrupt gzip).
+ * Errors are sticky. Cost: linear in the line; no allocation. */
 int vtrace_next(vtrace_reader *r, vtrace_event *ev);
 /* "file:line: message" of the last error, "" if none. */
 const char *vtrace_error(const vtrace_reader *r);
@@ -71,13 +77,23 @@ size_t vtrace_memory(const vtrace_reader *r);
 void vtrace_close(vtrace_reader *r);
 
 typedef struct vtrace_writer vtrace_writer;
-/* Writes plain text, or gzip when the path ends in ".gz". */
+/* Writes plain text, or gzip when the path ends in ".gz", starting with the
+ * header. VRAM_EINVAL for a header the reader would refuse (version not
+ * VTRACE_VERSION, empty model or engine, a text with a control byte or blank
+ * ends, capacity 0 or above 2^63-1), VRAM_EIO when the file cannot be created
+ * (errno tells why), VRAM_ENOHOST. */
 vram_status vtrace_writer_open(const char *path, const vtrace_header *hdr, vtrace_writer **out);
 /* The same with the compression chosen by the caller (gzip != 0: gzip whatever the name). */
 vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
                                   vtrace_writer **out);
+/* Appends an event; `@ts` is written only when ev->ts_us changed. VRAM_EINVAL
+ * for an event the reader would refuse (size 0 or above 2^63-1, alignment not
+ * 0 or a power of two up to 2^30, bad kind, negative priority, key empty, too
+ * long or with a byte outside '!'..'~', timestamp going back); VRAM_EIO once a
+ * write failed (disk full). Cost: buffered, amortised O(line). */
 vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev);
-/* Writes "# text"; text must not contain a newline. */
+/* Writes "# text"; VRAM_EINVAL when text has a control byte (a newline) or more
+ * than 4000 bytes. */
 vram_status vtrace_write_comment(vtrace_writer *w, const char *text);
 /* Flushes and closes; a write or close error is reported here too. */
 vram_status vtrace_writer_close(vtrace_writer *w);
