@@ -221,15 +221,15 @@ static void drain(vram_manager *m)
         }
 }
 
-static void run(const char *heap, const char *policy, long ops, uint64_t seed)
+static void run(const char *heap, const char *policy, uint64_t capacity, long ops, uint64_t seed)
 {
     memset(&M, 0, sizeof M);
     for (int k = 0; k < NKEYS; k++)
         snprintf(M.keys[k].name, sizeof M.keys[k].name, "w%d", k);
     vram_manager_config cfg = {0};
-    cfg.device.capacity = UINT64_C(2) << 20;
+    cfg.device.capacity = 2 * capacity;
     cfg.device.host_backing = 1;
-    cfg.heap.capacity = UINT64_C(1) << 20;
+    cfg.heap.capacity = capacity;
     cfg.heap_policy = heap;
     cfg.evict_policy = policy;
     cfg.evict = 1;
@@ -260,10 +260,12 @@ int main(void)
     if (env)
         seed = strtoull(env, NULL, 0);
     printf("manager_random: seed %" PRIu64 " (VRAM_TEST_SEED=%" PRIu64 " replays it)\n", seed, seed);
-    run("bestfit", "prio-lru", 200000, seed);
-    run("bestfit", "lru", 50000, seed + 1);
-    run("bestfit", "cost", 50000, seed + 2);
-    run("tlsf", "prio-lru", 50000, seed + 3);
-    run("buddy", "prio-lru", 50000, seed + 4);
+    const uint64_t mib = UINT64_C(1) << 20;
+    run("bestfit", "prio-lru", mib, 200000, seed);
+    run("bestfit", "lru", mib, 50000, seed + 1);
+    run("bestfit", "cost", mib, 50000, seed + 2);
+    run("tlsf", "prio-lru", mib, 50000, seed + 3);
+    run("buddy", "prio-lru", mib, 50000, seed + 4);
+    run("caching", "prio-lru", 4 * mib, 50000, seed + 5); /* 2 MiB segments */
     return test_finish("manager_random");
 }
