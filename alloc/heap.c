@@ -16,6 +16,7 @@ struct vram_heap {
     const vram_heap_ops *ops;
     void *impl;
     uint64_t min_align;
+    uint64_t capacity; /* the configured range plus every successful grow */
 };
 
 const char *const vram_heap_policy_names[] = {"bestfit", "buddy", "tlsf", "pool", "caching", NULL};
@@ -63,6 +64,7 @@ vram_status vram_heap_create(const vram_heap_ops *ops, const vram_heap_config *c
         return VRAM_ENOHOST;
     h->ops = ops;
     h->min_align = c.min_align;
+    h->capacity = c.capacity;
     vram_status st = ops->create(&c, &h->impl);
     if (st) {
         free(h);
@@ -87,7 +89,7 @@ uint64_t vram_heap_min_align(const vram_heap *h) { return h->min_align; }
 /* Validates size and alignment and raises the alignment to the minimum. */
 static vram_status heap_request(const vram_heap *h, uint64_t size, uint64_t *align)
 {
-    if (size == 0 || size > HEAP_MAX_REQUEST)
+    if (size == 0 || size > h->capacity)
         return VRAM_EINVAL;
     if (*align == 0 || *align < h->min_align)
         *align = h->min_align;
@@ -150,7 +152,12 @@ vram_status vram_heap_grow(vram_heap *h, uint64_t bytes)
 {
     if (!h || bytes == 0 || bytes % h->min_align || bytes > HEAP_MAX_REQUEST)
         return VRAM_EINVAL;
-    return h->ops->grow(h->impl, bytes);
+    if (bytes > HEAP_MAX_REQUEST - h->capacity)
+        return VRAM_EOVERFLOW;
+    vram_status st = h->ops->grow(h->impl, bytes);
+    if (st == VRAM_OK)
+        h->capacity += bytes;
+    return st;
 }
 
 vram_status vram_heap_retain(vram_heap *h, uint64_t offset)
