@@ -1,0 +1,255 @@
+/* heapmap.c - re-runs each replay to one event and walks its heaps. */
+#include "heapmap.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "bounds.h"
+#include "replay.h"
+
+#define KIND_FREE 6
+#define GIB 1073741824.0
+
+/* A walk in progress: adjacent blocks of one kind are merged into one box. */
+typedef struct walker {
+    FILE *f;
+    int strip;
+    int open;                 /* a box is pending */
+    uint64_t from, to;
+    int kind;
+    uint64_t used, free_bytes, blocks;
+} walker;
+
+typedef struct capture {
+    FILE *f;
+    int first_strip;          /* the strip of lane 0 */
+    int lanes;                /* lanes walked, 0 until the event was reached */
+    volatile sig_atomic_t stop;
+    vram_status status;       /* of the walk */
+    uint64_t used, free_bytes, blocks;
+} capture;
+
+static void flush_box(walker *w)
+{
+    if (w->open)
+        fprintf(w->f, "%d\t%.9f\t%.9f\t%d\n", w->strip, (double)w->from / GIB,
+                (double)w->to / GIB, w->kind);
+    w->open = 0;
+}
+
+static int on_block(const vram_block_info *b, vram_kind kind, void *ctx)
+{
+    walker *w = ctx;
+    int k = b->used ? (int)kind : KIND_FREE;
+    if (b->used)
+        w->used += b->size;
+    else
+        w->free_bytes += b->size;
+    w->blocks++;
+    if (w->open && w->kind == k && w->to == b->offset) {
+        w->to += b->size;
+        return 0;
+    }
+    flush_box(w);
+    *w = (walker){.f = w->f, .strip = w->strip, .open = 1, .from = b->offset,
+                  .to = b->offset + b->size, .kind = k, .used = w->used,
+                  .free_bytes = w->free_bytes, .blocks = w->blocks};
+    return 0;
+}
+
+static void on_event(void *ctx, uint64_t event_index, vram_manager *const *lanes, int nlanes)
+{
+    (void)event_index;
+    capture *c = ctx;
+    for (int i = 0; i < nlanes && !c->status; i++) {
+        walker w = {.f = c->f, .strip = c->first_strip + i};
+        c->status = vram_manager_walk(lanes[i], on_block, &w);
+        flush_box(&w);
+        c->used += w.used;
+        c->free_bytes += w.free_bytes;
+        c->blocks += w.blocks;
+    }
+    c->lanes = nlanes;
+    c->stop = 1;
+}
+
+/* 1 when the file's CRC-32 is `hex` (or the run recorded none). */
+static int same_crc(const char *path, const char *hex)
+{
+    if (!hex[0])
+        return 1;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char buf[1 << 16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        crc = crc32(crc, buf, (uInt)n);
+    fclose(f);
+    char mine[16];
+    snprintf(mine, sizeof mine, "%08lx", (unsigned long)crc);
+    return strcmp(mine, hex) == 0;
+}
+
+/* The event to draw, 0 with the note set when there is none. */
+static vram_status pick_event(const vrep_paths *p, vrep_series *s, uint64_t at, uint64_t *event,
+                              char *err, size_t errlen)
+{
+    *event = 0;
+    if (at) {
+        if (s->run.events >= 0 && at > (uint64_t)s->run.events) {
+            snprintf(err, errlen, "--at %llu: run %lld (%s) has %lld events",
+                     (unsigned long long)at, (long long)s->run.id, s->run.policy,
+                     (long long)s->run.events);
+            return VRAM_EINVAL;
+        }
+        *event = at;
+        return VRAM_OK;
+    }
+    sqlite3_stmt *st;
+    vram_status r = vrep_sql_prepare(s->db, p->share, "peak_sample", &st, err, errlen);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, s->run.id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *event = (uint64_t)sqlite3_column_int64(st, 0);
+    else
+        snprintf(s->heap_note, sizeof s->heap_note,
+                 "no heap map: the run has no samples (replay with --sample-every N > 0)");
+    sqlite3_finalize(st);
+    return VRAM_OK;
+}
+
+/* The bounds the run was replayed with (the pool layout is sized from them). */
+static vram_status load_bounds(const vrep_paths *p, const vrep_series *s, vbounds *b,
+                               int *have, char *err, size_t errlen)
+{
+    memset(b, 0, sizeof *b);
+    *have = 0;
+    sqlite3_stmt *st;
+    vram_status r = vrep_sql_prepare(s->db, p->share, "bounds", &st, err, errlen);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, s->run.id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        b->events = (uint64_t)sqlite3_column_int64(st, 0);
+        b->capacity = (uint64_t)sqlite3_column_int64(st, 1);
+        b->peak_live = (uint64_t)sqlite3_column_int64(st, 2);
+        b->peak_live_event = (uint64_t)sqlite3_column_int64(st, 3);
+        b->peak_live_line = (uint64_t)sqlite3_column_int64(st, 4);
+        b->peak_live_kv = (uint64_t)sqlite3_column_int64(st, 5);
+        b->peak_live_other = (uint64_t)sqlite3_column_int64(st, 6);
+        *have = 1;
+    }
+    sqlite3_finalize(st);
+    return VRAM_OK;
+}
+
+static int defrag_on_oom(const char *options)
+{
+    return strstr(options, "--defrag on-oom") || strstr(options, "--defrag=on-oom");
+}
+
+/* Replays one run up to `event` and walks it into strips from *strip on. */
+static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, FILE *f,
+                           int *strip, char *yt, size_t ytlen, char *err, size_t errlen)
+{
+    const vrep_run *run = &s->run;
+    if (access(run->trace, R_OK) != 0) {
+        snprintf(s->heap_note, sizeof s->heap_note,
+                 "no heap map: the trace %.300s cannot be read from here (the path is as replay"
+                 " was given it; run the report from that directory)", run->trace);
+        return VRAM_OK;
+    }
+    if (!same_crc(run->trace, run->crc32)) {
+        snprintf(s->heap_note, sizeof s->heap_note,
+                 "no heap map: %.300s has changed since the run (CRC-32 differs from %s)", run->trace,
+                 run->crc32);
+        return VRAM_OK;
+    }
+    vbounds b;
+    int have;
+    vram_status r = load_bounds(p, s, &b, &have, err, errlen);
+    if (r)
+        return r;
+    if (!have && strcmp(run->policy, "pool") == 0) {
+        r = vbounds_compute(run->trace, (uint64_t)run->capacity, 0, &b, err, errlen);
+        if (r)
+            return r;
+    }
+    capture c = {.f = f, .first_strip = *strip};
+    vreplay_options o = {.trace_path = run->trace, .policy = run->policy, .backend = "sim",
+                         .capacity = (uint64_t)run->capacity,
+                         .evict_policy = run->evict_policy[0] ? run->evict_policy : NULL,
+                         .defrag_on_oom = defrag_on_oom(run->options), .bounds = &b,
+                         .stop = &c.stop, .inspect = on_event, .inspect_ctx = &c,
+                         .inspect_at = event};
+    vreplay_result *res = malloc(sizeof *res);
+    if (!res) {
+        snprintf(err, errlen, "out of host memory");
+        return VRAM_ENOHOST;
+    }
+    r = vreplay_run(&o, res);
+    if (c.status) {
+        snprintf(err, errlen, "heap map of run %lld: vram_manager_walk failed: %s",
+                 (long long)run->id, vram_strerror(c.status));
+        r = c.status;
+    } else if (c.lanes == 0) {
+        snprintf(s->heap_note, sizeof s->heap_note,
+                 "no heap map: replaying %.200s again did not reach event %llu (%s: %.240s)", run->trace,
+                 (unsigned long long)event, vreplay_status_name(res->status),
+                 res->message[0] ? res->message : vram_strerror(r));
+        r = VRAM_OK;
+    } else {
+        for (int i = 0; i < c.lanes; i++) {
+            size_t used = strlen(yt);
+            snprintf(yt + used, ytlen - used, "%s\"%s%s\" %d", used ? ", " : "", s->label,
+                     c.lanes == 1 ? "" : i == 0 ? "/other" : "/kv", *strip + i);
+        }
+        *strip += c.lanes;
+        s->heap_at = event;
+        snprintf(s->heap_note, sizeof s->heap_note,
+                 "after event %llu: %.3f GiB used, %.3f GiB free, %llu blocks%s%s",
+                 (unsigned long long)event, (double)c.used / GIB,
+                 (double)c.free_bytes / GIB, (unsigned long long)c.blocks,
+                 strcmp(run->backend, "sim") ? " (re-run on the sim backend)" : "",
+                 c.lanes > 1 ? " (pool layout: the bestfit lane and the KV pool)" : "");
+        r = VRAM_OK;
+    }
+    free(res);
+    return r;
+}
+
+vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, uint64_t at, char *yt,
+                         size_t ytlen, int *strips, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/heapmap.dat", p->data);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write", path);
+        return VRAM_EIO;
+    }
+    fprintf(f, "# strip from_GiB to_GiB kind (0 weight 1 kv 2 activation 3 workspace"
+               " 4 adapter 5 other 6 free)\n");
+    yt[0] = '\0';
+    *strips = 0;
+    vram_status r = VRAM_OK;
+    for (size_t i = 0; i < n && !r; i++) {
+        uint64_t event;
+        s[i].heap_at = 0;
+        r = pick_event(p, &s[i], at, &event, err, errlen);
+        if (!r && event)
+            r = one_run(p, &s[i], event, f, strips, yt, ytlen, err, errlen);
+    }
+    if (fclose(f) != 0 && !r) {
+        snprintf(err, errlen, "%s: write failed", path);
+        r = VRAM_EIO;
+    }
+    return r;
+}

@@ -1,0 +1,25 @@
+# heapmap.gp - the address space of each heap at one moment as a strip, each
+# run of blocks coloured by the kind of buffer it holds, or free.
+# Data: heapmap.dat (heapmap.c): strip, from GiB, to GiB, kind.
+# Parameters: those of common.gp (tags/titles unused), and
+#   strips   the number of strips
+#   yt       the strip labels as a gnuplot ytics list ('"bestfit" 0, ...')
+#   caption  the moment drawn
+width = 1100; height = 140 + 60 * strips
+load gpdir.'/common.gp'
+set title caption
+set xlabel 'offset in the heap (GiB)'
+set yrange [strips - 0.5:-0.5]
+eval('set ytics (' . yt . ')')
+set grid noytics
+set key outside below horizontal
+# Kinds 0-6: weight, kv, activation, workspace, adapter, other, free.
+set palette maxcolors 7
+set palette defined (0 '#4c72b0', 1 '#dd8452', 2 '#55a868', 3 '#c44e52', 4 '#8172b3', \
+                     5 '#937860', 6 '#e8e8e8')
+set cbrange [-0.5:6.5]
+unset colorbox
+kinds = "weight kv activation workspace adapter other free"
+plot datadir.'/heapmap.dat' using (($2 + $3) / 2):1:2:3:($1 - 0.4):($1 + 0.4):4 \
+         with boxxyerror fs solid 1.0 noborder lc palette notitle, \
+     for [k=0:6] NaN with boxes fs solid 1.0 lc palette cb k title word(kinds, k + 1)

@@ -1,0 +1,156 @@
+/* html.c - the report page. */
+#include "html.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char css[] =
+    "body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
+    "td,th{border:1px solid #ccc;padding:3px 6px}th{background:#f3f3f3}"
+    "td.num{text-align:right;white-space:nowrap}td.worse{background:#fbd0d0;font-weight:bold}"
+    "td.better{background:#d5f0d5}td.bad{color:#b00;font-weight:bold}"
+    "figure{margin:2em 0}img{max-width:100%;border:1px solid #ddd}"
+    "figcaption{font-size:90%;color:#444}.note{color:#666;font-size:85%}";
+
+/* Base64 of the file at `path` into f; 0 when it cannot be read. */
+static int base64_file(FILE *f, const char *path)
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    FILE *in = fopen(path, "rb");
+    if (!in)
+        return 0;
+    unsigned char b[3];
+    size_t k;
+    while ((k = fread(b, 1, 3, in)) > 0) {
+        unsigned v = (unsigned)b[0] << 16 | (k > 1 ? (unsigned)b[1] << 8 : 0) |
+                     (k > 2 ? b[2] : 0);
+        fputc(al[v >> 18 & 63], f);
+        fputc(al[v >> 12 & 63], f);
+        fputc(k > 1 ? al[v >> 6 & 63] : '=', f);
+        fputc(k > 2 ? al[v & 63] : '=', f);
+    }
+    int ok = !ferror(in);
+    fclose(in);
+    return ok;
+}
+
+static void runs_table(FILE *f, const vrep_page *pg)
+{
+    fputs("<h2>Runs</h2>\n<table><tr><th>run</th><th>database</th><th>id</th><th>trace</th>"
+          "<th>capacity</th><th>backend / evict</th><th>status</th><th>layout, detail, heap map"
+          "</th></tr>\n", f);
+    for (size_t i = 0; i < pg->n; i++) {
+        const vrep_series *s = &pg->s[i];
+        fputs("<tr><td>", f);
+        vrep_html_text(f, s->label);
+        fputs("</td><td>", f);
+        vrep_html_text(f, vrep_db_path(s->db));
+        fprintf(f, "</td><td class=\"num\">%lld</td><td>", (long long)s->run.id);
+        vrep_html_text(f, s->run.trace);
+        fprintf(f, " <span class=\"note\">crc32 %s</span></td><td class=\"num\">%.3f GiB</td><td>",
+                s->run.crc32, (double)s->run.capacity / 1073741824.0);
+        vrep_html_text(f, s->run.backend);
+        fputs(" / ", f);
+        vrep_html_text(f, s->run.evict_policy[0] ? s->run.evict_policy : "default");
+        fputs("</td><td>", f);
+        vrep_html_text(f, s->run.status);
+        fputs("</td><td>", f);
+        if (s->run.layout[0]) {
+            vrep_html_text(f, s->run.layout);
+            fputs("<br>", f);
+        }
+        if (s->run.detail[0]) {
+            vrep_html_text(f, s->run.detail);
+            fputs("<br>", f);
+        }
+        fputs("<span class=\"note\">heap map: ", f);
+        vrep_html_text(f, s->heap_note);
+        fputs("</span></td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static int figure(FILE *f, const vrep_paths *p, const vrep_figure *fig, char *err,
+                  size_t errlen)
+{
+    fprintf(f, "<figure id=\"%s\">\n", fig->stem);
+    if (fig->made) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s.png", p->out, fig->stem);
+        fputs("<img alt=\"", f);
+        vrep_html_text(f, fig->caption);
+        fputs("\" src=\"data:image/png;base64,", f);
+        if (!base64_file(f, path)) {
+            snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            return 0;
+        }
+        fputs("\">\n<figcaption>", f);
+        vrep_html_text(f, fig->caption);
+        fprintf(f, " <a href=\"%s.svg\">SVG</a></figcaption>\n", fig->stem);
+    } else {
+        fputs("<figcaption>", f);
+        vrep_html_text(f, fig->caption);
+        fputs(": <b>not drawn</b>: ", f);
+        vrep_html_text(f, fig->why);
+        fputs("</figcaption>\n", f);
+    }
+    fputs("</figure>\n", f);
+    return 1;
+}
+
+static const char self_check[] =
+    "<p id=\"imgcheck\" class=\"note\">images: not checked (scripts off)</p>\n"
+    "<script>\n"
+    "window.addEventListener('load', function () {\n"
+    "  var imgs = document.images, ok = 0;\n"
+    "  for (var i = 0; i < imgs.length; i++)\n"
+    "    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;\n"
+    "  var p = document.getElementById('imgcheck');\n"
+    "  p.setAttribute('data-rendered', ok);\n"
+    "  p.setAttribute('data-total', imgs.length);\n"
+    "  p.textContent = 'images: ' + ok + ' of ' + imgs.length + ' rendered';\n"
+    "});\n"
+    "</script>\n";
+
+vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/index.html", p->out);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        return VRAM_EIO;
+    }
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
+    vrep_html_text(f, pg->title);
+    fprintf(f, "</title>\n<style>%s</style></head><body>\n<h1>", css);
+    vrep_html_text(f, pg->title);
+    fputs("</h1>\n<h2>Summary</h2>\n", f);
+    vrep_summary_html(f, pg->s, pg->n);
+    fputs("<p class=\"note\">Footprint / lower bound: peak footprint over the trace's peak live"
+          " bytes (no policy can use less; below 1 only when the policy evicted). Latencies are"
+          " measured per call on the machine that ran the replay, histogram bucket upper bounds"
+          " (at most 6.25% high).</p>\n", f);
+    if (pg->npairs) {
+        fputs("<h2>Comparison</h2>\n", f);
+        vrep_compare_html(f, pg->pairs, pg->npairs);
+        fprintf(f, "<p class=\"note\">Marked worse: any increase, latencies more than %.0f%%"
+                   " higher (bucketed and noisy). Belady's count is a reference.</p>\n",
+                100 * VREP_WORSE_LATENCY);
+    }
+    int ok = 1;
+    for (size_t i = 0; i < pg->nfigs && ok; i++)
+        ok = figure(f, p, &pg->figs[i], err, errlen);
+    if (ok) {
+        runs_table(f, pg);
+        fputs(self_check, f);
+        fputs("</body></html>\n", f);
+    }
+    if (fclose(f) != 0 && ok) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        ok = 0;
+    }
+    return ok ? VRAM_OK : VRAM_EIO;
+}

@@ -1,0 +1,40 @@
+/* runs.h - which runs a report covers, and each run's summary row
+ * (sql/summary.sql, read by column name). */
+#ifndef VREP_RUNS_H
+#define VREP_RUNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rdb.h"
+
+/* A run's summary. Integers are -1 and reals NaN where the database has NULL
+ * (a run that did not finish, or no bounds row). */
+typedef struct vrep_run {
+    int64_t id;
+    char policy[32], status[16], backend[16], evict_policy[32], crc32[16];
+    char trace[1024], options[1024], layout[512], detail[512];
+    int64_t capacity, events, sample_every, samples;
+    int64_t peak_footprint, peak_live;
+    double footprint_ratio, worst_ext_frag;
+    int64_t ooms, ooms_despite_free;
+    int64_t evictions, belady_evictions, belady_exact;
+    int64_t bytes_rematerialised, belady_bytes_rematerialised;
+    int64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;
+} vrep_run;
+
+/* Loads run `id`'s summary. O(samples of the run). VRAM_ENOTFOUND with
+ * "PATH: no run with id N (runs: ...)" when there is none; VRAM_EIO when the
+ * SQL fails. */
+vram_status vrep_run_load(vrep_db *db, const char *sqldir, int64_t id, vrep_run *out,
+                          char *err, size_t errlen);
+
+/* The runs to report: `list` ("3,5,7") when not NULL, each checked to exist,
+ * else sql/default_runs.sql. *ids is malloc'ed. VRAM_EINVAL with the text for
+ * a malformed list, VRAM_ENOTFOUND "PATH: no run with id N (runs: 1-5)" for an
+ * unknown id or "PATH: no runs (replay wrote none)" for an empty database,
+ * VRAM_EIO when the SQL fails, VRAM_ENOHOST without memory. */
+vram_status vrep_runs_select(vrep_db *db, const char *sqldir, const char *list, int64_t **ids,
+                             size_t *n, char *err, size_t errlen);
+
+#endif

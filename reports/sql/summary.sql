@@ -1,0 +1,14 @@
+-- One run's summary row (?1 = runs.id) for summary.md and index.html; the
+-- report reads the columns by these names. footprint_ratio is peak footprint
+-- over the peak-live lower bound (NULL without a bounds row).
+SELECT r.id, r.policy, r.status, r.backend, r.trace, r.trace_crc32, r.evict_policy,
+       r.options, r.layout, r.detail, r.capacity, r.events, r.sample_every,
+       r.peak_footprint, b.peak_live,
+       CAST(r.peak_footprint AS REAL) / NULLIF(b.peak_live, 0) AS footprint_ratio,
+       r.worst_ext_frag, r.ooms, r.ooms_despite_free,
+       r.evictions, b.belady_evictions, b.belady_exact,
+       r.bytes_rematerialised, b.belady_bytes_rematerialised,
+       r.alloc_p50_ns, r.alloc_p99_ns, r.free_p50_ns, r.free_p99_ns,
+       (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id) AS samples
+FROM runs r LEFT JOIN bounds b ON b.run_id = r.id
+WHERE r.id = ?1

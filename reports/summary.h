@@ -1,0 +1,31 @@
+/* summary.h - the summary table (one row per run) and the before/after
+ * comparison, as markdown (summary.md) and HTML (index.html), from one list
+ * of metrics so both always show the same numbers. */
+#ifndef VREP_SUMMARY_H
+#define VREP_SUMMARY_H
+
+#include <stdio.h>
+
+#include "report.h"
+
+/* A before/after pair of series for the comparison. */
+typedef struct vrep_pair {
+    const vrep_series *before, *after;
+} vrep_pair;
+
+/* The summary table: a row per series. O(series). */
+void vrep_summary_md(FILE *f, const vrep_series *s, size_t n);
+void vrep_summary_html(FILE *f, const vrep_series *s, size_t n);
+
+/* The comparison: a row per metric and pair, before / after / delta, the
+ * delta marked "worse" when the after run is worse (latencies: more than
+ * VREP_WORSE_LATENCY higher, as they are bucketed and noisy; others: any
+ * increase). O(pairs). */
+#define VREP_WORSE_LATENCY 0.10
+void vrep_compare_md(FILE *f, const vrep_pair *p, size_t n);
+void vrep_compare_html(FILE *f, const vrep_pair *p, size_t n);
+
+/* Writes `text` with &, <, >, " escaped. */
+void vrep_html_text(FILE *f, const char *text);
+
+#endif
