@@ -8,6 +8,7 @@ width = 1100; height = 480
 load gpdir.'/common.gp'
 set multiplot layout 1,2 title sprintf("Evictions over the trace; dashed: Belady's %s", belady_what)
 set xlabel 'trace event'
+set autoscale xfix
 set key top left font ',8'
 bel(list, i) = word(list, i) + 0
 set title 'evictions (cumulative)'
@@ -17,8 +18,8 @@ plot for [i=1:n] datfile('samples', i) using 1:9 with lines lw 2 lc rgb colour(i
      for [i=1:n] (bel(belady_ev, i) >= 0 ? bel(belady_ev, i) : NaN) with lines dt 2 \
          lc rgb colour(i) notitle
 unset key
-set title 'bytes re-materialised (cumulative, GiB)'
-plot for [i=1:n] datfile('samples', i) using 1:($10/GiB) with lines lw 2 lc rgb colour(i), \
-     for [i=1:n] (bel(belady_bytes, i) >= 0 ? bel(belady_bytes, i) / GiB : NaN) with lines \
+set title 'bytes re-materialised (cumulative, '.unit.')'
+plot for [i=1:n] datfile('samples', i) using 1:($10/scale) with lines lw 2 lc rgb colour(i), \
+     for [i=1:n] (bel(belady_bytes, i) >= 0 ? bel(belady_bytes, i) / scale : NaN) with lines \
          dt 2 lc rgb colour(i)
 unset multiplot

@@ -6,13 +6,14 @@ width = 1000; height = 560
 load gpdir.'/common.gp'
 set title 'Footprint (solid) and live bytes (dotted) over the trace'
 set xlabel 'trace event'
-set ylabel 'GiB'
-set key outside right top
+set ylabel unit
+set key outside below horizontal
+set autoscale xfix
 set yrange [0:*]
 bound(i) = word(bounds, i) + 0
-plot for [i=1:n] datfile('samples', i) using 1:($2/GiB) with lines lw 2 lc rgb colour(i) \
+plot for [i=1:n] datfile('samples', i) using 1:($2/scale) with lines lw 2 lc rgb colour(i) \
          title word(titles, i), \
-     for [i=1:n] datfile('samples', i) using 1:($4/GiB) with lines lw 1 dt 3 lc rgb colour(i) \
+     for [i=1:n] datfile('samples', i) using 1:($4/scale) with lines lw 1 dt 3 lc rgb colour(i) \
          notitle, \
-     for [i=1:n] (bound(i) > 0 ? bound(i) / GiB : NaN) with lines dt 2 lw 1.5 lc rgb 'black' \
+     for [i=1:n] (bound(i) > 0 ? bound(i) / scale : NaN) with lines dt 2 lw 1.5 lc rgb 'black' \
          title (i == 1 ? 'lower bound (peak live)' : '')

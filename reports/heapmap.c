@@ -10,9 +10,9 @@
 
 #include "bounds.h"
 #include "replay.h"
+#include "summary.h"
 
 #define KIND_FREE 6
-#define GIB 1073741824.0
 
 /* A walk in progress: adjacent blocks of one kind are merged into one box. */
 typedef struct walker {
@@ -36,8 +36,8 @@ typedef struct capture {
 static void flush_box(walker *w)
 {
     if (w->open)
-        fprintf(w->f, "%d\t%.9f\t%.9f\t%d\n", w->strip, (double)w->from / GIB,
-                (double)w->to / GIB, w->kind);
+        fprintf(w->f, "%d\t%llu\t%llu\t%d\n", w->strip, (unsigned long long)w->from,
+                (unsigned long long)w->to, w->kind);
     w->open = 0;
 }
 
@@ -213,10 +213,12 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
         }
         *strip += c.lanes;
         s->heap_at = event;
+        char used[32], free_bytes[32];
+        vrep_fmt_bytes((double)c.used, used, sizeof used);
+        vrep_fmt_bytes((double)c.free_bytes, free_bytes, sizeof free_bytes);
         snprintf(s->heap_note, sizeof s->heap_note,
-                 "after event %llu: %.3f GiB used, %.3f GiB free, %llu blocks%s%s",
-                 (unsigned long long)event, (double)c.used / GIB,
-                 (double)c.free_bytes / GIB, (unsigned long long)c.blocks,
+                 "after event %llu: %s used, %s free, %llu blocks%s%s",
+                 (unsigned long long)event, used, free_bytes, (unsigned long long)c.blocks,
                  strcmp(run->backend, "sim") ? " (re-run on the sim backend)" : "",
                  c.lanes > 1 ? " (pool layout: the bestfit lane and the KV pool)" : "");
         r = VRAM_OK;
@@ -235,7 +237,7 @@ vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, uint64_t
         snprintf(err, errlen, "%s: cannot write", path);
         return VRAM_EIO;
     }
-    fprintf(f, "# strip from_GiB to_GiB kind (0 weight 1 kv 2 activation 3 workspace"
+    fprintf(f, "# strip from to (bytes) kind (0 weight 1 kv 2 activation 3 workspace"
                " 4 adapter 5 other 6 free)\n");
     yt[0] = '\0';
     *strips = 0;

@@ -1,6 +1,6 @@
 # heapmap.gp - the address space of each heap at one moment as a strip, each
 # run of blocks coloured by the kind of buffer it holds, or free.
-# Data: heapmap.dat (heapmap.c): strip, from GiB, to GiB, kind.
+# Data: heapmap.dat (heapmap.c): strip, from, to (bytes), kind.
 # Parameters: those of common.gp (tags/titles unused), and
 #   strips   the number of strips
 #   yt       the strip labels as a gnuplot ytics list ('"bestfit" 0, ...')
@@ -8,7 +8,7 @@
 width = 1100; height = 140 + 60 * strips
 load gpdir.'/common.gp'
 set title caption
-set xlabel 'offset in the heap (GiB)'
+set xlabel 'offset in the heap ('.unit.')'
 set yrange [strips - 0.5:-0.5]
 eval('set ytics (' . yt . ')')
 set grid noytics
@@ -20,6 +20,6 @@ set palette defined (0 '#4c72b0', 1 '#dd8452', 2 '#55a868', 3 '#c44e52', 4 '#817
 set cbrange [-0.5:6.5]
 unset colorbox
 kinds = "weight kv activation workspace adapter other free"
-plot datadir.'/heapmap.dat' using (($2 + $3) / 2):1:2:3:($1 - 0.4):($1 + 0.4):4 \
+plot datadir.'/heapmap.dat' using (($2 + $3) / 2 / scale):1:($2 / scale):($3 / scale):($1 - 0.4):($1 + 0.4):4 \
          with boxxyerror fs solid 1.0 noborder lc palette notitle, \
      for [k=0:6] NaN with boxes fs solid 1.0 lc palette cb k title word(kinds, k + 1)

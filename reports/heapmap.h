@@ -12,7 +12,7 @@
 #include "report.h"
 
 /* Writes OUT/data/heapmap.dat: one row per run of adjacent blocks of one kind,
- * "strip x_from_GiB x_to_GiB kind" (kind: vram_kind of the owner, 6 = free);
+ * "strip from to kind" (offsets in bytes) (kind: vram_kind of the owner, 6 = free);
  * a strip per manager (two for the pool layout). The gnuplot ytics list
  * ("label" strip, ...) goes to yt and the strip count to *strips. A run whose
  * trace is gone or changed, or that has no samples, gets no strip and a

@@ -318,6 +318,16 @@ static vram_status draw(report *r, plots *pl, int k, vrep_params *prm)
     return VRAM_OK;
 }
 
+/* The unit of byte axes: the largest that leaves the largest device >= 4. */
+static const char *unit_of(const report *r)
+{
+    int64_t most = 0;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->s[i].run.capacity > most)
+            most = r->s[i].run.capacity;
+    return most >= (4ll << 30) ? "GiB" : most >= (4ll << 20) ? "MiB" : "KiB";
+}
+
 static vram_status draw_all(report *r, plots *pl)
 {
     int *with_samples = calloc(r->n, sizeof *with_samples);
@@ -339,6 +349,7 @@ static vram_status draw_all(report *r, plots *pl)
     }
     memset(base, 0, sizeof *base);
     vrep_param_str(base, "gpdir", r->paths.share);
+    vrep_param_str(base, "unit", unit_of(r));
     vrep_param_str(base, "datadir", r->paths.data);
     if (!any_samples) {
         for (int k = 0; k < FIG_COUNT; k++)

@@ -47,8 +47,21 @@ static const metric metrics[] = {
 };
 #define NMETRICS (sizeof metrics / sizeof metrics[0])
 
-/* The one formatting of a value: bytes as GiB with 3 decimals, ratios with 3,
- * counts and ns as integers, "n/a" when unknown. */
+void vrep_fmt_bytes(double v, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (v < 1024) {
+        snprintf(buf, len, "%.0f B", v);
+        return;
+    }
+    int u = 0;
+    for (v /= 1024; v >= 1024 && u < 3; u++)
+        v /= 1024;
+    snprintf(buf, len, "%.3f %s", v, units[u]);
+}
+
+/* The one formatting of a value: bytes by vrep_fmt_bytes, ratios with 3
+ * decimals, counts and ns as integers, "n/a" when unknown. */
 static void fmt(unit u, double v, char *buf, size_t len)
 {
     if (isnan(v)) {
@@ -57,7 +70,7 @@ static void fmt(unit u, double v, char *buf, size_t len)
     }
     switch (u) {
     case U_BYTES:
-        snprintf(buf, len, "%.3f GiB", v / 1073741824.0);
+        vrep_fmt_bytes(v, buf, len);
         break;
     case U_RATIO:
     case U_FRAC:

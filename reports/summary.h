@@ -25,6 +25,10 @@ void vrep_summary_html(FILE *f, const vrep_series *s, size_t n);
 void vrep_compare_md(FILE *f, const vrep_pair *p, size_t n);
 void vrep_compare_html(FILE *f, const vrep_pair *p, size_t n);
 
+/* Bytes as people read them: "512 B", else 3 decimals of the largest unit
+ * (KiB, MiB, GiB, TiB) that leaves at least 1. */
+void vrep_fmt_bytes(double v, char *buf, size_t len);
+
 /* Writes `text` with &, <, >, " escaped. */
 void vrep_html_text(FILE *f, const char *text);
 
