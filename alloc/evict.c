@@ -152,6 +152,7 @@ static vram_status evict_one(vram_manager *m, uint32_t index)
         host_copy_free(m, copy);
         return st;
     }
+    m->releases++;
     s->host_copy = copy;
     s->resident = 0;
     s->evictable = 0;
@@ -187,11 +188,16 @@ static vram_status evict_until_fits(vram_manager *m, uint64_t size, uint64_t ali
     return VRAM_ENOMEM;
 }
 
-/* Compaction when the heap holds `size` free bytes in total but no block. */
+/* Compaction when the heap holds `size` free bytes in total but no block.
+ * A pass is skipped when the latest one could not make room for this size or
+ * less and no handle's block has been released since: the free space can only
+ * have shrunk, so it would fail again (and a pass costs O(n log n)). */
 static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t align,
                                    uint64_t *offset)
 {
     if (!m->defrag_on_oom || heap_free_bytes(m) < size)
+        return VRAM_ENOMEM;
+    if (m->futile && size >= m->futile_size && m->releases == m->futile_releases)
         return VRAM_ENOMEM;
     vram_status st = vram__defrag_for(m, size);
     if (st)
@@ -199,6 +205,11 @@ static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t alig
     st = vram_heap_alloc(m->heap, size, align, offset);
     if (st == VRAM_OK)
         m->counters.defrag_oom_saved++;
+    else if (st == VRAM_ENOMEM) {
+        m->futile = 1;
+        m->futile_size = size;
+        m->futile_releases = m->releases;
+    }
     return st;
 }
 
@@ -272,6 +283,7 @@ vram_status vram__drop_contents(vram_manager *m, uint32_t index)
         vram_status st = vram_heap_free(m->heap, s->offset);
         if (st && !verdict)
             verdict = st;
+        m->releases++;
         s->resident = 0;
         m->resident_bytes -= s->size;
         m->resident_handles--;

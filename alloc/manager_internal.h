@@ -90,6 +90,11 @@ struct vram_manager {
     uint64_t clock;        /* logical clock: +1 per use */
     uint64_t resident_handles, resident_bytes, evictable_bytes;
     vram__round round;
+    uint64_t releases;     /* handle blocks given back to the heap (evictions, frees) */
+    /* The latest automatic compaction that could not make room for
+     * futile_size bytes happened when releases was futile_releases. */
+    int futile;
+    uint64_t futile_size, futile_releases;
     int has_budget;
     vram_budget_profile budget;
     vram_manager_stats counters; /* the counting fields only; the rest is filled on read */

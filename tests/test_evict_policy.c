@@ -57,10 +57,9 @@ static void run_policy(const char *name, uint64_t seed)
             continue;
         }
         if (what < 4 && !r.in[i]) {
-            r.item[i] = (vram_evict_item){.priority = (int)(test_rand(&rng) % 5),
-                                          .last_use = ++clock,
-                                          .size = 256 + test_rand(&rng) % 100000,
-                                          .reload_ns = 10000.0};
+            r.item[i] = (vram_evict_item){.last_use = ++clock, .reload_ns = 10000.0};
+            r.item[i].priority = (int)(test_rand(&rng) % 5); /* one draw per statement */
+            r.item[i].size = 256 + test_rand(&rng) % 100000;
             r.item[i].reload_ns += (double)r.item[i].size / 25.0;
             ops->insert(impl, i, &r.item[i]);
             r.in[i] = 1;

@@ -114,17 +114,17 @@ static void step(vram_manager *m, uint64_t *rng)
     unsigned what = (unsigned)(test_rand(rng) % 100);
     if (!mh->live) {
         if (what < 60) {
-            mh->size = 1 + test_rand(rng) % (test_rand(rng) % 8 ? 4096 : 32768);
+            /* one draw per statement: the order of draws is fixed */
+            uint64_t limit = test_rand(rng) % 8 ? 4096 : 32768;
+            mh->size = 1 + test_rand(rng) % limit;
             mh->backing = (vram_backing)(test_rand(rng) % 8 < 4 ? VRAM_BACKING_HOST
                                          : test_rand(rng) % 2 ? VRAM_BACKING_CALLBACK
                                                              : VRAM_BACKING_NONE);
-            vram_alloc_desc d = {.size = mh->size,
-                                 .align = test_rand(rng) % 4 ? 0 : 4096,
-                                 .priority = (int)(test_rand(rng) % 4),
-                                 .kind = (vram_kind)(test_rand(rng) % VRAM_KIND_COUNT),
-                                 .backing = mh->backing,
-                                 .remat = remat_fill,
-                                 .remat_ctx = mh};
+            vram_alloc_desc d = {.size = mh->size, .backing = mh->backing,
+                                 .remat = remat_fill, .remat_ctx = mh};
+            d.align = test_rand(rng) % 4 ? 0 : 4096;
+            d.priority = (int)(test_rand(rng) % 4);
+            d.kind = (vram_kind)(test_rand(rng) % VRAM_KIND_COUNT);
             vram_status st = vram_alloc(m, &d, &mh->h);
             assert_true(st == VRAM_OK || st == VRAM_ENOMEM);
             mh->live = st == VRAM_OK;
