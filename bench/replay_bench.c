@@ -12,7 +12,8 @@
  *   2. the replayer's peak RSS (a forked child per run, getrusage) against the
  *      trace length at a fixed live set (flat if replay streams) and against
  *      the number of live allocations.
- * Usage: replay_bench [--events N] [--runs R] [--policy NAME] [--no-rss] */
+ * Usage: replay_bench [--events N] [--runs R] [--policy NAME] [--no-rss]
+ *        replay_bench --write-trace PATH [--events N] [--batch B]  (writes the trace, exits) */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,7 +337,8 @@ int main(int argc, char **argv)
 {
     uint64_t events = 2000000;
     int runs = 5, rss = 1;
-    const char *only = NULL;
+    unsigned batch = 64;
+    const char *only = NULL, *write_to = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
             events = strtoull(argv[++i], NULL, 10);
@@ -346,11 +348,23 @@ int main(int argc, char **argv)
             only = argv[++i];
         else if (strcmp(argv[i], "--no-rss") == 0)
             rss = 0;
+        else if (strcmp(argv[i], "--write-trace") == 0 && i + 1 < argc)
+            write_to = argv[++i];
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            batch = (unsigned)atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: replay_bench [--events N] [--runs R] [--policy NAME] "
-                            "[--no-rss]\n");
+                            "[--no-rss]\n       replay_bench --write-trace PATH [--events N] "
+                            "[--batch B]\n");
             return 2;
         }
+    }
+    if (write_to) {
+        if (batch < 1 || !generate(write_to, events, batch, 1)) {
+            fprintf(stderr, "replay_bench: cannot write %s\n", write_to);
+            return 1;
+        }
+        return 0;
     }
     if (runs < 1 || runs > 32) {
         fprintf(stderr, "replay_bench: --runs must be 1..32\n");

@@ -44,6 +44,15 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* The home slot hash: runs of 8 consecutive keys keep their order in 8
+ * consecutive slots (trace ids are handed out in increasing order and used
+ * close together, so they share cache lines), the runs spread at random. */
+#define RUN_BITS 3
+static uint64_t home_hash(uint64_t key)
+{
+    return (mix64(key >> RUN_BITS) << RUN_BITS) | (key & ((1u << RUN_BITS) - 1));
+}
+
 static uint64_t str_hash(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
@@ -91,7 +100,7 @@ static int slot_matches(const map_core *c, const slot_head *s, uint64_t key, con
 static slot_head *core_find(const map_core *c, uint64_t key, const char *str)
 {
     size_t mask = c->cap - 1;
-    for (size_t i = mix64(key) & mask;; i = (i + 1) & mask) {
+    for (size_t i = home_hash(key) & mask;; i = (i + 1) & mask) {
         slot_head *s = slot_at(c, i);
         if (!s->tag || slot_matches(c, s, key, str))
             return s;
@@ -166,7 +175,7 @@ static int core_remove(map_core *c, uint64_t key, const char *str)
         slot_head *t = slot_at(c, i);
         if (!t->tag)
             break;
-        size_t home = mix64(t->key) & mask;
+        size_t home = home_hash(t->key) & mask;
         int home_after_hole = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
         if (!home_after_hole) {
             memcpy(slot_at(c, hole), t, c->stride);
