@@ -225,6 +225,21 @@ static void test_remat_contents(void)
     expect_status(vram_free(m, h[0]), VRAM_EDOUBLEFREE);
     check(m);
     vram_manager_destroy(m, NULL);
+
+    /* ... and when it is evicted: the victim stays, the allocation fails */
+    m = make(2 * MIB, 1, NULL);
+    dev = vram_manager_device(m);
+    vram_handle v = alloc_one(m, MIB, 0, VRAM_BACKING_HOST);
+    alloc_one(m, MIB, 5, VRAM_BACKING_HOST);
+    assert_ok(vram_acquire(m, v, &addr));
+    assert_ok(vram_device_copy_h2d(dev, addr + MIB - sizeof junk, junk, sizeof junk));
+    assert_ok(vram_unacquire(m, v));
+    vram_handle x;
+    vram_alloc_desc d = {.size = MIB, .backing = VRAM_BACKING_HOST};
+    expect_status(vram_alloc(m, &d, &x), VRAM_ECORRUPT);
+    expect_true(resident(m, v));
+    check(m);
+    vram_manager_destroy(m, NULL);
 }
 
 typedef struct remat_log {
