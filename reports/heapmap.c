@@ -100,17 +100,9 @@ static int same_crc(const char *path, const char *hex)
 static vram_status pick_event(const vrep_paths *p, vrep_series *s, uint64_t at, uint64_t *event,
                               char *err, size_t errlen)
 {
-    *event = 0;
-    if (at) {
-        if (s->run.events >= 0 && at > (uint64_t)s->run.events) {
-            snprintf(err, errlen, "--at %llu: run %lld (%s) has %lld events",
-                     (unsigned long long)at, (long long)s->run.id, s->run.policy,
-                     (long long)s->run.events);
-            return VRAM_EINVAL;
-        }
-        *event = at;
+    *event = at;
+    if (at)
         return VRAM_OK;
-    }
     sqlite3_stmt *st;
     vram_status r = vrep_sql_prepare(s->db, p->share, "peak_sample", &st, err, errlen);
     if (r)

@@ -15,10 +15,9 @@
  * "strip from to kind" (offsets in bytes) (kind: vram_kind of the owner, 6 = free);
  * a strip per manager (two for the pool layout). The gnuplot ytics list
  * ("label" strip, ...) goes to yt and the strip count to *strips. A run whose
- * trace is gone or changed, or that has no samples, gets no strip and a
- * heap_note saying why. Cost: a replay of each run up to the event.
- * VRAM_EINVAL when `at` lies beyond a run's events, VRAM_EIO when a file or the
- * SQL fails; the message in err. */
+ * trace is gone or changed, that has no samples, or that ended before `at`
+ * gets no strip and a heap_note saying why. Cost: a replay of each run up to
+ * the event. VRAM_EIO when a file or the SQL fails, with the message in err. */
 vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, uint64_t at, char *yt,
                          size_t ytlen, int *strips, char *err, size_t errlen);
 

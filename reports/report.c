@@ -213,6 +213,7 @@ static vram_status select_series(report *r)
     if (!st)
         st = add_series(r, r->db, 'a', ids, k);
     free(ids);
+    ids = NULL;
     if (st)
         return st;
     size_t na = r->n;
@@ -248,6 +249,14 @@ static vram_status select_series(report *r)
         }
     }
     label_series(r);
+    for (size_t i = 0; i < r->n && r->c.at; i++) {
+        if (r->s[i].run.events >= 0 && r->c.at > (uint64_t)r->s[i].run.events) {
+            snprintf(r->err, sizeof r->err, "--at %llu: run %lld (%s) has %lld events",
+                     (unsigned long long)r->c.at, (long long)r->s[i].run.id, r->s[i].run.policy,
+                     (long long)r->s[i].run.events);
+            return VRAM_EINVAL;
+        }
+    }
     return VRAM_OK;
 }
 

@@ -1,0 +1,399 @@
+/* test_report.c - bin/report over a database replayed from report_mix.trace:
+ * every figure exists as a PNG and an SVG of sensible size, summary.md holds
+ * exactly the numbers SQL gives, the exported data and the heap map agree with
+ * the samples, comparisons mark what got worse, a missing gnuplot still yields
+ * data and summaries, and bad input gets a clear error and a non-zero exit. */
+#include <math.h>
+
+#include "test_report_lib.h"
+
+#define WORK "report_work"
+#define DB WORK "/mix.db"
+#define OUT WORK "/out"
+#define LOG WORK "/log.txt"
+
+static const char *const stems[] = {"footprint", "frag", "latency", "heapmap", "evictions"};
+static const char *const policies[] = {"bestfit", "buddy", "tlsf", "pool", "caching", NULL};
+
+static sqlite3 *q;
+
+static void expect_file_contains(const char *path, const char *want)
+{
+    char *text = read_file(path, NULL);
+    if (!text || !strstr(text, want)) {
+        fprintf(stderr, "FAILED: %s %s \"%s\"\n", path, text ? "lacks" : "is missing, wanted",
+                want);
+        test_failures++;
+    }
+    free(text);
+}
+
+static int64_t q1(const char *fmt, long long a)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, fmt, a);
+    sqlite3_stmt *s;
+    int64_t v = INT64_MIN;
+    if (sqlite3_prepare_v2(q, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static double qd(const char *fmt, long long a)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, fmt, a);
+    sqlite3_stmt *s;
+    double v = NAN;
+    if (sqlite3_prepare_v2(q, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_type(s, 0) != SQLITE_NULL)
+        v = sqlite3_column_double(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static int report(const char *extra_env, const char *a1, const char *a2, const char *a3,
+                  const char *a4, const char *a5)
+{
+    char *argv[] = {REPORT_BIN, (char *)a1, (char *)a2, (char *)a3, (char *)a4, (char *)a5, NULL};
+    return run_logged(argv, extra_env, LOG);
+}
+
+/* The test's own formatting of bytes, as summary.md documents it. */
+static void fmt_bytes(double v, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    if (v < 1024) {
+        snprintf(buf, len, "%.0f B", v);
+        return;
+    }
+    int u = 0;
+    for (v /= 1024; v >= 1024 && u < 3; u++)
+        v /= 1024;
+    snprintf(buf, len, "%.3f %s", v, units[u]);
+}
+
+/* Splits the markdown row of `label` in summary.md into its cells. */
+static int summary_cells(const char *md, const char *label, char cells[20][64])
+{
+    char start[96];
+    snprintf(start, sizeof start, "\n| %s |", label);
+    const char *row = strstr(md, start);
+    if (!row)
+        return 0;
+    row += 2;
+    int n = 0;
+    while (n < 20 && *row && *row != '\n') {
+        const char *end = strpbrk(row, "|\n");
+        if (!end || *end == '\n')
+            break;
+        size_t len = (size_t)(end - row);
+        while (len && row[len - 1] == ' ')
+            len--;
+        snprintf(cells[n++], 64, "%.*s", (int)len, row);
+        row = end + 1;
+        while (*row == ' ')
+            row++;
+    }
+    return n;
+}
+
+static void expect_cell(const char *cell, const char *want, const char *what, int64_t run)
+{
+    if (strcmp(cell, want) != 0) {
+        fprintf(stderr, "FAILED: run %lld %s: summary.md has \"%s\", SQL gives \"%s\"\n",
+                (long long)run, what, cell, want);
+        test_failures++;
+    }
+}
+
+static void check_images(const char *out)
+{
+    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.png", out, stems[i]);
+        expect_true(png_ok(path, 200, 5000));
+        snprintf(path, sizeof path, "%s/%s.svg", out, stems[i]);
+        size_t len;
+        char *svg = read_file(path, &len);
+        int w = 0, h = 0;
+        const char *tag = svg ? strstr(svg, "<svg") : NULL;
+        const char *wa = tag ? strstr(tag, "width=\"") : NULL;
+        const char *ha = tag ? strstr(tag, "height=\"") : NULL;
+        if (wa)
+            w = atoi(wa + 7);
+        if (ha)
+            h = atoi(ha + 8);
+        const char *end = svg ? strstr(svg, "</svg>") : NULL;
+        if (!svg || strncmp(svg, "<?xml", 5) != 0 || !tag || !end || w < 200 || w > 5000 ||
+            h < 100 || h > 5000 || len < 5000) {
+            fprintf(stderr, "FAILED: %s is not an SVG of sensible size (%d x %d, %zu bytes)\n",
+                    path, w, h, svg ? len : 0);
+            test_failures++;
+        }
+        free(svg);
+    }
+}
+
+/* Every summary cell equals what SQL gives for the run. */
+static void check_summary(int64_t run, const char *label)
+{
+    char *md = read_file(OUT "/summary.md", NULL);
+    assert_true(md != NULL);
+    char c[20][64];
+    int n = summary_cells(md, label, c);
+    expect_eq_u64(n, 15);
+    if (n != 15) {
+        free(md);
+        return;
+    }
+    char want[64];
+    fmt_bytes(qd("SELECT peak_footprint FROM runs WHERE id=%lld", run), want, sizeof want);
+    expect_cell(c[3], want, "peak footprint", run);
+    snprintf(want, sizeof want, "%.3f",
+             qd("SELECT CAST(r.peak_footprint AS REAL)/b.peak_live FROM runs r JOIN bounds b"
+                " ON b.run_id=r.id WHERE r.id=%lld", run));
+    expect_cell(c[4], want, "footprint / lower bound", run);
+    snprintf(want, sizeof want, "%.3f", qd("SELECT worst_ext_frag FROM runs WHERE id=%lld", run));
+    expect_cell(c[5], want, "worst ext frag", run);
+    static const char *const counts[][2] = {
+        {"ooms", "SELECT COUNT(*) FROM events WHERE run_id=%lld AND kind='oom'"},
+        {"ooms despite free",
+         "SELECT COUNT(*) FROM events WHERE run_id=%lld AND kind='oom' AND despite_free=1"},
+        {"evictions", "SELECT evictions FROM runs WHERE id=%lld"},
+        {"belady", "SELECT belady_evictions FROM bounds WHERE run_id=%lld"}};
+    for (int i = 0; i < 4; i++) {
+        snprintf(want, sizeof want, "%lld", (long long)q1(counts[i][1], run));
+        expect_cell(c[6 + i], want, counts[i][0], run);
+    }
+    fmt_bytes(qd("SELECT bytes_rematerialised FROM runs WHERE id=%lld", run), want, sizeof want);
+    expect_cell(c[10], want, "bytes re-materialised", run);
+    static const char *const lat[] = {
+        "SELECT p50_ns FROM latency_summary WHERE run_id=%lld AND op='alloc'",
+        "SELECT p99_ns FROM latency_summary WHERE run_id=%lld AND op='alloc'",
+        "SELECT p50_ns FROM latency_summary WHERE run_id=%lld AND op='free'",
+        "SELECT p99_ns FROM latency_summary WHERE run_id=%lld AND op='free'"};
+    for (int i = 0; i < 4; i++) {
+        int64_t v = q1(lat[i], run);
+        snprintf(want, sizeof want, "%lld ns", (long long)(v == INT64_MIN ? 0 : v));
+        expect_cell(c[11 + i], want, lat[i], run);
+    }
+    free(md);
+}
+
+static long data_rows(const char *path)
+{
+    char *t = read_file(path, NULL);
+    if (!t)
+        return -1;
+    long rows = 0;
+    for (char *line = t; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "")
+        rows += *line != '#' && *line != '\n';
+    free(t);
+    return rows;
+}
+
+/* The exported samples and latency CDFs match SQL; the heap map's used bytes
+ * are the sample's in_use at its event. */
+static void check_data(int64_t run, int first_strip, int strips)
+{
+    char path[512];
+    snprintf(path, sizeof path, OUT "/data/samples_a%lld.dat", (long long)run);
+    expect_eq_u64(data_rows(path), q1("SELECT COUNT(*) FROM samples WHERE run_id=%lld", run));
+    snprintf(path, sizeof path, OUT "/data/lat_a%lld_alloc.dat", (long long)run);
+    expect_eq_u64(data_rows(path), q1("SELECT COUNT(*) FROM latency WHERE run_id=%lld AND"
+                                      " op='alloc' AND count>0", run));
+    int64_t event = q1("SELECT event_index FROM samples WHERE run_id=%lld"
+                       " ORDER BY footprint DESC, event_index LIMIT 1", run);
+    int64_t in_use = q1("SELECT in_use FROM samples WHERE run_id=%lld AND event_index="
+                        "(SELECT event_index FROM samples WHERE run_id=%1$lld"
+                        " ORDER BY footprint DESC, event_index LIMIT 1)", run);
+    char *hm = read_file(OUT "/data/heapmap.dat", NULL);
+    assert_true(hm != NULL);
+    uint64_t used = 0;
+    for (char *line = hm; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "") {
+        int strip, kind;
+        unsigned long long from, to;
+        if (*line != '#' && sscanf(line, "%d %llu %llu %d", &strip, &from, &to, &kind) == 4 &&
+            strip >= first_strip && strip < first_strip + strips && kind != 6)
+            used += to - from;
+    }
+    free(hm);
+    fprintf(stderr, "run %lld: heap map at event %lld: %llu bytes used\n", (long long)run,
+            (long long)event, (unsigned long long)used);
+    expect_eq_u64(used, in_use);
+    char note[96];
+    snprintf(note, sizeof note, "heap map: after event %lld:", (long long)event);
+    expect_file_contains(OUT "/summary.md", note);
+}
+
+static void test_report(void)
+{
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, DB, "-o", OUT, NULL, NULL), 0);
+    check_images(OUT);
+    int strip = 0;
+    for (int64_t run = 1; policies[run - 1]; run++) {
+        check_summary(run, policies[run - 1]);
+        int strips = strcmp(policies[run - 1], "pool") == 0 ? 2 : 1;
+        check_data(run, strip, strips);
+        strip += strips;
+    }
+    expect_file_contains(OUT "/index.html", "<img alt=");
+    expect_file_contains(OUT "/index.html", "data:image/png;base64,iVBORw0KGgo");
+}
+
+static void test_no_gnuplot(void)
+{
+    rm_tree(OUT);
+    expect_eq_u64(report("VREPORT_GNUPLOT=/nonexistent/gnuplot", DB, "-o", OUT, NULL, NULL), 0);
+    expect_file_contains(LOG, "apt-get install gnuplot-nox");
+    expect_file_contains(OUT "/summary.md", "not drawn: gnuplot is not installed");
+    expect_file_contains(OUT "/index.html", "not drawn");
+    expect_true(access(OUT "/footprint.png", F_OK) != 0);
+    expect_eq_u64(data_rows(OUT "/data/samples_a1.dat"),
+                  q1("SELECT COUNT(*) FROM samples WHERE run_id=%lld", 1));
+    check_summary(1, "bestfit");
+}
+
+/* The comparison row of `metric` says "worse" exactly when after > before. */
+static void check_marked(const char *metric, double before, double after)
+{
+    char *md = read_file(OUT "/summary.md", NULL);
+    assert_true(md != NULL);
+    char start[96];
+    snprintf(start, sizeof start, "\n| %s |", metric);
+    const char *row = strstr(md, "## Comparison");
+    row = row ? strstr(row, start) : NULL;
+    if (!row) {
+        fprintf(stderr, "FAILED: no comparison row \"%s\"\n", metric);
+        test_failures++;
+    } else {
+        const char *eol = strchr(row + 1, '\n');
+        const char *worse = strstr(row, "worse");
+        int marked = worse && (!eol || worse < eol);
+        if (marked != (after > before)) {
+            fprintf(stderr, "FAILED: %s %g -> %g marked %s\n", metric, before, after,
+                    marked ? "worse" : "not worse");
+            test_failures++;
+        }
+    }
+    free(md);
+}
+
+static void test_compare(void)
+{
+    rm_tree(OUT);
+    /* Run 1 bestfit before, run 2 buddy after. */
+    expect_eq_u64(report(NULL, DB, "-o", OUT, "--compare-runs", "1,2"), 0);
+    expect_file_contains(OUT "/summary.md", "## Comparison");
+    expect_file_contains(OUT "/summary.md", "bestfit/before");
+    expect_file_contains(OUT "/summary.md", "buddy/after");
+    check_marked("evictions", qd("SELECT evictions FROM runs WHERE id=%lld", 1),
+                 qd("SELECT evictions FROM runs WHERE id=%lld", 2));
+    check_marked("peak footprint", qd("SELECT peak_footprint FROM runs WHERE id=%lld", 1),
+                 qd("SELECT peak_footprint FROM runs WHERE id=%lld", 2));
+    check_marked("OOMs", qd("SELECT ooms FROM runs WHERE id=%lld", 1),
+                 qd("SELECT ooms FROM runs WHERE id=%lld", 2));
+    expect_file_contains(OUT "/index.html", "class=\"compare\"");
+
+    /* Another database: its tlsf run is "before" this database's tlsf run. */
+    const char *const one[] = {"tlsf", NULL};
+    make_db(WORK "/base.db", MIX_TRACE, one);
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, DB, "-o", OUT, "--compare", WORK "/base.db"), 0);
+    expect_file_contains(OUT "/summary.md", "| **tlsf/before** (run 1) vs **tlsf/after** (run 3)");
+    check_images(OUT);
+}
+
+static void test_at(void)
+{
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, DB, "-o", OUT, "--at", "50"), 0);
+    expect_file_contains(OUT "/summary.md", "bestfit: " DB " run 1");
+    expect_file_contains(OUT "/summary.md", "heap map: after event 50:");
+    expect_true(png_ok(OUT "/heapmap.png", 200, 5000));
+}
+
+/* A trace that is gone: the report is written, the heap map says why not. */
+static void test_trace_gone(void)
+{
+    char *text = read_file(MIX_TRACE, NULL);
+    assert_true(text != NULL);
+    FILE *f = fopen(WORK "/gone.trace", "w");
+    assert_true(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    const char *const one[] = {"bestfit", NULL};
+    make_db(WORK "/gone.db", WORK "/gone.trace", one);
+    unlink(WORK "/gone.trace");
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/gone.db", "-o", OUT, NULL, NULL), 0);
+    expect_file_contains(OUT "/summary.md", "no heap map: the trace " WORK "/gone.trace cannot");
+    expect_file_contains(OUT "/summary.md", "Heap map");
+    expect_true(png_ok(OUT "/footprint.png", 200, 5000));
+}
+
+static void expect_fails(int want, const char *message, const char *a1, const char *a2,
+                         const char *a3, const char *a4)
+{
+    int rc = report(NULL, a1, a2, a3, a4, NULL);
+    if (rc != want) {
+        fprintf(stderr, "FAILED: report %s %s %s %s exited %d, wanted %d\n", a1 ? a1 : "",
+                a2 ? a2 : "", a3 ? a3 : "", a4 ? a4 : "", rc, want);
+        test_failures++;
+    }
+    expect_file_contains(LOG, message);
+}
+
+static void test_errors(void)
+{
+    FILE *f = fopen(WORK "/garbage.db", "w");
+    assert_true(f != NULL);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not an SQLite database\n", f);
+    fclose(f);
+    sqlite3 *other;
+    remove_db(WORK "/other.db");
+    assert_true(sqlite3_open(WORK "/other.db", &other) == SQLITE_OK);
+    sqlite3_exec(other, "CREATE TABLE t(x)", NULL, NULL, NULL);
+    sqlite3_close(other);
+    vdb *empty;
+    char err[256];
+    remove_db(WORK "/empty.db");
+    assert_ok(vdb_open(WORK "/empty.db", &empty, err, sizeof err));
+    assert_ok(vdb_close(empty, err, sizeof err));
+
+    expect_fails(1, WORK "/missing.db: cannot read", WORK "/missing.db", NULL, NULL, NULL);
+    expect_fails(1, WORK "/garbage.db: not an SQLite database", WORK "/garbage.db", NULL, NULL,
+                 NULL);
+    expect_fails(1, WORK "/other.db: not a vramlab results database", WORK "/other.db", NULL,
+                 NULL, NULL);
+    expect_fails(1, WORK "/empty.db: no runs", WORK "/empty.db", "-o", OUT, NULL);
+    expect_fails(1, DB ": no run with id 99 (runs: 1-5)", DB, "--runs", "1,99", NULL);
+    expect_fails(1, "--runs: \"x\" is not a run id", DB, "--runs", "1,x", NULL);
+    expect_fails(1, "--at 100000: run 1 (bestfit) has 189 events", DB, "--at", "100000", NULL);
+    expect_fails(1, "--compare-runs: \"1\" must name two runs", DB, "--compare-runs", "1", NULL);
+    expect_fails(1, WORK "/missing.db: cannot read", DB, "--compare", WORK "/missing.db", NULL);
+    expect_fails(2, "give exactly one results database", NULL, NULL, NULL, NULL);
+    expect_fails(2, "unknown or incomplete option \"--bogus\"", DB, "--bogus", NULL, NULL);
+    expect_fails(2, "--at: \"0\" is not an event number", DB, "--at", "0", NULL);
+}
+
+int main(void)
+{
+    mkdir(WORK, 0777);
+    make_db(DB, MIX_TRACE, policies);
+    assert_true(sqlite3_open_v2(DB, &q, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    test_report();
+    test_no_gnuplot();
+    test_compare();
+    test_at();
+    test_trace_gone();
+    test_errors();
+    sqlite3_close(q);
+    return test_finish("report");
+}
