@@ -25,6 +25,7 @@ typedef struct live1 {
     uint64_t last_record; /* index into next[], NO_RECORD for a non-evictable item */
     uint64_t holders;     /* shared keys: holders; ids: 1 */
     vram_kind kind;
+    int pooled;           /* counts as KV (vreplay_pooled) */
 } live1;
 
 typedef struct next_array {
@@ -64,6 +65,7 @@ typedef struct pass1 {
     vsim_keymap *keys;
     next_array next;
     uint64_t live, live_kv, live_other;
+    uint64_t block; /* the header's kv_block_bytes */
     int have_evictable_size;
     vbounds *b;
     int belady;
@@ -145,7 +147,8 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
         it->last_record = NO_RECORD;
         if (vreplay_backing_of(ev->kind) != VRAM_BACKING_NONE)
             p1_evictable_open(p, it, ev->size);
-        p1_add_live(p, ev->size, ev->kind == VRAM_KIND_KV, ev, index);
+        it->pooled = vreplay_pooled(p->block, ev->kind, NULL, ev->size);
+        p1_add_live(p, ev->size, it->pooled, ev, index);
         return p1_reference(p, it, index) ? VRAM_OK : VRAM_ENOHOST;
     case VTRACE_FREE:
     case VTRACE_USE:
@@ -158,7 +161,7 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
         }
         if (ev->type == VTRACE_USE)
             return p1_reference(p, it, index) ? VRAM_OK : VRAM_ENOHOST;
-        p1_sub_live(p, it->size, it->kind == VRAM_KIND_KV);
+        p1_sub_live(p, it->size, it->pooled);
         vsim_idmap_remove(p->ids, ev->id);
         return VRAM_OK;
     case VTRACE_SHARED_ACQUIRE:
@@ -169,8 +172,9 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
             it->size = ev->size;
             it->kind = VRAM_KIND_WEIGHT;
             it->last_record = NO_RECORD;
+            it->pooled = vreplay_pooled(p->block, VRAM_KIND_OTHER, ev->key, ev->size);
             p1_evictable_open(p, it, ev->size);
-            p1_add_live(p, ev->size, 0, ev, index);
+            p1_add_live(p, ev->size, it->pooled, ev, index);
         } else if (it->size != ev->size) {
             set_err(err, errlen, "%s:%llu: acquire of key \"%s\" with size %llu, held with size %llu",
                     p->path, (unsigned long long)ev->line, ev->key,
@@ -187,7 +191,7 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
             return VRAM_EPARSE;
         }
         if (--it->holders == 0) {
-            p1_sub_live(p, it->size, 0);
+            p1_sub_live(p, it->size, it->pooled);
             vsim_keymap_remove(p->keys, ev->key);
         }
         return VRAM_OK;
@@ -218,6 +222,7 @@ static vram_status run_pass1(pass1 *p, char *err, size_t errlen)
         return st;
     if (p->b->capacity == 0)
         p->b->capacity = vtrace_header_of(r)->capacity;
+    p->block = vtrace_header_of(r)->kv_block_bytes;
     vtrace_event ev;
     uint64_t index = 0;
     int got;

@@ -32,8 +32,9 @@ typedef struct vbounds {
     uint64_t peak_live;          /* the lower bound on footprint */
     uint64_t peak_live_event;    /* 1-based index of the event that first reached it */
     uint64_t peak_live_line;     /* its line in the trace */
-    uint64_t peak_live_kv;       /* the peak of live KV bytes alone */
-    uint64_t peak_live_other;    /* the peak of live non-KV bytes alone (shared keys included) */
+    uint64_t peak_live_kv;       /* the peak of live KV bytes alone: what the pool layout
+                                    serves from blocks (vreplay_pooled) */
+    uint64_t peak_live_other;    /* the peak of live bytes of everything else */
     int belady_done;             /* 0 when Belady was not asked for */
     int belady_exact;            /* all evictable items share one size: Belady is optimal */
     uint64_t evictable_size;     /* that size when exact, else 0 */

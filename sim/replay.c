@@ -48,7 +48,8 @@ typedef struct engine {
     vtrace_reader *r;
     vram_manager *lane[MAX_LANES];
     int lanes;
-    int kv_lane;             /* lane of KV allocations and "kv:" keys */
+    int kv_lane;             /* lane of what vreplay_pooled() selects */
+    uint64_t block;          /* the trace's kv_block_bytes */
     vsim_idmap *ids;
     vsim_keymap *keys;
     uint64_t live;           /* requested bytes of live, placed allocations */
@@ -93,6 +94,12 @@ vram_backing vreplay_backing_of(vram_kind kind)
     default:
         return VRAM_BACKING_NONE;
     }
+}
+
+int vreplay_pooled(uint64_t kv_block_bytes, vram_kind kind, const char *key, uint64_t size)
+{
+    int kv = key ? strncmp(key, "kv:", 3) == 0 : kind == VRAM_KIND_KV;
+    return kv && (kv_block_bytes == 0 || size <= kv_block_bytes);
 }
 
 /* The stand-in for re-loading weights: the replay has no file to read them
@@ -317,7 +324,6 @@ static void timed(engine *e, vreplay_op op, uint64_t t0)
     vhist_record(&e->res->lat[op], now_ns() - t0);
 }
 
-static int kv_key(const char *key) { return strncmp(key, "kv:", 3) == 0; }
 
 static void note_live(engine *e, uint64_t size)
 {
@@ -344,7 +350,7 @@ static void do_alloc(engine *e)
         trace_error(e, text);
         return;
     }
-    int lane = ev->kind == VRAM_KIND_KV ? e->kv_lane : LANE_MAIN;
+    int lane = vreplay_pooled(e->block, ev->kind, NULL, ev->size) ? e->kv_lane : LANE_MAIN;
     vram_alloc_desc d = {.size = ev->size, .align = ev->align, .priority = ev->priority,
                          .kind = ev->kind, .backing = vreplay_backing_of(ev->kind),
                          .remat = reload_weights};
@@ -412,7 +418,9 @@ static void do_acquire(engine *e)
     }
     if (created) {
         k->size = ev->size;
-        k->lane = (uint32_t)(kv_key(ev->key) ? e->kv_lane : LANE_MAIN);
+        k->lane = (uint32_t)(vreplay_pooled(e->block, VRAM_KIND_OTHER, ev->key, ev->size)
+                                 ? e->kv_lane
+                                 : LANE_MAIN);
     } else if (k->size != ev->size) {
         char text[160];
         snprintf(text, sizeof text, "acquire of key \"%s\" with size %llu, held with size %llu",
@@ -606,6 +614,7 @@ static vram_status lanes_create(engine *e, const vtrace_header *hdr, uint64_t ca
 {
     const char *policy = e->opt->policy;
     e->kv_lane = LANE_MAIN;
+    e->block = hdr->kv_block_bytes;
     if (strcmp(policy, "pool") != 0) {
         e->lanes = 1;
         return lane_create(e, LANE_MAIN, policy, capacity, 0);
@@ -631,8 +640,8 @@ static vram_status lanes_create(engine *e, const vtrace_header *hdr, uint64_t ca
         return VRAM_EUNSUPPORTED;
     }
     snprintf(e->res->layout, sizeof e->res->layout,
-             "vLLM layout: kv from a pool of %llu blocks of %llu B (%llu B); other from bestfit"
-             " (%llu B = peak non-kv live + 1/16); footprint = sum of both lanes",
+             "vLLM layout: block-sized kv from a pool of %llu blocks of %llu B (%llu B); other"
+             " from bestfit (%llu B = peak other live + 1/16); footprint = sum of both lanes",
              (unsigned long long)(kv / block), (unsigned long long)block, (unsigned long long)kv,
              (unsigned long long)(capacity - kv));
     e->lanes = 2;

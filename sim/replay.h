@@ -44,6 +44,13 @@ const char *vreplay_op_name(vreplay_op op); /* "alloc", "free", "use", "acquire"
  * workspaces and other buffers are never evicted. Shared keys use a callback. */
 vram_backing vreplay_backing_of(vram_kind kind);
 
+/* Whether the pool layout serves an allocation from its KV block pool: a KV
+ * allocation (key NULL) or a "kv:" shared key (prefix blocks, key not NULL)
+ * of at most kv_block_bytes; with kv_block_bytes 0, every KV allocation and
+ * "kv:" key. Everything else goes to the bestfit lane (and counts as "other"
+ * in the bounds). */
+int vreplay_pooled(uint64_t kv_block_bytes, vram_kind kind, const char *key, uint64_t size);
+
 typedef enum vreplay_status {
     VREPLAY_RUN_OK,
     VREPLAY_RUN_FAILED,         /* trace error, violation, library or database failure */

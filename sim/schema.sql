@@ -104,7 +104,8 @@ CREATE TABLE IF NOT EXISTS bounds (  -- references computed from the trace alone
   capacity INTEGER,              -- device bytes Belady ran with
   peak_live INTEGER,             -- lower bound on footprint: no policy can use less
   peak_live_event INTEGER, peak_live_line INTEGER,
-  peak_live_kv INTEGER, peak_live_other INTEGER,
+  peak_live_kv INTEGER,          -- peak of block-sized KV allocations and 'kv:' keys alone
+  peak_live_other INTEGER,       -- peak of everything else (what bestfit gets in the pool layout)
   belady_exact INTEGER,          -- 1: evictable items share one size, Belady is optimal;
                                  -- 0: mixed sizes, a reference and not a bound; NULL: not run
   evictable_size INTEGER,

@@ -65,6 +65,16 @@ static void test_no_evictable(void)
     expect_eq_u64(b.belady_ooms, 0);
 }
 
+static void test_pooled_split(void)
+{
+    vbounds b;
+    char err[512];
+    assert_ok(vbounds_compute(DATA "pooled.trace", 0, 1, &b, err, sizeof err));
+    expect_eq_u64(b.peak_live_kv, 196608);
+    expect_eq_u64(b.peak_live_other, 327680);
+    expect_eq_u64(b.peak_live, 524288);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -221,6 +231,7 @@ int main(void)
     test_peak_live();
     test_belady_exact();
     test_no_evictable();
+    test_pooled_split();
     test_consistency_errors();
     test_belady_ooms();
     test_belady_optimal();

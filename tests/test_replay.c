@@ -222,6 +222,23 @@ static void test_evictions_against_belady(void)
     }
 }
 
+/* The pool layout routes what the pool cannot serve to bestfit: nothing is refused. */
+static void test_pool_routing(void)
+{
+    vbounds b;
+    char err[512];
+    assert_ok(vbounds_compute(DATA "pooled.trace", 0, 1, &b, err, sizeof err));
+    vreplay_options o = opts(DATA "pooled.trace", "pool", &b, NULL);
+    vreplay_result r;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_OK);
+    expect_eq_u64(r.errors, 0);
+    expect_eq_u64(r.ooms, 0);
+    expect_eq_u64(r.skipped, 0);
+    expect_eq_u64(r.peak_live, b.peak_live);
+    expect_true(strstr(r.layout, "blocks of 65536 B") != NULL);
+}
+
 /* Compaction through the manager: on-oom saves frag.trace's OOM under
  * bestfit (the hole it leaves is closed by moving the top block down), and a
  * pass every event logs its moves. */
@@ -291,6 +308,7 @@ static void test_eviction_rows(void)
 int main(void)
 {
     test_small_every_policy();
+    test_pool_routing();
     test_defrag();
     test_eviction_rows();
     test_oom_despite_free();

@@ -224,13 +224,13 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
                         const vbounds *b)
 {
     printf("\n| policy | peak footprint | / peak live | worst ext frag | OOMs (despite free) |"
-           " evictions | Belady | remat bytes | alloc p50/p99 ns | free p50/p99 ns |"
+           " refused | evictions | Belady | remat bytes | alloc p50/p99 ns | free p50/p99 ns |"
            " modelled ms | events/s |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < n; i++) {
         const vreplay_result *r = &res[i];
         if (r->status == VREPLAY_RUN_NOT_APPLICABLE) {
-            printf("| %s | n/a: %s |||||||||||\n", names[i], r->message);
+            printf("| %s | n/a: %s ||||||||||||\n", names[i], r->message);
             continue;
         }
         char ratio[32] = "-", belady[32] = "-", fp[32], rm[32];
@@ -239,11 +239,12 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
         if (b && b->belady_done)
             snprintf(belady, sizeof belady, "%" PRIu64 "%s", b->belady_evictions,
                      b->belady_exact ? "" : " (ref)");
-        printf("| %s%s | %s | %s | %.3f | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %s | %s |"
+        printf("| %s%s | %s | %s | %.3f | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64
+               " | %s | %s |"
                " %" PRIu64 "/%" PRIu64 " | %" PRIu64 "/%" PRIu64 " | %.1f | %.2f M |\n",
                names[i], r->status == VREPLAY_RUN_OK ? "" : " (FAILED)",
                human(r->peak_footprint, fp, sizeof fp), ratio, r->worst_ext_frag, r->ooms,
-               r->ooms_despite_free, r->evictions, belady,
+               r->ooms_despite_free, r->errors, r->evictions, belady,
                human(r->bytes_rematerialised, rm, sizeof rm), vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.5),
                vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99),
                vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.5),
@@ -255,6 +256,8 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
             printf("%s: %s\n", names[i], res[i].layout);
     printf("Latencies: measured on this CPU per call (clock cost %.0f ns included), bucket upper "
            "bounds, <= 6.25%% high.\n", res[0].timer_ns);
+    printf("Peak live bytes bound the footprint of runs that evict nothing; a run that evicts"
+           " can go below it (live bytes include evicted ones).\n");
 }
 
 static void join_args(int argc, char **argv, char *out, size_t len)
