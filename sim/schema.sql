@@ -1,8 +1,18 @@
 -- The vramlab results database, written by `replay` (sim/db.c; this file is
 -- vdb_schema_sql() verbatim, a test keeps them equal). Query it with the sqlite3
--- shell, e.g. the summary of every finished run:
---   sqlite3 results.db "SELECT id, policy, peak_footprint, ooms FROM runs WHERE status='ok'"
+-- shell, e.g.
+--   the summary of every finished run, with the lower bound beside it:
+--     SELECT r.id, r.policy, r.peak_footprint, 1.0 * r.peak_footprint / b.peak_live AS ratio,
+--            r.ooms, r.ooms_despite_free, r.evictions, b.belady_evictions
+--     FROM runs r LEFT JOIN bounds b ON b.run_id = r.id WHERE r.status = 'ok';
+--   footprint and fragmentation over the trace for run 1:
+--     SELECT event_index, ts_us, footprint, live_bytes, ext_frag FROM samples WHERE run_id = 1;
+--   every OOM that happened although enough bytes were free:
+--     SELECT run_id, line, op, size, free_bytes, largest_free FROM events
+--     WHERE kind = 'oom' AND despite_free = 1;
 -- Sizes are bytes, times ns unless a column name says otherwise; NULL = not known.
+-- A run still 'running' with no end time after its process exited was cut off
+-- (killed, or the database failed even while marking it failed).
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,          -- 'schema_version'
   value TEXT NOT NULL

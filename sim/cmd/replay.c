@@ -17,7 +17,7 @@
 #include "db.h"
 #include "replay.h"
 
-/* Set by SIGINT; the engine polls it after every event. */
+/* Set by the first SIGINT; the engine polls it after every event. */
 static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
@@ -239,10 +239,12 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
         if (b && b->belady_done)
             snprintf(belady, sizeof belady, "%" PRIu64 "%s", b->belady_evictions,
                      b->belady_exact ? "" : " (ref)");
-        printf("| %s%s | %s | %s | %.3f | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64
+        printf("| %s%s%s%s | %s | %s | %.3f | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64
                " | %s | %s |"
                " %" PRIu64 "/%" PRIu64 " | %" PRIu64 "/%" PRIu64 " | %.1f | %.2f M |\n",
-               names[i], r->status == VREPLAY_RUN_OK ? "" : " (FAILED)",
+               names[i], r->status == VREPLAY_RUN_OK ? "" : " (", 
+               r->status == VREPLAY_RUN_OK ? "" : vreplay_status_name(r->status),
+               r->status == VREPLAY_RUN_OK ? "" : ")",
                human(r->peak_footprint, fp, sizeof fp), ratio, r->worst_ext_frag, r->ooms,
                r->ooms_despite_free, r->errors, r->evictions, belady,
                human(r->bytes_rematerialised, rm, sizeof rm), vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.5),
@@ -297,6 +299,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
     sigaction(SIGINT, &sa, NULL);
 
     vbounds bounds;
