@@ -528,22 +528,34 @@ static uint64_t error_line(const char *err, const char *path)
     return line;
 }
 
+/* Counts down every N events (no division per event); 1 when the N-th came. */
+static int every(uint64_t *left, uint64_t n)
+{
+    if (n == 0 || --*left != 0)
+        return 0;
+    *left = n;
+    return 1;
+}
+
 static void replay_loop(engine *e)
 {
     const vreplay_options *o = e->opt;
+    uint64_t progress_every = o->progress ? o->progress_every : 0;
+    uint64_t to_sample = o->sample_every, to_defrag = o->defrag_every;
+    uint64_t to_check = o->check_every, to_progress = progress_every;
     int got = 0;
     while (!e->done && (got = vtrace_next(e->r, &e->ev)) == 1) {
         e->index++;
         dispatch(e);
-        if (o->sample_every && e->index % o->sample_every == 0 && !e->done)
+        if (every(&to_sample, o->sample_every) && !e->done)
             take_sample(e);
-        if (o->defrag_every && e->index % o->defrag_every == 0 && !e->done)
+        if (every(&to_defrag, o->defrag_every) && !e->done)
             defrag_pass(e);
-        if (o->check_every && e->index % o->check_every == 0 && !e->done)
+        if (every(&to_check, o->check_every) && !e->done)
             check_invariants(e);
         if (o->inspect && e->index == o->inspect_at && !e->done)
             o->inspect(o->inspect_ctx, e->index, e->lane, e->lanes);
-        if (o->progress && o->progress_every && e->index % o->progress_every == 0)
+        if (every(&to_progress, progress_every))
             o->progress(o->progress_ctx, e->index);
         if (o->stop && *o->stop && !e->done) {
             e->res->status = VREPLAY_RUN_INTERRUPTED;
