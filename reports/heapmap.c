@@ -160,7 +160,8 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
     }
     if (!same_crc(run->trace, run->crc32)) {
         snprintf(s->heap_note, sizeof s->heap_note,
-                 "no heap map: %.300s has changed since the run (CRC-32 differs from %s)", run->trace,
+                 "no heap map: %.300s has changed since the run (CRC-32 differs from %s)",
+                 run->trace,
                  run->crc32);
         return VRAM_OK;
     }
@@ -193,7 +194,8 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
         r = c.status;
     } else if (c.lanes == 0) {
         snprintf(s->heap_note, sizeof s->heap_note,
-                 "no heap map: replaying %.200s again did not reach event %llu (%s: %.240s)", run->trace,
+                 "no heap map: replaying %.200s again did not reach event %llu (%s: %.240s)",
+                 run->trace,
                  (unsigned long long)event, vreplay_status_name(res->status),
                  res->message[0] ? res->message : vram_strerror(r));
         r = VRAM_OK;

@@ -122,11 +122,11 @@ static char *slurp(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-vram_status vrep_sql_prepare(vrep_db *db, const char *sqldir, const char *name,
+vram_status vrep_sql_prepare(vrep_db *db, const char *share, const char *name,
                              sqlite3_stmt **out, char *err, size_t errlen)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/sql/%s.sql", sqldir, name);
+    snprintf(path, sizeof path, "%s/sql/%s.sql", share, name);
     char *sql = slurp(path, err, errlen);
     if (!sql)
         return VRAM_EIO;

@@ -260,21 +260,36 @@ static vram_status select_series(report *r)
     return VRAM_OK;
 }
 
-/* Space-separated words of the series in `pick` (NULL = all). */
-static void list_of(const report *r, const int *pick, char *buf, size_t len, int what)
+/* What list_of gives for each series. */
+typedef enum list_item { L_TAG, L_LABEL, L_BOUND, L_BELADY_EV, L_BELADY_BYTES } list_item;
+
+/* The blank-separated `what` of the series in `pick` (a gnuplot word list);
+ * unknown numbers are 0 for the bound and -1 for Belady, as the scripts read. */
+static void list_of(const report *r, const int *pick, list_item what, char *buf, size_t len)
 {
     buf[0] = '\0';
     for (size_t i = 0; i < r->n; i++) {
         if (pick && !pick[i])
             continue;
-        const vrep_series *s = &r->s[i];
+        const vrep_run *run = &r->s[i].run;
         char word[96];
         switch (what) {
-        case 't': snprintf(word, sizeof word, "%s", s->tag); break;
-        case 'l': snprintf(word, sizeof word, "%s", s->label); break;
-        case 'b': snprintf(word, sizeof word, "%lld", (long long)(s->run.peak_live > 0 ? s->run.peak_live : 0)); break;
-        case 'e': snprintf(word, sizeof word, "%lld", (long long)s->run.belady_evictions); break;
-        default: snprintf(word, sizeof word, "%lld", (long long)s->run.belady_bytes_rematerialised); break;
+        case L_TAG:
+            snprintf(word, sizeof word, "%s", r->s[i].tag);
+            break;
+        case L_LABEL:
+            snprintf(word, sizeof word, "%s", r->s[i].label);
+            break;
+        case L_BOUND:
+            snprintf(word, sizeof word, "%lld",
+                     (long long)(run->peak_live > 0 ? run->peak_live : 0));
+            break;
+        case L_BELADY_EV:
+            snprintf(word, sizeof word, "%lld", (long long)run->belady_evictions);
+            break;
+        case L_BELADY_BYTES:
+            snprintf(word, sizeof word, "%lld", (long long)run->belady_bytes_rematerialised);
+            break;
         }
         size_t used = strlen(buf);
         snprintf(buf + used, len - used, "%s%s", used ? " " : "", word);
@@ -374,28 +389,28 @@ static vram_status draw_all(report *r, plots *pl)
                  "no run has latency data");
 
     *p = *base;
-    list_of(r, with_samples, a, 4096, 't');
+    list_of(r, with_samples, L_TAG, a, 4096);
     vrep_param_str(p, "tags", a);
-    list_of(r, with_samples, a, 4096, 'l');
+    list_of(r, with_samples, L_LABEL, a, 4096);
     vrep_param_str(p, "titles", a);
-    list_of(r, with_samples, b, 4096, 'b');
+    list_of(r, with_samples, L_BOUND, b, 4096);
     vrep_param_str(p, "bounds", b);
     st = draw(r, pl, FIG_FOOTPRINT, p);
     if (!st)
         st = draw(r, pl, FIG_FRAG, p);
     if (!st) {
-        list_of(r, with_samples, a, 4096, 'e');
+        list_of(r, with_samples, L_BELADY_EV, a, 4096);
         vrep_param_str(p, "belady_ev", a);
-        list_of(r, with_samples, a, 4096, 'y');
+        list_of(r, with_samples, L_BELADY_BYTES, a, 4096);
         vrep_param_str(p, "belady_bytes", a);
         vrep_param_str(p, "belady_what", exact ? "optimum" : "reference (mixed sizes)");
         st = draw(r, pl, FIG_EVICTIONS, p);
     }
     if (!st) {
         *p = *base;
-        list_of(r, with_ops, a, 4096, 't');
+        list_of(r, with_ops, L_TAG, a, 4096);
         vrep_param_str(p, "tags", a);
-        list_of(r, with_ops, a, 4096, 'l');
+        list_of(r, with_ops, L_LABEL, a, 4096);
         vrep_param_str(p, "titles", a);
         b[0] = '\0';
         for (int k = 0; k < VREPLAY_OP_COUNT; k++)
@@ -495,8 +510,7 @@ static vram_status run_report(report *r, plots *pl)
                                                  "evictions"};
     static const char *const captions[FIG_COUNT] = {
         "Footprint and live bytes over the trace, with the lower bound (peak live bytes)",
-        "Fragmentation over the trace: external ratio, internal waste, free blocks, largest"
-        " free block",
+        "Fragmentation: external ratio, internal waste, free blocks, largest free block",
         "Op latency per op kind: CDF on a log scale",
         "Heap map: the address space, coloured by the kind of buffer (or free)",
         "Evictions and bytes re-materialised over the trace against Belady"};

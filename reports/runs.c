@@ -64,12 +64,12 @@ static void read_column(sqlite3_stmt *st, int c, const col_spec *spec, vrep_run 
 }
 
 /* "1-5" or "1, 4, 9" (the first few) for messages. */
-static void describe_ids(vrep_db *db, const char *sqldir, char *buf, size_t len)
+static void describe_ids(vrep_db *db, const char *share, char *buf, size_t len)
 {
     sqlite3_stmt *st;
     char err[256];
     buf[0] = '\0';
-    if (vrep_sql_prepare(db, sqldir, "run_ids", &st, err, sizeof err))
+    if (vrep_sql_prepare(db, share, "run_ids", &st, err, sizeof err))
         return;
     int64_t first = -1, last = -1;
     int n = 0, contiguous = 1;
@@ -91,18 +91,19 @@ static void describe_ids(vrep_db *db, const char *sqldir, char *buf, size_t len)
         snprintf(buf, len, "%lld..%lld, %d in all", (long long)first, (long long)last, n);
 }
 
-vram_status vrep_run_load(vrep_db *db, const char *sqldir, int64_t id, vrep_run *out,
+vram_status vrep_run_load(vrep_db *db, const char *share, int64_t id, vrep_run *out,
                           char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st;
-    vram_status s = vrep_sql_prepare(db, sqldir, "summary", &st, err, errlen);
+    vram_status s = vrep_sql_prepare(db, share, "summary", &st, err, errlen);
     if (s)
         return s;
     const size_t ncols = sizeof columns / sizeof columns[0];
     for (size_t i = 0; i < ncols; i++) {
         if (column_index(st, columns[i].name) < 0) {
-            snprintf(err, errlen, "%s/sql/summary.sql: no column named %s", sqldir, columns[i].name);
+            snprintf(err, errlen, "%s/sql/summary.sql: no column named %s", share,
+                     columns[i].name);
             sqlite3_finalize(st);
             return VRAM_EIO;
         }
@@ -115,7 +116,7 @@ vram_status vrep_run_load(vrep_db *db, const char *sqldir, int64_t id, vrep_run 
         s = VRAM_OK;
     } else if (rc == SQLITE_DONE) {
         char ids[96];
-        describe_ids(db, sqldir, ids, sizeof ids);
+        describe_ids(db, share, ids, sizeof ids);
         snprintf(err, errlen, "%s: no run with id %lld (runs: %s)", vrep_db_path(db),
                  (long long)id, ids);
         s = VRAM_ENOTFOUND;
@@ -163,11 +164,11 @@ static vram_status parse_list(const char *list, int64_t **ids, size_t *n, char *
     return VRAM_OK;
 }
 
-static vram_status default_ids(vrep_db *db, const char *sqldir, int64_t **ids, size_t *n,
+static vram_status default_ids(vrep_db *db, const char *share, int64_t **ids, size_t *n,
                                char *err, size_t errlen)
 {
     sqlite3_stmt *st;
-    vram_status s = vrep_sql_prepare(db, sqldir, "default_runs", &st, err, errlen);
+    vram_status s = vrep_sql_prepare(db, share, "default_runs", &st, err, errlen);
     if (s)
         return s;
     size_t cap = 8, k = 0;
@@ -210,17 +211,17 @@ static vram_status default_ids(vrep_db *db, const char *sqldir, int64_t **ids, s
     return VRAM_OK;
 }
 
-vram_status vrep_runs_select(vrep_db *db, const char *sqldir, const char *list, int64_t **ids,
+vram_status vrep_runs_select(vrep_db *db, const char *share, const char *list, int64_t **ids,
                              size_t *n, char *err, size_t errlen)
 {
     *ids = NULL;
     *n = 0;
     if (!list)
-        return default_ids(db, sqldir, ids, n, err, errlen);
+        return default_ids(db, share, ids, n, err, errlen);
     vram_status s = parse_list(list, ids, n, err, errlen);
     for (size_t i = 0; !s && i < *n; i++) {
         vrep_run probe;
-        s = vrep_run_load(db, sqldir, (*ids)[i], &probe, err, errlen);
+        s = vrep_run_load(db, share, (*ids)[i], &probe, err, errlen);
     }
     if (s) {
         free(*ids);

@@ -26,7 +26,7 @@ typedef struct vrep_run {
 /* Loads run `id`'s summary. O(samples of the run). VRAM_ENOTFOUND with
  * "PATH: no run with id N (runs: ...)" when there is none; VRAM_EIO when the
  * SQL fails. */
-vram_status vrep_run_load(vrep_db *db, const char *sqldir, int64_t id, vrep_run *out,
+vram_status vrep_run_load(vrep_db *db, const char *share, int64_t id, vrep_run *out,
                           char *err, size_t errlen);
 
 /* The runs to report: `list` ("3,5,7") when not NULL, each checked to exist,
@@ -34,7 +34,7 @@ vram_status vrep_run_load(vrep_db *db, const char *sqldir, int64_t id, vrep_run 
  * a malformed list, VRAM_ENOTFOUND "PATH: no run with id N (runs: 1-5)" for an
  * unknown id or "PATH: no runs (replay wrote none)" for an empty database,
  * VRAM_EIO when the SQL fails, VRAM_ENOHOST without memory. */
-vram_status vrep_runs_select(vrep_db *db, const char *sqldir, const char *list, int64_t **ids,
+vram_status vrep_runs_select(vrep_db *db, const char *share, const char *list, int64_t **ids,
                              size_t *n, char *err, size_t errlen);
 
 #endif
