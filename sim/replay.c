@@ -573,8 +573,7 @@ static void replay_loop(engine *e)
         take_sample(e);
 }
 
-/* CRC-32 of the file's bytes, as 8 hex digits; "" when it cannot be read. */
-static void file_crc(const char *path, char hex[9], uint64_t *bytes)
+void vreplay_trace_crc32(const char *path, char hex[9], uint64_t *bytes)
 {
     hex[0] = '\0';
     *bytes = 0;
@@ -746,8 +745,11 @@ static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capac
     if (!db)
         return VRAM_OK;
     char crc[9], defrag[32] = "off";
-    uint64_t bytes;
-    file_crc(e->opt->trace_path, crc, &bytes);
+    uint64_t bytes = e->opt->trace_bytes;
+    if (e->opt->trace_crc32)
+        snprintf(crc, sizeof crc, "%s", e->opt->trace_crc32);
+    else
+        vreplay_trace_crc32(e->opt->trace_path, crc, &bytes);
     if (e->opt->defrag_every)
         snprintf(defrag, sizeof defrag, "every=%llu", (unsigned long long)e->opt->defrag_every);
     else if (e->opt->defrag_on_oom)

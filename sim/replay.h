@@ -71,6 +71,9 @@ typedef struct vreplay_options {
     uint64_t sample_every;       /* a sample every N events; 0 = none */
     uint64_t check_every;        /* vram_manager_check every N events; 0 = never */
     const char *options_text;    /* free text stored in runs.options (the command line) */
+    const char *trace_crc32;     /* vreplay_trace_crc32 of the trace, computed once by a caller
+                                    running several policies; NULL: the run computes it */
+    uint64_t trace_bytes;        /* with trace_crc32: the file's size */
     const vbounds *bounds;       /* may be NULL; the pool layout needs peak_live_other */
     vdb *db;                     /* may be NULL: nothing is logged */
     volatile sig_atomic_t *stop; /* may be NULL; non-zero ends the run as interrupted */
@@ -109,6 +112,10 @@ typedef struct vreplay_result {
     double timer_ns;             /* the clock's own cost per reading (median), for the reader */
     vhist lat[VREPLAY_OP_COUNT]; /* measured ns per op kind */
 } vreplay_result;
+
+/* CRC-32 of the file's bytes as 8 hex digits and its size; hex "" when the
+ * file cannot be read. Cost: one read of the file. */
+void vreplay_trace_crc32(const char *path, char hex[9], uint64_t *bytes);
 
 /* Replays the trace for one policy. Cost: one pass over the trace, O(1)
  * expected per event plus the library's own cost, memory following the live

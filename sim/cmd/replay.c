@@ -319,6 +319,10 @@ int main(int argc, char **argv)
         vdb_close(db, NULL, 0);
         return 1;
     }
+    char crc[9] = "";
+    uint64_t trace_bytes = 0;
+    if (db)
+        vreplay_trace_crc32(c.trace, crc, &trace_bytes);
     int show = !c.quiet && isatty(STDERR_FILENO);
     int failed = 0;
     size_t done = 0;
@@ -329,7 +333,8 @@ int main(int argc, char **argv)
             .capacity = c.capacity, .evict_policy = c.evict_policy,
             .sample_every = c.sample_every, .check_every = c.check_every,
             .defrag_on_oom = c.defrag_on_oom, .defrag_every = c.defrag_every,
-            .options_text = cmdline, .bounds = bp, .db = db,
+            .options_text = cmdline, .trace_crc32 = crc[0] ? crc : NULL,
+            .trace_bytes = trace_bytes, .bounds = bp, .db = db,
             .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr,
             .progress_every = 1u << 16};
         vram_status st = vreplay_run(&o, &res[done]);
