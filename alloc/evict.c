@@ -10,10 +10,10 @@
  *   3. If the set runs empty and the allocation still fails, the free bytes
  *      are fragmented by blocks that cannot move out (pinned, in use, never
  *      evicted): VRAM_ENOMEM, and the evictions done stay done (each evicted
- *      handle is valid and comes back on its next use). The test suite
- *      exercises this case; it is counted in failed_despite_free.
- * With defrag_on_oom, compaction is tried before step 2 and after step 3
- * whenever the heap has enough free bytes in total (defrag.c).
+ *      handle is valid and comes back on its next use); counted in
+ *      failed_despite_free.
+ * With defrag_on_oom, a targeted compaction (defrag_target.c) is tried before
+ * step 1 and after step 3 whenever the heap has enough free bytes in total.
  * An eviction that fails on the way (host memory, a device copy, contents that
  * do not verify) puts its victim back in its place and ends the round with
  * that status; victims evicted before it stay evicted. */
@@ -199,10 +199,9 @@ static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t alig
         return VRAM_ENOMEM;
     if (m->futile && size >= m->futile_size && m->releases == m->futile_releases)
         return VRAM_ENOMEM;
-    vram_status st = vram__defrag_for(m, size);
-    if (st)
-        return st;
-    st = vram_heap_alloc(m->heap, size, align, offset);
+    vram_status st = vram__defrag_for(m, size, align);
+    if (st == VRAM_OK)
+        st = vram_heap_alloc(m->heap, size, align, offset);
     if (st == VRAM_OK)
         m->counters.defrag_oom_saved++;
     else if (st == VRAM_ENOMEM) {

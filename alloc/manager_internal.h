@@ -151,8 +151,20 @@ void vram__count_oom(vram_manager *m, uint64_t size);
 /* shared.c */
 void vram__shared_fini(vram__shared *s);
 
-/* defrag.c: one pass with the manager's own settings (auto defrag on OOM). */
-vram_status vram__defrag_for(vram_manager *m, uint64_t size);
+/* defrag.c: whether a block offered for a handle will do. */
+typedef int (*vram__offer_fn)(const void *ctx, uint64_t offset, uint64_t size);
+/* A new heap block for the handle that `accept` takes, among at most a few
+ * offers of the heap: VRAM_OK and *dst (allocated), VRAM_ENOMEM when none. */
+vram_status vram__defrag_offer(vram_manager *m, uint32_t index, vram__offer_fn accept,
+                               const void *ctx, uint64_t *dst);
+/* Moves the resident handle into the allocated block dst (device copy,
+ * contents verified on a host-backed device); on failure dst is freed and
+ * the handle stays where it was. Counts the move. */
+vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, uint64_t dst);
+/* defrag_target.c: evacuates a window of the heap so that size/align fits
+ * (the automatic compaction on OOM): VRAM_OK when it made room, VRAM_ENOMEM
+ * when no window could be evacuated. */
+vram_status vram__defrag_for(vram_manager *m, uint64_t size, uint64_t align);
 
 static inline uint64_t vram__addr(const vram_manager *m, const vram__handle *s)
 {
