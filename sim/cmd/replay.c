@@ -346,10 +346,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "replay: %s: %s: %s\n", names[done],
                     st ? vram_strerror(st) : vreplay_status_name(r->status), r->message);
         }
-        if (st) {
-            done++;
-            break; /* the database or the device fails every policy alike */
-        }
+        if (st)
+            break; /* could not run: the database, device or trace fails every policy alike */
     }
     if (done)
         print_table(names, res, done, bp);
