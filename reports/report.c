@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "heapmap.h"
 #include "html.h"
@@ -50,7 +51,8 @@ static void usage(FILE *f)
             "                       'before', RESULTS.db 'after'\n"
             "  --compare-runs A,B   compare run A (before) with run B (after) of RESULTS.db\n"
             "  --share DIR          where sql/ and the .gp scripts are (default $VREPORT_DIR,\n"
-            "                       else %s)\n"
+            "                       else %s, else ../share/vramlab/reports\n"
+            "                       beside this program)\n"
             "  --help               this text\n"
             "\n"
             "The heap maps replay each run's trace again up to the event: run the report where\n"
@@ -76,7 +78,7 @@ static int parse_args(int argc, char **argv, cli *c)
     };
     memset(c, 0, sizeof *c);
     c->out = "report";
-    c->share = getenv("VREPORT_DIR") ? getenv("VREPORT_DIR") : VREPORT_DIR;
+    c->share = getenv("VREPORT_DIR") && *getenv("VREPORT_DIR") ? getenv("VREPORT_DIR") : NULL;
     c->gnuplot = getenv("VREPORT_GNUPLOT") ? getenv("VREPORT_GNUPLOT") : "gnuplot";
     opterr = 0;
     int o;
@@ -121,6 +123,25 @@ static int parse_args(int argc, char **argv, cli *c)
         return 2;
     }
     return 0;
+}
+
+/* The share directory when neither --share nor $VREPORT_DIR gave one: the
+ * source directory the tool was built from while it exists, else the
+ * installed ../share/vramlab/reports beside the executable. */
+static const char *default_share(char *buf, size_t len)
+{
+    if (access(VREPORT_DIR "/sql/summary.sql", R_OK) == 0)
+        return VREPORT_DIR;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return VREPORT_DIR;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(buf, len, "%s/../share/vramlab/reports", exe);
+    return buf;
 }
 
 /* mkdir -p */
@@ -541,9 +562,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "report: out of host memory\n");
         return 1;
     }
+    char share[4200];
     int rc = parse_args(argc, argv, &r->c);
     if (rc == 0) {
-        r->paths.share = r->c.share;
+        r->paths.share = r->c.share ? r->c.share : default_share(share, sizeof share);
         r->paths.out = r->c.out;
         snprintf(r->paths.data, sizeof r->paths.data, "%s/data", r->c.out);
         if (run_report(r, pl)) {

@@ -378,6 +378,10 @@ static void test_errors(void)
     expect_fails(1, "--at 100000: run 1 (bestfit) has 189 events", DB, "--at", "100000", NULL);
     expect_fails(1, "--compare-runs: \"1\" must name two runs", DB, "--compare-runs", "1", NULL);
     expect_fails(1, WORK "/missing.db: cannot read", DB, "--compare", WORK "/missing.db", NULL);
+    expect_eq_u64(report("VREPORT_DIR=" WORK "/nowhere", DB, NULL, NULL, NULL, NULL), 1);
+    expect_file_contains(LOG, WORK "/nowhere/sql/default_runs.sql: cannot read");
+    expect_file_contains(LOG, "set VREPORT_DIR or --share");
+    expect_fails(0, "usage: report RESULTS.db", "--help", NULL, NULL, NULL);
     expect_fails(2, "give exactly one results database", NULL, NULL, NULL, NULL);
     expect_fails(2, "unknown or incomplete option \"--bogus\"", DB, "--bogus", NULL, NULL);
     expect_fails(2, "--at: \"0\" is not an event number", DB, "--at", "0", NULL);
