@@ -7,7 +7,14 @@
  * the old one), copying through vram_device_copy_d2d, so gaps close and the
  * free space gathers at the top. Pinned and in-use (acquired) handles are not
  * moved; every other resident handle may be, including never-evicted ones.
- * On a host-backed device the contents are verified before and after each move. */
+ * On a host-backed device the contents are verified before and after each move.
+ *
+ * The manager's automatic compaction (vram_manager_config.defrag_on_oom) works
+ * differently, for one request: it evacuates the window of consecutive heap
+ * blocks (free blocks and movable handles) that spans the request with the
+ * fewest bytes to move, moving those handles to blocks outside the window.
+ * Heap policies whose free blocks do not merge across the window (buddy, the
+ * caching policy's segments) may gain nothing from either. */
 #ifndef VRAM_DEFRAG_H
 #define VRAM_DEFRAG_H
 
