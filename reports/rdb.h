@@ -27,7 +27,8 @@ vram_status vrep_sql_prepare(vrep_db *db, const char *share, const char *name,
                              sqlite3_stmt **out, char *err, size_t errlen);
 
 /* Steps `st` to the end, writing each row as tab-separated columns (NULL as
- * "?", which gnuplot skips as missing) after a "# col col ..." header line to
+ * "?", which gnuplot skips as missing; blanks inside text as '_', so a row
+ * stays one line of fields) after a "# col col ..." header line to
  * the file `path`; the row count in *rows. O(rows). VRAM_EIO with "PATH: why"
  * (or the database's message) when writing or stepping fails. */
 vram_status vrep_sql_to_dat(vrep_db *db, sqlite3_stmt *st, const char *path, long *rows,

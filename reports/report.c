@@ -373,6 +373,16 @@ static const char *unit_of(const report *r)
     return most >= (4ll << 30) ? "GiB" : most >= (4ll << 20) ? "MiB" : "KiB";
 }
 
+/* Removes OUT/STEM.png and .svg of a figure not drawn this time (no stale images). */
+static void remove_stale(const report *r, const vrep_figure *fig)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s.png", r->paths.out, fig->stem);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%s.svg", r->paths.out, fig->stem);
+    unlink(path);
+}
+
 static vram_status draw_all(report *r, plots *pl)
 {
     int *with_samples = calloc(r->n, sizeof *with_samples);
@@ -392,6 +402,9 @@ static vram_status draw_all(report *r, plots *pl)
         any_samples |= with_samples[i];
         exact &= r->s[i].run.belady_exact == 1;
     }
+    char log[4200];
+    snprintf(log, sizeof log, "%s/gnuplot.log", r->paths.out);
+    unlink(log); /* this report's messages only */
     memset(base, 0, sizeof *base);
     vrep_param_str(base, "gpdir", r->paths.share);
     vrep_param_str(base, "unit", unit_of(r));
@@ -452,6 +465,9 @@ static vram_status draw_all(report *r, plots *pl)
         vrep_param_str(p, "caption", pl->caption);
         st = draw(r, pl, FIG_HEAPMAP, p);
     }
+    for (int k = 0; k < FIG_COUNT && !st; k++)
+        if (!pl->fig[k].made)
+            remove_stale(r, &pl->fig[k]);
 out:
     free(with_samples);
     free(with_ops);
