@@ -36,9 +36,8 @@ static vram_status handles_grow(vram__handles *t)
     return VRAM_OK;
 }
 
-vram_status vram__handles_new(vram__handles *t, uint32_t *index, int *grown)
+vram_status vram__handles_new(vram__handles *t, uint32_t *index)
 {
-    *grown = 0;
     uint32_t i;
     if (t->free_head != NO_SLOT) {
         i = t->free_head;
@@ -48,7 +47,6 @@ vram_status vram__handles_new(vram__handles *t, uint32_t *index, int *grown)
             vram_status st = handles_grow(t);
             if (st)
                 return st;
-            *grown = 1;
         }
         i = t->used++;
         t->slots[i].gen = 1;

@@ -152,12 +152,15 @@ vram_status vram__alloc_index(vram_manager *m, const vram_alloc_desc *d, uint32_
     if (st)
         return st;
     uint32_t i;
-    int grown;
-    st = vram__handles_new(&m->handles, &i, &grown);
+    st = vram__handles_new(&m->handles, &i);
     if (st)
         return st;
-    if (grown)
+    /* The policy covers every index of the table (retried after a failure). */
+    if (m->policy_cap < m->handles.cap) {
         st = m->policy->reserve(m->policy_impl, m->handles.cap);
+        if (st == VRAM_OK)
+            m->policy_cap = m->handles.cap;
+    }
     uint64_t offset = 0;
     int placed = 0;
     if (st == VRAM_OK) {

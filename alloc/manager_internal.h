@@ -86,6 +86,7 @@ struct vram_manager {
     vram__handles handles;
     const vram_evict_ops *policy;
     void *policy_impl;
+    uint32_t policy_cap;   /* indices the policy has reserved */
     vram__shared shared;
     uint64_t clock;        /* logical clock: +1 per use */
     uint64_t resident_handles, resident_bytes, evictable_bytes;
@@ -104,9 +105,8 @@ struct vram_manager {
 void vram__handles_init(vram__handles *t);
 void vram__handles_fini(vram__handles *t);
 /* A fresh live slot (zeroed except gen): O(1) amortised; ENOHOST when the
- * table cannot grow, EOVERFLOW past 2^32 - 1 slots. *grown says the table's
- * capacity changed (policies then reserve). */
-vram_status vram__handles_new(vram__handles *t, uint32_t *index, int *grown);
+ * table cannot grow, EOVERFLOW past 2^32 - 1 slots. */
+vram_status vram__handles_new(vram__handles *t, uint32_t *index);
 /* Frees a live slot: the generation moves on, so old handles become stale. */
 void vram__handles_release(vram__handles *t, uint32_t index);
 /* The live slot of h: ENOTFOUND (never issued, forged), ESTALE (freed and
