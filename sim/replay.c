@@ -747,10 +747,15 @@ static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capac
         return VRAM_OK;
     char crc[9], defrag[32] = "off";
     uint64_t bytes = e->opt->trace_bytes;
-    if (e->opt->trace_crc32)
+    if (e->opt->trace_crc32) {
         snprintf(crc, sizeof crc, "%s", e->opt->trace_crc32);
-    else
+    } else if (e->opt->trace_data) {
+        bytes = e->opt->trace_size;
+        snprintf(crc, sizeof crc, "%08lx",
+                 (unsigned long)crc32_z(crc32(0L, Z_NULL, 0), e->opt->trace_data, bytes));
+    } else {
         vreplay_trace_crc32(e->opt->trace_path, crc, &bytes);
+    }
     if (e->opt->defrag_every)
         snprintf(defrag, sizeof defrag, "every=%llu", (unsigned long long)e->opt->defrag_every);
     else if (e->opt->defrag_on_oom)
@@ -783,7 +788,10 @@ static void engine_free(engine *e)
 static vram_status open_trace(engine *e, uint64_t *capacity)
 {
     char err[512] = "";
-    vram_status st = vtrace_open(e->opt->trace_path, &e->r, err, sizeof err);
+    const vreplay_options *o = e->opt;
+    vram_status st = o->trace_data ? vtrace_open_buffer(o->trace_data, o->trace_size,
+                                                        o->trace_path, &e->r, err, sizeof err)
+                                   : vtrace_open(o->trace_path, &e->r, err, sizeof err);
     if (st) {
         if (!err[0])
             snprintf(err, sizeof err, "%s: cannot open trace: %s", e->opt->trace_path,

@@ -20,6 +20,7 @@
 #define VSIM_REPLAY_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bounds.h"
@@ -61,7 +62,9 @@ typedef enum vreplay_status {
 const char *vreplay_status_name(vreplay_status st); /* "ok", "failed", ... as in runs.status */
 
 typedef struct vreplay_options {
-    const char *trace_path;
+    const char *trace_path;      /* the trace file; with trace_data, the name in messages */
+    const void *trace_data;      /* if not NULL: the trace is these trace_size bytes (fuzzers) */
+    size_t trace_size;
     const char *policy;          /* a heap policy name (vram_heap_policy_names) */
     const char *backend;         /* "sim" (NULL) or "cuda" */
     uint64_t capacity;           /* device bytes; 0 = the trace header's */

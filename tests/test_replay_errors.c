@@ -122,6 +122,17 @@ int main(void)
     }
     int64_t cuda = st ? r.run_id : 0;
 
+    /* A trace in memory (how fuzzers call it), named in messages by trace_path. */
+    static const char text[] = "vramtrace 1\nmodel m\nengine contiguous\ncapacity 1048576\n"
+                               "alloc 1 4096 0 kv 1\nuse 1\nfree 2\n";
+    o = opts("in-memory.trace", NULL);
+    o.trace_data = text;
+    o.trace_size = sizeof text - 1;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_FAILED);
+    expect_eq_u64(r.events, 3);
+    expect_contains(r.message, "in-memory.trace:7: free of id 2, which is not live");
+
     /* Without a database the same failures are reported all the same. */
     o = opts(DATA "malformed.trace", NULL);
     assert_ok(vreplay_run(&o, &r));
