@@ -285,14 +285,19 @@ static void bind_text(sqlite3_stmt *s, int i, const char *t)
         sqlite3_bind_null(s, i);
 }
 
-static vram_status open_fail(vdb *db, char *err, size_t errlen, const char *what)
+static void db_free(vdb *db)
 {
-    if (err && errlen)
-        snprintf(err, errlen, "%s: %s: %s", db->path, what, db->h ? sqlite3_errmsg(db->h) : "?");
     for (int k = 0; k < ST_COUNT; k++)
         sqlite3_finalize(db->st[k]);
     sqlite3_close(db->h);
     free(db);
+}
+
+static vram_status open_fail(vdb *db, char *err, size_t errlen, const char *what)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s: %s", db->path, what, db->h ? sqlite3_errmsg(db->h) : "?");
+    db_free(db);
     return VRAM_EIO;
 }
 
@@ -346,11 +351,7 @@ vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen)
         sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return open_fail(db, err, errlen, "cannot create the schema");
     if (!schema_version_ok(db, err, errlen)) {
-        char keep[512];
-        snprintf(keep, sizeof keep, "%s", err ? err : "");
-        open_fail(db, NULL, 0, "");
-        if (err && errlen)
-            snprintf(err, errlen, "%s", keep);
+        db_free(db);
         return VRAM_EIO;
     }
     for (int k = 0; k < ST_COUNT; k++)
@@ -368,12 +369,7 @@ vram_status vdb_close(vdb *db, char *err, size_t errlen)
     vram_status st = db->failed ? VRAM_OK : db_commit(db);
     if (st && err && errlen)
         snprintf(err, errlen, "%s", db->err);
-    if (db->in_txn)
-        db_broken(db);
-    for (int k = 0; k < ST_COUNT; k++)
-        sqlite3_finalize(db->st[k]);
-    sqlite3_close(db->h);
-    free(db);
+    db_free(db);
     return st;
 }
 
@@ -559,6 +555,9 @@ vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *de
         int rc = db_step(db, s, "marking the run");
         if (rc == SQLITE_OK)
             memcpy(db->err, keep, sizeof keep);
+        else
+            snprintf(db->err, sizeof db->err, "%.500s (the run could not be marked: %s)", keep,
+                     sqlite3_errstr(rc));
         return VRAM_EIO;
     }
     /* The final status commits with the run's last rows. */
