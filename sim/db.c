@@ -201,6 +201,7 @@ struct vdb {
     unsigned batch, pending;
     int in_txn, failed;
     uint64_t steps, fault_at;
+    int fault_persistent, faulting;
     char err[768];
     char path[];
 };
@@ -215,7 +216,10 @@ static int db_step(vdb *db, sqlite3_stmt *s, const char *what)
 {
     db->steps++;
     int rc;
-    if (db->fault_at && --db->fault_at == 0) {
+    if (db->fault_at && --db->fault_at == 0)
+        db->faulting = 1;
+    if (db->faulting) {
+        db->faulting = db->fault_persistent;
         rc = SQLITE_IOERR;
         db_fail(db, what, "disk I/O error (injected fault)");
     } else {
@@ -375,7 +379,12 @@ vram_status vdb_close(vdb *db, char *err, size_t errlen)
 
 const char *vdb_error(const vdb *db) { return db->err; }
 void vdb_set_batch(vdb *db, unsigned rows) { db->batch = rows ? rows : 1; }
-void vdb_inject_fault(vdb *db, uint64_t countdown) { db->fault_at = countdown; }
+void vdb_inject_fault(vdb *db, uint64_t countdown, int persistent)
+{
+    db->fault_at = countdown;
+    db->fault_persistent = persistent;
+    db->faulting = 0;
+}
 uint64_t vdb_steps(const vdb *db) { return db->steps; }
 
 vram_status vdb_run_begin(vdb *db, const vdb_run_info *in, int64_t *run_id)

@@ -99,8 +99,9 @@ const char *vdb_error(const vdb *db);
 void vdb_set_batch(vdb *db, unsigned rows);
 
 /* Fault injection (SQLite test_malloc style): the `countdown`-th statement
- * step from now (1 = the next) fails as an I/O error, once. 0 disarms. */
-void vdb_inject_fault(vdb *db, uint64_t countdown);
+ * step from now (1 = the next) fails as an I/O error; with `persistent`, every
+ * later step fails too. 0 disarms. */
+void vdb_inject_fault(vdb *db, uint64_t countdown, int persistent);
 /* Steps executed since open (the range of countdowns worth testing). */
 uint64_t vdb_steps(const vdb *db);
 

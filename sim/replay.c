@@ -737,6 +737,7 @@ static vram_status close_run(engine *e, const vdb_summary *s)
     r->status = VREPLAY_RUN_FAILED;
     snprintf(r->message, sizeof r->message, "%s", vdb_error(db));
     vdb_run_end(db, r->run_id, "failed", r->message, s);
+    snprintf(r->message, sizeof r->message, "%s", vdb_error(db));
     return VRAM_EIO;
 }
 

@@ -102,9 +102,10 @@ static void test_other_version(void)
 }
 
 /* After a failed write: the database is sound; a run is either ok with all
- * its rows, or failed with a prefix of its samples; rows never point to a
- * missing run. */
-static void check_consistent(const char *path, int64_t samples_when_ok)
+ * its rows, or failed with a prefix of its samples, or (only when the marking
+ * failed too: `persistent`) still "running" with no end time; rows never point
+ * to a missing run. */
+static void check_consistent(const char *path, int64_t samples_when_ok, int persistent)
 {
     sqlite3 *q;
     assert_true(sqlite3_open(path, &q) == SQLITE_OK);
@@ -113,8 +114,17 @@ static void check_consistent(const char *path, int64_t samples_when_ok)
     expect_true(sqlite3_step(s) == SQLITE_ROW &&
                 strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0);
     sqlite3_finalize(s);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status NOT IN ('ok', 'failed')"), 0);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE ended IS NULL"), 0);
+    if (persistent) {
+        expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status NOT IN ('ok', 'running')"),
+                      0);
+        expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status='running' AND"
+                            " ended IS NOT NULL"),
+                      0);
+    } else {
+        expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status NOT IN ('ok', 'failed')"),
+                      0);
+        expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE ended IS NULL"), 0);
+    }
     expect_eq_u64(q1(q, "SELECT count(*) FROM samples WHERE run_id NOT IN (SELECT id FROM runs)"),
                   0);
     expect_eq_u64(q1(q, "SELECT count(*) FROM latency WHERE run_id NOT IN (SELECT id FROM runs)"),
@@ -140,7 +150,9 @@ static void check_consistent(const char *path, int64_t samples_when_ok)
     sqlite3_close(q);
 }
 
-static void test_fault_injection(void)
+/* Faults at write 1, 2, 3, ... until the run completes untouched; once
+ * (the marking succeeds) or persistent (it fails too). */
+static void test_fault_injection(int persistent)
 {
     const char *path = "db_faults.db";
     uint64_t n;
@@ -151,7 +163,7 @@ static void test_fault_injection(void)
         char err[512];
         assert_ok(vdb_open(path, &db, err, sizeof err));
         vdb_set_batch(db, 4); /* many commits: faults land on them too */
-        vdb_inject_fault(db, n);
+        vdb_inject_fault(db, n, persistent);
         vreplay_options o;
         memset(&o, 0, sizeof o);
         o.trace_path = DATA "small.trace";
@@ -174,15 +186,18 @@ static void test_fault_injection(void)
             expect_status(st, VRAM_EIO);
             expect_true(r.status == VREPLAY_RUN_FAILED);
             expect_contains(r.message, path);
+            if (persistent && r.run_id)
+                expect_contains(r.message, "the run could not be marked");
         }
-        check_consistent(path, 29);
+        check_consistent(path, 29, persistent);
         if (test_failures) {
             fprintf(stderr, "fault at step %llu\n", (unsigned long long)n);
             break;
         }
     }
     expect_true(completed);
-    printf("fault injection: %llu write points tested\n", (unsigned long long)(n - 2));
+    printf("fault injection (%s): %llu write points tested\n",
+           persistent ? "persistent" : "once", (unsigned long long)(n - 2));
 }
 
 int main(void)
@@ -191,6 +206,7 @@ int main(void)
     test_unwritable();
     test_corrupt();
     test_other_version();
-    test_fault_injection();
+    test_fault_injection(0);
+    test_fault_injection(1);
     return test_finish("db");
 }
