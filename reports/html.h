@@ -3,15 +3,8 @@
 #ifndef VREP_HTML_H
 #define VREP_HTML_H
 
+#include "figures.h"
 #include "summary.h"
-
-/* One figure: OUT/STEM.png and OUT/STEM.svg when `made`, else `why` not. */
-typedef struct vrep_figure {
-    const char *stem;
-    const char *caption;
-    int made;
-    char why[512];
-} vrep_figure;
 
 typedef struct vrep_page {
     const char *title;

@@ -38,4 +38,43 @@ vram_status vrep_export(const vrep_paths *p, vrep_series *s, char *err, size_t e
 vram_status vrep_export_missing_ops(const vrep_paths *p, const vrep_series *s, vrep_ops ops,
                                     char *err, size_t errlen);
 
+/* A before/after pair of series for the comparison. */
+typedef struct vrep_pair {
+    const vrep_series *before, *after;
+} vrep_pair;
+
+/* The command line (cli.c). */
+typedef struct vrep_cli {
+    const char *db, *out, *runs, *compare, *compare_runs;
+    const char *share;        /* --share or $VREPORT_DIR; NULL: vrep_default_share */
+    const char *gnuplot;      /* $VREPORT_GNUPLOT or "gnuplot" */
+    uint64_t at;              /* --at, 0 = each run's sampled peak footprint */
+} vrep_cli;
+
+/* cli.c: parses the arguments; 0 ok, 2 bad usage (the reason printed), -1
+ * --help printed. */
+int vrep_cli_parse(int argc, char **argv, vrep_cli *c);
+/* cli.c: the share directory when neither --share nor $VREPORT_DIR gave one:
+ * the source directory the tool was built from while it exists, else the
+ * installed ../share/vramlab/reports beside the executable (written to buf). */
+const char *vrep_default_share(char *buf, size_t len);
+
+/* One report in progress. */
+typedef struct vrep_report {
+    vrep_cli c;
+    vrep_paths paths;
+    vrep_db *db, *base;       /* RESULTS.db and --compare's BASE.db */
+    vrep_series *s;           /* RESULTS.db's series first, then BASE.db's */
+    size_t n;
+    vrep_pair *pairs;         /* the comparison, npairs = 0 without one */
+    size_t npairs;
+    char err[8192];           /* why the report failed */
+} vrep_report;
+
+/* select.c: the series (--runs, --compare-runs or the default selection, and
+ * --compare's base runs), their labels and the comparison pairs; checks --at
+ * against every run. O(runs). VRAM_EINVAL/VRAM_ENOTFOUND/VRAM_EIO/VRAM_ENOHOST
+ * with the reason in r->err. */
+vram_status vrep_select(vrep_report *r);
+
 #endif

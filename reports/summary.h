@@ -8,11 +8,6 @@
 
 #include "report.h"
 
-/* A before/after pair of series for the comparison. */
-typedef struct vrep_pair {
-    const vrep_series *before, *after;
-} vrep_pair;
-
 /* The summary table: a row per series. O(series). */
 void vrep_summary_md(FILE *f, const vrep_series *s, size_t n);
 void vrep_summary_html(FILE *f, const vrep_series *s, size_t n);

@@ -1,0 +1,118 @@
+/* cli.c - the report tool's command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#ifndef VREPORT_DIR
+#define VREPORT_DIR "."
+#endif
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: report RESULTS.db [options]\n"
+            "Plots and summarises replay runs (sim/schema.sql) with gnuplot into one directory:\n"
+            "index.html (all of it, readable offline), summary.md, PNG and SVG figures, data/.\n"
+            "\n"
+            "  -o DIR               output directory (default report/)\n"
+            "  --runs ID,ID...      the runs to report (default: the newest run of each policy\n"
+            "                       over the trace of the newest run)\n"
+            "  --at EVENT           draw the heap maps after this trace event (default: at each\n"
+            "                       run's peak footprint as sampled)\n"
+            "  --compare BASE.db    compare with BASE.db's default runs, policy by policy: BASE\n"
+            "                       is 'before', RESULTS.db 'after'\n"
+            "  --compare-runs A,B   compare run A (before) with run B (after) of RESULTS.db\n"
+            "  --share DIR          where sql/ and the .gp scripts are (default $VREPORT_DIR,\n"
+            "                       else %s, else ../share/vramlab/reports\n"
+            "                       beside this program)\n"
+            "  --help               this text\n"
+            "\n"
+            "The heap maps replay each run's trace again up to the event: run the report where\n"
+            "the trace path recorded in the database resolves. gnuplot: $VREPORT_GNUPLOT or\n"
+            "gnuplot on PATH (Debian: apt-get install gnuplot-nox).\n"
+            "Exit status: 0 report written (without figures, and a warning, when gnuplot is\n"
+            "missing), 1 a database, run, trace or file error, 2 bad usage.\n",
+            VREPORT_DIR);
+}
+
+int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
+{
+    enum { O_RUNS = 256, O_AT, O_COMPARE, O_COMPARE_RUNS, O_SHARE, O_HELP };
+    static const struct option opts[] = {
+        {"runs", required_argument, 0, O_RUNS},
+        {"at", required_argument, 0, O_AT},
+        {"compare", required_argument, 0, O_COMPARE},
+        {"compare-runs", required_argument, 0, O_COMPARE_RUNS},
+        {"share", required_argument, 0, O_SHARE},
+        {"help", no_argument, 0, O_HELP},
+        {0, 0, 0, 0},
+    };
+    memset(c, 0, sizeof *c);
+    c->out = "report";
+    c->share = getenv("VREPORT_DIR") && *getenv("VREPORT_DIR") ? getenv("VREPORT_DIR") : NULL;
+    c->gnuplot = getenv("VREPORT_GNUPLOT") ? getenv("VREPORT_GNUPLOT") : "gnuplot";
+    opterr = 0;
+    int o;
+    while ((o = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'o': c->out = optarg; break;
+        case O_RUNS: c->runs = optarg; break;
+        case O_COMPARE: c->compare = optarg; break;
+        case O_COMPARE_RUNS: c->compare_runs = optarg; break;
+        case O_SHARE: c->share = optarg; break;
+        case O_AT: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || v == 0) {
+                fprintf(stderr, "report: --at: \"%s\" is not an event number (1, 2, ...)\n",
+                        optarg);
+                return 2;
+            }
+            c->at = v;
+            break;
+        }
+        case 'h':
+        case O_HELP: usage(stdout); return -1;
+        default:
+            fprintf(stderr, "report: unknown or incomplete option \"%s\" (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "report: give exactly one results database (see --help)\n");
+        return 2;
+    }
+    c->db = argv[optind];
+    if (c->compare && c->compare_runs) {
+        fprintf(stderr, "report: --compare and --compare-runs exclude each other\n");
+        return 2;
+    }
+    if (c->compare_runs && c->runs) {
+        fprintf(stderr, "report: --compare-runs A,B already names the runs; drop --runs\n");
+        return 2;
+    }
+    return 0;
+}
+
+const char *vrep_default_share(char *buf, size_t len)
+{
+    if (access(VREPORT_DIR "/sql/summary.sql", R_OK) == 0)
+        return VREPORT_DIR;
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return VREPORT_DIR;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(buf, len, "%s/../share/vramlab/reports", exe);
+    return buf;
+}

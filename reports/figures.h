@@ -1,0 +1,38 @@
+/* figures.h - the report's five figures, each drawn by gnuplot from one of
+ * reports/STEM.gp as OUT/STEM.png and OUT/STEM.svg. */
+#ifndef VREP_FIGURES_H
+#define VREP_FIGURES_H
+
+#include "plot.h"
+#include "report.h"
+
+enum { FIG_FOOTPRINT, FIG_FRAG, FIG_LATENCY, FIG_HEAPMAP, FIG_EVICTIONS, FIG_COUNT };
+
+/* One figure: drawn (`made`), or `why` not. */
+typedef struct vrep_figure {
+    const char *stem;
+    const char *caption;
+    int made;
+    char why[512];
+} vrep_figure;
+
+typedef struct vrep_figures {
+    vrep_figure fig[FIG_COUNT];
+    vrep_ops ops;             /* ops with latency data in any series (export) */
+    int strips;               /* heap map strips (vrep_heapmap) */
+    char yt[8192];            /* their ytics list */
+    char caption[512];        /* the heap map's caption */
+    int no_gnuplot;           /* gnuplot could not be run: nothing more is tried */
+} vrep_figures;
+
+/* Stems and captions; `at` is --at (0: peak footprint) for the heap map's. */
+void vrep_figures_init(vrep_figures *pl, uint64_t at);
+
+/* Draws every figure that has data, removing stale images of those that are
+ * not drawn. Cost: two gnuplot runs per figure. A missing gnuplot is not an
+ * error: a warning saying how to install it is printed once and each figure's
+ * `why` says so. VRAM_EIO when gnuplot fails on a script (its messages in
+ * OUT/gnuplot.log), VRAM_ENOHOST without memory; the reason in r->err. */
+vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl);
+
+#endif
