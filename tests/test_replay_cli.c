@@ -70,5 +70,8 @@ int main(void)
     expect_true(strstr(out, "logged to replay_cli.db") != NULL);
     expect_true(access("replay_cli.db", R_OK) == 0);
     expect_run("--no-db --policy pool " DATA "frag.trace", 0, "n/a: pool serves one block size");
+    expect_run("--no-db --policy tlsf,bestfit " DATA "small.trace", 0, "| bestfit |");
+    expect_true(strstr(out, "| tlsf |") != NULL && strstr(out, "| buddy |") == NULL);
+    expect_run("--no-db --policy tlsf,nope " DATA "small.trace", 2, "unknown policy \"nope\"");
     return test_finish("replay_cli");
 }

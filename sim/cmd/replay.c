@@ -33,7 +33,8 @@ static void usage(FILE *f)
             "Replays TRACE (traces/FORMAT.md) through the manager with each heap policy and\n"
             "prints a comparison; every run is logged to a SQLite database (sim/schema.sql).\n"
             "\n"
-            "  --policy NAME|all     heap policy (bestfit, buddy, tlsf, pool, caching); default all\n"
+            "  --policy LIST|all     heap policies, comma-separated (bestfit, buddy, tlsf, pool,\n"
+            "                        caching); default all\n"
             "                        (pool runs the vLLM layout: KV from a block pool of the trace's\n"
             "                        kv_block_bytes, everything else from bestfit)\n"
             "  --backend sim|cuda    device backend (default sim)\n"
@@ -74,9 +75,41 @@ static int parse_u64(const char *name, const char *text, uint64_t *out)
     return 1;
 }
 
-static int known_policy(const char *name)
+/* Whether `name` (of length n) appears in the comma-separated `list`. */
+static int listed(const char *list, const char *name, size_t n)
 {
-    return strcmp(name, "all") == 0 || vram_heap_policy(name) != NULL;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* Every item of the comma-separated list is a policy; the first that is not
+ * (or an empty one) goes to *bad. */
+static int known_policies(const char *list, const char **bad, size_t *bad_len)
+{
+    if (strcmp(list, "all") == 0)
+        return 1;
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        int ok = len > 0;
+        for (const char *const *q = vram_heap_policy_names; ok && *q; q++)
+            if (strlen(*q) == len && strncmp(*q, p, len) == 0)
+                break;
+            else if (!q[1])
+                ok = 0;
+        if (!ok) {
+            *bad = p;
+            *bad_len = len;
+            return 0;
+        }
+        if (!p[len])
+            return 1;
+        p += len + 1;
+    }
 }
 
 /* 0 ok, 2 usage error (message printed), -1 --help printed. */
@@ -149,8 +182,10 @@ static int parse_args(int argc, char **argv, cli *c)
         return 2;
     }
     c->trace = argv[optind];
-    if (!known_policy(c->policy)) {
-        fprintf(stderr, "replay: --policy: unknown policy \"%s\" (one of:", c->policy);
+    const char *bad;
+    size_t bad_len;
+    if (!known_policies(c->policy, &bad, &bad_len)) {
+        fprintf(stderr, "replay: --policy: unknown policy \"%.*s\" (one of:", (int)bad_len, bad);
         for (const char *const *p = vram_heap_policy_names; *p; p++)
             fprintf(stderr, " %s", *p);
         fprintf(stderr, ", all)\n");
@@ -203,9 +238,11 @@ static const char *human(uint64_t b, char *buf, size_t len)
     return buf;
 }
 
-static void print_bounds(const vbounds *b)
+static void print_bounds(const vbounds *b, double seconds)
 {
     char a[32], k[32], o[32];
+    printf("bounds computed from the trace in %.2f s (%s)\n", seconds,
+           b->belady_done ? "two passes" : "one pass");
     printf("%s: %" PRIu64 " events; peak live bytes (lower bound on footprint) %s at line %" PRIu64
            " (kv alone peaks at %s, other at %s)\n",
            "trace", b->events, human(b->peak_live, a, sizeof a), b->peak_live_line,
@@ -284,7 +321,7 @@ int main(int argc, char **argv)
     size_t n = 0;
     const char *names[16];
     for (const char *const *p = vram_heap_policy_names; *p && n < 16; p++)
-        if (strcmp(c.policy, "all") == 0 || strcmp(c.policy, *p) == 0)
+        if (strcmp(c.policy, "all") == 0 || listed(c.policy, *p, strlen(*p)))
             names[n++] = *p;
 
     char err[1024];
@@ -304,9 +341,10 @@ int main(int argc, char **argv)
 
     vbounds bounds;
     const vbounds *bp = NULL;
+    uint64_t t0 = mono_ns();
     if (vbounds_compute(c.trace, c.capacity, c.belady, &bounds, err, sizeof err) == VRAM_OK) {
         bp = &bounds;
-        print_bounds(bp);
+        print_bounds(bp, (double)(mono_ns() - t0) / 1e9);
     } else {
         fprintf(stderr, "replay: bounds not computed: %s\n", err);
     }
