@@ -17,14 +17,14 @@
 #include "trace.h"
 
 #define NEVER UINT64_MAX
-#define NO_RECORD UINT64_MAX
+#define NO_RECORD UINT64_MAX           /* last_record of a non-evictable item */
+#define NO_RECORD_YET (UINT64_MAX - 1) /* ... of an evictable item before its first record */
 
 /* Pass 1: a live item and its last reference record. */
 typedef struct live1 {
     uint64_t size;
-    uint64_t last_record; /* index into next[], NO_RECORD for a non-evictable item */
+    uint64_t last_record; /* index into next[], or NO_RECORD / NO_RECORD_YET */
     uint64_t holders;     /* shared keys: holders; ids: 1 */
-    vram_kind kind;
     int pooled;           /* counts as KV (vreplay_pooled) */
 } live1;
 
@@ -77,7 +77,7 @@ static int p1_reference(pass1 *p, live1 *it, uint64_t index)
 {
     if (!p->belady || it->last_record == NO_RECORD)
         return 1;
-    if (it->last_record != NO_RECORD - 1)
+    if (it->last_record != NO_RECORD_YET)
         p->next.v[it->last_record] = index;
     if (!next_push(&p->next))
         return 0;
@@ -85,16 +85,15 @@ static int p1_reference(pass1 *p, live1 *it, uint64_t index)
     return 1;
 }
 
-static int p1_evictable_open(pass1 *p, live1 *it, uint64_t size)
+static void p1_evictable_open(pass1 *p, live1 *it, uint64_t size)
 {
-    it->last_record = NO_RECORD - 1; /* evictable, no record yet */
+    it->last_record = NO_RECORD_YET;
     if (!p->have_evictable_size) {
         p->have_evictable_size = 1;
         p->b->evictable_size = size;
     } else if (p->b->evictable_size != size) {
         p->b->belady_exact = 0;
     }
-    return 1;
 }
 
 static void p1_add_live(pass1 *p, uint64_t size, int kv, const vtrace_event *ev, uint64_t index)
@@ -142,7 +141,6 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
             return VRAM_EPARSE;
         }
         it->size = ev->size;
-        it->kind = ev->kind;
         it->holders = 1;
         it->last_record = NO_RECORD;
         if (vreplay_backing_of(ev->kind) != VRAM_BACKING_NONE)
@@ -170,7 +168,6 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
             return VRAM_ENOHOST;
         if (created) {
             it->size = ev->size;
-            it->kind = VRAM_KIND_WEIGHT;
             it->last_record = NO_RECORD;
             it->pooled = vreplay_pooled(p->block, VRAM_KIND_OTHER, ev->key, ev->size);
             p1_evictable_open(p, it, ev->size);

@@ -68,17 +68,3 @@ uint64_t vhist_quantile(const vhist *h, double q)
     }
     return h->max;
 }
-
-void vhist_merge(vhist *dst, const vhist *src)
-{
-    if (src->count == 0)
-        return;
-    dst->count += src->count;
-    dst->sum = dst->sum + src->sum < dst->sum ? UINT64_MAX : dst->sum + src->sum;
-    if (src->min < dst->min)
-        dst->min = src->min;
-    if (src->max > dst->max)
-        dst->max = src->max;
-    for (unsigned b = 0; b < VHIST_BUCKETS; b++)
-        dst->buckets[b] += src->buckets[b];
-}

@@ -23,6 +23,7 @@ typedef struct vhist {
     uint64_t buckets[VHIST_BUCKETS];
 } vhist;
 
+/* An empty histogram. Neither call can fail. */
 void vhist_init(vhist *h);
 /* O(1). */
 void vhist_record(vhist *h, uint64_t value);
@@ -31,7 +32,5 @@ unsigned vhist_bucket_of(uint64_t value);
 void vhist_bucket_range(unsigned bucket, uint64_t *lo, uint64_t *hi);
 /* O(buckets). The q-quantile (0 < q <= 1) as described above; 0 when empty. */
 uint64_t vhist_quantile(const vhist *h, double q);
-/* Adds every count of `src` into `dst`. */
-void vhist_merge(vhist *dst, const vhist *src);
 
 #endif

@@ -59,17 +59,6 @@ static void test_quantiles(void)
     }
     expect_eq_u64(vhist_quantile(&h, 1.0), v[N - 1]);
 
-    vhist a, b;
-    vhist_init(&a);
-    vhist_init(&b);
-    vhist_record(&a, 5);
-    vhist_record(&b, 500);
-    vhist_merge(&a, &b);
-    expect_eq_u64(a.count, 2);
-    expect_eq_u64(a.min, 5);
-    expect_eq_u64(a.max, 500);
-    expect_eq_u64(vhist_quantile(&a, 0.5), 5);
-    expect_eq_u64(vhist_quantile(&a, 1.0), 500);
 }
 
 int main(void)
