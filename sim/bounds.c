@@ -413,6 +413,8 @@ static void p2_drop(pass2 *s, size_t i)
     s->free_items[s->n_free++] = i;
 }
 
+/* VRAM_EPARSE when an id or key is not as pass 1 saw it: the file changed
+ * between the passes. */
 static vram_status p2_event(pass2 *s, vsim_idmap *ids, vsim_keymap *keys, const vtrace_event *ev)
 {
     int created;
@@ -420,17 +422,24 @@ static vram_status p2_event(pass2 *s, vsim_idmap *ids, vsim_keymap *keys, const 
     switch (ev->type) {
     case VTRACE_ALLOC:
         slot = vsim_idmap_put(ids, ev->id, &created);
-        if (!slot || !p2_create(s, ev->size, vreplay_backing_of(ev->kind) != VRAM_BACKING_NONE, slot))
+        if (!slot)
             return VRAM_ENOHOST;
-        return VRAM_OK;
+        if (!created)
+            return VRAM_EPARSE;
+        return p2_create(s, ev->size, vreplay_backing_of(ev->kind) != VRAM_BACKING_NONE, slot)
+                   ? VRAM_OK
+                   : VRAM_ENOHOST;
     case VTRACE_USE:
-        slot = vsim_idmap_get(ids, ev->id);
-        p2_use(s, *slot);
-        return VRAM_OK;
     case VTRACE_FREE:
         slot = vsim_idmap_get(ids, ev->id);
-        p2_drop(s, *slot);
-        vsim_idmap_remove(ids, ev->id);
+        if (!slot)
+            return VRAM_EPARSE;
+        if (ev->type == VTRACE_USE) {
+            p2_use(s, *slot);
+        } else {
+            p2_drop(s, *slot);
+            vsim_idmap_remove(ids, ev->id);
+        }
         return VRAM_OK;
     case VTRACE_SHARED_ACQUIRE:
         slot = vsim_keymap_put(keys, ev->key, &created);
@@ -443,6 +452,8 @@ static vram_status p2_event(pass2 *s, vsim_idmap *ids, vsim_keymap *keys, const 
         return VRAM_OK;
     case VTRACE_SHARED_RELEASE:
         slot = vsim_keymap_get(keys, ev->key);
+        if (!slot)
+            return VRAM_EPARSE;
         if (--s->items[*slot].holders == 0) {
             p2_drop(s, *slot);
             vsim_keymap_remove(keys, ev->key);
@@ -453,7 +464,8 @@ static vram_status p2_event(pass2 *s, vsim_idmap *ids, vsim_keymap *keys, const 
     }
 }
 
-/* Pass 1 has validated the trace: every id and key referenced here is live. */
+/* Pass 1 has validated the trace: every id and key referenced here is live,
+ * unless the file changed in between. */
 static vram_status run_pass2(const char *path, const next_array *next, vbounds *b, char *err,
                              size_t errlen)
 {
@@ -476,6 +488,9 @@ static vram_status run_pass2(const char *path, const next_array *next, vbounds *
             ;
         if (got < 0)
             st = read_error(r, err, errlen);
+        else if (st == VRAM_EPARSE)
+            set_err(err, errlen, "%s:%llu: the trace changed between the two passes", path,
+                    (unsigned long long)ev.line);
     }
     vtrace_close(r);
     vsim_keymap_destroy(keys);
