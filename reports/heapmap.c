@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "bounds.h"
 #include "replay.h"
@@ -80,19 +79,11 @@ static void on_event(void *ctx, uint64_t event_index, vram_manager *const *lanes
 /* 1 when the file's CRC-32 is `hex` (or the run recorded none). */
 static int same_crc(const char *path, const char *hex)
 {
+    char mine[9];
+    uint64_t bytes;
     if (!hex[0])
         return 1;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    unsigned char buf[1 << 16];
-    uLong crc = crc32(0L, Z_NULL, 0);
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        crc = crc32(crc, buf, (uInt)n);
-    fclose(f);
-    char mine[16];
-    snprintf(mine, sizeof mine, "%08lx", (unsigned long)crc);
+    vreplay_trace_crc32(path, mine, &bytes);
     return strcmp(mine, hex) == 0;
 }
 
@@ -142,9 +133,13 @@ static vram_status load_bounds(const vrep_paths *p, const vrep_series *s, vbound
     return VRAM_OK;
 }
 
-static int defrag_on_oom(const char *options)
+/* runs.defrag ("off", "on-oom", "every=N"; "" in older rows) as replay options. */
+static void defrag_options(const char *defrag, vreplay_options *o)
 {
-    return strstr(options, "--defrag on-oom") || strstr(options, "--defrag=on-oom");
+    if (strcmp(defrag, "on-oom") == 0)
+        o->defrag_on_oom = 1;
+    else if (strncmp(defrag, "every=", 6) == 0)
+        o->defrag_every = strtoull(defrag + 6, NULL, 10);
 }
 
 /* Replays one run up to `event` and walks it into strips from *strip on. */
@@ -179,9 +174,10 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
     vreplay_options o = {.trace_path = run->trace, .policy = run->policy, .backend = "sim",
                          .capacity = (uint64_t)run->capacity,
                          .evict_policy = run->evict_policy[0] ? run->evict_policy : NULL,
-                         .defrag_on_oom = defrag_on_oom(run->options), .bounds = &b,
+                         .bounds = &b,
                          .stop = &c.stop, .inspect = on_event, .inspect_ctx = &c,
                          .inspect_at = event};
+    defrag_options(run->defrag, &o);
     vreplay_result *res = malloc(sizeof *res);
     if (!res) {
         snprintf(err, errlen, "out of host memory");

@@ -39,7 +39,7 @@ static int base64_file(FILE *f, const char *path)
 static void runs_table(FILE *f, const vrep_page *pg)
 {
     fputs("<h2>Runs</h2>\n<table><tr><th>run</th><th>database</th><th>id</th><th>trace</th>"
-          "<th>capacity</th><th>backend / evict</th><th>status</th><th>layout, detail, heap map"
+          "<th>capacity</th><th>backend / evict / defrag</th><th>status</th><th>layout, detail, heap map"
           "</th></tr>\n", f);
     for (size_t i = 0; i < pg->n; i++) {
         const vrep_series *s = &pg->s[i];
@@ -54,6 +54,8 @@ static void runs_table(FILE *f, const vrep_page *pg)
         vrep_html_text(f, s->run.backend);
         fputs(" / ", f);
         vrep_html_text(f, s->run.evict_policy[0] ? s->run.evict_policy : "default");
+        fputs(" / defrag ", f);
+        vrep_html_text(f, s->run.defrag[0] ? s->run.defrag : "off");
         fputs("</td><td>", f);
         vrep_html_text(f, s->run.status);
         fputs("</td><td>", f);

@@ -31,7 +31,7 @@ typedef struct col_spec {
 static const col_spec columns[] = {
     I64(id), TEXT(policy, "policy"), TEXT(status, "status"), TEXT(backend, "backend"),
     TEXT(evict_policy, "evict_policy"), TEXT(crc32, "trace_crc32"), TEXT(trace, "trace"),
-    TEXT(options, "options"), TEXT(layout, "layout"), TEXT(detail, "detail"), I64(capacity),
+    TEXT(options, "options"), TEXT(defrag, "defrag"), TEXT(layout, "layout"), TEXT(detail, "detail"), I64(capacity),
     I64(events), I64(sample_every), I64(samples), I64(peak_footprint), I64(peak_live),
     REAL(footprint_ratio), REAL(worst_ext_frag), I64(ooms), I64(ooms_despite_free),
     I64(evictions), I64(belady_evictions), I64(belady_exact),

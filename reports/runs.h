@@ -12,7 +12,7 @@
  * (a run that did not finish, or no bounds row). */
 typedef struct vrep_run {
     int64_t id;
-    char policy[32], status[16], backend[16], evict_policy[32], crc32[16];
+    char policy[32], status[16], backend[16], evict_policy[32], crc32[16], defrag[32];
     char trace[1024], options[1024], layout[512], detail[512];
     int64_t capacity, events, sample_every, samples;
     int64_t peak_footprint, peak_live;

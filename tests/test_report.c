@@ -337,6 +337,23 @@ static void test_trace_gone(void)
     expect_true(png_ok(OUT "/footprint.png", 200, 5000));
 }
 
+/* A run with compaction passes: the heap map re-run carries runs.defrag. */
+static void test_defrag(void)
+{
+    const char *const one[] = {"bestfit", NULL};
+    make_db_defrag(WORK "/defrag.db", MIX_TRACE, one, 5);
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/defrag.db", "-o", OUT, NULL, NULL), 0);
+    expect_file_contains(OUT "/index.html", "/ defrag every=5");
+    sqlite3 *main_db = q;
+    assert_true(sqlite3_open_v2(WORK "/defrag.db", &q, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    expect_true(q1("SELECT defrag_passes FROM runs WHERE id=%lld", 1) > 0);
+    check_summary(1, "bestfit");
+    check_data(1, 0, 1);
+    sqlite3_close(q);
+    q = main_db;
+}
+
 static void expect_fails(int want, const char *message, const char *a1, const char *a2,
                          const char *a3, const char *a4)
 {
@@ -397,6 +414,7 @@ int main(void)
     test_compare();
     test_at();
     test_trace_gone();
+    test_defrag();
     test_errors();
     sqlite3_close(q);
     return test_finish("report");

@@ -58,8 +58,10 @@ static void remove_db(const char *path)
     unlink(p);
 }
 
-/* Replays `trace` with each of `policies` (NULL-terminated) into a new database. */
-static void make_db(const char *path, const char *trace, const char *const *policies)
+/* Replays `trace` with each of `policies` (NULL-terminated) into a new
+ * database, with a compaction pass every `defrag_every` events (0: none). */
+static void make_db_defrag(const char *path, const char *trace, const char *const *policies,
+                           uint64_t defrag_every)
 {
     remove_db(path);
     vdb *db;
@@ -80,6 +82,7 @@ static void make_db(const char *path, const char *trace, const char *const *poli
         o.trace_path = trace;
         o.policy = *p;
         o.sample_every = 1;
+        o.defrag_every = defrag_every;
         o.options_text = "test_report";
         o.bounds = &b;
         o.db = db;
@@ -89,6 +92,11 @@ static void make_db(const char *path, const char *trace, const char *const *poli
         assert_true(res.status == VREPLAY_RUN_OK);
     }
     assert_ok(vdb_close(db, err, sizeof err));
+}
+
+static void make_db(const char *path, const char *trace, const char *const *policies)
+{
+    make_db_defrag(path, trace, policies, 0);
 }
 
 /* Runs argv with stdout and stderr to `log`; `env` ("NAME=VALUE") is added to

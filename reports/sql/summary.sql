@@ -2,7 +2,7 @@
 -- report reads the columns by these names. footprint_ratio is peak footprint
 -- over the peak-live lower bound (NULL without a bounds row).
 SELECT r.id, r.policy, r.status, r.backend, r.trace, r.trace_crc32, r.evict_policy,
-       r.options, r.layout, r.detail, r.capacity, r.events, r.sample_every,
+       r.options, r.defrag, r.layout, r.detail, r.capacity, r.events, r.sample_every,
        r.peak_footprint, b.peak_live,
        CAST(r.peak_footprint AS REAL) / NULLIF(b.peak_live, 0) AS footprint_ratio,
        r.worst_ext_frag, r.ooms, r.ooms_despite_free,
