@@ -58,6 +58,28 @@ static void stop_at_ten(void *ctx, uint64_t events)
         *(volatile sig_atomic_t *)ctx = 1;
 }
 
+static int first_used(const vram_block_info *b, void *ctx)
+{
+    if (!b->used)
+        return 0;
+    *(uint64_t *)ctx = b->offset;
+    return 1;
+}
+
+/* Frees a block behind the manager's back: its handle now points to free
+ * heap memory, which vram_manager_check reports. */
+static void corrupt(void *ctx, uint64_t event_index, vram_manager *const *lanes, int nlanes)
+{
+    (void)ctx;
+    (void)event_index;
+    (void)nlanes;
+    uint64_t offset = UINT64_MAX;
+    vram_heap *h = vram_manager_heap(lanes[0]);
+    vram_heap_walk(h, first_used, &offset);
+    if (offset != UINT64_MAX)
+        vram_heap_free(h, offset);
+}
+
 int main(void)
 {
     const char *path = "replay_errors.db";
@@ -93,6 +115,17 @@ int main(void)
     expect_true(r.status == VREPLAY_RUN_INTERRUPTED);
     expect_eq_u64(r.events, 10);
     int64_t stopped = r.run_id;
+
+    /* An invariant violation, found by the check after the next event (line 14). */
+    o = opts(DATA "small.trace", db);
+    o.check_every = 1;
+    o.inspect = corrupt;
+    o.inspect_at = 5;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_FAILED);
+    expect_eq_u64(r.events, 6);
+    expect_contains(r.message, "small.trace:14: invariant violated after this event");
+    int64_t violated = r.run_id;
 
     /* A trace that does not exist: the run is logged as failed, naming it. */
     o = opts("no/such.trace", db);
@@ -156,6 +189,11 @@ int main(void)
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM events WHERE run_id=%lld AND kind='trace_error' AND line=7",
              (long long)unknown);
+    expect_eq_u64(q1(q, sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM events WHERE run_id=%lld AND kind='violation' AND line=14"
+             " AND event_index=6",
+             (long long)violated);
     expect_eq_u64(q1(q, sql), 1);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM runs WHERE id=%lld AND status='interrupted' AND events=10"
