@@ -7,19 +7,26 @@
  * first, and a buffer not used for a while loses to ones used since (their H
  * was set from a larger L). Priority is not used by this policy.
  *
- * Invariant: heap[] is a binary min-heap on (H, stamp) of the n inserted
- * indices, and pos[heap[i]] == i for every i < n. */
+ * Invariant: heap[0, n) is a binary min-heap on (h, stamp) of the inserted
+ * indices, each entry carrying its key (for locality), and
+ * pos[heap[i].index] == i for every i < n. key[index] keeps the key of every
+ * index ever inserted (a popped index gets it back on unpop). */
 #include <stdlib.h>
 
 #include "manager_internal.h"
 
+typedef struct cost_entry {
+    double h;
+    uint64_t stamp;
+    uint32_t index;
+} cost_entry;
+
 typedef struct cost_policy {
-    uint32_t *heap;   /* [cap] heap order */
-    uint32_t *pos;    /* [cap] index -> position in heap */
-    double *h;        /* [cap] H of each index (kept after a pop, for unpop) */
-    uint64_t *stamp;  /* [cap] */
+    cost_entry *heap;    /* [cap] heap order */
+    uint32_t *pos;       /* [cap] index -> position in heap */
+    vram_evict_key *key; /* [cap] index -> its latest key */
     uint32_t cap, n;
-    double inflation; /* L */
+    double inflation;    /* L */
 } cost_policy;
 
 static vram_status cost_create(void **impl)
@@ -38,8 +45,7 @@ static void cost_destroy(void *impl)
         return;
     free(p->heap);
     free(p->pos);
-    free(p->h);
-    free(p->stamp);
+    free(p->key);
     free(p);
 }
 
@@ -48,7 +54,7 @@ static vram_status cost_reserve(void *impl, uint32_t n)
     cost_policy *p = impl;
     if (n <= p->cap)
         return VRAM_OK;
-    uint32_t *heap = realloc(p->heap, (size_t)n * sizeof *heap);
+    cost_entry *heap = realloc(p->heap, (size_t)n * sizeof *heap);
     if (!heap)
         return VRAM_ENOHOST;
     p->heap = heap;
@@ -56,82 +62,73 @@ static vram_status cost_reserve(void *impl, uint32_t n)
     if (!pos)
         return VRAM_ENOHOST;
     p->pos = pos;
-    double *h = realloc(p->h, (size_t)n * sizeof *h);
-    if (!h)
+    vram_evict_key *key = realloc(p->key, (size_t)n * sizeof *key);
+    if (!key)
         return VRAM_ENOHOST;
-    p->h = h;
-    uint64_t *stamp = realloc(p->stamp, (size_t)n * sizeof *stamp);
-    if (!stamp)
-        return VRAM_ENOHOST;
-    p->stamp = stamp;
+    p->key = key;
     p->cap = n;
     return VRAM_OK;
 }
 
 static vram_evict_key cost_key(const void *impl, uint32_t index)
 {
-    const cost_policy *p = impl;
-    return (vram_evict_key){.major = p->h[index], .minor = p->stamp[index]};
+    return ((const cost_policy *)impl)->key[index];
 }
 
-static int cost_less(const cost_policy *p, uint32_t a, uint32_t b)
+static inline int cost_less(const cost_entry *a, const cost_entry *b)
 {
-    vram_evict_key ka = cost_key(p, a), kb = cost_key(p, b);
-    return vram_evict_key_cmp(&ka, &kb) < 0;
+    return a->h < b->h || (a->h == b->h && a->stamp < b->stamp);
 }
 
-static void cost_place(cost_policy *p, uint32_t at, uint32_t index)
+static inline void cost_place(cost_policy *p, uint32_t at, cost_entry e)
 {
-    p->heap[at] = index;
-    p->pos[index] = at;
+    p->heap[at] = e;
+    p->pos[e.index] = at;
 }
 
 static void cost_sift_up(cost_policy *p, uint32_t at)
 {
-    uint32_t index = p->heap[at];
+    cost_entry e = p->heap[at];
     while (at > 0) {
         uint32_t parent = (at - 1) / 2;
-        if (!cost_less(p, index, p->heap[parent]))
+        if (!cost_less(&e, &p->heap[parent]))
             break;
         cost_place(p, at, p->heap[parent]);
         at = parent;
     }
-    cost_place(p, at, index);
+    cost_place(p, at, e);
 }
 
 static void cost_sift_down(cost_policy *p, uint32_t at)
 {
-    uint32_t index = p->heap[at];
+    cost_entry e = p->heap[at];
     for (;;) {
         uint32_t child = 2 * at + 1;
         if (child >= p->n)
             break;
-        if (child + 1 < p->n && cost_less(p, p->heap[child + 1], p->heap[child]))
+        if (child + 1 < p->n && cost_less(&p->heap[child + 1], &p->heap[child]))
             child++;
-        if (!cost_less(p, p->heap[child], index))
+        if (!cost_less(&p->heap[child], &e))
             break;
         cost_place(p, at, p->heap[child]);
         at = child;
     }
-    cost_place(p, at, index);
+    cost_place(p, at, e);
 }
 
+/* Adds the index with its kept key. */
 static void cost_push(cost_policy *p, uint32_t index)
 {
-    cost_place(p, p->n++, index);
+    cost_entry e = {.h = p->key[index].major, .stamp = p->key[index].minor, .index = index};
+    cost_place(p, p->n++, e);
     cost_sift_up(p, p->n - 1);
-}
-
-static double cost_value(const cost_policy *p, const vram_evict_item *it)
-{
-    return p->inflation + it->reload_ns / (double)(it->size ? it->size : 1);
 }
 
 static void cost_insert(void *impl, uint32_t index, const vram_evict_item *it)
 {
     cost_policy *p = impl;
-    p->h[index] = cost_value(p, it);
-    p->stamp[index] = it->last_use;
+    double per_byte = it->reload_ns / (double)(it->size ? it->size : 1);
+    p->key[index] = (vram_evict_key){.major = p->inflation + per_byte, .minor = it->last_use};
     cost_push(p, index);
 }
 
@@ -139,12 +136,12 @@ static void cost_remove(void *impl, uint32_t index)
 {
     cost_policy *p = impl;
     uint32_t at = p->pos[index];
-    uint32_t last = p->heap[--p->n];
+    cost_entry last = p->heap[--p->n];
     if (at == p->n)
         return;
     cost_place(p, at, last);
     cost_sift_up(p, at);
-    cost_sift_down(p, p->pos[last]);
+    cost_sift_down(p, p->pos[last.index]);
 }
 
 static void cost_touch(void *impl, uint32_t index, const vram_evict_item *it)
@@ -158,8 +155,8 @@ static int cost_pop(void *impl, uint32_t *index, vram_evict_key *key)
     cost_policy *p = impl;
     if (p->n == 0)
         return 0;
-    *index = p->heap[0];
-    *key = cost_key(p, *index);
+    *index = p->heap[0].index;
+    *key = p->key[*index];
     cost_remove(p, *index);
     return 1;
 }
