@@ -1,10 +1,11 @@
 /* bounds.c - peak live bytes and Belady's eviction count from a trace (bounds.h).
  *
- * Pass 1 checks the trace's own consistency, tracks live bytes and writes, for
- * every reference (alloc, use, acquire) of an evictable item, the event index
- * of that item's next use or acquire into `next` (UINT64_MAX: never used again).
- * Pass 2 reads the same references in the same order and simulates Belady's
- * rule with a max-heap of resident evictable items keyed by their next use. */
+ * Pass 1 checks the trace's own consistency, tracks live bytes and logs every
+ * reference (alloc, use, acquire) of an evictable item to a next-use log
+ * (nextuse.h), which then gives each reference the event index of its item's
+ * next reference. Pass 2 reads the same references in the same order and
+ * simulates Belady's rule with a max-heap of resident evictable items keyed by
+ * their next use. */
 #include "bounds.h"
 
 #include <stdarg.h>
@@ -13,25 +14,20 @@
 #include <string.h>
 
 #include "idmap.h"
+#include "nextuse.h"
 #include "replay.h"
 #include "trace.h"
 
-#define NEVER UINT64_MAX
-#define NO_RECORD UINT64_MAX           /* last_record of a non-evictable item */
-#define NO_RECORD_YET (UINT64_MAX - 1) /* ... of an evictable item before its first record */
+#define NEVER VNEXTUSE_NEVER
+#define NOT_EVICTABLE 0 /* live1.item of an item Belady does not track */
 
-/* Pass 1: a live item and its last reference record. */
+/* Pass 1: a live item. */
 typedef struct live1 {
     uint64_t size;
-    uint64_t last_record; /* index into next[], or NO_RECORD / NO_RECORD_YET */
-    uint64_t holders;     /* shared keys: holders; ids: 1 */
-    int pooled;           /* counts as KV (vreplay_pooled) */
+    uint64_t item;    /* its number in the next-use log (from 1), or NOT_EVICTABLE */
+    uint64_t holders; /* shared keys: holders; ids: 1 */
+    int pooled;       /* counts as KV (vreplay_pooled) */
 } live1;
-
-typedef struct next_array {
-    uint64_t *v;
-    size_t n, cap;
-} next_array;
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -45,49 +41,29 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static int next_push(next_array *a)
-{
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 4096;
-        uint64_t *v = realloc(a->v, cap * sizeof *v);
-        if (!v)
-            return 0;
-        a->v = v;
-        a->cap = cap;
-    }
-    a->v[a->n++] = NEVER;
-    return 1;
-}
-
 typedef struct pass1 {
     const char *path;
     vsim_idmap *ids;
     vsim_keymap *keys;
-    next_array next;
+    vnextuse *next;   /* NULL without Belady */
+    uint64_t items;   /* evictable items numbered so far */
     uint64_t live, live_kv, live_other;
     uint64_t block; /* the header's kv_block_bytes */
     int have_evictable_size;
     vbounds *b;
-    int belady;
 } pass1;
 
-/* A reference of an evictable item at event `index`: links its previous record
- * to it and opens a new record. */
-static int p1_reference(pass1 *p, live1 *it, uint64_t index)
+/* A reference of an evictable item at event `index`; `first`: its creation. */
+static vram_status p1_reference(pass1 *p, const live1 *it, uint64_t index, int first)
 {
-    if (!p->belady || it->last_record == NO_RECORD)
-        return 1;
-    if (it->last_record != NO_RECORD_YET)
-        p->next.v[it->last_record] = index;
-    if (!next_push(&p->next))
-        return 0;
-    it->last_record = p->next.n - 1;
-    return 1;
+    if (!p->next || it->item == NOT_EVICTABLE)
+        return VRAM_OK;
+    return vnextuse_log(p->next, it->item, index, first);
 }
 
 static void p1_evictable_open(pass1 *p, live1 *it, uint64_t size)
 {
-    it->last_record = NO_RECORD_YET;
+    it->item = ++p->items;
     if (!p->have_evictable_size) {
         p->have_evictable_size = 1;
         p->b->evictable_size = size;
@@ -142,12 +118,11 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
         }
         it->size = ev->size;
         it->holders = 1;
-        it->last_record = NO_RECORD;
         if (vreplay_backing_of(ev->kind) != VRAM_BACKING_NONE)
             p1_evictable_open(p, it, ev->size);
         it->pooled = vreplay_pooled(p->block, ev->kind, NULL, ev->size);
         p1_add_live(p, ev->size, it->pooled, ev, index);
-        return p1_reference(p, it, index) ? VRAM_OK : VRAM_ENOHOST;
+        return p1_reference(p, it, index, 1);
     case VTRACE_FREE:
     case VTRACE_USE:
         it = vsim_idmap_get(p->ids, ev->id);
@@ -158,7 +133,7 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
             return VRAM_EPARSE;
         }
         if (ev->type == VTRACE_USE)
-            return p1_reference(p, it, index) ? VRAM_OK : VRAM_ENOHOST;
+            return p1_reference(p, it, index, 0);
         p1_sub_live(p, it->size, it->pooled);
         vsim_idmap_remove(p->ids, ev->id);
         return VRAM_OK;
@@ -168,7 +143,6 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
             return VRAM_ENOHOST;
         if (created) {
             it->size = ev->size;
-            it->last_record = NO_RECORD;
             it->pooled = vreplay_pooled(p->block, VRAM_KIND_OTHER, ev->key, ev->size);
             p1_evictable_open(p, it, ev->size);
             p1_add_live(p, ev->size, it->pooled, ev, index);
@@ -179,7 +153,7 @@ static vram_status p1_event(pass1 *p, const vtrace_event *ev, uint64_t index, ch
             return VRAM_EPARSE;
         }
         it->holders++;
-        return p1_reference(p, it, index) ? VRAM_OK : VRAM_ENOHOST;
+        return p1_reference(p, it, index, created);
     case VTRACE_SHARED_RELEASE:
         it = vsim_keymap_get(p->keys, ev->key);
         if (!it) {
@@ -255,8 +229,8 @@ typedef struct pass2 {
     size_t *heap;       /* max-heap of item indices by next */
     size_t n_heap;
     uint64_t resident;  /* bytes of resident items */
-    uint64_t record;    /* the next record of pass 1 to consume */
-    const next_array *next;
+    vram_status io;     /* the first failure reading next uses, sticky */
+    vnextuse *next;
     vbounds *b;
 } pass2;
 
@@ -328,9 +302,13 @@ static int pool_new(pass2 *s, size_t *out)
     return 1;
 }
 
+/* The next use of the next reference, in the order pass 1 logged them. */
 static uint64_t take_record(pass2 *s)
 {
-    return s->record < s->next->n ? s->next->v[s->record++] : NEVER;
+    uint64_t next;
+    if (vnextuse_next(s->next, &next) && !s->io)
+        s->io = VRAM_EIO;
+    return next;
 }
 
 /* Evicts farthest-next-use items until `size` more bytes fit; 0 if impossible. */
@@ -466,7 +444,7 @@ static vram_status p2_event(pass2 *s, vsim_idmap *ids, vsim_keymap *keys, const 
 
 /* Pass 1 has validated the trace: every id and key referenced here is live,
  * unless the file changed in between. */
-static vram_status run_pass2(const char *path, const next_array *next, vbounds *b, char *err,
+static vram_status run_pass2(const char *path, vnextuse *next, vbounds *b, char *err,
                              size_t errlen)
 {
     pass2 s;
@@ -484,7 +462,8 @@ static vram_status run_pass2(const char *path, const next_array *next, vbounds *
     if (!st) {
         vtrace_event ev;
         int got;
-        while ((got = vtrace_next(r, &ev)) == 1 && !(st = p2_event(&s, ids, keys, &ev)))
+        while ((got = vtrace_next(r, &ev)) == 1 && !(st = p2_event(&s, ids, keys, &ev)) &&
+               !(st = s.io))
             ;
         if (got < 0)
             st = read_error(r, err, errlen);
@@ -513,20 +492,25 @@ vram_status vbounds_compute(const char *path, uint64_t capacity, int belady, vbo
     memset(&p, 0, sizeof p);
     p.path = path;
     p.b = out;
-    p.belady = belady;
     vram_status st = vsim_idmap_create(sizeof(live1), &p.ids);
     if (!st)
         st = vsim_keymap_create(sizeof(live1), &p.keys);
+    if (!st && belady)
+        st = vnextuse_create(&p.next);
     if (!st)
         st = run_pass1(&p, err, errlen);
     vsim_idmap_destroy(p.ids);
     vsim_keymap_destroy(p.keys);
+    if (!st && belady)
+        st = vnextuse_finish(p.next);
     if (!st && belady) {
-        st = run_pass2(path, &p.next, out, err, errlen);
+        st = run_pass2(path, p.next, out, err, errlen);
         out->belady_done = !st;
     }
-    free(p.next.v);
+    vnextuse_destroy(p.next);
     if (st == VRAM_ENOHOST && err && errlen && !err[0])
         set_err(err, errlen, "%s: out of host memory computing bounds", path);
+    if (st == VRAM_EIO && err && errlen && !err[0])
+        set_err(err, errlen, "%s: Belady's next-use log: a temporary file failed", path);
     return st;
 }

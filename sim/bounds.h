@@ -14,10 +14,11 @@
  * (paged KV blocks) the rule is optimal: no policy re-materialises fewer items.
  * With mixed sizes it is a reference, not a bound (`belady_exact` = 0).
  *
- * Cost: pass 1 reads the trace, keeps a map of live items (memory follows the
- * live count) and, for Belady, the next-use index of every alloc/use/acquire of
- * an evictable item: 8 bytes per such event, the one part that grows with trace
- * length (8 MB per million). Pass 2 re-reads the trace and simulates. */
+ * Cost: pass 1 reads the trace and keeps a map of the live items; for Belady it
+ * logs every alloc/use/acquire of an evictable item to temporary files
+ * (nextuse.h: 24 bytes per such event on disk, removed at the end) and pass 2
+ * re-reads the trace and simulates. Memory follows the live items, never the
+ * trace length. */
 #ifndef VSIM_BOUNDS_H
 #define VSIM_BOUNDS_H
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bounds.h"
+#include "nextuse.h"
 #include "testlib.h"
 #include "trace.h"
 
@@ -226,9 +227,53 @@ static void test_belady_optimal(void)
     printf("belady exhaustive: %d re-materialisations over 200 traces, all optimal\n", total);
 }
 
+/* The next-use log against a direct computation, over several read chunks:
+ * items are created, referenced at random while live, and retired. */
+static void test_nextuse_log(void)
+{
+    enum { REFS = 50000, LIVE = 64 };
+    static uint64_t item_of[REFS], index_of[REFS], want[REFS];
+    uint64_t seed = 99, live[LIVE], next_item = 1;
+    printf("nextuse: seed 99\n");
+    vnextuse *n;
+    assert_ok(vnextuse_create(&n));
+    for (int i = 0; i < LIVE; i++)
+        live[i] = 0;
+    for (int k = 0; k < REFS; k++) {
+        int slot = (int)(test_rand(&seed) % LIVE);
+        int first = live[slot] == 0 || test_rand(&seed) % 8 == 0; /* retire and replace */
+        if (first)
+            live[slot] = next_item++;
+        item_of[k] = live[slot];
+        index_of[k] = (uint64_t)k * 3 + 1;
+        assert_ok(vnextuse_log(n, item_of[k], index_of[k], first));
+    }
+    /* Direct: walk backwards remembering each item's latest reference. */
+    static uint64_t later[REFS + LIVE + 1];
+    for (uint64_t i = 0; i < next_item; i++)
+        later[i] = VNEXTUSE_NEVER;
+    for (int k = REFS - 1; k >= 0; k--) {
+        want[k] = later[item_of[k]];
+        later[item_of[k]] = index_of[k];
+    }
+    assert_ok(vnextuse_finish(n));
+    int bad = 0;
+    for (int k = 0; k < REFS; k++) {
+        uint64_t got;
+        assert_ok(vnextuse_next(n, &got));
+        bad += got != want[k];
+    }
+    uint64_t after;
+    assert_ok(vnextuse_next(n, &after));
+    expect_eq_u64(after, VNEXTUSE_NEVER);
+    expect_eq_u64(bad, 0);
+    vnextuse_destroy(n);
+}
+
 int main(void)
 {
     test_peak_live();
+    test_nextuse_log();
     test_belady_exact();
     test_no_evictable();
     test_pooled_split();

@@ -1,0 +1,41 @@
+/* nextuse.h - the next use of every reference in a trace, for Belady, with
+ * memory bounded by the live items rather than by the trace length.
+ *
+ * The references (alloc, use, acquire of an evictable item) are logged in
+ * trace order to a temporary file; a backward scan of that log, with a map of
+ * the items whose creation lies behind the scan (the live ones), gives each
+ * reference the event index of its item's next reference; those are read back
+ * in trace order. Disk: 24 bytes per reference in two tmpfile()s (removed on
+ * destroy, or by the system if the process dies); memory: the live items plus
+ * fixed buffers. */
+#ifndef VSIM_NEXTUSE_H
+#define VSIM_NEXTUSE_H
+
+#include <stdint.h>
+
+#include "vram/status.h"
+
+#define VNEXTUSE_NEVER UINT64_MAX
+
+typedef struct vnextuse vnextuse;
+
+/* Fails with VRAM_EIO when no temporary file can be made, VRAM_ENOHOST
+ * without memory. */
+vram_status vnextuse_create(vnextuse **out);
+void vnextuse_destroy(vnextuse *n);
+
+/* Logs a reference of `item` (a number unique over the trace, below 2^63) at
+ * event `index`; `first` marks the item's creation (its first reference).
+ * O(1) amortised; VRAM_EIO when the file cannot be written. */
+vram_status vnextuse_log(vnextuse *n, uint64_t item, uint64_t index, int first);
+
+/* Ends logging and computes every next use: one backward pass over the log.
+ * VRAM_EIO on a read or write error, VRAM_ENOHOST without memory. */
+vram_status vnextuse_finish(vnextuse *n);
+
+/* The next use (an event index, or VNEXTUSE_NEVER) of the next logged
+ * reference, in logging order; VNEXTUSE_NEVER once all were read. VRAM_EIO
+ * when the file cannot be read. Only after vnextuse_finish. */
+vram_status vnextuse_next(vnextuse *n, uint64_t *next_use);
+
+#endif
