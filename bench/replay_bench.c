@@ -300,14 +300,19 @@ static void throughput(const char *trace, const char *only, int runs)
     }
 }
 
-/* Peak RSS (KiB) of a child that replays the trace once (bestfit, no log). */
-static long child_rss(const char *trace)
+/* Peak RSS (KiB) of a child that replays the trace once (bestfit, no log),
+ * after computing the bounds with Belady when `bounds` is set. */
+static long child_rss(const char *trace, int bounds)
 {
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
         uint64_t events;
+        vbounds b;
+        char err[256];
+        if (bounds && vbounds_compute(trace, 0, 1, &b, err, sizeof err))
+            _exit(1);
         _exit(replay_rate(trace, "bestfit", NULL, NULL, &events).cpu > 0 ? 0 : 1);
     }
     int status;
@@ -321,9 +326,11 @@ static void rss_table(const char *dir)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/replay_bench_rss_%d.trace", dir, (int)getpid());
-    printf("\nPeak RSS of one replay (bestfit, no log; forked child, getrusage):\n\n");
-    printf("| trace events | running requests | live allocations (about) | peak RSS MiB |\n");
-    printf("|---|---|---|---|\n");
+    printf("\nPeak RSS of one replay (bestfit, no log; forked child, getrusage), alone and after"
+           " the bounds pass with Belady:\n\n");
+    printf("| trace events | running requests | live allocations (about) | peak RSS MiB |"
+           " with bounds MiB |\n");
+    printf("|---|---|---|---|---|\n");
     const struct {
         uint64_t events;
         unsigned batch;
@@ -334,10 +341,10 @@ static void rss_table(const char *dir)
             fprintf(stderr, "cannot write %s\n", path);
             return;
         }
-        long kib = child_rss(path);
+        long kib = child_rss(path, 0), with_bounds = child_rss(path, 1);
         /* each running request holds its prompt (100-2000 tokens) plus output, in 16-token blocks */
-        printf("| %" PRIu64 " | %u | %u | %.1f |\n", cases[i].events, cases[i].batch,
-               cases[i].batch * 70 + 82, (double)kib / 1024);
+        printf("| %" PRIu64 " | %u | %u | %.1f | %.1f |\n", cases[i].events, cases[i].batch,
+               cases[i].batch * 70 + 82, (double)kib / 1024, (double)with_bounds / 1024);
     }
     unlink(path);
 }
