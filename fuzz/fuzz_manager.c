@@ -53,7 +53,20 @@ typedef struct model {
     fz_trace tr;
 } model;
 
-#define FAIL(md, ...) fz_fail(TARGET, (md)->heap, (md)->op, __VA_ARGS__)
+/* Reports a violation (also as the trace's last line) and traps. */
+static void fail(model *md, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fail(model *md, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fz_trace_line(&md->tr, "# violation at op %" PRIu64 ": %s", md->op, msg);
+    fz_fail(TARGET, md->heap, md->op, "%s", msg);
+}
+
+#define FAIL fail
 
 static vram_status remat_fill(void *ctx, vram_device *dev, uint64_t addr, uint64_t size)
 {

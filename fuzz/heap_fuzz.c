@@ -56,7 +56,20 @@ typedef struct fz_heap {
     char why[512];
 } fz_heap;
 
-#define FAIL(r, ...) fz_fail((r)->target, (r)->policy, (r)->op, __VA_ARGS__)
+/* Reports a violation (also as the trace's last line) and traps. */
+static void fail(fz_heap *r, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void fail(fz_heap *r, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fz_trace_line(&r->tr, "# violation at op %" PRIu64 ": %s", r->op, msg);
+    fz_fail(r->target, r->policy, r->op, "%s", msg);
+}
+
+#define FAIL fail
 
 static vram_heap_stats stats_of(const fz_heap *r)
 {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# run-short.sh [SECONDS] - the CI fuzz run: builds the fuzz preset, then runs
+# every target for SECONDS (default 30) on a temporary copy of its seed corpus
+# (so the run changes nothing in the checkout) plus its regressions.
+# Crash inputs are kept in build/fuzz/artifacts/TARGET-crash-*; the summary
+# prints executions per second of each target.
+# Exit status: 0 nothing found, 1 a target crashed (or a build failure), 2 bad usage.
+set -u
+VRAM_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$VRAM_ROOT/fuzz/targets.sh"
+
+secs=${1:-30}
+case "$secs" in
+'' | *[!0-9]*) echo "usage: fuzz/run-short.sh [SECONDS]" >&2; exit 2 ;;
+esac
+
+vram_fuzz_build || { echo "run-short: the fuzz preset did not build" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vram-fuzz-short.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+artifacts="$VRAM_ROOT/build/fuzz/artifacts"
+mkdir -p "$artifacts"
+failed=()
+summary=()
+for t in $(vram_fuzz_targets); do
+    mkdir -p "$work/$t"
+    cp -r "$VRAM_ROOT/fuzz/corpus/$t/." "$work/$t/" 2>/dev/null
+    dirs=("$work/$t")
+    [ -d "$VRAM_ROOT/fuzz/regressions/$t" ] && dirs+=("$VRAM_ROOT/fuzz/regressions/$t")
+    echo "== $t: ${secs}s"
+    "$VRAM_ROOT/build/fuzz/bin/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 $(vram_fuzz_dict "$t") -artifact_prefix="$artifacts/$t-" \
+        "${dirs[@]}" >"$work/$t.log" 2>&1
+    rc=$?
+    execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log")
+    if [ $rc -ne 0 ]; then
+        failed+=("$t")
+        grep -E '^fuzz:|ERROR|SUMMARY|Test unit written' "$work/$t.log" | head -20
+        summary+=("$t CRASHED (exit $rc)")
+    else
+        summary+=("$t ok, ${execs:-?} exec/s")
+    fi
+done
+echo "== summary (${secs}s per target)"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -ne 0 ]; then
+    echo "run-short: crashes in: ${failed[*]} (inputs in $artifacts; fuzz/to-trace turns heap and manager ones into traces)" >&2
+    exit 1
+fi
+exit 0
