@@ -60,7 +60,7 @@ static const char schema_sql[] =
     "  peak_footprint INTEGER,        -- heap footprint high-water mark (every event)\n"
     "  peak_in_use INTEGER,\n"
     "  peak_live INTEGER,             -- requested bytes of live, placed allocations\n"
-    "  worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes\n"
+    "  worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes (NULL: none)\n"
     "  alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,\n"
     "  defrag_passes INTEGER, defrag_moves INTEGER, defrag_bytes_moved INTEGER,\n"
     "  defrag_oom_saved INTEGER,      -- allocations that failed and fit after an automatic pass\n"
@@ -534,7 +534,9 @@ static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)
     int i = 4;
     for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
         bind_u64(s, i++, ints[k]);
-    sqlite3_bind_double(s, i++, m->worst_ext_frag);
+    if (m->samples)
+        sqlite3_bind_double(s, i, m->worst_ext_frag);
+    i++;
     bind_u64(s, i++, m->alloc_p50_ns);
     bind_u64(s, i++, m->alloc_p99_ns);
     bind_u64(s, i++, m->free_p50_ns);

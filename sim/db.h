@@ -78,6 +78,7 @@ typedef struct vdb_summary {
     uint64_t evictions, rematerialisations, bytes_evicted, bytes_rematerialised;
     uint64_t peak_footprint, peak_in_use, peak_live;
     uint64_t defrag_passes, defrag_moves, defrag_bytes_moved, defrag_oom_saved;
+    uint64_t samples;         /* 0: worst_ext_frag is unknown (stored as NULL) */
     double worst_ext_frag;
     uint64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;
     double modelled_ms, wall_s, events_per_s;

@@ -268,6 +268,7 @@ static void take_sample(engine *e)
 {
     vdb_sample s;
     uint64_t bytes_evicted = lanes_sample(e, &s);
+    e->res->samples++;
     if (s.ext_frag > e->res->worst_ext_frag)
         e->res->worst_ext_frag = s.ext_frag;
     if (!e->opt->db)
@@ -698,6 +699,7 @@ static void summarise(engine *e, vdb_summary *s)
     s->peak_footprint = r->peak_footprint;
     s->peak_in_use = r->peak_in_use;
     s->peak_live = r->peak_live;
+    s->samples = r->samples;
     s->worst_ext_frag = r->worst_ext_frag;
     s->alloc_p50_ns = vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.50);
     s->alloc_p99_ns = vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99);

@@ -108,6 +108,7 @@ typedef struct vreplay_result {
     uint64_t peak_in_use;
     uint64_t peak_live;          /* the requested bytes of live, placed allocations */
     uint64_t peak_live_event;    /* where peak_live was first reached */
+    uint64_t samples;            /* samples taken */
     double worst_ext_frag;       /* max over samples of 1 - largest free / total free */
     uint64_t defrag_passes, defrag_moves, defrag_bytes_moved, defrag_oom_saved;
     double modelled_ns;          /* the device cost model's time */

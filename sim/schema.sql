@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS runs (
   peak_footprint INTEGER,        -- heap footprint high-water mark (every event)
   peak_in_use INTEGER,
   peak_live INTEGER,             -- requested bytes of live, placed allocations
-  worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes
+  worst_ext_frag REAL,           -- max over samples of 1 - largest_free / free_bytes (NULL: none)
   alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,
   defrag_passes INTEGER, defrag_moves INTEGER, defrag_bytes_moved INTEGER,
   defrag_oom_saved INTEGER,      -- allocations that failed and fit after an automatic pass

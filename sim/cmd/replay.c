@@ -270,19 +270,21 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
             printf("| %s | n/a: %s ||||||||||||\n", names[i], r->message);
             continue;
         }
-        char ratio[32] = "-", belady[32] = "-", fp[32], rm[32];
+        char ratio[32] = "-", belady[32] = "-", frag[32] = "-", fp[32], rm[32];
+        if (r->samples)
+            snprintf(frag, sizeof frag, "%.3f", r->worst_ext_frag);
         if (b && b->peak_live)
             snprintf(ratio, sizeof ratio, "%.3f", (double)r->peak_footprint / (double)b->peak_live);
         if (b && b->belady_done)
             snprintf(belady, sizeof belady, "%" PRIu64 "%s", b->belady_evictions,
                      b->belady_exact ? "" : " (ref)");
-        printf("| %s%s%s%s | %s | %s | %.3f | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64
+        printf("| %s%s%s%s | %s | %s | %s | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64
                " | %s | %s |"
                " %" PRIu64 "/%" PRIu64 " | %" PRIu64 "/%" PRIu64 " | %.1f | %.2f M |\n",
                names[i], r->status == VREPLAY_RUN_OK ? "" : " (", 
                r->status == VREPLAY_RUN_OK ? "" : vreplay_status_name(r->status),
                r->status == VREPLAY_RUN_OK ? "" : ")",
-               human(r->peak_footprint, fp, sizeof fp), ratio, r->worst_ext_frag, r->ooms,
+               human(r->peak_footprint, fp, sizeof fp), ratio, frag, r->ooms,
                r->ooms_despite_free, r->errors, r->evictions, belady,
                human(r->bytes_rematerialised, rm, sizeof rm), vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.5),
                vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99),
