@@ -40,6 +40,7 @@ static const char schema_sql[] =
     "  evict_policy TEXT,             -- prio-lru, lru, cost (NULL = the manager's default)\n"
     "  capacity INTEGER NOT NULL,     -- device bytes\n"
     "  sample_every INTEGER, check_every INTEGER,\n"
+    "  time_every INTEGER,            -- one call in time_every was timed (1: all)\n"
     "  options TEXT,                  -- the command line\n"
     "  defrag TEXT,                   -- off, on-oom, or every=N\n"
     "  layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)\n"
@@ -90,7 +91,7 @@ static const char schema_sql[] =
     "  op TEXT NOT NULL,              -- alloc, free, use, acquire, release\n"
     "  lo_ns INTEGER NOT NULL,        -- the bucket covers [lo_ns, hi_ns]\n"
     "  hi_ns INTEGER NOT NULL,\n"
-    "  count INTEGER NOT NULL,\n"
+    "  count INTEGER NOT NULL,        -- timed calls (all calls of the op when runs.time_every = 1)\n"
     "  PRIMARY KEY (run_id, op, lo_ns)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS latency_summary (  -- quantiles: bucket upper bounds, <= 6.25% high\n"
@@ -158,8 +159,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_BEGIN] =
         "INSERT INTO runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
         " evict_policy, capacity, sample_every, check_every, options, layout, tool_version,"
-        " defrag, started, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
+        " defrag, time_every, started, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+        " ?11, ?12, ?13, ?14, ?15, ?16, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
     [ST_RUN_END] =
         "UPDATE runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
         " events = ?4, steps = ?5, requests = ?6, skipped = ?7, errors = ?8, ooms = ?9,"
@@ -411,6 +412,7 @@ vram_status vdb_run_begin(vdb *db, const vdb_run_info *in, int64_t *run_id)
     bind_text(s, 13, in->layout && in->layout[0] ? in->layout : NULL);
     bind_text(s, 14, VDB_TOOL_VERSION);
     bind_text(s, 15, in->defrag);
+    bind_u64(s, 16, in->time_every);
     if (db_step(db, s, "inserting the run"))
         return db_broken(db);
     *run_id = sqlite3_last_insert_rowid(db->h);

@@ -35,7 +35,7 @@ typedef struct vdb_run_info {
     const char *model, *engine; /* from the trace header */
     const char *policy, *backend, *evict_policy;
     uint64_t capacity;
-    uint64_t sample_every, check_every;
+    uint64_t sample_every, check_every, time_every;
     const char *options;      /* the command line or other free text */
     const char *defrag;       /* "off", "on-oom" or "every=N" */
     const char *layout;       /* how the policy was laid out, or NULL */

@@ -59,6 +59,7 @@ typedef struct engine {
     int ran;                 /* the replay loop ran: latencies and bounds are worth logging */
     int device_failed;       /* set-up failed in the device layer, not in the policy */
     uint64_t evictions_seen, bytes_evicted_seen; /* at the previous sample */
+    uint64_t time_every, to_time; /* time one timed call in time_every; countdown */
 } engine;
 
 const char *vreplay_op_name(vreplay_op op)
@@ -323,9 +324,21 @@ static void record_refusal(engine *e, const char *op, uint64_t size, vram_status
     log_event(e, &row);
 }
 
+/* Timing: with time_every N, the calls of every N-th timed event are measured
+ * (a systematic sample), the others pay no clock reading. Returns the start
+ * time, or 0 for "not timed" (CLOCK_MONOTONIC counts from boot: never 0). */
+static uint64_t time_start(engine *e)
+{
+    if (--e->to_time != 0)
+        return 0;
+    e->to_time = e->time_every;
+    return now_ns();
+}
+
 static void timed(engine *e, vreplay_op op, uint64_t t0)
 {
-    vhist_record(&e->res->lat[op], now_ns() - t0);
+    if (t0)
+        vhist_record(&e->res->lat[op], now_ns() - t0);
 }
 
 static void note_live(engine *e, uint64_t size)
@@ -357,7 +370,7 @@ static void do_alloc(engine *e)
     vram_alloc_desc d = {.size = ev->size, .align = ev->align, .priority = ev->priority,
                          .kind = ev->kind, .backing = vreplay_backing_of(ev->kind),
                          .remat = reload_weights};
-    uint64_t t0 = now_ns();
+    uint64_t t0 = time_start(e);
     vram_status st = vram_alloc(e->lane[lane], &d, &it->h);
     timed(e, VREPLAY_OP_ALLOC, t0);
     it->size_lane = ev->size | (uint64_t)lane << LANE_BIT;
@@ -393,7 +406,7 @@ static void do_free_or_use(engine *e)
         return;
     }
     vram_manager *m = e->lane[id_lane(it)];
-    uint64_t t0 = now_ns();
+    uint64_t t0 = time_start(e);
     vram_status st = is_free ? vram_free(m, it->h) : vram_touch(m, it->h);
     timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
     if (is_free) {
@@ -432,7 +445,7 @@ static void do_acquire(engine *e)
         return;
     }
     vram_handle h;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = time_start(e);
     vram_status st = vram_acquire_shared(e->lane[k->lane], ev->key, ev->size, ev->priority,
                                          reload_weights, NULL, &h);
     timed(e, VREPLAY_OP_ACQUIRE, t0);
@@ -466,7 +479,7 @@ static void do_release(engine *e)
         k->failed--;
         e->res->skipped++;
     } else {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = time_start(e);
         vram_status st = vram_release_shared(e->lane[k->lane], ev->key);
         timed(e, VREPLAY_OP_RELEASE, t0);
         if (st) {
@@ -769,6 +782,7 @@ static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capac
         .policy = e->opt->policy, .backend = e->opt->backend ? e->opt->backend : "sim",
         .evict_policy = e->opt->evict_policy, .capacity = capacity,
         .sample_every = e->opt->sample_every, .check_every = e->opt->check_every,
+        .time_every = e->time_every,
         .options = e->opt->options_text, .defrag = defrag, .layout = e->res->layout};
     vram_status st = vdb_run_begin(db, &info, &e->res->run_id);
     if (st) {
@@ -820,6 +834,7 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
     memset(&e, 0, sizeof e);
     e.opt = opt;
     e.res = out;
+    e.time_every = e.to_time = opt->time_every ? opt->time_every : 1;
     if (!opt->trace_path || !opt->policy || !vram_heap_policy(opt->policy)) {
         snprintf(out->message, sizeof out->message, "unknown heap policy \"%s\"",
                  opt->policy ? opt->policy : "(none)");

@@ -73,6 +73,7 @@ typedef struct vreplay_options {
     uint64_t defrag_every;       /* a compaction pass every N events; 0 = never */
     uint64_t sample_every;       /* a sample every N events; 0 = none */
     uint64_t check_every;        /* vram_manager_check every N events; 0 = never */
+    uint64_t time_every;         /* measure one call in N (0 and 1: every call) */
     const char *options_text;    /* free text stored in runs.options (the command line) */
     const char *trace_crc32;     /* vreplay_trace_crc32 of the trace, computed once by a caller
                                     running several policies; NULL: the run computes it */
@@ -114,7 +115,7 @@ typedef struct vreplay_result {
     double modelled_ns;          /* the device cost model's time */
     double wall_s;               /* the replay's wall time, parse included */
     double timer_ns;             /* the clock's own cost per reading (median), for the reader */
-    vhist lat[VREPLAY_OP_COUNT]; /* measured ns per op kind */
+    vhist lat[VREPLAY_OP_COUNT]; /* measured ns per op kind (the timed calls) */
 } vreplay_result;
 
 /* CRC-32 of the file's bytes as 8 hex digits and its size; hex "" when the

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS runs (
   evict_policy TEXT,             -- prio-lru, lru, cost (NULL = the manager's default)
   capacity INTEGER NOT NULL,     -- device bytes
   sample_every INTEGER, check_every INTEGER,
+  time_every INTEGER,            -- one call in time_every was timed (1: all)
   options TEXT,                  -- the command line
   defrag TEXT,                   -- off, on-oom, or every=N
   layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)
@@ -78,7 +79,7 @@ CREATE TABLE IF NOT EXISTS latency (  -- measured op latency, histogram buckets
   op TEXT NOT NULL,              -- alloc, free, use, acquire, release
   lo_ns INTEGER NOT NULL,        -- the bucket covers [lo_ns, hi_ns]
   hi_ns INTEGER NOT NULL,
-  count INTEGER NOT NULL,
+  count INTEGER NOT NULL,        -- timed calls (all calls of the op when runs.time_every = 1)
   PRIMARY KEY (run_id, op, lo_ns)
 );
 CREATE TABLE IF NOT EXISTS latency_summary (  -- quantiles: bucket upper bounds, <= 6.25% high

@@ -222,6 +222,21 @@ static void test_evictions_against_belady(void)
     }
 }
 
+/* --time-every 4: one timed call in four, the others cost no clock reading. */
+static void test_time_every(void)
+{
+    vreplay_options o = opts(DATA "small.trace", "bestfit", NULL, NULL);
+    o.time_every = 4;
+    vreplay_result r;
+    assert_ok(vreplay_run(&o, &r));
+    uint64_t timed = 0, calls = 0;
+    for (int op = 0; op < VREPLAY_OP_COUNT; op++)
+        timed += r.lat[op].count;
+    for (size_t k = 0; k < sizeof small_ops / sizeof small_ops[0]; k++)
+        calls += (uint64_t)small_ops[k].count;
+    expect_eq_u64(timed, calls / 4);
+}
+
 /* The pool layout routes what the pool cannot serve to bestfit: nothing is refused. */
 static void test_pool_routing(void)
 {
@@ -309,6 +324,7 @@ int main(void)
 {
     test_small_every_policy();
     test_pool_routing();
+    test_time_every();
     test_defrag();
     test_eviction_rows();
     test_oom_despite_free();
