@@ -7,12 +7,8 @@
 
 #include "vram/hostpool.h"
 
+#include "device_internal.h"
 #include "manager_internal.h"
-
-/* The device's default cost model, for the reload cost the "cost" policy uses
- * (vram/device.h documents the same defaults). */
-#define DEFAULT_COPY_LATENCY_NS 10000.0
-#define DEFAULT_H2D_GBPS 25.0
 
 static void manager_free(vram_manager *m)
 {
@@ -56,8 +52,9 @@ static vram_status manager_open(vram_manager *m, const vram_manager_config *cfg)
     if (st)
         return st;
     const vram_cost_model *c = &cfg->device.cost;
-    m->copy_latency_ns = c->copy_latency_ns > 0 ? c->copy_latency_ns : DEFAULT_COPY_LATENCY_NS;
-    m->h2d_bytes_per_ns = c->h2d_gbps > 0 ? c->h2d_gbps : DEFAULT_H2D_GBPS;
+    /* The device's cost model (its defaults for zeros): the "cost" policy's reload cost. */
+    m->copy_latency_ns = c->copy_latency_ns > 0 ? c->copy_latency_ns : VRAM__COST_COPY_LATENCY_NS;
+    m->h2d_bytes_per_ns = c->h2d_gbps > 0 ? c->h2d_gbps : VRAM__COST_H2D_GBPS;
     m->verify = vram_device_has_backing(m->dev);
     m->host_copies = m->verify || strcmp(vram_device_backend(m->dev), "sim") != 0;
     if (m->host_copies) {
