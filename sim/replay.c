@@ -17,6 +17,7 @@
 #include "idmap.h"
 #include "trace.h"
 #include "vram/defrag.h"
+#include "vram/evict.h"
 
 #define MAX_LANES 2
 #define LANE_MAIN 0
@@ -838,6 +839,11 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
     if (!opt->trace_path || !opt->policy || !vram_heap_policy(opt->policy)) {
         snprintf(out->message, sizeof out->message, "unknown heap policy \"%s\"",
                  opt->policy ? opt->policy : "(none)");
+        return VRAM_EINVAL;
+    }
+    if (opt->evict_policy && !vram_evict_policy(opt->evict_policy)) {
+        snprintf(out->message, sizeof out->message, "unknown eviction policy \"%s\"",
+                 opt->evict_policy);
         return VRAM_EINVAL;
     }
     vram_status st = vsim_idmap_create(sizeof(id_entry), &e.ids);

@@ -51,6 +51,8 @@ int main(void)
     expect_run("--defrag sometimes " DATA "small.trace", 2, "--defrag");
     expect_run("--bogus " DATA "small.trace", 2, "--bogus");
     expect_run("a.trace b.trace", 2, "more than one TRACE");
+    expect_run("--evict-policy nope " DATA "small.trace", 2, "unknown policy \"nope\"");
+    expect_run("--no-db --evict-policy lru --policy bestfit " DATA "belady.trace", 0, "| bestfit |");
 
     expect_run("--no-db " DATA "malformed.trace", 1, "malformed.trace:8:");
     expect_run("--db no-such-dir/x.db " DATA "small.trace", 1, "no-such-dir/x.db");

@@ -16,6 +16,7 @@
 #include "bounds.h"
 #include "db.h"
 #include "replay.h"
+#include "vram/evict.h"
 
 /* Set by the first SIGINT; the engine polls it after every event. */
 static volatile sig_atomic_t interrupted;
@@ -194,6 +195,13 @@ static int parse_args(int argc, char **argv, cli *c)
         for (const char *const *p = vram_heap_policy_names; *p; p++)
             fprintf(stderr, " %s", *p);
         fprintf(stderr, ", all)\n");
+        return 2;
+    }
+    if (c->evict_policy && !vram_evict_policy(c->evict_policy)) {
+        fprintf(stderr, "replay: --evict-policy: unknown policy \"%s\" (one of:", c->evict_policy);
+        for (const char *const *p = vram_evict_policy_names; *p; p++)
+            fprintf(stderr, " %s", *p);
+        fprintf(stderr, ")\n");
         return 2;
     }
     if (strcmp(c->backend, "sim") != 0 && strcmp(c->backend, "cuda") != 0) {
