@@ -1,5 +1,5 @@
 /* test_caching_snapshot.c - replays the allocations of a real PyTorch memory
- * snapshot (../shared/traces/torch_snapshot_medium_ctx128_inference.pickle)
+ * snapshot (traces/recordings/torch_snapshot_medium_ctx128_inference.pickle)
  * through the "caching" policy and compares the segments it reserves with the
  * segment_alloc events PyTorch recorded in the same window (count and sizes)
  * and with the segments alive at the dump.
@@ -19,7 +19,7 @@
 #include "vram/caching.h"
 #include "vram/heap.h"
 
-#define SNAPSHOT VRAM_SHARED_DIR "/traces/torch_snapshot_medium_ctx128_inference.pickle"
+#define SNAPSHOT VRAM_RECORDINGS_DIR "/torch_snapshot_medium_ctx128_inference.pickle"
 #define GIB (UINT64_C(1) << 30)
 #define MAX_IDS 65536
 

@@ -1,5 +1,5 @@
 /* test_import_torch.c - the torch snapshot importer on the real snapshot in
- * ../shared/traces and on small hand-made snapshots in tests/data
+ * traces/recordings and on small hand-made snapshots in tests/data
  * (README_import.md says how they were made). Outputs are re-read through the
  * trace reader. */
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "testlib.h"
 #include "trace.h"
 
-#define SNAPSHOT VRAM_SHARED_DIR "/traces/torch_snapshot_medium_ctx128_inference.pickle"
+#define SNAPSHOT VRAM_RECORDINGS_DIR "/torch_snapshot_medium_ctx128_inference.pickle"
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
 #define OUT "import_torch_out.trace"
 

@@ -6,7 +6,7 @@
 #include "pickle.h"
 #include "testlib.h"
 
-#define SNAPSHOT VRAM_SHARED_DIR "/traces/torch_snapshot_medium_ctx128_inference.pickle"
+#define SNAPSHOT VRAM_RECORDINGS_DIR "/torch_snapshot_medium_ctx128_inference.pickle"
 
 static char err[512];
 

@@ -11,9 +11,9 @@
 #include "tracegen.h"
 #include "tracegen_prefix.h"
 
-#define CONV VRAM_SHARED_DIR "/traces/AzureLLMInferenceTrace_conv.csv"
-#define CODE VRAM_SHARED_DIR "/traces/AzureLLMInferenceTrace_code.csv"
-#define MOONCAKE VRAM_SHARED_DIR "/traces/mooncake_fast25_conversation_trace.jsonl"
+#define CONV VRAM_RECORDINGS_DIR "/AzureLLMInferenceTrace_conv.csv"
+#define CODE VRAM_RECORDINGS_DIR "/AzureLLMInferenceTrace_code.csv"
+#define MOONCAKE VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl"
 
 typedef struct keyslot {
     char key[VTRACE_KEY_MAX];

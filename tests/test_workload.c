@@ -1,5 +1,5 @@
 /* test_workload.c - the Azure CSV and Mooncake JSONL readers: the real
- * recordings in /work/shared/traces (row counts and sums computed independently
+ * recordings in traces/recordings (row counts and sums computed independently
  * with Python's csv/json modules), and every malformed-row class with its
  * file:line error. */
 #include "testlib.h"
@@ -40,19 +40,19 @@ static totals read_all(const char *path, vworkload_format fmt)
 
 static void test_real_files(void)
 {
-    totals t = read_all(VRAM_SHARED_DIR "/traces/AzureLLMInferenceTrace_conv.csv", VWORKLOAD_AZURE);
+    totals t = read_all(VRAM_RECORDINGS_DIR "/AzureLLMInferenceTrace_conv.csv", VWORKLOAD_AZURE);
     expect_eq_u64(t.rows, 19366);
     expect_eq_u64(t.prompt, 22361870);
     expect_eq_u64(t.output, 4088665);
     expect_eq_u64(t.last_arrival, 3501721937ull); /* 18:15:46.6805900 to 19:14:08.4025270 */
     expect_eq_u64(t.max_line, 19367);
 
-    t = read_all(VRAM_SHARED_DIR "/traces/AzureLLMInferenceTrace_code.csv", VWORKLOAD_AZURE);
+    t = read_all(VRAM_RECORDINGS_DIR "/AzureLLMInferenceTrace_code.csv", VWORKLOAD_AZURE);
     expect_eq_u64(t.rows, 8819);
     expect_eq_u64(t.prompt, 18059974);
     expect_eq_u64(t.output, 245896);
 
-    t = read_all(VRAM_SHARED_DIR "/traces/mooncake_fast25_conversation_trace.jsonl", VWORKLOAD_MOONCAKE);
+    t = read_all(VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl", VWORKLOAD_MOONCAKE);
     expect_eq_u64(t.rows, 12031);
     expect_eq_u64(t.prompt, 144793823);
     expect_eq_u64(t.output, 4122048);
