@@ -9,13 +9,17 @@
 
 /* How many blocks the heap may offer for one handle before it stays put:
  * unacceptable offers are held (so the heap offers its next choice) and
- * given back afterwards. */
+ * given back afterwards. Offers are trials, not footprint: the heap's peaks
+ * are restored once the held ones are given back (only the accepted block,
+ * needed for the copy, may raise them). */
 #define MAX_OFFERS 16
 
 vram_status vram__defrag_offer(vram_manager *m, uint32_t index, vram__offer_fn accept,
                                const void *ctx, uint64_t *dst)
 {
     const vram__handle *s = &m->handles.slots[index];
+    vram_heap_stats before;
+    vram_heap_stats_get(m->heap, &before);
     uint64_t held[MAX_OFFERS];
     int n = 0;
     vram_status st = VRAM_ENOMEM;
@@ -35,6 +39,7 @@ vram_status vram__defrag_offer(vram_manager *m, uint32_t index, vram__offer_fn a
     }
     while (n--)
         vram_heap_free(m->heap, held[n]);
+    vram_heap_restore_peaks(m->heap, before.peak_in_use, before.peak_footprint);
     return st;
 }
 
@@ -42,6 +47,8 @@ vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, uint64_t dst)
 {
     vram__handle *s = &m->handles.slots[index];
     uint64_t tag = vram__handles_value(&m->handles, index).v;
+    vram_device_stats before, after;
+    vram_device_stats_get(m->dev, &before);
     vram_status st = VRAM_OK;
     if (m->verify && s->tagged)
         st = vram_device_verify(m->dev, vram__addr(m, s), s->size, tag);
@@ -49,6 +56,8 @@ vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, uint64_t dst)
         st = vram_device_copy_d2d(m->dev, m->base + dst, vram__addr(m, s), s->size);
     if (!st && m->verify && s->tagged)
         st = vram_device_verify(m->dev, m->base + dst, s->size, tag);
+    vram_device_stats_get(m->dev, &after);
+    m->counters.defrag_modelled_ns += after.modelled_ns - before.modelled_ns;
     if (!st)
         st = vram_heap_free(m->heap, s->offset);
     if (st) {

@@ -186,3 +186,9 @@ vram_status vram_heap_check(const vram_heap *h, char *msg, size_t msglen)
 }
 
 uint64_t vram_heap_max_alloc(const vram_heap *h) { return h->ops->max_alloc(h->impl); }
+
+void vram_heap_restore_peaks(vram_heap *h, uint64_t peak_in_use, uint64_t peak_footprint)
+{
+    if (h && h->ops->restore_peaks)
+        h->ops->restore_peaks(h->impl, peak_in_use, peak_footprint);
+}

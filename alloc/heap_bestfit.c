@@ -542,6 +542,14 @@ static vram_status bf_create(const vram_heap_config *cfg, void **impl)
  * (or above 2^56); alloc VRAM_EINVAL above the capacity, VRAM_ENOMEM when no
  * free block fits; free VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow
  * VRAM_EOVERFLOW past 2^56; any entry that needs node memory VRAM_ENOHOST. */
+static void bf_restore_peaks(void *impl, uint64_t peak_in_use, uint64_t peak_footprint)
+{
+    bf_heap *h = impl;
+    uint64_t fp = bf_footprint(h);
+    h->peak_in_use = peak_in_use > h->in_use ? peak_in_use : h->in_use;
+    h->peak_footprint = peak_footprint > fp ? peak_footprint : fp;
+}
+
 const vram_heap_ops vram__heap_bestfit_ops = {
     .name = "bestfit",
     .create = bf_create,
@@ -555,4 +563,5 @@ const vram_heap_ops vram__heap_bestfit_ops = {
     .alloc_batch = bf_alloc_batch,
     .free_batch = bf_free_batch,
     .max_alloc = bf_max_alloc,
+    .restore_peaks = bf_restore_peaks,
 };

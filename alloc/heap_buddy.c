@@ -477,6 +477,13 @@ static vram_status bd_create(const vram_heap_config *cfg, void **impl)
  * managed range, VRAM_ENOMEM when no free block of the needed order is left;
  * free VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow VRAM_EOVERFLOW
  * past 2^56; any entry that needs node memory VRAM_ENOHOST. */
+static void bd_restore_peaks(void *impl, uint64_t peak_in_use, uint64_t peak_footprint)
+{
+    bd_heap *h = impl;
+    h->peak_in_use = peak_in_use > h->in_use ? peak_in_use : h->in_use;
+    h->peak_footprint = peak_footprint > h->fp ? peak_footprint : h->fp;
+}
+
 const vram_heap_ops vram__heap_buddy_ops = {
     .name = "buddy",
     .create = bd_create,
@@ -490,4 +497,5 @@ const vram_heap_ops vram__heap_buddy_ops = {
     .alloc_batch = bd_alloc_batch,
     .free_batch = bd_free_batch,
     .max_alloc = bd_max_alloc,
+    .restore_peaks = bd_restore_peaks,
 };

@@ -276,6 +276,13 @@ static uint64_t caching_max_alloc(const void *impl)
     return max_u64(best, c->opt.expandable_segments ? max_expand(c) : max_fresh(c));
 }
 
+static void caching_restore_peaks(void *impl, uint64_t peak_in_use, uint64_t peak_footprint)
+{
+    caching_heap *c = impl;
+    c->st.peak_allocated = peak_in_use > c->st.allocated ? peak_in_use : c->st.allocated;
+    c->st.peak_reserved = peak_footprint > c->st.reserved ? peak_footprint : c->st.reserved;
+}
+
 const vram_heap_ops vram__heap_caching_ops = {
     .name = "caching",
     .create = caching_create,
@@ -288,6 +295,7 @@ const vram_heap_ops vram__heap_caching_ops = {
     .walk = vram__caching_walk,
     .check = vram__caching_check,
     .max_alloc = caching_max_alloc,
+    .restore_peaks = caching_restore_peaks,
 };
 
 vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out)

@@ -327,6 +327,15 @@ static vram_status pool_check(const void *impl, char *msg, size_t len)
     return VRAM_OK;
 }
 
+/* The peaks are kept in blocks: bytes round down to whole blocks. */
+static void pool_restore_peaks(void *impl, uint64_t peak_in_use, uint64_t peak_footprint)
+{
+    pool *p = impl;
+    uint64_t live = peak_in_use / p->bsize, hwm = peak_footprint / p->bsize;
+    p->peak_live = live > p->live ? live : p->live;
+    p->peak_hwm = hwm > p->hwm ? hwm : p->hwm;
+}
+
 const vram_heap_ops vram__heap_pool_ops = {
     .name = "pool",
     .create = pool_create,
@@ -340,4 +349,5 @@ const vram_heap_ops vram__heap_pool_ops = {
     .check = pool_check,
     .retain = pool_retain,
     .max_alloc = pool_max_alloc,
+    .restore_peaks = pool_restore_peaks,
 };

@@ -579,6 +579,14 @@ static vram_status tlsf_check(const void *impl, char *msg, size_t len)
     return st ? st : check_lists(t, msg, len);
 }
 
+static void tlsf_restore_peaks(void *impl, uint64_t peak_in_use, uint64_t peak_footprint)
+{
+    tlsf *t = impl;
+    uint64_t fp = footprint(t);
+    t->peak_in_use = peak_in_use > t->in_use ? peak_in_use : t->in_use;
+    t->peak_footprint = peak_footprint > fp ? peak_footprint : fp;
+}
+
 const vram_heap_ops vram__heap_tlsf_ops = {
     .name = "tlsf",
     .create = tlsf_create,
@@ -591,4 +599,5 @@ const vram_heap_ops vram__heap_tlsf_ops = {
     .walk = tlsf_walk,
     .check = tlsf_check,
     .max_alloc = tlsf_max_alloc,
+    .restore_peaks = tlsf_restore_peaks,
 };

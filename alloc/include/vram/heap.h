@@ -89,6 +89,9 @@ typedef struct vram_heap_ops {
     vram_status (*retain)(void *impl, uint64_t offset);          /* optional ("pool") */
     /* Largest request alloc() could satisfy now (policy rounding included). */
     uint64_t (*max_alloc)(const void *impl);
+    /* Sets the high-water marks to the given values, never below the current
+     * in_use / footprint (see vram_heap_restore_peaks). Optional. */
+    void (*restore_peaks)(void *impl, uint64_t peak_in_use, uint64_t peak_footprint);
 } vram_heap_ops;
 
 /* The registered policies by name ("bestfit", "buddy", "tlsf", "pool", "caching");
@@ -118,6 +121,12 @@ void vram_heap_stats_get(const vram_heap *h, vram_heap_stats *out);
 vram_status vram_heap_walk(const vram_heap *h, vram_walk_fn fn, void *ctx);
 vram_status vram_heap_check(const vram_heap *h, char *msg, size_t msglen);
 uint64_t vram_heap_max_alloc(const vram_heap *h);
+/* Undoes what trial allocations, freed again, did to the high-water marks: the
+ * peaks become the given ones (taken by vram_heap_stats_get before the trial)
+ * or the current in_use / footprint, whichever is higher, so a block that was
+ * only tried never counts as footprint. A policy without the entry keeps its
+ * peaks. O(1). Cannot fail; NULL is a no-op. */
+void vram_heap_restore_peaks(vram_heap *h, uint64_t peak_in_use, uint64_t peak_footprint);
 
 #ifdef __cplusplus
 }

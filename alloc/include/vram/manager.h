@@ -92,6 +92,7 @@ typedef struct vram_manager_stats {
     uint64_t shared_keys;
     uint64_t defrag_passes, defrag_moves, defrag_bytes_moved;
     uint64_t defrag_oom_saved;    /* allocations that failed and fit after an automatic pass */
+    double defrag_modelled_ns;    /* the device cost model's time for the moves' copies */
 } vram_manager_stats;
 
 typedef struct vram_handle_info {
