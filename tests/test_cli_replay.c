@@ -1,0 +1,190 @@
+/* test_cli_replay.c - `replay` on bad input: every malformed or inconsistent
+ * trace (tests/data/bad_*.trace), unreadable trace files, and results databases
+ * that cannot be used (unwritable, corrupt, another application's, a full disk)
+ * give a message naming the file (and line or value), a non-zero exit, no
+ * crash, and leave every logged run marked. */
+#include <sqlite3.h>
+#include <zlib.h>
+
+#include "test_cli_lib.h"
+
+#define SMALL CLI_DATA "small.trace"
+
+static void test_usage(void)
+{
+    CLI_EXPECT_HELP("replay", "usage: replay");
+    CLI_EXPECT(2, TEXTS("no TRACE given"), "replay");
+    CLI_EXPECT(2, TEXTS("--batch"), "replay", "--batch", "many", SMALL);
+}
+
+/* Traces the reader refuses, or the replayer finds inconsistent: exit 1, file:line. */
+static void test_bad_traces(void)
+{
+    static const struct {
+        const char *file, *says;
+    } cases[] = {
+        {"bad_zero_size.trace", "bad_zero_size.trace:6: SIZE 0 out of range"},
+        {"bad_size_2p63.trace", "bad_size_2p63.trace:6: SIZE 9223372036854775808 out of range"},
+        {"bad_unknown_free.trace", "bad_unknown_free.trace:7: free of id 7, which is not live"},
+        {"bad_unknown_use.trace", "bad_unknown_use.trace:7: use of id 7, which is not live"},
+        {"bad_double_free.trace", "bad_double_free.trace:8: free of id 1, which is not live"},
+        {"bad_duplicate_alloc.trace", "bad_duplicate_alloc.trace:7: alloc of id 1, which is already live"},
+        {"bad_release_unheld.trace",
+         "bad_release_unheld.trace:7: release of key \"w:never\", which is not held"},
+        {"bad_acquire_size.trace",
+         "bad_acquire_size.trace:7: acquire of key \"w:a\" with size 8192, held with size 4096"},
+        {"malformed.trace", "malformed.trace:8:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s%s", CLI_DATA, cases[i].file);
+        CLI_EXPECT(1, TEXTS(cases[i].says), "replay", "--no-db", "--quiet", path);
+    }
+}
+
+/* Files that are not traces: exit 1 naming the file and the reason. */
+static void test_bad_files(void)
+{
+    cli_write_file("cli_replay_empty.trace", "", 0);
+    CLI_EXPECT(1, TEXTS("cli_replay_empty.trace:1: empty file"), "replay", "--no-db",
+               "cli_replay_empty.trace");
+    cli_write_garbage("cli_replay_garbage.trace", 3000, 42);
+    CLI_EXPECT(1, TEXTS("cli_replay_garbage.trace:1: NUL byte in the line"), "replay", "--no-db",
+               "cli_replay_garbage.trace");
+    cli_make_dir("cli_replay_dir.trace");
+    CLI_EXPECT(1, TEXTS("cli_replay_dir.trace", "Is a directory"), "replay", "--no-db",
+               "cli_replay_dir.trace");
+    CLI_EXPECT(1, TEXTS("cli_replay_missing.trace: cannot open: No such file or directory"), "replay",
+               "--no-db", "cli_replay_missing.trace");
+
+    /* a gzip trace cut short: the reader names the file and the line it reached */
+    gzFile gz = gzopen("cli_replay_full.trace.gz", "wb9");
+    assert_true(gz);
+    FILE *f = fopen(SMALL, "rb");
+    assert_true(f);
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_true(n > 0 && gzwrite(gz, buf, (unsigned)n) == (int)n && gzclose(gz) == Z_OK);
+    cli_write_prefix("cli_replay_cut.trace.gz", "cli_replay_full.trace.gz", 200);
+    CLI_EXPECT(1, TEXTS("cli_replay_cut.trace.gz:", "unexpected end of file"), "replay", "--no-db",
+               "cli_replay_cut.trace.gz");
+}
+
+/* An allocation larger than the device is not malformed: the policy refuses it,
+ * the run counts it ("refused") and the database keeps it with its line. */
+static void test_size_over_capacity(void)
+{
+    remove("cli_replay_big.db");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--db", "cli_replay_big.db",
+               CLI_DATA "bad_size_over_capacity.trace");
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_true(sqlite3_open("cli_replay_big.db", &db) == SQLITE_OK);
+    assert_true(sqlite3_prepare_v2(db,
+                                   "SELECT e.line, e.size, r.errors FROM events e JOIN runs r"
+                                   " ON r.id = e.run_id WHERE e.kind = 'error'",
+                                   -1, &st, NULL) == SQLITE_OK);
+    assert_true(sqlite3_step(st) == SQLITE_ROW);
+    expect_eq_u64(sqlite3_column_int64(st, 0), 6);
+    expect_eq_u64(sqlite3_column_int64(st, 1), INT64_MAX);
+    expect_eq_u64(sqlite3_column_int64(st, 2), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* The number of runs in the database at `path` with this status. */
+static int64_t count_runs(const char *path, const char *status)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_true(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    assert_true(sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE status = ?1", -1, &st, NULL) ==
+                SQLITE_OK);
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    assert_true(sqlite3_step(st) == SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void remove_db(const char *path)
+{
+    char p[256];
+    remove(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    remove(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    remove(p);
+    snprintf(p, sizeof p, "%s-journal", path);
+    remove(p);
+}
+
+/* SQLite keeps /dev/full's journal beside it: remove it only if it is the
+ * small regular file SQLite made. */
+static void remove_dev_full_journal(void)
+{
+    static const char *const names[] = {"/dev/full-journal", "/dev/full-wal", "/dev/full-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        struct stat s;
+        if (lstat(names[i], &s) == 0 && S_ISREG(s.st_mode) && s.st_size <= (1 << 20))
+            remove(names[i]);
+    }
+}
+
+static void test_bad_databases(void)
+{
+    cli_write_file("cli_replay_notdir", "x", 1);
+    CLI_EXPECT(1, TEXTS("cli_replay_notdir/x.db", "cannot open or create the database"), "replay",
+               "--quiet", "--db", "cli_replay_notdir/x.db", SMALL);
+    cli_make_dir("cli_replay_dir.db");
+    CLI_EXPECT(1, TEXTS("cli_replay_dir.db"), "replay", "--quiet", "--db", "cli_replay_dir.db", SMALL);
+
+    cli_write_garbage("cli_replay_corrupt.db", 4096, 7);
+    CLI_EXPECT(1, TEXTS("cli_replay_corrupt.db", "file is not a database"), "replay", "--quiet", "--db",
+               "cli_replay_corrupt.db", SMALL);
+
+    /* another application's database, with a table named like ours */
+    remove_db("cli_replay_other.db");
+    sqlite3 *db;
+    assert_true(sqlite3_open("cli_replay_other.db", &db) == SQLITE_OK);
+    assert_true(sqlite3_exec(db, "CREATE TABLE runs (who TEXT, km REAL)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CLI_EXPECT(1, TEXTS("cli_replay_other.db"), "replay", "--quiet", "--db", "cli_replay_other.db", SMALL);
+
+    /* /dev/full: every write fails with ENOSPC */
+    CLI_EXPECT(1, TEXTS("/dev/full", "database or disk is full"), "replay", "--quiet", "--db", "/dev/full",
+               SMALL);
+    remove_dev_full_journal();
+}
+
+/* A disk that fills during the runs (files limited to some KiB): exit 1 naming
+ * the database; the run is marked failed, or - when even that write failed, as
+ * sim/schema.sql allows - left 'running' and the message says so. */
+static void test_disk_full(void)
+{
+    static const long limits_kib[] = {128, 256, 512, 1024};
+    for (size_t i = 0; i < sizeof limits_kib / sizeof limits_kib[0]; i++) {
+        remove_db("cli_replay_full.db");
+        CLI_EXPECT_FULL(limits_kib[i], 1, TEXTS("cli_replay_full.db"), "replay", "--quiet",
+                        "--no-belady", "--sample-every", "1", "--batch", "64", "--db",
+                        "cli_replay_full.db", VRAM_SOURCE_DIR "/traces/llama70b-contig.trace");
+        if (strstr(cli_last.err, "the run could not be marked"))
+            expect_eq_u64(count_runs("cli_replay_full.db", "running"), 1);
+        else
+            expect_eq_u64(count_runs("cli_replay_full.db", "running"), 0);
+        expect_eq_u64(count_runs("cli_replay_full.db", "ok"), 0);
+    }
+}
+
+int main(void)
+{
+    test_usage();
+    test_bad_traces();
+    test_bad_files();
+    test_size_over_capacity();
+    test_bad_databases();
+    test_disk_full();
+    return test_finish("cli_replay");
+}
