@@ -8,6 +8,7 @@
 #include "vram/device.h"
 #include "vram/evict.h"
 #include "vram/heap.h"
+#include "vram/hostpool.h"
 #include "vram/manager.h"
 #include "vram/status.h"
 #include "vram/tensor_cache.h"
