@@ -90,13 +90,34 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
  * for an event the reader would refuse (size 0 or above 2^63-1, alignment not
  * 0 or a power of two up to 2^30, bad kind, negative priority, key empty, too
  * long or with a byte outside '!'..'~', timestamp going back); VRAM_EIO once a
- * write failed (disk full). Cost: buffered, amortised O(line). */
+ * write failed (disk full), errno set to that write's error (ENOSPC, EFBIG).
+ * Cost: buffered, amortised O(line). */
 vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev);
 /* Writes "# text"; VRAM_EINVAL when text has a control byte (a newline) or more
  * than 4000 bytes. */
 vram_status vtrace_write_comment(vtrace_writer *w, const char *text);
-/* Flushes and closes; a write or close error is reported here too. */
+/* Flushes and closes; a write or close error is reported here too (VRAM_EIO,
+ * errno set as by vtrace_write). */
 vram_status vtrace_writer_close(vtrace_writer *w);
+
+/* The file a tool writes that replaces OUT only when complete (trace_output.c):
+ * write_path is "OUT.tmp", renamed over OUT by vtrace_output_commit, when OUT is
+ * absent or a regular file; OUT itself when it is anything a rename would
+ * replace by a regular file: a device, a FIFO, a symbolic link (/dev/full,
+ * /dev/stdout). */
+typedef struct vtrace_output {
+    char *write_path; /* where to write */
+    char *final;      /* OUT */
+} vtrace_output;
+/* VRAM_EINVAL "OUT: is a directory" (or an empty path), VRAM_ENOHOST; err names
+ * the file. Cost: one stat. */
+vram_status vtrace_output_begin(const char *path, vtrace_output *o, char *err, size_t errlen);
+/* After the file at write_path was written and closed: the rename (none in
+ * place). VRAM_EIO "cannot rename OUT.tmp to OUT: reason", OUT.tmp removed.
+ * Frees o either way. */
+vram_status vtrace_output_commit(vtrace_output *o, char *err, size_t errlen);
+/* After a failure: removes OUT.tmp (never OUT) and frees o. */
+void vtrace_output_abort(vtrace_output *o);
 
 const char *vtrace_type_name(vtrace_type t);
 /* The format's kind words: "weight", "kv", "activation", "workspace", "adapter",

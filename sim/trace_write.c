@@ -20,6 +20,7 @@
 struct vtrace_writer {
     gzFile gz;
     int failed;        /* a write failed: every later call returns VRAM_EIO */
+    int errnum;        /* ... and sets errno to this, the failed write's */
     uint64_t ts;       /* the timestamp last written (sticky in the format) */
     size_t len;
     char out[OUT_BYTES];
@@ -45,12 +46,21 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
+/* VRAM_EIO with errno set to the first failed write's. */
+static vram_status failed(vtrace_writer *w)
+{
+    errno = w->errnum;
+    return VRAM_EIO;
+}
+
 static vram_status flush(vtrace_writer *w)
 {
     if (w->failed)
-        return VRAM_EIO;
+        return failed(w);
+    errno = 0;
     if (w->len && gzwrite(w->gz, w->out, (unsigned)w->len) != (int)w->len) {
         w->failed = 1;
+        w->errnum = errno ? errno : EIO;
         return VRAM_EIO;
     }
     w->len = 0;
@@ -137,6 +147,7 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
     if (!w)
         return VRAM_ENOHOST;
     w->failed = 0;
+    w->errnum = 0;
     w->ts = 0;
     w->len = 0;
     w->gz = gzopen(path, gzip ? "wb6" : "wbT");
@@ -194,7 +205,7 @@ static int event_ok(const vtrace_writer *w, const vtrace_event *ev)
 vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
 {
     if (w->failed)
-        return VRAM_EIO;
+        return failed(w);
     if (!event_ok(w, ev))
         return VRAM_EINVAL;
     if (w->len + EVENT_MAX > OUT_BYTES && flush(w))
@@ -242,7 +253,7 @@ vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
 vram_status vtrace_write_comment(vtrace_writer *w, const char *text)
 {
     if (w->failed)
-        return VRAM_EIO;
+        return failed(w);
     if (!bytes_ok(text, 4000))
         return VRAM_EINVAL;
     char line[4008];
@@ -255,8 +266,13 @@ vram_status vtrace_writer_close(vtrace_writer *w)
     if (!w)
         return VRAM_OK;
     vram_status st = flush(w);
-    if (gzclose(w->gz) != Z_OK)
+    int errnum = w->errnum;
+    errno = 0;
+    if (gzclose(w->gz) != Z_OK && !st) {
         st = VRAM_EIO;
+        errnum = errno ? errno : EIO;
+    }
     free(w);
+    errno = errnum;
     return st;
 }

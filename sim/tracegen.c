@@ -5,6 +5,7 @@
  * Time is engine time in microseconds: arrivals come from the recording
  * (shifted to the window start, divided by the speedup); each step lasts as
  * tracegen_internal.h models it. Byte counts all come from the budget planner. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,7 @@ static vram_status read_ahead(gen *g)
                      (unsigned long long)g->model.context_max);
             vram_status st = vtrace_write_comment(g->w, note);
             if (st)
-                return vtg__fail(g, st, "cannot write the trace: %s", vram_strerror(st));
+                return vtg__write_failed(g, st);
             g->st.rejected++;
             continue;
         }
@@ -445,22 +446,27 @@ vram_status vtracegen_run(const vtracegen_config *c, const char *path, vtracegen
     gen g = {.c = c, .next_id = 1, .err = err, .errlen = errlen};
     if (err && errlen)
         err[0] = '\0';
-    char tmp[4096];
-    if (!c || !path || snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    if (!c) {
         if (err && errlen)
-            snprintf(err, errlen, "no configuration or output path");
+            snprintf(err, errlen, "no configuration");
         return VRAM_EINVAL;
     }
-    vram_status rc = generate(&g, tmp);
+    vtrace_output out;
+    vram_status rc = vtrace_output_begin(path, &out, err, errlen);
+    if (rc)
+        return rc;
+    g.out_path = out.write_path;
+    rc = generate(&g, out.write_path);
     if (g.w) {
         vram_status cst = vtrace_writer_close(g.w);
         if (!rc && cst)
-            rc = vtg__fail(&g, cst, "%s: cannot write: %s", tmp, vram_strerror(cst));
+            rc = vtg__fail(&g, cst, "%s: cannot write: %s", out.write_path,
+                           cst == VRAM_EIO ? strerror(errno) : vram_strerror(cst));
     }
-    if (!rc && rename(tmp, path) != 0)
-        rc = vtg__fail(&g, VRAM_EIO, "%s: cannot rename to %s", tmp, path);
-    if (rc && g.w)
-        remove(tmp);
+    if (!rc)
+        rc = vtrace_output_commit(&out, err, errlen);
+    else
+        vtrace_output_abort(&out);
     for (size_t i = 0; i < g.nrun; i++)
         req_free(g.running[i]);
     while (g.wait_len)

@@ -54,6 +54,7 @@ typedef struct adapter {
 typedef struct gen {
     const vtracegen_config *c;
     vtrace_writer *w;
+    const char *out_path;      /* the file w writes, for messages */
     vtracegen_stats st;
     vram_model_config model;
     vram_budget_profile prof;
@@ -98,6 +99,8 @@ static inline uint64_t vtg__ceil_div(uint64_t a, uint64_t b)
 /* Records the first error message in g->err and returns st. */
 vram_status vtg__fail(gen *g, vram_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* "OUT: cannot write: reason" for a failed trace write (errno as vtrace_write left it). */
+vram_status vtg__write_failed(gen *g, vram_status st);
 /* Trace output at the engine time g->now; a failed write is VRAM_EIO with the message set. */
 vram_status vtg__emit_alloc(gen *g, uint64_t size, vram_kind kind, int prio, uint64_t *id);
 vram_status vtg__emit_id(gen *g, vtrace_type t, uint64_t id);

@@ -1,8 +1,10 @@
 /* tracegen_kv.c - the generator's trace output and KV bookkeeping: paged
  * blocks, contiguous buffers, and prefix segments shared by key. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tracegen_internal.h"
 
@@ -17,12 +19,18 @@ vram_status vtg__fail(gen *g, vram_status st, const char *fmt, ...)
     return st;
 }
 
+vram_status vtg__write_failed(gen *g, vram_status st)
+{
+    return vtg__fail(g, st, "%s: cannot write: %s", g->out_path,
+                     st == VRAM_EIO ? strerror(errno) : vram_strerror(st));
+}
+
 static vram_status emit(gen *g, vtrace_event *ev)
 {
     ev->ts_us = g->now;
     vram_status st = vtrace_write(g->w, ev);
     if (st)
-        return vtg__fail(g, st, "cannot write the trace: %s", vram_strerror(st));
+        return vtg__write_failed(g, st);
     g->st.events++;
     return VRAM_OK;
 }

@@ -115,9 +115,10 @@ vram_status vtg__write_start(gen *g, const char *path)
              (unsigned long long)c->max_batch_seqs, c->speedup, c->start_s, c->duration_s,
              (unsigned long long)c->seed);
     if (c->comment && (st = vtrace_write_comment(g->w, c->comment)))
-        return vtg__fail(g, st, "invalid comment (one line of text expected)");
+        return st == VRAM_EINVAL ? vtg__fail(g, st, "invalid comment (one line of text expected)")
+                                 : vtg__write_failed(g, st);
     if ((st = vtrace_write_comment(g->w, note)))
-        return vtg__fail(g, st, "cannot write the trace: %s", vram_strerror(st));
+        return vtg__write_failed(g, st);
     /* start-up: the chat model's shard, its embeddings shared by key */
     TRY(vtg__emit_key(g, VTRACE_SHARED_ACQUIRE, g->embed_key, g->prof.weights.embed, PRIO_WEIGHT));
     g->nweights = g->model.layers + 2;
@@ -162,5 +163,5 @@ vram_status vtg__write_end(gen *g)
              (unsigned long long)g->st.peak_running, (unsigned long long)g->st.prefix_hits,
              (unsigned long long)g->st.prefix_misses);
     vram_status st = vtrace_write_comment(g->w, note);
-    return st ? vtg__fail(g, st, "cannot write the trace: %s", vram_strerror(st)) : VRAM_OK;
+    return st ? vtg__write_failed(g, st) : VRAM_OK;
 }

@@ -20,7 +20,8 @@ static void usage(FILE *f)
             "\n"
             "  --workload FILE        Azure LLM CSV or Mooncake JSONL recording (required)\n"
             "  --format azure|mooncake  default: mooncake for *.jsonl, else azure\n"
-            "  -o, --output OUT       the trace to write (replaced only when complete)\n"
+            "  -o, --output OUT       the trace to write (replaced only when complete; a device or\n"
+            "                         symbolic link, e.g. /dev/stdout, is written in place)\n"
             "  --gzip                 gzip the output whatever its name (also: OUT ending in .gz)\n"
             "  --model NAME           a budget-planner built-in (default llama-3-70b):");
     for (size_t i = 0; vram_model_builtin(i); i++)

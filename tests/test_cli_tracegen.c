@@ -1,0 +1,111 @@
+/* test_cli_tracegen.c - `tracegen` on bad input and bad output places: every
+ * failure exits non-zero with a message naming the file (and line or value),
+ * and leaves no partial trace; a device output (/dev/full) is written in
+ * place, never replaced by a regular file. */
+#include "test_cli_lib.h"
+
+#define AZURE VRAM_RECORDINGS_DIR "/AzureLLMInferenceTrace_conv.csv"
+
+/* The first `rows` requests of the Azure conversation recording: a quick workload. */
+static void write_small_workload(const char *path, int rows)
+{
+    FILE *in = fopen(AZURE, "r"), *out = fopen(path, "w");
+    assert_true(in && out);
+    char line[512];
+    for (int i = 0; i <= rows && fgets(line, sizeof line, in); i++)
+        fputs(line, out);
+    fclose(in);
+    assert_true(fclose(out) == 0);
+}
+
+static void test_usage(void)
+{
+    CLI_EXPECT_HELP("tracegen", "usage: tracegen --workload FILE");
+    CLI_EXPECT(2, TEXTS("--workload and -o are required"), "tracegen");
+    CLI_EXPECT(2, TEXTS("-o needs a value"), "tracegen", "--workload", "w.csv", "-o");
+    CLI_EXPECT(2, TEXTS("--tp '99999999999999999999'"), "tracegen", "--workload", "w.csv", "-o",
+               "x.trace", "--tp", "99999999999999999999");
+    CLI_EXPECT(2, TEXTS("--speedup 'nan'"), "tracegen", "--workload", "w.csv", "-o", "x.trace",
+               "--speedup", "nan");
+    CLI_EXPECT(2, TEXTS("'extra'"), "tracegen", "--workload", "w.csv", "-o", "x.trace", "extra");
+}
+
+static void test_bad_workloads(void)
+{
+    CLI_EXPECT(1, TEXTS(CLI_DATA "bad_azure_row.csv:3: ContextTokens", "'-5'"), "tracegen",
+               "--workload", CLI_DATA "bad_azure_row.csv", "-o", "cli_tracegen_x.trace");
+    CLI_EXPECT(1, TEXTS(CLI_DATA "bad_mooncake_row.jsonl:2: hash_ids"), "tracegen", "--workload",
+               CLI_DATA "bad_mooncake_row.jsonl", "-o", "cli_tracegen_x.trace");
+    cli_write_file("cli_tracegen_empty.csv", "", 0);
+    CLI_EXPECT(1, TEXTS("cli_tracegen_empty.csv:1: empty file"), "tracegen", "--workload",
+               "cli_tracegen_empty.csv", "-o", "cli_tracegen_x.trace");
+    cli_write_garbage("cli_tracegen_garbage.csv", 2000, 3);
+    CLI_EXPECT(1, TEXTS("cli_tracegen_garbage.csv:1:"), "tracegen", "--workload",
+               "cli_tracegen_garbage.csv", "-o", "cli_tracegen_x.trace");
+    CLI_EXPECT(1, TEXTS("cli_tracegen_garbage.csv:1: NUL byte"), "tracegen",
+               "--workload", "cli_tracegen_garbage.csv", "--format", "mooncake", "-o",
+               "cli_tracegen_x.trace");
+    cli_make_dir("cli_tracegen_dir.csv");
+    CLI_EXPECT(1, TEXTS("cli_tracegen_dir.csv", "Is a directory"), "tracegen", "--workload",
+               "cli_tracegen_dir.csv", "-o", "cli_tracegen_x.trace");
+    CLI_EXPECT(1, TEXTS("cli_tracegen_missing.csv: cannot open: No such file"), "tracegen",
+               "--workload", "cli_tracegen_missing.csv", "-o", "cli_tracegen_x.trace");
+    CLI_EXPECT(1, TEXTS("unknown model 'nope'"), "tracegen", "--workload", "cli_tracegen_w.csv",
+               "-o", "cli_tracegen_x.trace", "--model", "nope");
+    CLI_EXPECT(1, TEXTS("no room for the KV cache"), "tracegen", "--workload", "cli_tracegen_w.csv",
+               "-o", "cli_tracegen_x.trace", "--capacity-gib", "1");
+    expect_true(!cli_exists("cli_tracegen_x.trace") && !cli_exists("cli_tracegen_x.trace.tmp"));
+}
+
+static void test_bad_outputs(void)
+{
+    cli_make_dir("cli_tracegen_out.dir");
+    CLI_EXPECT(1, TEXTS("cli_tracegen_out.dir: is a directory"), "tracegen", "--workload",
+               "cli_tracegen_w.csv", "-o", "cli_tracegen_out.dir");
+    cli_write_file("cli_tracegen_file", "x", 1);
+    CLI_EXPECT(1, TEXTS("cli_tracegen_file/x.trace.tmp: cannot write: Not a directory"), "tracegen",
+               "--workload", "cli_tracegen_w.csv", "-o", "cli_tracegen_file/x.trace");
+
+    /* a device: written in place, so the write fails and the device stays */
+    cli_link_dev_full("cli_tracegen_full.trace");
+    CLI_EXPECT(1, TEXTS("cli_tracegen_full.trace: cannot write: No space left on device"), "tracegen",
+               "--workload", "cli_tracegen_w.csv", "-o", "cli_tracegen_full.trace");
+    expect_true(!cli_exists("cli_tracegen_full.trace.tmp"));
+    if (cli_is_link("cli_tracegen_full.trace")) /* else a tool run as root would replace /dev/full */
+        CLI_EXPECT(1, TEXTS("/dev/full: cannot write: No space left on device"), "tracegen",
+                   "--workload", "cli_tracegen_w.csv", "-o", "/dev/full");
+    else
+        expect_true(!"tracegen replaced its output link instead of writing through it");
+
+    /* a disk that fills: the previous trace stays as it was, no .tmp is left */
+    cli_write_file("cli_tracegen_keep.trace", "old", 3);
+    static const long limits_kib[] = {4, 64};
+    static const char *const names[] = {"cli_tracegen_keep.trace", "cli_tracegen_keep.trace.gz"};
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < 2; k++) {
+            char tmp[64];
+            snprintf(tmp, sizeof tmp, "%s.tmp", names[k]);
+            CLI_EXPECT_FULL(limits_kib[i], 1, TEXTS(tmp, "cannot write: File too large"), "tracegen",
+                            "--workload", AZURE, "-o", names[k]);
+            expect_true(!cli_exists(tmp));
+        }
+    FILE *f = fopen("cli_tracegen_keep.trace", "r");
+    char kept[8] = "";
+    expect_true(f && fgets(kept, sizeof kept, f) && strcmp(kept, "old") == 0);
+    if (f)
+        fclose(f);
+    expect_true(!cli_exists("cli_tracegen_keep.trace.gz"));
+
+    /* the same without a limit succeeds: the failures above were the disk's */
+    CLI_EXPECT(0, TEXTS("cli_tracegen_ok.trace: "), "tracegen", "--workload", "cli_tracegen_w.csv",
+               "-o", "cli_tracegen_ok.trace");
+}
+
+int main(void)
+{
+    write_small_workload("cli_tracegen_w.csv", 20);
+    test_usage();
+    test_bad_workloads();
+    test_bad_outputs();
+    return test_finish("cli_tracegen");
+}
