@@ -168,21 +168,19 @@ vram_status vimport__scan(vimport__core *c, const vimport__source *src)
     return VRAM_OK;
 }
 
-/* The writer's side of pass 2: OUT.tmp while writing, renamed at the end. */
+/* The writer's side of pass 2: OUT.tmp while writing, renamed at the end
+ * (or OUT in place: see vtrace_output_begin). */
 typedef struct output {
     vtrace_writer *w;
-    char *tmp;
+    vtrace_output file;
 } output;
 
 static void output_abort(output *o)
 {
     if (o->w)
         vtrace_writer_close(o->w);
-    if (o->tmp)
-        remove(o->tmp);
-    free(o->tmp);
     o->w = NULL;
-    o->tmp = NULL;
+    vtrace_output_abort(&o->file);
 }
 
 static vram_status write_event(vimport__core *c, const vimport__source *src, output *o,
@@ -190,7 +188,7 @@ static vram_status write_event(vimport__core *c, const vimport__source *src, out
 {
     vram_status st = vtrace_write(o->w, ev);
     if (st == VRAM_EIO)
-        return vimport__fail(c, NULL, st, "%s: write error", o->tmp);
+        return vimport__fail(c, NULL, st, "%s: cannot write: %s", o->file.write_path, strerror(errno));
     if (st)
         return vimport__fail(c, src, st, "cannot write %s %llu (size %llu) as a trace event",
                              vtrace_type_name(ev->type), (unsigned long long)ev->id,
@@ -268,22 +266,23 @@ vram_status vimport__emit(vimport__core *c, const vimport__source *src, const ch
         return no_memory(c);
 
     output o = {0};
+    char err[600];
+    st = vtrace_output_begin(out_path, &o.file, err, sizeof err);
+    if (st)
+        return vimport__fail(c, NULL, st, "%s", err);
+    const char *path = o.file.write_path;
     size_t n = strlen(out_path);
-    o.tmp = malloc(n + 5);
-    if (!o.tmp)
-        return no_memory(c);
-    memcpy(o.tmp, out_path, n);
-    memcpy(o.tmp + n, ".tmp", 5);
     const int gzip = n >= 3 && strcmp(out_path + n - 3, ".gz") == 0;
-    st = vtrace_writer_open_as(o.tmp, h, gzip, &o.w);
+    st = vtrace_writer_open_as(path, h, gzip, &o.w);
     if (st) {
-        vimport__fail(c, NULL, st, "%s: cannot write: %s", o.tmp,
+        vimport__fail(c, NULL, st, "%s: cannot write: %s", path,
                       st == VRAM_EIO ? strerror(errno) : "bad header");
-        free(o.tmp);
+        output_abort(&o);
         return st;
     }
     if (comment && (st = vtrace_write_comment(o.w, comment)))
-        vimport__fail(c, NULL, st, "%s: cannot write the comment", o.tmp);
+        vimport__fail(c, NULL, st, "%s: cannot write the comment: %s", path,
+                      st == VRAM_EIO ? strerror(errno) : "not one line of text");
     if (!st)
         st = emit_events(c, src, &o);
     if (st) {
@@ -293,18 +292,12 @@ vram_status vimport__emit(vimport__core *c, const vimport__source *src, const ch
     st = vtrace_writer_close(o.w);
     o.w = NULL;
     if (st) {
-        vimport__fail(c, NULL, st, "%s: write error", o.tmp);
+        vimport__fail(c, NULL, st, "%s: cannot write: %s", path, strerror(errno));
         output_abort(&o);
         return st;
     }
-    if (rename(o.tmp, out_path) != 0) {
-        vimport__fail(c, NULL, VRAM_EIO, "cannot rename %s to %s: %s", o.tmp, out_path,
-                      strerror(errno));
-        output_abort(&o);
-        return VRAM_EIO;
-    }
-    free(o.tmp);
-    return VRAM_OK;
+    st = vtrace_output_commit(&o.file, err, sizeof err);
+    return st ? vimport__fail(c, NULL, st, "%s", err) : VRAM_OK;
 }
 
 void vimport__header_text(char dst[VTRACE_TEXT_MAX], const char *s)

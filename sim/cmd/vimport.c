@@ -22,6 +22,7 @@ static const char usage[] =
     "options:\n"
     "  -o, --output OUT       the trace to write (gzip when it ends in .gz); written to OUT.tmp\n"
     "                         and renamed when complete, so a failed import leaves nothing\n"
+    "                         (a device or symbolic link, e.g. /dev/stdout, is written in place)\n"
     "  --capacity BYTES       device capacity in the header; suffixes K M G T (powers of 1024).\n"
     "                         Default: torch, the snapshot's segments (or the peak of live bytes\n"
     "                         if larger); rmm, the peak of live bytes rounded up to a GiB\n"
