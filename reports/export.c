@@ -1,4 +1,5 @@
 /* export.c - each run's data for the plots, by the SQL in sql/. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,10 +63,13 @@ vram_status vrep_export_missing_ops(const vrep_paths *p, const vrep_series *s, v
         FILE *f = fopen(path, "w");
         int ok = f && fprintf(f, "# no %s calls in this run\n",
                               vreplay_op_name((vreplay_op)k)) > 0;
-        if (f && fclose(f) != 0)
-            ok = 0;
+        if (f) {
+            const int bad = ferror(f); /* a write failed before the close */
+            if (fclose(f) != 0 || bad)
+                ok = 0;
+        }
         if (!ok) {
-            snprintf(err, errlen, "%s: cannot write", path);
+            snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
             return VRAM_EIO;
         }
     }

@@ -1,6 +1,7 @@
 /* heapmap.c - re-runs each replay to one event and walks its heaps. */
 #include "heapmap.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,7 +225,7 @@ vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, uint64_t
     snprintf(path, sizeof path, "%s/heapmap.dat", p->data);
     FILE *f = fopen(path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write", path);
+        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         return VRAM_EIO;
     }
     fprintf(f, "# strip from to (bytes) kind (0 weight 1 kv 2 activation 3 workspace"
@@ -239,8 +240,9 @@ vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, uint64_t
         if (!r && event)
             r = one_run(p, &s[i], event, f, strips, yt, ytlen, err, errlen);
     }
-    if (fclose(f) != 0 && !r) {
-        snprintf(err, errlen, "%s: write failed", path);
+    const int bad = ferror(f); /* a write failed before the close */
+    if ((fclose(f) != 0 || bad) && !r) {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
         r = VRAM_EIO;
     }
     return r;

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "trace.h"
+
 static const char css[] =
     "body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}"
     "table{border-collapse:collapse;margin:1em 0;font-size:90%}"
@@ -120,9 +122,13 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/index.html", p->out);
-    FILE *f = fopen(path, "w");
+    vtrace_output out; /* the page replaces the last one only when complete */
+    if (vtrace_output_begin(path, &out, err, errlen))
+        return VRAM_EIO;
+    FILE *f = fopen(out.write_path, "w");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot write: %s", out.write_path, strerror(errno));
+        vtrace_output_abort(&out);
         return VRAM_EIO;
     }
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
@@ -150,9 +156,14 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
         fputs(self_check, f);
         fputs("</body></html>\n", f);
     }
-    if (fclose(f) != 0 && ok) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+    const int bad = ferror(f); /* a write failed before the close */
+    if ((fclose(f) != 0 || bad) && ok) {
+        snprintf(err, errlen, "%s: write failed: %s", out.write_path, strerror(errno));
         ok = 0;
     }
-    return ok ? VRAM_OK : VRAM_EIO;
+    if (!ok) {
+        vtrace_output_abort(&out);
+        return VRAM_EIO;
+    }
+    return vtrace_output_commit(&out, err, errlen);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -54,8 +55,14 @@ static vram_status check_meta(vrep_db *db, char *err, size_t errlen)
 vram_status vrep_db_open(const char *path, vrep_db **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (access(path, R_OK) != 0) {
+    struct stat s;
+    if (access(path, R_OK) != 0 || stat(path, &s) != 0) {
         snprintf(err, errlen, "%s: cannot read the database: %s", path, strerror(errno));
+        return VRAM_EIO;
+    }
+    if (S_ISDIR(s.st_mode) || s.st_size == 0) {
+        snprintf(err, errlen, "%s: %s, not a results database (replay --db writes one)", path,
+                 S_ISDIR(s.st_mode) ? "a directory" : "an empty file");
         return VRAM_EIO;
     }
     vrep_db *db = calloc(1, sizeof *db);
@@ -192,7 +199,8 @@ vram_status vrep_sql_to_dat(vrep_db *db, sqlite3_stmt *st, const char *path, lon
         snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->h));
         res = VRAM_EIO;
     }
-    if (fclose(f) != 0 && !res) {
+    const int bad = ferror(f); /* a write failed before the close */
+    if ((fclose(f) != 0 || bad) && !res) {
         snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
         res = VRAM_EIO;
     }

@@ -6,6 +6,8 @@
  * Writes DIR (default report/): index.html (everything, images embedded),
  * summary.md, footprint/frag/latency/heapmap/evictions .png and .svg, the
  * plotted data in DIR/data (NAME.dat) and gnuplot messages in DIR/gnuplot.log.
+ * index.html and summary.md replace the previous ones only when complete
+ * (written last, after everything they show).
  *
  * Exit status: 0 the report was written (also when gnuplot is missing: the
  * data and summaries are written, the figures are not, and a warning says how
@@ -22,6 +24,7 @@
 #include "html.h"
 #include "report.h"
 #include "summary.h"
+#include "trace.h"
 
 /* mkdir -p */
 static int make_dir(const char *path, char *err, size_t errlen)
@@ -47,9 +50,13 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.md", r->paths.out);
-    FILE *f = fopen(path, "w");
+    vtrace_output out; /* the summary replaces the last one only when complete */
+    if (vtrace_output_begin(path, &out, r->err, sizeof r->err))
+        return VRAM_EIO;
+    FILE *f = fopen(out.write_path, "w");
     if (!f) {
-        snprintf(r->err, sizeof r->err, "%s: cannot write: %s", path, strerror(errno));
+        snprintf(r->err, sizeof r->err, "%s: cannot write: %s", out.write_path, strerror(errno));
+        vtrace_output_abort(&out);
         return VRAM_EIO;
     }
     fprintf(f, "# %s\n\n", title);
@@ -77,11 +84,13 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
         else
             fprintf(f, "- %s: not drawn: %s\n", g->caption, g->why);
     }
-    if (fclose(f) != 0) {
-        snprintf(r->err, sizeof r->err, "%s: write failed: %s", path, strerror(errno));
+    const int bad = ferror(f); /* a write failed before the close */
+    if (fclose(f) != 0 || bad) {
+        snprintf(r->err, sizeof r->err, "%s: write failed: %s", out.write_path, strerror(errno));
+        vtrace_output_abort(&out);
         return VRAM_EIO;
     }
-    return VRAM_OK;
+    return vtrace_output_commit(&out, r->err, sizeof r->err);
 }
 
 static vram_status run_report(vrep_report *r, vrep_figures *pl)

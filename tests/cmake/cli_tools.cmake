@@ -8,3 +8,6 @@ foreach(pair "cli_replay|replay" "cli_tracegen|tracegen" "cli_vimport|vimport" "
     add_dependencies(test_${name} ${tool})
   endif()
 endforeach()
+if(TARGET test_cli_report AND TARGET replay)
+  add_dependencies(test_cli_report replay) # it replays its database
+endif()

@@ -1,0 +1,104 @@
+/* test_cli_report.c - `report` on databases it cannot use (a directory, an
+ * empty file, random bytes, another application's), unknown runs, bad option
+ * values, output places it cannot write, and a disk that fills: exit non-zero
+ * naming the file or value; a report that fails keeps the previous page.
+ * (tests/test_report.c covers the good reports and more database errors.) */
+#include <sqlite3.h>
+
+#include "test_cli_lib.h"
+
+#define DB "cli_report.db"
+#define OUT "cli_report_out"
+
+static void make_db(void)
+{
+    remove(DB);
+    remove(DB "-wal");
+    remove(DB "-shm");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit,tlsf", "--db", DB,
+               CLI_DATA "small.trace");
+    /* rollback journal: a reader then needs no -shm file (which a small file-size limit refuses) */
+    sqlite3 *db;
+    assert_true(sqlite3_open(DB, &db) == SQLITE_OK);
+    assert_true(sqlite3_exec(db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_usage(void)
+{
+    CLI_EXPECT_HELP("report", "usage: report RESULTS.db");
+    CLI_EXPECT(2, TEXTS("give exactly one results database"), "report");
+    CLI_EXPECT(2, TEXTS("--at: \"0\" is not an event number"), "report", DB, "--at", "0");
+    CLI_EXPECT(2, TEXTS("exclude each other"), "report", DB, "--compare", DB, "--compare-runs", "1,2");
+}
+
+static void test_bad_databases(void)
+{
+    cli_make_dir("cli_report_dir.db");
+    CLI_EXPECT(1, TEXTS("cli_report_dir.db: a directory, not a results database"), "report",
+               "cli_report_dir.db", "-o", OUT);
+    cli_write_file("cli_report_empty.db", "", 0);
+    CLI_EXPECT(1, TEXTS("cli_report_empty.db: an empty file, not a results database"), "report",
+               "cli_report_empty.db", "-o", OUT);
+    cli_write_garbage("cli_report_corrupt.db", 4096, 11);
+    CLI_EXPECT(1, TEXTS("cli_report_corrupt.db: not an SQLite database"), "report",
+               "cli_report_corrupt.db", "-o", OUT);
+    remove("cli_report_other.db");
+    sqlite3 *db;
+    assert_true(sqlite3_open("cli_report_other.db", &db) == SQLITE_OK);
+    assert_true(sqlite3_exec(db, "CREATE TABLE invoices (id INTEGER, total REAL)", NULL, NULL, NULL) ==
+                SQLITE_OK);
+    sqlite3_close(db);
+    CLI_EXPECT(1, TEXTS("cli_report_other.db: not a vramlab results database"), "report",
+               "cli_report_other.db", "-o", OUT);
+    CLI_EXPECT(1, TEXTS("cli_report_missing.db: cannot read the database: No such file"), "report",
+               "cli_report_missing.db", "-o", OUT);
+    expect_true(!cli_exists("cli_report_missing.db"));
+    expect_true(!cli_exists(OUT));
+}
+
+static void test_bad_runs(void)
+{
+    CLI_EXPECT(1, TEXTS(DB ": no run with id 99 (runs: 1-2)"), "report", DB, "-o", OUT, "--runs", "99");
+    CLI_EXPECT(1, TEXTS(DB ": no run with id 99"), "report", DB, "-o", OUT, "--compare-runs", "1,99");
+    CLI_EXPECT(1, TEXTS("--runs: \"abc\" is not a run id"), "report", DB, "-o", OUT, "--runs", "1,abc");
+    CLI_EXPECT(1, TEXTS("--runs: \"99999999999999999999\" is not a run id"), "report", DB, "-o", OUT,
+               "--runs", "99999999999999999999");
+    CLI_EXPECT(1, TEXTS("--at 999999: run 1 (bestfit) has"), "report", DB, "-o", OUT, "--at", "999999");
+    CLI_EXPECT(1, TEXTS("cli_report_missing.db: cannot read"), "report", DB, "-o", OUT, "--compare",
+               "cli_report_missing.db");
+}
+
+static void test_bad_outputs(void)
+{
+    cli_write_file("cli_report_file", "x", 1);
+    CLI_EXPECT(1, TEXTS("cli_report_file/x: cannot create the directory: Not a directory"), "report", DB,
+               "-o", "cli_report_file/x");
+    CLI_EXPECT(1, TEXTS("/dev/full/data: cannot create the directory: Not a directory"), "report", DB,
+               "-o", "/dev/full");
+
+    /* without gnuplot the page is ~4 KiB and every other file under 2 KiB: a
+     * 3 KiB limit fails the page; the previous page stays, no .tmp is left */
+    setenv("VREPORT_GNUPLOT", "/nonexistent/gnuplot", 1);
+    CLI_EXPECT(0, TEXTS("figures are not drawn"), "report", DB, "-o", OUT);
+    static char before[CLI_OUT_MAX], after[CLI_OUT_MAX];
+    cli_slurp(OUT "/index.html", before);
+    expect_true(strstr(before, "</html>") != NULL);
+    CLI_EXPECT_FULL(3, 1, TEXTS(OUT "/index.html.tmp: write failed: File too large"), "report", DB, "-o",
+                    OUT, "--runs", "2");
+    cli_slurp(OUT "/index.html", after);
+    expect_true(strcmp(before, after) == 0);
+    expect_true(!cli_exists(OUT "/index.html.tmp") && !cli_exists(OUT "/summary.md.tmp"));
+    unsetenv("VREPORT_GNUPLOT");
+}
+
+int main(void)
+{
+    assert_true(system("rm -rf " OUT) == 0);
+    make_db();
+    test_usage();
+    test_bad_databases();
+    test_bad_runs();
+    test_bad_outputs();
+    return test_finish("cli_report");
+}
