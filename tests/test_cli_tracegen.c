@@ -34,7 +34,7 @@ static void test_bad_workloads(void)
 {
     CLI_EXPECT(1, TEXTS(CLI_DATA "bad_azure_row.csv:3: ContextTokens", "'-5'"), "tracegen",
                "--workload", CLI_DATA "bad_azure_row.csv", "-o", "cli_tracegen_x.trace");
-    CLI_EXPECT(1, TEXTS(CLI_DATA "bad_mooncake_row.jsonl:2: hash_ids"), "tracegen", "--workload",
+    CLI_EXPECT(1, TEXTS(CLI_DATA "bad_mooncake_row.jsonl:2: hash_ids: expected ',' or ']' after id 2"), "tracegen", "--workload",
                CLI_DATA "bad_mooncake_row.jsonl", "-o", "cli_tracegen_x.trace");
     cli_write_file("cli_tracegen_empty.csv", "", 0);
     CLI_EXPECT(1, TEXTS("cli_tracegen_empty.csv:1: empty file"), "tracegen", "--workload",
