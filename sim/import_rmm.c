@@ -337,8 +337,12 @@ vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport
         opt = &defaults;
     vimport__core c;
     vram_status st = vimport__core_init(&c, err, errlen);
-    if (st)
+    if (!st)
+        st = vtrace_output_not_input(out_path, in_path, err, errlen);
+    if (st) {
+        vimport__core_fini(&c);
         return st;
+    }
     rmm_src s = {.core = &c, .path = in_path};
     s.f = fopen(in_path, "rb");
     if (!s.f)

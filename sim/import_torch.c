@@ -239,8 +239,12 @@ vram_status vimport_torch(const char *in_path, const char *out_path, const vimpo
         opt = &defaults;
     vimport__core c;
     vram_status st = vimport__core_init(&c, err, errlen);
-    if (st)
+    if (!st)
+        st = vtrace_output_not_input(out_path, in_path, err, errlen);
+    if (st) {
+        vimport__core_fini(&c);
         return st;
+    }
     vpickle_doc *doc = NULL;
     const vpickle_value *entries = NULL;
     st = open_snapshot(&c, in_path, opt->device, &doc, &entries);

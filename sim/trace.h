@@ -112,6 +112,9 @@ typedef struct vtrace_output {
 /* VRAM_EINVAL "OUT: is a directory" (or an empty path), VRAM_ENOHOST; err names
  * the file. Cost: one stat. */
 vram_status vtrace_output_begin(const char *path, vtrace_output *o, char *err, size_t errlen);
+/* VRAM_EINVAL "OUT: is the input IN: ..." when OUT and IN name the same regular
+ * file (same device and inode), which the output would replace. Cost: two stats. */
+vram_status vtrace_output_not_input(const char *path, const char *input, char *err, size_t errlen);
 /* After the file at write_path was written and closed: the rename (none in
  * place). VRAM_EIO "cannot rename OUT.tmp to OUT: reason", OUT.tmp removed.
  * Frees o either way. */

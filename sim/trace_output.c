@@ -56,6 +56,16 @@ vram_status vtrace_output_begin(const char *path, vtrace_output *o, char *err, s
     return VRAM_OK;
 }
 
+vram_status vtrace_output_not_input(const char *path, const char *input, char *err, size_t errlen)
+{
+    struct stat o, i;
+    if (path && input && stat(path, &o) == 0 && stat(input, &i) == 0 && o.st_dev == i.st_dev &&
+        o.st_ino == i.st_ino && S_ISREG(o.st_mode))
+        return fail(err, errlen, VRAM_EINVAL, "%s: is the input %s: the output would replace it",
+                    path, input);
+    return VRAM_OK;
+}
+
 vram_status vtrace_output_commit(vtrace_output *o, char *err, size_t errlen)
 {
     vram_status st = VRAM_OK;

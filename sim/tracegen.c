@@ -452,7 +452,9 @@ vram_status vtracegen_run(const vtracegen_config *c, const char *path, vtracegen
         return VRAM_EINVAL;
     }
     vtrace_output out;
-    vram_status rc = vtrace_output_begin(path, &out, err, errlen);
+    vram_status rc = vtrace_output_not_input(path, c->workload, err, errlen);
+    if (!rc)
+        rc = vtrace_output_begin(path, &out, err, errlen);
     if (rc)
         return rc;
     g.out_path = out.write_path;

@@ -65,11 +65,13 @@ typedef struct vtracegen_stats {
 void vtracegen_defaults(vtracegen_config *c);
 
 /* Generates the trace into `path` (written to "path.tmp" and renamed at the end,
- * so a failed run leaves no trace behind). Cost: linear in the workload and in
+ * so a failed run leaves no trace behind; a device or link is written in place:
+ * vtrace_output_begin). Cost: linear in the workload and in
  * the events written; memory: the requests waiting and running, and one table
  * entry per distinct prefix hash. Fails with err naming the cause: VRAM_EINVAL
  * (unknown model, bad option: zero tp or batch, utilisation outside (0, 1],
- * speedup <= 0, adapters but max_loras 0, no KV room left by the weights),
+ * speedup <= 0, adapters but max_loras 0, no KV room left by the weights; an
+ * output that is a directory or the workload file itself),
  * VRAM_EPARSE (workload file:line), VRAM_EIO (cannot read or write),
  * VRAM_ENOHOST. *st may be NULL. */
 vram_status vtracegen_run(const vtracegen_config *c, const char *path, vtracegen_stats *st, char *err,

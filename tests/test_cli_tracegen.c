@@ -66,6 +66,14 @@ static void test_bad_outputs(void)
     CLI_EXPECT(1, TEXTS("cli_tracegen_file/x.trace.tmp: cannot write: Not a directory"), "tracegen",
                "--workload", "cli_tracegen_w.csv", "-o", "cli_tracegen_file/x.trace");
 
+    /* the output named as the workload: refused, the workload kept */
+    write_small_workload("cli_tracegen_in.csv", 5);
+    struct stat before, after;
+    assert_true(stat("cli_tracegen_in.csv", &before) == 0);
+    CLI_EXPECT(1, TEXTS("cli_tracegen_in.csv: is the input cli_tracegen_in.csv"), "tracegen",
+               "--workload", "cli_tracegen_in.csv", "-o", "cli_tracegen_in.csv");
+    expect_true(stat("cli_tracegen_in.csv", &after) == 0 && after.st_size == before.st_size);
+
     /* a device: written in place, so the write fails and the device stays */
     cli_link_dev_full("cli_tracegen_full.trace");
     CLI_EXPECT(1, TEXTS("cli_tracegen_full.trace: cannot write: No space left on device"), "tracegen",

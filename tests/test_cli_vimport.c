@@ -68,6 +68,21 @@ static void test_bad_outputs(void)
     CLI_EXPECT(1, TEXTS("cli_vimport_file/x.trace.tmp: cannot write: Not a directory"), "vimport", "rmm",
                RMM, "-o", "cli_vimport_file/x.trace");
 
+    /* the output named as the input (or a link to it): refused, the input kept */
+    cli_write_prefix("cli_vimport_in.csv", RMM, 200);
+    CLI_EXPECT(1, TEXTS("cli_vimport_in.csv: is the input cli_vimport_in.csv"), "vimport", "rmm",
+               "cli_vimport_in.csv", "-o", "cli_vimport_in.csv");
+    unlink("cli_vimport_in.link");
+    assert_true(symlink("cli_vimport_in.csv", "cli_vimport_in.link") == 0);
+    CLI_EXPECT(1, TEXTS("cli_vimport_in.link: is the input cli_vimport_in.csv"), "vimport", "rmm",
+               "cli_vimport_in.csv", "-o", "cli_vimport_in.link");
+    struct stat s;
+    expect_true(stat("cli_vimport_in.csv", &s) == 0 && s.st_size == 200);
+    cli_write_prefix("cli_vimport_in.pickle", TORCH, 300);
+    CLI_EXPECT(1, TEXTS("cli_vimport_in.pickle: is the input"), "vimport", "torch",
+               "cli_vimport_in.pickle", "-o", "cli_vimport_in.pickle");
+    expect_true(stat("cli_vimport_in.pickle", &s) == 0 && s.st_size == 300);
+
     cli_link_dev_full("cli_vimport_full.trace");
     CLI_EXPECT(1, TEXTS("cli_vimport_full.trace: cannot write: No space left on device"), "vimport",
                "rmm", RMM, "-o", "cli_vimport_full.trace");
