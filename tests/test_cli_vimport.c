@@ -14,6 +14,10 @@ static void test_usage(void)
     CLI_EXPECT(2, TEXTS("--capacity", "'0'"), "vimport", "rmm", RMM, "-o", OUT, "--capacity", "0");
     CLI_EXPECT(2, TEXTS("--capacity", "'99999999999T'"), "vimport", "rmm", RMM, "-o", OUT,
                "--capacity", "99999999999T");
+    CLI_EXPECT(2, TEXTS("--device applies to torch snapshots only"), "vimport", "rmm", RMM, "-o", OUT,
+               "--device", "1");
+    CLI_EXPECT(2, TEXTS("--device: expected a device number", "'-1'"), "vimport", "torch", TORCH, "-o",
+               OUT, "--device", "-1");
 }
 
 static void test_bad_pickles(void)

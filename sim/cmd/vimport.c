@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 {
     const char *format = NULL, *input = NULL, *output = NULL;
     vimport_options opt = {0};
+    int device_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int has_value = i + 1 < argc;
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
                 return usage_error("--device: expected a device number from 0 to 1024, found '%s'",
                                    argv[i]);
             opt.device = (int)d;
+            device_given = 1;
         } else if (!strcmp(a, "--source") || !strcmp(a, "--licence")) {
             if (!has_value)
                 return usage_error("%s needs a text", a);
@@ -129,6 +131,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(format, "rmm") != 0 && strcmp(format, "torch") != 0)
         return usage_error("unknown FORMAT '%s': expected rmm, torch, azure or mooncake", format);
+    if (device_given && strcmp(format, "torch") != 0)
+        return usage_error("--device applies to torch snapshots only, not to %s", format);
     if (!input)
         return usage_error("%s", "no INPUT file");
     if (!output)
