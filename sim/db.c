@@ -65,6 +65,15 @@ static const char schema_sql[] =
     "  alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,\n"
     "  defrag_passes INTEGER, defrag_moves INTEGER, defrag_bytes_moved INTEGER,\n"
     "  defrag_oom_saved INTEGER,      -- allocations that failed and fit after an automatic pass\n"
+    "  defrag_modelled_ms REAL,       -- the cost model's time for the moves' copies\n"
+    "  caching_conf TEXT,             -- caching policy settings as given (PYTORCH_CUDA_ALLOC_CONF\n"
+    "                                 -- syntax); NULL = defaults or another policy\n"
+    "  reserved_unallocated INTEGER,  -- caching: reserved - allocated when reserved peaked, as\n"
+    "                                 -- PyTorch's OOM message reports it (NULL: other policies)\n"
+    "  tensor_cache INTEGER,          -- bytes of the tensor cache for activations/workspaces (NULL: none)\n"
+    "  tc_hits INTEGER, tc_misses INTEGER, -- its acquires served from an idle buffer, and not\n"
+    "  tc_idle_peak INTEGER,          -- the most bytes it held idle (not handed out) at once\n"
+    "  tc_peak_footprint INTEGER,     -- its heap's peak footprint (included in peak_footprint)\n"
     "  modelled_ms REAL,              -- the device cost model's time\n"
     "  wall_s REAL, events_per_s REAL -- measured, trace parsing included\n"
     ");\n"
@@ -159,8 +168,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_BEGIN] =
         "INSERT INTO runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
         " evict_policy, capacity, sample_every, check_every, options, layout, tool_version,"
-        " defrag, time_every, started, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-        " ?11, ?12, ?13, ?14, ?15, ?16, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
+        " defrag, time_every, caching_conf, tensor_cache, started, status) VALUES (?1, ?2, ?3, ?4,"
+        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
     [ST_RUN_END] =
         "UPDATE runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
         " events = ?4, steps = ?5, requests = ?6, skipped = ?7, errors = ?8, ooms = ?9,"
@@ -169,7 +179,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         " worst_ext_frag = ?18, alloc_p50_ns = ?19, alloc_p99_ns = ?20, free_p50_ns = ?21,"
         " free_p99_ns = ?22, modelled_ms = ?23, wall_s = ?24, events_per_s = ?25,"
         " defrag_passes = ?26, defrag_moves = ?27, defrag_bytes_moved = ?28,"
-        " defrag_oom_saved = ?29 WHERE id = ?1",
+        " defrag_oom_saved = ?29, defrag_modelled_ms = ?30, reserved_unallocated = ?31,"
+        " tc_hits = ?32, tc_misses = ?33, tc_idle_peak = ?34, tc_peak_footprint = ?35"
+        " WHERE id = ?1",
     [ST_SAMPLE] =
         "INSERT INTO samples (run_id, event_index, line, ts_us, live_bytes, requested, in_use,"
         " footprint, reserved, free_bytes, largest_free, free_blocks, ext_frag, internal_waste,"
@@ -413,6 +425,9 @@ vram_status vdb_run_begin(vdb *db, const vdb_run_info *in, int64_t *run_id)
     bind_text(s, 14, VDB_TOOL_VERSION);
     bind_text(s, 15, in->defrag);
     bind_u64(s, 16, in->time_every);
+    bind_text(s, 17, in->caching_conf);
+    if (in->tensor_cache)
+        bind_u64(s, 18, in->tensor_cache);
     if (db_step(db, s, "inserting the run"))
         return db_broken(db);
     *run_id = sqlite3_last_insert_rowid(db->h);
@@ -549,7 +564,17 @@ static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)
     bind_u64(s, i++, m->defrag_passes);
     bind_u64(s, i++, m->defrag_moves);
     bind_u64(s, i++, m->defrag_bytes_moved);
-    bind_u64(s, i, m->defrag_oom_saved);
+    bind_u64(s, i++, m->defrag_oom_saved);
+    sqlite3_bind_double(s, i++, m->defrag_modelled_ms);
+    if (m->has_unallocated)
+        bind_u64(s, i, m->reserved_unallocated);
+    i++;
+    if (m->has_tensor_cache) {
+        bind_u64(s, i, m->tc_hits);
+        bind_u64(s, i + 1, m->tc_misses);
+        bind_u64(s, i + 2, m->tc_idle_peak);
+        bind_u64(s, i + 3, m->tc_peak_footprint);
+    }
 }
 
 vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *detail,

@@ -22,7 +22,7 @@
 #include "hist.h"
 #include "vram/status.h"
 
-#define VDB_SCHEMA_VERSION 1
+#define VDB_SCHEMA_VERSION 2
 #define VDB_TOOL_VERSION "vramlab-replay 0.1.0"
 
 typedef struct vdb vdb;
@@ -39,6 +39,8 @@ typedef struct vdb_run_info {
     const char *options;      /* the command line or other free text */
     const char *defrag;       /* "off", "on-oom" or "every=N" */
     const char *layout;       /* how the policy was laid out, or NULL */
+    const char *caching_conf; /* the caching policy's settings as given, or NULL */
+    uint64_t tensor_cache;    /* bytes of the tensor cache; 0 = none (NULL) */
 } vdb_run_info;
 
 typedef struct vdb_sample {
@@ -78,6 +80,11 @@ typedef struct vdb_summary {
     uint64_t evictions, rematerialisations, bytes_evicted, bytes_rematerialised;
     uint64_t peak_footprint, peak_in_use, peak_live;
     uint64_t defrag_passes, defrag_moves, defrag_bytes_moved, defrag_oom_saved;
+    double defrag_modelled_ms;
+    int has_unallocated;      /* 0: reserved_unallocated is not known (stored as NULL) */
+    uint64_t reserved_unallocated;
+    int has_tensor_cache;     /* 0: the tc_* columns are NULL */
+    uint64_t tc_hits, tc_misses, tc_idle_peak, tc_peak_footprint;
     uint64_t samples;         /* 0: worst_ext_frag is unknown (stored as NULL) */
     double worst_ext_frag;
     uint64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;

@@ -4,7 +4,9 @@
  * layout): block-sized KV allocations and "kv:" shared keys (vreplay_pooled)
  * from a block pool, everything else from a bestfit heap. The bestfit lane
  * gets the trace's peak live "other" bytes plus 1/16, rounded up to whole
- * blocks; the pool lane gets the rest of the device in whole blocks. */
+ * blocks; the pool lane gets the rest of the device in whole blocks. With a
+ * tensor cache (replay.h), its bytes are taken off the device first and the
+ * lanes share the rest. */
 #include "replay.h"
 
 #include <stdarg.h>
@@ -16,25 +18,33 @@
 
 #include "idmap.h"
 #include "trace.h"
+#include "vram/caching.h"
 #include "vram/defrag.h"
 #include "vram/evict.h"
+#include "vram/tensor_cache.h"
 
 #define MAX_LANES 2
 #define LANE_MAIN 0
 #define LANE_KV 1
+#define LANE_TC 2 /* an id served by the tensor cache (not a manager lane) */
 
 /* A live trace id, 16 bytes so that map slots stay two to a cache line. h.v 0
  * (never a valid handle): the allocation failed, later events on the id are
- * skipped. size_lane: the requested size, with the lane in the top bit (sizes
- * are below 2^63, traces/FORMAT.md). */
+ * skipped. LANE_TC: h.v is the offset in the tensor cache's heap plus 1.
+ * size_lane: the requested size, with the lane in the top two bits (a placed
+ * allocation is below 2^48, the heap's limit; the size of a failed one is
+ * never read). */
 typedef struct id_entry {
     vram_handle h;
     uint64_t size_lane;
 } id_entry;
 
-#define LANE_BIT 63
-static uint64_t id_size(const id_entry *it) { return it->size_lane & ~(UINT64_C(1) << LANE_BIT); }
-static int id_lane(const id_entry *it) { return (int)(it->size_lane >> LANE_BIT); }
+#define LANE_SHIFT 62
+static uint64_t id_size(const id_entry *it)
+{
+    return it->size_lane & ((UINT64_C(1) << LANE_SHIFT) - 1);
+}
+static int id_lane(const id_entry *it) { return (int)(it->size_lane >> LANE_SHIFT); }
 
 /* A shared key: acquisitions the manager holds and acquisitions that failed. */
 typedef struct key_entry {
@@ -61,6 +71,9 @@ typedef struct engine {
     int device_failed;       /* set-up failed in the device layer, not in the policy */
     uint64_t evictions_seen, bytes_evicted_seen; /* at the previous sample */
     uint64_t time_every, to_time; /* time one timed call in time_every; countdown */
+    int caching;             /* the main lane's heap is the caching policy */
+    vram_heap *tc_heap;      /* the tensor cache's heap and the cache, or NULL */
+    vram_tensor_cache *tc;
 } engine;
 
 const char *vreplay_op_name(vreplay_op op)
@@ -239,6 +252,16 @@ static uint64_t lanes_sample(const engine *e, vdb_sample *s)
         bytes_evicted += m.bytes_evicted;
         modelled += m.device.modelled_ns;
     }
+    if (e->tc_heap) {
+        vram_heap_stats h;
+        vram_heap_stats_get(e->tc_heap, &h);
+        s->requested += h.requested;
+        s->in_use += h.in_use;
+        s->footprint += h.footprint;
+        s->reserved += h.capacity;
+        s->free_bytes += h.free;
+        s->free_blocks += h.free_blocks;
+    }
     s->live_bytes = e->live;
     s->internal_waste = s->in_use - s->requested;
     s->ext_frag = ext_frag(e, s);
@@ -306,10 +329,23 @@ static void record_oom(engine *e, int lane, const char *op, uint64_t size)
     int despite = m.heap.free >= size;
     e->res->ooms++;
     e->res->ooms_despite_free += (uint64_t)despite;
+    char text[192];
+    vram_caching_stats cs;
+    const char *message = NULL;
+    if (e->caching &&
+        vram_heap_caching_stats(vram_manager_heap(e->lane[lane]), &cs) == VRAM_OK) {
+        /* As PyTorch's out-of-memory message puts it. */
+        snprintf(text, sizeof text,
+                 "%llu bytes reserved in total, of which %llu allocated and %llu reserved but"
+                 " unallocated",
+                 (unsigned long long)cs.reserved, (unsigned long long)cs.allocated,
+                 (unsigned long long)cs.reserved_unallocated);
+        message = text;
+    }
     vdb_event row = {.event_index = e->index, .line = e->ev.line, .kind = "oom", .op = op,
                      .id = e->ev.id, .key = e->ev.type == VTRACE_SHARED_ACQUIRE ? e->ev.key : NULL,
                      .size = size, .free_bytes = m.heap.free, .largest_free = m.heap.largest_free,
-                     .despite_free = despite};
+                     .despite_free = despite, .message = message};
     log_event(e, &row);
 }
 
@@ -351,6 +387,72 @@ static void note_live(engine *e, uint64_t size)
     }
 }
 
+/* The caching policy's reserved bytes rise only in a call that needs device
+ * bytes (alloc, use, acquire): after each, the highest reserved so far and
+ * what of it was unallocated then. Constant time. */
+static void note_reserved(engine *e, int lane)
+{
+    vram_caching_stats cs;
+    if (!e->caching || vram_heap_caching_stats(vram_manager_heap(e->lane[lane]), &cs) ||
+        cs.reserved <= e->res->peak_reserved)
+        return;
+    e->res->peak_reserved = cs.reserved;
+    e->res->reserved_unallocated = cs.reserved_unallocated;
+}
+
+/* The tensor cache's key for a trace allocation: its size in bytes of u8. */
+static vram_tensor_shape tc_shape(uint64_t size)
+{
+    vram_tensor_shape sh = {.ndim = 1, .dims = {size}, .dtype = VRAM_DTYPE_U8};
+    return sh;
+}
+
+/* Serves an activation or workspace from the tensor cache (replay.h): VRAM_OK
+ * and *offset; VRAM_ENOMEM or VRAM_EINVAL when its heap cannot hold the size
+ * (the caller goes to the lanes); any other status is a library failure. */
+static vram_status tc_alloc(engine *e, uint64_t size, uint64_t *offset)
+{
+    vram_tensor_shape sh = tc_shape(size);
+    vram_status st = vram_tensor_cache_acquire(e->tc, &sh, offset);
+    if (st != VRAM_ENOTFOUND)
+        return st;
+    st = vram_heap_alloc(e->tc_heap, size, 0, offset);
+    if (st == VRAM_ENOMEM) {
+        vram_tensor_cache_stats ts;
+        vram_tensor_cache_stats_get(e->tc, &ts);
+        if (ts.idle_bytes == 0)
+            return st;
+        st = vram_tensor_cache_trim(e->tc, NULL, NULL);
+        if (!st)
+            st = vram_heap_alloc(e->tc_heap, size, 0, offset);
+    }
+    return st;
+}
+
+/* Gives an id's block back to the tensor cache: a buffer it handed out is
+ * released, a block of its heap adopted (or freed when the cache refuses it). */
+static vram_status tc_free(engine *e, uint64_t size, uint64_t offset)
+{
+    vram_status st = vram_tensor_cache_release(e->tc, offset);
+    if (st == VRAM_ENOTFOUND) {
+        vram_tensor_shape sh = tc_shape(size);
+        st = vram_tensor_cache_adopt(e->tc, &sh, offset);
+        if (st == VRAM_ENOMEM)
+            st = vram_heap_free(e->tc_heap, offset);
+    }
+    vram_tensor_cache_stats ts;
+    vram_tensor_cache_stats_get(e->tc, &ts);
+    if (ts.idle_bytes > e->res->tc_idle_peak)
+        e->res->tc_idle_peak = ts.idle_bytes;
+    return st;
+}
+
+static int tc_serves(const engine *e, const vtrace_event *ev)
+{
+    return e->tc && (ev->kind == VRAM_KIND_ACTIVATION || ev->kind == VRAM_KIND_WORKSPACE) &&
+           ev->align <= VRAM_DEFAULT_ALIGN;
+}
+
 static void do_alloc(engine *e)
 {
     const vtrace_event *ev = &e->ev;
@@ -367,15 +469,32 @@ static void do_alloc(engine *e)
         trace_error(e, text);
         return;
     }
+    uint64_t t0 = time_start(e);
+    if (tc_serves(e, ev)) {
+        uint64_t off;
+        vram_status st = tc_alloc(e, ev->size, &off);
+        if (st == VRAM_OK) {
+            timed(e, VREPLAY_OP_ALLOC, t0);
+            it->h.v = off + 1;
+            it->size_lane = ev->size | (uint64_t)LANE_TC << LANE_SHIFT;
+            note_live(e, ev->size);
+            return;
+        }
+        if (st != VRAM_ENOMEM && st != VRAM_EINVAL) {
+            it->h.v = 0;
+            library_failure(e, "the tensor cache", st);
+            return;
+        }
+    }
     int lane = vreplay_pooled(e->block, ev->kind, NULL, ev->size) ? e->kv_lane : LANE_MAIN;
     vram_alloc_desc d = {.size = ev->size, .align = ev->align, .priority = ev->priority,
                          .kind = ev->kind, .backing = vreplay_backing_of(ev->kind),
                          .remat = reload_weights};
-    uint64_t t0 = time_start(e);
     vram_status st = vram_alloc(e->lane[lane], &d, &it->h);
     timed(e, VREPLAY_OP_ALLOC, t0);
-    it->size_lane = ev->size | (uint64_t)lane << LANE_BIT;
+    it->size_lane = ev->size | (uint64_t)lane << LANE_SHIFT;
     if (st == VRAM_OK) {
+        note_reserved(e, lane);
         note_live(e, ev->size);
         return;
     }
@@ -406,10 +525,26 @@ static void do_free_or_use(engine *e)
             vsim_idmap_remove(e->ids, ev->id);
         return;
     }
+    if (id_lane(it) == LANE_TC) {
+        /* A use needs nothing: activations and workspaces are never evicted. */
+        if (!is_free)
+            return;
+        uint64_t size = id_size(it), t0 = time_start(e);
+        vram_status st = tc_free(e, size, it->h.v - 1);
+        timed(e, VREPLAY_OP_FREE, t0);
+        vsim_idmap_remove(e->ids, ev->id);
+        if (st)
+            library_failure(e, "the tensor cache's free", st);
+        else
+            e->live -= size;
+        return;
+    }
     vram_manager *m = e->lane[id_lane(it)];
     uint64_t t0 = time_start(e);
     vram_status st = is_free ? vram_free(m, it->h) : vram_touch(m, it->h);
     timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
+    if (!is_free && !st)
+        note_reserved(e, id_lane(it));
     if (is_free) {
         uint64_t size = id_size(it);
         vsim_idmap_remove(e->ids, ev->id);
@@ -451,6 +586,7 @@ static void do_acquire(engine *e)
                                          reload_weights, NULL, &h);
     timed(e, VREPLAY_OP_ACQUIRE, t0);
     if (st == VRAM_OK) {
+        note_reserved(e, (int)k->lane);
         if (k->held++ == 0)
             note_live(e, ev->size);
         return;
@@ -496,13 +632,19 @@ static void do_release(engine *e)
 
 static void check_invariants(engine *e)
 {
+    char text[256];
     for (int i = 0; i < e->lanes && !e->done; i++) {
-        char text[256];
         if (vram_manager_check(e->lane[i], text, sizeof text) == VRAM_OK)
             continue;
         fail_run(e, "violation", e->ev.line, "%s:%llu: invariant violated after this event: %s",
                  e->opt->trace_path, (unsigned long long)e->ev.line, text);
     }
+    if (e->tc && !e->done &&
+        (vram_tensor_cache_check(e->tc, text, sizeof text) ||
+         vram_heap_check(e->tc_heap, text, sizeof text)))
+        fail_run(e, "violation", e->ev.line,
+                 "%s:%llu: tensor cache invariant violated after this event: %s",
+                 e->opt->trace_path, (unsigned long long)e->ev.line, text);
 }
 
 static void dispatch(engine *e)
@@ -620,6 +762,7 @@ static vram_status lane_create(engine *e, int lane, const char *policy, uint64_t
     c.device.errbuf_len = sizeof why;
     c.heap_policy = policy;
     c.heap.block_size = block;
+    c.heap.caching = e->opt->caching;
     c.evict_policy = e->opt->evict_policy;
     c.evict = 1;
     c.defrag_on_oom = e->opt->defrag_on_oom;
@@ -636,14 +779,42 @@ static vram_status lane_create(engine *e, int lane, const char *policy, uint64_t
     return st;
 }
 
+/* The tensor cache's heap (bestfit over its bytes) and the cache; VRAM_OK,
+ * or a status with the message set. */
+static vram_status tc_create(engine *e, uint64_t capacity)
+{
+    uint64_t bytes = e->opt->tensor_cache;
+    if (bytes >= capacity || bytes % VRAM_DEFAULT_ALIGN) {
+        msg(e, "tensor cache: %llu bytes is not a multiple of %u below the device's %llu",
+            (unsigned long long)bytes, VRAM_DEFAULT_ALIGN, (unsigned long long)capacity);
+        return VRAM_EINVAL;
+    }
+    vram_heap_config hc = {.capacity = bytes};
+    vram_status st = vram_heap_create(vram_heap_policy("bestfit"), &hc, &e->tc_heap);
+    vram_tensor_cache_config tcc = {.limit_bytes = bytes};
+    if (!st)
+        st = vram_tensor_cache_create(e->tc_heap, &tcc, &e->tc);
+    if (st)
+        msg(e, "cannot create a tensor cache of %llu bytes: %s", (unsigned long long)bytes,
+            vram_strerror(st));
+    return st;
+}
+
 /* Sets up the lanes; VRAM_OK, or a status with the message set. */
 static vram_status lanes_create(engine *e, const vtrace_header *hdr, uint64_t capacity)
 {
     const char *policy = e->opt->policy;
     e->kv_lane = LANE_MAIN;
     e->block = hdr->kv_block_bytes;
+    if (e->opt->tensor_cache) {
+        vram_status st = tc_create(e, capacity);
+        if (st)
+            return st;
+        capacity -= e->opt->tensor_cache;
+    }
     if (strcmp(policy, "pool") != 0) {
         e->lanes = 1;
+        e->caching = strcmp(policy, "caching") == 0;
         return lane_create(e, LANE_MAIN, policy, capacity, 0);
     }
     uint64_t block = hdr->kv_block_bytes;
@@ -696,6 +867,19 @@ static void summarise(engine *e, vdb_summary *s)
         r->defrag_moves += m.defrag_moves;
         r->defrag_bytes_moved += m.defrag_bytes_moved;
         r->defrag_oom_saved += m.defrag_oom_saved;
+        r->defrag_modelled_ns += m.defrag_modelled_ns;
+    }
+    r->has_unallocated = e->caching;
+    if (e->tc) {
+        vram_heap_stats h;
+        vram_heap_stats_get(e->tc_heap, &h);
+        vram_tensor_cache_stats ts;
+        vram_tensor_cache_stats_get(e->tc, &ts);
+        r->tc_hits = ts.hits;
+        r->tc_misses = ts.misses;
+        r->tc_peak_footprint = h.peak_footprint;
+        r->peak_footprint += h.peak_footprint;
+        r->peak_in_use += h.peak_in_use;
     }
     r->events = e->index;
     memset(s, 0, sizeof *s);
@@ -723,6 +907,14 @@ static void summarise(engine *e, vdb_summary *s)
     s->defrag_moves = r->defrag_moves;
     s->defrag_bytes_moved = r->defrag_bytes_moved;
     s->defrag_oom_saved = r->defrag_oom_saved;
+    s->defrag_modelled_ms = r->defrag_modelled_ns / 1e6;
+    s->has_unallocated = r->has_unallocated;
+    s->reserved_unallocated = r->reserved_unallocated;
+    s->has_tensor_cache = e->tc != NULL;
+    s->tc_hits = r->tc_hits;
+    s->tc_misses = r->tc_misses;
+    s->tc_idle_peak = r->tc_idle_peak;
+    s->tc_peak_footprint = r->tc_peak_footprint;
     s->modelled_ms = r->modelled_ns / 1e6;
     s->wall_s = r->wall_s;
     s->events_per_s = r->wall_s > 0 ? (double)r->events / r->wall_s : 0;
@@ -784,7 +976,9 @@ static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capac
         .evict_policy = e->opt->evict_policy, .capacity = capacity,
         .sample_every = e->opt->sample_every, .check_every = e->opt->check_every,
         .time_every = e->time_every,
-        .options = e->opt->options_text, .defrag = defrag, .layout = e->res->layout};
+        .options = e->opt->options_text, .defrag = defrag, .layout = e->res->layout,
+        .caching_conf = strcmp(e->opt->policy, "caching") == 0 ? e->opt->caching_conf : NULL,
+        .tensor_cache = e->opt->tensor_cache};
     vram_status st = vdb_run_begin(db, &info, &e->res->run_id);
     if (st) {
         e->res->status = VREPLAY_RUN_FAILED;
@@ -797,6 +991,8 @@ static void engine_free(engine *e)
 {
     for (int i = 0; i < MAX_LANES; i++)
         vram_manager_destroy(e->lane[i], NULL);
+    vram_tensor_cache_destroy(e->tc);
+    vram_heap_destroy(e->tc_heap);
     vsim_idmap_destroy(e->ids);
     vsim_keymap_destroy(e->keys);
     vtrace_close(e->r);

@@ -15,7 +15,18 @@
  * is recorded as an error event and skipped the same way. A trace that
  * contradicts itself (id allocated twice, free of an id never allocated), a
  * malformed line, a violated invariant (--check-every) or any other failure of
- * the library ends the run as failed, with the event's file:line. */
+ * the library ends the run as failed, with the event's file:line.
+ *
+ * Tensor cache (option tensor_cache > 0): that many bytes of the device are a
+ * heap of their own with a vram_tensor_cache in front of it; activation and
+ * workspace allocations (alignment at most VRAM_DEFAULT_ALIGN) are served
+ * there first. The trace carries no shapes, so a buffer's shape key is its
+ * size: dims {size}, dtype u8. An allocation takes an idle buffer of that size
+ * (a hit) or a new block of the cache's heap (a miss; when the heap is full the
+ * idle buffers are trimmed and it is tried once more); its free returns the
+ * buffer to the cache, which adopts the new blocks as idle buffers. What the
+ * cache's heap cannot hold goes to the lanes as usual. Its heap's footprint
+ * counts in the run's footprint. */
 #ifndef VSIM_REPLAY_H
 #define VSIM_REPLAY_H
 
@@ -74,6 +85,9 @@ typedef struct vreplay_options {
     uint64_t sample_every;       /* a sample every N events; 0 = none */
     uint64_t check_every;        /* vram_manager_check every N events; 0 = never */
     uint64_t time_every;         /* measure one call in N (0 and 1: every call) */
+    const vram_caching_options *caching; /* the caching policy's options; NULL = defaults */
+    const char *caching_conf;    /* the text they were parsed from (runs.caching_conf), or NULL */
+    uint64_t tensor_cache;       /* bytes of the tensor cache (above); 0 = none */
     const char *options_text;    /* free text stored in runs.options (the command line) */
     const char *trace_crc32;     /* vreplay_trace_crc32 of the trace, computed once by a caller
                                     running several policies; NULL: the run computes it */
@@ -112,6 +126,15 @@ typedef struct vreplay_result {
     uint64_t samples;            /* samples taken */
     double worst_ext_frag;       /* max over samples of 1 - largest free / total free */
     uint64_t defrag_passes, defrag_moves, defrag_bytes_moved, defrag_oom_saved;
+    double defrag_modelled_ns;   /* the cost model's time for the moves' copies */
+    /* The caching policy: reserved - allocated after the call that took the
+     * reserved bytes highest (the "reserved but unallocated" of PyTorch's OOM
+     * message at peak); has_unallocated 0 for other policies. */
+    int has_unallocated;
+    uint64_t peak_reserved, reserved_unallocated;
+    /* The tensor cache (tensor_cache > 0): acquires served from an idle buffer
+     * and not, the most bytes held idle at once, its heap's peak footprint. */
+    uint64_t tc_hits, tc_misses, tc_idle_peak, tc_peak_footprint;
     double modelled_ns;          /* the device cost model's time */
     double wall_s;               /* the replay's wall time, parse included */
     double timer_ns;             /* the clock's own cost per reading (median), for the reader */

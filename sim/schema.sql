@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS runs (
   alloc_p50_ns INTEGER, alloc_p99_ns INTEGER, free_p50_ns INTEGER, free_p99_ns INTEGER,
   defrag_passes INTEGER, defrag_moves INTEGER, defrag_bytes_moved INTEGER,
   defrag_oom_saved INTEGER,      -- allocations that failed and fit after an automatic pass
+  defrag_modelled_ms REAL,       -- the cost model's time for the moves' copies
+  caching_conf TEXT,             -- caching policy settings as given (PYTORCH_CUDA_ALLOC_CONF
+                                 -- syntax); NULL = defaults or another policy
+  reserved_unallocated INTEGER,  -- caching: reserved - allocated when reserved peaked, as
+                                 -- PyTorch's OOM message reports it (NULL: other policies)
+  tensor_cache INTEGER,          -- bytes of the tensor cache for activations/workspaces (NULL: none)
+  tc_hits INTEGER, tc_misses INTEGER, -- its acquires served from an idle buffer, and not
+  tc_idle_peak INTEGER,          -- the most bytes it held idle (not handed out) at once
+  tc_peak_footprint INTEGER,     -- its heap's peak footprint (included in peak_footprint)
   modelled_ms REAL,              -- the device cost model's time
   wall_s REAL, events_per_s REAL -- measured, trace parsing included
 );

@@ -16,6 +16,7 @@
 #include "bounds.h"
 #include "db.h"
 #include "replay.h"
+#include "vram/caching.h"
 #include "vram/evict.h"
 
 /* Set by the first SIGINT; the engine polls it after every event. */
@@ -47,6 +48,12 @@ static void usage(FILE *f)
             "                        spares the clock's cost on the others)\n"
             "  --defrag MODE         off (default); on-oom: compact when an allocation fails\n"
             "                        despite enough free bytes; every=N: a pass every N events\n"
+            "  --caching-conf TEXT   the caching policy's settings in PYTORCH_CUDA_ALLOC_CONF\n"
+            "                        syntax, e.g. \"max_split_size_mb:128,expandable_segments:True,\n"
+            "                        garbage_collection_threshold:0.8\" (default: PyTorch's defaults)\n"
+            "  --tensor-cache BYTES  serve activations and workspaces from a tensor cache of BYTES\n"
+            "                        (a multiple of 256) taken off the device, keyed by size\n"
+            "                        (default 0 = none)\n"
             "  --no-belady           skip Belady's reference (one pass over the trace fewer)\n"
             "  --db PATH             results database (default results.db)\n"
             "  --no-db               log nothing\n"
@@ -62,6 +69,9 @@ typedef struct cli {
     uint64_t capacity, sample_every, check_every, time_every, batch;
     int no_db, belady, quiet, defrag_on_oom;
     uint64_t defrag_every;
+    const char *caching_conf;  /* as given, or NULL */
+    vram_caching_options caching;
+    uint64_t tensor_cache;
 } cli;
 
 /* A decimal number for option `name`; 0 and a message when it is not one. */
@@ -119,7 +129,7 @@ static int known_policies(const char *list, const char **bad, size_t *bad_len)
 static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
-           O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP };
+           O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
         {"backend", required_argument, 0, O_BACKEND},
@@ -129,6 +139,8 @@ static int parse_args(int argc, char **argv, cli *c)
         {"check-every", required_argument, 0, O_CHECK},
         {"time-every", required_argument, 0, O_TIME},
         {"defrag", required_argument, 0, O_DEFRAG},
+        {"caching-conf", required_argument, 0, O_CACHING_CONF},
+        {"tensor-cache", required_argument, 0, O_TENSOR_CACHE},
         {"no-belady", no_argument, 0, O_NO_BELADY},
         {"db", required_argument, 0, O_DB},
         {"no-db", no_argument, 0, O_NO_DB},
@@ -168,6 +180,23 @@ static int parse_args(int argc, char **argv, cli *c)
             if (!ok)
                 fprintf(stderr, "replay: --defrag: \"%s\" is not off, on-oom or every=N (N > 0)\n",
                         optarg);
+            break;
+        case O_CACHING_CONF: {
+            char why[256] = "";
+            c->caching_conf = optarg;
+            if (vram_caching_options_parse(optarg, &c->caching, why, sizeof why)) {
+                fprintf(stderr, "replay: --caching-conf: %s\n", why[0] ? why : optarg);
+                ok = 0;
+            }
+            break;
+        }
+        case O_TENSOR_CACHE:
+            ok = parse_u64("--tensor-cache", optarg, &c->tensor_cache);
+            if (ok && c->tensor_cache % VRAM_DEFAULT_ALIGN) {
+                fprintf(stderr, "replay: --tensor-cache: %s is not a multiple of %u bytes\n",
+                        optarg, VRAM_DEFAULT_ALIGN);
+                ok = 0;
+            }
             break;
         case O_NO_BELADY: c->belady = 0; break;
         case O_DB: c->db_path = optarg; break;
@@ -315,6 +344,58 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
            " can go below it (live bytes include evicted ones).\n");
 }
 
+static void pct(char *buf, size_t len, uint64_t part, uint64_t whole)
+{
+    if (whole)
+        snprintf(buf, len, "%.1f%%", 100.0 * (double)part / (double)whole);
+    else
+        snprintf(buf, len, "-");
+}
+
+/* What the options did per policy: the caching policy's reserved but
+ * unallocated bytes at its peak, the tensor cache, and compaction. */
+static void print_options_table(const char *const *names, const vreplay_result *res, size_t n,
+                                const cli *c)
+{
+    const char *defrag = c->defrag_every ? "every N" : c->defrag_on_oom ? "on-oom" : "off";
+    printf("\n| policy | reserved but unallocated at peak | tensor cache hit rate (hits/misses)"
+           " | tensor cache idle max | defrag passes | moves | bytes moved | defrag modelled ms"
+           " | OOMs saved by compaction |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        const vreplay_result *r = &res[i];
+        if (r->status == VREPLAY_RUN_NOT_APPLICABLE)
+            continue;
+        char un[96] = "-", peak[32], hit[96] = "-", idle[32] = "-", moved[32];
+        if (r->has_unallocated) {
+            char u[32];
+            snprintf(un, sizeof un, "%s of %s reserved", human(r->reserved_unallocated, u, sizeof u),
+                     human(r->peak_reserved, peak, sizeof peak));
+        }
+        if (c->tensor_cache) {
+            char p[16];
+            pct(p, sizeof p, r->tc_hits, r->tc_hits + r->tc_misses);
+            snprintf(hit, sizeof hit, "%s (%" PRIu64 "/%" PRIu64 ")", p, r->tc_hits,
+                     r->tc_misses);
+            human(r->tc_idle_peak, idle, sizeof idle);
+        }
+        printf("| %s | %s | %s | %s | %" PRIu64 " | %" PRIu64 " | %s | %.3f | %" PRIu64 " |\n",
+               names[i], un, hit, idle, r->defrag_passes, r->defrag_moves,
+               human(r->defrag_bytes_moved, moved, sizeof moved), r->defrag_modelled_ns / 1e6,
+               r->defrag_oom_saved);
+    }
+    printf("Compaction: --defrag %s. ", defrag);
+    if (c->caching_conf)
+        printf("Caching settings: \"%s\". ", c->caching_conf);
+    if (c->tensor_cache) {
+        char b[32];
+        printf("Tensor cache: %s off the device for activations and workspaces, keyed by size"
+               " (dtype u8); its heap's peak is in the peak footprint.",
+               human(c->tensor_cache, b, sizeof b));
+    }
+    printf("\n");
+}
+
 static void join_args(int argc, char **argv, char *out, size_t len)
 {
     size_t used = 0;
@@ -388,6 +469,8 @@ int main(int argc, char **argv)
             .sample_every = c.sample_every, .check_every = c.check_every,
             .time_every = c.time_every,
             .defrag_on_oom = c.defrag_on_oom, .defrag_every = c.defrag_every,
+            .caching = c.caching_conf ? &c.caching : NULL, .caching_conf = c.caching_conf,
+            .tensor_cache = c.tensor_cache,
             .options_text = cmdline, .trace_crc32 = crc[0] ? crc : NULL,
             .trace_bytes = trace_bytes, .bounds = bp, .db = db,
             .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr,
@@ -404,8 +487,10 @@ int main(int argc, char **argv)
         if (st)
             break; /* could not run: the database, device or trace fails every policy alike */
     }
-    if (done)
+    if (done) {
         print_table(names, res, done, bp, c.time_every);
+        print_options_table(names, res, done, &c);
+    }
     if (interrupted)
         fprintf(stderr, "replay: interrupted; the current run is marked \"interrupted\"\n");
     if (db) {
