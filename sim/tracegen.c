@@ -111,7 +111,14 @@ static vram_status read_ahead(gen *g)
         if (!r)
             return vtg__fail(g, VRAM_ENOHOST, "out of host memory");
         r->rid = q.line;
-        r->arrival_us = (uint64_t)((double)(q.arrival_us - g->win_start_us) / g->c->speedup);
+        const double arrival = (double)(q.arrival_us - g->win_start_us) / g->c->speedup;
+        if (!(arrival < 0x1p63)) {
+            free(r);
+            return vtg__fail(g, VRAM_EINVAL, "%s:%llu: arrival %.0f us after the window start at "
+                             "--speedup %g: beyond 2^63 us", g->c->workload,
+                             (unsigned long long)q.line, arrival, g->c->speedup);
+        }
+        r->arrival_us = (uint64_t)arrival;
         r->prompt = q.prompt_tokens;
         r->output = out;
         r->adapter = -1;

@@ -32,7 +32,7 @@ typedef struct vtracegen_config {
     uint64_t seed;               /* adapter assignment; default 1 */
     double start_s, duration_s;  /* arrivals in [start, start + duration) of recording time;
                                     duration 0 = to the end of the recording */
-    double speedup;              /* arrivals come this many times faster; default 1 */
+    double speedup;              /* arrivals come this many times faster (1e-6 to 1e6); default 1 */
     uint64_t max_batch_tokens;   /* tokens per engine step; default 8192 */
     uint64_t max_batch_seqs;     /* requests per engine step; default 256 */
     uint32_t block_tokens;       /* paged KV block; default 16 */
@@ -69,9 +69,11 @@ void vtracegen_defaults(vtracegen_config *c);
  * vtrace_output_begin). Cost: linear in the workload and in
  * the events written; memory: the requests waiting and running, and one table
  * entry per distinct prefix hash. Fails with err naming the cause: VRAM_EINVAL
- * (unknown model, bad option: zero tp or batch, utilisation outside (0, 1],
- * speedup <= 0, adapters but max_loras 0, no KV room left by the weights; an
- * output that is a directory or the workload file itself),
+ * (unknown model; an option out of range, named with its value: zero tp, batch
+ * or block, utilisation outside (0, 1], speedup outside [1e-6, 1e6], more than
+ * 2^20 adapters, adapters with max_loras or lora_rank 0, a window beyond 1e12 s;
+ * no KV room left by the weights; an arrival beyond 2^63 us; an output that is
+ * a directory or the workload file itself),
  * VRAM_EPARSE (workload file:line), VRAM_EIO (cannot read or write),
  * VRAM_ENOHOST. *st may be NULL. */
 vram_status vtracegen_run(const vtracegen_config *c, const char *path, vtracegen_stats *st, char *err,

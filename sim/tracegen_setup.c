@@ -34,6 +34,49 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
+#define SPEEDUP_MIN 1e-6      /* arrival times stay far below 2^63 us */
+#define SPEEDUP_MAX 1e6
+#define ADAPTERS_MAX (1u << 20) /* one table entry each */
+#define WINDOW_MAX_S 1e12
+
+/* The options the planner does not check, each named with its value. */
+static vram_status check_options(gen *g)
+{
+    const vtracegen_config *c = g->c;
+    static const char at_least_1[] = "%s 0: expected at least 1";
+    if (!c->max_batch_tokens)
+        return vtg__fail(g, VRAM_EINVAL, at_least_1, "--max-batch-tokens");
+    if (!c->max_batch_seqs)
+        return vtg__fail(g, VRAM_EINVAL, at_least_1, "--max-batch-seqs");
+    if (!c->block_tokens)
+        return vtg__fail(g, VRAM_EINVAL, at_least_1, "--block-tokens");
+    if (!c->contig_min_tokens)
+        return vtg__fail(g, VRAM_EINVAL, at_least_1, "contig_min_tokens");
+    if (!c->capacity)
+        return vtg__fail(g, VRAM_EINVAL, at_least_1, "--capacity-gib");
+    if (!(c->utilisation > 0 && c->utilisation <= 1))
+        return vtg__fail(g, VRAM_EINVAL, "--utilisation %g: expected a share in (0, 1]", c->utilisation);
+    if (!(c->speedup >= SPEEDUP_MIN && c->speedup <= SPEEDUP_MAX))
+        return vtg__fail(g, VRAM_EINVAL, "--speedup %g: expected %g to %g", c->speedup, SPEEDUP_MIN,
+                         SPEEDUP_MAX);
+    if (c->adapters > ADAPTERS_MAX)
+        return vtg__fail(g, VRAM_EINVAL, "--adapters %u: expected at most %u", c->adapters, ADAPTERS_MAX);
+    if (c->adapters && !c->max_loras)
+        return vtg__fail(g, VRAM_EINVAL, "--max-loras 0 with %u adapters: expected at least 1 (or --adapters 0)",
+                         c->adapters);
+    if (c->adapters && !c->lora_rank)
+        return vtg__fail(g, VRAM_EINVAL, "--lora-rank 0 with %u adapters: expected at least 1 (or --adapters 0)",
+                         c->adapters);
+    if (!(c->adapter_share >= 0 && c->adapter_share <= 1))
+        return vtg__fail(g, VRAM_EINVAL, "--adapter-share %g: expected a share in [0, 1]", c->adapter_share);
+    if (!(c->start_s >= 0 && c->start_s <= WINDOW_MAX_S))
+        return vtg__fail(g, VRAM_EINVAL, "--start-s %g: expected 0 to %g seconds", c->start_s, WINDOW_MAX_S);
+    if (!(c->duration_s >= 0 && c->duration_s <= WINDOW_MAX_S))
+        return vtg__fail(g, VRAM_EINVAL, "--duration-s %g: expected 0 to %g seconds", c->duration_s,
+                         WINDOW_MAX_S);
+    return VRAM_OK;
+}
+
 /* Model, byte sizes and the KV pool from the planner; checks the options. */
 vram_status vtg__plan(gen *g)
 {
@@ -47,13 +90,7 @@ vram_status vtg__plan(gen *g)
     vram_status st = vram_model_check(&g->model);
     if (st)
         return vtg__fail(g, VRAM_EINVAL, "model '%s' cannot be split %u ways", c->model, c->tp);
-    if (!c->max_batch_tokens || !c->max_batch_seqs || !c->block_tokens || !c->contig_min_tokens ||
-        !(c->utilisation > 0 && c->utilisation <= 1) || !(c->speedup > 0) || !c->capacity ||
-        (c->adapters && !c->max_loras) || !(c->adapter_share >= 0 && c->adapter_share <= 1) ||
-        !(c->start_s >= 0) || !(c->duration_s >= 0) || c->start_s > 1e12 || c->duration_s > 1e12)
-        return vtg__fail(g, VRAM_EINVAL, "invalid option: zero batch, block or capacity, utilisation outside "
-                    "(0, 1], speedup <= 0, share outside [0, 1], adapters with max-loras 0, "
-                    "or a negative window");
+    TRY(check_options(g));
     vram_runtime_config rt = {.max_batch_tokens = c->max_batch_tokens, .max_batch_seqs = c->max_batch_seqs};
     st = vram_budget_profile_get(&g->model, &rt, &g->prof);
     if (st)

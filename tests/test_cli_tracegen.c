@@ -54,6 +54,28 @@ static void test_bad_workloads(void)
                "-o", "cli_tracegen_x.trace", "--model", "nope");
     CLI_EXPECT(1, TEXTS("no room for the KV cache"), "tracegen", "--workload", "cli_tracegen_w.csv",
                "-o", "cli_tracegen_x.trace", "--capacity-gib", "1");
+
+    /* option values the planner cannot use: each named with its value */
+    static const char *const bad_values[][3] = {
+        {"--capacity-gib", "0", "--capacity-gib 0: expected at least 1"},
+        {"--block-tokens", "0", "--block-tokens 0: expected at least 1"},
+        {"--utilisation", "2", "--utilisation 2: expected a share in (0, 1]"},
+        {"--speedup", "1e-300", "--speedup 1e-300: expected 1e-06 to 1e+06"},
+        {"--adapters", "4000000000", "--adapters 4000000000: expected at most 1048576"},
+        {"--lora-rank", "0", "--lora-rank 0 with 8 adapters"},
+        {"--max-loras", "0", "--max-loras 0 with 8 adapters"},
+        {"--adapter-share", "1.5", "--adapter-share 1.5: expected a share in [0, 1]"},
+        {"--start-s", "1e300", "--start-s 1e+300: expected 0 to 1e+12 seconds"},
+    };
+    for (size_t i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++)
+        CLI_EXPECT(1, TEXTS(bad_values[i][2]), "tracegen", "--workload", "cli_tracegen_w.csv", "-o",
+                   "cli_tracegen_x.trace", bad_values[i][0], bad_values[i][1]);
+    /* two years between arrivals, slowed a million times: past 2^63 us */
+    static const char far[] = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+                              "2023-11-16 18:15:46.6805900,374,44\n2025-11-16 18:15:46.6805900,374,44\n";
+    cli_write_file("cli_tracegen_far.csv", far, sizeof far - 1);
+    CLI_EXPECT(1, TEXTS("cli_tracegen_far.csv:3: arrival", "beyond 2^63 us"), "tracegen", "--workload",
+               "cli_tracegen_far.csv", "-o", "cli_tracegen_x.trace", "--speedup", "1e-6");
     expect_true(!cli_exists("cli_tracegen_x.trace") && !cli_exists("cli_tracegen_x.trace.tmp"));
 }
 
