@@ -119,6 +119,8 @@ vram_status vtg__plan(gen *g)
     g->win_end_us = c->duration_s > 0 ? g->win_start_us + (uint64_t)(c->duration_s * 1e6) : UINT64_MAX;
     if (c->duration_s > 0) {
         double d = c->duration_s * 1e6 / c->speedup;
+        if (d > 0x1p62) /* the window outlasts every arrival (each below 2^63 us) */
+            d = 0x1p62;
         g->embed_attach_us = (uint64_t)(d / 4);
         g->embed_detach_us = (uint64_t)(d * 3 / 4);
     }
