@@ -1,6 +1,7 @@
 /* test_replay_cli.c - the `replay` tool's exit status and messages: --help,
  * usage errors (2), a malformed trace and an unwritable or corrupt database
- * (1, with the file named), and a good run (0, table printed, database written). */
+ * (1, with the file named), the option errors (2, naming the bad item), and a
+ * good run (0, tables printed, database written). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,16 @@ int main(void)
     expect_run("--bogus " DATA "small.trace", 2, "--bogus");
     expect_run("a.trace b.trace", 2, "more than one TRACE");
     expect_run("--evict-policy nope " DATA "small.trace", 2, "unknown policy \"nope\"");
+    expect_run("--caching-conf max_split_size_mb:abc " DATA "small.trace", 2,
+               "--caching-conf: 'max_split_size_mb:abc'");
+    expect_run("--caching-conf roundup_power2_divisions:4 " DATA "small.trace", 2,
+               "'roundup_power2_divisions:4': key not modelled");
+    expect_run("--tensor-cache 1000 " DATA "small.trace", 2, "1000 is not a multiple of 256");
+    expect_run("--no-db --policy caching --caching-conf expandable_segments:True " DATA
+               "small.trace", 0, "reserved but unallocated at peak");
+    expect_true(strstr(out, "Caching settings: \"expandable_segments:True\"") != NULL);
+    expect_run("--no-db --policy bestfit --tensor-cache 65536 " DATA "small.trace", 0,
+               "Tensor cache: 64.000 KiB");
     expect_run("--no-db --evict-policy lru --policy bestfit " DATA "belady.trace", 0, "| bestfit |");
 
     expect_run("--no-db " DATA "malformed.trace", 1, "malformed.trace:8:");
