@@ -161,17 +161,18 @@ static void test_bad_databases(void)
 
 /* A disk that fills during the runs (files limited to some KiB): exit 1 naming
  * the database; the run is marked failed, or - when even that write failed, as
- * sim/schema.sql allows - left 'running' and the message says so. */
+ * sim/schema.sql allows - left 'running' (or not written at all) and the
+ * message says so. */
 static void test_disk_full(void)
 {
-    static const long limits_kib[] = {128, 256, 512, 1024};
+    static const long limits_kib[] = {128, 200, 256, 512, 1024};
     for (size_t i = 0; i < sizeof limits_kib / sizeof limits_kib[0]; i++) {
         remove_db("cli_replay_full.db");
         CLI_EXPECT_FULL(limits_kib[i], 1, TEXTS("cli_replay_full.db"), "replay", "--quiet",
                         "--no-belady", "--sample-every", "1", "--batch", "64", "--db",
                         "cli_replay_full.db", VRAM_SOURCE_DIR "/traces/llama70b-contig.trace");
         if (strstr(cli_last.err, "the run could not be marked"))
-            expect_eq_u64(count_runs("cli_replay_full.db", "running"), 1);
+            expect_true(count_runs("cli_replay_full.db", "running") <= 1);
         else
             expect_eq_u64(count_runs("cli_replay_full.db", "running"), 0);
         expect_eq_u64(count_runs("cli_replay_full.db", "ok"), 0);
