@@ -33,10 +33,12 @@ for t in $(vram_fuzz_targets); do
         "${dirs[@]}" >"$work/$t.log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/$t.log")
+    # A crash ends the run before the final stats: the last progress line's rate.
+    [ -n "$execs" ] || execs=$(sed -n 's/.* exec\/s: \([0-9]*\) .*/\1/p' "$work/$t.log" | tail -1)
     if [ $rc -ne 0 ]; then
         failed+=("$t")
         grep -E '^fuzz:|ERROR|SUMMARY|Test unit written' "$work/$t.log" | head -20
-        summary+=("$t CRASHED (exit $rc)")
+        summary+=("$t CRASHED (exit $rc), ${execs:-?} exec/s before")
     else
         summary+=("$t ok, ${execs:-?} exec/s")
     fi
