@@ -6,7 +6,9 @@
 #     that add coverage), for a commit by whoever runs it;
 #   - minimises each crash into fuzz/crashes/TARGET/crash-HASH with the
 #     target's message (crash-HASH.txt) and, for heap and manager targets, its
-#     reproducing trace (crash-HASH.trace, by fuzz/to-trace).
+#     reproducing trace (crash-HASH.trace, by fuzz/to-trace); after a crash the
+#     target runs again for the rest of its time, up to 3 crashes.
+# VRAM_FUZZ_TARGETS="fuzz_a fuzz_b" runs only those targets.
 # Exit status: 0 nothing found, 1 a crash (or a build failure), 2 bad usage.
 set -u
 VRAM_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +42,7 @@ for t in $(vram_fuzz_targets); do
             >>"$work/$t.log" 2>&1 && break
         # Nothing new was written: not a crash we can keep (e.g. a signal); stop.
         ls "$work/$t/artifacts/" | grep -q . || break
-        [ "$(ls "$work/$t/artifacts" | wc -l)" -ge 5 ] && break
+        [ "$(ls "$work/$t/artifacts" | wc -l)" -ge 3 ] && break
     done
     sed -n 's/^stat::average_exec_per_sec: */  exec\/s: /p' "$work/$t.log" | tail -1
     "$bin" -merge=1 $(vram_fuzz_dict "$t") "$corpus" "$work/$t/corpus" >"$work/$t.merge.log" 2>&1 ||
@@ -52,7 +54,7 @@ for t in $(vram_fuzz_targets); do
         out="$VRAM_ROOT/fuzz/crashes/$t/$(basename "$a")"
         case "$(basename "$a")" in
         crash-* | leak-* | timeout-* | oom-*)
-            "$bin" -minimize_crash=1 -max_total_time=120 -exact_artifact_path="$out" "$a" \
+            "$bin" -minimize_crash=1 -max_total_time=60 -exact_artifact_path="$out" "$a" \
                 >"$work/$t.min.log" 2>&1
             [ -s "$out" ] || cp "$a" "$out"
             "$bin" "$out" 2>&1 | grep -E '^fuzz:|ERROR: |SUMMARY' | head -5 >"$out.txt"

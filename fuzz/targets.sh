@@ -1,7 +1,12 @@
 # targets.sh - sourced by the fuzz scripts: the target list and each target's dictionary.
 
-# The fuzz targets, from the sources: fuzz/fuzz_NAME.c is target fuzz_NAME.
+# The fuzz targets, from the sources: fuzz/fuzz_NAME.c is target fuzz_NAME;
+# VRAM_FUZZ_TARGETS="fuzz_a fuzz_b" restricts a run to those.
 vram_fuzz_targets() {
+    if [ -n "${VRAM_FUZZ_TARGETS:-}" ]; then
+        echo $VRAM_FUZZ_TARGETS
+        return
+    fi
     for src in "$VRAM_ROOT"/fuzz/fuzz_*.c; do
         basename "$src" .c
     done
