@@ -46,7 +46,9 @@ static inline int cli_run_limited(long fsize_kib, const char *const *argv)
 {
     char tool[1024];
     snprintf(tool, sizeof tool, "%s%s", CLI_BIN, argv[0]);
-    const char *out_path = "cli_stdout.txt", *err_path = "cli_stderr.txt";
+    char out_path[64], err_path[64]; /* per test process: ctest -j runs the tests side by side */
+    snprintf(out_path, sizeof out_path, "cli_stdout_%ld.txt", (long)getpid());
+    snprintf(err_path, sizeof err_path, "cli_stderr_%ld.txt", (long)getpid());
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -73,6 +75,8 @@ static inline int cli_run_limited(long fsize_kib, const char *const *argv)
         assert_true(errno == EINTR);
     cli_slurp(out_path, cli_last.out);
     cli_slurp(err_path, cli_last.err);
+    remove(out_path);
+    remove(err_path);
     cli_last.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return cli_last.status;
 }
