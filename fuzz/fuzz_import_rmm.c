@@ -3,5 +3,5 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    return fz_import_run(data, size, vimport_rmm, "rmm", "fuzz_import_rmm");
+    return fz_import_run(data, size, vimport_rmm, NULL, "rmm", "fuzz_import_rmm");
 }

@@ -62,8 +62,11 @@ static inline void fz_import_check_trace(const char *target, const char *fmt, co
     vtrace_close(r);
 }
 
-static inline int fz_import_run(const uint8_t *data, size_t size, fz_importer imp, const char *fmt,
-                                const char *target)
+/* A further reader of the same input file (torch: the segment reader), or NULL. */
+typedef void (*fz_import_extra)(const char *in_path, const char *target);
+
+static inline int fz_import_run(const uint8_t *data, size_t size, fz_importer imp, fz_import_extra extra,
+                                const char *fmt, const char *target)
 {
     const char *tmp = getenv("TMPDIR");
     char dir[512], in[600], out[600], out_tmp[610], err[1024];
@@ -89,6 +92,8 @@ static inline int fz_import_run(const uint8_t *data, size_t size, fz_importer im
         if (access(out, F_OK) == 0 || access(out_tmp, F_OK) == 0)
             fz_fail(target, fmt, 0, "a failed import (%s) left its output behind", err);
     }
+    if (extra)
+        extra(in, target);
     unlink(in);
     unlink(out);
     unlink(out_tmp);
