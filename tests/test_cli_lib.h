@@ -161,6 +161,17 @@ static inline void cli_make_dir(const char *path)
     assert_true(mkdir(path, 0755) == 0 || errno == EEXIST);
 }
 
+/* A directory at `path` that this user cannot write into; 0 (and none made)
+ * for root, whom permissions do not stop. */
+static inline int cli_make_readonly_dir(const char *path)
+{
+    if (geteuid() == 0)
+        return 0;
+    cli_make_dir(path);
+    assert_true(chmod(path, 0555) == 0);
+    return 1;
+}
+
 /* 1 when `path` exists (as anything). */
 static inline int cli_exists(const char *path)
 {

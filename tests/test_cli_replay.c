@@ -138,6 +138,8 @@ static void test_bad_databases(void)
     cli_write_file("cli_replay_notdir", "x", 1);
     CLI_EXPECT(1, TEXTS("cli_replay_notdir/x.db", "cannot open or create the database"), "replay",
                "--quiet", "--db", "cli_replay_notdir/x.db", SMALL);
+    if (cli_make_readonly_dir("cli_replay_ro"))
+        CLI_EXPECT(1, TEXTS("cli_replay_ro/x.db"), "replay", "--quiet", "--db", "cli_replay_ro/x.db", SMALL);
     cli_make_dir("cli_replay_dir.db");
     CLI_EXPECT(1, TEXTS("cli_replay_dir.db"), "replay", "--quiet", "--db", "cli_replay_dir.db", SMALL);
 
@@ -153,8 +155,9 @@ static void test_bad_databases(void)
     sqlite3_close(db);
     CLI_EXPECT(1, TEXTS("cli_replay_other.db"), "replay", "--quiet", "--db", "cli_replay_other.db", SMALL);
 
-    /* /dev/full: every write fails with ENOSPC */
-    CLI_EXPECT(1, TEXTS("/dev/full", "database or disk is full"), "replay", "--quiet", "--db", "/dev/full",
+    /* /dev/full: every write fails with ENOSPC ("database or disk is full"; a user
+     * who cannot make /dev/full-journal gets "attempt to write a readonly database") */
+    CLI_EXPECT(1, TEXTS("/dev/full: cannot use the database: "), "replay", "--quiet", "--db", "/dev/full",
                SMALL);
     remove_dev_full_journal();
 }

@@ -71,6 +71,9 @@ static void test_bad_runs(void)
 
 static void test_bad_outputs(void)
 {
+    if (cli_make_readonly_dir("cli_report_ro"))
+        CLI_EXPECT(1, TEXTS("cli_report_ro/x: cannot create the directory: Permission denied"), "report",
+                   DB, "-o", "cli_report_ro/x");
     cli_write_file("cli_report_file", "x", 1);
     CLI_EXPECT(1, TEXTS("cli_report_file/x: cannot create the directory: Not a directory"), "report", DB,
                "-o", "cli_report_file/x");

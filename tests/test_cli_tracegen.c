@@ -84,6 +84,11 @@ static void test_bad_outputs(void)
     cli_make_dir("cli_tracegen_out.dir");
     CLI_EXPECT(1, TEXTS("cli_tracegen_out.dir: is a directory"), "tracegen", "--workload",
                "cli_tracegen_w.csv", "-o", "cli_tracegen_out.dir");
+    CLI_EXPECT(1, TEXTS("cli_tracegen_nodir/x.trace.tmp: cannot write: No such file or directory"),
+               "tracegen", "--workload", "cli_tracegen_w.csv", "-o", "cli_tracegen_nodir/x.trace");
+    if (cli_make_readonly_dir("cli_tracegen_ro"))
+        CLI_EXPECT(1, TEXTS("cli_tracegen_ro/x.trace.tmp: cannot write: Permission denied"), "tracegen",
+                   "--workload", "cli_tracegen_w.csv", "-o", "cli_tracegen_ro/x.trace");
     cli_write_file("cli_tracegen_file", "x", 1);
     CLI_EXPECT(1, TEXTS("cli_tracegen_file/x.trace.tmp: cannot write: Not a directory"), "tracegen",
                "--workload", "cli_tracegen_w.csv", "-o", "cli_tracegen_file/x.trace");

@@ -68,6 +68,11 @@ static void test_bad_outputs(void)
     cli_make_dir("cli_vimport_out.dir");
     CLI_EXPECT(1, TEXTS("cli_vimport_out.dir: is a directory"), "vimport", "rmm", RMM, "-o",
                "cli_vimport_out.dir");
+    CLI_EXPECT(1, TEXTS("cli_vimport_nodir/x.trace.tmp: cannot write: No such file or directory"),
+               "vimport", "rmm", RMM, "-o", "cli_vimport_nodir/x.trace");
+    if (cli_make_readonly_dir("cli_vimport_ro"))
+        CLI_EXPECT(1, TEXTS("cli_vimport_ro/x.trace.tmp: cannot write: Permission denied"), "vimport",
+                   "rmm", RMM, "-o", "cli_vimport_ro/x.trace");
     cli_write_file("cli_vimport_file", "x", 1);
     CLI_EXPECT(1, TEXTS("cli_vimport_file/x.trace.tmp: cannot write: Not a directory"), "vimport", "rmm",
                RMM, "-o", "cli_vimport_file/x.trace");
