@@ -316,7 +316,8 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
         if (r->samples)
             snprintf(frag, sizeof frag, "%.3f", r->worst_ext_frag);
         if (b && b->peak_live)
-            snprintf(ratio, sizeof ratio, "%.3f", (double)r->peak_footprint / (double)b->peak_live);
+            snprintf(ratio, sizeof ratio, "%.3f%s", (double)r->peak_footprint / (double)b->peak_live,
+                     r->errors || r->ooms ? " *" : "");
         if (b && b->belady_done)
             snprintf(belady, sizeof belady, "%" PRIu64 "%s", b->belady_evictions,
                      b->belady_exact ? "" : " (ref)");
@@ -341,7 +342,8 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
            "bounds, <= 6.25%% high%s.\n",
            res[0].timer_ns, time_every > 1 ? "; one call in --time-every timed" : "");
     printf("Peak live bytes bound the footprint of runs that evict nothing; a run that evicts"
-           " can go below it (live bytes include evicted ones).\n");
+           " can go below it (live bytes include evicted ones), and so can one marked * (requests"
+           " refused or OOM: never placed).\n");
 }
 
 static void pct(char *buf, size_t len, uint64_t part, uint64_t whole)
