@@ -1,7 +1,8 @@
 /* test_replay_random.c - random consistent traces (seeded; VRAM_TEST_SEED
  * overrides) on small devices, replayed through every policy with the
- * invariant checks after every event, compaction on OOM and all eviction
- * policies: every run must end ok, and its summary must equal what the
+ * invariant checks after every event, compaction on OOM, all eviction
+ * policies, a tensor cache on every third trace and expandable segments on
+ * every fourth: every run must end ok, and its summary must equal what the
  * database rows add up to. */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "replay.h"
 #include "testlib.h"
+#include "vram/caching.h"
 
 enum { TRACES = 40, MAX_LIVE = 512 };
 
@@ -105,6 +107,8 @@ int main(void)
     assert_ok(vdb_open(path, &db, err, sizeof err));
     sqlite3 *q;
     assert_true(sqlite3_open(path, &q) == SQLITE_OK);
+    vram_caching_options expandable;
+    assert_ok(vram_caching_options_parse("expandable_segments:True", &expandable, NULL, 0));
     int runs = 0;
     for (int t = 0; t < TRACES && !test_failures; t++) {
         uint64_t trace_seed = seed + (uint64_t)t;
@@ -120,6 +124,9 @@ int main(void)
             o.sample_every = 1;
             o.check_every = 1;
             o.defrag_on_oom = t % 2;
+            /* every third trace with a tensor cache of an eighth of the device */
+            o.tensor_cache = t % 3 == 2 ? b.capacity / 8 / 256 * 256 : 0;
+            o.caching = t % 4 == 1 ? &expandable : NULL;
             o.bounds = &b;
             o.db = db;
             vreplay_result r;
