@@ -278,6 +278,7 @@ static void test_defrag(void)
     expect_true(r.status == VREPLAY_RUN_OK);
     expect_eq_u64(r.ooms, 0);
     expect_true(r.defrag_moves >= 1);
+    expect_true(r.defrag_modelled_ns > 0);
     int64_t every = r.run_id;
     assert_ok(vdb_close(db, err, sizeof err));
     sqlite3 *q;
@@ -289,7 +290,8 @@ static void test_defrag(void)
     expect_eq_u64(q1(q, "SELECT defrag_moves FROM runs WHERE id=%lld", (long long)every),
                   q1(q, "SELECT sum(count) FROM events WHERE run_id=%lld AND kind='defrag'",
                      (long long)every));
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE id=%lld AND defrag='every=1'",
+    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE id=%lld AND defrag='every=1' AND"
+                        " defrag_modelled_ms > 0 AND defrag_bytes_moved > 0",
                      (long long)every),
                   1);
     sqlite3_close(q);

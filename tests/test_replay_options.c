@@ -120,6 +120,15 @@ static void test_caching_conf(void)
     assert_ok(vreplay_run(&o, &r));
     expect_true(!r.has_unallocated);
     int64_t bestfit = r.run_id;
+
+    /* On 16 MiB the 8 MiB activation needs a 20 MiB segment: an OOM whose row
+     * says what was reserved, as PyTorch's message does (the weight, evicted
+     * to make room, left its cached bytes: 2 MiB reserved, 256 KiB allocated). */
+    o = opts(DATA "tensor_cache.trace", "caching", NULL, db);
+    o.capacity = 16 * MIB;
+    assert_ok(vreplay_run(&o, &r));
+    expect_eq_u64(r.ooms, 1);
+    int64_t small = r.run_id;
     assert_ok(vdb_close(db, err, sizeof err));
 
     sqlite3 *q = open_q(path);
@@ -132,6 +141,10 @@ static void test_caching_conf(void)
     expect_eq_u64(q1(q, sql), unalloc);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id=%lld AND caching_conf IS NULL"
              " AND reserved_unallocated IS NULL AND tensor_cache IS NULL", (long long)bestfit);
+    expect_eq_u64(q1(q, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE run_id=%lld AND kind='oom' AND"
+             " size=8388608 AND message='2097152 bytes reserved in total, of which 262144"
+             " allocated and 1835008 reserved but unallocated'", (long long)small);
     expect_eq_u64(q1(q, sql), 1);
     sqlite3_close(q);
 }
