@@ -38,17 +38,23 @@ static inline void cli_slurp(const char *path, char *dst)
     dst[n] = '\0';
 }
 
-/* Runs argv[0] (a tool name under bin/) with argv, stdin from /dev/null,
- * stdout into cli_last.out, stderr into cli_last.err. fsize_kib > 0 limits the files
- * the tool writes to that many KiB with SIGXFSZ ignored, so writes past it
- * fail with EFBIG: a full disk. Returns the exit status (see cli_result). */
-static inline int cli_run_limited(long fsize_kib, const char *const *argv)
+/* The files a tool's stdout and stderr go to: per test process, since ctest -j
+ * runs the tests side by side. */
+static inline void cli_capture_paths(char out_path[64], char err_path[64])
 {
-    char tool[1024];
+    snprintf(out_path, 64, "cli_stdout_%ld.txt", (long)getpid());
+    snprintf(err_path, 64, "cli_stderr_%ld.txt", (long)getpid());
+}
+
+/* Starts argv[0] (a tool name under bin/) with argv, stdin from /dev/null,
+ * stdout and stderr into the capture files; its pid. fsize_kib > 0 limits the
+ * files the tool writes to that many KiB with SIGXFSZ ignored, so writes past
+ * it fail with EFBIG: a full disk. */
+static inline pid_t cli_start(long fsize_kib, const char *const *argv)
+{
+    char tool[1024], out_path[64], err_path[64];
     snprintf(tool, sizeof tool, "%s%s", CLI_BIN, argv[0]);
-    char out_path[64], err_path[64]; /* per test process: ctest -j runs the tests side by side */
-    snprintf(out_path, sizeof out_path, "cli_stdout_%ld.txt", (long)getpid());
-    snprintf(err_path, sizeof err_path, "cli_stderr_%ld.txt", (long)getpid());
+    cli_capture_paths(out_path, err_path);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -70,6 +76,15 @@ static inline int cli_run_limited(long fsize_kib, const char *const *argv)
         execv(tool, (char *const *)argv);
         _exit(127);
     }
+    return pid;
+}
+
+/* Waits for the tool started by cli_start: cli_last gets its output; returns
+ * its exit status (see cli_result). */
+static inline int cli_wait(pid_t pid)
+{
+    char out_path[64], err_path[64];
+    cli_capture_paths(out_path, err_path);
     int st;
     while (waitpid(pid, &st, 0) < 0)
         assert_true(errno == EINTR);
@@ -79,6 +94,19 @@ static inline int cli_run_limited(long fsize_kib, const char *const *argv)
     remove(err_path);
     cli_last.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     return cli_last.status;
+}
+
+/* 1 while the tool started by cli_start runs (it is not reaped here). */
+static inline int cli_running(pid_t pid)
+{
+    siginfo_t info = {0};
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
+/* cli_start then cli_wait. */
+static inline int cli_run_limited(long fsize_kib, const char *const *argv)
+{
+    return cli_wait(cli_start(fsize_kib, argv));
 }
 
 static inline void cli_print_argv(const char *const *argv)

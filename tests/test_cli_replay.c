@@ -4,6 +4,7 @@
  * give a message naming the file (and line or value), a non-zero exit, no
  * crash, and leave every logged run marked. */
 #include <sqlite3.h>
+#include <time.h>
 #include <zlib.h>
 
 #include "test_cli_lib.h"
@@ -182,6 +183,45 @@ static void test_disk_full(void)
     }
 }
 
+/* 1 when the database at `path` exists and holds a run (in any state). */
+static int run_logged(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st = NULL;
+    int found = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+                sqlite3_prepare_v2(db, "SELECT 1 FROM runs", -1, &st, NULL) == SQLITE_OK &&
+                sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return found;
+}
+
+/* SIGTERM (kill, timeout, a cancelled CI job) ends the run like Ctrl-C: marked
+ * "interrupted" with the line reached, exit 1. A machine that replays the
+ * whole trace before the signal arrives shows nothing, and is told so. */
+static void test_terminated(void)
+{
+    remove_db("cli_replay_term.db");
+    const char *const argv[] = {"replay", "--quiet", "--sample-every", "1", "--check-every", "1",
+                                "--db", "cli_replay_term.db",
+                                VRAM_SOURCE_DIR "/traces/llama70b.trace", NULL};
+    pid_t pid = cli_start(0, argv);
+    /* signal once the first run is logged: the handler is in place by then */
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < 1500 && !run_logged("cli_replay_term.db") && cli_running(pid); i++)
+        nanosleep(&pause, NULL);
+    kill(pid, SIGTERM);
+    int st = cli_wait(pid);
+    if (st == 0) {
+        printf("cli_replay: the replay ended before SIGTERM; not checked\n");
+        return;
+    }
+    expect_eq_u64(st, 1);
+    expect_true(strstr(cli_last.err, "interrupted") != NULL);
+    expect_eq_u64(count_runs("cli_replay_term.db", "running"), 0);
+    expect_true(count_runs("cli_replay_term.db", "interrupted") <= 1);
+}
+
 int main(void)
 {
     test_usage();
@@ -190,5 +230,6 @@ int main(void)
     test_size_over_capacity();
     test_bad_databases();
     test_disk_full();
+    test_terminated();
     return test_finish("cli_replay");
 }

@@ -19,7 +19,7 @@
 #include "vram/caching.h"
 #include "vram/evict.h"
 
-/* Set by the first SIGINT; the engine polls it after every event. */
+/* Set by the first SIGINT or SIGTERM; the engine polls it after every event. */
 static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
@@ -437,6 +437,7 @@ int main(int argc, char **argv)
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL); /* kill, timeout, CI cancellation: the run is marked too */
 
     vbounds bounds;
     const vbounds *bp = NULL;
