@@ -2,6 +2,8 @@
  * failure exits non-zero with a message naming the file (and line or value),
  * and leaves no partial trace; a device output (/dev/full) is written in
  * place, never replaced by a regular file. */
+#include <time.h>
+
 #include "test_cli_lib.h"
 
 #define AZURE VRAM_RECORDINGS_DIR "/AzureLLMInferenceTrace_conv.csv"
@@ -140,11 +142,39 @@ static void test_bad_outputs(void)
                "-o", "cli_tracegen_ok.trace");
 }
 
+/* SIGTERM during a run: the partial OUT.tmp goes, the old OUT stays, and the
+ * process ends by the signal. (A run that ends first is not checked.) */
+static void test_terminated(void)
+{
+    cli_write_file("cli_tracegen_term.trace", "old", 3);
+    remove("cli_tracegen_term.trace.tmp");
+    const char *const argv[] = {"tracegen", "--workload",
+                                VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl", "-o",
+                                "cli_tracegen_term.trace", NULL};
+    pid_t pid = cli_start(0, argv);
+    struct timespec pause = {0, 1000 * 1000};
+    for (int i = 0; i < 20000 && !cli_exists("cli_tracegen_term.trace.tmp") && cli_running(pid); i++)
+        nanosleep(&pause, NULL);
+    kill(pid, SIGTERM);
+    if (cli_wait(pid) == 0) {
+        printf("cli_tracegen: the run ended before SIGTERM; not checked\n");
+        return;
+    }
+    expect_eq_u64(cli_last.status, 128 + SIGTERM);
+    expect_true(!cli_exists("cli_tracegen_term.trace.tmp"));
+    char kept[8] = "";
+    FILE *f = fopen("cli_tracegen_term.trace", "r");
+    expect_true(f && fgets(kept, sizeof kept, f) && strcmp(kept, "old") == 0);
+    if (f)
+        fclose(f);
+}
+
 int main(void)
 {
     write_small_workload("cli_tracegen_w.csv", 20);
     test_usage();
     test_bad_workloads();
     test_bad_outputs();
+    test_terminated();
     return test_finish("cli_tracegen");
 }

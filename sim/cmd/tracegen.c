@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "partial_output.h"
 #include "tracegen.h"
 #include "vram/budget.h"
 
@@ -214,7 +215,10 @@ int main(int argc, char **argv)
 
     vtracegen_stats st;
     char err[1024];
-    if (vtracegen_run(&c, out, &st, err, sizeof err)) {
+    partial_output_arm(out);
+    const vram_status rs = vtracegen_run(&c, out, &st, err, sizeof err);
+    partial_output_disarm();
+    if (rs) {
         fprintf(stderr, "tracegen: %s\n", err);
         return 1;
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "import.h"
+#include "partial_output.h"
 
 static const char usage[] =
     "usage: vimport FORMAT INPUT -o OUT.trace [options]\n"
@@ -140,8 +141,10 @@ int main(int argc, char **argv)
 
     char err[1024];
     vimport_stats st;
+    partial_output_arm(output);
     vram_status s = !strcmp(format, "rmm") ? vimport_rmm(input, output, &opt, &st, err, sizeof err)
                                            : vimport_torch(input, output, &opt, &st, err, sizeof err);
+    partial_output_disarm();
     if (s) {
         fprintf(stderr, "vimport: %s\n", err[0] ? err : vram_strerror(s));
         return 1;
