@@ -10,6 +10,7 @@
  * scan over the blocks in address order, and one relocation per handle in
  * the window (each trying at most a few blocks the heap offers). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "manager_internal.h"
 
@@ -113,12 +114,29 @@ static int outside(const void *ctx, uint64_t offset, uint64_t size)
     return offset + size <= w->start || offset >= w->stop;
 }
 
+/* The window a request needs: its size and alignment as the heap will place
+ * it. A buddy heap merges a free block only with its buddy, so consecutive
+ * free blocks serve a request only when they make up the naturally aligned
+ * block of the request's power-of-two size (vram_heap's buddy rule). */
+static void window_shape(const vram_heap *h, uint64_t *size, uint64_t *align)
+{
+    uint64_t min_align = vram_heap_min_align(h);
+    if (*align < min_align)
+        *align = min_align;
+    *size = (*size + min_align - 1) & ~(min_align - 1);
+    if (strcmp(vram_heap_name(h), "buddy") != 0)
+        return;
+    uint64_t p = min_align;
+    while (p < *size)
+        p <<= 1;
+    *size = p;
+    if (*align < p)
+        *align = p;
+}
+
 vram_status vram__defrag_for(vram_manager *m, uint64_t size, uint64_t align)
 {
-    uint64_t min_align = vram_heap_min_align(m->heap);
-    if (align < min_align)
-        align = min_align;
-    size = (size + min_align - 1) & ~(min_align - 1);
+    window_shape(m->heap, &size, &align);
     collect c = {.m = m};
     vram__placed *placed;
     vram_status st = vram__handles_resident_by_offset(&m->handles, &placed, &c.nplaced);
