@@ -129,9 +129,9 @@ vram_status vrep_run_load(vrep_db *db, const char *share, int64_t id, vrep_run *
     return s;
 }
 
-/* Parses "3,5,7" into ids; VRAM_EINVAL naming the bad item. */
-static vram_status parse_list(const char *list, int64_t **ids, size_t *n, char *err,
-                              size_t errlen)
+/* Parses "3,5,7", the value of option `opt`, into ids; VRAM_EINVAL naming the bad item. */
+static vram_status parse_list(const char *opt, const char *list, int64_t **ids, size_t *n,
+                              char *err, size_t errlen)
 {
     size_t cap = 1;
     for (const char *p = list; *p; p++)
@@ -149,7 +149,7 @@ static vram_status parse_list(const char *list, int64_t **ids, size_t *n, char *
         long long x = strtoll(p, &end, 10);
         if (errno || end == p || x <= 0 || (*end != ',' && *end != '\0')) {
             size_t item = strcspn(p, ",");
-            snprintf(err, errlen, "--runs: \"%.*s\" is not a run id (a positive number)",
+            snprintf(err, errlen, "%s: \"%.*s\" is not a run id (a positive number)", opt,
                      (int)item, p);
             free(v);
             return VRAM_EINVAL;
@@ -211,14 +211,14 @@ static vram_status default_ids(vrep_db *db, const char *share, int64_t **ids, si
     return VRAM_OK;
 }
 
-vram_status vrep_runs_select(vrep_db *db, const char *share, const char *list, int64_t **ids,
-                             size_t *n, char *err, size_t errlen)
+vram_status vrep_runs_select(vrep_db *db, const char *share, const char *opt, const char *list,
+                             int64_t **ids, size_t *n, char *err, size_t errlen)
 {
     *ids = NULL;
     *n = 0;
     if (!list)
         return default_ids(db, share, ids, n, err, errlen);
-    vram_status s = parse_list(list, ids, n, err, errlen);
+    vram_status s = parse_list(opt, list, ids, n, err, errlen);
     for (size_t i = 0; !s && i < *n; i++) {
         vrep_run probe;
         s = vrep_run_load(db, share, (*ids)[i], &probe, err, errlen);

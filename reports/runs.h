@@ -29,12 +29,13 @@ typedef struct vrep_run {
 vram_status vrep_run_load(vrep_db *db, const char *share, int64_t id, vrep_run *out,
                           char *err, size_t errlen);
 
-/* The runs to report: `list` ("3,5,7") when not NULL, each checked to exist,
- * else sql/default_runs.sql. *ids is malloc'ed. VRAM_EINVAL with the text for
- * a malformed list, VRAM_ENOTFOUND "PATH: no run with id N (runs: 1-5)" for an
- * unknown id or "PATH: no runs (replay wrote none)" for an empty database,
- * VRAM_EIO when the SQL fails, VRAM_ENOHOST without memory. */
-vram_status vrep_runs_select(vrep_db *db, const char *share, const char *list, int64_t **ids,
-                             size_t *n, char *err, size_t errlen);
+/* The runs to report: `list` ("3,5,7", the value of option `opt`) when not NULL,
+ * each checked to exist, else sql/default_runs.sql. *ids is malloc'ed.
+ * VRAM_EINVAL "OPT: \"x\" is not a run id" for a malformed list,
+ * VRAM_ENOTFOUND "PATH: no run with id N (runs: 1-5)" for an unknown id or
+ * "PATH: no runs (replay wrote none)" for an empty database, VRAM_EIO when the
+ * SQL fails, VRAM_ENOHOST without memory. */
+vram_status vrep_runs_select(vrep_db *db, const char *share, const char *opt, const char *list,
+                             int64_t **ids, size_t *n, char *err, size_t errlen);
 
 #endif

@@ -55,7 +55,8 @@ vram_status vrep_select(vrep_report *r)
     int64_t *ids = NULL;
     size_t k = 0;
     const char *list = r->c.compare_runs ? r->c.compare_runs : r->c.runs;
-    vram_status st = vrep_runs_select(r->db, r->paths.share, list, &ids, &k, r->err,
+    const char *opt = r->c.compare_runs ? "--compare-runs" : "--runs";
+    vram_status st = vrep_runs_select(r->db, r->paths.share, opt, list, &ids, &k, r->err,
                                       sizeof r->err);
     if (!st && r->c.compare_runs && k != 2) {
         snprintf(r->err, sizeof r->err, "--compare-runs: \"%s\" must name two runs, A,B",
@@ -72,7 +73,7 @@ vram_status vrep_select(vrep_report *r)
     if (r->c.compare) {
         st = vrep_db_open(r->c.compare, &r->base, r->err, sizeof r->err);
         if (!st)
-            st = vrep_runs_select(r->base, r->paths.share, NULL, &ids, &k, r->err, sizeof r->err);
+            st = vrep_runs_select(r->base, r->paths.share, NULL, NULL, &ids, &k, r->err, sizeof r->err);
         if (!st)
             st = add_series(r, r->base, 'b', ids, k);
         free(ids);
