@@ -12,9 +12,10 @@
  * The manager's automatic compaction (vram_manager_config.defrag_on_oom) works
  * differently, for one request: it evacuates the window of consecutive heap
  * blocks (free blocks and movable handles) that spans the request with the
- * fewest bytes to move, moving those handles to blocks outside the window.
- * Heap policies whose free blocks do not merge across the window (buddy, the
- * caching policy's segments) may gain nothing from either. */
+ * fewest bytes to move, moving those handles to blocks outside the window;
+ * on a buddy heap the window is the naturally aligned block of the request's
+ * power-of-two size, the only free range buddies merge into. The caching
+ * policy's free blocks do not merge across segments: it may gain nothing. */
 #ifndef VRAM_DEFRAG_H
 #define VRAM_DEFRAG_H
 
