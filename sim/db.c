@@ -23,8 +23,16 @@ static const char schema_sql[] =
     "--     SELECT run_id, line, op, size, free_bytes, largest_free FROM events\n"
     "--     WHERE kind = 'oom' AND despite_free = 1;\n"
     "-- Sizes are bytes, times ns unless a column name says otherwise; NULL = not known.\n"
-    "-- A run still 'running' with no end time after its process exited was cut off\n"
-    "-- (killed, or the database failed even while marking it failed).\n"
+    "-- A run's status (runs.status): its row is inserted as 'failed' with no end time and\n"
+    "-- the detail 'not finished ...', and becomes 'ok' only in the transaction that holds\n"
+    "-- its last rows, so a run that did not finish never reads 'ok':\n"
+    "--   ok           finished; every row of the run is there\n"
+    "--   failed       ended (ended not NULL): a trace error, an invariant violation, a library\n"
+    "--                or database failure (detail says which, with file:line when known);\n"
+    "--                not finished (ended NULL): in progress, or the process was killed or\n"
+    "--                crashed, or the database failed even while marking the run\n"
+    "--   interrupted  SIGINT or SIGTERM ended it (detail: the event and line reached)\n"
+    "--   running      only in databases of earlier versions: not finished, as failed above\n"
     "CREATE TABLE IF NOT EXISTS meta (\n"
     "  key TEXT PRIMARY KEY,          -- 'schema_version'\n"
     "  value TEXT NOT NULL\n"
@@ -46,9 +54,9 @@ static const char schema_sql[] =
     "  layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)\n"
     "  tool_version TEXT NOT NULL,\n"
     "  started TEXT NOT NULL,         -- UTC, ISO 8601\n"
-    "  ended TEXT,                    -- NULL while running (or when cut off)\n"
+    "  ended TEXT,                    -- NULL: not finished (see the statuses above)\n"
     "  status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),\n"
-    "  detail TEXT,                   -- why failed or interrupted, with file:line when known\n"
+    "  detail TEXT,                   -- why failed, not finished or interrupted (file:line when known)\n"
     "  -- summary columns, filled when the run ends\n"
     "  events INTEGER,                -- trace events replayed\n"
     "  steps INTEGER, requests INTEGER, -- step and request-begin markers\n"
@@ -168,9 +176,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_BEGIN] =
         "INSERT INTO runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
         " evict_policy, capacity, sample_every, check_every, options, layout, tool_version,"
-        " defrag, time_every, caching_conf, tensor_cache, started, status) VALUES (?1, ?2, ?3, ?4,"
+        " defrag, time_every, caching_conf, tensor_cache, started, status, detail) VALUES (?1, ?2, ?3, ?4,"
         " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'running')",
+        " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'failed', '" VDB_NOT_FINISHED "')",
     [ST_RUN_END] =
         "UPDATE runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
         " events = ?4, steps = ?5, requests = ?6, skipped = ?7, errors = ?8, ooms = ?9,"
@@ -338,6 +346,40 @@ static int schema_version_ok(vdb *db, char *err, size_t errlen)
     return ok;
 }
 
+/* Before anything that changes the file: a database holding tables must be
+ * ours (a meta table with our schema version); one without tables (a new
+ * file) is made ours. 1 when it may be used; 0 with err set. Reads only. */
+static int ours_or_empty(vdb *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db->h,
+                                "SELECT count(*), coalesce(sum(type = 'table' AND name = 'meta'), 0)"
+                                " FROM sqlite_master",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: cannot use the database: %s", db->path,
+                     sqlite3_errmsg(db->h));
+        sqlite3_finalize(s);
+        return 0;
+    }
+    int64_t objects = sqlite3_column_int64(s, 0), meta = sqlite3_column_int64(s, 1);
+    sqlite3_finalize(s);
+    if (objects == 0)
+        return 1;
+    if (!meta) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "%s: not a vramlab results database (it holds %lld schema objects and no"
+                     " meta table); left untouched, give another --db",
+                     db->path, (long long)objects);
+        return 0;
+    }
+    return schema_version_ok(db, err, errlen);
+}
+
 vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -353,6 +395,10 @@ vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen)
         return open_fail(db, err, errlen, "cannot open or create the database");
     sqlite3_busy_timeout(db->h, 5000);
     sqlite3_extended_result_codes(db->h, 0);
+    if (!ours_or_empty(db, err, errlen)) {
+        db_free(db);
+        return VRAM_EIO;
+    }
     /* journal_mode answers a row; the others none: all through exec. */
     if (sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
         return open_fail(db, err, errlen, "cannot use the database");
@@ -577,30 +623,42 @@ static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)
     }
 }
 
+/* Marks the run failed with the database's error as its detail, in one
+ * autocommit update: the open batch is gone. If even that fails the run keeps
+ * the status it was inserted with ('failed', not finished) and the error says so. */
+static void mark_failed(vdb *db, int64_t run, const vdb_summary *sum)
+{
+    char keep[sizeof db->err];
+    memcpy(keep, db->err, sizeof keep);
+    sqlite3_stmt *s = db->st[ST_RUN_END];
+    sqlite3_bind_int64(s, 1, run);
+    bind_text(s, 2, "failed");
+    bind_text(s, 3, keep);
+    if (sum)
+        bind_summary(s, sum);
+    int rc = db_step(db, s, "marking the run");
+    if (rc == SQLITE_OK)
+        memcpy(db->err, keep, sizeof keep);
+    else
+        snprintf(db->err, sizeof db->err,
+                 "%.500s (the run could not be marked: %s; it reads 'failed', not finished)", keep,
+                 sqlite3_errstr(rc));
+}
+
 vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *detail,
                         const vdb_summary *sum)
 {
-    sqlite3_stmt *s = db->st[ST_RUN_END];
-    sqlite3_bind_int64(s, 1, run);
-    bind_text(s, 2, status);
-    bind_text(s, 3, detail);
-    if (sum)
-        bind_summary(s, sum);
-    if (db->failed) {
-        /* Marking after a failure: the batch is gone; one autocommit update. */
-        char keep[sizeof db->err];
-        memcpy(keep, db->err, sizeof keep);
-        int rc = db_step(db, s, "marking the run");
-        if (rc == SQLITE_OK)
-            memcpy(db->err, keep, sizeof keep);
-        else
-            snprintf(db->err, sizeof db->err, "%.500s (the run could not be marked: %s)", keep,
-                     sqlite3_errstr(rc));
-        return VRAM_EIO;
+    if (!db->failed) {
+        sqlite3_stmt *s = db->st[ST_RUN_END];
+        sqlite3_bind_int64(s, 1, run);
+        bind_text(s, 2, status);
+        bind_text(s, 3, detail);
+        if (sum)
+            bind_summary(s, sum);
+        /* The final status commits with the run's last rows. */
+        if (db_row(db, ST_RUN_END, "marking the run") == VRAM_OK && db_commit(db) == VRAM_OK)
+            return VRAM_OK;
     }
-    /* The final status commits with the run's last rows. */
-    vram_status st = db_row(db, ST_RUN_END, "marking the run");
-    if (st)
-        return st;
-    return db_commit(db);
+    mark_failed(db, run, sum);
+    return VRAM_EIO;
 }

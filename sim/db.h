@@ -4,14 +4,16 @@
  * readers (a test keeps the two equal). Rows are written with prepared
  * statements only, in transactions of `batch` rows; the database is in WAL mode.
  *
- * Consistency rule: a run row is committed as "running" before any of its
- * rows, and its final status (ok, failed, interrupted) is committed in the same
- * transaction as its last rows. A write that fails rolls back the open batch
- * and puts the handle in a failed state in which only vdb_run_end (to mark the
- * run failed) is attempted; every other write returns VRAM_EIO at once. So
- * after any failure each run is either complete and "ok", marked failed or
- * interrupted with a prefix of its rows, or - when even the marking failed -
- * still "running" with no end time. */
+ * Consistency rule: a run row is committed as "failed" with no end time and
+ * the detail VDB_NOT_FINISHED before any of its rows, and its final status
+ * (ok, failed, interrupted) is committed in the same transaction as its last
+ * rows; so a run that did not finish never reads "ok". A write that fails
+ * rolls back the open batch and puts the handle in a failed state in which
+ * every write returns VRAM_EIO at once, and vdb_run_end marks the run failed
+ * with the database's error in one autocommit update. So after any failure
+ * each run is either complete and "ok", marked failed or interrupted with a
+ * prefix of its rows, or - when even the marking failed - "failed" with no end
+ * time and the detail VDB_NOT_FINISHED. */
 #ifndef VSIM_DB_H
 #define VSIM_DB_H
 
@@ -24,6 +26,10 @@
 
 #define VDB_SCHEMA_VERSION 2
 #define VDB_TOOL_VERSION "vramlab-replay 0.1.0"
+/* runs.detail of a run not (yet) marked: what its status 'failed' means then. */
+#define VDB_NOT_FINISHED                                                                         \
+    "not finished: in progress, or the process was killed or crashed, or the database failed"  \
+    " before the run was marked"
 
 typedef struct vdb vdb;
 
@@ -95,8 +101,10 @@ const char *vdb_schema_sql(void);
 
 /* Opens (creating if needed) the database at `path` and its schema. Fails with
  * VRAM_EIO and "PATH: why" in err when the file cannot be opened or created
- * (unwritable directory), is not a database (corrupt), or holds another schema
- * version; VRAM_ENOHOST without memory. */
+ * (unwritable directory), is not a database (corrupt), holds tables but no
+ * meta table (another application's database: refused before any write or
+ * pragma, the file is left as it was), or holds another schema version;
+ * VRAM_ENOHOST without memory. Cost: reads the schema, creates it if absent. */
 vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen);
 /* Commits what is pending and closes; VRAM_EIO (why in err) if that commit
  * failed. NULL is a no-op. */
@@ -122,7 +130,10 @@ vram_status vdb_event_add(vdb *db, int64_t run, const vdb_event *e);
 vram_status vdb_latency_add(vdb *db, int64_t run, const char *op, const vhist *h);
 vram_status vdb_bounds_add(vdb *db, int64_t run, const vbounds *b);
 /* status: "ok", "failed" or "interrupted"; detail may be NULL; sum may be NULL
- * (summary columns stay NULL). Also attempted after a failure, see above. */
+ * (summary columns stay NULL). VRAM_EIO when the database failed, now or
+ * before: the run is then marked failed with vdb_error as its detail (or, if
+ * even that write fails, left as inserted and vdb_error says so). Call it
+ * once per run. */
 vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *detail,
                         const vdb_summary *sum);
 

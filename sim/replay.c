@@ -941,10 +941,8 @@ static vram_status close_run(engine *e, const vdb_summary *s)
     const char *detail = r->message[0] ? r->message : NULL;
     if (vdb_run_end(db, r->run_id, status, detail, s) == VRAM_OK)
         return VRAM_OK;
-    /* The database failed: keep its message, mark the run failed if it still can. */
+    /* The database failed; vdb_run_end marked the run failed if it still could. */
     r->status = VREPLAY_RUN_FAILED;
-    snprintf(r->message, sizeof r->message, "%s", vdb_error(db));
-    vdb_run_end(db, r->run_id, "failed", r->message, s);
     snprintf(r->message, sizeof r->message, "%s", vdb_error(db));
     return VRAM_EIO;
 }

@@ -155,7 +155,8 @@ void vreplay_trace_crc32(const char *path, char hex[9], uint64_t *bytes);
  * unknown heap or eviction policy, VRAM_ENOHOST without memory, the reader's
  * status when the trace cannot be opened. Whenever a run row was written it is
  * left marked (ok, failed, interrupted) unless the database itself failed while
- * marking it, in which case it stays "running" with no end time. */
+ * marking it, in which case it reads "failed" with no end time (not finished,
+ * db.h); it reads "ok" only when the run finished and all its rows are in. */
 vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out);
 
 #endif

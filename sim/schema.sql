@@ -11,8 +11,16 @@
 --     SELECT run_id, line, op, size, free_bytes, largest_free FROM events
 --     WHERE kind = 'oom' AND despite_free = 1;
 -- Sizes are bytes, times ns unless a column name says otherwise; NULL = not known.
--- A run still 'running' with no end time after its process exited was cut off
--- (killed, or the database failed even while marking it failed).
+-- A run's status (runs.status): its row is inserted as 'failed' with no end time and
+-- the detail 'not finished ...', and becomes 'ok' only in the transaction that holds
+-- its last rows, so a run that did not finish never reads 'ok':
+--   ok           finished; every row of the run is there
+--   failed       ended (ended not NULL): a trace error, an invariant violation, a library
+--                or database failure (detail says which, with file:line when known);
+--                not finished (ended NULL): in progress, or the process was killed or
+--                crashed, or the database failed even while marking the run
+--   interrupted  SIGINT or SIGTERM ended it (detail: the event and line reached)
+--   running      only in databases of earlier versions: not finished, as failed above
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,          -- 'schema_version'
   value TEXT NOT NULL
@@ -34,9 +42,9 @@ CREATE TABLE IF NOT EXISTS runs (
   layout TEXT,                   -- how the policy was laid out (pool: the KV/other split)
   tool_version TEXT NOT NULL,
   started TEXT NOT NULL,         -- UTC, ISO 8601
-  ended TEXT,                    -- NULL while running (or when cut off)
+  ended TEXT,                    -- NULL: not finished (see the statuses above)
   status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),
-  detail TEXT,                   -- why failed or interrupted, with file:line when known
+  detail TEXT,                   -- why failed, not finished or interrupted (file:line when known)
   -- summary columns, filled when the run ends
   events INTEGER,                -- trace events replayed
   steps INTEGER, requests INTEGER, -- step and request-begin markers

@@ -148,9 +148,32 @@ static void test_bad_databases(void)
     CLI_EXPECT(1, TEXTS("cli_replay_corrupt.db", "file is not a database"), "replay", "--quiet", "--db",
                "cli_replay_corrupt.db", SMALL);
 
+    /* another application's database, nothing of ours in it: refused by name, the
+     * file left as it was (no tables added, not switched to WAL) */
+    remove_db("cli_replay_trips.db");
+    sqlite3 *db;
+    assert_true(sqlite3_open("cli_replay_trips.db", &db) == SQLITE_OK);
+    assert_true(sqlite3_exec(db, "CREATE TABLE trips (who TEXT, km REAL)", NULL, NULL, NULL) ==
+                SQLITE_OK);
+    sqlite3_close(db);
+    struct stat before, after;
+    assert_true(stat("cli_replay_trips.db", &before) == 0);
+    CLI_EXPECT(1, TEXTS("cli_replay_trips.db: not a vramlab results database"), "replay", "--quiet",
+               "--db", "cli_replay_trips.db", SMALL);
+    assert_true(stat("cli_replay_trips.db", &after) == 0);
+    expect_eq_u64(after.st_size, before.st_size);
+    expect_true(after.st_mtime == before.st_mtime);
+    expect_true(access("cli_replay_trips.db-wal", F_OK) != 0);
+    assert_true(sqlite3_open_v2("cli_replay_trips.db", &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_true(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) ==
+                SQLITE_OK);
+    expect_true(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
     /* another application's database, with a table named like ours */
     remove_db("cli_replay_other.db");
-    sqlite3 *db;
     assert_true(sqlite3_open("cli_replay_other.db", &db) == SQLITE_OK);
     assert_true(sqlite3_exec(db, "CREATE TABLE runs (who TEXT, km REAL)", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -163,10 +186,19 @@ static void test_bad_databases(void)
     remove_dev_full_journal();
 }
 
+/* The times `what` occurs in `text`. */
+static int occurrences(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
 /* A disk that fills during the runs (files limited to some KiB): exit 1 naming
- * the database; the run is marked failed, or - when even that write failed, as
- * sim/schema.sql allows - left 'running' (or not written at all) and the
- * message says so. */
+ * the database; no run reads 'ok' or 'running': each is marked failed, or -
+ * when even that write failed - reads 'failed' as inserted (not finished), and
+ * the message says so once. */
 static void test_disk_full(void)
 {
     static const long limits_kib[] = {128, 200, 256, 512, 1024};
@@ -175,10 +207,10 @@ static void test_disk_full(void)
         CLI_EXPECT_FULL(limits_kib[i], 1, TEXTS("cli_replay_full.db"), "replay", "--quiet",
                         "--no-belady", "--sample-every", "1", "--batch", "64", "--db",
                         "cli_replay_full.db", VRAM_SOURCE_DIR "/traces/llama70b-contig.trace");
-        if (strstr(cli_last.err, "the run could not be marked"))
-            expect_true(count_runs("cli_replay_full.db", "running") <= 1);
-        else
-            expect_eq_u64(count_runs("cli_replay_full.db", "running"), 0);
+        expect_true(occurrences(cli_last.err, "the run could not be marked") <= 1);
+        if (access("cli_replay_full.db", F_OK) != 0)
+            continue; /* not even the schema fit */
+        expect_eq_u64(count_runs("cli_replay_full.db", "running"), 0);
         expect_eq_u64(count_runs("cli_replay_full.db", "ok"), 0);
     }
 }
