@@ -13,7 +13,8 @@
  *      handle is valid and comes back on its next use); counted in
  *      failed_despite_free.
  * With defrag_on_oom, a targeted compaction (defrag_target.c) is tried before
- * step 1 and after step 3 whenever the heap has enough free bytes in total.
+ * step 1 and after step 3 whenever the heap has enough free bytes in total
+ * (and place_by_defrag does not skip it as bound to fail or backed off).
  * An eviction that fails on the way (host memory, a device copy, contents that
  * do not verify) puts its victim back in its place and ends the round with
  * that status; victims evicted before it stay evicted. */
@@ -188,10 +189,18 @@ static vram_status evict_until_fits(vram_manager *m, uint64_t size, uint64_t ali
     return VRAM_ENOMEM;
 }
 
+/* Futile passes in a row double the attempts skipped before the next one, up
+ * to 2^DEFRAG_BACKOFF_MAX - 1: under constant eviction every failing allocation
+ * would otherwise pay a pass that evictions alone (they free blocks of movable
+ * handles, which a pass could already move) rarely let succeed. */
+#define DEFRAG_BACKOFF_MAX 10
+
 /* Compaction when the heap holds `size` free bytes in total but no block.
  * A pass is skipped when the latest one could not make room for this size or
  * less and no handle's block has been released since: the free space can only
- * have shrunk, so it would fail again (and a pass costs O(n log n)). */
+ * have shrunk, so it would fail again (and a pass costs O(n log n)). After a
+ * futile pass the next attempts are also skipped by the back-off above, which
+ * a successful pass or a free (vram__drop_contents) resets. */
 static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t align,
                                    uint64_t *offset)
 {
@@ -199,15 +208,23 @@ static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t alig
         return VRAM_ENOMEM;
     if (m->futile && size >= m->futile_size && m->releases == m->futile_releases)
         return VRAM_ENOMEM;
+    if (m->defrag_skip) {
+        m->defrag_skip--;
+        return VRAM_ENOMEM;
+    }
     vram_status st = vram__defrag_for(m, size, align);
     if (st == VRAM_OK)
         st = vram_heap_alloc(m->heap, size, align, offset);
-    if (st == VRAM_OK)
+    if (st == VRAM_OK) {
         m->counters.defrag_oom_saved++;
-    else if (st == VRAM_ENOMEM) {
+        m->defrag_streak = 0;
+    } else if (st == VRAM_ENOMEM) {
         m->futile = 1;
         m->futile_size = size;
         m->futile_releases = m->releases;
+        m->defrag_skip = (UINT64_C(1) << m->defrag_streak) - 1;
+        if (m->defrag_streak < DEFRAG_BACKOFF_MAX)
+            m->defrag_streak++;
     }
     return st;
 }
@@ -283,6 +300,8 @@ vram_status vram__drop_contents(vram_manager *m, uint32_t index)
         if (st && !verdict)
             verdict = st;
         m->releases++;
+        m->defrag_streak = 0;
+        m->defrag_skip = 0;
         s->resident = 0;
         m->resident_bytes -= s->size;
         m->resident_handles--;

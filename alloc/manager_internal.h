@@ -96,6 +96,11 @@ struct vram_manager {
      * futile_size bytes happened when releases was futile_releases. */
     int futile;
     uint64_t futile_size, futile_releases;
+    /* Back-off after futile automatic compactions (evict.c): defrag_skip
+     * attempts are passed over; defrag_streak futile passes since the last
+     * successful one or the last free. */
+    uint32_t defrag_streak;
+    uint64_t defrag_skip;
     int has_budget;
     vram_budget_profile budget;
     vram_manager_stats counters; /* the counting fields only; the rest is filled on read */

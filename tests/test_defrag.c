@@ -219,6 +219,40 @@ static void test_futile_pass_not_repeated(void)
     vram_manager_destroy(m, NULL);
 }
 
+/* Constant eviction over a heap that pinned blocks keep fragmented: every
+ * allocation fails, evicts one handle and then fits. Each eviction releases a
+ * block, but a pass cannot succeed; the back-off keeps the passes to a few
+ * (one per failing allocation before it), and a free re-arms them at once. */
+static void test_futile_passes_backed_off(void)
+{
+    enum { ALLOCS = 64 };
+    vram_manager *m = make(16 * MIB, NULL, 1, 1);
+    vram_handle keep[4];
+    fragment(m, keep); /* [0, 8 MiB): 1 MiB holes between 1 MiB handles */
+    for (int i = 0; i < 4; i++)
+        assert_ok(vram_pin(m, keep[i]));
+    vram_handle h[ALLOCS];
+    for (int i = 0; i < 4; i++) /* [8, 16 MiB): evictable 2 MiB handles */
+        h[i] = alloc_one(m, 2 * MIB, VRAM_BACKING_HOST);
+    for (int i = 4; i < ALLOCS; i++)
+        h[i] = alloc_one(m, 2 * MIB, VRAM_BACKING_HOST);
+    vram_manager_stats st;
+    vram_manager_stats_get(m, &st);
+    expect_eq_u64(st.evictions, ALLOCS - 4);
+    expect_eq_u64(st.defrag_oom_saved, 0);
+    expect_true(st.defrag_passes >= 1);
+    expect_true(st.defrag_passes <= 8); /* 60 before the back-off */
+    uint64_t passes = st.defrag_passes;
+    assert_ok(vram_free(m, h[ALLOCS - 1]));
+    alloc_one(m, 2 * MIB, VRAM_BACKING_HOST); /* in the freed block */
+    alloc_one(m, 2 * MIB, VRAM_BACKING_HOST); /* fails: a pass at once, then an eviction */
+    vram_manager_stats_get(m, &st);
+    expect_eq_u64(st.defrag_passes, passes + 1);
+    expect_eq_u64(st.evictions, ALLOCS - 3);
+    check(m);
+    vram_manager_destroy(m, NULL);
+}
+
 typedef struct slot {
     vram_handle h;
     int live, pinned;
@@ -308,6 +342,7 @@ int main(void)
     test_copy_fault();
     test_on_oom();
     test_futile_pass_not_repeated();
+    test_futile_passes_backed_off();
     uint64_t seed = 0xdef7a6;
     const char *env = getenv("VRAM_TEST_SEED");
     if (env)
