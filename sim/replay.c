@@ -72,6 +72,7 @@ typedef struct engine {
     uint64_t evictions_seen, bytes_evicted_seen; /* at the previous sample */
     uint64_t time_every, to_time; /* time one timed call in time_every; countdown */
     int caching;             /* the main lane's heap is the caching policy */
+    uint64_t capacity;       /* the device's bytes (all lanes and the tensor cache) */
     vram_heap *tc_heap;      /* the tensor cache's heap and the cache, or NULL */
     vram_tensor_cache *tc;
 } engine;
@@ -322,8 +323,23 @@ static void defrag_pass(engine *e)
     }
 }
 
+/* A failed request larger than the whole device: no policy could place it;
+ * counted, and where the first few were kept for the caller's warnings. */
+static void note_over_capacity(engine *e, uint64_t size)
+{
+    vreplay_result *r = e->res;
+    if (size <= e->capacity)
+        return;
+    if (r->over_capacity < VREPLAY_OVER_CAPACITY_KEPT) {
+        r->over_capacity_line[r->over_capacity] = e->ev.line;
+        r->over_capacity_size[r->over_capacity] = size;
+    }
+    r->over_capacity++;
+}
+
 static void record_oom(engine *e, int lane, const char *op, uint64_t size)
 {
+    note_over_capacity(e, size);
     vram_manager_stats m;
     vram_manager_stats_get(e->lane[lane], &m);
     int despite = m.heap.free >= size;
@@ -351,6 +367,7 @@ static void record_oom(engine *e, int lane, const char *op, uint64_t size)
 
 static void record_refusal(engine *e, const char *op, uint64_t size, vram_status st)
 {
+    note_over_capacity(e, size);
     char text[160];
     snprintf(text, sizeof text, "the policy refused %llu bytes: %s",
              (unsigned long long)size, vram_strerror(st));
@@ -804,6 +821,7 @@ static vram_status tc_create(engine *e, uint64_t capacity)
 static vram_status lanes_create(engine *e, const vtrace_header *hdr, uint64_t capacity)
 {
     const char *policy = e->opt->policy;
+    e->capacity = e->res->capacity = capacity;
     e->kv_lane = LANE_MAIN;
     e->block = hdr->kv_block_bytes;
     if (e->opt->tensor_cache) {

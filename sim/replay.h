@@ -12,7 +12,9 @@
  * OOM, recorded with whether total free bytes covered the request; replay goes
  * on, the id is marked failed and its later free/use are skipped (counted). A
  * request the policy refuses (VRAM_EINVAL, e.g. a size the pool cannot serve)
- * is recorded as an error event and skipped the same way. A trace that
+ * is recorded as an error event and skipped the same way. Either failure for a
+ * size above the device's capacity (no device of that size could hold it) is
+ * also counted in over_capacity, with the first lines kept. A trace that
  * contradicts itself (id allocated twice, free of an id never allocated), a
  * malformed line, a violated invariant (--check-every) or any other failure of
  * the library ends the run as failed, with the event's file:line.
@@ -108,15 +110,23 @@ typedef struct vreplay_options {
     uint64_t inspect_at;
 } vreplay_options;
 
+#define VREPLAY_OVER_CAPACITY_KEPT 4
+
 typedef struct vreplay_result {
     vreplay_status status;
     char message[512];           /* failed / not applicable: why, with file:line when known */
     char layout[256];            /* how the policy was laid out (the pool split), or "" */
     int64_t run_id;              /* runs.id, 0 without a database */
+    uint64_t capacity;           /* the device's bytes (0 when the trace did not open) */
     uint64_t events;             /* events replayed */
     uint64_t steps, requests;    /* step and request-begin markers */
     uint64_t skipped;            /* free/use/release of ids whose allocation failed */
     uint64_t errors;             /* requests the policy refused (error events) */
+    /* Failed requests (refused or OOM) larger than the device; the trace line
+     * and size of the first VREPLAY_OVER_CAPACITY_KEPT. */
+    uint64_t over_capacity;
+    uint64_t over_capacity_line[VREPLAY_OVER_CAPACITY_KEPT];
+    uint64_t over_capacity_size[VREPLAY_OVER_CAPACITY_KEPT];
     uint64_t ooms, ooms_despite_free;
     uint64_t evictions, rematerialisations, bytes_evicted, bytes_rematerialised;
     uint64_t peak_footprint;     /* heap footprint high-water mark (sampled every event) */

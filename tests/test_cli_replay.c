@@ -18,6 +18,18 @@ static void test_usage(void)
     CLI_EXPECT(2, TEXTS("--batch"), "replay", "--batch", "many", SMALL);
 }
 
+static void remove_db(const char *path)
+{
+    char p[256];
+    remove(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    remove(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    remove(p);
+    snprintf(p, sizeof p, "%s-journal", path);
+    remove(p);
+}
+
 /* Traces the reader refuses, or the replayer finds inconsistent: exit 1, file:line. */
 static void test_bad_traces(void)
 {
@@ -57,6 +69,17 @@ static void test_bad_files(void)
                "cli_replay_dir.trace");
     CLI_EXPECT(1, TEXTS("cli_replay_missing.trace: cannot open: No such file or directory"), "replay",
                "--no-db", "cli_replay_missing.trace");
+    /* a pipe or a device: read once per policy, it would be empty from the second
+     * pass on ("empty file"); refused up front, nothing logged */
+    CLI_EXPECT(1, TEXTS("replay: /dev/null: not a regular file"), "replay", "--no-db", "/dev/null");
+    remove("cli_replay_fifo.trace");
+    assert_true(mkfifo("cli_replay_fifo.trace", 0600) == 0);
+    remove_db("cli_replay_fifo.db");
+    CLI_EXPECT(1, TEXTS("replay: cli_replay_fifo.trace: not a regular file: the trace is read once"
+                        " per policy; save it to a file first"),
+               "replay", "--db", "cli_replay_fifo.db", "cli_replay_fifo.trace");
+    expect_true(access("cli_replay_fifo.db", F_OK) != 0);
+    remove("cli_replay_fifo.trace");
 
     /* a gzip trace cut short: the reader names the file and the line it reached */
     gzFile gz = gzopen("cli_replay_full.trace.gz", "wb9");
@@ -73,18 +96,26 @@ static void test_bad_files(void)
 }
 
 /* An allocation larger than the device is not malformed: the policy refuses it,
- * the run counts it ("refused") and the database keeps it with its line. */
+ * the run counts it ("refused"), the database keeps it with its line, and a
+ * warning on stderr and the summary name its file:line; exit 0. */
 static void test_size_over_capacity(void)
 {
-    remove("cli_replay_big.db");
-    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--db", "cli_replay_big.db",
+    remove_db("cli_replay_big.db");
+    CLI_EXPECT(0, TEXTS("replay: warning: " CLI_DATA "bad_size_over_capacity.trace:6: a request of"
+                        " 9223372036854775807 bytes is larger than the device (1048576 bytes)"),
+               "replay", "--quiet", "--policy", "bestfit,tlsf", "--db", "cli_replay_big.db",
                CLI_DATA "bad_size_over_capacity.trace");
+    /* once, not once per policy */
+    const char *w = strstr(cli_last.err, "is larger than the device");
+    expect_true(w && !strstr(w + 1, "is larger than the device"));
+    expect_true(strstr(cli_last.out, "1 request larger than the device (1.000 MiB), first at " CLI_DATA
+                                     "bad_size_over_capacity.trace:6") != NULL);
     sqlite3 *db;
     sqlite3_stmt *st;
     assert_true(sqlite3_open("cli_replay_big.db", &db) == SQLITE_OK);
     assert_true(sqlite3_prepare_v2(db,
                                    "SELECT e.line, e.size, r.errors FROM events e JOIN runs r"
-                                   " ON r.id = e.run_id WHERE e.kind = 'error'",
+                                   " ON r.id = e.run_id WHERE e.kind = 'error' AND r.id = 1",
                                    -1, &st, NULL) == SQLITE_OK);
     assert_true(sqlite3_step(st) == SQLITE_ROW);
     expect_eq_u64(sqlite3_column_int64(st, 0), 6);
@@ -108,18 +139,6 @@ static int64_t count_runs(const char *path, const char *status)
     sqlite3_finalize(st);
     sqlite3_close(db);
     return n;
-}
-
-static void remove_db(const char *path)
-{
-    char p[256];
-    remove(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-journal", path);
-    remove(p);
 }
 
 /* SQLite keeps /dev/full's journal beside it: remove it only if it is the

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@ static void usage(FILE *f)
             "usage: replay [options] TRACE\n"
             "Replays TRACE (traces/FORMAT.md) through the manager with each heap policy and\n"
             "prints a comparison; every run is logged to a SQLite database (sim/schema.sql).\n"
+            "TRACE is read once per policy: a regular file (not a pipe or a device).\n"
+            "A request larger than the device is warned about (file:line) and counted as\n"
+            "refused; the replay goes on.\n"
             "\n"
             "  --policy LIST|all     heap policies, comma-separated (bestfit, buddy, tlsf, pool,\n"
             "                        caching); default all\n"
@@ -398,6 +402,39 @@ static void print_options_table(const char *const *names, const vreplay_result *
     printf("\n");
 }
 
+/* Requests larger than the device, on stderr: the first few by file:line,
+ * then how many more. The trace and device are the same for every policy, so
+ * the first run that met any speaks for all. */
+static void warn_over_capacity(const char *trace, const vreplay_result *r)
+{
+    uint64_t kept = r->over_capacity < VREPLAY_OVER_CAPACITY_KEPT ? r->over_capacity
+                                                                 : VREPLAY_OVER_CAPACITY_KEPT;
+    for (uint64_t i = 0; i < kept; i++)
+        fprintf(stderr,
+                "replay: warning: %s:%" PRIu64 ": a request of %" PRIu64 " bytes is larger than"
+                " the device (%" PRIu64 " bytes): no policy can place it; the replay goes on\n",
+                trace, r->over_capacity_line[i], r->over_capacity_size[i], r->capacity);
+    if (r->over_capacity > kept)
+        fprintf(stderr, "replay: warning: %s: %" PRIu64 " more requests larger than the device\n",
+                trace, r->over_capacity - kept);
+}
+
+/* The summary's line on requests larger than the device, if any. */
+static void print_over_capacity(const char *trace, const vreplay_result *res, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const vreplay_result *r = &res[i];
+        if (!r->over_capacity)
+            continue;
+        char cap[32];
+        printf("Trace: %" PRIu64 " request%s larger than the device (%s), first at %s:%" PRIu64
+               ": placed by no policy, counted as refused (or OOM).\n",
+               r->over_capacity, r->over_capacity == 1 ? "" : "s",
+               human(r->capacity, cap, sizeof cap), trace, r->over_capacity_line[0]);
+        return;
+    }
+}
+
 static void join_args(int argc, char **argv, char *out, size_t len)
 {
     size_t used = 0;
@@ -423,6 +460,17 @@ int main(int argc, char **argv)
         if (strcmp(c.policy, "all") == 0 || listed(c.policy, *p, strlen(*p)))
             names[n++] = *p;
 
+    /* The trace is read once per policy (and once for the bounds): a pipe
+     * would be empty from the second pass on. A directory or a missing file
+     * is named by the reader. */
+    struct stat sb;
+    if (stat(c.trace, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr,
+                "replay: %s: not a regular file: the trace is read once per policy; save it to"
+                " a file first\n",
+                c.trace);
+        return 1;
+    }
     char err[1024];
     vdb *db = NULL;
     if (!c.no_db) {
@@ -462,7 +510,7 @@ int main(int argc, char **argv)
     if (db)
         vreplay_trace_crc32(c.trace, crc, &trace_bytes);
     int show = !c.quiet && isatty(STDERR_FILENO);
-    int failed = 0;
+    int failed = 0, warned = 0;
     size_t done = 0;
     for (; done < n && !interrupted; done++) {
         progress pr = {.policy = names[done], .total = bp ? bp->events : 0, .t0 = mono_ns()};
@@ -482,6 +530,10 @@ int main(int argc, char **argv)
         if (show)
             fprintf(stderr, "\r%-70s\r", "");
         const vreplay_result *r = &res[done];
+        if (r->over_capacity && !warned) {
+            warn_over_capacity(c.trace, r);
+            warned = 1;
+        }
         if (st || r->status == VREPLAY_RUN_FAILED || r->status == VREPLAY_RUN_INTERRUPTED) {
             failed = 1;
             fprintf(stderr, "replay: %s: %s: %s\n", names[done],
@@ -493,6 +545,7 @@ int main(int argc, char **argv)
     if (done) {
         print_table(names, res, done, bp, c.time_every);
         print_options_table(names, res, done, &c);
+        print_over_capacity(c.trace, res, done);
     }
     if (interrupted)
         fprintf(stderr, "replay: interrupted; the current run is marked \"interrupted\"\n");
