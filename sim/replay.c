@@ -743,9 +743,11 @@ static void replay_loop(engine *e)
         const char *err = vtrace_error(e->r);
         fail_run(e, "trace_error", error_line(err, o->trace_path), "%s", err);
     }
-    /* The final state, unless the last event was sampled already. */
+    /* The final state, unless the last event was sampled (checked) already. */
     if (!e->done && o->sample_every && e->index % o->sample_every != 0)
         take_sample(e);
+    if (!e->done && o->check_every && e->index % o->check_every != 0)
+        check_invariants(e);
 }
 
 void vreplay_trace_crc32(const char *path, char hex[9], uint64_t *bytes)

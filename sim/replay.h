@@ -85,7 +85,8 @@ typedef struct vreplay_options {
     int defrag_on_oom;           /* compact when an allocation fails despite enough free bytes */
     uint64_t defrag_every;       /* a compaction pass every N events; 0 = never */
     uint64_t sample_every;       /* a sample every N events; 0 = none */
-    uint64_t check_every;        /* vram_manager_check every N events; 0 = never */
+    uint64_t check_every;        /* vram_manager_check every N events and after the last
+                                    one; 0 = never */
     uint64_t time_every;         /* measure one call in N (0 and 1: every call) */
     const vram_caching_options *caching; /* the caching policy's options; NULL = defaults */
     const char *caching_conf;    /* the text they were parsed from (runs.caching_conf), or NULL */

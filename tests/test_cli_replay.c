@@ -125,6 +125,27 @@ static void test_size_over_capacity(void)
     sqlite3_close(db);
 }
 
+/* The invariant checks run by default (every 250000 events and after the
+ * last): runs.check_every says so; --check-every 0 turns them off. */
+static void test_check_every_default(void)
+{
+    remove_db("cli_replay_checks.db");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--db",
+               "cli_replay_checks.db", SMALL);
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--check-every", "0",
+               "--db", "cli_replay_checks.db", SMALL);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_true(sqlite3_open("cli_replay_checks.db", &db) == SQLITE_OK);
+    assert_true(sqlite3_prepare_v2(db, "SELECT check_every FROM runs ORDER BY id", -1, &st, NULL) ==
+                SQLITE_OK);
+    expect_true(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 250000);
+    expect_true(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    CLI_EXPECT_HELP("replay", "(default 250000");
+}
+
 /* The number of runs in the database at `path` with this status. */
 static int64_t count_runs(const char *path, const char *status)
 {
@@ -279,6 +300,7 @@ int main(void)
     test_bad_traces();
     test_bad_files();
     test_size_over_capacity();
+    test_check_every_default();
     test_bad_databases();
     test_disk_full();
     test_terminated();
