@@ -143,6 +143,7 @@ int vram_device_has_backing(const vram_device *d) { return d->backing; }
 const char *vram_device_errmsg(const vram_device *d) { return d->msg; }
 uint64_t vram_device_faults_hit(const vram_device *d) { return d->faults_hit; }
 void vram_device_stats_get(const vram_device *d, vram_device_stats *out) { *out = d->stats; }
+void vram_device_cost_model_get(const vram_device *d, vram_cost_model *out) { *out = d->cost; }
 
 uint64_t vram_device_granularity(const vram_device *d) { return d->ops->granularity(d->impl); }
 

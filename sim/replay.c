@@ -228,6 +228,23 @@ static double ext_frag(const engine *e, const vdb_sample *all)
     return free_bytes ? 1.0 - (double)largest / (double)free_bytes : 0.0;
 }
 
+/* The cost model's time for a lane: the device's own, plus - for the caching
+ * policy, whose segments are modelled inside its heap over one device
+ * reservation - each segment cudaMalloc and each expandable-segment page map
+ * at segment_alloc_ns, each cudaFree and unmap at segment_free_ns, as the
+ * device charges reserve/grow and release/shrink (docs/COST_MODEL.md). */
+static double lane_modelled_ns(const engine *e, int lane, const vram_manager_stats *m)
+{
+    vram_caching_stats cs;
+    if (!e->caching || lane != LANE_MAIN ||
+        vram_heap_caching_stats(vram_manager_heap(e->lane[lane]), &cs) != VRAM_OK)
+        return m->device.modelled_ns;
+    vram_cost_model cost;
+    vram_device_cost_model_get(vram_manager_device(e->lane[lane]), &cost);
+    return m->device.modelled_ns + (double)(cs.segment_allocs + cs.maps) * cost.segment_alloc_ns +
+           (double)(cs.segment_frees + cs.unmaps) * cost.segment_free_ns;
+}
+
 /* Combined stats of every lane (a sample's view of the device); returns the
  * bytes evicted so far, which the sample row does not carry. */
 static uint64_t lanes_sample(const engine *e, vdb_sample *s)
@@ -251,7 +268,7 @@ static uint64_t lanes_sample(const engine *e, vdb_sample *s)
         s->evictions += m.evictions;
         s->bytes_rematerialised += m.bytes_rematerialised;
         bytes_evicted += m.bytes_evicted;
-        modelled += m.device.modelled_ns;
+        modelled += lane_modelled_ns(e, i, &m);
     }
     if (e->tc_heap) {
         vram_heap_stats h;
@@ -882,7 +899,7 @@ static void summarise(engine *e, vdb_summary *s)
         r->bytes_rematerialised += m.bytes_rematerialised;
         r->peak_footprint += m.heap.peak_footprint;
         r->peak_in_use += m.heap.peak_in_use;
-        r->modelled_ns += m.device.modelled_ns;
+        r->modelled_ns += lane_modelled_ns(e, i, &m);
         r->defrag_passes += m.defrag_passes;
         r->defrag_moves += m.defrag_moves;
         r->defrag_bytes_moved += m.defrag_bytes_moved;

@@ -149,6 +149,30 @@ static void test_caching_conf(void)
     sqlite3_close(q);
 }
 
+/* The caching policy's segments are modelled inside its heap, yet the cost
+ * model charges them as the device would (docs/COST_MODEL.md): on
+ * tensor_cache.trace its two segments (2 MiB small pool, 20 MiB large pool)
+ * are two cudaMallocs of 50,000 ns each over what bestfit's run costs, and
+ * with expandable segments two page maps at the same price. */
+static void test_caching_modelled_time(void)
+{
+    vreplay_options o = opts(DATA "tensor_cache.trace", "bestfit", NULL, NULL);
+    vreplay_result r;
+    assert_ok(vreplay_run(&o, &r));
+    double bestfit = r.modelled_ns;
+    o.policy = "caching";
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.modelled_ns == bestfit + 2 * 50000.0);
+    vram_caching_options co;
+    char why[128];
+    assert_ok(vram_caching_options_parse("expandable_segments:True", &co, why, sizeof why));
+    o.caching = &co;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.modelled_ns == bestfit + 2 * 50000.0);
+    if (test_failures)
+        fprintf(stderr, "modelled ns: bestfit %.0f, caching %.0f\n", bestfit, r.modelled_ns);
+}
+
 /* tensor_cache.trace with a 4 MiB cache: round 1 misses its three sizes,
  * round 2 hits them; the 8 MiB activation is asked for (a miss) and goes to
  * the heap. The cache's heap peaks at the three buffers (256 KiB), idle all at
@@ -225,6 +249,7 @@ static void test_pool_shared_kv(void)
 int main(void)
 {
     test_caching_conf();
+    test_caching_modelled_time();
     test_tensor_cache();
     test_pool_shared_kv();
     return test_finish("replay_options");

@@ -123,6 +123,10 @@ vram_status vram_device_mem_info(vram_device *d, uint64_t *free_bytes, uint64_t 
 vram_status vram_device_fill(vram_device *d, uint64_t addr, uint64_t n, uint64_t tag);
 vram_status vram_device_verify(vram_device *d, uint64_t addr, uint64_t n, uint64_t tag);
 void vram_device_stats_get(const vram_device *d, vram_device_stats *out);
+/* The cost model in effect, defaults resolved (every field > 0): for callers
+ * that charge costs the device does not see (the caching policy's segments,
+ * modelled inside its heap). Constant time; never fails. */
+void vram_device_cost_model_get(const vram_device *d, vram_cost_model *out);
 
 /* Costs, in the number n of live segments (kept in a sorted array): reserve and
  * release O(n) plus the driver call (cuda); the sim's reserve is O(log n) while
