@@ -373,7 +373,7 @@ static int ours_or_empty(vdb *db, char *err, size_t errlen)
         if (err && errlen)
             snprintf(err, errlen,
                      "%s: not a vramlab results database (it holds %lld schema objects and no"
-                     " meta table); left untouched, give another --db",
+                     " meta table); left untouched",
                      db->path, (long long)objects);
         return 0;
     }
