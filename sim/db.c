@@ -329,10 +329,17 @@ static vram_status open_fail(vdb *db, char *err, size_t errlen, const char *what
 static int schema_version_ok(vdb *db, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
-    int ok = 0;
-    if (sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
+    int ok = 0, rc = sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = 'schema_version'",
+                                        -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "%s: not a vramlab results database (its meta table has no schema_version);"
+                     " left untouched",
+                     db->path);
+    } else if (rc == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(s, 0);
         ok = v && atoi(v) == VDB_SCHEMA_VERSION;
         if (!ok && err && errlen)

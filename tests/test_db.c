@@ -237,6 +237,14 @@ static void test_foreign(void)
     expect_true(stat("db_foreign.db-wal", &st) != 0);
     assert_true(sqlite3_open(path, &q) == SQLITE_OK);
     expect_eq_u64(q1(q, "SELECT count(*) FROM sqlite_master"), 1);
+    /* a meta table of its own, without our schema_version: refused too */
+    assert_true(sqlite3_exec(q, "CREATE TABLE meta (key TEXT, value TEXT)", NULL, NULL, NULL) ==
+                SQLITE_OK);
+    sqlite3_close(q);
+    expect_status(vdb_open(path, &db, err, sizeof err), VRAM_EIO);
+    expect_contains(err, "its meta table has no schema_version");
+    assert_true(sqlite3_open(path, &q) == SQLITE_OK);
+    expect_eq_u64(q1(q, "SELECT count(*) FROM sqlite_master"), 2);
     sqlite3_close(q);
 }
 
