@@ -1,22 +1,36 @@
 /* heap_buddy.c - the binary buddy policy ("buddy").
  *
- * The heap manages [0, 2^top_k), the largest power of two not above the
- * configured capacity; the rest of the capacity is never handed out, and
- * stats.capacity reports the managed power of two, so the unusable tail shows
- * as the difference from the configured capacity. A block of order k is 2^k
- * bytes at an offset that is a multiple of 2^k; the smallest order is that of
- * min_align. A request takes a block of order max(ceil(log2 size), min order)
- * (the rounding up shows as in_use - requested); an alignment above that size is
- * met by splitting a free block of order log2(align) or more and keeping its
- * left part, which starts at the big block's naturally aligned offset.
+ * The heap manages all of [0, capacity), a multiple of min_align, as a forest
+ * of buddy trees: the roots are the binary decomposition of the capacity,
+ * largest first (80 GiB: a 64 GiB root at 0, a 16 GiB root at 64 GiB). So
+ * every root starts at a multiple of its own size: a block of order k, 2^k
+ * bytes aligned to 2^k within its root, is aligned to 2^k as an offset too,
+ * and the root holding an offset is known in O(1) (root_order). Buddies merge
+ * only inside a root; a whole root never merges with the next one. The
+ * smallest order is that of min_align. A request takes a block of order
+ * max(ceil(log2 size), min order) (the rounding up shows as in_use -
+ * requested); a request above the largest root can never fit (VRAM_ENOMEM).
+ * An alignment above that size is met by splitting a free block of order
+ * log2(align) or more and keeping its left part, which starts at the big
+ * block's aligned offset; an alignment above the largest root asks for that
+ * root whole (it starts at offset 0, aligned to anything).
  *
  * Free blocks sit in one doubly linked list per order (O(1) insert and removal)
  * with a bitmap of the non-empty orders, so the smallest free block that fits
  * is one bit scan away. Every block, free or used, is in an offset index (a
  * hash map): free() finds its block and each merge step finds the buddy in
  * O(1). Address order needs no index: the block after [off, off + 2^k) starts
- * at off + 2^k. grow() doubles the managed range whenever the new capacity
- * holds the next power of two.
+ * at off + 2^k.
+ *
+ * grow() re-decomposes the new capacity, so the layout stays the binary
+ * decomposition of the current capacity. Every old block is naturally aligned
+ * inside [0, capacity), and such a block lies inside one root of the new
+ * decomposition (an aligned block reaching past the end of a root would also
+ * reach past the capacity, the roots being largest first): the old roots
+ * become subtrees of the new ones. The added bytes are tiled by the largest
+ * naturally aligned blocks that fit, each merged with its free buddy as a free
+ * would: growing 80 GiB by 48 GiB gives one 128 GiB root, a single free block
+ * once empty.
  *
  * A free of the right half of a block that already merged with its buddy
  * answers VRAM_ENOTFOUND (the offset is no longer a block start); a free of a
@@ -40,7 +54,11 @@ typedef struct bd_block {
 } bd_block;
 
 /* Invariants (verified by bd_check):
- *  - blocks tile [0, 2^top_k) in offset order, each aligned to its own size;
+ *  - the roots are the binary decomposition of capacity, largest first, so a
+ *    root of order r starts at a multiple of 2^r (kept by create and grow,
+ *    which only ever tile with tile_order);
+ *  - blocks tile [0, capacity) in offset order, each aligned to its own size
+ *    and inside one root (its order at most the root's);
  *  - no two free buddies of the same order: bd_insert_free merges them;
  *  - free_list[k] holds exactly the free blocks of order k, and bit k of
  *    nonempty is set exactly when free_list[k] is not empty;
@@ -49,8 +67,8 @@ typedef struct bd_block {
  *    recomputed by bd_release when the highest used block goes;
  *  - in_use, requested, live, nfree agree with the blocks. */
 typedef struct bd_heap {
-    uint64_t capacity; /* configured bytes; only [0, 2^top_k) is managed */
-    unsigned min_k, top_k;
+    uint64_t capacity;     /* bytes managed: [0, capacity), a multiple of 2^min_k */
+    unsigned min_k, top_k; /* top_k: the order of the largest root, log2_floor(capacity) */
     bd_block *free_list[BD_ORDERS];
     uint64_t nonempty;
     vram__offmap by_off; /* offset -> block */
@@ -63,6 +81,21 @@ typedef struct bd_heap {
 static unsigned log2_floor(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
 static unsigned log2_ceil(uint64_t x) { return x <= 1 ? 0 : log2_floor(x - 1) + 1; }
 static uint64_t bsize(const bd_block *b) { return UINT64_C(1) << b->order; }
+
+/* The order of the root holding off < capacity: the highest bit in which off
+ * and the capacity differ (set in the capacity, clear in off). The roots before
+ * it are the capacity's higher bits, which off shares. */
+static unsigned root_order(const bd_heap *h, uint64_t off) { return log2_floor(off ^ h->capacity); }
+
+/* The order of the largest naturally aligned block at p that ends by end:
+ * tiling [0, capacity) this way from 0 gives the roots, largest first. */
+static unsigned tile_order(uint64_t p, uint64_t end)
+{
+    unsigned k = log2_floor(end - p);
+    if (p && (unsigned)__builtin_ctzll(p) < k)
+        k = (unsigned)__builtin_ctzll(p);
+    return k;
+}
 
 static bd_block *off_find(const bd_heap *h, uint64_t off)
 {
@@ -95,13 +128,16 @@ static void list_remove(bd_heap *h, bd_block *b)
 }
 
 /* Makes b (not in any free list) free: merges it with its buddy while the buddy
- * is a free block of the same order, then lists and returns the result. */
+ * is a free block of the same order in the same root, then lists and returns
+ * the result. The buddy of a block below its root's order is off ^ 2^order: the
+ * root starts at a multiple of its size. */
 static bd_block *bd_insert_free(bd_heap *h, bd_block *b)
 {
     b->used = 0;
     b->requested = 0;
     b->batch_mark = 0;
-    while (b->order < h->top_k) {
+    unsigned root = root_order(h, b->off);
+    while (b->order < root) {
         bd_block *buddy = off_find(h, b->off ^ bsize(b));
         if (!buddy || buddy->used || buddy->order != b->order)
             break;
@@ -133,8 +169,9 @@ static bd_block *block_ending_at(const bd_heap *h, uint64_t p)
 }
 
 /* The end of the highest used block below p, walking back over free blocks.
- * No two free buddies stay unmerged, so a free run holds O(orders) blocks
- * (their sizes rise, then fall): O(orders^2) lookups at worst. */
+ * No two free buddies stay unmerged, so the part of a free run inside one root
+ * holds O(orders) blocks (their sizes rise, then fall) and a root the run spans
+ * whole is one block: O(orders) blocks, O(orders^2) lookups at worst. */
 static uint64_t used_end_below(const bd_heap *h, uint64_t p)
 {
     while (p) {
@@ -151,16 +188,14 @@ static uint64_t used_end_below(const bd_heap *h, uint64_t p)
 static vram_status bd_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
 {
     bd_heap *h = impl;
-    if (size > UINT64_C(1) << h->top_k)
-        return VRAM_EINVAL; /* vram/heap.h's contract; the wrapper does not know the capacity */
-    unsigned k = log2_ceil(size);
+    unsigned k = log2_ceil(size); /* <= 48: the wrapper caps size at 2^48 */
     if (k < h->min_k)
         k = h->min_k;
     unsigned need = log2_floor(align); /* order whose blocks are aligned enough */
-    if (need < k)
-        need = k;
     if (need > h->top_k)
-        need = h->top_k; /* offset 0, the only block of the top order, is aligned to anything */
+        need = h->top_k; /* the only block of the top order is the root at 0, aligned to anything */
+    if (need < k)
+        need = k; /* above top_k: nothing fits */
     uint64_t fit = h->nonempty & ~((UINT64_C(1) << need) - 1);
     if (!fit)
         return VRAM_ENOMEM;
@@ -269,27 +304,46 @@ static vram_status bd_free_batch(void *impl, size_t n, const uint64_t *offsets)
     return VRAM_OK;
 }
 
+/* The number of blocks tile_free makes for [p, end): their orders rise, then
+ * fall, so at most two per order. */
+static size_t tile_count(uint64_t p, uint64_t end)
+{
+    size_t n = 0;
+    for (; p < end; n++)
+        p += UINT64_C(1) << tile_order(p, end);
+    return n;
+}
+
+/* Tiles [p, end) with free blocks of tile_order, each merged with its free
+ * buddy (as a free would); end is the capacity, p and end multiples of 2^min_k,
+ * and the nodes and index room tile_count names are reserved. */
+static void tile_free(bd_heap *h, uint64_t p, uint64_t end)
+{
+    while (p < end) {
+        bd_block *b = vram__slab_get(&h->nodes);
+        *b = (bd_block){.off = p, .order = tile_order(p, end)};
+        p += bsize(b);
+        vram__offmap_put(&h->by_off, b->off, b);
+        bd_insert_free(h, b);
+    }
+}
+
 static vram_status bd_grow(void *impl, uint64_t bytes)
 {
     bd_heap *h = impl;
     if (bytes > BD_MAX_CAPACITY - h->capacity)
         return VRAM_EOVERFLOW;
-    unsigned new_top = log2_floor(h->capacity + bytes);
-    vram_status st = vram__slab_reserve(&h->nodes, new_top - h->top_k);
+    uint64_t old = h->capacity;
+    size_t n = tile_count(old, old + bytes);
+    vram_status st = vram__slab_reserve(&h->nodes, n);
     if (!st)
-        st = vram__offmap_reserve(&h->by_off, new_top - h->top_k);
+        st = vram__offmap_reserve(&h->by_off, n);
     if (st)
         return st;
-    h->capacity += bytes;
-    while (h->top_k < new_top) {
-        /* The old range becomes the left half of the doubled one; its right
-         * half is a new free block, merged if the whole old range is free. */
-        bd_block *right = vram__slab_get(&h->nodes);
-        *right = (bd_block){.off = UINT64_C(1) << h->top_k, .order = h->top_k};
-        vram__offmap_put(&h->by_off, right->off, right);
-        h->top_k++;
-        bd_insert_free(h, right);
-    }
+    /* The new capacity first: root_order, used by the merges, reads it. */
+    h->capacity = old + bytes;
+    h->top_k = log2_floor(h->capacity);
+    tile_free(h, old, h->capacity);
     return VRAM_OK;
 }
 
@@ -301,12 +355,11 @@ static uint64_t bd_largest_free(const bd_heap *h)
 static void bd_stats(const void *impl, vram_heap_stats *out)
 {
     const bd_heap *h = impl;
-    uint64_t managed = UINT64_C(1) << h->top_k;
     *out = (vram_heap_stats){
-        .capacity = managed,
+        .capacity = h->capacity,
         .in_use = h->in_use,
         .requested = h->requested,
-        .free = managed - h->in_use,
+        .free = h->capacity - h->in_use,
         .largest_free = bd_largest_free(h),
         .free_blocks = h->nfree,
         .live_allocs = h->live,
@@ -332,24 +385,36 @@ static vram_status bd_walk(const void *impl, vram_walk_fn fn, void *ctx)
     return VRAM_OK;
 }
 
-/* Tiling, alignment, merging, per-block fields; totals for the counters
+/* Tiling, alignment, roots, merging, per-block fields; totals for the counters
  * (in_use, requested, live, free blocks, footprint). */
 static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_t tot[5])
 {
-    uint64_t expect = 0, top = UINT64_C(1) << h->top_k, nblocks = 0;
+    uint64_t expect = 0, nblocks = 0;
     const bd_block *prev = NULL;
-    while (expect < top) {
+    if (h->capacity % (UINT64_C(1) << h->min_k) || h->top_k != log2_floor(h->capacity))
+        return vram__violation(msg, len, "capacity %llu: not a multiple of 2^%u or top order %u",
+                               (unsigned long long)h->capacity, h->min_k, h->top_k);
+    while (expect < h->capacity) {
         const bd_block *b = off_find(h, expect);
         if (!b || b->off != expect)
             return vram__violation(msg, len,
                                    "blocks do not tile the range: no block starts at %llu",
                                    (unsigned long long)expect);
-        if (b->order < h->min_k || b->order > h->top_k)
-            return vram__violation(msg, len, "block at %llu has order %u outside [%u, %u]",
-                                   (unsigned long long)b->off, b->order, h->min_k, h->top_k);
+        if (b->order < h->min_k)
+            return vram__violation(msg, len, "block at %llu has order %u below the minimum %u",
+                                   (unsigned long long)b->off, b->order, h->min_k);
         if (b->off % bsize(b))
             return vram__violation(msg, len, "block at %llu is not aligned to its size %llu",
                                    (unsigned long long)b->off, (unsigned long long)bsize(b));
+        /* Aligned to its size, a block of order <= its root's ends inside the root. */
+        unsigned root = root_order(h, b->off);
+        if (b->order > root)
+            return vram__violation(
+                msg, len,
+                "block at %llu of order %u crosses the end of its root of order %u at %llu",
+                (unsigned long long)b->off, b->order, root,
+                (unsigned long long)(b->off & ~((UINT64_C(2) << root) - 1)));
+        /* b a right child (below its root's order) and prev its left buddy. */
         if (prev && !prev->used && !b->used && prev->order == b->order && (b->off & bsize(b)))
             return vram__violation(
                 msg, len, "free buddies at %llu and %llu (order %u) should have merged",
@@ -372,9 +437,9 @@ static vram_status check_blocks(const bd_heap *h, char *msg, size_t len, uint64_
         prev = b;
         nblocks++;
     }
-    if (expect != top)
-        return vram__violation(msg, len, "blocks end at %llu, the managed range at %llu",
-                               (unsigned long long)expect, (unsigned long long)top);
+    if (expect != h->capacity)
+        return vram__violation(msg, len, "blocks end at %llu, the capacity at %llu",
+                               (unsigned long long)expect, (unsigned long long)h->capacity);
     if (nblocks != h->by_off.count)
         return vram__violation(msg, len,
                                "offset index holds %zu entries, %llu blocks tile the range",
@@ -446,7 +511,7 @@ static void bd_destroy(void *impl)
 
 static vram_status bd_create(const vram_heap_config *cfg, void **impl)
 {
-    if (cfg->capacity > BD_MAX_CAPACITY)
+    if (cfg->capacity > BD_MAX_CAPACITY || cfg->capacity % cfg->min_align)
         return VRAM_EINVAL;
     bd_heap *h = calloc(1, sizeof *h);
     if (!h)
@@ -456,27 +521,27 @@ static vram_status bd_create(const vram_heap_config *cfg, void **impl)
     h->top_k = log2_floor(cfg->capacity); /* >= min_k: the wrapper has min_align <= capacity */
     vram__slab_init(&h->nodes, sizeof(bd_block));
     vram__offmap_init(&h->by_off);
-    if (vram__slab_reserve(&h->nodes, 1) || vram__offmap_reserve(&h->by_off, 1)) {
+    size_t roots = tile_count(0, h->capacity);
+    if (vram__slab_reserve(&h->nodes, roots) || vram__offmap_reserve(&h->by_off, roots)) {
         bd_destroy(h);
         return VRAM_ENOHOST;
     }
-    bd_block *b = vram__slab_get(&h->nodes);
-    *b = (bd_block){.off = 0, .order = h->top_k};
-    vram__offmap_put(&h->by_off, 0, b);
-    list_push(h, b);
+    tile_free(h, 0, h->capacity); /* one free block per root */
     *impl = h;
     return VRAM_OK;
 }
 
 /* Costs (O(1) hash lookups expected, amortised growth of nodes and map):
- * alloc O(orders) (one new block per split), free O(orders) (one buddy lookup
- * per merge), O(orders^2) when it frees the highest used block (see
- * used_end_below), batches O(k) times that, grow O(doublings), stats O(1), walk
- * and check O(n).
- * Failures: create VRAM_EINVAL above 2^56 bytes; alloc VRAM_EINVAL above the
- * managed range, VRAM_ENOMEM when no free block of the needed order is left;
- * free VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow VRAM_EOVERFLOW
- * past 2^56; any entry that needs node memory VRAM_ENOHOST. */
+ * create O(orders) (one block per root), alloc O(orders) (one new block per
+ * split), free O(orders) (one buddy lookup per merge), O(orders^2) when it frees
+ * the highest used block (see used_end_below), batches O(k) times that, grow
+ * O(orders^2) (O(orders) new blocks, each merged), stats O(1), walk and check
+ * O(n).
+ * Failures: create VRAM_EINVAL above 2^56 bytes or for a capacity that is no
+ * multiple of min_align; alloc VRAM_ENOMEM when no free block of the needed
+ * order is left (always for a request above the largest root); free
+ * VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow VRAM_EOVERFLOW past
+ * 2^56; any entry that needs node memory VRAM_ENOHOST. */
 static void bd_restore_peaks(void *impl, uint64_t peak_in_use, uint64_t peak_footprint)
 {
     bd_heap *h = impl;

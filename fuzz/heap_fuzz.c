@@ -130,7 +130,7 @@ static int fit_visit(const vram_block_info *b, void *ctx)
  *   bestfit: a free block holds the rounded size past the front padding
  *            (the search visits every block that could: exact);
  *   buddy:   a free block of at least max(pow2 >= size, min_align, align),
- *            the alignment capped at the managed power of two (offset 0);
+ *            the alignment capped at the largest root (pow2 <= capacity, at 0);
  *   tlsf:    good fit: rounded size + align - min_align <= max_alloc();
  *   pool:    a free block exists (max_alloc() > 0);
  *   caching: for alignments up to 512 B it must fail above max_alloc(); below
@@ -144,7 +144,8 @@ static int fit_rule(const fz_heap *r, uint64_t size, uint64_t align)
     if (strcmp(p, "bestfit") == 0 || strcmp(p, "buddy") == 0) {
         fit_walk w = {fz_align_up(size, r->min_align), align, 0, 0};
         if (strcmp(p, "buddy") == 0) {
-            uint64_t top = stats_of(r).capacity; /* offset 0 is aligned to anything */
+            /* the largest root, at offset 0, is aligned to anything */
+            uint64_t top = UINT64_C(1) << (63 - __builtin_clzll(stats_of(r).capacity));
             uint64_t a = align < top ? align : top;
             w.size = rounded_size(r, size) > a ? rounded_size(r, size) : a;
             w.whole = 1;

@@ -1,5 +1,7 @@
 /* test_heap_buddy.c - edge cases of the buddy policy: rounding, split and merge,
- * alignment, bad frees, grow by doubling, exhaustion and recovery, batches. */
+ * alignment, bad frees, capacities that are no power of two (a forest of roots,
+ * the binary decomposition of the capacity), grow, exhaustion and recovery,
+ * batches. */
 #include "testlib.h"
 
 #include "vram/heap.h"
@@ -55,17 +57,30 @@ static void expect_healthy(const vram_heap *h, int line)
 }
 #define EXPECT_HEALTHY(h) expect_healthy((h), __LINE__)
 
-/* The heap is one free block of its whole managed range. */
+/* The heap is one free block per root: the powers of two of the capacity's
+ * binary decomposition, largest first from offset 0. */
 static void expect_empty(const vram_heap *h, int line)
 {
     vram_heap_stats s = stats_of(h);
     static walk_log w;
     walk(h, &w);
-    if (s.in_use || s.requested || s.live_allocs || s.free_blocks != 1 ||
-        s.largest_free != s.capacity || s.footprint || w.n != 1 || w.b[0].used) {
+    size_t roots = (size_t)__builtin_popcountll(s.capacity), i = 0;
+    int ok = !s.in_use && !s.requested && !s.live_allocs && s.free_blocks == roots &&
+             s.footprint == 0 && s.free == s.capacity && w.n == roots &&
+             s.largest_free == UINT64_C(1) << (63 - __builtin_clzll(s.capacity));
+    uint64_t off = 0;
+    for (unsigned k = 64; ok && k-- > 0;) {
+        if (!(s.capacity >> k & 1))
+            continue;
+        ok = !w.b[i].used && w.b[i].offset == off && w.b[i].size == UINT64_C(1) << k;
+        off += UINT64_C(1) << k;
+        i++;
+    }
+    if (!ok) {
         fprintf(stderr,
-                "%s:%d: FAILED: heap is not one free block (%zu blocks, %" PRIu64 " live)\n",
-                __FILE__, line, w.n, s.live_allocs);
+                "%s:%d: FAILED: heap of %" PRIu64 " bytes is not one free block per root (%zu "
+                "blocks, %zu roots, %" PRIu64 " live)\n",
+                __FILE__, line, s.capacity, w.n, roots, s.live_allocs);
         test_failures++;
     }
     expect_healthy(h, line);
@@ -74,17 +89,23 @@ static void expect_empty(const vram_heap *h, int line)
 
 static void test_bad_requests(void)
 {
-    vram_heap *h = make(3 * MiB); /* manages 2 MiB: the last MiB is unusable */
+    vram_heap *h = make(3 * MiB); /* roots of 2 MiB at 0 and 1 MiB at 2 MiB */
     vram_heap_stats s = stats_of(h);
-    expect_eq_u64(s.capacity, 2 * MiB);
+    expect_eq_u64(s.capacity, 3 * MiB);
+    expect_eq_u64(s.free, 3 * MiB);
     expect_eq_u64(s.largest_free, 2 * MiB);
+    expect_eq_u64(vram_heap_max_alloc(h), 2 * MiB);
     uint64_t off;
     expect_status(vram_heap_alloc(h, 0, 0, &off), VRAM_EINVAL);
-    expect_status(vram_heap_alloc(h, 2 * MiB + 1, 0, &off), VRAM_EINVAL);
+    expect_status(vram_heap_alloc(h, 3 * MiB + 1, 0, &off), VRAM_EINVAL);
+    expect_status(vram_heap_alloc(h, 2 * MiB + 1, 0, &off), VRAM_ENOMEM); /* above every root */
     expect_status(vram_heap_alloc(h, 256, 384, &off), VRAM_EINVAL);
     expect_status(vram_heap_grow(h, 100), VRAM_EINVAL);
     EXPECT_EMPTY(h);
     vram_heap_destroy(h);
+    vram_heap_config cfg = {.capacity = 3 * MiB + 100};
+    expect_status(vram_heap_create(vram_heap_policy("buddy"), &cfg, &h), VRAM_EINVAL);
+    expect_true(h == NULL);
 }
 
 /* Sizes round up to a power of two, at least the minimum alignment; the split
@@ -165,32 +186,6 @@ static void test_bad_frees(void)
     vram_heap_destroy(h);
 }
 
-static void test_grow(void)
-{
-    vram_heap *h = make(1 * MiB);
-    uint64_t a, b;
-    assert_ok(vram_heap_alloc(h, MiB, 0, &a));
-    expect_status(vram_heap_alloc(h, 256, 0, &b), VRAM_ENOMEM);
-    expect_eq_u64(vram_heap_max_alloc(h), 0);
-    assert_ok(vram_heap_grow(h, 512 * KiB)); /* 1.5 MiB: still manages 1 MiB */
-    expect_eq_u64(stats_of(h).capacity, MiB);
-    assert_ok(vram_heap_grow(h, 512 * KiB)); /* 2 MiB: doubles */
-    expect_eq_u64(stats_of(h).capacity, 2 * MiB);
-    expect_eq_u64(vram_heap_max_alloc(h), MiB);
-    assert_ok(vram_heap_alloc(h, MiB, 0, &b));
-    expect_eq_u64(b, MiB);
-    expect_eq_u64(stats_of(h).footprint, 2 * MiB);
-    EXPECT_HEALTHY(h);
-    assert_ok(vram_heap_free(h, a));
-    assert_ok(vram_heap_free(h, b));
-    EXPECT_EMPTY(h);
-    assert_ok(vram_heap_grow(h, 6 * MiB)); /* 8 MiB: two doublings, all merged */
-    vram_heap_stats s = stats_of(h);
-    expect_eq_u64(s.capacity, 8 * MiB);
-    EXPECT_EMPTY(h);
-    vram_heap_destroy(h);
-}
-
 static void shuffle(uint64_t *v, size_t n, uint64_t *rng)
 {
     for (size_t i = n; i > 1; i--) {
@@ -198,6 +193,249 @@ static void shuffle(uint64_t *v, size_t n, uint64_t *rng)
         uint64_t t = v[i - 1];
         v[i - 1] = v[j];
         v[j] = t;
+    }
+}
+
+/* 80 GiB is a 64 GiB root at 0 and a 16 GiB root at 64 GiB: five 16 GiB
+ * blocks fill it (the first from the smaller root, the smallest that fits); a
+ * block never spans the two roots, and they never merge. */
+static void test_roots_80g(void)
+{
+    vram_heap *h = make(80 * GiB);
+    EXPECT_EMPTY(h);
+    uint64_t offs[5], off;
+    for (size_t i = 0; i < 5; i++)
+        assert_ok(vram_heap_alloc(h, 16 * GiB, 0, &offs[i]));
+    expect_eq_u64(offs[0], 64 * GiB);
+    for (size_t i = 1; i < 5; i++)
+        expect_eq_u64(offs[i], (i - 1) * 16 * GiB);
+    vram_heap_stats s = stats_of(h);
+    expect_eq_u64(s.in_use, 80 * GiB);
+    expect_eq_u64(s.free, 0);
+    expect_eq_u64(s.footprint, 80 * GiB);
+    expect_status(vram_heap_alloc(h, 256, 0, &off), VRAM_ENOMEM);
+    EXPECT_HEALTHY(h);
+    /* The last 16 GiB of the big root and the small root are neighbours, free,
+     * of one order, but no buddies: 32 GiB still does not fit. */
+    assert_ok(vram_heap_free(h, offs[4]));
+    assert_ok(vram_heap_free(h, offs[0]));
+    expect_eq_u64(stats_of(h).largest_free, 16 * GiB);
+    expect_status(vram_heap_alloc(h, 32 * GiB, 0, &off), VRAM_ENOMEM);
+    expect_eq_u64(stats_of(h).footprint, 48 * GiB);
+    EXPECT_HEALTHY(h);
+    for (size_t i = 1; i < 4; i++)
+        assert_ok(vram_heap_free(h, offs[i]));
+    EXPECT_EMPTY(h);
+    assert_ok(vram_heap_alloc(h, 64 * GiB, 0, &off));
+    expect_eq_u64(off, 0);
+    expect_status(vram_heap_alloc(h, 32 * GiB, 0, &off), VRAM_ENOMEM);
+    assert_ok(vram_heap_free(h, 0));
+    vram_heap_destroy(h);
+}
+
+/* 3 MiB + 4 KiB + 256 B: four roots down to the minimum order. Filling it
+ * with minimum blocks uses every byte; a walk shows no block crossing a root
+ * start; freeing all in random order gives the four roots back. */
+static void test_odd_capacity_fill(uint64_t seed)
+{
+    enum { N = (3 * MiB + 4 * KiB + 256) / 256 };
+    static uint64_t offs[N];
+    const uint64_t cap = 3 * MiB + 4 * KiB + 256;
+    const uint64_t starts[4] = {0, 2 * MiB, 3 * MiB, 3 * MiB + 4 * KiB};
+    uint64_t rng = seed, off;
+    vram_heap *h = make(cap);
+    EXPECT_EMPTY(h);
+    assert_ok(vram_heap_alloc(h, 1, 0, &off));
+    expect_eq_u64(off, 3 * MiB + 4 * KiB); /* the 256 B root: the smallest block that fits */
+    assert_ok(vram_heap_alloc(h, 3 * KiB, 0, &off));
+    expect_eq_u64(off, 3 * MiB); /* the 4 KiB root */
+    assert_ok(vram_heap_alloc(h, 600 * KiB, 0, &off));
+    expect_eq_u64(off, 2 * MiB); /* the 1 MiB root */
+    assert_ok(vram_heap_free(h, 2 * MiB));
+    assert_ok(vram_heap_free(h, 3 * MiB));
+    assert_ok(vram_heap_free(h, 3 * MiB + 4 * KiB));
+    EXPECT_EMPTY(h);
+    for (size_t i = 0; i < N; i++)
+        assert_ok(vram_heap_alloc(h, 1 + test_rand(&rng) % 256, 0, &offs[i]));
+    expect_status(vram_heap_alloc(h, 1, 0, &off), VRAM_ENOMEM);
+    vram_heap_stats s = stats_of(h);
+    expect_eq_u64(s.in_use, cap);
+    expect_eq_u64(s.footprint, cap);
+    expect_eq_u64(s.free_blocks, 0);
+    EXPECT_HEALTHY(h);
+    shuffle(offs, N, &rng);
+    for (size_t i = 0; i < N; i++) {
+        assert_ok(vram_heap_free(h, offs[i]));
+        if (i % 997 == 0) {
+            static walk_log w;
+            walk(h, &w);
+            for (size_t b = 0; b < w.n; b++)
+                for (size_t r = 0; r < 4; r++)
+                    expect_true(
+                        !(w.b[b].offset < starts[r] && w.b[b].offset + w.b[b].size > starts[r]));
+            EXPECT_HEALTHY(h);
+        }
+    }
+    EXPECT_EMPTY(h);
+    vram_heap_destroy(h);
+}
+
+/* Alignments on 80 GiB: every block is aligned to its size as an offset (the
+ * roots start at multiples of their sizes); an alignment above the largest
+ * root takes that root whole, at offset 0. */
+static void test_alignment_across_roots(void)
+{
+    vram_heap *h = make(80 * GiB);
+    uint64_t small, a, b, c, off;
+    assert_ok(vram_heap_alloc(h, 256, 0, &small));
+    expect_eq_u64(small, 64 * GiB); /* the 16 GiB root is the smallest that fits */
+    assert_ok(vram_heap_alloc(h, 1000, 16 * GiB, &a));
+    expect_eq_u64(a, 0); /* the 16 GiB root is split: the 64 GiB one, left part */
+    assert_ok(vram_heap_alloc(h, 1000, 16 * GiB, &b));
+    expect_eq_u64(b, 16 * GiB);
+    assert_ok(vram_heap_alloc(h, 1000, 32 * GiB, &c));
+    expect_eq_u64(c, 32 * GiB);
+    expect_eq_u64(stats_of(h).in_use, 256 + 3 * 1024);
+    expect_status(vram_heap_alloc(h, 1000, 64 * GiB, &off), VRAM_ENOMEM);
+    expect_status(vram_heap_alloc(h, 1000, 128 * GiB, &off), VRAM_ENOMEM);
+    EXPECT_HEALTHY(h);
+    uint64_t all[4] = {b, small, c, a};
+    assert_ok(vram_heap_free_batch(h, 4, all));
+    EXPECT_EMPTY(h);
+    assert_ok(vram_heap_alloc(h, 1000, 128 * GiB, &off)); /* the 64 GiB root, at 0 */
+    expect_eq_u64(off, 0);
+    expect_eq_u64(stats_of(h).in_use, 1024);
+    assert_ok(vram_heap_alloc(h, 1000, 8 * GiB, &off));
+    expect_eq_u64(off, 8 * GiB); /* the split left 8 GiB free there, below the 16 GiB root */
+    EXPECT_HEALTHY(h);
+    vram_heap_destroy(h);
+}
+
+/* The footprint falls back over free blocks and whole free roots. */
+static void test_footprint_across_roots(void)
+{
+    vram_heap *h = make(84 * GiB); /* 64 GiB at 0, 16 at 64, 4 at 80 */
+    uint64_t top, mid, low;
+    assert_ok(vram_heap_alloc(h, 4 * GiB, 0, &top));
+    expect_eq_u64(top, 80 * GiB);
+    assert_ok(vram_heap_alloc(h, 1 * GiB, 0, &mid));
+    expect_eq_u64(mid, 64 * GiB);
+    assert_ok(vram_heap_alloc(h, 3 * GiB, 0, &low));
+    expect_eq_u64(low, 68 * GiB);
+    expect_eq_u64(stats_of(h).footprint, 84 * GiB);
+    assert_ok(vram_heap_free(h, top));
+    expect_eq_u64(stats_of(h).footprint, 72 * GiB);
+    assert_ok(vram_heap_free(h, low));
+    expect_eq_u64(stats_of(h).footprint, 65 * GiB);
+    assert_ok(vram_heap_alloc(h, 256, 0, &low));
+    expect_eq_u64(low, 65 * GiB); /* the smallest free block: 1 GiB split */
+    assert_ok(vram_heap_alloc(h, 64 * GiB, 0, &top));
+    expect_eq_u64(top, 0);
+    assert_ok(vram_heap_free(h, mid));
+    assert_ok(vram_heap_free(h, low));
+    expect_eq_u64(stats_of(h).footprint, 64 * GiB);
+    EXPECT_HEALTHY(h);
+    assert_ok(vram_heap_free(h, top));
+    EXPECT_EMPTY(h);
+    vram_heap_destroy(h);
+}
+
+/* grow appends roots; the layout is the decomposition of the new capacity, so
+ * old roots join larger ones and merge once free. */
+static void test_grow(void)
+{
+    vram_heap *h = make(1 * MiB);
+    uint64_t a, b;
+    assert_ok(vram_heap_alloc(h, MiB, 0, &a));
+    expect_status(vram_heap_alloc(h, 256, 0, &b), VRAM_ENOMEM);
+    expect_eq_u64(vram_heap_max_alloc(h), 0);
+    assert_ok(vram_heap_grow(h, 512 * KiB)); /* 1.5 MiB: a 512 KiB root at 1 MiB */
+    expect_eq_u64(stats_of(h).capacity, MiB + 512 * KiB);
+    expect_eq_u64(vram_heap_max_alloc(h), 512 * KiB);
+    assert_ok(vram_heap_alloc(h, 512 * KiB, 0, &b));
+    expect_eq_u64(b, MiB);
+    expect_eq_u64(stats_of(h).footprint, MiB + 512 * KiB);
+    EXPECT_HEALTHY(h);
+    assert_ok(vram_heap_grow(h, 512 * KiB)); /* 2 MiB: one root */
+    expect_eq_u64(stats_of(h).capacity, 2 * MiB);
+    expect_eq_u64(vram_heap_max_alloc(h), 512 * KiB);
+    EXPECT_HEALTHY(h);
+    assert_ok(vram_heap_free(h, a));
+    assert_ok(vram_heap_free(h, b));
+    EXPECT_EMPTY(h);                       /* one 2 MiB block: the old roots merged */
+    assert_ok(vram_heap_grow(h, 6 * MiB)); /* 8 MiB: all merged */
+    expect_eq_u64(stats_of(h).capacity, 8 * MiB);
+    EXPECT_EMPTY(h);
+    assert_ok(vram_heap_grow(h, 256)); /* 8 MiB + 256: a minimum-order root */
+    EXPECT_EMPTY(h);
+    assert_ok(vram_heap_alloc(h, 1, 0, &a));
+    expect_eq_u64(a, 8 * MiB);
+    assert_ok(vram_heap_free(h, a));
+    vram_heap_destroy(h);
+
+    /* 80 GiB + 48 GiB = 128 GiB, with a block of the old 16 GiB root in use:
+     * the added 16 GiB at 80 and 32 GiB at 96 wait for it. */
+    h = make(80 * GiB);
+    assert_ok(vram_heap_alloc(h, 16 * GiB, 0, &a));
+    expect_eq_u64(a, 64 * GiB);
+    assert_ok(vram_heap_grow(h, 48 * GiB));
+    vram_heap_stats s = stats_of(h);
+    expect_eq_u64(s.capacity, 128 * GiB);
+    expect_eq_u64(s.free, 112 * GiB);
+    expect_eq_u64(s.free_blocks, 3);
+    expect_eq_u64(s.largest_free, 64 * GiB);
+    static walk_log w;
+    walk(h, &w);
+    expect_eq_u64(w.n, 4);
+    if (w.n == 4) {
+        expect_true(w.b[2].offset == 80 * GiB && w.b[2].size == 16 * GiB && !w.b[2].used);
+        expect_true(w.b[3].offset == 96 * GiB && w.b[3].size == 32 * GiB && !w.b[3].used);
+    }
+    EXPECT_HEALTHY(h);
+    assert_ok(vram_heap_free(h, a));
+    EXPECT_EMPTY(h); /* one 128 GiB block */
+    vram_heap_destroy(h);
+}
+
+/* Random allocs, frees and grows (up to 128 MiB) from random capacities:
+ * check() after every grow and now and then; empty again, the heap is the decomposition of its
+ * final capacity. */
+static void test_grow_random(uint64_t seed)
+{
+    static uint64_t offs[MAX_BLOCKS];
+    uint64_t rng = seed;
+    for (int round = 0; round < 20; round++) {
+        vram_heap *h = make((1 + test_rand(&rng) % (64 * KiB)) * 256);
+        size_t n = 0;
+        for (int op = 0; op < 2000; op++) {
+            uint64_t r = test_rand(&rng) % 100, off;
+            vram_heap_stats s = stats_of(h);
+            if (r < 3 && s.capacity < 64 * MiB) {
+                uint64_t bytes = (1 + test_rand(&rng) % (s.capacity / 256)) * 256;
+                assert_ok(vram_heap_grow(h, bytes));
+                expect_eq_u64(stats_of(h).capacity, s.capacity + bytes);
+                EXPECT_HEALTHY(h);
+            } else if (r < 55 && n < MAX_BLOCKS) {
+                uint64_t size = 1 + test_rand(&rng) % (s.capacity / 8);
+                uint64_t align = UINT64_C(1) << (test_rand(&rng) % 24);
+                vram_status st = vram_heap_alloc(h, size, align, &off);
+                if (st == VRAM_OK) {
+                    expect_eq_u64(off % align, 0);
+                    offs[n++] = off;
+                } else {
+                    expect_status(st, VRAM_ENOMEM);
+                }
+            } else if (n) {
+                size_t i = test_rand(&rng) % n;
+                assert_ok(vram_heap_free(h, offs[i]));
+                offs[i] = offs[--n];
+            }
+            if (op % 128 == 0)
+                EXPECT_HEALTHY(h);
+        }
+        assert_ok(vram_heap_free_batch(h, n, offs));
+        EXPECT_EMPTY(h);
+        vram_heap_destroy(h);
     }
 }
 
@@ -297,7 +535,12 @@ int main(void)
     test_rounding_and_split();
     test_alignments();
     test_bad_frees();
+    test_roots_80g();
+    test_odd_capacity_fill(seed);
+    test_alignment_across_roots();
+    test_footprint_across_roots();
     test_grow();
+    test_grow_random(seed + 2);
     test_exhaustion(seed);
     test_batch_equals_singles(seed + 1);
     test_alloc_batch_all_or_nothing();
