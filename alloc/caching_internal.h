@@ -153,10 +153,11 @@ vram_status vram__caching_reserve_more(caching_heap *c, int pool, uint64_t rsize
 
 /* caching_release.c */
 /* Releases every whole free segment and unmaps the free pages at the growing
- * end of expandable segments (PyTorch's release_cached_blocks); returns bytes. */
-uint64_t vram__caching_release_all(caching_heap *c);
+ * end of expandable segments (PyTorch's release_cached_blocks). */
+void vram__caching_release_all(caching_heap *c);
 /* PyTorch's release_available_cached_blocks: with a max_split_size, releases
- * oversize whole segments of the pool worth at least the request; non-zero if so. */
+ * oversize whole segments of the pool worth at least the request; non-zero if
+ * so (zero also when it released some, largest first, that were not enough). */
 int vram__caching_release_oversize(caching_heap *c, int pool, uint64_t rsize);
 /* PyTorch's garbage collector: when reserved exceeds gc_threshold x capacity,
  * releases the large pool's older whole free segments until it no longer does. */

@@ -41,15 +41,15 @@ static uint64_t release_segment(caching_heap *c, caching_block *b)
 
 /* Unmaps the whole pages of the free block at the growing end of the pool's
  * expandable segment (the small pool's grows up, the large pool's down). */
-static uint64_t shrink_expandable(caching_heap *c, int pool)
+static void shrink_expandable(caching_heap *c, int pool)
 {
     caching_segment *s = c->pools[pool].expandable;
     if (!s)
-        return 0;
+        return;
     uint64_t page = vram__caching_page(pool), end = s->base + s->size, cut;
     caching_block *b = pool == CACHING_SMALL ? s->last : s->first;
     if (!b || b->used)
-        return 0;
+        return;
     caching_pool *p = &c->pools[pool];
     vram__caching_pool_remove(p, b);
     if (pool == CACHING_SMALL) {
@@ -90,22 +90,19 @@ static uint64_t shrink_expandable(caching_heap *c, int pool)
     }
     if (!s->size)
         drop_segment(c, s);
-    return cut;
 }
 
-uint64_t vram__caching_release_all(caching_heap *c)
+void vram__caching_release_all(caching_heap *c)
 {
-    uint64_t freed = 0;
     for (int pool = 0; pool < CACHING_POOLS; pool++) {
         caching_pool *p = &c->pools[pool];
         for (caching_block *b = vram__caching_pool_first(p), *next; b; b = next) {
             next = vram__caching_pool_next(b);
             if (whole_segment(b))
-                freed += release_segment(c, b);
+                release_segment(c, b);
         }
-        freed += shrink_expandable(c, pool);
+        shrink_expandable(c, pool);
     }
-    return freed;
 }
 
 int vram__caching_release_oversize(caching_heap *c, int pool, uint64_t rsize)

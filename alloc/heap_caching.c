@@ -98,9 +98,11 @@ static vram_status caching_alloc(void *impl, uint64_t size, uint64_t align, uint
         if (st == VRAM_ENOMEM && vram__caching_release_oversize(c, pool, rsize))
             st = vram__caching_reserve_more(c, pool, rsize, align, &b);
         if (st == VRAM_ENOMEM) {
+            /* Always retried, as PyTorch does: the release of oversize
+             * segments above may have freed room without reporting success. */
             c->st.alloc_retries++;
-            if (vram__caching_release_all(c))
-                st = vram__caching_reserve_more(c, pool, rsize, align, &b);
+            vram__caching_release_all(c);
+            st = vram__caching_reserve_more(c, pool, rsize, align, &b);
         }
         if (st) {
             c->st.ooms += st == VRAM_ENOMEM;
@@ -239,31 +241,41 @@ static uint64_t max_fresh(const caching_heap *c)
     return max_u64(best, fresh_request(c->capacity - run_start));
 }
 
-/* Expandable: what either pool could map between the two ranges once the free
- * pages at their growing ends were unmapped. */
+/* Expandable: what each pool could map once release_all() had unmapped the
+ * free pages at both growing ends (growth only gains from that release, so it
+ * decides). A large segment that is wholly free is dropped by the release, and
+ * the next one starts from the top of the capacity as it is now (grown since,
+ * perhaps), not from the old segment's end. */
 static uint64_t max_expand(const caching_heap *c)
 {
     const caching_segment *s = c->pools[CACHING_SMALL].expandable;
     const caching_segment *l = c->pools[CACHING_LARGE].expandable;
-    uint64_t top = l ? l->base + l->size : c->capacity / CACHING_ROUND_LARGE * CACHING_ROUND_LARGE;
-    uint64_t lo = s ? (s->last->used ? s->base + s->size : s->last->offset) : 0;
-    uint64_t hi = l ? (l->first->used ? l->base : l->first->offset + l->first->size) : top;
-    uint64_t best = 0;
-    if (hi > lo) {
-        uint64_t nb = top - (top - lo) / CACHING_LARGE_SEGMENT * CACHING_LARGE_SEGMENT;
-        if (hi > nb && hi - nb > CACHING_SMALL_SIZE)
-            best = hi - nb;
+    /* the small pool: a request starts at its free tail (or end), which stays */
+    uint64_t start = s ? (s->last->used ? s->base + s->size : s->last->offset) : 0;
+    uint64_t floor = vram__caching_round_up(start, CACHING_SMALL_SEGMENT);
+    /* the large pool: its head ends at head_end, its pages start at base */
+    uint64_t top = c->capacity / CACHING_ROUND_LARGE * CACHING_ROUND_LARGE;
+    uint64_t head_end = top, base = top, limit = c->capacity;
+    if (l && (l->first->used || l->first->next)) { /* it stays, its pages above head_end too */
+        top = l->base + l->size;
+        head_end = l->first->used ? l->base : l->first->offset + l->first->size;
+        base = top - vram__caching_round_up(top - head_end, CACHING_LARGE_SEGMENT);
+        limit = base;
     }
-    uint64_t large_base = top - vram__caching_round_up(top - hi, CACHING_LARGE_SEGMENT);
-    uint64_t small_top = large_base / CACHING_SMALL_SEGMENT * CACHING_SMALL_SEGMENT;
-    if (small_top > lo)
-        best = max_u64(best, small_top - lo < CACHING_SMALL_SIZE ? small_top - lo : CACHING_SMALL_SIZE);
-    return best;
+    uint64_t large = head_end - (base - (base - floor) / CACHING_LARGE_SEGMENT * CACHING_LARGE_SEGMENT);
+    uint64_t room = limit / CACHING_SMALL_SEGMENT * CACHING_SMALL_SEGMENT;
+    uint64_t small = room > start ? room - start : 0;
+    if (small > CACHING_SMALL_SIZE)
+        small = CACHING_SMALL_SIZE;
+    return max_u64(small, large > CACHING_SMALL_SIZE ? large : 0);
 }
 
-/* The largest request alloc() serves now (for alignments up to 512 B, the
- * block granularity): from a cached block, or from new memory after the
- * release of every cached segment. */
+/* The largest request alloc() serves now, exactly (for alignments up to
+ * 512 B, the block granularity): that request succeeds and every larger one
+ * fails with VRAM_ENOMEM. It comes from a cached block, or from new memory
+ * after the release of every cached segment, alloc()'s last retry, which
+ * serves all that an earlier try would. Smaller requests may still fail (a
+ * 1-10 MiB one needs a 20 MiB segment). O(segments). */
 static uint64_t caching_max_alloc(const void *impl)
 {
     const caching_heap *c = impl;

@@ -133,8 +133,9 @@ static int fit_visit(const vram_block_info *b, void *ctx)
  *            the alignment capped at the largest root (pow2 <= capacity, at 0);
  *   tlsf:    good fit: rounded size + align - min_align <= max_alloc();
  *   pool:    a free block exists (max_alloc() > 0);
- *   caching: for alignments up to 512 B it must fail above max_alloc(); below
- *            it is undecided, as max_alloc() is not monotone there: a 1-10 MiB
+ *   caching: for alignments up to 512 B it must fail above max_alloc() and
+ *            succeed at it (rounded to 512 B); below it is undecided, as
+ *            max_alloc() is not monotone there: a 1-10 MiB
  *            request needs a 20 MiB segment, a small one a small-pool block or
  *            a 2 MiB segment, while max_alloc() may be a larger request that a
  *            cached large-pool block or a smaller stretch serves. */
@@ -160,6 +161,8 @@ static int fit_rule(const fz_heap *r, uint64_t size, uint64_t align)
         return max > 0;
     if (strcmp(p, "caching") == 0 && align <= 512 && size > max)
         return 0;
+    if (strcmp(p, "caching") == 0 && align <= 512 && fz_align_up(size, 512) == max)
+        return 1;
     return -1;
 }
 

@@ -238,6 +238,143 @@ static void test_expandable(void)
     vram_heap_destroy(h);
 }
 
+/* fuzz regression max-alloc-below-expandable-after-grow: a wholly free large
+ * expandable segment is dropped by the release before the last retry, and the
+ * next one starts from the grown capacity's top, not the old segment's end. */
+static void test_max_alloc_expandable_after_grow(void)
+{
+    vram_heap *h = make(256 * MIB, 0, 1, 0);
+    uint64_t a = alloc(h, 120 * MIB);
+    expect_eq_u64(a, 136 * MIB); /* six pages below 256 MiB */
+    assert_ok(vram_heap_grow(h, 64 * MIB));
+    expect_eq_u64(vram_heap_max_alloc(h), 120 * MIB); /* six pages [16, 136) MiB below the head */
+    assert_ok(vram_heap_free(h, a));
+    expect_eq_u64(vram_heap_max_alloc(h), 320 * MIB); /* was 256 MiB: the old top */
+    expect_eq_u64(alloc(h, 320 * MIB), 0);
+    expect_eq_u64(cstats(h).alloc_retries, 1);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+
+    /* fuzz_heap_all's form of it: a small range below, a grow of a capacity
+     * that is no multiple of 2 MiB, the large pages on the new grid. */
+    h = make(48 * MIB + 768 * KIB, 0, 1, 0);
+    a = alloc(h, 30 * MIB);
+    expect_eq_u64(a, 8 * MIB); /* two pages below 48 MiB */
+    uint64_t s = alloc(h, 5);
+    assert_ok(vram_heap_grow(h, 40 * MIB));
+    assert_ok(vram_heap_free(h, a));
+    expect_eq_u64(vram_heap_max_alloc(h), 80 * MIB); /* four pages [8, 88) MiB above the small 2 MiB */
+    uint64_t off;
+    expect_status(vram_heap_alloc(h, 80 * MIB + 512, 0, &off), VRAM_ENOMEM);
+    expect_eq_u64(alloc(h, 80 * MIB), 8 * MIB);
+    assert_ok(vram_heap_free(h, s));
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* max_alloc exactness, found by test_max_alloc_exact: with a max_split_size,
+ * the release of oversize segments freed a 32 MiB one (too little alone, so it
+ * answered "nothing released") and the release of all cached segments then
+ * found nothing left and skipped the retry: alloc(max_alloc) gave ENOMEM. */
+static void test_retry_after_oversize_release(void)
+{
+    vram_heap *h = make(112 * MIB, 32 * MIB, 0, 0);
+    expect_eq_u64(alloc(h, KIB), 0); /* a small segment [0, 2) MiB */
+    uint64_t a = alloc(h, 32 * MIB);
+    expect_eq_u64(a, 2 * MIB);
+    assert_ok(vram_heap_free(h, a));
+    expect_eq_u64(vram_heap_max_alloc(h), 110 * MIB);
+    expect_eq_u64(alloc(h, 110 * MIB), 2 * MIB);
+    vram_caching_stats c = cstats(h);
+    expect_eq_u64(c.segment_frees, 1);
+    expect_eq_u64(c.alloc_retries, 1);
+    expect_eq_u64(c.ooms, 0);
+    expect_healthy(h);
+    vram_heap_destroy(h);
+}
+
+/* One step of a recorded random run: alloc(size), free of live[pick % n], grow(size). */
+typedef struct exact_op {
+    int kind;
+    uint64_t size;
+} exact_op;
+
+/* Replays ops[0..n) on a new heap; an allocation may fail only as the contract says. */
+static vram_heap *exact_replay(const exact_op *ops, int n, uint64_t capacity, uint64_t max_split,
+                               int expandable, double gc)
+{
+    vram_heap *h = make(capacity, max_split, expandable, gc);
+    uint64_t live[64];
+    int nlive = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t off;
+        if (ops[i].kind == 0 && nlive < 64) {
+            vram_status st = vram_heap_alloc(h, ops[i].size, 0, &off);
+            if (st == VRAM_OK)
+                live[nlive++] = off;
+            else
+                expect_status(st, ops[i].size > stats(h).capacity ? VRAM_EINVAL : VRAM_ENOMEM);
+        } else if (ops[i].kind == 1 && nlive) {
+            int k = (int)(ops[i].size % (uint64_t)nlive);
+            assert_ok(vram_heap_free(h, live[k]));
+            live[k] = live[--nlive];
+        } else if (ops[i].kind == 2) {
+            assert_ok(vram_heap_grow(h, ops[i].size));
+        }
+    }
+    return h;
+}
+
+/* max_alloc() is exact: on two heaps in the same state (one run replayed
+ * twice), alloc(max_alloc) succeeds and alloc(max_alloc + 512) fails, for
+ * normal and expandable segments, with grows, cached segments to release
+ * first and the oversize and gc rules. */
+static void test_max_alloc_exact(uint64_t seed, uint64_t max_split, int expandable, double gc)
+{
+    enum { OPS = 240, EVERY = 6 };
+    exact_op ops[OPS];
+    uint64_t rng = seed, capacity = 48 * MIB + 768 * KIB, grown = 0;
+    for (int i = 0; i < OPS; i++) {
+        uint64_t r = test_rand(&rng);
+        if (r % 16 == 0 && grown < 64 * MIB) {
+            ops[i] = (exact_op){2, (1 + r / 16 % 8) * (r / 128 % 2 ? 8 * MIB : 24 * KIB)};
+            grown += ops[i].size;
+        } else {
+            uint64_t shift = test_rand(&rng) % 27; /* up to 64 MiB */
+            ops[i] = (exact_op){r % 16 < 9 ? 0 : 1, 1 + test_rand(&rng) % (UINT64_C(1) << shift)};
+        }
+    }
+    int checked = 0;
+    for (int n = 0; n <= OPS; n += EVERY) {
+        vram_heap *a = exact_replay(ops, n, capacity, max_split, expandable, gc);
+        vram_heap *b = exact_replay(ops, n, capacity, max_split, expandable, gc);
+        uint64_t most = vram_heap_max_alloc(a), off;
+        expect_eq_u64(vram_heap_max_alloc(b), most);
+        if (most) {
+            vram_status st = vram_heap_alloc(a, most, 0, &off);
+            if (st != VRAM_OK)
+                fprintf(stderr, "seed %" PRIu64 " (max_split %" PRIu64 ", expandable %d, gc %.1f) after %d"
+                        " ops: max_alloc %" PRIu64 " gave %s\n", seed, max_split, expandable, gc, n, most,
+                        vram_status_name(st));
+            expect_status(st, VRAM_OK);
+        }
+        if (most + 512 <= stats(b).capacity) {
+            vram_status st = vram_heap_alloc(b, most + 512, 0, &off);
+            if (st != VRAM_ENOMEM)
+                fprintf(stderr, "seed %" PRIu64 " (max_split %" PRIu64 ", expandable %d, gc %.1f) after %d"
+                        " ops: max_alloc %" PRIu64 " but %" PRIu64 " gave %s\n", seed, max_split,
+                        expandable, gc, n, most, most + 512, vram_status_name(st));
+            expect_status(st, VRAM_ENOMEM);
+        }
+        checked += most > 0;
+        expect_healthy(a);
+        expect_healthy(b);
+        vram_heap_destroy(a);
+        vram_heap_destroy(b);
+    }
+    expect_true(checked > 0);
+}
+
 /* With a gc threshold, old whole free segments go once reserved exceeds it. */
 static void test_gc(void)
 {
@@ -382,6 +519,13 @@ int main(void)
     test_gc();
     test_alignment();
     test_conf();
+    test_max_alloc_expandable_after_grow();
+    test_retry_after_oversize_release();
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        test_max_alloc_exact(seed, 0, 0, 0);
+        test_max_alloc_exact(seed, 0, 1, 0);
+        test_max_alloc_exact(seed, 32 * MIB, seed % 2 == 0, seed % 3 ? 0.5 : 0);
+    }
     test_random(1, 0, 0, 0);
     test_random(2, 40 * MIB, 0, 0.5);
     test_random(3, 0, 1, 0);
