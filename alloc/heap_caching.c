@@ -252,7 +252,7 @@ static uint64_t max_expand(const caching_heap *c)
     const caching_segment *l = c->pools[CACHING_LARGE].expandable;
     /* the small pool: a request starts at its free tail (or end), which stays */
     uint64_t start = s ? (s->last->used ? s->base + s->size : s->last->offset) : 0;
-    uint64_t floor = vram__caching_round_up(start, CACHING_SMALL_SEGMENT);
+    uint64_t small_end = vram__caching_round_up(start, CACHING_SMALL_SEGMENT); /* once released */
     /* the large pool: its head ends at head_end, its pages start at base */
     uint64_t top = c->capacity / CACHING_ROUND_LARGE * CACHING_ROUND_LARGE;
     uint64_t head_end = top, base = top, limit = c->capacity;
@@ -262,7 +262,8 @@ static uint64_t max_expand(const caching_heap *c)
         base = top - vram__caching_round_up(top - head_end, CACHING_LARGE_SEGMENT);
         limit = base;
     }
-    uint64_t large = head_end - (base - (base - floor) / CACHING_LARGE_SEGMENT * CACHING_LARGE_SEGMENT);
+    uint64_t pages = (base - small_end) / CACHING_LARGE_SEGMENT; /* that fit below base */
+    uint64_t large = head_end - (base - pages * CACHING_LARGE_SEGMENT);
     uint64_t room = limit / CACHING_SMALL_SEGMENT * CACHING_SMALL_SEGMENT;
     uint64_t small = room > start ? room - start : 0;
     if (small > CACHING_SMALL_SIZE)
