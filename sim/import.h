@@ -59,8 +59,9 @@ typedef struct vimport_stats {
  * pointers). Fails with VRAM_EPARSE and "FILE:LINE: what" for a malformed row
  * (wrong header, column count, action, pointer, size or time) or an inconsistent
  * one (see above), VRAM_EIO when the input cannot be read or the output written,
- * VRAM_EINVAL for NULL paths or an output that is the input file itself (or a
- * directory), VRAM_ENOHOST without memory. `opt` and `stats` may
+ * VRAM_EINVAL for NULL paths, an output that is the input file itself (or a
+ * directory), or a log that allocates nothing when no --capacity is given (no
+ * capacity can be derived), VRAM_ENOHOST without memory. `opt` and `stats` may
  * be NULL; err may be NULL. */
 vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport_options *opt,
                         vimport_stats *stats, char *err, size_t errlen);
