@@ -128,13 +128,16 @@ vram_status vram_heap_alloc_batch(vram_heap *h, size_t n, const uint64_t *sizes,
     }
     if (align < h->min_align)
         align = h->min_align;
-    if (h->ops->alloc_batch)
-        return h->ops->alloc_batch(h->impl, n, sizes, align, offsets);
+    vram_heap_stats before;
+    h->ops->stats(h->impl, &before);
     for (size_t i = 0; i < n; i++) {
         vram_status st = h->ops->alloc(h->impl, sizes[i], align, &offsets[i]);
         if (st) {
+            /* All or nothing: freeing in reverse order undoes every split,
+             * and the failed batch leaves no trace in the high-water marks. */
             while (i--)
                 h->ops->free(h->impl, offsets[i]);
+            vram_heap_restore_peaks(h, before.peak_in_use, before.peak_footprint);
             return st;
         }
     }

@@ -288,26 +288,6 @@ static vram_status bf_free(void *impl, uint64_t offset)
     return VRAM_OK;
 }
 
-static vram_status bf_alloc_batch(void *impl, size_t n, const uint64_t *sizes, uint64_t align,
-                                  uint64_t *offsets)
-{
-    bf_heap *h = impl;
-    uint64_t peak_in_use = h->peak_in_use, peak_footprint = h->peak_footprint;
-    for (size_t i = 0; i < n; i++) {
-        vram_status st = bf_alloc(h, sizes[i], align, &offsets[i]);
-        if (st) {
-            /* Freeing in reverse order re-merges every split: the free space
-             * is the same set of maximal free blocks as before. */
-            while (i--)
-                bf_release(h, off_find(h, offsets[i]));
-            h->peak_in_use = peak_in_use;
-            h->peak_footprint = peak_footprint;
-            return st;
-        }
-    }
-    return VRAM_OK;
-}
-
 static vram_status bf_free_batch(void *impl, size_t n, const uint64_t *offsets)
 {
     bf_heap *h = impl;
@@ -535,7 +515,7 @@ static vram_status bf_create(const vram_heap_config *cfg, void **impl)
 
 /* Costs: alloc O(log n) (when a large alignment fits no block but the smaller
  * candidates, up to a scan of them; see the top of the file), free O(log n)
- * (the lookup is O(1), merging re-indexes one free block), alloc_batch and
+ * (the lookup is O(1), merging re-indexes one free block), batched alloc (the wrapper's loop) and
  * free_batch O(k log n), grow and stats O(log n), walk O(n), check O(n log n);
  * amortised, as the node slab and the offset map grow by doubling.
  * Failures: create VRAM_EINVAL when the capacity is not a multiple of min_align
@@ -560,7 +540,6 @@ const vram_heap_ops vram__heap_bestfit_ops = {
     .stats = bf_stats,
     .walk = bf_walk,
     .check = bf_check,
-    .alloc_batch = bf_alloc_batch,
     .free_batch = bf_free_batch,
     .max_alloc = bf_max_alloc,
     .restore_peaks = bf_restore_peaks,

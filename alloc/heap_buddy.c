@@ -264,25 +264,6 @@ static vram_status bd_free(void *impl, uint64_t offset)
     return VRAM_OK;
 }
 
-static vram_status bd_alloc_batch(void *impl, size_t n, const uint64_t *sizes, uint64_t align,
-                                  uint64_t *offsets)
-{
-    bd_heap *h = impl;
-    uint64_t peak_in_use = h->peak_in_use, peak_footprint = h->peak_footprint;
-    for (size_t i = 0; i < n; i++) {
-        vram_status st = bd_alloc(h, sizes[i], align, &offsets[i]);
-        if (st) {
-            /* Freeing in reverse order undoes every split. */
-            while (i--)
-                bd_release(h, off_find(h, offsets[i]));
-            h->peak_in_use = peak_in_use;
-            h->peak_footprint = peak_footprint;
-            return st;
-        }
-    }
-    return VRAM_OK;
-}
-
 static vram_status bd_free_batch(void *impl, size_t n, const uint64_t *offsets)
 {
     bd_heap *h = impl;
@@ -559,7 +540,6 @@ const vram_heap_ops vram__heap_buddy_ops = {
     .stats = bd_stats,
     .walk = bd_walk,
     .check = bd_check,
-    .alloc_batch = bd_alloc_batch,
     .free_batch = bd_free_batch,
     .max_alloc = bd_max_alloc,
     .restore_peaks = bd_restore_peaks,

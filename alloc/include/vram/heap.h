@@ -69,7 +69,7 @@ typedef struct vram_block_info {
 typedef int (*vram_walk_fn)(const vram_block_info *block, void *ctx);
 
 /* The ops table of a policy. Entries marked optional may be NULL; the wrapper
- * then falls back (alloc_batch loops, undoing on failure) or answers VRAM_EUNSUPPORTED. The wrapper has
+ * then answers VRAM_EUNSUPPORTED (or does without: restore_peaks). The wrapper has
  * already validated arguments as the contract above says. */
 typedef struct vram_heap_ops {
     const char *name;
@@ -82,8 +82,6 @@ typedef struct vram_heap_ops {
     vram_status (*walk)(const void *impl, vram_walk_fn fn, void *ctx);
     /* VRAM_OK, or VRAM_ECORRUPT with the first violated invariant written to msg. */
     vram_status (*check)(const void *impl, char *msg, size_t msglen);
-    vram_status (*alloc_batch)(void *impl, size_t n, const uint64_t *sizes, uint64_t align,
-                               uint64_t *offsets);                /* optional, all-or-nothing */
     /* Validates every offset before freeing any: on failure nothing was freed. */
     vram_status (*free_batch)(void *impl, size_t n, const uint64_t *offsets);
     vram_status (*retain)(void *impl, uint64_t offset);          /* optional ("pool") */
