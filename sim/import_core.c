@@ -37,6 +37,17 @@ void vimport__core_fini(vimport__core *c)
     c->pre_sizes = NULL;
 }
 
+vram_status vimport__core_open(vimport__core *c, const char *in_path, const char *out_path,
+                               char *err, size_t errlen)
+{
+    vram_status st = vimport__core_init(c, err, errlen);
+    if (!st)
+        st = vtrace_output_not_input(out_path, in_path, err, errlen);
+    if (st)
+        vimport__core_fini(c);
+    return st;
+}
+
 vram_status vimport__fail(vimport__core *c, const vimport__source *src, vram_status st,
                           const char *fmt, ...)
 {

@@ -48,6 +48,10 @@ typedef struct vimport__core {
 
 vram_status vimport__core_init(vimport__core *c, char *err, size_t errlen);
 void vimport__core_fini(vimport__core *c);
+/* vimport__core_init for an import from in_path to out_path: also refuses an
+ * output that is the input itself. On failure nothing is left to finalise. */
+vram_status vimport__core_open(vimport__core *c, const char *in_path, const char *out_path,
+                               char *err, size_t errlen);
 /* Writes "WHERE: message" to the core's err and returns st. */
 vram_status vimport__fail(vimport__core *c, const vimport__source *src, vram_status st,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));

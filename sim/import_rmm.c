@@ -336,13 +336,9 @@ vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport
     if (!opt)
         opt = &defaults;
     vimport__core c;
-    vram_status st = vimport__core_init(&c, err, errlen);
-    if (!st)
-        st = vtrace_output_not_input(out_path, in_path, err, errlen);
-    if (st) {
-        vimport__core_fini(&c);
+    vram_status st = vimport__core_open(&c, in_path, out_path, err, errlen);
+    if (st)
         return st;
-    }
     rmm_src s = {.core = &c, .path = in_path};
     s.f = fopen(in_path, "rb");
     if (!s.f)

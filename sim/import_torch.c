@@ -238,13 +238,9 @@ vram_status vimport_torch(const char *in_path, const char *out_path, const vimpo
     if (!opt)
         opt = &defaults;
     vimport__core c;
-    vram_status st = vimport__core_init(&c, err, errlen);
-    if (!st)
-        st = vtrace_output_not_input(out_path, in_path, err, errlen);
-    if (st) {
-        vimport__core_fini(&c);
+    vram_status st = vimport__core_open(&c, in_path, out_path, err, errlen);
+    if (st)
         return st;
-    }
     vpickle_doc *doc = NULL;
     const vpickle_value *entries = NULL;
     st = open_snapshot(&c, in_path, opt->device, &doc, &entries);
