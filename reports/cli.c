@@ -36,7 +36,8 @@ static void usage(FILE *f)
             "the trace path recorded in the database resolves. gnuplot: $VREPORT_GNUPLOT or\n"
             "gnuplot on PATH (Debian: apt-get install gnuplot-nox).\n"
             "Exit status: 0 report written (without figures, and a warning, when gnuplot is\n"
-            "missing), 1 a database, run, trace or file error, 2 bad usage.\n",
+            "missing), 1 a database, run, trace or file error, 2 bad usage (including a\n"
+            "malformed --runs or --compare-runs list).\n",
             VREPORT_DIR);
 }
 

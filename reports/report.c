@@ -143,7 +143,7 @@ int main(int argc, char **argv)
         vrep_figures_init(pl, r->c.at);
         if (run_report(r, pl)) {
             fprintf(stderr, "report: %s\n", r->err);
-            rc = 1;
+            rc = r->bad_usage ? 2 : 1;
         } else {
             printf("report: %zu run(s) -> %s/index.html, %s/summary.md\n", r->n, r->c.out,
                    r->c.out);

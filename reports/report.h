@@ -69,12 +69,14 @@ typedef struct vrep_report {
     vrep_pair *pairs;         /* the comparison, npairs = 0 without one */
     size_t npairs;
     char err[8192];           /* why the report failed */
+    int bad_usage;            /* the failure is a malformed option value (exit 2) */
 } vrep_report;
 
 /* select.c: the series (--runs, --compare-runs or the default selection, and
  * --compare's base runs), their labels and the comparison pairs; checks --at
  * against every run. O(runs). VRAM_EINVAL/VRAM_ENOTFOUND/VRAM_EIO/VRAM_ENOHOST
- * with the reason in r->err. */
+ * with the reason in r->err; r->bad_usage set when the --runs or --compare-runs
+ * list itself is malformed. */
 vram_status vrep_select(vrep_report *r);
 
 #endif

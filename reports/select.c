@@ -63,6 +63,7 @@ vram_status vrep_select(vrep_report *r)
                  r->c.compare_runs);
         st = VRAM_EINVAL;
     }
+    r->bad_usage = st == VRAM_EINVAL;
     if (!st)
         st = add_series(r, r->db, 'a', ids, k);
     free(ids);

@@ -61,10 +61,10 @@ static void test_bad_runs(void)
 {
     CLI_EXPECT(1, TEXTS(DB ": no run with id 99 (runs: 1-2)"), "report", DB, "-o", OUT, "--runs", "99");
     CLI_EXPECT(1, TEXTS(DB ": no run with id 99"), "report", DB, "-o", OUT, "--compare-runs", "1,99");
-    CLI_EXPECT(1, TEXTS("--runs: \"abc\" is not a run id"), "report", DB, "-o", OUT, "--runs", "1,abc");
-    CLI_EXPECT(1, TEXTS("--compare-runs: \"x\" is not a run id"), "report", DB, "-o", OUT,
+    CLI_EXPECT(2, TEXTS("--runs: \"abc\" is not a run id"), "report", DB, "-o", OUT, "--runs", "1,abc");
+    CLI_EXPECT(2, TEXTS("--compare-runs: \"x\" is not a run id"), "report", DB, "-o", OUT,
                "--compare-runs", "1,x");
-    CLI_EXPECT(1, TEXTS("--runs: \"99999999999999999999\" is not a run id"), "report", DB, "-o", OUT,
+    CLI_EXPECT(2, TEXTS("--runs: \"99999999999999999999\" is not a run id"), "report", DB, "-o", OUT,
                "--runs", "99999999999999999999");
     CLI_EXPECT(1, TEXTS("--at 999999: run 1 (bestfit) has"), "report", DB, "-o", OUT, "--at", "999999");
     CLI_EXPECT(1, TEXTS("cli_report_missing.db: cannot read"), "report", DB, "-o", OUT, "--compare",

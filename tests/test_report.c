@@ -391,9 +391,9 @@ static void test_errors(void)
                  NULL, NULL);
     expect_fails(1, WORK "/empty.db: no runs", WORK "/empty.db", "-o", OUT, NULL);
     expect_fails(1, DB ": no run with id 99 (runs: 1-5)", DB, "--runs", "1,99", NULL);
-    expect_fails(1, "--runs: \"x\" is not a run id", DB, "--runs", "1,x", NULL);
+    expect_fails(2, "--runs: \"x\" is not a run id", DB, "--runs", "1,x", NULL);
     expect_fails(1, "--at 100000: run 1 (bestfit) has 189 events", DB, "--at", "100000", NULL);
-    expect_fails(1, "--compare-runs: \"1\" must name two runs", DB, "--compare-runs", "1", NULL);
+    expect_fails(2, "--compare-runs: \"1\" must name two runs", DB, "--compare-runs", "1", NULL);
     expect_fails(1, WORK "/missing.db: cannot read", DB, "--compare", WORK "/missing.db", NULL);
     expect_eq_u64(report("VREPORT_DIR=" WORK "/nowhere", DB, NULL, NULL, NULL, NULL), 1);
     expect_file_contains(LOG, WORK "/nowhere/sql/default_runs.sql: cannot read");
