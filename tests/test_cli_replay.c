@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "test_cli_lib.h"
+#include "test_db_lib.h"
 
 #define SMALL CLI_DATA "small.trace"
 
@@ -16,18 +17,6 @@ static void test_usage(void)
     CLI_EXPECT_HELP("replay", "usage: replay");
     CLI_EXPECT(2, TEXTS("no TRACE given"), "replay");
     CLI_EXPECT(2, TEXTS("--batch"), "replay", "--batch", "many", SMALL);
-}
-
-static void remove_db(const char *path)
-{
-    char p[256];
-    remove(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    remove(p);
-    snprintf(p, sizeof p, "%s-journal", path);
-    remove(p);
 }
 
 /* Traces the reader refuses, or the replayer finds inconsistent: exit 1, file:line. */
@@ -74,7 +63,7 @@ static void test_bad_files(void)
     CLI_EXPECT(1, TEXTS("replay: /dev/null: not a regular file"), "replay", "--no-db", "/dev/null");
     remove("cli_replay_fifo.trace");
     assert_true(mkfifo("cli_replay_fifo.trace", 0600) == 0);
-    remove_db("cli_replay_fifo.db");
+    test_remove_db("cli_replay_fifo.db");
     CLI_EXPECT(1, TEXTS("replay: cli_replay_fifo.trace: not a regular file: the trace is read once"
                         " per policy; save it to a file first"),
                "replay", "--db", "cli_replay_fifo.db", "cli_replay_fifo.trace");
@@ -100,7 +89,7 @@ static void test_bad_files(void)
  * warning on stderr and the summary name its file:line; exit 0. */
 static void test_size_over_capacity(void)
 {
-    remove_db("cli_replay_big.db");
+    test_remove_db("cli_replay_big.db");
     CLI_EXPECT(0, TEXTS("replay: warning: " CLI_DATA "bad_size_over_capacity.trace:6: a request of"
                         " 9223372036854775807 bytes is larger than the device (1048576 bytes)"),
                "replay", "--quiet", "--policy", "bestfit,tlsf", "--db", "cli_replay_big.db",
@@ -129,7 +118,7 @@ static void test_size_over_capacity(void)
  * last): runs.check_every says so; --check-every 0 turns them off. */
 static void test_check_every_default(void)
 {
-    remove_db("cli_replay_checks.db");
+    test_remove_db("cli_replay_checks.db");
     CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--db",
                "cli_replay_checks.db", SMALL);
     CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--check-every", "0",
@@ -190,7 +179,7 @@ static void test_bad_databases(void)
 
     /* another application's database, nothing of ours in it: refused by name, the
      * file left as it was (no tables added, not switched to WAL) */
-    remove_db("cli_replay_trips.db");
+    test_remove_db("cli_replay_trips.db");
     sqlite3 *db;
     assert_true(sqlite3_open("cli_replay_trips.db", &db) == SQLITE_OK);
     assert_true(sqlite3_exec(db, "CREATE TABLE trips (who TEXT, km REAL)", NULL, NULL, NULL) ==
@@ -213,7 +202,7 @@ static void test_bad_databases(void)
     sqlite3_close(db);
 
     /* another application's database, with a table named like ours */
-    remove_db("cli_replay_other.db");
+    test_remove_db("cli_replay_other.db");
     assert_true(sqlite3_open("cli_replay_other.db", &db) == SQLITE_OK);
     assert_true(sqlite3_exec(db, "CREATE TABLE runs (who TEXT, km REAL)", NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_close(db);
@@ -243,7 +232,7 @@ static void test_disk_full(void)
 {
     static const long limits_kib[] = {128, 200, 256, 512, 1024};
     for (size_t i = 0; i < sizeof limits_kib / sizeof limits_kib[0]; i++) {
-        remove_db("cli_replay_full.db");
+        test_remove_db("cli_replay_full.db");
         CLI_EXPECT_FULL(limits_kib[i], 1, TEXTS("cli_replay_full.db"), "replay", "--quiet",
                         "--no-belady", "--sample-every", "1", "--batch", "64", "--db",
                         "cli_replay_full.db", VRAM_SOURCE_DIR "/traces/llama70b-contig.trace");
@@ -273,7 +262,7 @@ static int run_logged(const char *path)
  * whole trace before the signal arrives shows nothing, and is told so. */
 static void test_terminated(void)
 {
-    remove_db("cli_replay_term.db");
+    test_remove_db("cli_replay_term.db");
     const char *const argv[] = {"replay", "--quiet", "--sample-every", "1", "--check-every", "1",
                                 "--db", "cli_replay_term.db",
                                 VRAM_SOURCE_DIR "/traces/llama70b.trace", NULL};

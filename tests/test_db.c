@@ -9,40 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "replay.h"
-#include "testlib.h"
+#include "test_db_lib.h"
 
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
-
-static void remove_db(const char *path)
-{
-    char p[512];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
-static void expect_contains(const char *text, const char *want)
-{
-    if (!strstr(text, want)) {
-        fprintf(stderr, "FAILED: \"%s\" lacks \"%s\"\n", text, want);
-        test_failures++;
-    }
-}
-
-static int64_t q1(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
-    else
-        fprintf(stderr, "query failed: %s: %s\n", sql, sqlite3_errmsg(db));
-    sqlite3_finalize(s);
-    return v;
-}
 
 static void test_schema_documented(void)
 {
@@ -72,7 +41,7 @@ static void test_unwritable(void)
 static void test_corrupt(void)
 {
     const char *path = "db_corrupt.db";
-    remove_db(path);
+    test_remove_db(path);
     FILE *f = fopen(path, "wb");
     assert_true(f != NULL);
     for (int i = 0; i < 512; i++)
@@ -88,7 +57,7 @@ static void test_corrupt(void)
 static void test_other_version(void)
 {
     const char *path = "db_version.db";
-    remove_db(path);
+    test_remove_db(path);
     vdb *db;
     char err[512];
     assert_ok(vdb_open(path, &db, err, sizeof err));
@@ -116,34 +85,34 @@ static void check_consistent(const char *path, int64_t samples_when_ok, int pers
     expect_true(sqlite3_step(s) == SQLITE_ROW &&
                 strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0);
     sqlite3_finalize(s);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status NOT IN ('ok', 'failed')"), 0);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status = 'ok' AND ended IS NULL"), 0);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE ended IS NULL AND"
-                        " detail != '" VDB_NOT_FINISHED "'"),
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs WHERE status NOT IN ('ok', 'failed')"), 0);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs WHERE status = 'ok' AND ended IS NULL"), 0);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs WHERE ended IS NULL AND"
+                             " detail != '" VDB_NOT_FINISHED "'"),
                   0);
     if (!persistent)
-        expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE ended IS NULL"), 0);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM samples WHERE run_id NOT IN (SELECT id FROM runs)"),
-                  0);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM latency WHERE run_id NOT IN (SELECT id FROM runs)"),
-                  0);
+        expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs WHERE ended IS NULL"), 0);
+    expect_eq_u64(
+        test_q1(q, "SELECT count(*) FROM samples WHERE run_id NOT IN (SELECT id FROM runs)"), 0);
+    expect_eq_u64(
+        test_q1(q, "SELECT count(*) FROM latency WHERE run_id NOT IN (SELECT id FROM runs)"), 0);
     /* A complete "ok" run has every row. */
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM runs r WHERE status='ok' AND (SELECT count(*) FROM samples"
-             " WHERE run_id=r.id) != %lld",
-             (long long)samples_when_ok);
-    expect_eq_u64(q1(q, sql), 0);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs r WHERE status='ok' AND (SELECT count(*)"
-                        " FROM latency_summary WHERE run_id=r.id) != 5"),
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM runs r WHERE status='ok' AND (SELECT count(*) FROM samples"
+                " WHERE run_id=r.id) != %lld",
+                (long long)samples_when_ok),
+        0);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs r WHERE status='ok' AND (SELECT count(*)"
+                             " FROM latency_summary WHERE run_id=r.id) != 5"),
                   0);
     /* A failed run holds a prefix: samples 1..k with no gap. */
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs r WHERE (SELECT count(*) FROM samples WHERE"
-                        " run_id=r.id) != coalesce((SELECT max(event_index) FROM samples WHERE"
-                        " run_id=r.id), 0)"),
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs r WHERE (SELECT count(*) FROM samples WHERE"
+                             " run_id=r.id) != coalesce((SELECT max(event_index) FROM samples WHERE"
+                             " run_id=r.id), 0)"),
                   0);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status='failed' AND ended IS NOT NULL"
-                        " AND detail NOT LIKE '%injected%'"),
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs WHERE status='failed' AND ended IS NOT NULL"
+                             " AND detail NOT LIKE '%%injected%%'"),
                   0);
     sqlite3_close(q);
 }
@@ -156,7 +125,7 @@ static void test_fault_injection(int persistent)
     uint64_t n;
     int completed = 0;
     for (n = 1; n < 2000 && !completed; n++) {
-        remove_db(path);
+        test_remove_db(path);
         vdb *db;
         char err[512];
         assert_ok(vdb_open(path, &db, err, sizeof err));
@@ -216,7 +185,7 @@ static size_t slurp(const char *path, char *buf, size_t cap)
 static void test_foreign(void)
 {
     const char *path = "db_foreign.db";
-    remove_db(path);
+    test_remove_db(path);
     sqlite3 *q;
     assert_true(sqlite3_open(path, &q) == SQLITE_OK);
     assert_true(sqlite3_exec(q, "CREATE TABLE trips (who TEXT, km REAL);"
@@ -236,7 +205,7 @@ static void test_foreign(void)
     struct stat st;
     expect_true(stat("db_foreign.db-wal", &st) != 0);
     assert_true(sqlite3_open(path, &q) == SQLITE_OK);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM sqlite_master"), 1);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM sqlite_master"), 1);
     /* a meta table of its own, without our schema_version: refused too */
     assert_true(sqlite3_exec(q, "CREATE TABLE meta (key TEXT, value TEXT)", NULL, NULL, NULL) ==
                 SQLITE_OK);
@@ -244,7 +213,7 @@ static void test_foreign(void)
     expect_status(vdb_open(path, &db, err, sizeof err), VRAM_EIO);
     expect_contains(err, "its meta table has no schema_version");
     assert_true(sqlite3_open(path, &q) == SQLITE_OK);
-    expect_eq_u64(q1(q, "SELECT count(*) FROM sqlite_master"), 2);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM sqlite_master"), 2);
     sqlite3_close(q);
 }
 

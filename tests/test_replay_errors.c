@@ -6,50 +6,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "replay.h"
-#include "testlib.h"
+#include "test_db_lib.h"
 
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
 
-static void remove_db(const char *path)
-{
-    char p[512];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
-static int64_t q1(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
-    else
-        fprintf(stderr, "query failed: %s\n", sql);
-    sqlite3_finalize(s);
-    return v;
-}
-
+/* bestfit, a sample after every event, no periodic check: the errors
+ * under test must be found by what they break, not by a check. */
 static vreplay_options opts(const char *trace, vdb *db)
 {
-    vreplay_options o;
-    memset(&o, 0, sizeof o);
-    o.trace_path = trace;
-    o.policy = "bestfit";
-    o.sample_every = 1;
-    o.db = db;
+    vreplay_options o = test_replay_opts(trace, "bestfit", NULL, db, NULL);
+    o.check_every = 0;
     return o;
-}
-
-static void expect_contains(const char *text, const char *want)
-{
-    if (!strstr(text, want)) {
-        fprintf(stderr, "FAILED: \"%s\" lacks \"%s\"\n", text, want);
-        test_failures++;
-    }
 }
 
 static void stop_at_ten(void *ctx, uint64_t events)
@@ -83,7 +50,7 @@ static void corrupt(void *ctx, uint64_t event_index, vram_manager *const *lanes,
 int main(void)
 {
     const char *path = "replay_errors.db";
-    remove_db(path);
+    test_remove_db(path);
     vdb *db;
     char err[512];
     assert_ok(vdb_open(path, &db, err, sizeof err));
@@ -175,47 +142,53 @@ int main(void)
     assert_ok(vdb_close(db, err, sizeof err));
     sqlite3 *q;
     assert_true(sqlite3_open(path, &q) == SQLITE_OK);
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND ended IS NOT NULL"
-             " AND detail LIKE '%%malformed.trace:8:%%'",
-             (long long)malformed);
-    expect_eq_u64(q1(q, sql), 1);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM events WHERE run_id=%lld AND kind='trace_error' AND line=8"
-             " AND message LIKE '%%malformed.trace:8:%%'",
-             (long long)malformed);
-    expect_eq_u64(q1(q, sql), 1);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM events WHERE run_id=%lld AND kind='trace_error' AND line=7",
-             (long long)unknown);
-    expect_eq_u64(q1(q, sql), 1);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM events WHERE run_id=%lld AND kind='violation' AND line=14"
-             " AND event_index=6",
-             (long long)violated);
-    expect_eq_u64(q1(q, sql), 1);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM runs WHERE id=%lld AND status='interrupted' AND events=10"
-             " AND ended IS NOT NULL",
-             (long long)stopped);
-    expect_eq_u64(q1(q, sql), 1);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM samples WHERE run_id=%lld",
-             (long long)stopped);
-    expect_eq_u64(q1(q, sql), 10);
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND detail LIKE"
-             " '%%no/such.trace%%'",
-             (long long)missing);
-    expect_eq_u64(q1(q, sql), 1);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND ended IS NOT NULL"
+                " AND detail LIKE '%%malformed.trace:8:%%'",
+                (long long)malformed),
+        1);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM events WHERE run_id=%lld AND kind='trace_error' AND line=8"
+                " AND message LIKE '%%malformed.trace:8:%%'",
+                (long long)malformed),
+        1);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM events WHERE run_id=%lld AND kind='trace_error' AND line=7",
+                (long long)unknown),
+        1);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM events WHERE run_id=%lld AND kind='violation' AND line=14"
+                " AND event_index=6",
+                (long long)violated),
+        1);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM runs WHERE id=%lld AND status='interrupted' AND events=10"
+                " AND ended IS NOT NULL",
+                (long long)stopped),
+        1);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM samples WHERE run_id=%lld", (long long)stopped),
+                  10);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND detail LIKE"
+                " '%%no/such.trace%%'",
+                (long long)missing),
+        1);
     if (cuda) {
-        snprintf(sql, sizeof sql,
-                 "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND backend='cuda'",
-                 (long long)cuda);
-        expect_eq_u64(q1(q, sql), 1);
+        expect_eq_u64(
+            test_q1(
+                q, "SELECT count(*) FROM runs WHERE id=%lld AND status='failed' AND backend='cuda'",
+                (long long)cuda),
+            1);
     }
     /* No run is left "running". */
-    expect_eq_u64(q1(q, "SELECT count(*) FROM runs WHERE status='running' OR ended IS NULL"), 0);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs WHERE status='running' OR ended IS NULL"),
+                  0);
     sqlite3_close(q);
     return test_finish("replay_errors");
 }

@@ -7,60 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "replay.h"
-#include "testlib.h"
+#include "test_db_lib.h"
 #include "vram/caching.h"
 
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
-
-static void remove_db(const char *path)
-{
-    char p[512];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
-/* The first column of the first row as an integer; -1 for NULL or no row. */
-static int64_t q1(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        fprintf(stderr, "bad query %s: %s\n", sql, sqlite3_errmsg(db));
-        test_failures++;
-        return -1;
-    }
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-        v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
-static vreplay_options opts(const char *trace, const char *policy, const vbounds *b, vdb *db)
-{
-    vreplay_options o;
-    memset(&o, 0, sizeof o);
-    o.trace_path = trace;
-    o.policy = policy;
-    o.sample_every = 1;
-    o.check_every = 1;
-    o.options_text = "test_replay_options";
-    o.bounds = b;
-    o.db = db;
-    return o;
-}
-
-static sqlite3 *open_q(const char *path)
-{
-    sqlite3 *q;
-    assert_true(sqlite3_open(path, &q) == SQLITE_OK);
-    return q;
-}
 
 /* The caching heap's page maps at the inspected event: whether the options
  * reached the policy (expandable segments map pages, fixed ones never). */
@@ -82,11 +34,12 @@ static void count_maps(void *ctx, uint64_t event_index, vram_manager *const *lan
 static void test_caching_conf(void)
 {
     const char *path = "replay_options_caching.db";
-    remove_db(path);
+    test_remove_db(path);
     vdb *db;
     char err[512];
     assert_ok(vdb_open(path, &db, err, sizeof err));
-    vreplay_options o = opts(DATA "tensor_cache.trace", "caching", NULL, db);
+    vreplay_options o =
+        test_replay_opts(DATA "tensor_cache.trace", "caching", NULL, db, "test_replay_options");
     uint64_t maps = 1;
     o.inspect = count_maps;
     o.inspect_ctx = &maps;
@@ -115,7 +68,7 @@ static void test_caching_conf(void)
     int64_t expandable = r.run_id;
     uint64_t unalloc = r.reserved_unallocated;
 
-    o = opts(DATA "tensor_cache.trace", "bestfit", NULL, db);
+    o = test_replay_opts(DATA "tensor_cache.trace", "bestfit", NULL, db, "test_replay_options");
     o.caching_conf = conf; /* only the caching policy records it */
     assert_ok(vreplay_run(&o, &r));
     expect_true(!r.has_unallocated);
@@ -124,28 +77,28 @@ static void test_caching_conf(void)
     /* On 16 MiB the 8 MiB activation needs a 20 MiB segment: an OOM whose row
      * says what was reserved, as PyTorch's message does (the weight, evicted
      * to make room, left its cached bytes: 2 MiB reserved, 256 KiB allocated). */
-    o = opts(DATA "tensor_cache.trace", "caching", NULL, db);
+    o = test_replay_opts(DATA "tensor_cache.trace", "caching", NULL, db, "test_replay_options");
     o.capacity = 16 * MIB;
     assert_ok(vreplay_run(&o, &r));
     expect_eq_u64(r.ooms, 1);
     int64_t small = r.run_id;
     assert_ok(vdb_close(db, err, sizeof err));
 
-    sqlite3 *q = open_q(path);
+    sqlite3 *q = test_open_db(path);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT reserved_unallocated FROM runs WHERE id=%lld AND"
              " caching_conf IS NULL", (long long)defaults);
-    expect_eq_u64(q1(q, sql), 22 * MIB - (MIB + 256 * KIB + 8 * MIB));
+    expect_eq_u64(test_q1(q, sql), 22 * MIB - (MIB + 256 * KIB + 8 * MIB));
     snprintf(sql, sizeof sql, "SELECT reserved_unallocated FROM runs WHERE id=%lld AND"
              " caching_conf='%s'", (long long)expandable, conf);
-    expect_eq_u64(q1(q, sql), unalloc);
+    expect_eq_u64(test_q1(q, sql), unalloc);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id=%lld AND caching_conf IS NULL"
              " AND reserved_unallocated IS NULL AND tensor_cache IS NULL", (long long)bestfit);
-    expect_eq_u64(q1(q, sql), 1);
+    expect_eq_u64(test_q1(q, sql), 1);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE run_id=%lld AND kind='oom' AND"
              " size=8388608 AND message='2097152 bytes reserved in total, of which 262144"
              " allocated and 1835008 reserved but unallocated'", (long long)small);
-    expect_eq_u64(q1(q, sql), 1);
+    expect_eq_u64(test_q1(q, sql), 1);
     sqlite3_close(q);
 }
 
@@ -156,7 +109,8 @@ static void test_caching_conf(void)
  * with expandable segments two page maps at the same price. */
 static void test_caching_modelled_time(void)
 {
-    vreplay_options o = opts(DATA "tensor_cache.trace", "bestfit", NULL, NULL);
+    vreplay_options o =
+        test_replay_opts(DATA "tensor_cache.trace", "bestfit", NULL, NULL, "test_replay_options");
     vreplay_result r;
     assert_ok(vreplay_run(&o, &r));
     double bestfit = r.modelled_ns;
@@ -180,11 +134,12 @@ static void test_caching_modelled_time(void)
 static void test_tensor_cache(void)
 {
     const char *path = "replay_options_tc.db";
-    remove_db(path);
+    test_remove_db(path);
     vdb *db;
     char err[512];
     assert_ok(vdb_open(path, &db, err, sizeof err));
-    vreplay_options o = opts(DATA "tensor_cache.trace", "bestfit", NULL, db);
+    vreplay_options o =
+        test_replay_opts(DATA "tensor_cache.trace", "bestfit", NULL, db, "test_replay_options");
     o.tensor_cache = 4 * MIB;
     vreplay_result r;
     assert_ok(vreplay_run(&o, &r));
@@ -201,22 +156,22 @@ static void test_tensor_cache(void)
     int64_t id = r.run_id;
 
     /* Bigger than the device: not applicable, with the reason. */
-    o = opts(DATA "tensor_cache.trace", "bestfit", NULL, NULL);
+    o = test_replay_opts(DATA "tensor_cache.trace", "bestfit", NULL, NULL, "test_replay_options");
     o.tensor_cache = 32 * MIB;
     assert_ok(vreplay_run(&o, &r));
     expect_true(r.status == VREPLAY_RUN_NOT_APPLICABLE);
     expect_true(strstr(r.message, "tensor cache") != NULL);
     assert_ok(vdb_close(db, err, sizeof err));
 
-    sqlite3 *q = open_q(path);
+    sqlite3 *q = test_open_db(path);
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id=%lld AND tensor_cache=%llu AND"
              " tc_hits=3 AND tc_misses=4 AND tc_idle_peak=262144 AND tc_peak_footprint=262144",
              (long long)id, (unsigned long long)(4 * MIB));
-    expect_eq_u64(q1(q, sql), 1);
+    expect_eq_u64(test_q1(q, sql), 1);
     snprintf(sql, sizeof sql, "SELECT max(footprint) FROM samples WHERE run_id=%lld",
              (long long)id);
-    expect_eq_u64(q1(q, sql), 9 * MIB + 256 * KIB);
+    expect_eq_u64(test_q1(q, sql), 9 * MIB + 256 * KIB);
     sqlite3_close(q);
 }
 
@@ -232,7 +187,8 @@ static void test_pool_shared_kv(void)
     expect_eq_u64(b.peak_live_line, 17);
     expect_eq_u64(b.peak_live_kv, 3 * 64 * KIB);
     for (const char *const *p = vram_heap_policy_names; *p; p++) {
-        vreplay_options o = opts(DATA "kv_shared.trace", *p, &b, NULL);
+        vreplay_options o =
+            test_replay_opts(DATA "kv_shared.trace", *p, &b, NULL, "test_replay_options");
         vreplay_result r;
         assert_ok(vreplay_run(&o, &r));
         expect_true(r.status == VREPLAY_RUN_OK);

@@ -374,13 +374,13 @@ static void test_errors(void)
         fputs("this is not an SQLite database\n", f);
     fclose(f);
     sqlite3 *other;
-    remove_db(WORK "/other.db");
+    test_remove_db(WORK "/other.db");
     assert_true(sqlite3_open(WORK "/other.db", &other) == SQLITE_OK);
     sqlite3_exec(other, "CREATE TABLE t(x)", NULL, NULL, NULL);
     sqlite3_close(other);
     vdb *empty;
     char err[256];
-    remove_db(WORK "/empty.db");
+    test_remove_db(WORK "/empty.db");
     assert_ok(vdb_open(WORK "/empty.db", &empty, err, sizeof err));
     assert_ok(vdb_close(empty, err, sizeof err));
 

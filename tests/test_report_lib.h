@@ -16,8 +16,7 @@
 
 #include "bounds.h"
 #include "db.h"
-#include "replay.h"
-#include "testlib.h"
+#include "test_db_lib.h"
 
 #define REPORT_BIN VRAM_BINARY_DIR "/bin/report"
 #define MIX_TRACE VRAM_SOURCE_DIR "/tests/data/report_mix.trace"
@@ -48,22 +47,12 @@ static void rm_tree(const char *path)
     rmdir(path);
 }
 
-static void remove_db(const char *path)
-{
-    char p[1024];
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-}
-
 /* Replays `trace` with each of `policies` (NULL-terminated) into a new
  * database, with a compaction pass every `defrag_every` events (0: none). */
 static void make_db_defrag(const char *path, const char *trace, const char *const *policies,
                            uint64_t defrag_every)
 {
-    remove_db(path);
+    test_remove_db(path);
     vdb *db;
     char err[512];
     vram_status st = vdb_open(path, &db, err, sizeof err);
