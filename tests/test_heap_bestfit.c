@@ -1,50 +1,16 @@
 /* test_heap_bestfit.c - edge cases of the best-fit address manager. */
-#include "testlib.h"
+#include "test_heap_lib.h"
 
-#include "vram/heap.h"
-
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define GiB (UINT64_C(1) << 30)
-#define MAX_BLOCKS 4096
-
-typedef struct walk_log {
-    vram_block_info b[MAX_BLOCKS];
-    size_t n;
-} walk_log;
-
-static int record(const vram_block_info *b, void *ctx)
+static test_heap_blocks *walk(const vram_heap *h)
 {
-    walk_log *w = ctx;
-    if (w->n == MAX_BLOCKS)
-        return 1;
-    w->b[w->n++] = *b;
-    return 0;
-}
-
-static walk_log *walk(const vram_heap *h)
-{
-    static walk_log w;
-    w.n = 0;
-    assert_ok(vram_heap_walk(h, record, &w));
+    static test_heap_blocks w;
+    test_heap_walk(h, &w);
     return &w;
 }
 
 static vram_heap *make(uint64_t capacity)
 {
-    vram_heap *h = NULL;
-    vram_heap_config cfg = {.capacity = capacity};
-    assert_ok(vram_heap_create(vram_heap_policy("bestfit"), &cfg, &h));
-    return h;
-}
-
-static void expect_healthy(const vram_heap *h)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st)
-        fprintf(stderr, "check: %s\n", msg);
-    expect_status(st, VRAM_OK);
+    return test_heap("bestfit", (vram_heap_config){.capacity = capacity});
 }
 
 /* The heap is one free block of its whole capacity. */
@@ -58,10 +24,10 @@ static void expect_empty(const vram_heap *h)
     expect_eq_u64(s.free_blocks, 1);
     expect_eq_u64(s.largest_free, s.capacity);
     expect_eq_u64(s.footprint, 0);
-    walk_log *w = walk(h);
+    test_heap_blocks *w = walk(h);
     expect_eq_u64(w->n, 1);
     expect_true(w->n == 1 && !w->b[0].used && w->b[0].size == s.capacity);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
 }
 
 static int stats_equal(const vram_heap_stats *a, const vram_heap_stats *b)
@@ -89,7 +55,7 @@ static void test_bad_requests(void)
     expect_true(stats_equal(&before, &after));
     expect_eq_u64(after.in_use, 256); /* rounded up to the minimum alignment */
     expect_eq_u64(after.requested, 100);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -106,9 +72,9 @@ static void test_alignments(void)
         assert_ok(vram_heap_alloc(h, 1000, a, &off));
         expect_eq_u64(off % a, 0);
         expect_eq_u64(off, (a == 256 ? 256 : a)); /* the lowest aligned address */
-        walk_log *w = walk(h);
+        test_heap_blocks *w = walk(h);
         expect_eq_u64(w->n, (a == 256 ? 3 : 4)); /* used, [padding], used, rest */
-        expect_healthy(h);
+        EXPECT_HEAP_CLEAN(h);
         assert_ok(vram_heap_free(h, off));
         expect_eq_u64(walk(h)->n, 2);
     }
@@ -135,7 +101,7 @@ static void test_bad_frees(void)
     expect_status(vram_heap_free_batch(h, 2, batch), VRAM_ENOTFOUND);
     vram_heap_stats_get(h, &after);
     expect_true(stats_equal(&before, &after));
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, b));
     expect_empty(h);
     vram_heap_destroy(h);
@@ -153,7 +119,7 @@ static void test_best_fit_choice(void)
         assert_ok(vram_heap_alloc(h, layout[i] * u, 0, &off[i]));
     for (int i = 0; i < 8; i += 2)
         assert_ok(vram_heap_free(h, off[i]));
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     uint64_t got;
     assert_ok(vram_heap_alloc(h, u, 0, &got));
     expect_eq_u64(got, off[2]);
@@ -168,7 +134,7 @@ static void test_best_fit_choice(void)
     expect_eq_u64(s.free_blocks, 2); /* the rest of the 2-unit hole and the tail */
     expect_eq_u64(s.largest_free, 64 * u - 11 * u);
     expect_eq_u64(vram_heap_max_alloc(h), s.largest_free);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -201,7 +167,7 @@ static void test_aligned_search(void)
     assert_ok(vram_heap_free(h, offs[n - 1]));
     assert_ok(vram_heap_alloc(h, 64 * KiB, MiB, &off));
     expect_eq_u64(off, 30 * MiB);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -225,7 +191,7 @@ static void test_grow(void)
     vram_heap_stats_get(h, &s);
     expect_eq_u64(s.footprint, 3 * MiB);
     expect_eq_u64(s.peak_footprint, 3 * MiB);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     uint64_t all[3] = {c, a, b};
     assert_ok(vram_heap_free_batch(h, 3, all));
     expect_empty(h);
@@ -248,14 +214,14 @@ static void shuffle(uint64_t *v, size_t n, uint64_t *rng)
  * batches: the heap is one free block again. */
 static void test_exhaustion(uint64_t seed)
 {
-    static uint64_t offs[MAX_BLOCKS];
+    static uint64_t offs[TEST_WALK_MAX];
     uint64_t rng = seed;
     vram_heap *h = make(256 * MiB);
     for (int round = 0; round < 4; round++) {
         size_t n = 0;
         vram_status st = VRAM_OK;
         uint64_t size = 0;
-        while (n < MAX_BLOCKS) {
+        while (n < TEST_WALK_MAX) {
             size = 256 + test_rand(&rng) % (2 * MiB);
             st = vram_heap_alloc(h, size, 0, &offs[n]);
             if (st)
@@ -263,7 +229,7 @@ static void test_exhaustion(uint64_t seed)
             n++;
         }
         expect_status(st, VRAM_ENOMEM);
-        expect_healthy(h);
+        EXPECT_HEAP_CLEAN(h);
         vram_heap_stats s;
         vram_heap_stats_get(h, &s);
         expect_eq_u64(s.live_allocs, n);
@@ -275,7 +241,7 @@ static void test_exhaustion(uint64_t seed)
             for (size_t i = 0; i < n; i++) {
                 assert_ok(vram_heap_free(h, offs[i]));
                 if (i % 64 == 0)
-                    expect_healthy(h);
+                    EXPECT_HEAP_CLEAN(h);
             }
         }
         expect_empty(h);
@@ -310,13 +276,13 @@ static void test_batch_equals_singles(uint64_t seed)
     assert_ok(vram_heap_free_batch(h1, k, pick));
     for (size_t i = 0; i < k; i++)
         assert_ok(vram_heap_free(h2, pick[k - 1 - i]));
-    static walk_log w1;
+    static test_heap_blocks w1;
     w1 = *walk(h1);
-    walk_log *w2 = walk(h2);
+    test_heap_blocks *w2 = walk(h2);
     expect_eq_u64(w1.n, w2->n);
     expect_true(w1.n == w2->n && memcmp(w1.b, w2->b, w1.n * sizeof w1.b[0]) == 0);
-    expect_healthy(h1);
-    expect_healthy(h2);
+    EXPECT_HEAP_CLEAN(h1);
+    EXPECT_HEAP_CLEAN(h2);
     vram_heap_destroy(h1);
     vram_heap_destroy(h2);
 }
@@ -329,17 +295,17 @@ static void test_alloc_batch_all_or_nothing(void)
     assert_ok(vram_heap_alloc(h, MiB, 0, &keep));
     vram_heap_stats before, after;
     vram_heap_stats_get(h, &before);
-    static walk_log w0;
+    static test_heap_blocks w0;
     w0 = *walk(h);
     uint64_t sizes[5] = {MiB, 2 * MiB, MiB, 3 * MiB, 256}, offs[5];
     expect_status(vram_heap_alloc_batch(h, 5, sizes, 0, offs), VRAM_ENOMEM);
     vram_heap_stats_get(h, &after);
     expect_true(stats_equal(&before, &after));
-    walk_log *w = walk(h);
+    test_heap_blocks *w = walk(h);
     expect_true(w->n == w0.n && memcmp(w->b, w0.b, w->n * sizeof w->b[0]) == 0);
     sizes[0] = 0;
     expect_status(vram_heap_alloc_batch(h, 5, sizes, 0, offs), VRAM_EINVAL);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 

@@ -2,68 +2,20 @@
  * alignment, bad frees, capacities that are no power of two (a forest of roots,
  * the binary decomposition of the capacity), grow, exhaustion and recovery,
  * batches. */
-#include "testlib.h"
-
-#include "vram/heap.h"
-
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define GiB (UINT64_C(1) << 30)
-#define MAX_BLOCKS 4096
-
-typedef struct walk_log {
-    vram_block_info b[MAX_BLOCKS];
-    size_t n;
-} walk_log;
-
-static int record(const vram_block_info *b, void *ctx)
-{
-    walk_log *w = ctx;
-    if (w->n == MAX_BLOCKS)
-        return 1;
-    w->b[w->n++] = *b;
-    return 0;
-}
-
-/* Walks h into *w (blocks in address order). */
-static void walk(const vram_heap *h, walk_log *w)
-{
-    w->n = 0;
-    assert_ok(vram_heap_walk(h, record, w));
-}
+#include "test_heap_lib.h"
 
 static vram_heap *make(uint64_t capacity)
 {
-    vram_heap *h = NULL;
-    vram_heap_config cfg = {.capacity = capacity};
-    assert_ok(vram_heap_create(vram_heap_policy("buddy"), &cfg, &h));
-    return h;
+    return test_heap("buddy", (vram_heap_config){.capacity = capacity});
 }
-
-static vram_heap_stats stats_of(const vram_heap *h)
-{
-    vram_heap_stats s;
-    vram_heap_stats_get(h, &s);
-    return s;
-}
-
-static void expect_healthy(const vram_heap *h, int line)
-{
-    char msg[256];
-    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
-        test_failures++;
-    }
-}
-#define EXPECT_HEALTHY(h) expect_healthy((h), __LINE__)
 
 /* The heap is one free block per root: the powers of two of the capacity's
  * binary decomposition, largest first from offset 0. */
 static void expect_empty(const vram_heap *h, int line)
 {
-    vram_heap_stats s = stats_of(h);
-    static walk_log w;
-    walk(h, &w);
+    vram_heap_stats s = test_heap_stats(h);
+    static test_heap_blocks w;
+    test_heap_walk(h, &w);
     size_t roots = (size_t)__builtin_popcountll(s.capacity), i = 0;
     int ok = !s.in_use && !s.requested && !s.live_allocs && s.free_blocks == roots &&
              s.footprint == 0 && s.free == s.capacity && w.n == roots &&
@@ -83,14 +35,14 @@ static void expect_empty(const vram_heap *h, int line)
                 __FILE__, line, s.capacity, w.n, roots, s.live_allocs);
         test_failures++;
     }
-    expect_healthy(h, line);
+    test_heap_clean_(h, __FILE__, line);
 }
 #define EXPECT_EMPTY(h) expect_empty((h), __LINE__)
 
 static void test_bad_requests(void)
 {
     vram_heap *h = make(3 * MiB); /* roots of 2 MiB at 0 and 1 MiB at 2 MiB */
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.capacity, 3 * MiB);
     expect_eq_u64(s.free, 3 * MiB);
     expect_eq_u64(s.largest_free, 2 * MiB);
@@ -116,25 +68,25 @@ static void test_rounding_and_split(void)
     uint64_t a, b, c;
     assert_ok(vram_heap_alloc(h, 1, 0, &a));
     expect_eq_u64(a, 0);
-    static walk_log w;
-    walk(h, &w);
+    static test_heap_blocks w;
+    test_heap_walk(h, &w);
     expect_eq_u64(w.n, 13); /* 256 used, then free 256, 512, ..., 512 KiB */
     for (size_t i = 1; i < w.n; i++)
         expect_true(!w.b[i].used && w.b[i].size == (UINT64_C(128) << i));
     assert_ok(vram_heap_alloc(h, 1000, 0, &b));
     assert_ok(vram_heap_alloc(h, 300, 0, &c));
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.in_use, 256 + 1024 + 512);
     expect_eq_u64(s.requested, 1 + 1000 + 300);
     expect_eq_u64(s.live_allocs, 3);
     expect_eq_u64(b % 1024, 0);
     expect_eq_u64(c % 512, 0);
     expect_eq_u64(s.footprint, (b > c ? b + 1024 : c + 512));
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     uint64_t all[3] = {c, a, b};
     assert_ok(vram_heap_free_batch(h, 3, all));
     EXPECT_EMPTY(h);
-    expect_eq_u64(stats_of(h).peak_in_use, 256 + 1024 + 512);
+    expect_eq_u64(test_heap_stats(h).peak_in_use, 256 + 1024 + 512);
     vram_heap_destroy(h);
 }
 
@@ -150,9 +102,9 @@ static void test_alignments(void)
         assert_ok(vram_heap_alloc(h, 1000, a, &off));
         expect_eq_u64(off % a, 0);
         expect_true(off != first);
-        vram_heap_stats s = stats_of(h);
+        vram_heap_stats s = test_heap_stats(h);
         expect_eq_u64(s.in_use, 256 + 1024);
-        EXPECT_HEALTHY(h);
+        EXPECT_HEAP_CLEAN(h);
         assert_ok(vram_heap_free(h, off));
     }
     assert_ok(vram_heap_free(h, first));
@@ -170,15 +122,15 @@ static void test_bad_frees(void)
     expect_status(vram_heap_free(h, 12345), VRAM_ENOTFOUND);
     expect_status(vram_heap_free(h, 768), VRAM_ENOTFOUND); /* inside a free block */
     assert_ok(vram_heap_free(h, b));
-    vram_heap_stats before = stats_of(h);
+    vram_heap_stats before = test_heap_stats(h);
     expect_status(vram_heap_free(h, b), VRAM_EDOUBLEFREE); /* its buddy is used: not merged */
     uint64_t batch[2] = {a, a};
     expect_status(vram_heap_free_batch(h, 2, batch), VRAM_EDOUBLEFREE);
     batch[1] = 4096 + 256;
     expect_status(vram_heap_free_batch(h, 2, batch), VRAM_ENOTFOUND);
-    vram_heap_stats after = stats_of(h);
+    vram_heap_stats after = test_heap_stats(h);
     expect_true(memcmp(&before, &after, sizeof before) == 0);
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, a));
     EXPECT_EMPTY(h);
     expect_status(vram_heap_free(h, b), VRAM_ENOTFOUND); /* merged away */
@@ -209,20 +161,20 @@ static void test_roots_80g(void)
     expect_eq_u64(offs[0], 64 * GiB);
     for (size_t i = 1; i < 5; i++)
         expect_eq_u64(offs[i], (i - 1) * 16 * GiB);
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.in_use, 80 * GiB);
     expect_eq_u64(s.free, 0);
     expect_eq_u64(s.footprint, 80 * GiB);
     expect_status(vram_heap_alloc(h, 256, 0, &off), VRAM_ENOMEM);
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     /* The last 16 GiB of the big root and the small root are neighbours, free,
      * of one order, but no buddies: 32 GiB still does not fit. */
     assert_ok(vram_heap_free(h, offs[4]));
     assert_ok(vram_heap_free(h, offs[0]));
-    expect_eq_u64(stats_of(h).largest_free, 16 * GiB);
+    expect_eq_u64(test_heap_stats(h).largest_free, 16 * GiB);
     expect_status(vram_heap_alloc(h, 32 * GiB, 0, &off), VRAM_ENOMEM);
-    expect_eq_u64(stats_of(h).footprint, 48 * GiB);
-    EXPECT_HEALTHY(h);
+    expect_eq_u64(test_heap_stats(h).footprint, 48 * GiB);
+    EXPECT_HEAP_CLEAN(h);
     for (size_t i = 1; i < 4; i++)
         assert_ok(vram_heap_free(h, offs[i]));
     EXPECT_EMPTY(h);
@@ -258,22 +210,22 @@ static void test_odd_capacity_fill(uint64_t seed)
     for (size_t i = 0; i < N; i++)
         assert_ok(vram_heap_alloc(h, 1 + test_rand(&rng) % 256, 0, &offs[i]));
     expect_status(vram_heap_alloc(h, 1, 0, &off), VRAM_ENOMEM);
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.in_use, cap);
     expect_eq_u64(s.footprint, cap);
     expect_eq_u64(s.free_blocks, 0);
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     shuffle(offs, N, &rng);
     for (size_t i = 0; i < N; i++) {
         assert_ok(vram_heap_free(h, offs[i]));
         if (i % 997 == 0) {
-            static walk_log w;
-            walk(h, &w);
+            static test_heap_blocks w;
+            test_heap_walk(h, &w);
             for (size_t b = 0; b < w.n; b++)
                 for (size_t r = 0; r < 4; r++)
                     expect_true(
                         !(w.b[b].offset < starts[r] && w.b[b].offset + w.b[b].size > starts[r]));
-            EXPECT_HEALTHY(h);
+            EXPECT_HEAP_CLEAN(h);
         }
     }
     EXPECT_EMPTY(h);
@@ -295,19 +247,19 @@ static void test_alignment_across_roots(void)
     expect_eq_u64(b, 16 * GiB);
     assert_ok(vram_heap_alloc(h, 1000, 32 * GiB, &c));
     expect_eq_u64(c, 32 * GiB);
-    expect_eq_u64(stats_of(h).in_use, 256 + 3 * 1024);
+    expect_eq_u64(test_heap_stats(h).in_use, 256 + 3 * 1024);
     expect_status(vram_heap_alloc(h, 1000, 64 * GiB, &off), VRAM_ENOMEM);
     expect_status(vram_heap_alloc(h, 1000, 128 * GiB, &off), VRAM_ENOMEM);
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     uint64_t all[4] = {b, small, c, a};
     assert_ok(vram_heap_free_batch(h, 4, all));
     EXPECT_EMPTY(h);
     assert_ok(vram_heap_alloc(h, 1000, 128 * GiB, &off)); /* the 64 GiB root, at 0 */
     expect_eq_u64(off, 0);
-    expect_eq_u64(stats_of(h).in_use, 1024);
+    expect_eq_u64(test_heap_stats(h).in_use, 1024);
     assert_ok(vram_heap_alloc(h, 1000, 8 * GiB, &off));
     expect_eq_u64(off, 8 * GiB); /* the split left 8 GiB free there, below the 16 GiB root */
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -322,19 +274,19 @@ static void test_footprint_across_roots(void)
     expect_eq_u64(mid, 64 * GiB);
     assert_ok(vram_heap_alloc(h, 3 * GiB, 0, &low));
     expect_eq_u64(low, 68 * GiB);
-    expect_eq_u64(stats_of(h).footprint, 84 * GiB);
+    expect_eq_u64(test_heap_stats(h).footprint, 84 * GiB);
     assert_ok(vram_heap_free(h, top));
-    expect_eq_u64(stats_of(h).footprint, 72 * GiB);
+    expect_eq_u64(test_heap_stats(h).footprint, 72 * GiB);
     assert_ok(vram_heap_free(h, low));
-    expect_eq_u64(stats_of(h).footprint, 65 * GiB);
+    expect_eq_u64(test_heap_stats(h).footprint, 65 * GiB);
     assert_ok(vram_heap_alloc(h, 256, 0, &low));
     expect_eq_u64(low, 65 * GiB); /* the smallest free block: 1 GiB split */
     assert_ok(vram_heap_alloc(h, 64 * GiB, 0, &top));
     expect_eq_u64(top, 0);
     assert_ok(vram_heap_free(h, mid));
     assert_ok(vram_heap_free(h, low));
-    expect_eq_u64(stats_of(h).footprint, 64 * GiB);
-    EXPECT_HEALTHY(h);
+    expect_eq_u64(test_heap_stats(h).footprint, 64 * GiB);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, top));
     EXPECT_EMPTY(h);
     vram_heap_destroy(h);
@@ -350,21 +302,21 @@ static void test_grow(void)
     expect_status(vram_heap_alloc(h, 256, 0, &b), VRAM_ENOMEM);
     expect_eq_u64(vram_heap_max_alloc(h), 0);
     assert_ok(vram_heap_grow(h, 512 * KiB)); /* 1.5 MiB: a 512 KiB root at 1 MiB */
-    expect_eq_u64(stats_of(h).capacity, MiB + 512 * KiB);
+    expect_eq_u64(test_heap_stats(h).capacity, MiB + 512 * KiB);
     expect_eq_u64(vram_heap_max_alloc(h), 512 * KiB);
     assert_ok(vram_heap_alloc(h, 512 * KiB, 0, &b));
     expect_eq_u64(b, MiB);
-    expect_eq_u64(stats_of(h).footprint, MiB + 512 * KiB);
-    EXPECT_HEALTHY(h);
+    expect_eq_u64(test_heap_stats(h).footprint, MiB + 512 * KiB);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_grow(h, 512 * KiB)); /* 2 MiB: one root */
-    expect_eq_u64(stats_of(h).capacity, 2 * MiB);
+    expect_eq_u64(test_heap_stats(h).capacity, 2 * MiB);
     expect_eq_u64(vram_heap_max_alloc(h), 512 * KiB);
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, a));
     assert_ok(vram_heap_free(h, b));
     EXPECT_EMPTY(h);                       /* one 2 MiB block: the old roots merged */
     assert_ok(vram_heap_grow(h, 6 * MiB)); /* 8 MiB: all merged */
-    expect_eq_u64(stats_of(h).capacity, 8 * MiB);
+    expect_eq_u64(test_heap_stats(h).capacity, 8 * MiB);
     EXPECT_EMPTY(h);
     assert_ok(vram_heap_grow(h, 256)); /* 8 MiB + 256: a minimum-order root */
     EXPECT_EMPTY(h);
@@ -379,19 +331,19 @@ static void test_grow(void)
     assert_ok(vram_heap_alloc(h, 16 * GiB, 0, &a));
     expect_eq_u64(a, 64 * GiB);
     assert_ok(vram_heap_grow(h, 48 * GiB));
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.capacity, 128 * GiB);
     expect_eq_u64(s.free, 112 * GiB);
     expect_eq_u64(s.free_blocks, 3);
     expect_eq_u64(s.largest_free, 64 * GiB);
-    static walk_log w;
-    walk(h, &w);
+    static test_heap_blocks w;
+    test_heap_walk(h, &w);
     expect_eq_u64(w.n, 4);
     if (w.n == 4) {
         expect_true(w.b[2].offset == 80 * GiB && w.b[2].size == 16 * GiB && !w.b[2].used);
         expect_true(w.b[3].offset == 96 * GiB && w.b[3].size == 32 * GiB && !w.b[3].used);
     }
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, a));
     EXPECT_EMPTY(h); /* one 128 GiB block */
     vram_heap_destroy(h);
@@ -402,20 +354,20 @@ static void test_grow(void)
  * final capacity. */
 static void test_grow_random(uint64_t seed)
 {
-    static uint64_t offs[MAX_BLOCKS];
+    static uint64_t offs[TEST_WALK_MAX];
     uint64_t rng = seed;
     for (int round = 0; round < 20; round++) {
         vram_heap *h = make((1 + test_rand(&rng) % (64 * KiB)) * 256);
         size_t n = 0;
         for (int op = 0; op < 2000; op++) {
             uint64_t r = test_rand(&rng) % 100, off;
-            vram_heap_stats s = stats_of(h);
+            vram_heap_stats s = test_heap_stats(h);
             if (r < 3 && s.capacity < 64 * MiB) {
                 uint64_t bytes = (1 + test_rand(&rng) % (s.capacity / 256)) * 256;
                 assert_ok(vram_heap_grow(h, bytes));
-                expect_eq_u64(stats_of(h).capacity, s.capacity + bytes);
-                EXPECT_HEALTHY(h);
-            } else if (r < 55 && n < MAX_BLOCKS) {
+                expect_eq_u64(test_heap_stats(h).capacity, s.capacity + bytes);
+                EXPECT_HEAP_CLEAN(h);
+            } else if (r < 55 && n < TEST_WALK_MAX) {
                 uint64_t size = 1 + test_rand(&rng) % (s.capacity / 8);
                 uint64_t align = UINT64_C(1) << (test_rand(&rng) % 24);
                 vram_status st = vram_heap_alloc(h, size, align, &off);
@@ -431,7 +383,7 @@ static void test_grow_random(uint64_t seed)
                 offs[i] = offs[--n];
             }
             if (op % 128 == 0)
-                EXPECT_HEALTHY(h);
+                EXPECT_HEAP_CLEAN(h);
         }
         assert_ok(vram_heap_free_batch(h, n, offs));
         EXPECT_EMPTY(h);
@@ -443,14 +395,14 @@ static void test_grow_random(uint64_t seed)
  * batch): one free block again. */
 static void test_exhaustion(uint64_t seed)
 {
-    static uint64_t offs[MAX_BLOCKS];
+    static uint64_t offs[TEST_WALK_MAX];
     uint64_t rng = seed;
     vram_heap *h = make(256 * MiB);
     for (int round = 0; round < 4; round++) {
         size_t n = 0;
         vram_status st = VRAM_OK;
         uint64_t size = 0;
-        while (n < MAX_BLOCKS) {
+        while (n < TEST_WALK_MAX) {
             size = 256 + test_rand(&rng) % (2 * MiB);
             st = vram_heap_alloc(h, size, 0, &offs[n]);
             if (st)
@@ -458,8 +410,8 @@ static void test_exhaustion(uint64_t seed)
             n++;
         }
         expect_status(st, VRAM_ENOMEM);
-        EXPECT_HEALTHY(h);
-        vram_heap_stats s = stats_of(h);
+        EXPECT_HEAP_CLEAN(h);
+        vram_heap_stats s = test_heap_stats(h);
         expect_eq_u64(s.live_allocs, n);
         expect_true(s.largest_free < size); /* why the last request failed */
         expect_eq_u64(vram_heap_max_alloc(h), s.largest_free);
@@ -470,7 +422,7 @@ static void test_exhaustion(uint64_t seed)
             for (size_t i = 0; i < n; i++) {
                 assert_ok(vram_heap_free(h, offs[i]));
                 if (i % 64 == 0)
-                    EXPECT_HEALTHY(h);
+                    EXPECT_HEAP_CLEAN(h);
             }
         }
         EXPECT_EMPTY(h);
@@ -494,13 +446,13 @@ static void test_batch_equals_singles(uint64_t seed)
     assert_ok(vram_heap_free_batch(h1, N / 2, o1));
     for (size_t i = N / 2; i-- > 0;)
         assert_ok(vram_heap_free(h2, o1[i]));
-    static walk_log w1, w2;
-    walk(h1, &w1);
-    walk(h2, &w2);
+    static test_heap_blocks w1, w2;
+    test_heap_walk(h1, &w1);
+    test_heap_walk(h2, &w2);
     expect_eq_u64(w1.n, w2.n);
     expect_true(w1.n == w2.n && memcmp(w1.b, w2.b, w1.n * sizeof w1.b[0]) == 0);
-    EXPECT_HEALTHY(h1);
-    EXPECT_HEALTHY(h2);
+    EXPECT_HEAP_CLEAN(h1);
+    EXPECT_HEAP_CLEAN(h2);
     vram_heap_destroy(h1);
     vram_heap_destroy(h2);
 }
@@ -511,16 +463,16 @@ static void test_alloc_batch_all_or_nothing(void)
     vram_heap *h = make(8 * MiB);
     uint64_t keep;
     assert_ok(vram_heap_alloc(h, MiB, 0, &keep));
-    vram_heap_stats before = stats_of(h);
-    static walk_log w0, w;
-    walk(h, &w0);
+    vram_heap_stats before = test_heap_stats(h);
+    static test_heap_blocks w0, w;
+    test_heap_walk(h, &w0);
     uint64_t sizes[4] = {MiB, 2 * MiB, 2 * MiB, 3 * MiB}, offs[4];
     expect_status(vram_heap_alloc_batch(h, 4, sizes, 0, offs), VRAM_ENOMEM);
-    vram_heap_stats after = stats_of(h);
+    vram_heap_stats after = test_heap_stats(h);
     expect_true(memcmp(&before, &after, sizeof before) == 0);
-    walk(h, &w);
+    test_heap_walk(h, &w);
     expect_true(w.n == w0.n && memcmp(w.b, w0.b, w.n * sizeof w.b[0]) == 0);
-    EXPECT_HEALTHY(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 

@@ -3,9 +3,8 @@
  * random run with check() after every operation. */
 #include <math.h>
 
-#include "testlib.h"
+#include "test_heap_lib.h"
 #include "vram/caching.h"
-#include "vram/heap.h"
 
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
@@ -18,15 +17,6 @@ static vram_heap *make(uint64_t capacity, uint64_t max_split, int expandable, do
     vram_heap *h = NULL;
     assert_ok(vram_heap_create(vram_heap_policy("caching"), &cfg, &h));
     return h;
-}
-
-static void expect_healthy(const vram_heap *h)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st)
-        fprintf(stderr, "check: %s\n", msg);
-    expect_status(st, VRAM_OK);
 }
 
 static vram_heap_stats stats(const vram_heap *h)
@@ -82,7 +72,7 @@ static void test_rounding(void)
     expect_eq_u64(c.segment_alloc_bytes, 34 * MIB);
     expect_eq_u64(c.reserved_unallocated, c.reserved - c.allocated);
     expect_eq_u64(c.reserved, s.footprint);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -105,7 +95,7 @@ static void test_split_thresholds(void)
     expect_eq_u64(vram_heap_free(h, c), VRAM_OK);
     expect_eq_u64(vram_heap_free(h, d), VRAM_OK);
     expect_eq_u64(stats(h).footprint, 42 * MIB); /* cached, not returned */
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -132,7 +122,7 @@ static void test_max_split(void)
     expect_eq_u64(stats(h).in_use, 30 * MIB + 46 * MIB + 70 * MIB);
     expect_eq_u64(cstats(h).cached_blocks, 0);
     expect_eq_u64(cstats(h).cache_hits, 1);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -154,7 +144,7 @@ static void test_best_fit_reuse(void)
     expect_eq_u64(alloc(h, 60 * KIB), a);   /* then the 64 KiB one */
     expect_eq_u64(stats(h).footprint, 2 * MIB);
     expect_eq_u64(cstats(h).cache_hits, 5);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 
     h = make(64 * MIB, 0, 0, 0);
@@ -164,7 +154,7 @@ static void test_best_fit_reuse(void)
     assert_ok(vram_heap_free(h, y)); /* merges both sides: one free 2 MiB block */
     expect_eq_u64(cstats(h).cached_blocks, 1);
     expect_eq_u64(cstats(h).largest_cached, 2 * MIB);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -193,7 +183,7 @@ static void test_release_and_retry(void)
     expect_eq_u64(cstats(h).ooms, 1);
     expect_eq_u64(vram_heap_max_alloc(h), 10 * MIB);
     alloc(h, 10 * MIB);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -216,7 +206,7 @@ static void test_expandable(void)
     expect_eq_u64(c.map_bytes, 62 * MIB);
     expect_eq_u64(c.segments, 2);
     expect_eq_u64(c.segment_allocs, 0);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 
     /* The small range meets the large one: the large one's free pages are unmapped. */
@@ -234,7 +224,7 @@ static void test_expandable(void)
     expect_eq_u64(c.large_segments, 0);
     expect_eq_u64(c.alloc_retries, 1);
     expect_eq_u64(stats(h).footprint, 26 * MIB);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -252,7 +242,7 @@ static void test_max_alloc_expandable_after_grow(void)
     expect_eq_u64(vram_heap_max_alloc(h), 320 * MIB); /* was 256 MiB: the old top */
     expect_eq_u64(alloc(h, 320 * MIB), 0);
     expect_eq_u64(cstats(h).alloc_retries, 1);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 
     /* fuzz_heap_all's form of it: a small range below, a grow of a capacity
@@ -268,7 +258,7 @@ static void test_max_alloc_expandable_after_grow(void)
     expect_status(vram_heap_alloc(h, 80 * MIB + 512, 0, &off), VRAM_ENOMEM);
     expect_eq_u64(alloc(h, 80 * MIB), 8 * MIB);
     assert_ok(vram_heap_free(h, s));
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -289,7 +279,7 @@ static void test_retry_after_oversize_release(void)
     expect_eq_u64(c.segment_frees, 1);
     expect_eq_u64(c.alloc_retries, 1);
     expect_eq_u64(c.ooms, 0);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -367,8 +357,8 @@ static void test_max_alloc_exact(uint64_t seed, uint64_t max_split, int expandab
             expect_status(st, VRAM_ENOMEM);
         }
         checked += most > 0;
-        expect_healthy(a);
-        expect_healthy(b);
+        EXPECT_HEAP_CLEAN(a);
+        EXPECT_HEAP_CLEAN(b);
         vram_heap_destroy(a);
         vram_heap_destroy(b);
     }
@@ -389,7 +379,7 @@ static void test_gc(void)
     expect_eq_u64(c.gc_frees, 1);
     expect_eq_u64(c.reserved, 76 * MIB);
     expect_eq_u64(c.alloc_retries, 0);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 
     vram_heap *bad = NULL;
@@ -411,7 +401,7 @@ static void test_alignment(void)
     expect_eq_u64(stats(h).footprint, 2 * MIB);
     assert_ok(vram_heap_alloc(h, 5 * MIB, 8 * MIB, &off)); /* a segment at an 8 MiB base */
     expect_eq_u64(off % (8 * MIB), 0);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -504,7 +494,7 @@ static void test_random(uint64_t seed, uint64_t max_split, int expandable, doubl
     while (nlive)
         expect_status(vram_heap_free(h, live[--nlive]), VRAM_OK);
     expect_eq_u64(stats(h).in_use, 0);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 

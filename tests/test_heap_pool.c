@@ -2,37 +2,11 @@
  * reference counts, free errors, exhaustion and recovery, grow, the footprint
  * high-water mark, walk, and a randomised run of retain/free against a shadow
  * of reference counts with check() after every operation. */
-#include "testlib.h"
-
-#include "vram/heap.h"
-
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define GiB (UINT64_C(1) << 30)
+#include "test_heap_lib.h"
 
 static vram_heap *make(uint64_t capacity, uint64_t block_size)
 {
-    vram_heap_config cfg = {.capacity = capacity, .block_size = block_size};
-    vram_heap *h = NULL;
-    assert_ok(vram_heap_create(vram_heap_policy("pool"), &cfg, &h));
-    return h;
-}
-
-static void expect_clean(const vram_heap *h, int line)
-{
-    char msg[256];
-    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
-        test_failures++;
-    }
-}
-#define EXPECT_CLEAN(h) expect_clean((h), __LINE__)
-
-static vram_heap_stats stats_of(const vram_heap *h)
-{
-    vram_heap_stats s;
-    vram_heap_stats_get(h, &s);
-    return s;
+    return test_heap("pool", (vram_heap_config){.capacity = capacity, .block_size = block_size});
 }
 
 static void test_create(void)
@@ -49,13 +23,13 @@ static void test_create(void)
     expect_true(h == NULL);
 
     h = make(65 * MiB, 0); /* default 2 MiB blocks; the last MiB is no block */
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.capacity, 64 * MiB);
     expect_eq_u64(s.free_blocks, 32);
     expect_eq_u64(s.largest_free, 2 * MiB);
     expect_eq_u64(vram_heap_max_alloc(h), 2 * MiB);
     expect_eq_u64(s.footprint, 0);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -76,8 +50,8 @@ static void test_sizes_and_alignment(void)
     /* ...larger ones are refused, even though the next block (4 MiB) would do. */
     for (uint64_t align = 4 * MiB; align <= GiB; align <<= 1)
         expect_status(vram_heap_alloc(h, 100, align, &off), VRAM_EINVAL);
-    expect_eq_u64(stats_of(h).live_allocs, 1);
-    EXPECT_CLEAN(h);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 1);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 
     /* 768 KiB blocks start at multiples of 256 KiB only. */
@@ -86,11 +60,11 @@ static void test_sizes_and_alignment(void)
     assert_ok(vram_heap_alloc(h, 1, 256 * KiB, &off));
     expect_eq_u64(off, 768 * KiB);
     expect_status(vram_heap_alloc(h, 1, 512 * KiB, &off), VRAM_EINVAL);
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.capacity, 85 * 768 * KiB);
     expect_eq_u64(s.in_use, 2 * 768 * KiB);
     expect_eq_u64(s.requested, 2);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -104,18 +78,18 @@ static void test_refcounts(void)
     assert_ok(vram_heap_retain(h, a));
     assert_ok(vram_heap_free(h, a));
     assert_ok(vram_heap_free(h, a));
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.live_allocs, 2);
     expect_eq_u64(s.requested, 1000 + MiB);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, a)); /* the last reference */
-    s = stats_of(h);
+    s = test_heap_stats(h);
     expect_eq_u64(s.live_allocs, 1);
     expect_eq_u64(s.requested, MiB);
     expect_eq_u64(s.free_blocks, 15);
     expect_status(vram_heap_free(h, a), VRAM_EDOUBLEFREE);
     expect_status(vram_heap_retain(h, a), VRAM_ENOTFOUND);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     /* The freed block is reused first. */
     uint64_t c;
     assert_ok(vram_heap_alloc(h, 5, 0, &c));
@@ -136,16 +110,16 @@ static void test_free_batch(void)
     expect_status(vram_heap_free_batch(h, 4, too_many), VRAM_EDOUBLEFREE);
     expect_status(vram_heap_free_batch(h, 2, twice), VRAM_EDOUBLEFREE);
     expect_status(vram_heap_free_batch(h, 2, unknown), VRAM_ENOTFOUND);
-    expect_eq_u64(stats_of(h).live_allocs, 3);
-    EXPECT_CLEAN(h);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 3);
+    EXPECT_HEAP_CLEAN(h);
     /* Both references of a, and c: the mark drops to b. */
     uint64_t ok[3] = {a, c, a};
     assert_ok(vram_heap_free_batch(h, 3, ok));
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.live_allocs, 1);
     expect_eq_u64(s.footprint, 2 * MiB);
     expect_eq_u64(s.requested, 1);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -161,7 +135,7 @@ static void test_free_errors(void)
     assert_ok(vram_heap_free(h, a));
     /* Block 0 was the highest used block: the pool forgot it, as if never used. */
     expect_status(vram_heap_free(h, a), VRAM_ENOTFOUND);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -171,18 +145,18 @@ static void test_footprint(void)
     uint64_t o[4];
     for (int i = 0; i < 4; i++)
         assert_ok(vram_heap_alloc(h, MiB, 0, &o[i]));
-    expect_eq_u64(stats_of(h).footprint, 4 * MiB);
+    expect_eq_u64(test_heap_stats(h).footprint, 4 * MiB);
     assert_ok(vram_heap_free(h, o[1]));
     assert_ok(vram_heap_free(h, o[2]));
-    expect_eq_u64(stats_of(h).footprint, 4 * MiB);
-    EXPECT_CLEAN(h);
+    expect_eq_u64(test_heap_stats(h).footprint, 4 * MiB);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, o[3])); /* the mark drops past the free blocks 2 and 1 */
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.footprint, MiB);
     expect_eq_u64(s.peak_footprint, 4 * MiB);
     expect_eq_u64(s.peak_in_use, 4 * MiB);
     expect_eq_u64(s.in_use, MiB);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     uint64_t b;
     assert_ok(vram_heap_alloc(h, MiB, 0, &b));
     expect_eq_u64(b, MiB); /* the lowest never-used block again */
@@ -196,7 +170,7 @@ static void test_exhaustion_and_grow(void)
     for (int i = 0; i < 8; i++)
         assert_ok(vram_heap_alloc(h, MiB, 0, &o[i]));
     expect_status(vram_heap_alloc(h, 1, 0, &off), VRAM_ENOMEM);
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.free, 0);
     expect_eq_u64(s.largest_free, 0);
     expect_eq_u64(s.free_blocks, 0);
@@ -204,18 +178,18 @@ static void test_exhaustion_and_grow(void)
     assert_ok(vram_heap_free(h, o[3]));
     assert_ok(vram_heap_alloc(h, 1, 0, &off));
     expect_eq_u64(off, o[3]);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
 
     /* Half a block twice makes one whole block. */
     assert_ok(vram_heap_grow(h, MiB / 2));
-    expect_eq_u64(stats_of(h).capacity, 8 * MiB);
+    expect_eq_u64(test_heap_stats(h).capacity, 8 * MiB);
     expect_status(vram_heap_alloc(h, 1, 0, &off), VRAM_ENOMEM);
     assert_ok(vram_heap_grow(h, MiB / 2));
-    expect_eq_u64(stats_of(h).capacity, 9 * MiB);
+    expect_eq_u64(test_heap_stats(h).capacity, 9 * MiB);
     assert_ok(vram_heap_alloc(h, 1, 0, &off));
     expect_eq_u64(off, 8 * MiB);
     expect_status(vram_heap_grow(h, 100), VRAM_EINVAL);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 
     /* 2^31 blocks of 256 B; doubling would pass the 2^32 - 2 block records. */
@@ -223,7 +197,7 @@ static void test_exhaustion_and_grow(void)
     assert_ok(vram_heap_create(vram_heap_policy("pool"), &cfg, &h));
     expect_status(vram_heap_grow(h, UINT64_C(1) << 39), VRAM_EOVERFLOW);
     assert_ok(vram_heap_grow(h, UINT64_C(1) << 38));
-    expect_eq_u64(stats_of(h).free_blocks, UINT64_C(3) << 30);
+    expect_eq_u64(test_heap_stats(h).free_blocks, UINT64_C(3) << 30);
     vram_heap_destroy(h);
 }
 
@@ -308,7 +282,7 @@ static void test_random(void)
             fprintf(stderr, "check after op %d (seed %" PRIu64 "): %s\n", op, seed, msg);
             exit(1);
         }
-        if (stats_of(h).live_allocs != live) {
+        if (test_heap_stats(h).live_allocs != live) {
             fprintf(stderr, "live count differs after op %d (seed %" PRIu64 ")\n", op, seed);
             exit(1);
         }

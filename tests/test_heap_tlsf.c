@@ -1,37 +1,11 @@
 /* test_heap_tlsf.c - the "tlsf" policy: edge cases, good fit, coalescing, grow,
  * exhaustion and recovery, stats and walk, and a short randomised run checked
  * against a shadow of live blocks with check() after every operation. */
-#include "testlib.h"
-
-#include "vram/heap.h"
-
-#define KiB (UINT64_C(1) << 10)
-#define MiB (UINT64_C(1) << 20)
-#define GiB (UINT64_C(1) << 30)
+#include "test_heap_lib.h"
 
 static vram_heap *make(uint64_t capacity, uint64_t min_align)
 {
-    vram_heap_config cfg = {.capacity = capacity, .min_align = min_align};
-    vram_heap *h = NULL;
-    assert_ok(vram_heap_create(vram_heap_policy("tlsf"), &cfg, &h));
-    return h;
-}
-
-static void expect_clean(const vram_heap *h, int line)
-{
-    char msg[256];
-    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
-        test_failures++;
-    }
-}
-#define EXPECT_CLEAN(h) expect_clean((h), __LINE__)
-
-static vram_heap_stats stats_of(const vram_heap *h)
-{
-    vram_heap_stats s;
-    vram_heap_stats_get(h, &s);
-    return s;
+    return test_heap("tlsf", (vram_heap_config){.capacity = capacity, .min_align = min_align});
 }
 
 static void test_bad_input(void)
@@ -48,11 +22,11 @@ static void test_bad_input(void)
     expect_status(vram_heap_alloc(h, 256, 384, &off), VRAM_EINVAL);
     expect_status(vram_heap_grow(h, 100), VRAM_EINVAL);
     expect_status(vram_heap_retain(h, 0), VRAM_EUNSUPPORTED);
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.live_allocs, 0);
     expect_eq_u64(s.free_blocks, 1);
     expect_eq_u64(s.largest_free, 64 * MiB);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -71,7 +45,7 @@ static void test_free_errors(void)
     assert_ok(vram_heap_free(h, b));
     expect_status(vram_heap_free(h, b), VRAM_ENOTFOUND); /* merged into the block at a */
     expect_status(vram_heap_free(h, a), VRAM_EDOUBLEFREE);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -86,11 +60,11 @@ static void test_alignments(void)
         uint64_t off = 1;
         assert_ok(vram_heap_alloc(h, 300, align, &off));
         expect_eq_u64(off % (align < 256 ? 256 : align), 0);
-        EXPECT_CLEAN(h);
+        EXPECT_HEAP_CLEAN(h);
         assert_ok(vram_heap_free(h, off));
-        EXPECT_CLEAN(h);
+        EXPECT_HEAP_CLEAN(h);
     }
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.live_allocs, 1);
     expect_eq_u64(s.free_blocks, 1);
     vram_heap_destroy(h);
@@ -101,15 +75,15 @@ static void test_alignments(void)
     assert_ok(vram_heap_alloc(h, 3, 0, &a));
     assert_ok(vram_heap_alloc(h, 5, 0, &b));
     expect_eq_u64(b - a, 3);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
     h = make(MiB, 64 * KiB);
     assert_ok(vram_heap_alloc(h, 1, 0, &a));
     assert_ok(vram_heap_alloc(h, 1, 256, &b));
     expect_eq_u64(b - a, 64 * KiB);
-    expect_eq_u64(stats_of(h).in_use, 128 * KiB);
-    expect_eq_u64(stats_of(h).requested, 2);
-    EXPECT_CLEAN(h);
+    expect_eq_u64(test_heap_stats(h).in_use, 128 * KiB);
+    expect_eq_u64(test_heap_stats(h).requested, 2);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -119,7 +93,7 @@ static void test_coalescing_and_stats(void)
     uint64_t o[4];
     for (int i = 0; i < 4; i++)
         assert_ok(vram_heap_alloc(h, MiB - 100, 0, &o[i]));
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.in_use, 4 * MiB);
     expect_eq_u64(s.requested, 4 * (MiB - 100));
     expect_eq_u64(s.free, 12 * MiB);
@@ -127,26 +101,26 @@ static void test_coalescing_and_stats(void)
     expect_eq_u64(s.live_allocs, 4);
     assert_ok(vram_heap_free(h, o[0]));
     assert_ok(vram_heap_free(h, o[2]));
-    s = stats_of(h);
+    s = test_heap_stats(h);
     expect_eq_u64(s.free_blocks, 3);
     expect_eq_u64(s.largest_free, 12 * MiB);
     expect_eq_u64(s.footprint, 4 * MiB);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, o[3])); /* merges with o[2] and the tail */
-    s = stats_of(h);
+    s = test_heap_stats(h);
     expect_eq_u64(s.free_blocks, 2);
     expect_eq_u64(s.footprint, 2 * MiB);
     expect_eq_u64(s.peak_footprint, 4 * MiB);
     expect_eq_u64(s.largest_free, 14 * MiB);
     assert_ok(vram_heap_free(h, o[1])); /* merges both sides */
-    s = stats_of(h);
+    s = test_heap_stats(h);
     expect_eq_u64(s.free_blocks, 1);
     expect_eq_u64(s.largest_free, 16 * MiB);
     expect_eq_u64(s.in_use, 0);
     expect_eq_u64(s.requested, 0);
     expect_eq_u64(s.peak_in_use, 4 * MiB);
     expect_eq_u64(s.footprint, 0);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -160,15 +134,15 @@ static void test_free_batch(void)
     uint64_t dup[3] = {o[0], o[1], o[0]}, bad[2] = {o[2], o[2] + 256};
     expect_status(vram_heap_free_batch(h, 3, dup), VRAM_EDOUBLEFREE);
     expect_status(vram_heap_free_batch(h, 2, bad), VRAM_ENOTFOUND);
-    expect_eq_u64(stats_of(h).live_allocs, 4);
-    EXPECT_CLEAN(h);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 4);
+    EXPECT_HEAP_CLEAN(h);
     /* Any order coalesces fully: one free block remains. */
     uint64_t all[4] = {o[2], o[0], o[3], o[1]};
     assert_ok(vram_heap_free_batch(h, 4, all));
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.live_allocs, 0);
     expect_eq_u64(s.free_blocks, 1);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -209,7 +183,7 @@ static void test_walk(void)
     expect_true(w.ok);
     expect_eq_u64(w.next, 8 * MiB);
     expect_eq_u64(w.used, 2);
-    expect_eq_u64(w.blocks, stats_of(h).free_blocks + 2);
+    expect_eq_u64(w.blocks, test_heap_stats(h).free_blocks + 2);
     int n = 0;
     assert_ok(vram_heap_walk(h, walk_stop, &n));
     expect_eq_u64(n, 2);
@@ -227,34 +201,34 @@ static void test_exhaustion_and_grow(void)
     uint64_t off;
     expect_status(vram_heap_alloc(h, 256, 0, &off), VRAM_ENOMEM);
     expect_eq_u64(vram_heap_max_alloc(h), 0);
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.free, 0);
     expect_eq_u64(s.free_blocks, 0);
     expect_eq_u64(s.largest_free, 0);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
 
     /* Recovery: every other block freed gives 32 holes, none merged. */
     for (int i = 0; i < 64; i += 2)
         assert_ok(vram_heap_free(h, offs[i]));
-    expect_eq_u64(stats_of(h).free_blocks, 32);
+    expect_eq_u64(test_heap_stats(h).free_blocks, 32);
     expect_status(vram_heap_alloc(h, 2 * MiB, 0, &off), VRAM_ENOMEM);
     assert_ok(vram_heap_alloc(h, MiB, 0, &off));
     expect_eq_u64(off % (2 * MiB), 0);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
 
     /* Grow with a used tail appends a free block; with a free tail extends it. */
     assert_ok(vram_heap_grow(h, 4 * MiB));
-    s = stats_of(h);
+    s = test_heap_stats(h);
     expect_eq_u64(s.capacity, 68 * MiB);
     expect_eq_u64(s.largest_free, 4 * MiB);
     expect_eq_u64(s.footprint, 64 * MiB);
     uint64_t blocks = s.free_blocks;
     assert_ok(vram_heap_grow(h, 4 * MiB));
-    expect_eq_u64(stats_of(h).free_blocks, blocks);
-    expect_eq_u64(stats_of(h).largest_free, 8 * MiB);
+    expect_eq_u64(test_heap_stats(h).free_blocks, blocks);
+    expect_eq_u64(test_heap_stats(h).largest_free, 8 * MiB);
     assert_ok(vram_heap_alloc(h, 8 * MiB, 0, &off));
     expect_eq_u64(off, 64 * MiB);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     /* Size > capacity tracks the grown capacity. */
     expect_status(vram_heap_alloc(h, 72 * MiB + 1, 0, &off), VRAM_EINVAL);
     expect_status(vram_heap_alloc(h, 72 * MiB, 0, &off), VRAM_ENOMEM);
@@ -263,11 +237,11 @@ static void test_exhaustion_and_grow(void)
     /* The range stops growing at 2^48 bytes, the wrapper's limit for any heap. */
     h = make(UINT64_C(1) << 47, 0);
     assert_ok(vram_heap_grow(h, UINT64_C(1) << 47));
-    expect_eq_u64(stats_of(h).capacity, UINT64_C(1) << 48);
+    expect_eq_u64(test_heap_stats(h).capacity, UINT64_C(1) << 48);
     expect_status(vram_heap_grow(h, 256), VRAM_EOVERFLOW);
     assert_ok(vram_heap_alloc(h, UINT64_C(1) << 47, UINT64_C(1) << 47, &off));
     expect_eq_u64(off, 0);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -280,11 +254,11 @@ static void test_good_fit_and_max_alloc(void)
     vram_heap *h = make(66 * 256, 0);
     uint64_t a, b;
     assert_ok(vram_heap_alloc(h, 256, 0, &a));
-    expect_eq_u64(stats_of(h).largest_free, 65 * 256);
+    expect_eq_u64(test_heap_stats(h).largest_free, 65 * 256);
     expect_eq_u64(vram_heap_max_alloc(h), 64 * 256);
     expect_status(vram_heap_alloc(h, 65 * 256, 0, &b), VRAM_ENOMEM);
     assert_ok(vram_heap_alloc(h, 64 * 256, 0, &b));
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 
     /* Below 64 units lists are exact: the promise is the whole block. */
@@ -339,7 +313,7 @@ static void test_random(void)
         }
         if (op % 64 == 0) {
             uint64_t m = vram_heap_max_alloc(h), off;
-            vram_heap_stats s = stats_of(h);
+            vram_heap_stats s = test_heap_stats(h);
             expect_true(m <= s.largest_free);
             if (m) {
                 assert_ok(vram_heap_alloc(h, m, 0, &off));
@@ -349,10 +323,10 @@ static void test_random(void)
     }
     while (n)
         assert_ok(vram_heap_free(h, live[--n].off));
-    vram_heap_stats s = stats_of(h);
+    vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.free_blocks, 1);
     expect_eq_u64(s.in_use, 0);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
