@@ -85,20 +85,28 @@ static void test_caching_conf(void)
     assert_ok(vdb_close(db, err, sizeof err));
 
     sqlite3 *q = test_open_db(path);
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT reserved_unallocated FROM runs WHERE id=%lld AND"
-             " caching_conf IS NULL", (long long)defaults);
-    expect_eq_u64(test_q1(q, sql), 22 * MIB - (MIB + 256 * KIB + 8 * MIB));
-    snprintf(sql, sizeof sql, "SELECT reserved_unallocated FROM runs WHERE id=%lld AND"
-             " caching_conf='%s'", (long long)expandable, conf);
-    expect_eq_u64(test_q1(q, sql), unalloc);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id=%lld AND caching_conf IS NULL"
-             " AND reserved_unallocated IS NULL AND tensor_cache IS NULL", (long long)bestfit);
-    expect_eq_u64(test_q1(q, sql), 1);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE run_id=%lld AND kind='oom' AND"
-             " size=8388608 AND message='2097152 bytes reserved in total, of which 262144"
-             " allocated and 1835008 reserved but unallocated'", (long long)small);
-    expect_eq_u64(test_q1(q, sql), 1);
+    expect_eq_u64(test_q1(q,
+                          "SELECT reserved_unallocated FROM runs WHERE id=%lld AND"
+                          " caching_conf IS NULL",
+                          (long long)defaults),
+                  22 * MIB - (MIB + 256 * KIB + 8 * MIB));
+    expect_eq_u64(test_q1(q,
+                          "SELECT reserved_unallocated FROM runs WHERE id=%lld AND"
+                          " caching_conf='%s'",
+                          (long long)expandable, conf),
+                  unalloc);
+    expect_eq_u64(test_q1(q,
+                          "SELECT count(*) FROM runs WHERE id=%lld AND caching_conf IS NULL"
+                          " AND reserved_unallocated IS NULL AND tensor_cache IS NULL",
+                          (long long)bestfit),
+                  1);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM events WHERE run_id=%lld AND kind='oom' AND"
+                " size=8388608 AND message='2097152 bytes reserved in total, of which 262144"
+                " allocated and 1835008 reserved but unallocated'",
+                (long long)small),
+        1);
     sqlite3_close(q);
 }
 
@@ -164,14 +172,14 @@ static void test_tensor_cache(void)
     assert_ok(vdb_close(db, err, sizeof err));
 
     sqlite3 *q = test_open_db(path);
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM runs WHERE id=%lld AND tensor_cache=%llu AND"
-             " tc_hits=3 AND tc_misses=4 AND tc_idle_peak=262144 AND tc_peak_footprint=262144",
-             (long long)id, (unsigned long long)(4 * MIB));
-    expect_eq_u64(test_q1(q, sql), 1);
-    snprintf(sql, sizeof sql, "SELECT max(footprint) FROM samples WHERE run_id=%lld",
-             (long long)id);
-    expect_eq_u64(test_q1(q, sql), 9 * MIB + 256 * KIB);
+    expect_eq_u64(
+        test_q1(q,
+                "SELECT count(*) FROM runs WHERE id=%lld AND tensor_cache=%llu AND"
+                " tc_hits=3 AND tc_misses=4 AND tc_idle_peak=262144 AND tc_peak_footprint=262144",
+                (long long)id, (unsigned long long)(4 * MIB)),
+        1);
+    expect_eq_u64(test_q1(q, "SELECT max(footprint) FROM samples WHERE run_id=%lld", (long long)id),
+                  9 * MIB + 256 * KIB);
     sqlite3_close(q);
 }
 
