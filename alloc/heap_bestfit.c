@@ -123,12 +123,11 @@ static void list_insert_after(bf_heap *h, bf_block *at, bf_block *b)
         h->head = b;
 }
 
+/* Unlinks b, which is never the head: only a block merged into its predecessor
+ * leaves the list (bf_release), and the head has none. */
 static void list_remove(bf_heap *h, bf_block *b)
 {
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        h->head = b->next;
+    b->prev->next = b->next;
     if (b->next)
         b->next->prev = b->prev;
     else
@@ -210,8 +209,6 @@ static bf_block *bf_find(const bf_heap *h, uint64_t rsize, uint64_t align, uint6
 static vram_status bf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
 {
     bf_heap *h = impl;
-    if (size > h->capacity)
-        return VRAM_EINVAL; /* vram/heap.h's contract; the wrapper does not know the capacity */
     uint64_t rsize = vram__align_up(size, h->min_align);
     vram_status st = vram__slab_reserve(&h->nodes, 2);
     if (!st)
@@ -519,8 +516,8 @@ static vram_status bf_create(const vram_heap_config *cfg, void **impl)
  * free_batch O(k log n), grow and stats O(log n), walk O(n), check O(n log n);
  * amortised, as the node slab and the offset map grow by doubling.
  * Failures: create VRAM_EINVAL when the capacity is not a multiple of min_align
- * (or above 2^56); alloc VRAM_EINVAL above the capacity, VRAM_ENOMEM when no
- * free block fits; free VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow
+ * (or above 2^56); alloc VRAM_ENOMEM when no free block fits (the wrapper
+ * refuses a size above the capacity); free VRAM_ENOTFOUND / VRAM_EDOUBLEFREE (see the top); grow
  * VRAM_EOVERFLOW past 2^56; any entry that needs node memory VRAM_ENOHOST. */
 static void bf_restore_peaks(void *impl, uint64_t peak_in_use, uint64_t peak_footprint)
 {

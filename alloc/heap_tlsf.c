@@ -15,9 +15,10 @@
  *   - create: O(1). VRAM_EINVAL if the capacity is not a multiple of the
  *     minimum alignment or above 2^56; VRAM_ENOHOST.
  *   - alloc: O(1) (amortised: the node slab and the hash grow by doubling).
- *     VRAM_EINVAL if the size exceeds the capacity; VRAM_ENOMEM if no list at or
- *     above the rounded request (size + alignment - A) is non-empty, which can
- *     happen while a free block of the size exists (see max_alloc); VRAM_ENOHOST.
+ *     VRAM_ENOMEM if no list at or above the rounded request (size + alignment
+ *     - A) is non-empty, which can happen while a free block of the size exists
+ *     (see max_alloc); VRAM_ENOHOST. (Sizes above the capacity and grows that
+ *     are no multiple of A are refused by the wrapper, vram_heap_*.)
  *   - free: O(1) expected. VRAM_ENOTFOUND for an offset that starts no used
  *     block; VRAM_EDOUBLEFREE when it starts a free block that was freed there
  *     (a block freed and then merged into its lower neighbour is ENOTFOUND).
@@ -271,8 +272,6 @@ static void tlsf_destroy(void *impl)
 static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
 {
     tlsf *t = impl;
-    if (size > t->capacity)
-        return VRAM_EINVAL;
     uint64_t bytes = vram__align_up(size, t->align);
     /* Room for the worst front padding, so that any block the search finds fits. */
     uint64_t need = (bytes >> t->shift) + ((align >> t->shift) - 1);
@@ -391,8 +390,6 @@ static vram_status tlsf_free_batch(void *impl, size_t n, const uint64_t *offsets
 static vram_status tlsf_grow(void *impl, uint64_t bytes)
 {
     tlsf *t = impl;
-    if (bytes % t->align)
-        return VRAM_EINVAL;
     if (bytes > TLSF_MAX_CAPACITY - t->capacity)
         return VRAM_EOVERFLOW;
     uint32_t tail = t->tail;
