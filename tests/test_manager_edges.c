@@ -1,0 +1,297 @@
+/* test_manager_edges.c - the façade's edges: NULL arguments of every call,
+ * creation failures, descriptors and counters at their limits, handles whose
+ * generation wraps, leak reports of evicted handles, and heap walks over a
+ * block no handle owns. Each case asserts the status and the state after. */
+#include "testlib.h"
+
+#include "vram/vram.h"
+
+#include "../alloc/manager_internal.h"
+
+#define KIB (UINT64_C(1) << 10)
+#define MIB (UINT64_C(1) << 20)
+
+static vram_manager *make(uint64_t capacity)
+{
+    vram_manager_config cfg = {0};
+    cfg.device.capacity = capacity;
+    cfg.evict = 1;
+    vram_manager *m;
+    assert_ok(vram_manager_create(&cfg, &m));
+    return m;
+}
+
+static vram_handle alloc_one(vram_manager *m, uint64_t size, int prio, vram_kind kind)
+{
+    vram_alloc_desc d = {.size = size, .priority = prio, .kind = kind, .backing = VRAM_BACKING_HOST};
+    vram_handle h;
+    assert_ok(vram_alloc(m, &d, &h));
+    return h;
+}
+
+static void expect_clean(const vram_manager *m, int line)
+{
+    char msg[256];
+    if (vram_manager_check(m, msg, sizeof msg) != VRAM_OK) {
+        fprintf(stderr, "line %d: check: %s\n", line, msg);
+        test_failures++;
+    }
+}
+
+static uint64_t live_handles(const vram_manager *m)
+{
+    vram_manager_stats st;
+    vram_manager_stats_get(m, &st);
+    return st.handles;
+}
+
+static int never_called(const vram_block_info *b, vram_kind k, void *ctx)
+{
+    (void)b, (void)k;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* Every call refuses a NULL manager or out-pointer and changes nothing. */
+static void null_arguments(void)
+{
+    vram_manager *m = make(4 * MIB);
+    vram_handle h = alloc_one(m, MIB, 0, VRAM_KIND_KV);
+    vram_alloc_desc d = {.size = MIB};
+    vram_handle out = {0};
+    uint64_t addr = 7;
+
+    vram_manager_config cfg = {0};
+    cfg.device.capacity = MIB;
+    expect_status(vram_manager_create(&cfg, NULL), VRAM_EINVAL);
+    expect_status(vram_alloc(NULL, &d, &out), VRAM_EINVAL);
+    expect_status(vram_alloc(m, NULL, &out), VRAM_EINVAL);
+    expect_status(vram_alloc(m, &d, NULL), VRAM_EINVAL);
+    expect_eq_u64(out.v, 0);
+    expect_status(vram_free(NULL, h), VRAM_EINVAL);
+    expect_status(vram_touch(NULL, h), VRAM_EINVAL);
+    expect_status(vram_acquire(NULL, h, &addr), VRAM_EINVAL);
+    expect_eq_u64(addr, 7);
+    expect_status(vram_unacquire(NULL, h), VRAM_EINVAL);
+    expect_status(vram_pin(NULL, h), VRAM_EINVAL);
+    expect_status(vram_unpin(NULL, h), VRAM_EINVAL);
+    vram_handle_info info;
+    expect_status(vram_handle_get(NULL, h, &info), VRAM_EINVAL);
+    expect_status(vram_handle_get(m, h, NULL), VRAM_EINVAL);
+    int calls = 0;
+    expect_status(vram_manager_walk(NULL, never_called, &calls), VRAM_EINVAL);
+    expect_status(vram_manager_walk(m, NULL, &calls), VRAM_EINVAL);
+    expect_eq_u64(calls, 0);
+    uint64_t tokens = 5;
+    expect_status(vram_manager_auto_context(NULL, 0.9, &tokens, NULL), VRAM_EINVAL);
+    expect_status(vram_manager_auto_context(m, 0.9, NULL, NULL), VRAM_EINVAL);
+    expect_eq_u64(tokens, 5);
+    expect_true(vram_manager_heap(NULL) == NULL);
+    expect_true(vram_manager_device(NULL) == NULL);
+    expect_true(vram_manager_budget(NULL) == NULL);
+
+    /* stats_get cannot fail: with a NULL manager nothing is written. */
+    vram_manager_stats st;
+    memset(&st, 0xab, sizeof st);
+    vram_manager_stats_get(NULL, &st);
+    expect_eq_u64(st.handles, UINT64_C(0xabababababababab));
+    vram_manager_stats_get(m, NULL);
+
+    /* The handle is untouched by all of the above. */
+    assert_ok(vram_handle_get(m, h, &info));
+    expect_true(info.resident && info.pins == 0 && info.uses == 0);
+    expect_eq_u64(live_handles(m), 1);
+    expect_clean(m, __LINE__);
+    expect_eq_u64(vram_manager_destroy(m, NULL), 1);
+}
+
+/* Creation fails with the failing part's status and no manager. */
+static void creation_failures(void)
+{
+    vram_manager *m = (vram_manager *)&m;
+    vram_manager_config cfg = {0};
+    cfg.device.capacity = 4 * MIB;
+    cfg.heap.capacity = 8 * MIB; /* more than the device holds */
+    expect_status(vram_manager_create(&cfg, &m), VRAM_ENOMEM);
+    expect_true(m == NULL);
+
+    m = (vram_manager *)&m;
+    cfg.heap.capacity = 0;
+    cfg.heap.min_align = 3; /* not a power of two: the heap refuses it */
+    expect_status(vram_manager_create(&cfg, &m), VRAM_EINVAL);
+    expect_true(m == NULL);
+
+    cfg.heap.min_align = 0;
+    cfg.heap.capacity = 2 * MIB; /* a heap smaller than the device is fine */
+    assert_ok(vram_manager_create(&cfg, &m));
+    vram_heap_stats hs;
+    vram_heap_stats_get(vram_manager_heap(m), &hs);
+    expect_eq_u64(hs.capacity, 2 * MIB);
+    expect_eq_u64(vram_manager_destroy(m, NULL), 0);
+}
+
+/* A backing outside the enum is refused like any bad descriptor. */
+static void bad_descriptor(void)
+{
+    vram_manager *m = make(4 * MIB);
+    vram_alloc_desc d = {.size = MIB, .backing = (vram_backing)7};
+    vram_handle h = {0};
+    expect_status(vram_alloc(m, &d, &h), VRAM_EINVAL);
+    expect_eq_u64(h.v, 0);
+    expect_eq_u64(live_handles(m), 0);
+    vram_heap_stats hs;
+    vram_heap_stats_get(vram_manager_heap(m), &hs);
+    expect_eq_u64(hs.in_use, 0);
+    expect_clean(m, __LINE__);
+    vram_manager_destroy(m, NULL);
+}
+
+/* Pins and uses count to 2^32 - 1; one more is VRAM_EOVERFLOW and changes
+ * nothing. (The counters are set near the limit through the internal header.) */
+static void counter_limits(void)
+{
+    vram_manager *m = make(4 * MIB);
+    vram_handle h = alloc_one(m, MIB, 0, VRAM_KIND_KV);
+    vram__handle *s = &m->handles.slots[(uint32_t)h.v];
+    assert_ok(vram_pin(m, h)); /* out of the eviction set, as a pinned handle is */
+    s->pins = UINT32_MAX;
+    expect_status(vram_pin(m, h), VRAM_EOVERFLOW);
+    expect_eq_u64(s->pins, UINT32_MAX);
+    s->uses = UINT32_MAX;
+    uint64_t addr = 7;
+    expect_status(vram_acquire(m, h, &addr), VRAM_EOVERFLOW);
+    expect_eq_u64(s->uses, UINT32_MAX);
+    expect_eq_u64(addr, 7);
+    s->uses = 0;
+    s->pins = 1;
+    expect_clean(m, __LINE__);
+    assert_ok(vram_unpin(m, h));
+    expect_status(vram_unpin(m, h), VRAM_EINVAL);
+    expect_true(s->evictable);
+
+    /* Releasing a handle that is gone names how it is gone. */
+    assert_ok(vram_free(m, h));
+    expect_status(vram_unpin(m, h), VRAM_EDOUBLEFREE);
+    expect_status(vram_unacquire(m, h), VRAM_EDOUBLEFREE);
+    expect_clean(m, __LINE__);
+    expect_eq_u64(vram_manager_destroy(m, NULL), 0);
+}
+
+/* Generation 0 is never issued: a slot whose generation wraps starts at 1. */
+static void generation_wrap(void)
+{
+    vram_manager *m = make(4 * MIB);
+    vram_handle h = alloc_one(m, MIB, 0, VRAM_KIND_KV);
+    uint32_t i = (uint32_t)h.v;
+    m->handles.slots[i].gen = UINT32_MAX; /* as after 2^32 - 2 frees of this slot */
+    vram_handle last = {((uint64_t)UINT32_MAX << 32) | i};
+    vram_handle_info info;
+    assert_ok(vram_handle_get(m, last, &info));
+    assert_ok(vram_free(m, last));
+    expect_eq_u64(m->handles.slots[i].gen, 1);
+    vram_handle again = alloc_one(m, MIB, 0, VRAM_KIND_KV);
+    expect_eq_u64(again.v, (UINT64_C(1) << 32) | i); /* the same slot, generation 1 */
+    expect_true(vram_handle_get(m, last, &info) != VRAM_OK);
+    expect_clean(m, __LINE__);
+    expect_eq_u64(vram_manager_destroy(m, NULL), 1);
+}
+
+/* A full handle table (2^32 - 1 slots, the state set through the internal
+ * header) refuses one more handle with VRAM_EOVERFLOW and changes nothing. */
+static void table_full(void)
+{
+    vram_manager *m = make(4 * MIB);
+    vram_handle h = alloc_one(m, MIB, 0, VRAM_KIND_KV);
+    vram__handles saved = m->handles;
+    m->handles.cap = m->handles.used = UINT32_MAX;
+    vram_alloc_desc d = {.size = MIB};
+    vram_handle out = {0};
+    expect_status(vram_alloc(m, &d, &out), VRAM_EOVERFLOW);
+    expect_eq_u64(out.v, 0);
+    expect_eq_u64(m->handles.live, 1);
+    expect_eq_u64(m->handles.cap, UINT32_MAX);
+    m->handles = saved;
+    vram_heap_stats hs;
+    vram_heap_stats_get(vram_manager_heap(m), &hs);
+    expect_eq_u64(hs.in_use, MIB);
+    vram_handle_info info;
+    expect_status(vram_handle_get(m, h, &info), VRAM_OK);
+    expect_clean(m, __LINE__);
+    expect_eq_u64(vram_manager_destroy(m, NULL), 1);
+}
+
+/* The leak report names every live handle, evicted ones as evicted. */
+static void leak_report(void)
+{
+    vram_manager *m = make(2 * MIB);
+    vram_handle a = alloc_one(m, MIB, 0, VRAM_KIND_KV);
+    alloc_one(m, MIB, 1, VRAM_KIND_WEIGHT);
+    alloc_one(m, MIB, 1, VRAM_KIND_ACTIVATION); /* evicts a */
+    vram_handle_info info;
+    assert_ok(vram_handle_get(m, a, &info));
+    assert_true(!info.resident);
+    FILE *f = tmpfile();
+    assert_true(f != NULL);
+    expect_eq_u64(vram_manager_destroy(m, f), 3);
+    rewind(f);
+    char text[1024];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    char want[128];
+    snprintf(want, sizeof want, "vram: leaked handle 0x%016" PRIx64 ": 1048576 bytes, kind kv, priority 0, evicted\n",
+             a.v);
+    expect_true(strstr(text, want) != NULL);
+    expect_true(strstr(text, "kind weight, priority 1, resident\n") != NULL);
+    expect_true(strstr(text, "kind activation, priority 1, resident\n") != NULL);
+}
+
+typedef struct seen_blocks {
+    int n;
+    vram_block_info b[8];
+    vram_kind k[8];
+} seen_blocks;
+
+static int record(const vram_block_info *b, vram_kind k, void *ctx)
+{
+    seen_blocks *s = ctx;
+    if (s->n < 8) {
+        s->b[s->n] = *b;
+        s->k[s->n] = k;
+    }
+    s->n++;
+    return 0;
+}
+
+/* A used heap block that no handle owns (here one taken straight from the
+ * heap, above every handle) walks as VRAM_KIND_OTHER. */
+static void walk_foreign_block(void)
+{
+    vram_manager *m = make(4 * MIB);
+    alloc_one(m, MIB, 0, VRAM_KIND_KV);
+    uint64_t stray;
+    assert_ok(vram_heap_alloc(vram_manager_heap(m), 256 * KIB, 0, &stray));
+    expect_eq_u64(stray, MIB);
+    seen_blocks s = {0};
+    assert_ok(vram_manager_walk(m, record, &s));
+    expect_eq_u64(s.n, 3);
+    expect_true(s.b[0].used && s.k[0] == VRAM_KIND_KV);
+    expect_true(s.b[1].used && s.b[1].offset == stray && s.k[1] == VRAM_KIND_OTHER);
+    expect_true(!s.b[2].used && s.k[2] == VRAM_KIND_OTHER);
+    assert_ok(vram_heap_free(vram_manager_heap(m), stray));
+    expect_clean(m, __LINE__);
+    vram_manager_destroy(m, NULL);
+}
+
+int main(void)
+{
+    null_arguments();
+    creation_failures();
+    bad_descriptor();
+    counter_limits();
+    generation_wrap();
+    table_full();
+    leak_report();
+    walk_foreign_block();
+    return test_finish("manager_edges");
+}
