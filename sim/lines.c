@@ -125,7 +125,8 @@ static int refill(vlines *s)
         size_t n = s->mem_len - s->mem_pos;
         if (n > room)
             n = room;
-        memcpy(s->buf + s->end, s->mem + s->mem_pos, n);
+        if (n) /* mem is NULL for a NULL buffer: memcpy wants a pointer even for 0 bytes */
+            memcpy(s->buf + s->end, s->mem + s->mem_pos, n);
         s->mem_pos += n;
         s->end += n;
         s->eof = n == 0;

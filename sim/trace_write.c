@@ -67,13 +67,19 @@ static vram_status flush(vtrace_writer *w)
     return VRAM_OK;
 }
 
+/* Appends a line; the caller has made room for n + 1 bytes. */
+static void append_line(vtrace_writer *w, const char *s, size_t n)
+{
+    memcpy(w->out + w->len, s, n);
+    w->len += n;
+    w->out[w->len++] = '\n';
+}
+
 static vram_status put_line(vtrace_writer *w, const char *s, size_t n)
 {
     if (w->len + n + 1 > OUT_BYTES && flush(w))
         return VRAM_EIO;
-    memcpy(w->out + w->len, s, n);
-    w->len += n;
-    w->out[w->len++] = '\n';
+    append_line(w, s, n);
     return VRAM_OK;
 }
 
@@ -98,40 +104,39 @@ static int text_ok(const char *s, size_t max, int may_be_empty)
     return n == 0 || (s[0] != ' ' && s[0] != '\t' && s[n - 1] != ' ' && s[n - 1] != '\t');
 }
 
-static vram_status put_text_header(vtrace_writer *w, const char *key, const char *value)
+static void put_text_header(vtrace_writer *w, const char *key, const char *value)
 {
     char line[VTRACE_TEXT_MAX + 32];
     int n = snprintf(line, sizeof line, "%s %s", key, value);
-    return put_line(w, line, (size_t)n);
+    append_line(w, line, (size_t)n);
 }
 
-static vram_status put_num_header(vtrace_writer *w, const char *key, uint64_t v)
+static void put_num_header(vtrace_writer *w, const char *key, uint64_t v)
 {
     char line[64];
     char *p = put_str(line, key);
     *p++ = ' ';
     p = put_u64(p, v);
-    return put_line(w, line, (size_t)(p - line));
+    append_line(w, line, (size_t)(p - line));
 }
 
-static vram_status write_header(vtrace_writer *w, const vtrace_header *h)
+/* The header goes into the empty buffer: at most seven lines of under
+ * VTRACE_TEXT_MAX + 32 bytes each, far below OUT_BYTES, so nothing is flushed
+ * and nothing can fail before the first event. */
+static void write_header(vtrace_writer *w, const vtrace_header *h)
 {
     char first[32];
     int n = snprintf(first, sizeof first, "vramtrace %d", VTRACE_VERSION);
-    vram_status st = put_line(w, first, (size_t)n);
-    if (!st)
-        st = put_text_header(w, "model", h->model);
-    if (!st)
-        st = put_text_header(w, "engine", h->engine);
-    if (!st)
-        st = put_num_header(w, "capacity", h->capacity);
-    if (!st && h->kv_block_bytes)
-        st = put_num_header(w, "kv_block_bytes", h->kv_block_bytes);
-    if (!st && h->source[0])
-        st = put_text_header(w, "source", h->source);
-    if (!st && h->licence[0])
-        st = put_text_header(w, "licence", h->licence);
-    return st;
+    append_line(w, first, (size_t)n);
+    put_text_header(w, "model", h->model);
+    put_text_header(w, "engine", h->engine);
+    put_num_header(w, "capacity", h->capacity);
+    if (h->kv_block_bytes)
+        put_num_header(w, "kv_block_bytes", h->kv_block_bytes);
+    if (h->source[0])
+        put_text_header(w, "source", h->source);
+    if (h->licence[0])
+        put_text_header(w, "licence", h->licence);
 }
 
 vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
@@ -156,12 +161,7 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
         return VRAM_EIO;
     }
     gzbuffer(w->gz, 128 * 1024);
-    vram_status st = write_header(w, hdr);
-    if (st) {
-        gzclose(w->gz);
-        free(w);
-        return st;
-    }
+    write_header(w, hdr);
     *out = w;
     return VRAM_OK;
 }
