@@ -168,8 +168,7 @@ void vram__rb_erase(vram__rb_tree *t, vram__rb_node *z)
         y->right = z->right;
         y->parent = z->parent;
         y->red = z->red;
-        if (y->left)
-            y->left->parent = y;
+        y->left->parent = y; /* z had two children: y is its successor */
         if (y->right)
             y->right->parent = y;
         replace_child(t, z->parent, z, y);

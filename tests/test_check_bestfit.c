@@ -1,0 +1,213 @@
+/* test_check_bestfit.c - every violation the "bestfit" policy's check() reports,
+ * the red-black rules of its size index (alloc/rbtree.c) among them.
+ *
+ * This file includes the policy's source, so it sees the private state, and the
+ * executable's copy of the policy takes precedence over libvram's (precedent:
+ * tests/cmake/heap_diff.cmake). Each case corrupts one piece of state on
+ * purpose, asserts VRAM_ECORRUPT and the exact message, restores the state and
+ * asserts that check() passes again. */
+#include "testlib.h"
+
+#include "../alloc/heap_bestfit.c"
+
+#define KiB (UINT64_C(1) << 10)
+
+static void expect_clean(const vram_heap *h, int line)
+{
+    char msg[256];
+    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
+        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
+        test_failures++;
+    }
+}
+
+static void expect_violation(const vram_heap *h, const char *want, int line)
+{
+    char msg[256];
+    vram_status st = vram_heap_check(h, msg, sizeof msg);
+    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
+        fprintf(stderr, "%s:%d: FAILED: check gave %s \"%s\", wanted \"%s\"\n", __FILE__, line,
+                vram_status_name(st), st ? msg : "", want);
+        test_failures++;
+    }
+}
+
+#define EXPECT_CLEAN(h) expect_clean((h), __LINE__)
+#define EXPECT_VIOLATION(h, want) expect_violation((h), (want), __LINE__)
+
+/* Sets `lvalue` to `value`, expects the violation `want`, restores the lvalue
+ * and expects a clean check. */
+#define CORRUPT(h, lvalue, value, want)                                                    \
+    do {                                                                                   \
+        __typeof__(lvalue) saved_ = (lvalue);                                              \
+        (lvalue) = (value);                                                                \
+        EXPECT_VIOLATION(h, want);                                                         \
+        (lvalue) = saved_;                                                                 \
+        EXPECT_CLEAN(h);                                                                   \
+    } while (0)
+
+/* The layout every case starts from, over 64 KiB with 256-byte alignment:
+ *   a [0, 1024) used (1000 requested), b [1024, 1536) free,
+ *   c [1536, 1792) used (256 requested), tail [1792, 65536) free.
+ * The size index holds tail (the black root) and b (its red left child). */
+typedef struct fixture {
+    vram_heap *heap;
+    bf_heap *h;
+    bf_block *a, *b, *c, *tail;
+} fixture;
+
+static bf_block *block_at(const bf_heap *h, uint64_t off)
+{
+    bf_block *b = off_find(h, off);
+    assert_true(b != NULL);
+    return b;
+}
+
+static fixture setup(void)
+{
+    fixture f;
+    vram_heap_config cfg = {.capacity = 64 * KiB, .min_align = 256};
+    assert_ok(vram_heap_create(vram_heap_policy("bestfit"), &cfg, &f.heap));
+    uint64_t a, b, c;
+    assert_ok(vram_heap_alloc(f.heap, 1000, 0, &a));
+    assert_ok(vram_heap_alloc(f.heap, 512, 0, &b));
+    assert_ok(vram_heap_alloc(f.heap, 256, 0, &c));
+    assert_true(a == 0 && b == 1024 && c == 1536);
+    assert_ok(vram_heap_free(f.heap, b));
+    f.h = vram__heap_impl(f.heap);
+    f.a = block_at(f.h, 0);
+    f.b = block_at(f.h, 1024);
+    f.c = block_at(f.h, 1536);
+    f.tail = block_at(f.h, 1792);
+    vram__rb_node *root = f.h->by_size.root;
+    assert_true(root == &f.tail->by_size && root->left == &f.b->by_size && !root->right);
+    assert_true(!root->red && f.b->by_size.red);
+    EXPECT_CLEAN(f.heap);
+    return f;
+}
+
+static void test_block_list(void)
+{
+    fixture f = setup();
+    bf_heap *h = f.h;
+    CORRUPT(f.heap, f.c->prev, NULL, "block at 1536: prev link does not name the block before it");
+    CORRUPT(f.heap, f.c->off, 1792, "blocks do not tile the range: block at 1792, expected 1536");
+    CORRUPT(f.heap, f.c->size, 0, "block [1536, +0) is empty or not aligned to min_align 256");
+    CORRUPT(f.heap, f.c->size, 300, "block [1536, +300) is empty or not aligned to min_align 256");
+    CORRUPT(f.heap, f.c->used, 0, "free blocks at 1024 and 1536 should have coalesced");
+    CORRUPT(f.heap, f.a->requested, 0, "used block at 0: requested 0 outside (0, size 1024]");
+    CORRUPT(f.heap, f.a->requested, 1025, "used block at 0: requested 1025 outside (0, size 1024]");
+    CORRUPT(f.heap, f.b->requested, 5, "free block at 1024 has requested bytes");
+    CORRUPT(f.heap, f.a->batch_mark, 1, "block at 0 still carries a batch mark");
+    CORRUPT(f.heap, h->tail, f.a, "the tail pointer is not the last block");
+    CORRUPT(f.heap, h->capacity, 64 * KiB + 256, "blocks end at 65536, capacity is 65792");
+    CORRUPT(f.heap, h->by_off.count, 5, "offset index holds 5 blocks, the list 4");
+    vram_heap_destroy(f.heap);
+}
+
+static void test_counters(void)
+{
+    fixture f = setup();
+    bf_heap *h = f.h;
+    CORRUPT(f.heap, h->in_use, 1024,
+            "counters disagree with a walk: in_use 1024/1280 requested 1256/1256 live 2/2 "
+            "(counter/walk)");
+    CORRUPT(f.heap, h->requested, 1,
+            "counters disagree with a walk: in_use 1280/1280 requested 1/1256 live 2/2 "
+            "(counter/walk)");
+    CORRUPT(f.heap, h->live, 3,
+            "counters disagree with a walk: in_use 1280/1280 requested 1256/1256 live 3/2 "
+            "(counter/walk)");
+    CORRUPT(f.heap, h->peak_in_use, 1024, "a peak is below its current value");
+    CORRUPT(f.heap, h->peak_footprint, 1536, "a peak is below its current value");
+    vram_heap_destroy(f.heap);
+}
+
+/* The red-black rules, broken with nodes hung into the size index. */
+static void test_tree_rules(void)
+{
+    fixture f = setup();
+    vram__rb_tree *t = &f.h->by_size;
+    vram__rb_node *root = t->root, *b = &f.b->by_size;
+    vram__rb_node x = {0}, y = {0};
+
+    CORRUPT(f.heap, root->red, 1, "red-black tree: the root is red or has a parent");
+    CORRUPT(f.heap, root->parent, &x, "red-black tree: the root is red or has a parent");
+    CORRUPT(f.heap, b->parent, NULL, "red-black tree: a child's parent link does not name its parent");
+    CORRUPT(f.heap, root->right, &x, /* x.parent is NULL */
+            "red-black tree: a child's parent link does not name its parent");
+    CORRUPT(f.heap, t->count, 3, "red-black tree: node count differs from the recorded count");
+
+    /* b is red: a red child under it, on either side. */
+    x = (vram__rb_node){.parent = b, .red = 1};
+    CORRUPT(f.heap, b->left, &x, "red-black tree: a red node has a red child");
+    CORRUPT(f.heap, b->right, &x, "red-black tree: a red node has a red child");
+
+    /* Two red nodes in a row in the root's right subtree. */
+    x = (vram__rb_node){.parent = root, .left = &y, .red = 1};
+    y = (vram__rb_node){.parent = &x, .red = 1};
+    CORRUPT(f.heap, root->right, &x, "red-black tree: a red node has a red child");
+
+    /* A black leaf on the right: one black node more than through red b. */
+    x = (vram__rb_node){.parent = root};
+    CORRUPT(f.heap, root->right, &x,
+            "red-black tree: two paths cross different numbers of black nodes");
+
+    /* The tree walks backwards too: b, the smaller, precedes the root. */
+    expect_true(vram__rb_prev(root) == b);
+    expect_true(vram__rb_prev(b) == NULL);
+    vram_heap_destroy(f.heap);
+}
+
+/* The size and offset indexes against the block list. */
+static void test_indexes(void)
+{
+    fixture f = setup();
+    bf_heap *h = f.h;
+
+    vram__rb_erase(&h->by_size, &f.b->by_size);
+    EXPECT_VIOLATION(f.heap, "size index holds 1 blocks, the list 2 free ones");
+    size_insert(h, f.c); /* a used block in b's place */
+    EXPECT_VIOLATION(f.heap, "used block at 1536 is in the size index");
+    vram__rb_erase(&h->by_size, &f.c->by_size);
+    /* b linked after the largest block: out of (size, offset) order. */
+    vram__rb_node *last = vram__rb_last(&h->by_size);
+    vram__rb_link(&h->by_size, &f.b->by_size, last, &last->right);
+    EXPECT_VIOLATION(f.heap, "size index out of order at block 1024");
+    vram__rb_erase(&h->by_size, &f.b->by_size);
+
+    /* The size index holds a copy of b, not b itself. */
+    bf_block copy = *f.b;
+    size_insert(h, &copy);
+    EXPECT_VIOLATION(f.heap, "size index does not find free block at 1024");
+    vram__rb_erase(&h->by_size, &copy.by_size);
+    /* ... or a smaller stranger: b's search lands on the larger tail. */
+    bf_block stranger = {.off = 8 * KiB, .size = 256};
+    size_insert(h, &stranger);
+    EXPECT_VIOLATION(f.heap, "size index does not find free block at 1024");
+    /* ... or the stranger instead of the tail: nothing is large enough for it. */
+    vram__rb_erase(&h->by_size, &f.tail->by_size);
+    size_insert(h, f.b);
+    EXPECT_VIOLATION(f.heap, "size index does not find free block at 1792");
+    vram__rb_erase(&h->by_size, &stranger.by_size);
+    size_insert(h, f.tail);
+    EXPECT_CLEAN(f.heap);
+
+    /* The offset index maps b's offset to c. */
+    vram__offmap_del(&h->by_off, 1024);
+    vram__offmap_put(&h->by_off, 1024, f.c);
+    EXPECT_VIOLATION(f.heap, "offset index does not find block at 1024");
+    vram__offmap_del(&h->by_off, 1024);
+    vram__offmap_put(&h->by_off, 1024, f.b);
+    EXPECT_CLEAN(f.heap);
+    vram_heap_destroy(f.heap);
+}
+
+int main(void)
+{
+    test_block_list();
+    test_counters();
+    test_tree_rules();
+    test_indexes();
+    return test_finish("check_bestfit");
+}
