@@ -1,5 +1,6 @@
 /* device.c - the device wrapper: one function per entry of the backend table,
- * and the one place of argument checks, fault injection, stats and the cost model. */
+ * and the one place of argument checks, fault injection, stats and the cost model.
+ * A backend that fails a call has written why into d->msg (device_internal.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,19 +189,6 @@ static int fault_fires(vram_device *d, unsigned kind, const char *call)
     return 1;
 }
 
-/* After a backend failure the backend has written the message; otherwise say it here. */
-static vram_status backend_failed(vram_device *d, vram_status st, const char *call)
-{
-    if (d->msg[0] == '\0')
-        fail(d, st, "%s: %s", call, vram_strerror(st));
-    return st;
-}
-
-static vram_status call_status(vram_device *d, vram_status st, const char *call)
-{
-    return st ? backend_failed(d, st, call) : VRAM_OK;
-}
-
 static void account_reserve(vram_device *d, uint64_t bytes)
 {
     d->stats.reserved += bytes;
@@ -217,7 +205,7 @@ vram_status vram_device_reserve(vram_device *d, uint64_t size, uint64_t *addr)
         return d->fault.st;
     vram_status st = d->ops->reserve(d->impl, size, addr);
     if (st)
-        return backend_failed(d, st, "reserve");
+        return st;
     account_reserve(d, size);
     d->stats.segments++;
     d->stats.reserve_calls++;
@@ -234,11 +222,12 @@ vram_status vram_device_release(vram_device *d, uint64_t addr)
                     addr);
     vram_status st = d->ops->release(d->impl, addr);
     if (st) {
-        /* A growable segment may have lost some granules before the failure. */
+        /* The segment is still live, but a growable one may have lost some
+         * granules before the failure. */
         vram_segment_info now;
-        if (d->ops->segment_info(d->impl, addr, &now) == VRAM_OK && now.size < si.size)
-            d->stats.reserved -= si.size - now.size;
-        return backend_failed(d, st, "release");
+        d->ops->segment_info(d->impl, addr, &now);
+        d->stats.reserved -= si.size - now.size;
+        return st;
     }
     d->stats.reserved -= si.size;
     d->stats.segments--;
@@ -279,7 +268,7 @@ vram_status vram_device_copy_h2d(vram_device *d, uint64_t dst, const void *src, 
         return d->fault.st;
     st = d->ops->copy_h2d(d->impl, dst, src, n);
     if (st)
-        return backend_failed(d, st, "copy_h2d");
+        return st;
     account_copy(d, n, d->cost.h2d_gbps, &d->stats.bytes_h2d);
     return VRAM_OK;
 }
@@ -298,7 +287,7 @@ vram_status vram_device_copy_d2h(vram_device *d, void *dst, uint64_t src, uint64
         return d->fault.st;
     st = d->ops->copy_d2h(d->impl, dst, src, n);
     if (st)
-        return backend_failed(d, st, "copy_d2h");
+        return st;
     account_copy(d, n, d->cost.d2h_gbps, &d->stats.bytes_d2h);
     return VRAM_OK;
 }
@@ -317,7 +306,7 @@ vram_status vram_device_copy_d2d(vram_device *d, uint64_t dst, uint64_t src, uin
         return d->fault.st;
     st = d->ops->copy_d2d(d->impl, dst, src, n);
     if (st)
-        return backend_failed(d, st, "copy_d2d");
+        return st;
     account_copy(d, n, d->cost.d2d_gbps, &d->stats.bytes_d2d);
     return VRAM_OK;
 }
@@ -330,7 +319,7 @@ vram_status vram_device_mem_info(vram_device *d, uint64_t *free_bytes, uint64_t 
     uint64_t f, t;
     vram_status st = d->ops->mem_info(d->impl, &f, &t);
     if (st)
-        return backend_failed(d, st, "mem_info");
+        return st;
     *free_bytes = f;
     *total_bytes = t;
     return VRAM_OK;
@@ -344,7 +333,7 @@ vram_status vram_device_fill(vram_device *d, uint64_t addr, uint64_t n, uint64_t
     vram_status st = check_span(d, "fill", addr, n);
     if (st || !d->backing)
         return st;
-    return call_status(d, d->ops->fill(d->impl, addr, n, tag), "fill");
+    return d->ops->fill(d->impl, addr, n, tag);
 }
 
 vram_status vram_device_verify(vram_device *d, uint64_t addr, uint64_t n, uint64_t tag)
@@ -355,7 +344,7 @@ vram_status vram_device_verify(vram_device *d, uint64_t addr, uint64_t n, uint64
     vram_status st = check_span(d, "verify", addr, n);
     if (st || !d->backing)
         return st;
-    return call_status(d, d->ops->verify(d->impl, addr, n, tag), "verify");
+    return d->ops->verify(d->impl, addr, n, tag);
 }
 
 vram_status vram_device_segment_info(const vram_device *d, uint64_t addr, vram_segment_info *out)
@@ -386,7 +375,7 @@ vram_status vram_device_reserve_growable(vram_device *d, uint64_t max_size, uint
         return d->fault.st;
     vram_status st = d->ops->reserve_growable(d->impl, ext, addr);
     if (st)
-        return backend_failed(d, st, "reserve_growable");
+        return st;
     d->stats.segments++;
     d->stats.reserve_calls++;
     d->stats.modelled_ns += d->cost.segment_alloc_ns;
@@ -420,7 +409,8 @@ static vram_status resize(vram_device *d, uint64_t addr, uint64_t new_size, int 
     /* A backend may fail half way through (some granules mapped or unmapped):
      * the stats follow what is mapped now, whatever the status. */
     vram_segment_info now;
-    uint64_t mapped = d->ops->segment_info(d->impl, addr, &now) ? si.size : now.size;
+    d->ops->segment_info(d->impl, addr, &now); /* resize never removes the segment */
+    uint64_t mapped = now.size;
     if (mapped > si.size) {
         account_reserve(d, mapped - si.size);
         d->stats.map_calls++;
@@ -430,7 +420,7 @@ static vram_status resize(vram_device *d, uint64_t addr, uint64_t new_size, int 
         d->stats.unmap_calls++;
         d->stats.modelled_ns += d->cost.segment_free_ns;
     }
-    return st ? backend_failed(d, st, call) : VRAM_OK;
+    return st;
 }
 
 vram_status vram_device_grow_segment(vram_device *d, uint64_t addr, uint64_t new_size)

@@ -9,8 +9,9 @@
  * and on every call that talks to the driver.
  *
  * The wrapper (device.c) has already checked arguments: sizes are non-zero,
- * copy ranges lie inside one live segment, growable sizes are multiples of
- * the granularity within the segment. */
+ * copy ranges lie inside one live segment, release gets the start of a live
+ * segment and resize the start of a growable one (which exist only with the
+ * VMM API), growable sizes are multiples of the granularity within the segment. */
 #include <cuda.h>
 #include <dlfcn.h>
 #include <inttypes.h>
@@ -245,32 +246,41 @@ static vram_status unmap_from(cuda_dev *c, uint64_t addr, cuda_granules *g, size
     return VRAM_OK;
 }
 
-/* Frees the driver resources of one segment; the first error wins. */
+/* Frees the driver resources of one segment; the first error wins. The host
+ * side (granules_free) stays, so a failed release still knows what is mapped. */
 static vram_status free_segment(cuda_dev *c, vram__seg *s)
 {
     if (!s->growable) {
         CUresult r = c->api.MemFree(s->addr);
         return r == CUDA_SUCCESS ? VRAM_OK : cu_fail(c, r, "cuMemFree");
     }
-    cuda_granules *g = s->priv;
-    vram_status st = unmap_from(c, s->addr, g, 0);
+    vram_status st = unmap_from(c, s->addr, s->priv, 0);
     if (st)
         return st;
     CUresult r = c->api.MemAddressFree(s->addr, s->extent);
-    if (r != CUDA_SUCCESS)
-        return cu_fail(c, r, "cuMemAddressFree");
-    free(g->handles);
+    return r == CUDA_SUCCESS ? VRAM_OK : cu_fail(c, r, "cuMemAddressFree");
+}
+
+/* The host side of a segment: a growable one's granule table. */
+static void granules_free(vram__seg *s)
+{
+    cuda_granules *g = s->priv;
+    if (g)
+        free(g->handles);
     free(g);
-    return VRAM_OK;
 }
 
 static void cuda_destroy(void *impl)
 {
     cuda_dev *c = impl;
     if (c->ctx) {
-        if (cu_current(c) == VRAM_OK) {
-            for (size_t i = 0; i < c->segs.n; i++)
+        /* Without a current context the driver keeps what it could not be told
+         * to free; the host side goes regardless. */
+        int current = cu_current(c) == VRAM_OK;
+        for (size_t i = 0; i < c->segs.n; i++) {
+            if (current)
                 free_segment(c, &c->segs.segs[i]);
+            granules_free(&c->segs.segs[i]);
         }
         if (c->api.DevicePrimaryCtxRelease)
             c->api.DevicePrimaryCtxRelease(c->dev);
@@ -390,12 +400,7 @@ static vram_status map_one(cuda_dev *c, uint64_t addr, cuda_granules *g)
 static vram_status cuda_resize(void *impl, uint64_t addr, uint64_t size)
 {
     cuda_dev *c = impl;
-    size_t i = vram__segtab_find(&c->segs, addr);
-    if (!c->vmm || i == SIZE_MAX || !c->segs.segs[i].growable)
-        return c->vmm ? vram__device_fail(c->msg, c->msglen, VRAM_ENOTFOUND,
-                                          "cuda: 0x%" PRIx64 " is not a growable segment", addr)
-                      : no_vmm(c);
-    vram__seg *s = &c->segs.segs[i];
+    vram__seg *s = &c->segs.segs[vram__segtab_find(&c->segs, addr)];
     cuda_granules *g = s->priv;
     size_t want = (size_t)(size / c->gran), had = g->n;
     if (size > s->size && size - s->size > c->capacity - c->used)
@@ -416,9 +421,6 @@ static vram_status cuda_release(void *impl, uint64_t addr)
 {
     cuda_dev *c = impl;
     size_t i = vram__segtab_find(&c->segs, addr);
-    if (i == SIZE_MAX || c->segs.segs[i].addr != addr)
-        return vram__device_fail(c->msg, c->msglen, VRAM_ENOTFOUND,
-                                 "cuda: release of 0x%" PRIx64 ", not a live segment", addr);
     vram__seg *s = &c->segs.segs[i];
     vram_status st = cu_current(c);
     if (!st)
@@ -431,6 +433,7 @@ static vram_status cuda_release(void *impl, uint64_t addr)
         }
         return st;
     }
+    granules_free(s);
     c->used -= s->size;
     vram__segtab_remove(&c->segs, i);
     return VRAM_OK;

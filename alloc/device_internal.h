@@ -51,7 +51,7 @@ void vram__device_host_free(vram_device *d, void *ptr, int pinned);
  * segs[i].addr + segs[i].extent <= segs[i + 1].addr. */
 typedef struct vram__seg {
     uint64_t addr;   /* start: what reserve returned */
-    uint64_t extent; /* bytes of address space held (sim: rounded to the granularity) */
+    uint64_t extent; /* bytes of address space held (growable: a multiple of the granularity) */
     uint64_t size;   /* bytes usable, counted against the capacity; <= extent */
     int growable;    /* reserved by reserve_growable: size is the mapped prefix */
     void *priv;      /* the backend's: host backing (sim), physical handles (cuda) */
@@ -66,12 +66,10 @@ typedef struct vram__segtab {
 /* Index of the segment whose address range [addr, addr + extent) holds a, or
  * SIZE_MAX. O(log n). */
 size_t vram__segtab_find(const vram__segtab *t, uint64_t a);
-/* The segment whose usable bytes [addr, addr + size) hold [a, a + n), n >= 1,
- * or NULL. O(log n). */
-vram__seg *vram__segtab_span(const vram__segtab *t, uint64_t a, uint64_t n);
 /* First fit: the lowest address >= base, a multiple of align (a power of two),
  * where extent bytes fit between the live segments (all of which lie at or
- * above base). VRAM_EOVERFLOW when the 64-bit address space has no such gap.
+ * above base and start at multiples of align). VRAM_EOVERFLOW when the 64-bit
+ * address space has no such gap.
  * O(1) when the gaps below the last segment add up to less than extent (no
  * release left one big enough), else O(n). */
 vram_status vram__segtab_place(const vram__segtab *t, uint64_t base, uint64_t extent,

@@ -26,18 +26,6 @@ size_t vram__segtab_find(const vram__segtab *t, uint64_t a)
     return i;
 }
 
-vram__seg *vram__segtab_span(const vram__segtab *t, uint64_t a, uint64_t n)
-{
-    size_t i = vram__segtab_find(t, a);
-    if (i == SIZE_MAX)
-        return NULL;
-    vram__seg *s = &t->segs[i];
-    uint64_t off = a - s->addr;
-    if (off >= s->size || n > s->size - off)
-        return NULL;
-    return s;
-}
-
 vram_status vram__segtab_place(const vram__segtab *t, uint64_t base, uint64_t extent,
                                uint64_t align, uint64_t *addr)
 {
@@ -51,20 +39,19 @@ vram_status vram__segtab_place(const vram__segtab *t, uint64_t base, uint64_t ex
             i = t->n;
         }
     }
+    /* at <= end: at is the end of the segment before i (or base), segment i
+     * starts at or after it at a multiple of align, and rounding stops there. */
     for (; i <= t->n; i++) {
         if (at > lim)
             return VRAM_EOVERFLOW;
         at = (at + align - 1) & ~(align - 1);
         uint64_t end = i < t->n ? t->segs[i].addr : UINT64_MAX;
-        if (end >= at && end - at >= extent) {
+        if (end - at >= extent) {
             *addr = at;
             return VRAM_OK;
         }
-        if (i < t->n) {
-            const vram__seg *s = &t->segs[i];
-            if (s->addr + s->extent > at)
-                at = s->addr + s->extent;
-        }
+        if (i < t->n)
+            at = t->segs[i].addr + t->segs[i].extent;
     }
     return VRAM_EOVERFLOW;
 }

@@ -3,8 +3,9 @@
  * backed by host memory, so contents can be filled, verified and copied.
  *
  * The wrapper (device.c) has already checked arguments: sizes are non-zero,
- * copy, fill and verify ranges lie inside one live segment, growable sizes are
- * multiples of the granularity within the segment. */
+ * copy, fill and verify ranges lie inside one live segment, release gets the
+ * start of a live segment and resize the start of a growable one, growable
+ * sizes are multiples of the granularity within the segment. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,19 +99,10 @@ static vram_status sim_reserve_growable(void *impl, uint64_t max_size, uint64_t 
     return sim_add(impl, 0, max_size, 1, addr);
 }
 
-/* Index of the segment starting at addr, or SIZE_MAX. */
-static size_t seg_at(const sim_dev *s, uint64_t addr)
-{
-    size_t i = vram__segtab_find(&s->segs, addr);
-    return i != SIZE_MAX && s->segs.segs[i].addr == addr ? i : SIZE_MAX;
-}
-
 static vram_status sim_release(void *impl, uint64_t addr)
 {
     sim_dev *s = impl;
-    size_t i = seg_at(s, addr);
-    if (i == SIZE_MAX)
-        return sim_fail(s, VRAM_ENOTFOUND, "sim: release of 0x%" PRIx64 ", not a live segment", addr);
+    size_t i = vram__segtab_find(&s->segs, addr);
     s->used -= s->segs.segs[i].size;
     free(s->segs.segs[i].priv);
     vram__segtab_remove(&s->segs, i);
@@ -120,10 +112,7 @@ static vram_status sim_release(void *impl, uint64_t addr)
 static vram_status sim_resize(void *impl, uint64_t addr, uint64_t size)
 {
     sim_dev *s = impl;
-    size_t i = seg_at(s, addr);
-    if (i == SIZE_MAX || !s->segs.segs[i].growable)
-        return sim_fail(s, VRAM_ENOTFOUND, "sim: 0x%" PRIx64 " is not a growable segment", addr);
-    vram__seg *seg = &s->segs.segs[i];
+    vram__seg *seg = &s->segs.segs[vram__segtab_find(&s->segs, addr)];
     if (size > seg->size && size - seg->size > s->capacity - s->used)
         return sim_fail(s, VRAM_ENOMEM,
                         "sim: growing by %" PRIu64 " bytes does not fit: %" PRIu64 " of %" PRIu64

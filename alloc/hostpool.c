@@ -96,13 +96,12 @@ void vram_hostpool_destroy(vram_hostpool *p)
     free(p);
 }
 
-static vram_status reserve_free(chunk *c, size_t n)
+/* Room for one more free range in c. */
+static vram_status reserve_free(chunk *c)
 {
-    if (n <= c->capfree)
+    if (c->nfree < c->capfree)
         return VRAM_OK;
     size_t cap = c->capfree ? 2 * c->capfree : 8;
-    if (cap < n)
-        cap = n;
     free_range *f = realloc(c->free, cap * sizeof *f);
     if (!f)
         return VRAM_ENOHOST;
@@ -126,7 +125,7 @@ static vram_status add_chunk(vram_hostpool *p, uint64_t need)
         p->capchunks = cap;
     }
     chunk c = {.raw_size = raw};
-    vram_status st = reserve_free(&c, 1);
+    vram_status st = reserve_free(&c);
     if (st)
         return st;
     void *mem;
@@ -235,7 +234,7 @@ vram_status vram_hostpool_put(vram_hostpool *p, void *ptr)
     if (!hdr_valid(c, off))
         return VRAM_ENOTFOUND;
     block_hdr *h = hdr_at(c, off);
-    if (reserve_free(c, c->nfree + 1))
+    if (reserve_free(c))
         return VRAM_ENOHOST;
     uint64_t size = h->size;
     h->magic = 0;

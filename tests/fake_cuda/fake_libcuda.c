@@ -16,8 +16,17 @@
  *   FAKE_CUDA_FAIL_COPY_AFTER=n    after n successful copies, CUDA_ERROR_ILLEGAL_ADDRESS
  *   FAKE_CUDA_NO_VMM=1             cuMemGetAllocationGranularity: CUDA_ERROR_NOT_SUPPORTED
  *   FAKE_CUDA_NO_HOSTALLOC=1       cuMemHostAlloc: CUDA_ERROR_NOT_SUPPORTED
+ *   FAKE_CUDA_GRANULARITY=bytes    what cuMemGetAllocationGranularity reports
+ *                                  (default 2 MiB, the only size the VMM calls accept)
+ * Read by every cuGetErrorString:
+ *   FAKE_CUDA_ERRSTR_NULL=1        it succeeds with a NULL string
  * The driver is process-global by nature, so this fake keeps global state.
- * fake_cuda_live() reports what is still allocated, for leak checks. */
+ * fake_cuda_live() reports what is still allocated, for leak checks;
+ * fake_cuda_fail_call() makes the n-th call of one entry point fail.
+ *
+ * Built with -DFAKE_CUDA_OMIT_<entry point> (e.g. FAKE_CUDA_OMIT_cuMemMap), the
+ * fake lacks that symbol: the variants of tests/cmake/fake_cuda.cmake model
+ * drivers without the optional entry points or the VMM API. */
 #define _GNU_SOURCE
 #include <cuda.h>
 #include <stdint.h>
@@ -39,9 +48,12 @@ typedef struct range_list {
     size_t n, cap;
 } range_list;
 
+/* Every live handle is on the list fake.handle_list, so that a handle the
+ * caller forgets (after a failed cuMemRelease) is still reachable, not leaked. */
 typedef struct fake_handle {
     int fd;
     size_t size;
+    struct fake_handle *next;
 } fake_handle;
 
 static struct {
@@ -52,8 +64,10 @@ static struct {
     int devices;
     uint64_t fail_alloc_after, fail_map_after, fail_copy_after; /* UINT64_MAX: never */
     int no_vmm, no_hostalloc;
+    uint64_t granularity;
     range_list allocs, reservations;
     uint64_t handles, host_allocs;
+    fake_handle *handle_list;
 } fake;
 
 static char fake_ctx_object;
@@ -127,6 +141,67 @@ static int exhausted(uint64_t *after)
     return 0;
 }
 
+/* Armed by fake_cuda_fail_call; not reset by cuInit, so creation can be failed. */
+#define FAKE_MAX_FAULTS 8
+static struct {
+    char entry[48];    /* "" for a free slot */
+    uint64_t countdown; /* 1: the next call fails */
+    int persistent;     /* after firing, every later call fails too */
+    CUresult r;
+} faults[FAKE_MAX_FAULTS];
+
+/* Not a driver entry point: the nth call from now (1 = the next) of the entry
+ * point named `entry` returns r without doing anything; with `persistent`
+ * every later call too. nth 0 disarms that entry point; entry NULL disarms
+ * all. Returns 0, or -1 when the name is too long or all slots are taken. */
+int fake_cuda_fail_call(const char *entry, uint64_t nth, int persistent, CUresult r);
+int fake_cuda_fail_call(const char *entry, uint64_t nth, int persistent, CUresult r)
+{
+    int slot = -1;
+    for (int i = 0; i < FAKE_MAX_FAULTS; i++) {
+        if (!entry || strcmp(faults[i].entry, entry) == 0)
+            faults[i].entry[0] = '\0';
+        if (slot < 0 && faults[i].entry[0] == '\0')
+            slot = i;
+    }
+    if (!entry || nth == 0)
+        return 0;
+    if (slot < 0 || strlen(entry) >= sizeof faults[0].entry)
+        return -1;
+    strcpy(faults[slot].entry, entry);
+    faults[slot].countdown = nth;
+    faults[slot].persistent = persistent;
+    faults[slot].r = r;
+    return 0;
+}
+
+/* CUDA_SUCCESS, or the armed failure of this call of `entry`. */
+static CUresult injected(const char *entry)
+{
+    for (int i = 0; i < FAKE_MAX_FAULTS; i++) {
+        if (faults[i].entry[0] == '\0' || strcmp(faults[i].entry, entry) != 0)
+            continue;
+        if (--faults[i].countdown > 0)
+            return CUDA_SUCCESS;
+        CUresult r = faults[i].r;
+        if (faults[i].persistent)
+            faults[i].countdown = 1;
+        else
+            faults[i].entry[0] = '\0';
+        return r;
+    }
+    return CUDA_SUCCESS;
+}
+
+/* The first statement of every entry point that can be failed. */
+#define FAKE_INJECT(entry)                                                                 \
+    do {                                                                                   \
+        CUresult inj_ = injected(entry);                                                   \
+        if (inj_ != CUDA_SUCCESS)                                                          \
+            return inj_;                                                                   \
+    } while (0)
+
+#ifndef FAKE_CUDA_OMIT_cuGetErrorString
 CUresult CUDAAPI cuGetErrorString(CUresult error, const char **pStr)
 {
     static const struct {
@@ -145,16 +220,18 @@ CUresult CUDAAPI cuGetErrorString(CUresult error, const char **pStr)
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         if (t[i].r == error) {
-            *pStr = t[i].s;
+            *pStr = env_u64("FAKE_CUDA_ERRSTR_NULL", 0) ? NULL : t[i].s;
             return CUDA_SUCCESS;
         }
     }
     *pStr = NULL;
     return CUDA_ERROR_INVALID_VALUE;
 }
+#endif
 
 CUresult CUDAAPI cuInit(unsigned int Flags)
 {
+    FAKE_INJECT("cuInit");
     if (Flags != 0)
         return CUDA_ERROR_INVALID_VALUE;
     CUresult fail = (CUresult)env_u64("FAKE_CUDA_FAIL_INIT", CUDA_SUCCESS);
@@ -170,12 +247,14 @@ CUresult CUDAAPI cuInit(unsigned int Flags)
     fake.fail_copy_after = env_u64("FAKE_CUDA_FAIL_COPY_AFTER", UINT64_MAX);
     fake.no_vmm = env_u64("FAKE_CUDA_NO_VMM", 0) != 0;
     fake.no_hostalloc = env_u64("FAKE_CUDA_NO_HOSTALLOC", 0) != 0;
+    fake.granularity = env_u64("FAKE_CUDA_GRANULARITY", FAKE_GRANULARITY);
     fake.initialised = 1;
     return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuDeviceGet(CUdevice *device, int ordinal)
 {
+    FAKE_INJECT("cuDeviceGet");
     if (!fake.initialised)
         return CUDA_ERROR_NOT_INITIALIZED;
     if (ordinal < 0 || ordinal >= fake.devices)
@@ -186,6 +265,7 @@ CUresult CUDAAPI cuDeviceGet(CUdevice *device, int ordinal)
 
 CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
+    FAKE_INJECT("cuDevicePrimaryCtxRetain");
     if (!fake.initialised)
         return CUDA_ERROR_NOT_INITIALIZED;
     if (dev < 0 || dev >= fake.devices)
@@ -195,17 +275,21 @@ CUresult CUDAAPI cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
     return CUDA_SUCCESS;
 }
 
+#ifndef FAKE_CUDA_OMIT_cuDevicePrimaryCtxRelease
 CUresult CUDAAPI cuDevicePrimaryCtxRelease(CUdevice dev)
 {
+    FAKE_INJECT("cuDevicePrimaryCtxRelease");
     if (dev < 0 || dev >= fake.devices || fake.primary_refs == 0)
         return CUDA_ERROR_INVALID_CONTEXT;
     if (--fake.primary_refs == 0)
         fake.current = 0;
     return CUDA_SUCCESS;
 }
+#endif
 
 CUresult CUDAAPI cuCtxSetCurrent(CUcontext ctx)
 {
+    FAKE_INJECT("cuCtxSetCurrent");
     if (!fake.initialised)
         return CUDA_ERROR_NOT_INITIALIZED;
     if (ctx && ((void *)ctx != (void *)&fake_ctx_object || fake.primary_refs == 0))
@@ -216,6 +300,7 @@ CUresult CUDAAPI cuCtxSetCurrent(CUcontext ctx)
 
 CUresult CUDAAPI cuMemGetInfo(size_t *free_bytes, size_t *total)
 {
+    FAKE_INJECT("cuMemGetInfo");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -226,6 +311,7 @@ CUresult CUDAAPI cuMemGetInfo(size_t *free_bytes, size_t *total)
 
 CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
 {
+    FAKE_INJECT("cuMemAlloc");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -245,6 +331,7 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr *dptr, size_t bytesize)
 
 CUresult CUDAAPI cuMemFree(CUdeviceptr dptr)
 {
+    FAKE_INJECT("cuMemFree");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -267,6 +354,7 @@ static CUresult copy_ready(void)
 
 CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost, size_t ByteCount)
 {
+    FAKE_INJECT("cuMemcpyHtoD");
     CUresult r = copy_ready();
     if (r == CUDA_SUCCESS)
         memcpy((void *)(uintptr_t)dstDevice, srcHost, ByteCount);
@@ -275,6 +363,7 @@ CUresult CUDAAPI cuMemcpyHtoD(CUdeviceptr dstDevice, const void *srcHost, size_t
 
 CUresult CUDAAPI cuMemcpyDtoH(void *dstHost, CUdeviceptr srcDevice, size_t ByteCount)
 {
+    FAKE_INJECT("cuMemcpyDtoH");
     CUresult r = copy_ready();
     if (r == CUDA_SUCCESS)
         memcpy(dstHost, (const void *)(uintptr_t)srcDevice, ByteCount);
@@ -283,14 +372,17 @@ CUresult CUDAAPI cuMemcpyDtoH(void *dstHost, CUdeviceptr srcDevice, size_t ByteC
 
 CUresult CUDAAPI cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
 {
+    FAKE_INJECT("cuMemcpyDtoD");
     CUresult r = copy_ready();
     if (r == CUDA_SUCCESS)
         memmove((void *)(uintptr_t)dstDevice, (const void *)(uintptr_t)srcDevice, ByteCount);
     return r;
 }
 
+#ifndef FAKE_CUDA_OMIT_cuMemHostAlloc
 CUresult CUDAAPI cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 {
+    FAKE_INJECT("cuMemHostAlloc");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -304,9 +396,12 @@ CUresult CUDAAPI cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
     fake.host_allocs++;
     return CUDA_SUCCESS;
 }
+#endif
 
+#ifndef FAKE_CUDA_OMIT_cuMemFreeHost
 CUresult CUDAAPI cuMemFreeHost(void *p)
 {
+    FAKE_INJECT("cuMemFreeHost");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -314,6 +409,7 @@ CUresult CUDAAPI cuMemFreeHost(void *p)
     fake.host_allocs--;
     return CUDA_SUCCESS;
 }
+#endif
 
 static int prop_ok(const CUmemAllocationProp *prop)
 {
@@ -325,6 +421,7 @@ static int prop_ok(const CUmemAllocationProp *prop)
 CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocationProp *prop,
                                                CUmemAllocationGranularity_flags option)
 {
+    FAKE_INJECT("cuMemGetAllocationGranularity");
     (void)option;
     if (!fake.initialised)
         return CUDA_ERROR_NOT_INITIALIZED;
@@ -332,13 +429,14 @@ CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *granularity, const CUmemA
         return CUDA_ERROR_NOT_SUPPORTED;
     if (!prop_ok(prop))
         return CUDA_ERROR_INVALID_VALUE;
-    *granularity = FAKE_GRANULARITY;
+    *granularity = fake.granularity;
     return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment,
                                      CUdeviceptr addr, unsigned long long flags)
 {
+    FAKE_INJECT("cuMemAddressReserve");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -365,6 +463,7 @@ CUresult CUDAAPI cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align
 
 CUresult CUDAAPI cuMemAddressFree(CUdeviceptr ptr, size_t size)
 {
+    FAKE_INJECT("cuMemAddressFree");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -379,6 +478,7 @@ CUresult CUDAAPI cuMemAddressFree(CUdeviceptr ptr, size_t size)
 CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
                              const CUmemAllocationProp *prop, unsigned long long flags)
 {
+    FAKE_INJECT("cuMemCreate");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -397,6 +497,8 @@ CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
         return CUDA_ERROR_OUT_OF_MEMORY;
     }
     h->size = size;
+    h->next = fake.handle_list;
+    fake.handle_list = h;
     fake.used += size;
     fake.handles++;
     *handle = (CUmemGenericAllocationHandle)(uintptr_t)h;
@@ -405,12 +507,16 @@ CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
 
 CUresult CUDAAPI cuMemRelease(CUmemGenericAllocationHandle handle)
 {
+    FAKE_INJECT("cuMemRelease");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
-    fake_handle *h = (fake_handle *)(uintptr_t)handle;
-    if (!h)
+    fake_handle *h = (fake_handle *)(uintptr_t)handle, **at = &fake.handle_list;
+    while (*at && *at != h)
+        at = &(*at)->next;
+    if (!*at)
         return CUDA_ERROR_INVALID_VALUE;
+    *at = h->next;
     close(h->fd);
     fake.used -= h->size;
     fake.handles--;
@@ -418,9 +524,11 @@ CUresult CUDAAPI cuMemRelease(CUmemGenericAllocationHandle handle)
     return CUDA_SUCCESS;
 }
 
+#ifndef FAKE_CUDA_OMIT_cuMemMap
 CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                           CUmemGenericAllocationHandle handle, unsigned long long flags)
 {
+    FAKE_INJECT("cuMemMap");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -432,9 +540,11 @@ CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                    (off_t)offset);
     return p == MAP_FAILED ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 }
+#endif
 
 CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size)
 {
+    FAKE_INJECT("cuMemUnmap");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
@@ -448,6 +558,7 @@ CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size)
 CUresult CUDAAPI cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *desc,
                                 size_t count)
 {
+    FAKE_INJECT("cuMemSetAccess");
     CUresult r = ready();
     if (r != CUDA_SUCCESS)
         return r;
