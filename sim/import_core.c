@@ -318,7 +318,7 @@ void vimport__header_text(char dst[VTRACE_TEXT_MAX], const char *s)
     size_t n = 0;
     for (; s[n] && n < VTRACE_TEXT_MAX - 1; n++) {
         unsigned char ch = (unsigned char)s[n];
-        dst[n] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+        dst[n] = ((ch < 0x20 && ch != '\t') || ch == 0x7f) ? '?' : (char)ch; /* as the writer */
     }
     while (n && (dst[n - 1] == ' ' || dst[n - 1] == '\t'))
         n--;

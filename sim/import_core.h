@@ -61,8 +61,8 @@ vram_status vimport__scan(vimport__core *c, const vimport__source *src);
  * set) to out_path via out_path.tmp; `comment` (may be NULL) goes after the header. */
 vram_status vimport__emit(vimport__core *c, const vimport__source *src, const char *out_path,
                           const vtrace_header *h, const char *comment);
-/* Copies s into a header text field: control bytes become '?', blanks at the ends
- * are dropped, and at most VTRACE_TEXT_MAX-1 bytes are kept. */
+/* Copies s into a header text field: control bytes other than tab become '?',
+ * blanks at the ends are dropped, and at most VTRACE_TEXT_MAX-1 bytes are kept. */
 void vimport__header_text(char dst[VTRACE_TEXT_MAX], const char *s);
 /* The last path component of `path`. */
 const char *vimport__basename(const char *path);
