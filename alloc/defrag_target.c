@@ -93,7 +93,8 @@ static int find_window(const collect *c, uint64_t size, uint64_t align, uint64_t
                 used += c->b[j].size;
             j++;
         }
-        if (j > i && block_end(&c->b[j - 1]) >= start + size && used <= c->free_bytes - freeb &&
+        /* j > i here: j never falls behind i, and j == i takes block i (not fixed). */
+        if (block_end(&c->b[j - 1]) >= start + size && used <= c->free_bytes - freeb &&
             (!budget || used <= budget) && (!found || used < best->used)) {
             *best = (window){.first = i, .end = j, .start = c->b[i].offset,
                              .stop = block_end(&c->b[j - 1]), .used = used};
