@@ -668,10 +668,12 @@ static void check_invariants(engine *e)
 {
     char text[256];
     for (int i = 0; i < e->lanes && !e->done; i++) {
-        if (vram_manager_check(e->lane[i], text, sizeof text) == VRAM_OK)
-            continue;
-        fail_run(e, "violation", e->ev.line, "%s:%llu: invariant violated after this event: %s",
-                 e->opt->trace_path, (unsigned long long)e->ev.line, text);
+        vram_status st = vram_manager_check(e->lane[i], text, sizeof text);
+        if (st == VRAM_ECORRUPT)
+            fail_run(e, "violation", e->ev.line, "%s:%llu: invariant violated after this event: %s",
+                     e->opt->trace_path, (unsigned long long)e->ev.line, text);
+        else if (st)
+            library_failure(e, "vram_manager_check", st);
     }
     if (e->tc && !e->done &&
         (vram_tensor_cache_check(e->tc, text, sizeof text) ||

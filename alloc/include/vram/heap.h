@@ -105,7 +105,8 @@ uint64_t vram_heap_min_align(const vram_heap *h);
 
 vram_status vram_heap_alloc(vram_heap *h, uint64_t size, uint64_t align, uint64_t *offset);
 vram_status vram_heap_free(vram_heap *h, uint64_t offset);
-/* All-or-nothing: on failure no block of the batch stays allocated. */
+/* All-or-nothing: on failure no block of the batch stays allocated (they are
+ * freed; "caching" keeps the segments reserved for them cached, as any free). */
 vram_status vram_heap_alloc_batch(vram_heap *h, size_t n, const uint64_t *sizes, uint64_t align,
                                   uint64_t *offsets);
 /* Offsets in any order; coalesces as fully as n single frees. Every offset is
