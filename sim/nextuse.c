@@ -98,11 +98,15 @@ static vram_status flush_log(vnextuse *n)
     return VRAM_OK;
 }
 
+/* A full buffer is flushed before the next entry goes in, so a failed flush
+ * leaves it full and every later call fails the same way (never writes past it). */
 vram_status vnextuse_log(vnextuse *n, uint64_t item, uint64_t index, int first)
 {
+    if (n->wn == CHUNK && flush_log(n))
+        return VRAM_EIO;
     n->wbuf[n->wn++] = (ref_entry){item | (first ? FIRST_BIT : 0), index};
     n->logged++;
-    return n->wn == CHUNK ? flush_log(n) : VRAM_OK;
+    return VRAM_OK;
 }
 
 /* The backward scan: `later` maps a live item to the event index of its

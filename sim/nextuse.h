@@ -26,7 +26,8 @@ void vnextuse_destroy(vnextuse *n);
 
 /* Logs a reference of `item` (a number unique over the trace, below 2^63) at
  * event `index`; `first` marks the item's creation (its first reference).
- * O(1) amortised; VRAM_EIO when the file cannot be written. */
+ * O(1) amortised; VRAM_EIO when the file cannot be written, and on every call
+ * after that. */
 vram_status vnextuse_log(vnextuse *n, uint64_t item, uint64_t index, int first);
 
 /* Ends logging and computes every next use: one backward pass over the log.

@@ -1,0 +1,130 @@
+/* test_bounds_edges.c - the bounds' and the next-use log's failures: a file
+ * size limit (a full disk for the temporary files) met while logging, while
+ * flushing the log before the backward scan, and by Belady's pass over a whole
+ * trace; no file descriptor left for the temporary files; reads before the
+ * scan; and errors reported without an error buffer. The limits are set on
+ * this process for the call under test and restored at once. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "bounds.h"
+#include "nextuse.h"
+#include "testlib.h"
+
+#define DATA VRAM_SOURCE_DIR "/tests/data/"
+#define BIG "bounds_edges.trace"
+
+static struct rlimit saved;
+
+/* Files this process writes may not grow past `bytes`: writes beyond fail with EFBIG. */
+static void limit_files(rlim_t bytes)
+{
+    assert_true(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+    struct rlimit rl = {.rlim_cur = bytes, .rlim_max = saved.rlim_max};
+    signal(SIGXFSZ, SIG_IGN);
+    assert_true(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+}
+
+static void unlimit_files(void)
+{
+    assert_true(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+}
+
+static void test_nextuse(void)
+{
+    /* Before the scan there is nothing to read: every next use is NEVER. */
+    vnextuse *n;
+    assert_ok(vnextuse_create(&n));
+    uint64_t next = 0;
+    assert_ok(vnextuse_log(n, 1, 1, 1));
+    assert_ok(vnextuse_next(n, &next));
+    expect_true(next == VNEXTUSE_NEVER);
+    vnextuse_destroy(n);
+    vnextuse_destroy(NULL);
+
+    /* The log's first full buffer (8192 entries, 128 KiB) cannot be written
+     * under a 64 KiB limit: that call and every later one fail, none writes
+     * past the buffer, and the scan fails too. */
+    assert_ok(vnextuse_create(&n));
+    limit_files(64 * 1024);
+    vram_status st = VRAM_OK;
+    uint64_t i = 1;
+    for (; i <= 20000 && st == VRAM_OK; i++)
+        st = vnextuse_log(n, i, i, 1);
+    vram_status again = vnextuse_log(n, i, i, 1);
+    vram_status finish = vnextuse_finish(n);
+    unlimit_files();
+    expect_status(st, VRAM_EIO);
+    expect_eq_u64(i, 8194); /* the 8193rd entry found the buffer full and the flush failing */
+    expect_status(again, VRAM_EIO);
+    expect_status(finish, VRAM_EIO);
+    vnextuse_destroy(n);
+
+    /* A log small enough to stay in stdio's buffer is written only by the
+     * flush before the scan: under a 1000-byte limit that flush fails. */
+    assert_ok(vnextuse_create(&n));
+    for (uint64_t k = 1; k <= 100; k++)
+        assert_ok(vnextuse_log(n, k, k, 1));
+    limit_files(1000);
+    finish = vnextuse_finish(n);
+    unlimit_files();
+    expect_status(finish, VRAM_EIO);
+    vnextuse_destroy(n);
+
+    /* No descriptor left for the temporary files. */
+    struct rlimit nofile;
+    assert_true(getrlimit(RLIMIT_NOFILE, &nofile) == 0);
+    struct rlimit none = {.rlim_cur = 3, .rlim_max = nofile.rlim_max};
+    assert_true(setrlimit(RLIMIT_NOFILE, &none) == 0);
+    n = (vnextuse *)1;
+    st = vnextuse_create(&n);
+    assert_true(setrlimit(RLIMIT_NOFILE, &nofile) == 0);
+    expect_status(st, VRAM_EIO);
+    expect_true(n == NULL);
+}
+
+static void test_bounds(void)
+{
+    /* 9000 KV allocations (evictable, so each one is logged for Belady). */
+    FILE *f = fopen(BIG, "wb");
+    assert_true(f != NULL);
+    fprintf(f, "vramtrace 1\nmodel m\nengine contiguous\ncapacity 1073741824\n");
+    for (int id = 1; id <= 9000; id++)
+        fprintf(f, "alloc %d 4096 0 kv 0\n", id);
+    for (int id = 1; id <= 9000; id++)
+        fprintf(f, "free %d\n", id);
+    assert_true(fclose(f) == 0);
+
+    vbounds b;
+    char err[512];
+    limit_files(64 * 1024);
+    vram_status st = vbounds_compute(BIG, 0, 1, &b, err, sizeof err);
+    vram_status without = vbounds_compute(BIG, 0, 0, &b, NULL, 0);
+    unlimit_files();
+    expect_status(st, VRAM_EIO);
+    expect_true(strcmp(err, BIG ": Belady's next-use log: a temporary file failed") == 0);
+    /* Peak live bytes alone need no temporary file. */
+    expect_status(without, VRAM_OK);
+    expect_eq_u64(b.peak_live, UINT64_C(9000) * 4096);
+    expect_true(!b.belady_done);
+    /* With room, Belady runs: nothing is evicted on a device of 1 GiB. */
+    assert_ok(vbounds_compute(BIG, 0, 1, &b, err, sizeof err));
+    expect_true(b.belady_done && b.belady_evictions == 0 && b.belady_exact);
+    remove(BIG);
+
+    /* Errors without an error buffer, or with one of 0 bytes: the status alone. */
+    expect_status(vbounds_compute(DATA "malformed.trace", 0, 1, &b, NULL, 0), VRAM_EPARSE);
+    strcpy(err, "untouched");
+    expect_status(vbounds_compute(DATA "malformed.trace", 0, 1, &b, err, 0), VRAM_EPARSE);
+    expect_status(vbounds_compute("no/such.trace", 0, 1, &b, err, 0), VRAM_EIO);
+    expect_true(strcmp(err, "untouched") == 0);
+}
+
+int main(void)
+{
+    test_nextuse();
+    test_bounds();
+    return test_finish("bounds_edges");
+}
