@@ -8,6 +8,10 @@
 
 #include "../alloc/manager_internal.h"
 
+#if defined(VRAM_HAVE_CUDA) && defined(VRAM_FAKE_CUDA)
+#include <dlfcn.h>
+#endif
+
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
 
@@ -283,6 +287,39 @@ static void walk_foreign_block(void)
     vram_manager_destroy(m, NULL);
 }
 
+#if defined(VRAM_HAVE_CUDA) && defined(VRAM_FAKE_CUDA)
+/* A heap of capacity 0 takes the device's total: on the cuda backend (the
+ * fake driver, tests/cmake/manager_edges.cmake) a failing cuMemGetInfo then
+ * fails the creation with the device's status and leaves no manager. */
+static void cuda_total_unknown(void)
+{
+    setenv("VRAM_CUDA_DRIVER", VRAM_FAKE_CUDA, 1);
+    setenv("FAKE_CUDA_TOTAL", "67108864", 1); /* 64 MiB */
+    void *lib = dlopen(VRAM_FAKE_CUDA, RTLD_NOW); /* the instance the device loads */
+    assert_true(lib != NULL);
+    void *sym = dlsym(lib, "fake_cuda_fail_call");
+    assert_true(sym != NULL);
+    int (*fail_call)(const char *entry, uint64_t nth, int persistent, int r);
+    memcpy(&fail_call, &sym, sizeof sym); /* POSIX: function pointers fit a void * */
+
+    vram_manager_config cfg = {0};
+    cfg.device.backend = "cuda";
+    vram_manager *m = (vram_manager *)&m;
+    /* The device's creation asks once, the manager a second time. */
+    assert_true(fail_call("cuMemGetInfo", 2, 0, 999 /* CUDA_ERROR_UNKNOWN */) == 0);
+    expect_status(vram_manager_create(&cfg, &m), VRAM_EDEVICE);
+    expect_true(m == NULL);
+
+    fail_call(NULL, 0, 0, 0);
+    assert_ok(vram_manager_create(&cfg, &m));
+    vram_heap_stats hs;
+    vram_heap_stats_get(vram_manager_heap(m), &hs);
+    expect_eq_u64(hs.capacity, 64 * MIB);
+    expect_eq_u64(vram_manager_destroy(m, NULL), 0);
+    dlclose(lib);
+}
+#endif
+
 int main(void)
 {
     null_arguments();
@@ -293,5 +330,8 @@ int main(void)
     table_full();
     leak_report();
     walk_foreign_block();
+#if defined(VRAM_HAVE_CUDA) && defined(VRAM_FAKE_CUDA)
+    cuda_total_unknown();
+#endif
     return test_finish("manager_edges");
 }
