@@ -102,12 +102,10 @@ caching_block *vram__caching_take(caching_heap *c, caching_block *b, uint64_t rs
     return b;
 }
 
+/* b always has a block before it: the one it was merged into (put_back). */
 static void unlink_block(caching_block *b)
 {
-    if (b->prev)
-        b->prev->next = b->next;
-    else
-        b->segment->first = b->next;
+    b->prev->next = b->next;
     if (b->next)
         b->next->prev = b->prev;
     else

@@ -73,7 +73,7 @@ static vram_status grow_up(caching_heap *c, uint64_t rsize, uint64_t align, cach
     caching_segment *s = c->pools[CACHING_SMALL].expandable;
     caching_segment *large = c->pools[CACHING_LARGE].expandable;
     uint64_t end = s ? s->base + s->size : 0;
-    caching_block *tail = s && s->last && !s->last->used ? s->last : NULL;
+    caching_block *tail = s && !s->last->used ? s->last : NULL;
     uint64_t start = vram__align_up(tail ? tail->offset : end, align);
     uint64_t new_end = vram__align_up(start + rsize, CACHING_SMALL_SEGMENT);
     uint64_t limit = large ? large->base : c->capacity;
@@ -116,7 +116,7 @@ static vram_status grow_down(caching_heap *c, uint64_t rsize, uint64_t align, ca
     uint64_t top = s ? s->base + s->size : c->capacity / CACHING_ROUND_LARGE * CACHING_ROUND_LARGE;
     uint64_t base = s ? s->base : top;
     uint64_t floor = small ? small->base + small->size : 0;
-    caching_block *head = s && s->first && !s->first->used ? s->first : NULL;
+    caching_block *head = s && !s->first->used ? s->first : NULL;
     uint64_t head_end = head ? head->offset + head->size : base;
     uint64_t nb = base;
     while (vram__align_up(nb, align) > head_end || head_end - vram__align_up(nb, align) < rsize) {

@@ -48,7 +48,7 @@ static void shrink_expandable(caching_heap *c, int pool)
         return;
     uint64_t page = vram__caching_page(pool), end = s->base + s->size, cut;
     caching_block *b = pool == CACHING_SMALL ? s->last : s->first;
-    if (!b || b->used)
+    if (b->used)
         return;
     caching_pool *p = &c->pools[pool];
     vram__caching_pool_remove(p, b);
@@ -88,7 +88,7 @@ static void shrink_expandable(caching_heap *c, int pool)
         c->st.unmaps++;
         c->st.unmap_bytes += cut;
     }
-    if (!s->size)
+    if (!s->size) /* so a listed segment always has a block (grow_up, grow_down rely on it) */
         drop_segment(c, s);
 }
 

@@ -102,8 +102,6 @@ void vram__caching_seg_remove(caching_heap *c, const caching_segment *s)
         else
             hi = mid;
     }
-    while (lo < c->nsegs && c->segs[lo] != s && c->segs[lo]->base == s->base)
-        lo++;
     if (lo == c->nsegs || c->segs[lo] != s)
         return; /* not listed: check() reports the disagreement */
     memmove(&c->segs[lo], &c->segs[lo + 1], (c->nsegs - lo - 1) * sizeof c->segs[0]);

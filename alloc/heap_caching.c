@@ -17,8 +17,6 @@
 static void caching_destroy(void *impl)
 {
     caching_heap *c = impl;
-    if (!c)
-        return;
     for (size_t i = 0; i < c->nsegs; i++) {
         caching_block *b = c->segs[i]->first;
         while (b) {
