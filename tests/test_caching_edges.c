@@ -195,27 +195,31 @@ static void test_small_tail_unmapped_whole(void)
 }
 
 /* No single cached oversize segment is worth the request, the two largest
- * together are: both are released, largest first, and the retry succeeds
- * without releasing everything. */
+ * (by size, then offset) together are: those two are released, the third
+ * stays cached, and the retry succeeds without releasing everything. */
 static void test_oversize_release_adds_up(void)
 {
-    vram_heap *h = make(48 * MIB, 22 * MIB, 0);
-    uint64_t a = alloc(h, 24 * MIB), b = alloc(h, 24 * MIB);
+    vram_heap *h = make(72 * MIB, 22 * MIB, 0);
+    uint64_t a = alloc(h, 24 * MIB), b = alloc(h, 24 * MIB), d = alloc(h, 24 * MIB);
     expect_eq_u64(a, 0);
     expect_eq_u64(b, 24 * MIB);
+    expect_eq_u64(d, 48 * MIB);
     assert_ok(vram_heap_free(h, a));
     assert_ok(vram_heap_free(h, b));
+    assert_ok(vram_heap_free(h, d));
     vram_caching_stats s = cstats(h);
-    expect_eq_u64(s.cached_blocks, 2);
-    expect_eq_u64(s.reserved, 48 * MIB);
+    expect_eq_u64(s.cached_blocks, 3);
+    expect_eq_u64(s.reserved, 72 * MIB);
 
-    expect_eq_u64(alloc(h, 40 * MIB), 0);
+    expect_eq_u64(alloc(h, 40 * MIB), 24 * MIB); /* where b and d were */
     s = cstats(h);
     expect_eq_u64(s.segment_frees, 2);
     expect_eq_u64(s.segment_free_bytes, 48 * MIB);
     expect_eq_u64(s.alloc_retries, 0);
-    expect_eq_u64(s.reserved, 40 * MIB);
-    expect_eq_u64(s.segments, 1);
+    expect_eq_u64(s.reserved, 64 * MIB);
+    expect_eq_u64(s.cached_blocks, 1); /* a */
+    expect_eq_u64(s.largest_cached, 24 * MIB);
+    expect_eq_u64(s.segments, 2);
     expect_healthy(h);
     vram_heap_destroy(h);
 }
