@@ -79,6 +79,7 @@ typedef struct run {
     int injected_before;    /* whether the failure had happened before the current call */
     int keeps_segments;     /* the current call may leave segments it reserved cached */
     vram_heap_stats before; /* the heap's counters before the current call */
+    vram_tensor_cache_stats tc_before;
 } run;
 
 /* A call's status: VRAM_OK, or VRAM_ENOHOST when (and only when) an
@@ -190,6 +191,70 @@ static void heap_scenario(run *r, const char *policy)
     for (int i = 0; i < N + 8; i++)
         if (live[i])
             HEAP_STEP(r, h, vram_heap_free(h, off[i]));
+    vram_heap_stats s;
+    vram_heap_stats_get(h, &s);
+    expect_eq_u64(s.live_allocs, 0);
+    vram_heap_destroy(h);
+}
+
+static int same_tc_stats(const vram_tensor_cache_stats *a, const vram_tensor_cache_stats *b)
+{
+    return a->idle_bytes == b->idle_bytes && a->idle_buffers == b->idle_buffers &&
+           a->out_bytes == b->out_bytes && a->out_buffers == b->out_buffers &&
+           a->shapes == b->shapes && a->adopted == b->adopted;
+}
+
+/* The end of a tensor cache call: a failure changes neither the cache's
+ * counters nor the heap's, and both checks pass. */
+static int tc_after(run *r, const vram_tensor_cache *tc, const vram_heap *h,
+                    const vram_tensor_cache_stats *before, const char *call, vram_status st)
+{
+    int ok = step_ok(r, call, st, injected && !r->injected_before);
+    heap_consistent(r, h, call, ok ? NULL : &r->before);
+    vram_tensor_cache_stats now;
+    vram_tensor_cache_stats_get(tc, &now);
+    char msg[256];
+    hold();
+    if ((!ok && !same_tc_stats(before, &now)) ||
+        vram_tensor_cache_check(tc, msg, sizeof msg) != VRAM_OK) {
+        fprintf(stderr, "FAILED: %s, allocation %ld: after %s: the cache changed or is corrupt\n",
+                r->what, r->n, call);
+        test_failures++;
+    }
+    resume();
+    return ok;
+}
+#define TC_STEP(r, tc, h, call)                                                            \
+    (heap_before((r), (h)), vram_tensor_cache_stats_get((tc), &(r)->tc_before),             \
+     tc_after((r), (tc), (h), &(r)->tc_before, #call, (call)))
+
+/* A tensor cache over a bestfit heap: buffers of 12 shapes reserved, some
+ * handed out and taken back, heap blocks adopted, everything trimmed. */
+static void tensor_cache_scenario(run *r, const char *policy)
+{
+    vram_heap_config hc = {.capacity = 64 * MiB};
+    vram_heap *h = NULL;
+    vram_status st = vram_heap_create(vram_heap_policy(policy), &hc, &h);
+    if (!step_ok(r, "vram_heap_create", st, injected))
+        return;
+    vram_tensor_cache_config cfg = {.limit_bytes = 32 * MiB};
+    vram_tensor_cache *tc = NULL;
+    st = vram_tensor_cache_create(h, &cfg, &tc);
+    if (step_ok(r, "vram_tensor_cache_create", st, injected)) {
+        for (uint32_t i = 0; i < 12; i++) {
+            vram_tensor_shape shape = {.ndim = 2, .dims = {1 + i, 4096}, .dtype = VRAM_DTYPE_BF16};
+            uint64_t off;
+            if (TC_STEP(r, tc, h, vram_tensor_cache_reserve(tc, &shape, 1 + i % 3)) &&
+                TC_STEP(r, tc, h, vram_tensor_cache_acquire(tc, &shape, &off)))
+                TC_STEP(r, tc, h, vram_tensor_cache_release(tc, off));
+            shape.dims[1] = 1000;
+            if (HEAP_STEP(r, h, vram_heap_alloc(h, 2000 * (1 + i), 0, &off)) &&
+                !TC_STEP(r, tc, h, vram_tensor_cache_adopt(tc, &shape, off)))
+                HEAP_STEP(r, h, vram_heap_free(h, off));
+        }
+        TC_STEP(r, tc, h, vram_tensor_cache_trim(tc, NULL, NULL));
+        vram_tensor_cache_destroy(tc);
+    }
     vram_heap_stats s;
     vram_heap_stats_get(h, &s);
     expect_eq_u64(s.live_allocs, 0);
@@ -335,6 +400,7 @@ int main(void)
         snprintf(what, sizeof what, "manager over %s", managed[i]);
         every_allocation(what, managed[i], manager_scenario);
     }
+    every_allocation("tensor cache over bestfit", "bestfit", tensor_cache_scenario);
     for (size_t i = 0; i < sizeof heaps / sizeof heaps[0]; i++) {
         snprintf(what, sizeof what, "replay over %s", heaps[i]);
         every_allocation(what, heaps[i], replay_scenario);
