@@ -462,6 +462,20 @@ static void test_partial_drivers(void)
     dlclose(nfh.lib);
 }
 
+/* A driver lacking a required entry point is refused by name before any call. */
+static void test_missing_required(void)
+{
+    fake_lib nodtod = fake_open(VRAM_FAKE_CUDA_NODTOD);
+    fake_env_set(VRAM_FAKE_CUDA_NODTOD, NULL, NULL);
+    char eb[512];
+    vram_device *d = (vram_device *)eb;
+    expect_status(try_create(0, &d, eb, sizeof eb), VRAM_ENODRIVER);
+    expect_true(has(eb, "the CUDA driver " VRAM_FAKE_CUDA_NODTOD " lacks cuMemcpyDtoD; run with "
+                        "the sim backend (--backend sim)"));
+    expect_live(&nodtod, 0, 0, 0, 0, 0);
+    dlclose(nodtod.lib);
+}
+
 /* Destroying a device whose context cannot be made current: the host side is
  * freed (ASan checks), the driver keeps what it was never told to free, and
  * the primary context reference still goes back. Last: it leaves the fake
@@ -491,6 +505,7 @@ int main(void)
     test_call_failures();
     test_growable_failures();
     test_partial_drivers();
+    test_missing_required();
     test_destroy_without_context();
     /* fake.lib stays loaded: what the driver was left holding stays reachable
      * from its globals, as it would in a real driver, rather than leaked. */

@@ -16,11 +16,13 @@ if(CUDAToolkit_FOUND AND TARGET test_device_cuda)
   target_link_libraries(test_device_cuda PRIVATE ${CMAKE_DL_LIBS})
 endif()
 # Variants of the fake lacking symbols: the optional entry points and one of
-# the VMM API (fake_cuda_minimal), cuMemFreeHost alone (fake_cuda_nofreehost).
+# the VMM API (fake_cuda_minimal), cuMemFreeHost alone (fake_cuda_nofreehost),
+# a required one (fake_cuda_nodtod).
 if(CUDAToolkit_FOUND AND TARGET test_device_cuda_errors AND TARGET fake_cuda)
   set(fake_omit_minimal cuGetErrorString cuDevicePrimaryCtxRelease cuMemHostAlloc cuMemMap)
   set(fake_omit_nofreehost cuMemFreeHost)
-  foreach(variant minimal nofreehost)
+  set(fake_omit_nodtod cuMemcpyDtoD)
+  foreach(variant minimal nofreehost nodtod)
     add_library(fake_cuda_${variant} SHARED ${CMAKE_CURRENT_SOURCE_DIR}/fake_cuda/fake_libcuda.c)
     target_include_directories(fake_cuda_${variant} SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
     target_link_libraries(fake_cuda_${variant} PRIVATE vram_build_flags)
@@ -32,7 +34,8 @@ if(CUDAToolkit_FOUND AND TARGET test_device_cuda_errors AND TARGET fake_cuda)
   target_compile_definitions(test_device_cuda_errors PRIVATE
     VRAM_FAKE_CUDA="$<TARGET_FILE:fake_cuda>"
     VRAM_FAKE_CUDA_MINIMAL="$<TARGET_FILE:fake_cuda_minimal>"
-    VRAM_FAKE_CUDA_NOFREEHOST="$<TARGET_FILE:fake_cuda_nofreehost>")
+    VRAM_FAKE_CUDA_NOFREEHOST="$<TARGET_FILE:fake_cuda_nofreehost>"
+    VRAM_FAKE_CUDA_NODTOD="$<TARGET_FILE:fake_cuda_nodtod>")
   target_link_libraries(test_device_cuda_errors PRIVATE ${CMAKE_DL_LIBS})
   target_include_directories(test_device_cuda_errors SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 endif()

@@ -26,7 +26,7 @@
  *
  * Built with -DFAKE_CUDA_OMIT_<entry point> (e.g. FAKE_CUDA_OMIT_cuMemMap), the
  * fake lacks that symbol: the variants of tests/cmake/fake_cuda.cmake model
- * drivers without the optional entry points or the VMM API. */
+ * drivers without the optional entry points, the VMM API or a required one. */
 #define _GNU_SOURCE
 #include <cuda.h>
 #include <stdint.h>
@@ -370,6 +370,7 @@ CUresult CUDAAPI cuMemcpyDtoH(void *dstHost, CUdeviceptr srcDevice, size_t ByteC
     return r;
 }
 
+#ifndef FAKE_CUDA_OMIT_cuMemcpyDtoD
 CUresult CUDAAPI cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size_t ByteCount)
 {
     FAKE_INJECT("cuMemcpyDtoD");
@@ -378,6 +379,7 @@ CUresult CUDAAPI cuMemcpyDtoD(CUdeviceptr dstDevice, CUdeviceptr srcDevice, size
         memmove((void *)(uintptr_t)dstDevice, (const void *)(uintptr_t)srcDevice, ByteCount);
     return r;
 }
+#endif
 
 #ifndef FAKE_CUDA_OMIT_cuMemHostAlloc
 CUresult CUDAAPI cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
