@@ -79,7 +79,8 @@ static void test_bad_headers(vram_device *d)
     assert_ok(vram_hostpool_get(p, 100, &b));
     block_hdr *h = (block_hdr *)(void *)((char *)b - sizeof(block_hdr));
     const uint64_t good = h->size;
-    const uint64_t bad[] = {POOL_HDR, good + 8, 1ull << 40}; /* no payload; unaligned; past the chunk */
+    /* No payload; not a multiple of 64; past the end of the chunk. */
+    const uint64_t bad[] = {POOL_HDR, good + 8, 1ull << 40};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         h->size = bad[i];
         expect_violation(p, "chunk 0: no valid block header at 192 (overwritten?)");
