@@ -1069,7 +1069,11 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
     e.opt = opt;
     e.res = out;
     e.time_every = e.to_time = opt->time_every ? opt->time_every : 1;
-    if (!opt->trace_path || !opt->policy || !vram_heap_policy(opt->policy)) {
+    if (!opt->trace_path) {
+        snprintf(out->message, sizeof out->message, "no trace given (trace_path is NULL)");
+        return VRAM_EINVAL;
+    }
+    if (!opt->policy || !vram_heap_policy(opt->policy)) {
         snprintf(out->message, sizeof out->message, "unknown heap policy \"%s\"",
                  opt->policy ? opt->policy : "(none)");
         return VRAM_EINVAL;

@@ -162,8 +162,8 @@ void vreplay_trace_crc32(const char *path, char hex[9], uint64_t *bytes);
  * out->status: ok, failed, interrupted, not applicable); otherwise the run
  * could not be carried out and the status says why, with out->message in
  * words: VRAM_EIO for a database write failure, VRAM_ENODRIVER/VRAM_EDEVICE
- * when the device cannot be created (cuda without a driver), VRAM_EINVAL for an
- * unknown heap or eviction policy, VRAM_ENOHOST without memory, the reader's
+ * when the device cannot be created (cuda without a driver), VRAM_EINVAL for no
+ * trace_path or an unknown heap or eviction policy, VRAM_ENOHOST without memory, the reader's
  * status when the trace cannot be opened. Whenever a run row was written it is
  * left marked (ok, failed, interrupted) unless the database itself failed while
  * marking it, in which case it reads "failed" with no end time (not finished,
