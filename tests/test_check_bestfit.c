@@ -153,10 +153,43 @@ static void test_tree_rules(void)
     CORRUPT(f.heap, root->right, &x,
             "red-black tree: two paths cross different numbers of black nodes");
 
-    /* The tree walks backwards too: b, the smaller, precedes the root. */
-    expect_true(vram__rb_prev(root) == b);
-    expect_true(vram__rb_prev(b) == NULL);
     vram_heap_destroy(f.heap);
+}
+
+/* The size index walked backwards (vram__rb_prev) visits the free blocks in
+ * descending (size, offset) order, the forward walk reversed. Holes of 1 to 16
+ * units between used blocks make a tree deep enough for every step kind. */
+static void test_walk_backwards(void)
+{
+    vram_heap_config cfg = {.capacity = 1 << 20, .min_align = 256};
+    vram_heap *heap = NULL;
+    assert_ok(vram_heap_create(vram_heap_policy("bestfit"), &cfg, &heap));
+    uint64_t hole[16], sep;
+    for (int i = 0; i < 16; i++) {
+        assert_ok(vram_heap_alloc(heap, (uint64_t)(16 - i) * 256, 0, &hole[i]));
+        assert_ok(vram_heap_alloc(heap, 256, 0, &sep));
+    }
+    for (int i = 0; i < 16; i++)
+        assert_ok(vram_heap_free(heap, hole[i]));
+    const vram__rb_tree *t = &((bf_heap *)vram__heap_impl(heap))->by_size;
+    assert_true(t->count == 17);
+    const vram__rb_node *fwd[17];
+    size_t n = 0;
+    for (const vram__rb_node *x = vram__rb_first(t); x && n < 17; x = vram__rb_next(x))
+        fwd[n++] = x;
+    expect_eq_u64(n, 17);
+    size_t k = n;
+    const bf_block *later = NULL;
+    for (const vram__rb_node *x = vram__rb_last(t); x; x = vram__rb_prev(x)) {
+        const bf_block *blk = size_node((vram__rb_node *)x);
+        assert_true(k > 0);
+        expect_true(fwd[--k] == x);
+        expect_true(!later || size_less(blk->size, blk->off, later));
+        later = blk;
+    }
+    expect_eq_u64(k, 0);
+    EXPECT_CLEAN(heap);
+    vram_heap_destroy(heap);
 }
 
 /* The size and offset indexes against the block list. */
@@ -208,6 +241,7 @@ int main(void)
     test_block_list();
     test_counters();
     test_tree_rules();
+    test_walk_backwards();
     test_indexes();
     return test_finish("check_bestfit");
 }
