@@ -6,10 +6,11 @@
  * Sizes are counted in units of the minimum alignment A. A free block of u units
  * lives in list (fl, sl): fl = 0 holds u < 32 exactly (sl = u); above that
  * fl = log2(u) - 4 and sl = the next 5 bits of u (32 lists per power of two, as
- * VMA; lists are one unit wide below 64 units). A search rounds the request up to the next list start, so the head of
- * any non-empty list at or above the result fits ("good fit"); two bitmaps and
- * find-first-set make alloc O(1), and free is O(1) by the hash and the
- * address-ordered block list that gives both physical neighbours.
+ * VMA; lists are one unit wide below 64 units). A search rounds the request up
+ * to the next list start, so the head of any non-empty list at or above the
+ * result fits ("good fit"); two bitmaps and find-first-set make alloc O(1), and
+ * free is O(1) by the hash and the address-ordered block list that gives both
+ * physical neighbours.
  *
  * Costs and failures of the entries:
  *   - create: O(1). VRAM_EINVAL if the capacity is not a multiple of the

@@ -133,7 +133,8 @@ static void test_tree_rules(void)
 
     CORRUPT(f.heap, root->red, 1, "red-black tree: the root is red or has a parent");
     CORRUPT(f.heap, root->parent, &x, "red-black tree: the root is red or has a parent");
-    CORRUPT(f.heap, b->parent, NULL, "red-black tree: a child's parent link does not name its parent");
+    CORRUPT(f.heap, b->parent, NULL,
+            "red-black tree: a child's parent link does not name its parent");
     CORRUPT(f.heap, root->right, &x, /* x.parent is NULL */
             "red-black tree: a child's parent link does not name its parent");
     CORRUPT(f.heap, t->count, 3, "red-black tree: node count differs from the recorded count");

@@ -89,7 +89,8 @@ static void test_blocks(void)
 {
     fixture f = setup();
     bd_heap *h = f.h;
-    CORRUPT(f.heap, h->capacity, 64 * KiB + 1, "capacity 65537: not a multiple of 2^8 or top order 16");
+    CORRUPT(f.heap, h->capacity, 64 * KiB + 1,
+            "capacity 65537: not a multiple of 2^8 or top order 16");
     CORRUPT(f.heap, h->top_k, 15, "capacity 65536: not a multiple of 2^8 or top order 15");
     CORRUPT(f.heap, f.b->off, 512, "blocks do not tile the range: no block starts at 256");
     CORRUPT(f.heap, f.b->order, 7, "block at 256 has order 7 below the minimum 8");
