@@ -3,7 +3,10 @@
  * through fake_cuda_fail_call, and each test asserts the status, the driver's
  * words in the message, and that the device's state and stats are unchanged
  * (or, for a release or shrink that fails half way, exactly what is left).
- * Variants of the fake lacking symbols model older or partial drivers. */
+ * Variants of the fake lacking symbols model older or partial drivers. The
+ * backend's own host allocations are failed in turn through a countdown on
+ * malloc, calloc and realloc (-Wl,--wrap, tests/cmake/fake_cuda.cmake; the
+ * fake driver, a shared library, is not wrapped). */
 #include <stdio.h>
 
 #if !defined(VRAM_HAVE_CUDA) || !defined(VRAM_FAKE_CUDA_MINIMAL)
@@ -31,6 +34,37 @@ typedef struct fake_lib {
 } fake_lib;
 
 static fake_lib fake;
+
+/* The host allocation countdown: the fail_at-th one (1-based, counted from
+ * host_fail_at) returns NULL; 0 = none does. */
+static long fail_at, counted;
+static int host_failed;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+
+static int host_fails(void)
+{
+    if (!fail_at || ++counted != fail_at)
+        return 0;
+    host_failed = 1;
+    return 1;
+}
+
+void *__wrap_malloc(size_t n);
+void *__wrap_malloc(size_t n) { return host_fails() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_calloc(size_t k, size_t n) { return host_fails() ? NULL : __real_calloc(k, n); }
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n) { return host_fails() ? NULL : __real_realloc(p, n); }
+
+static void host_fail_at(long n)
+{
+    fail_at = n;
+    counted = 0;
+    host_failed = 0;
+}
 
 static fake_lib fake_open(const char *path)
 {
@@ -479,6 +513,91 @@ static void test_missing_required(void)
     dlclose(nodtod.lib);
 }
 
+/* The calls whose host allocations are refused in turn. */
+typedef enum { H_CREATE, H_RESERVE, H_GROWABLE, H_GROW, H_STAGING } host_step;
+
+/* Runs `step` on a fresh device (*d; made by the step itself for H_CREATE,
+ * H_GROW on a growable segment *g) with the n-th host allocation of the call
+ * refused, and checks that a failed call changed nothing. Returns non-zero
+ * when the call made fewer than n allocations (so it succeeded). */
+static int host_step_run(host_step step, long n)
+{
+    vram_device *d = NULL;
+    uint64_t g = 0, x;
+    vram_hostpool *p = NULL;
+    void *blk = NULL;
+    char eb[256];
+    if (step != H_CREATE)
+        d = open_cuda(0);
+    if (step == H_GROW)
+        assert_ok(vram_device_reserve_growable(d, 8 * MiB, &g));
+    if (step == H_STAGING)
+        assert_ok(vram_hostpool_create(d, &(vram_hostpool_config){.chunk_bytes = 64 * 1024}, &p));
+
+    vram_status st = VRAM_OK;
+    host_fail_at(n);
+    switch (step) {
+    case H_CREATE: st = try_create(0, &d, eb, sizeof eb); break;
+    case H_RESERVE: st = vram_device_reserve(d, MiB, &x); break;
+    case H_GROWABLE: st = vram_device_reserve_growable(d, 4 * MiB, &x); break;
+    case H_GROW: st = vram_device_grow_segment(d, g, 2 * MiB); break;
+    case H_STAGING: st = vram_hostpool_get(p, 100, &blk); break;
+    }
+    fail_at = 0;
+
+    if (!host_failed) {
+        assert_ok(st);
+    } else {
+        expect_status(st, VRAM_ENOHOST);
+        if (step == H_CREATE)
+            expect_true(has(eb, "out of host memory"));
+        else if (step != H_STAGING)
+            expect_true(has(vram_device_errmsg(d), "out of host memory"));
+        if (d) {
+            vram_device_stats s;
+            vram_device_stats_get(d, &s);
+            expect_eq_u64(s.segments, step == H_GROW);
+            expect_eq_u64(s.reserved, 0);
+            expect_eq_u64(s.map_calls, 0);
+            vram_segment_info si;
+            if (step == H_GROW) {
+                assert_ok(vram_device_segment_info(d, g, &si));
+                expect_eq_u64(si.size, 0);
+            }
+            expect_live(&fake, 0, 0, 0, step == H_GROW, 1);
+        }
+        if (p) {
+            vram_hostpool_stats ps;
+            vram_hostpool_stats_get(p, &ps);
+            expect_eq_u64(ps.chunks, 0);
+            expect_eq_u64(ps.gets, 0);
+        }
+    }
+    if (blk)
+        assert_ok(vram_hostpool_put(p, blk));
+    vram_hostpool_destroy(p);
+    vram_device_destroy(d);
+    expect_live(&fake, 0, 0, 0, 0, 0);
+    return !host_failed;
+}
+
+/* Every host allocation of each step refused in turn: VRAM_ENOHOST, the
+ * device and the driver as they were. */
+static void test_host_allocations(void)
+{
+    static const char *const names[] = {"create", "reserve", "reserve_growable", "grow",
+                                        "staging"};
+    fake_env_set(VRAM_FAKE_CUDA, "FAKE_CUDA_NO_HOSTALLOC", "1"); /* staging through malloc */
+    for (host_step step = H_CREATE; step <= H_STAGING; step++) {
+        long n = 1;
+        while (!host_step_run(step, n))
+            n++;
+        printf("device_cuda_errors: %s: %ld host allocations, each refused once\n", names[step],
+               n - 1);
+        expect_true(n > 1);
+    }
+}
+
 /* Destroying a device whose context cannot be made current: the host side is
  * freed (ASan checks), the driver keeps what it was never told to free, and
  * the primary context reference still goes back. Last: it leaves the fake
@@ -506,6 +625,7 @@ int main(void)
     test_bad_granularity();
     test_context_lost();
     test_call_failures();
+    test_host_allocations(); /* before a failed cuMemRelease leaves the driver a handle */
     test_growable_failures();
     test_partial_drivers();
     test_missing_required();

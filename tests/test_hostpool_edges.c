@@ -4,7 +4,9 @@
  * precedence over libvram's archive member): each violation is provoked by
  * corrupting one field on purpose, check() must answer VRAM_ECORRUPT with
  * the words of that invariant, and after the field is restored check() must
- * pass again. */
+ * pass again. realloc goes through a switch of the test's (-Wl,--wrap,
+ * tests/cmake/hostpool_edges.cmake), for a put that cannot grow its chunk's
+ * free-range array. */
 #include "../alloc/hostpool.c"
 
 #include "testlib.h"
@@ -15,6 +17,21 @@
  * to that is under test) rather than stopping the process. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
+/* The next realloc returns NULL (once). volatile: the pool's code is in this
+ * file, and a compiler may assume the builtin realloc leaves it alone. */
+static volatile int refuse_realloc;
+
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (refuse_realloc) {
+        refuse_realloc = 0;
+        return NULL;
+    }
+    return __real_realloc(p, n);
+}
 
 static void expect_check_ok(const vram_hostpool *p)
 {
@@ -175,6 +192,33 @@ static void test_free_ranges_and_counters(vram_device *d)
     vram_hostpool_destroy(p);
 }
 
+/* A put that needs a ninth free range when its array holds eight and no host
+ * memory is left: VRAM_ENOHOST, the block stays live, nothing else changes. */
+static void test_put_without_memory(vram_device *d)
+{
+    vram_hostpool *p;
+    assert_ok(vram_hostpool_create(d, &(vram_hostpool_config){.chunk_bytes = 64 * KiB}, &p));
+    void *blk[16];
+    for (int i = 0; i < 16; i++)
+        assert_ok(vram_hostpool_get(p, 64, &blk[i]));
+    for (int i = 0; i < 14; i += 2) /* 7 separate ranges and the chunk's tail: 8 */
+        assert_ok(vram_hostpool_put(p, blk[i]));
+    assert_true(p->chunks[0].nfree == 8 && p->chunks[0].capfree == 8);
+    vram_hostpool_stats before;
+    vram_hostpool_stats_get(p, &before);
+    refuse_realloc = 1;
+    expect_status(vram_hostpool_put(p, blk[14]), VRAM_ENOHOST);
+    expect_true(refuse_realloc == 0);
+    expect_same_stats(p, &before);
+    expect_check_ok(p);
+    assert_ok(vram_hostpool_put(p, blk[14])); /* the block was still live */
+    for (int i = 1; i < 16; i += 2)
+        assert_ok(vram_hostpool_put(p, blk[i]));
+    expect_check_ok(p);
+    expect_eq_u64(p->chunks[0].nfree, 1);
+    vram_hostpool_destroy(p);
+}
+
 int main(void)
 {
     vram_device_config cfg = {.capacity = 1ull << 30};
@@ -183,6 +227,7 @@ int main(void)
     test_refusals(d);
     test_bad_headers(d);
     test_free_ranges_and_counters(d);
+    test_put_without_memory(d);
     vram_device_destroy(d);
     return test_finish("hostpool_edges");
 }

@@ -37,5 +37,8 @@ if(CUDAToolkit_FOUND AND TARGET test_device_cuda_errors AND TARGET fake_cuda)
     VRAM_FAKE_CUDA_NOFREEHOST="$<TARGET_FILE:fake_cuda_nofreehost>"
     VRAM_FAKE_CUDA_NODTOD="$<TARGET_FILE:fake_cuda_nodtod>")
   target_link_libraries(test_device_cuda_errors PRIVATE ${CMAKE_DL_LIBS})
+  # libvram's host allocations go through the test's countdown (GNU ld / lld --wrap).
+  target_link_options(test_device_cuda_errors PRIVATE
+    -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc)
   target_include_directories(test_device_cuda_errors SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
 endif()
