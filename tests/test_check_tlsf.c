@@ -190,10 +190,61 @@ static void test_free_lists(void)
     vram_heap_destroy(f.h);
 }
 
+static int same_stats(const vram_heap_stats *a, const vram_heap_stats *b)
+{
+    return memcmp(a, b, sizeof *a) == 0;
+}
+
+/* Node indices are 32-bit: once the node table could not double within them,
+ * an alloc or grow that needs a node fails with VRAM_ENOHOST and changes
+ * nothing. The table is made to look that full (2^31 + 1 nodes, every one in
+ * use); no node is touched before reserve() fails. */
+static void test_node_limit(void)
+{
+    fixture f = setup();
+    tlsf *t = f.t;
+    uint32_t used = t->nodes_used, cap = t->nodes_cap;
+    vram_heap_stats before, after;
+    vram_heap_stats_get(f.h, &before);
+    t->nodes_used = t->nodes_cap = TLSF_MAX_NODES / 2 + 1;
+    uint64_t off = 0;
+    expect_status(vram_heap_alloc(f.h, 256, 0, &off), VRAM_ENOHOST);
+    t->nodes_used = used;
+    t->nodes_cap = cap;
+    vram_heap_stats_get(f.h, &after);
+    expect_true(same_stats(&before, &after));
+    EXPECT_CLEAN(f.h);
+    vram_heap_destroy(f.h);
+
+    /* A grow behind a used tail needs a node too. */
+    vram_heap_config cfg = {.capacity = 64 * KiB, .min_align = 256};
+    vram_heap *h = NULL;
+    assert_ok(vram_heap_create(vram_heap_policy("tlsf"), &cfg, &h));
+    assert_ok(vram_heap_alloc(h, 64 * KiB, 0, &off));
+    t = vram__heap_impl(h);
+    vram_heap_stats_get(h, &before);
+    used = t->nodes_used;
+    cap = t->nodes_cap;
+    t->nodes_used = t->nodes_cap = TLSF_MAX_NODES / 2 + 1;
+    expect_status(vram_heap_grow(h, 4 * KiB), VRAM_ENOHOST);
+    t->nodes_used = used;
+    t->nodes_cap = cap;
+    vram_heap_stats_get(h, &after);
+    expect_true(same_stats(&before, &after));
+    EXPECT_CLEAN(h);
+    assert_ok(vram_heap_grow(h, 4 * KiB));
+    vram_heap_stats_get(h, &after);
+    expect_eq_u64(after.capacity, 68 * KiB);
+    expect_eq_u64(after.largest_free, 4 * KiB);
+    EXPECT_CLEAN(h);
+    vram_heap_destroy(h);
+}
+
 int main(void)
 {
     test_block_list();
     test_counters();
     test_free_lists();
+    test_node_limit();
     return test_finish("check_tlsf");
 }
