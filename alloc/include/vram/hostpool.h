@@ -53,7 +53,9 @@ void vram_hostpool_destroy(vram_hostpool *p);
 vram_status vram_hostpool_get(vram_hostpool *p, uint64_t size, void **out);
 /* Returns a block; it merges with free neighbours. O(chunks + free ranges).
  * VRAM_EDOUBLEFREE for a block already put back, VRAM_ENOTFOUND for any other
- * pointer that get did not return (a pointer outside every chunk is never read). */
+ * pointer that get did not return (a pointer outside every chunk is never read),
+ * VRAM_ENOHOST when the chunk's list of free ranges cannot grow (the block stays
+ * out; putting it again later may succeed). */
 vram_status vram_hostpool_put(vram_hostpool *p, void *ptr);
 /* Frees the chunks that hold no live block; returns how many. O(chunks). */
 uint64_t vram_hostpool_trim(vram_hostpool *p);
