@@ -1,9 +1,12 @@
 /* test_manager_edges.c - the façade's edges: NULL arguments of every call,
  * creation failures, descriptors and counters at their limits, handles whose
- * generation wraps, leak reports of evicted handles, and heap walks over a
- * block no handle owns. Each case asserts the status and the state after. */
+ * generation wraps, leak reports of evicted handles, heap walks over a block
+ * no handle owns, and host memory running out in the calls that
+ * test_host_faults.c does not make (the "cost" policy, walks, compaction).
+ * Each case asserts the status and the state after. */
 #include "testlib.h"
 
+#include "vram/defrag.h"
 #include "vram/vram.h"
 
 #include "../alloc/manager_internal.h"
@@ -287,6 +290,171 @@ static void walk_foreign_block(void)
     vram_manager_destroy(m, NULL);
 }
 
+/* Host memory: every malloc, calloc and realloc of this executable, libvram's
+ * included, goes through a countdown (tests/cmake/manager_edges.cmake links
+ * with --wrap): from arm(n), the n-th one made while not paused returns NULL,
+ * once. The test's own checks run paused. */
+static long fail_at, counted;
+static int paused;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t k, size_t n);
+void *__real_realloc(void *p, size_t n);
+
+static int fail_now(void) { return fail_at && !paused && ++counted == fail_at; }
+
+void *__wrap_malloc(size_t n);
+void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t k, size_t n);
+void *__wrap_calloc(size_t k, size_t n) { return fail_now() ? NULL : __real_calloc(k, n); }
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
+
+static void arm(long n)
+{
+    fail_at = n;
+    counted = 0;
+    paused = 1;
+}
+
+/* Runs the next library call unpaused: resume(), the call, then fired(). */
+static void resume(void) { paused = 0; }
+
+/* Pauses the countdown; whether the armed allocation has failed by now. */
+static int fired(void)
+{
+    paused = 1;
+    return fail_at && counted >= fail_at;
+}
+
+static int count_block(const vram_block_info *b, vram_kind k, void *ctx)
+{
+    (void)b, (void)k;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* After a call failed for host memory: it said VRAM_ENOHOST, the manager's
+ * invariants hold, nothing moved and every handle's contents verify. */
+static void after_enohost(vram_manager *m, vram_status st, const vram_handle *h,
+                          const uint64_t *addr, int n, const vram_manager_stats *before, long at)
+{
+    if (st != VRAM_ENOHOST) {
+        fprintf(stderr, "host allocation %ld failed: the call gave %s\n", at, vram_status_name(st));
+        test_failures++;
+    }
+    expect_clean(m, __LINE__);
+    vram_manager_stats now;
+    vram_manager_stats_get(m, &now);
+    expect_eq_u64(now.handles, before->handles);
+    expect_eq_u64(now.failed_allocs, before->failed_allocs);
+    expect_eq_u64(now.defrag_moves, before->defrag_moves);
+    expect_eq_u64(now.evictions, before->evictions);
+    for (int i = 0; i < n; i++) {
+        vram_handle_info info;
+        if (!h[i].v || vram_handle_get(m, h[i], &info))
+            continue;
+        expect_eq_u64(info.addr, addr[i]);
+        if (info.resident)
+            expect_status(vram_device_verify(vram_manager_device(m), info.addr, info.size, h[i].v),
+                          VRAM_OK);
+    }
+}
+
+/* One run with the n-th host allocation failing: a host-backed manager with
+ * the "cost" policy, four 256 KiB handles of which two are freed, a walk, an
+ * allocation that needs the automatic compaction, one that needs an eviction
+ * (a host copy), a compaction pass. The run ends at the call that failed.
+ * Returns whether the failure was reached. */
+static int host_run(long n)
+{
+    vram_manager_config cfg = {0};
+    cfg.device.capacity = MIB;
+    cfg.device.host_backing = 1;
+    cfg.evict_policy = "cost";
+    cfg.evict = 1;
+    cfg.defrag_on_oom = 1;
+    vram_manager *m = (vram_manager *)&m;
+    arm(n);
+    resume();
+    vram_status st = vram_manager_create(&cfg, &m);
+    if (fired()) {
+        fail_at = 0;
+        expect_status(st, VRAM_ENOHOST);
+        expect_true(m == NULL);
+        return 1;
+    }
+    assert_ok(st);
+    enum { NH = 6 };
+    const uint64_t sizes[NH] = {256 * KIB, 256 * KIB, 256 * KIB, 256 * KIB, 512 * KIB, 256 * KIB};
+    vram_handle h[NH] = {{0}};
+    uint64_t addr[NH] = {0};
+    vram_manager_stats before;
+    int failed = 0;
+    for (int i = 0; i < NH && !failed; i++) {
+        vram_manager_stats_get(m, &before);
+        vram_alloc_desc d = {.size = sizes[i], .backing = VRAM_BACKING_HOST};
+        resume();
+        st = vram_alloc(m, &d, &h[i]);
+        if (fired()) {
+            h[i].v = 0;
+            after_enohost(m, st, h, addr, NH, &before, n);
+            failed = 1;
+        } else {
+            assert_ok(st);
+        }
+        if (i == 3 && !failed) { /* 512 KiB free in two pieces: the next needs a move */
+            assert_ok(vram_free(m, h[1]));
+            assert_ok(vram_free(m, h[3]));
+            h[1].v = h[3].v = 0;
+            int blocks = 0;
+            resume();
+            st = vram_manager_walk(m, count_block, &blocks);
+            if (fired()) {
+                expect_status(st, VRAM_ENOHOST);
+                expect_eq_u64(blocks, 0);
+                failed = 1;
+            } else {
+                assert_ok(st);
+                expect_eq_u64(blocks, 4);
+            }
+        }
+        for (int k = 0; k <= i; k++) {
+            vram_handle_info info;
+            if (h[k].v && vram_handle_get(m, h[k], &info) == VRAM_OK)
+                addr[k] = info.addr;
+        }
+    }
+    if (!failed) {
+        vram_manager_stats_get(m, &before);
+        vram_defrag_report r = {.moves = 99};
+        resume();
+        st = vram_manager_defrag(m, 0, &r);
+        if (fired()) {
+            after_enohost(m, st, h, addr, NH, &before, n);
+            expect_eq_u64(r.moves, 99); /* no report for a pass that did not run */
+            vram_manager_stats now;
+            vram_manager_stats_get(m, &now);
+            expect_eq_u64(now.defrag_passes, before.defrag_passes);
+            failed = 1;
+        } else {
+            assert_ok(st);
+        }
+    }
+    fail_at = 0;
+    vram_manager_destroy(m, NULL);
+    return failed;
+}
+
+static void host_memory(void)
+{
+    long n = 1;
+    while (host_run(n))
+        n++;
+    printf("manager_edges: %ld host allocations failed in turn\n", n - 1);
+    expect_true(n > 10); /* the runs reached allocations of every call above */
+}
+
 #if defined(VRAM_HAVE_CUDA) && defined(VRAM_FAKE_CUDA)
 /* A heap of capacity 0 takes the device's total: on the cuda backend (the
  * fake driver, tests/cmake/manager_edges.cmake) a failing cuMemGetInfo then
@@ -330,6 +498,7 @@ int main(void)
     table_full();
     leak_report();
     walk_foreign_block();
+    host_memory();
 #if defined(VRAM_HAVE_CUDA) && defined(VRAM_FAKE_CUDA)
     cuda_total_unknown();
 #endif
