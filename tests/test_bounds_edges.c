@@ -2,12 +2,19 @@
  * size limit (a full disk for the temporary files) met while logging, while
  * flushing the log before the backward scan, and by Belady's pass over a whole
  * trace; no file descriptor left for the temporary files; reads before the
- * scan; and errors reported without an error buffer. The limits are set on
- * this process for the call under test and restored at once. */
+ * scan; errors reported without an error buffer; and a trace that changes
+ * between Belady's two passes (a FIFO served twice by a child process). The
+ * limits are set on this process for the call under test and restored at once. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bounds.h"
 #include "nextuse.h"
@@ -122,9 +129,97 @@ static void test_bounds(void)
     expect_true(strcmp(err, "untouched") == 0);
 }
 
+/* ---- a trace that changes between the passes ---- */
+
+#define FIFO "bounds_edges.fifo"
+#define HEADER "vramtrace 1\nmodel m\nengine contiguous\ncapacity 1048576\n"
+
+static int write_all(int fd, const char *text)
+{
+    size_t n = strlen(text);
+    while (n) {
+        ssize_t w = write(fd, text, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        text += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* A child process serves FIFO: `first` to the reader of pass 1 and, once that
+ * reader has closed it (inotify: IN_CLOSE_NOWRITE), `second` to the reader of
+ * pass 2; with second NULL it removes the FIFO instead. Its pid. */
+static pid_t serve_twice(const char *first, const char *second)
+{
+    unlink(FIFO);
+    assert_true(mkfifo(FIFO, 0600) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid)
+        return pid;
+    alarm(30); /* never outlive a test that went wrong */
+    int in = inotify_init();
+    if (in < 0 || inotify_add_watch(in, FIFO, IN_CLOSE_NOWRITE) < 0)
+        _exit(2);
+    int fd = open(FIFO, O_WRONLY); /* waits for pass 1 */
+    if (fd < 0 || write_all(fd, first) || close(fd))
+        _exit(3);
+    char ev[sizeof(struct inotify_event) + 256];
+    if (read(in, ev, sizeof ev) <= 0) /* pass 1 closed the trace */
+        _exit(4);
+    if (!second)
+        _exit(unlink(FIFO) ? 5 : 0);
+    fd = open(FIFO, O_WRONLY); /* waits for pass 2 */
+    if (fd < 0 || write_all(fd, second) || close(fd))
+        _exit(6);
+    _exit(0);
+}
+
+static void expect_changed(const char *second, vram_status want, const char *message)
+{
+    static const char first[] = HEADER "alloc 1 4096 0 kv 0\nuse 1\nfree 1\n"
+                                       "acquire k 512 0\nrelease k\n";
+    pid_t pid = serve_twice(first, second);
+    vbounds b;
+    char err[512] = "";
+    alarm(30); /* a hang is a failure */
+    vram_status st = vbounds_compute(FIFO, 0, 1, &b, err, sizeof err);
+    alarm(0);
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        assert_true(errno == EINTR);
+    expect_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    expect_status(st, want);
+    if (!strstr(err, message)) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err, message);
+        test_failures++;
+    }
+    expect_true(!b.belady_done);
+    expect_eq_u64(b.events, 5); /* pass 1 saw the first version whole */
+    unlink(FIFO);
+}
+
+static void test_changed_between_passes(void)
+{
+    expect_changed(HEADER "alloc 1 4096 0 kv 0\nalloc 1 4096 0 kv 0\n", VRAM_EPARSE,
+                   FIFO ":6: the trace changed between the two passes");
+    expect_changed(HEADER "use 7\n", VRAM_EPARSE, FIFO ":5: the trace changed between the two passes");
+    expect_changed(HEADER "release k\n", VRAM_EPARSE,
+                   FIFO ":5: the trace changed between the two passes");
+    /* Malformed at its first event (found by the open) and at a later one. */
+    expect_changed(HEADER "alloc 1 banana\n", VRAM_EPARSE, FIFO ":5: ");
+    expect_changed(HEADER "alloc 1 4096 0 kv 0\nalloc 2 banana\n", VRAM_EPARSE, FIFO ":6: ");
+    expect_changed(NULL, VRAM_EIO, FIFO ": cannot open");
+}
+
 int main(void)
 {
     test_nextuse();
     test_bounds();
+    test_changed_between_passes();
     return test_finish("bounds_edges");
 }
