@@ -94,6 +94,8 @@ static void test_device_faults(void)
     o.defrag_every = 4;
     assert_ok(vreplay_run(&o, &r));
     expect_true(r.status == VREPLAY_RUN_OK && r.defrag_moves > 0);
+    remove("replay_edges_evict.trace");
+    remove("replay_edges_defrag.trace");
 }
 
 
@@ -147,6 +149,69 @@ static void test_refusals(void)
     assert_ok(vreplay_run(&o, &r));
     expect_true(r.status == VREPLAY_RUN_NOT_APPLICABLE);
     expect_contains(r.message, "cannot create a manager with the buddy policy over 67108964 bytes");
+
+    /* The pool layout with KV blocks of 384 bytes: the bestfit lane is made,
+     * the pool refuses a block that is not a multiple of its alignment. */
+    write_text("replay_edges_384.trace",
+               "vramtrace 1\nmodel m\nengine paged\ncapacity 1048576\nkv_block_bytes 384\n"
+               "alloc 1 384 0 kv 0\nalloc 2 4096 0 activation 0\nfree 1\nfree 2\n");
+    vbounds b;
+    assert_ok(vbounds_compute("replay_edges_384.trace", 0, 0, &b, err, sizeof err));
+    o = plain("replay_edges_384.trace");
+    o.policy = "pool";
+    o.bounds = &b;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_NOT_APPLICABLE);
+    expect_contains(r.message, "cannot create a manager with the pool policy over 1043712 bytes");
+    /* Blocks of 100 bytes: already the bestfit lane (a whole number of blocks,
+     * 4476 bytes) is not a multiple of 256. */
+    write_text("replay_edges_384.trace",
+               "vramtrace 1\nmodel m\nengine paged\ncapacity 1048576\nkv_block_bytes 100\n"
+               "alloc 1 100 0 kv 0\nalloc 2 4096 0 activation 0\nfree 1\nfree 2\n");
+    assert_ok(vbounds_compute("replay_edges_384.trace", 0, 0, &b, err, sizeof err));
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_NOT_APPLICABLE);
+    expect_contains(r.message, "cannot create a manager with the bestfit policy over 4476 bytes");
+    remove("replay_edges_384.trace");
+}
+
+static int first_used(const vram_block_info *blk, void *ctx)
+{
+    if (!blk->used)
+        return 0;
+    *(uint64_t *)ctx = blk->offset;
+    return 1;
+}
+
+/* Frees the first block of the bestfit lane behind the manager's back. */
+static void corrupt_lane0(void *ctx, uint64_t event_index, vram_manager *const *lanes, int nlanes)
+{
+    (void)ctx;
+    (void)event_index;
+    (void)nlanes;
+    uint64_t offset = UINT64_MAX;
+    vram_heap *h = vram_manager_heap(lanes[0]);
+    vram_heap_walk(h, first_used, &offset);
+    if (offset != UINT64_MAX)
+        vram_heap_free(h, offset);
+}
+
+/* In the pool layout the first lane's violation ends the checks: reported
+ * once, with the line after which it was found. */
+static void test_pool_violation(void)
+{
+    vbounds b;
+    assert_ok(vbounds_compute(CLI_DATA "small.trace", 0, 0, &b, err, sizeof err));
+    vreplay_options o = plain(CLI_DATA "small.trace");
+    o.policy = "pool";
+    o.bounds = &b;
+    o.inspect = corrupt_lane0;
+    o.inspect_at = 5;
+    vreplay_result r;
+    assert_ok(vreplay_run(&o, &r));
+    expect_true(r.status == VREPLAY_RUN_FAILED);
+    expect_eq_u64(r.events, 6);
+    expect_contains(r.message, "small.trace:14: invariant violated after this event: ");
 }
 
 /* ---- a run that ends where everything was due ---- */
@@ -454,6 +519,7 @@ int main(void)
     test_device_faults();
     test_names();
     test_refusals();
+    test_pool_violation();
     test_end_when_due();
     test_memory_trace_logged();
     test_db_faults();
