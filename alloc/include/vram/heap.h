@@ -9,7 +9,8 @@
  *     VRAM_EINVAL; an alignment below the heap's minimum is raised to it;
  *   - freeing an offset that is not the start of a live block is VRAM_ENOTFOUND,
  *     or VRAM_EDOUBLEFREE when the policy can tell it was freed already;
- *   - a failed call leaves the heap unchanged. */
+ *   - a failed call leaves the heap unchanged (one exception: a failed batch
+ *     on "caching" keeps cached the segments it reserved, see alloc_batch). */
 #ifndef VRAM_HEAP_H
 #define VRAM_HEAP_H
 
