@@ -39,7 +39,6 @@ static void test_header_refusals(void)
     expect_status(vtrace_writer_open(NULL, &h, &w), VRAM_EINVAL);
     expect_true(w == NULL);
     expect_status(vtrace_writer_open_as(OUT, NULL, 0, &w), VRAM_EINVAL);
-    remove(OUT);
 
     h.version = VTRACE_VERSION + 1;
     expect_header_refused(&h, "version 2");
@@ -51,8 +50,7 @@ static void test_header_refusals(void)
     expect_header_refused(&h, "a model with a leading blank");
     strcpy(h.model, "m\t");
     expect_header_refused(&h, "a model with a trailing tab");
-    memset(h.model, 'm', VTRACE_TEXT_MAX - 1);
-    h.model[VTRACE_TEXT_MAX - 1] = 'm'; /* no NUL within the field */
+    memset(h.model, 'm', VTRACE_TEXT_MAX); /* no NUL within the field */
     expect_header_refused(&h, "a model without its NUL");
     h = good_header();
     strcpy(h.engine, "e\x01");
@@ -324,6 +322,8 @@ static void test_lines(void)
     expect_status(vlines_open("x", (1 << 20) + 1, &s, err, sizeof err), VRAM_EINVAL);
     expect_true(strcmp(err, "x: line limit 1048577 out of range") == 0);
     expect_status(vlines_open("x", 0, &s, NULL, 0), VRAM_EINVAL);
+    expect_status(vlines_open("no/such/file", 64, &s, NULL, 0), VRAM_EIO);
+    expect_true(s == NULL);
     expect_status(vlines_open_buffer("a\n", 2, NULL, 0, &s, err, sizeof err), VRAM_EINVAL);
     expect_true(strcmp(err, "(buffer): line limit 0 out of range") == 0);
     expect_true(s == NULL);
