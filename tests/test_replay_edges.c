@@ -4,9 +4,10 @@
  * acquire or a compaction pass, each reported with file:line and the status;
  * database faults at every statement of a run whose trace cannot be opened;
  * runs that end at an event where a sample, compaction, check, inspection and
- * the stop flag were all due; set-ups that do not apply (tensor cache size,
- * a manager the policy cannot create); bad options; a trace given in memory
- * logged with its CRC; and the replay tool's options, tables and warnings. */
+ * the stop flag were all due; a violation in the first of the pool layout's
+ * two lanes; set-ups that do not apply (tensor cache size, a manager the
+ * policy cannot create); bad options; a trace given in memory logged with its
+ * CRC; and the replay tool's options, tables, warnings and progress display. */
 #include <zlib.h>
 
 #include "test_cli_lib.h"
@@ -15,7 +16,7 @@
 
 #define OUT_DB "replay_edges.db"
 
-static char err[1024]; /* the database's messages */
+static char err[1024]; /* messages of the database and the bounds */
 
 static void write_text(const char *path, const char *text)
 {
@@ -515,7 +516,6 @@ static void test_cli_progress(void)
 
 int main(void)
 {
-    err[0] = '\0';
     test_device_faults();
     test_names();
     test_refusals();
