@@ -436,11 +436,14 @@ static void test_cli_runs(void)
 
 /* Runs bin/replay with stderr on a new pseudo-terminal (stdin and stdout on
  * /dev/null), its files limited to fsize_kib KiB when > 0; what it wrote to
- * the terminal goes to out (cut to len - 1 bytes); its exit status. */
+ * the terminal goes to out (cut to len - 1 bytes); its exit status, or -1 when
+ * this system has no pseudo-terminals. */
 static int run_on_terminal(long fsize_kib, const char *const *argv, char *out, size_t len)
 {
     int m = posix_openpt(O_RDWR | O_NOCTTY);
-    assert_true(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0 && ptsname(m) != NULL);
+    if (m < 0)
+        return -1;
+    assert_true(grantpt(m) == 0 && unlockpt(m) == 0 && ptsname(m) != NULL);
     char slave[256];
     snprintf(slave, sizeof slave, "%s", ptsname(m));
     fflush(NULL);
@@ -499,7 +502,13 @@ static void test_cli_progress(void)
     static char out[1 << 16];
     const char *const argv[] = {"replay", "--policy", "bestfit", "--no-db", "--sample-every", "0",
                                 "--check-every", "0", "replay_edges_long.trace", NULL};
-    expect_eq_u64(run_on_terminal(0, argv, out, sizeof out), 0);
+    int st = run_on_terminal(0, argv, out, sizeof out);
+    if (st < 0) {
+        fprintf(stderr, "note: no pseudo-terminal here; the progress display is not tested\n");
+        remove("replay_edges_long.trace");
+        return;
+    }
+    expect_eq_u64(st, 0);
     expect_true(strstr(out, "\rbestfit   93.6%  65536 events  ") != NULL);
     expect_true(strstr(out, " M events/s") != NULL);
     expect_eq_u64(run_on_terminal(64, argv, out, sizeof out), 0);
