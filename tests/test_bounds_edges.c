@@ -205,6 +205,12 @@ static void expect_changed(const char *second, vram_status want, const char *mes
 
 static void test_changed_between_passes(void)
 {
+    int probe = inotify_init();
+    if (probe < 0) {
+        fprintf(stderr, "note: no inotify here; a trace changing between passes is not tested\n");
+        return;
+    }
+    close(probe);
     expect_changed(HEADER "alloc 1 4096 0 kv 0\nalloc 1 4096 0 kv 0\n", VRAM_EPARSE,
                    FIFO ":6: the trace changed between the two passes");
     expect_changed(HEADER "use 7\n", VRAM_EPARSE, FIFO ":5: the trace changed between the two passes");
