@@ -3,8 +3,7 @@
  * asserts VRAM_ECORRUPT and the exact message, restores the piece and asserts
  * that check() passes again. */
 #include "../alloc/caching_internal.h"
-#include "testlib.h"
-#include "vram/heap.h"
+#include "test_heap_lib.h"
 
 #define MIB (UINT64_C(1) << 20)
 
@@ -23,30 +22,6 @@ static uint64_t alloc(vram_heap *h, uint64_t size)
     assert_ok(vram_heap_alloc(h, size, 0, &off));
     return off;
 }
-
-static void expect_healthy_at(const vram_heap *h, int line)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st)
-        fprintf(stderr, "line %d: check after restore: %s\n", line, msg);
-    expect_status(st, VRAM_OK);
-}
-
-/* check() must fail with exactly `want`. */
-static void expect_violation_at(const vram_heap *h, const char *want, int line)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
-        fprintf(stderr, "line %d: check gave %s \"%s\", wanted \"%s\"\n", line, vram_strerror(st),
-                msg, want);
-        test_failures++;
-    }
-}
-
-#define expect_healthy(h) expect_healthy_at(h, __LINE__)
-#define expect_violation(h, want) expect_violation_at(h, want, __LINE__)
 
 /* The heap every block-level case starts from:
  *   segment 0 (small, [0, 2 MiB)):     a 512 | b 512 | c 512 | f free
@@ -76,91 +51,91 @@ static fixture make_fixture(void)
     x.l = x.s1->first;
     x.g = x.l->next;
     assert_true(x.f && !x.f->used && x.f == x.s0->last && x.g && x.g == x.s1->last);
-    expect_healthy(x.h);
+    EXPECT_HEAP_CLEAN(x.h);
     return x;
 }
 
 static void test_block_links(fixture *x)
 {
     x->b->segment = x->s1;
-    expect_violation(x->h, "block at 512: broken segment links");
+    EXPECT_HEAP_VIOLATION(x->h, "block at 512: broken segment links");
     x->b->segment = x->s0;
     x->b->prev = NULL;
-    expect_violation(x->h, "block at 512: broken segment links");
+    EXPECT_HEAP_VIOLATION(x->h, "block at 512: broken segment links");
     x->b->prev = x->a;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->cc->offset += 512;
-    expect_violation(x->h, "segment at 0: block at 1536 where 1024 was expected "
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 0: block at 1536 where 1024 was expected "
                            "(blocks must tile it)");
     x->cc->offset -= 512;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->s0->last = x->a;
-    expect_violation(x->h, "segment at 0: blocks end at 2097152, the segment at 2097152");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 0: blocks end at 2097152, the segment at 2097152");
     x->s0->last = x->f;
     x->s1->size += 2 * MIB;
-    expect_violation(x->h, "segment at 2097152: blocks end at 23068672, the segment at 25165824");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 2097152: blocks end at 23068672, the segment at 25165824");
     x->s1->size -= 2 * MIB;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 }
 
 static void test_block_fields(fixture *x)
 {
     x->b->size = 0;
-    expect_violation(x->h, "block at 512: size 0 is not a positive multiple of 512");
+    EXPECT_HEAP_VIOLATION(x->h, "block at 512: size 0 is not a positive multiple of 512");
     x->b->size = 700;
-    expect_violation(x->h, "block at 512: size 700 is not a positive multiple of 512");
+    EXPECT_HEAP_VIOLATION(x->h, "block at 512: size 700 is not a positive multiple of 512");
     x->b->size = 512;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->f->used = 1;
-    expect_violation(x->h, "used block at 1536 missing from the live map");
+    EXPECT_HEAP_VIOLATION(x->h, "used block at 1536 missing from the live map");
     x->f->used = 0;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->b->requested = 0;
-    expect_violation(x->h, "used block at 512: requested 0 outside (0, 512]");
+    EXPECT_HEAP_VIOLATION(x->h, "used block at 512: requested 0 outside (0, 512]");
     x->b->requested = 513;
-    expect_violation(x->h, "used block at 512: requested 513 outside (0, 512]");
+    EXPECT_HEAP_VIOLATION(x->h, "used block at 512: requested 513 outside (0, 512]");
     x->b->requested = 512;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->a->used = x->b->used = 0;
-    expect_violation(x->h, "free blocks at 0 and 512 should have merged");
+    EXPECT_HEAP_VIOLATION(x->h, "free blocks at 0 and 512 should have merged");
     x->a->used = x->b->used = 1;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 }
 
 static void test_segment_fields(fixture *x)
 {
     x->s0->pool = 5;
-    expect_violation(x->h, "segment at 0: pool 5");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 0: pool 5");
     x->s0->pool = CACHING_SMALL;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->s0->size = 0;
-    expect_violation(x->h, "segment at 0 of 0 bytes: not whole units of 2097152");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 0 of 0 bytes: not whole units of 2097152");
     x->s0->size = 3 * MIB;
-    expect_violation(x->h, "segment at 0 of 3145728 bytes: not whole units of 2097152");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 0 of 3145728 bytes: not whole units of 2097152");
     x->s0->size = 2 * MIB;
     x->s1->base += 512;
-    expect_violation(x->h, "segment at 2097664 of 20971520 bytes: not whole units of 2097152");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 2097664 of 20971520 bytes: not whole units of 2097152");
     x->s1->base -= 512;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->c->capacity = 20 * MIB;
-    expect_violation(x->h, "segment at 2097152 overlaps its neighbour or the end");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 2097152 overlaps its neighbour or the end");
     x->c->capacity = 64 * MIB;
     x->s1->base = 0;
-    expect_violation(x->h, "segment at 0 overlaps its neighbour or the end");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 0 overlaps its neighbour or the end");
     x->s1->base = 2 * MIB;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->s0->expandable = 1;
-    expect_violation(x->h, "segment at 0: expandable flag disagrees");
+    EXPECT_HEAP_VIOLATION(x->h, "segment at 0: expandable flag disagrees");
     x->s0->expandable = 0;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 }
 
 /* A block that no listed segment holds, in a segment of its own. */
@@ -188,14 +163,14 @@ static void test_pool_index(fixture *x)
 {
     caching_pool *small = &x->c->pools[CACHING_SMALL];
     small->free.root->red = 1;
-    expect_violation(x->h, "pool 0 index: red-black tree: the root is red or has a parent");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 index: red-black tree: the root is red or has a parent");
     small->free.root->red = 0;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->b->used = 0;
-    expect_violation(x->h, "pool 0 indexes 1 free blocks, its segments hold 2");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 indexes 1 free blocks, its segments hold 2");
     x->b->used = 1;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     /* f marked used (and put in the live map) while it stays indexed */
     assert_ok(vram__caching_map_reserve(&x->c->live, 1));
@@ -203,80 +178,80 @@ static void test_pool_index(fixture *x)
     x->f->requested = 1;
     vram__caching_map_put(&x->c->live, x->f);
     x->b->used = 0;
-    expect_violation(x->h, "pool 0 indexes block at 1536, used or of another pool");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 indexes block at 1536, used or of another pool");
     vram__caching_map_del(&x->c->live, x->f->offset);
     x->f->used = 0;
     x->f->requested = 0;
     x->b->used = 1;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     /* the two segments trade pools: each pool's count still agrees */
     x->s0->pool = CACHING_LARGE;
     x->s1->pool = CACHING_SMALL;
-    expect_violation(x->h, "pool 0 indexes block at 1536, used or of another pool");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 indexes block at 1536, used or of another pool");
     x->s0->pool = CACHING_SMALL;
     x->s1->pool = CACHING_LARGE;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     stray s;
     stray_insert(x, &s, 40 * MIB);
     s.seg.first = NULL;
-    expect_violation(x->h, "pool 0 indexes block at 41943040, not linked in its segment");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 indexes block at 41943040, not linked in its segment");
     s.seg.first = &s.blk;
     s.seg.last = NULL;
-    expect_violation(x->h, "pool 0 indexes block at 41943040, not linked in its segment");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 indexes block at 41943040, not linked in its segment");
     s.seg.last = &s.blk;
     /* indexed while small, now larger than f, which follows it */
     s.blk.size = 4 * MIB;
-    expect_violation(x->h, "pool 0 index out of (size, offset) order at 1536");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 index out of (size, offset) order at 1536");
     s.blk.size = x->f->size;
-    expect_violation(x->h, "pool 0 index out of (size, offset) order at 1536");
+    EXPECT_HEAP_VIOLATION(x->h, "pool 0 index out of (size, offset) order at 1536");
     stray_remove(x, &s);
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 }
 
 static void test_counters(fixture *x)
 {
     vram_caching_stats *st = &x->c->st;
     st->reserved += 512;
-    expect_violation(x->h, "counters reserved/allocated/requested 23069184/4195840/4195840 but "
+    EXPECT_HEAP_VIOLATION(x->h, "counters reserved/allocated/requested 23069184/4195840/4195840 but "
                            "the blocks give 23068672/4195840/4195840");
     st->reserved -= 512;
     st->allocated += 512;
-    expect_violation(x->h, "counters reserved/allocated/requested 23068672/4196352/4195840 but "
+    EXPECT_HEAP_VIOLATION(x->h, "counters reserved/allocated/requested 23068672/4196352/4195840 but "
                            "the blocks give 23068672/4195840/4195840");
     st->allocated -= 512;
     st->requested -= 1;
-    expect_violation(x->h, "counters reserved/allocated/requested 23068672/4195840/4195839 but "
+    EXPECT_HEAP_VIOLATION(x->h, "counters reserved/allocated/requested 23068672/4195840/4195839 but "
                            "the blocks give 23068672/4195840/4195840");
     st->requested += 1;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     x->c->live_allocs++;
-    expect_violation(x->h, "4 used blocks but 5 live allocations and 4 in the live map");
+    EXPECT_HEAP_VIOLATION(x->h, "4 used blocks but 5 live allocations and 4 in the live map");
     x->c->live_allocs--;
     x->c->live.count++;
-    expect_violation(x->h, "4 used blocks but 4 live allocations and 5 in the live map");
+    EXPECT_HEAP_VIOLATION(x->h, "4 used blocks but 4 live allocations and 5 in the live map");
     x->c->live.count--;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     st->small_segments++;
-    expect_violation(x->h, "segment counters 2/1 but 1 small and 1 large listed");
+    EXPECT_HEAP_VIOLATION(x->h, "segment counters 2/1 but 1 small and 1 large listed");
     st->small_segments--;
     st->large_segments++;
-    expect_violation(x->h, "segment counters 1/2 but 1 small and 1 large listed");
+    EXPECT_HEAP_VIOLATION(x->h, "segment counters 1/2 but 1 small and 1 large listed");
     st->large_segments--;
     st->segments++;
-    expect_violation(x->h, "segment counters 1/1 but 1 small and 1 large listed");
+    EXPECT_HEAP_VIOLATION(x->h, "segment counters 1/1 but 1 small and 1 large listed");
     st->segments--;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 }
 
 static void test_placement(fixture *x)
 {
     vram_heap *space = x->c->space;
     x->c->space = NULL;
-    expect_violation(x->h, "segments listed without a placement heap");
+    EXPECT_HEAP_VIOLATION(x->h, "segments listed without a placement heap");
 
     /* a placement heap whose own check fails */
     vram_heap *other = make(8 * MIB, 0);
@@ -284,39 +259,39 @@ static void test_placement(fixture *x)
     caching_heap *oc = vram__heap_impl(other);
     oc->st.reserved++;
     x->c->space = other;
-    expect_violation(x->h, "placement heap: counters reserved/allocated/requested "
+    EXPECT_HEAP_VIOLATION(x->h, "placement heap: counters reserved/allocated/requested "
                            "2097153/512/512 but the blocks give 2097152/512/512");
     oc->st.reserved--;
     vram_heap_destroy(other);
     x->c->space = space;
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     uint64_t extra = UINT64_MAX, back = UINT64_MAX;
     assert_ok(vram_heap_alloc(space, 2 * MIB, 0, &extra)); /* after both segments */
     expect_eq_u64(extra, 22 * MIB);
-    expect_violation(x->h, "placement heap and segment list disagree at 23068672 "
+    EXPECT_HEAP_VIOLATION(x->h, "placement heap and segment list disagree at 23068672 "
                            "(2 of 2 segments matched)");
     assert_ok(vram_heap_free(space, extra));
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     assert_ok(vram_heap_free(space, 0)); /* segment 0 loses its placement */
-    expect_violation(x->h, "placement heap and segment list disagree at 2097152 "
+    EXPECT_HEAP_VIOLATION(x->h, "placement heap and segment list disagree at 2097152 "
                            "(0 of 2 segments matched)");
     assert_ok(vram_heap_alloc(space, 2 * MIB, 0, &back));
     expect_eq_u64(back, 0);
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 
     assert_ok(vram_heap_free(space, 2 * MIB)); /* segment 1 loses its placement */
-    expect_violation(x->h, "placement heap and segment list disagree at 18446744073709551615 "
+    EXPECT_HEAP_VIOLATION(x->h, "placement heap and segment list disagree at 18446744073709551615 "
                            "(1 of 2 segments matched)");
     assert_ok(vram_heap_alloc(space, 2 * MIB, 0, &back)); /* a smaller block in its place */
     expect_eq_u64(back, 2 * MIB);
-    expect_violation(x->h, "placement heap and segment list disagree at 2097152 "
+    EXPECT_HEAP_VIOLATION(x->h, "placement heap and segment list disagree at 2097152 "
                            "(1 of 2 segments matched)");
     assert_ok(vram_heap_free(space, back));
     assert_ok(vram_heap_alloc(space, 20 * MIB, 0, &back));
     expect_eq_u64(back, 2 * MIB);
-    expect_healthy(x->h);
+    EXPECT_HEAP_CLEAN(x->h);
 }
 
 /* With expandable segments each pool's one segment is its pool's expandable. */
@@ -325,12 +300,12 @@ static void test_expandable_flag(void)
     vram_heap *h = make(64 * MIB, 1);
     caching_heap *c = vram__heap_impl(h);
     expect_eq_u64(alloc(h, 512), 0);
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     caching_segment *s = c->pools[CACHING_SMALL].expandable;
     c->pools[CACHING_SMALL].expandable = NULL;
-    expect_violation(h, "segment at 0: expandable flag disagrees");
+    EXPECT_HEAP_VIOLATION(h, "segment at 0: expandable flag disagrees");
     c->pools[CACHING_SMALL].expandable = s;
-    expect_healthy(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 

@@ -6,45 +6,9 @@
  * tests/cmake/heap_diff.cmake). Each case corrupts one piece of state on
  * purpose, asserts VRAM_ECORRUPT and the exact message, restores the state and
  * asserts that check() passes again. */
-#include "testlib.h"
+#include "test_heap_lib.h"
 
 #include "../alloc/heap_bestfit.c"
-
-#define KiB (UINT64_C(1) << 10)
-
-static void expect_clean(const vram_heap *h, int line)
-{
-    char msg[256];
-    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
-        test_failures++;
-    }
-}
-
-static void expect_violation(const vram_heap *h, const char *want, int line)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
-        fprintf(stderr, "%s:%d: FAILED: check gave %s \"%s\", wanted \"%s\"\n", __FILE__, line,
-                vram_status_name(st), st ? msg : "", want);
-        test_failures++;
-    }
-}
-
-#define EXPECT_CLEAN(h) expect_clean((h), __LINE__)
-#define EXPECT_VIOLATION(h, want) expect_violation((h), (want), __LINE__)
-
-/* Sets `lvalue` to `value`, expects the violation `want`, restores the lvalue
- * and expects a clean check. */
-#define CORRUPT(h, lvalue, value, want)                                                    \
-    do {                                                                                   \
-        __typeof__(lvalue) saved_ = (lvalue);                                              \
-        (lvalue) = (value);                                                                \
-        EXPECT_VIOLATION(h, want);                                                         \
-        (lvalue) = saved_;                                                                 \
-        EXPECT_CLEAN(h);                                                                   \
-    } while (0)
 
 /* The layout every case starts from, over 64 KiB with 256-byte alignment:
  *   a [0, 1024) used (1000 requested), b [1024, 1536) free,
@@ -82,7 +46,7 @@ static fixture setup(void)
     vram__rb_node *root = f.h->by_size.root;
     assert_true(root == &f.tail->by_size && root->left == &f.b->by_size && !root->right);
     assert_true(!root->red && f.b->by_size.red);
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
     return f;
 }
 
@@ -189,7 +153,7 @@ static void test_walk_backwards(void)
         later = blk;
     }
     expect_eq_u64(k, 0);
-    EXPECT_CLEAN(heap);
+    EXPECT_HEAP_CLEAN(heap);
     vram_heap_destroy(heap);
 }
 
@@ -200,40 +164,40 @@ static void test_indexes(void)
     bf_heap *h = f.h;
 
     vram__rb_erase(&h->by_size, &f.b->by_size);
-    EXPECT_VIOLATION(f.heap, "size index holds 1 blocks, the list 2 free ones");
+    EXPECT_HEAP_VIOLATION(f.heap, "size index holds 1 blocks, the list 2 free ones");
     size_insert(h, f.c); /* a used block in b's place */
-    EXPECT_VIOLATION(f.heap, "used block at 1536 is in the size index");
+    EXPECT_HEAP_VIOLATION(f.heap, "used block at 1536 is in the size index");
     vram__rb_erase(&h->by_size, &f.c->by_size);
     /* b linked after the largest block: out of (size, offset) order. */
     vram__rb_node *last = vram__rb_last(&h->by_size);
     vram__rb_link(&h->by_size, &f.b->by_size, last, &last->right);
-    EXPECT_VIOLATION(f.heap, "size index out of order at block 1024");
+    EXPECT_HEAP_VIOLATION(f.heap, "size index out of order at block 1024");
     vram__rb_erase(&h->by_size, &f.b->by_size);
 
     /* The size index holds a copy of b, not b itself. */
     bf_block copy = *f.b;
     size_insert(h, &copy);
-    EXPECT_VIOLATION(f.heap, "size index does not find free block at 1024");
+    EXPECT_HEAP_VIOLATION(f.heap, "size index does not find free block at 1024");
     vram__rb_erase(&h->by_size, &copy.by_size);
     /* ... or a smaller stranger: b's search lands on the larger tail. */
     bf_block stranger = {.off = 8 * KiB, .size = 256};
     size_insert(h, &stranger);
-    EXPECT_VIOLATION(f.heap, "size index does not find free block at 1024");
+    EXPECT_HEAP_VIOLATION(f.heap, "size index does not find free block at 1024");
     /* ... or the stranger instead of the tail: nothing is large enough for it. */
     vram__rb_erase(&h->by_size, &f.tail->by_size);
     size_insert(h, f.b);
-    EXPECT_VIOLATION(f.heap, "size index does not find free block at 1792");
+    EXPECT_HEAP_VIOLATION(f.heap, "size index does not find free block at 1792");
     vram__rb_erase(&h->by_size, &stranger.by_size);
     size_insert(h, f.tail);
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
 
     /* The offset index maps b's offset to c. */
     vram__offmap_del(&h->by_off, 1024);
     vram__offmap_put(&h->by_off, 1024, f.c);
-    EXPECT_VIOLATION(f.heap, "offset index does not find block at 1024");
+    EXPECT_HEAP_VIOLATION(f.heap, "offset index does not find block at 1024");
     vram__offmap_del(&h->by_off, 1024);
     vram__offmap_put(&h->by_off, 1024, f.b);
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
     vram_heap_destroy(f.heap);
 }
 

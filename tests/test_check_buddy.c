@@ -5,45 +5,9 @@
  * tests/cmake/heap_diff.cmake). Each case corrupts one piece of state on
  * purpose, asserts VRAM_ECORRUPT and the exact message, restores the state and
  * asserts that check() passes again. */
-#include "testlib.h"
+#include "test_heap_lib.h"
 
 #include "../alloc/heap_buddy.c"
-
-#define KiB (UINT64_C(1) << 10)
-
-static void expect_clean(const vram_heap *h, int line)
-{
-    char msg[256];
-    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
-        test_failures++;
-    }
-}
-
-static void expect_violation(const vram_heap *h, const char *want, int line)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
-        fprintf(stderr, "%s:%d: FAILED: check gave %s \"%s\", wanted \"%s\"\n", __FILE__, line,
-                vram_status_name(st), st ? msg : "", want);
-        test_failures++;
-    }
-}
-
-#define EXPECT_CLEAN(h) expect_clean((h), __LINE__)
-#define EXPECT_VIOLATION(h, want) expect_violation((h), (want), __LINE__)
-
-/* Sets `lvalue` to `value`, expects the violation `want`, restores the lvalue
- * and expects a clean check. */
-#define CORRUPT(h, lvalue, value, want)                                                    \
-    do {                                                                                   \
-        __typeof__(lvalue) saved_ = (lvalue);                                              \
-        (lvalue) = (value);                                                                \
-        EXPECT_VIOLATION(h, want);                                                         \
-        (lvalue) = saved_;                                                                 \
-        EXPECT_CLEAN(h);                                                                   \
-    } while (0)
 
 /* The layout every case starts from: one root of 64 KiB, orders 8 (256 bytes)
  * to 16. a [0, 256) used, b [256, 512) free, d [512, 1024) free,
@@ -81,7 +45,7 @@ static fixture setup(void)
     f.top = block_at(f.h, 32 * KiB);
     assert_true(f.h->free_list[8] == f.b && !f.b->next && f.h->free_list[9] == f.d);
     assert_true(f.h->free_list[15] == f.top && !f.top->next && f.h->nfree == 7);
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
     return f;
 }
 
@@ -100,10 +64,10 @@ static void test_blocks(void)
     /* a free beside its free buddy b. */
     f.a->used = 0;
     f.a->requested = 0;
-    EXPECT_VIOLATION(f.heap, "free buddies at 0 and 256 (order 8) should have merged");
+    EXPECT_HEAP_VIOLATION(f.heap, "free buddies at 0 and 256 (order 8) should have merged");
     f.a->used = 1;
     f.a->requested = 256;
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
     CORRUPT(f.heap, f.a->requested, 0, "block at 0: requested 0 does not fit its state");
     CORRUPT(f.heap, f.a->requested, 257, "block at 0: requested 257 does not fit its state");
     CORRUPT(f.heap, f.b->requested, 5, "block at 256: requested 5 does not fit its state");
@@ -112,9 +76,9 @@ static void test_blocks(void)
 
     /* No block in the offset index at b's offset. */
     vram__offmap_del(&h->by_off, 256);
-    EXPECT_VIOLATION(f.heap, "blocks do not tile the range: no block starts at 256");
+    EXPECT_HEAP_VIOLATION(f.heap, "blocks do not tile the range: no block starts at 256");
     vram__offmap_put(&h->by_off, 256, f.b);
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
     vram_heap_destroy(f.heap);
 }
 
@@ -140,20 +104,20 @@ static void test_free_lists(void)
     CORRUPT(f.heap, f.b->next, f.a, LINKED_WRONGLY("0"));
     f.b->next = f.d;
     f.d->prev = f.b;
-    EXPECT_VIOLATION(f.heap, LINKED_WRONGLY("512"));
+    EXPECT_HEAP_VIOLATION(f.heap, LINKED_WRONGLY("512"));
     f.b->next = NULL;
     f.d->prev = NULL;
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
     stranger = (bd_block){.off = 768, .order = 8, .prev = f.b};
     CORRUPT(f.heap, f.b->next, &stranger, LINKED_WRONGLY("768"));
 
     /* b in no list. */
     h->free_list[8] = NULL;
     h->nonempty &= ~(UINT64_C(1) << 8);
-    EXPECT_VIOLATION(f.heap, "free lists hold 6 blocks, the range 7 free ones");
+    EXPECT_HEAP_VIOLATION(f.heap, "free lists hold 6 blocks, the range 7 free ones");
     h->free_list[8] = f.b;
     h->nonempty |= UINT64_C(1) << 8;
-    EXPECT_CLEAN(f.heap);
+    EXPECT_HEAP_CLEAN(f.heap);
     vram_heap_destroy(f.heap);
 }
 

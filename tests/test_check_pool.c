@@ -6,45 +6,9 @@
  * tests/cmake/heap_diff.cmake). Each case corrupts one piece of state on
  * purpose, asserts VRAM_ECORRUPT and the exact message, restores the state and
  * asserts that check() passes again. */
-#include "testlib.h"
+#include "test_heap_lib.h"
 
 #include "../alloc/heap_pool.c"
-
-#define KiB (UINT64_C(1) << 10)
-
-static void expect_clean(const vram_heap *h, int line)
-{
-    char msg[256];
-    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
-        test_failures++;
-    }
-}
-
-static void expect_violation(const vram_heap *h, const char *want, int line)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
-        fprintf(stderr, "%s:%d: FAILED: check gave %s \"%s\", wanted \"%s\"\n", __FILE__, line,
-                vram_status_name(st), st ? msg : "", want);
-        test_failures++;
-    }
-}
-
-#define EXPECT_CLEAN(h) expect_clean((h), __LINE__)
-#define EXPECT_VIOLATION(h, want) expect_violation((h), (want), __LINE__)
-
-/* Sets `lvalue` to `value`, expects the violation `want`, restores the lvalue
- * and expects a clean check. */
-#define CORRUPT(h, lvalue, value, want)                                                    \
-    do {                                                                                   \
-        __typeof__(lvalue) saved_ = (lvalue);                                              \
-        (lvalue) = (value);                                                                \
-        EXPECT_VIOLATION(h, want);                                                         \
-        (lvalue) = saved_;                                                                 \
-        EXPECT_CLEAN(h);                                                                   \
-    } while (0)
 
 /* The layout every case starts from: 64 blocks of 4 KiB (64 records), blocks
  * 0 (1000 bytes requested) and 3 (3000) used, 1 and 2 freed in that order, so
@@ -64,7 +28,7 @@ static vram_heap *setup(pool **out)
     assert_ok(vram_heap_free(h, off[2]));
     pool *p = vram__heap_impl(h);
     assert_true(p->hwm == 4 && p->cap == 64 && p->free_head == 2 && p->blocks[2].next == 1);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     *out = p;
     return h;
 }
@@ -95,10 +59,10 @@ static void test_free_list(void)
     /* The list starts at 1: block 2 is free yet not listed. */
     p->free_head = 1;
     p->blocks[1].prev = NIL;
-    EXPECT_VIOLATION(h, "free list holds 1 blocks, 2 free below the mark");
+    EXPECT_HEAP_VIOLATION(h, "free list holds 1 blocks, 2 free below the mark");
     p->free_head = 2;
     p->blocks[1].prev = 2;
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 
@@ -123,7 +87,7 @@ static void test_retain_ceiling(void)
     expect_status(vram_heap_retain(h, 0), VRAM_EOVERFLOW);
     expect_eq_u64(p->blocks[0].refs, UINT32_MAX);
     p->blocks[0].refs = 1;
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_free(h, 0));
     vram_heap_destroy(h);
 }

@@ -5,45 +5,9 @@
  * tests/cmake/heap_diff.cmake). Each case corrupts one piece of state on
  * purpose, asserts VRAM_ECORRUPT and the exact message, restores the state and
  * asserts that check() passes again. */
-#include "testlib.h"
+#include "test_heap_lib.h"
 
 #include "../alloc/heap_tlsf.c"
-
-#define KiB (UINT64_C(1) << 10)
-
-static void expect_clean(const vram_heap *h, int line)
-{
-    char msg[256];
-    if (vram_heap_check(h, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "%s:%d: FAILED: check: %s\n", __FILE__, line, msg);
-        test_failures++;
-    }
-}
-
-static void expect_violation(const vram_heap *h, const char *want, int line)
-{
-    char msg[256];
-    vram_status st = vram_heap_check(h, msg, sizeof msg);
-    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
-        fprintf(stderr, "%s:%d: FAILED: check gave %s \"%s\", wanted \"%s\"\n", __FILE__, line,
-                vram_status_name(st), st ? msg : "", want);
-        test_failures++;
-    }
-}
-
-#define EXPECT_CLEAN(h) expect_clean((h), __LINE__)
-#define EXPECT_VIOLATION(h, want) expect_violation((h), (want), __LINE__)
-
-/* Sets `lvalue` to `value`, expects the violation `want`, restores the lvalue
- * and expects a clean check. */
-#define CORRUPT(h, lvalue, value, want)                                                    \
-    do {                                                                                   \
-        __typeof__(lvalue) saved_ = (lvalue);                                              \
-        (lvalue) = (value);                                                                \
-        EXPECT_VIOLATION(h, want);                                                         \
-        (lvalue) = saved_;                                                                 \
-        EXPECT_CLEAN(h);                                                                   \
-    } while (0)
 
 /* The layout every case starts from, 256-byte units over 64 KiB:
  *   a [0, 1024) used (1000 requested), b [1024, 1536) free (list (0,2)),
@@ -79,7 +43,7 @@ static fixture setup(void)
     f.c = node_at(f.t, 1536);
     f.tail = node_at(f.t, 1792);
     assert_true(f.t->tail == f.tail && f.t->lists[0][2] == f.b && f.t->lists[3][30] == f.tail);
-    EXPECT_CLEAN(f.h);
+    EXPECT_HEAP_CLEAN(f.h);
     return f;
 }
 
@@ -102,9 +66,9 @@ static void test_block_list(void)
 
     /* The hash: an entry removed, then put back where it was. */
     tlsf_map_remove(&t->map, 1536);
-    EXPECT_VIOLATION(f.h, "block at 1536: missing from the offset hash");
+    EXPECT_HEAP_VIOLATION(f.h, "block at 1536: missing from the offset hash");
     tlsf_map_put(&t->map, 1536, f.c);
-    EXPECT_CLEAN(f.h);
+    EXPECT_HEAP_CLEAN(f.h);
     vram_heap_destroy(f.h);
 }
 
@@ -136,7 +100,7 @@ static void test_counters(void)
     expect_status(vram_heap_check(f.h, msg, 0), VRAM_ECORRUPT);
     expect_true(msg[0] == 'x'); /* a zero-length buffer is not written */
     t->live--;
-    EXPECT_CLEAN(f.h);
+    EXPECT_HEAP_CLEAN(f.h);
     vram_heap_destroy(f.h);
 }
 
@@ -152,41 +116,41 @@ static void test_free_lists(void)
     /* A used block linked behind b in b's list. */
     nodes[f.b].next_free = f.c;
     nodes[f.c].prev_free = f.b;
-    EXPECT_VIOLATION(f.h, "used block at 1536 in free list (0,2)");
+    EXPECT_HEAP_VIOLATION(f.h, "used block at 1536 in free list (0,2)");
     nodes[f.b].next_free = NIL;
-    EXPECT_CLEAN(f.h);
+    EXPECT_HEAP_CLEAN(f.h);
 
     /* A node outside the block list, linked behind b: three listed, two free. */
     assert_true(t->nodes_used < t->nodes_cap);
     uint32_t extra = t->nodes_used;
     nodes[extra] = (tlsf_node){.off = 4 * KiB, .size = 512, .prev_free = f.b, .next_free = NIL};
     nodes[f.b].next_free = extra;
-    EXPECT_VIOLATION(f.h, "free lists hold more than 2 blocks");
+    EXPECT_HEAP_VIOLATION(f.h, "free lists hold more than 2 blocks");
     nodes[f.b].next_free = NIL;
-    EXPECT_CLEAN(f.h);
+    EXPECT_HEAP_CLEAN(f.h);
 
     /* b moved to another second-level list, then to another first-level one. */
     t->lists[0][2] = NIL;
     t->lists[0][3] = f.b;
     t->sl_map[0] = 1u << 3;
-    EXPECT_VIOLATION(f.h, "free block at 1024 size 512 in list (0,3), belongs in (0,2)");
+    EXPECT_HEAP_VIOLATION(f.h, "free block at 1024 size 512 in list (0,3), belongs in (0,2)");
     t->lists[0][3] = NIL;
     t->sl_map[0] = 0;
     t->fl_map &= ~UINT64_C(1);
     t->lists[1][0] = f.b;
     t->sl_map[1] = 1;
     t->fl_map |= 2;
-    EXPECT_VIOLATION(f.h, "free block at 1024 size 512 in list (1,0), belongs in (0,2)");
+    EXPECT_HEAP_VIOLATION(f.h, "free block at 1024 size 512 in list (1,0), belongs in (0,2)");
 
     /* b in no list at all. */
     t->lists[1][0] = NIL;
     t->sl_map[1] = 0;
     t->fl_map &= ~UINT64_C(2);
-    EXPECT_VIOLATION(f.h, "free lists hold 1 of 2 free blocks");
+    EXPECT_HEAP_VIOLATION(f.h, "free lists hold 1 of 2 free blocks");
     t->lists[0][2] = f.b;
     t->sl_map[0] = 1u << 2;
     t->fl_map |= 1;
-    EXPECT_CLEAN(f.h);
+    EXPECT_HEAP_CLEAN(f.h);
     vram_heap_destroy(f.h);
 }
 
@@ -213,7 +177,7 @@ static void test_node_limit(void)
     t->nodes_cap = cap;
     vram_heap_stats_get(f.h, &after);
     expect_true(same_stats(&before, &after));
-    EXPECT_CLEAN(f.h);
+    EXPECT_HEAP_CLEAN(f.h);
     vram_heap_destroy(f.h);
 
     /* A grow behind a used tail needs a node too. */
@@ -231,12 +195,12 @@ static void test_node_limit(void)
     t->nodes_cap = cap;
     vram_heap_stats_get(h, &after);
     expect_true(same_stats(&before, &after));
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     assert_ok(vram_heap_grow(h, 4 * KiB));
     vram_heap_stats_get(h, &after);
     expect_eq_u64(after.capacity, 68 * KiB);
     expect_eq_u64(after.largest_free, 4 * KiB);
-    EXPECT_CLEAN(h);
+    EXPECT_HEAP_CLEAN(h);
     vram_heap_destroy(h);
 }
 

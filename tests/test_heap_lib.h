@@ -38,6 +38,32 @@ static inline void test_heap_clean_(const vram_heap *h, const char *file, int li
 /* check() passes; a failure names the caller's line and the violation. */
 #define EXPECT_HEAP_CLEAN(h) test_heap_clean_((h), __FILE__, __LINE__)
 
+static inline void test_heap_violation_(const vram_heap *h, const char *want, const char *file,
+                                        int line)
+{
+    char msg[256];
+    vram_status st = vram_heap_check(h, msg, sizeof msg);
+    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
+        fprintf(stderr, "%s:%d: FAILED: check gave %s \"%s\", wanted \"%s\"\n", file, line,
+                vram_status_name(st), st ? msg : "", want);
+        test_failures++;
+    }
+}
+/* check() fails with VRAM_ECORRUPT and exactly the message `want`. */
+#define EXPECT_HEAP_VIOLATION(h, want) test_heap_violation_((h), (want), __FILE__, __LINE__)
+
+/* For the tests that corrupt a policy's private state: sets `lvalue` to
+ * `value`, expects the violation `want`, restores the lvalue and expects a
+ * clean check. */
+#define CORRUPT(h, lvalue, value, want)                                                    \
+    do {                                                                                   \
+        __typeof__(lvalue) saved_ = (lvalue);                                              \
+        (lvalue) = (value);                                                                \
+        EXPECT_HEAP_VIOLATION(h, want);                                                    \
+        (lvalue) = saved_;                                                                 \
+        EXPECT_HEAP_CLEAN(h);                                                              \
+    } while (0)
+
 #define TEST_WALK_MAX 4096
 
 /* The blocks of one walk, in address order. */
