@@ -58,7 +58,8 @@ typedef struct vimport_stats {
 /* Imports an RMM log. Cost: two streaming reads of the input, memory O(distinct
  * pointers). Fails with VRAM_EPARSE and "FILE:LINE: what" for a malformed row
  * (wrong header, column count, action, pointer, size or time) or an inconsistent
- * one (see above), VRAM_EIO when the input cannot be read or the output written,
+ * one (see above), VRAM_EIO when the input cannot be read (or is no regular
+ * file: the log is read twice) or the output written,
  * VRAM_EINVAL for NULL paths, an output that is the input file itself (or a
  * directory), or a log that allocates nothing when no --capacity is given (no
  * capacity can be derived), VRAM_ENOHOST without memory. `opt` and `stats` may

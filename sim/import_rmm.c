@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "import_core.h"
 
@@ -340,8 +341,14 @@ vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport
     if (st)
         return st;
     rmm_src s = {.core = &c, .path = in_path};
-    s.f = fopen(in_path, "rb");
-    if (!s.f)
+    /* The log is read twice (sizes first, then the events): a pipe would be
+     * empty the second time, and opening a FIFO would wait for a writer. */
+    struct stat sb;
+    if (stat(in_path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        st = vimport__fail(&c, NULL, VRAM_EIO,
+                           "%s: not a regular file: an RMM log is read twice; save it to a file"
+                           " first", in_path);
+    else if (!(s.f = fopen(in_path, "rb")))
         st = vimport__fail(&c, NULL, VRAM_EIO, "%s: cannot open: %s", in_path, strerror(errno));
     else
         st = import_file(&c, &s, out_path, opt);

@@ -56,7 +56,7 @@ static void test_bad_rmm(void)
     CLI_EXPECT(1, TEXTS("cli_vimport_empty.csv:1: empty file"), "vimport", "rmm", "cli_vimport_empty.csv",
                "-o", OUT);
     cli_make_dir("cli_vimport_dir.csv");
-    CLI_EXPECT(1, TEXTS("cli_vimport_dir.csv: read error: Is a directory"), "vimport", "rmm",
+    CLI_EXPECT(1, TEXTS("cli_vimport_dir.csv: not a regular file"), "vimport", "rmm",
                "cli_vimport_dir.csv", "-o", OUT);
     CLI_EXPECT(1, TEXTS("cli_vimport_missing.csv: cannot open: No such file"), "vimport", "rmm",
                "cli_vimport_missing.csv", "-o", OUT);

@@ -282,6 +282,13 @@ static void test_rmm(void)
     expect_status(vimport_rmm(CSV, "/dev/full", NULL, NULL, err, sizeof err), VRAM_EIO);
     expect_message("/dev/full: cannot write: No space left on device");
     remove(CSV);
+
+    /* A FIFO (or a pipe, as `<(cat log)` gives) cannot be read twice. */
+    remove("import_edges.fifo");
+    assert_true(mkfifo("import_edges.fifo", 0600) == 0);
+    expect_status(vimport_rmm("import_edges.fifo", OUT, NULL, NULL, err, sizeof err), VRAM_EIO);
+    expect_message("import_edges.fifo: not a regular file: an RMM log is read twice");
+    remove("import_edges.fifo");
 }
 
 static void test_cli(void)
