@@ -151,7 +151,8 @@ static int write_all(int fd, const char *text)
 
 /* A child process serves FIFO: `first` to the reader of pass 1 and, once that
  * reader has closed it (inotify: IN_CLOSE_NOWRITE), `second` to the reader of
- * pass 2; with second NULL it removes the FIFO instead. Its pid. */
+ * pass 2; with second NULL it removes the FIFO instead, before pass 1 is
+ * done with it. Its pid. */
 static pid_t serve_twice(const char *first, const char *second)
 {
     unlink(FIFO);
@@ -168,11 +169,13 @@ static pid_t serve_twice(const char *first, const char *second)
     int fd = open(FIFO, O_WRONLY); /* waits for pass 1 */
     if (fd < 0 || write_all(fd, first) || close(fd))
         _exit(3);
+    /* Removed while pass 1 still holds it open (it reads on from the pipe):
+     * removing it after pass 1's close would race with pass 2's open. */
+    if (!second)
+        _exit(unlink(FIFO) ? 5 : 0);
     char ev[sizeof(struct inotify_event) + 256];
     if (read(in, ev, sizeof ev) <= 0) /* pass 1 closed the trace */
         _exit(4);
-    if (!second)
-        _exit(unlink(FIFO) ? 5 : 0);
     fd = open(FIFO, O_WRONLY); /* waits for pass 2 */
     if (fd < 0 || write_all(fd, second) || close(fd))
         _exit(6);
