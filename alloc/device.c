@@ -363,9 +363,6 @@ static uint64_t round_gran(uint64_t n, uint64_t g)
 vram_status vram_device_reserve_growable(vram_device *d, uint64_t max_size, uint64_t *addr)
 {
     d->msg[0] = '\0';
-    if (!d->ops->reserve_growable)
-        return fail(d, VRAM_EUNSUPPORTED, "reserve_growable: the %s backend has no growable segments",
-                    d->ops->name);
     uint64_t ext = round_gran(max_size, vram_device_granularity(d));
     if (ext == 0 || !addr)
         return fail(d, VRAM_EINVAL, "reserve_growable: %s",
@@ -388,9 +385,6 @@ static vram_status resize(vram_device *d, uint64_t addr, uint64_t new_size, int 
     const char *call = grow ? "grow_segment" : "shrink_segment";
     d->msg[0] = '\0';
     vram_segment_info si;
-    if (!d->ops->resize)
-        return fail(d, VRAM_EUNSUPPORTED, "%s: the %s backend has no growable segments", call,
-                    d->ops->name);
     if (d->ops->segment_info(d->impl, addr, &si) || si.addr != addr || !si.growable)
         return fail(d, VRAM_ENOTFOUND, "%s: 0x%" PRIx64 " is not the start of a growable segment",
                     call, addr);

@@ -79,8 +79,9 @@ typedef struct vram_device_ops {
     void (*destroy)(void *impl);
     /* The live segment containing addr (VRAM_ENOTFOUND if none). Required. */
     vram_status (*segment_info)(void *impl, uint64_t addr, vram_segment_info *out);
-    /* Optional (NULL: VRAM_EUNSUPPORTED): growable segments. resize maps or
-     * unmaps so that exactly `size` bytes (a multiple of granularity) are mapped. */
+    /* Required: growable segments. resize maps or unmaps so that exactly
+     * `size` bytes (a multiple of granularity) are mapped; a backend that
+     * cannot (a CUDA driver without the VMM calls) answers VRAM_EUNSUPPORTED. */
     vram_status (*reserve_growable)(void *impl, uint64_t max_size, uint64_t *addr);
     vram_status (*resize)(void *impl, uint64_t addr, uint64_t size);
     uint64_t (*granularity)(void *impl); /* bytes of one mapping unit; also segment alignment */
