@@ -21,6 +21,7 @@ vram_fuzz_dict() {
     fuzz_pickle | fuzz_import_torch) dict=pickle ;;
     fuzz_workload_azure) dict=azure ;;
     fuzz_workload_mooncake) dict=mooncake ;;
+    fuzz_caching_conf) dict=caching_conf ;;
     esac
     if [ -n "$dict" ]; then
         echo "-dict=$VRAM_ROOT/fuzz/dict/$dict.dict"
