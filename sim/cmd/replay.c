@@ -493,7 +493,13 @@ int main(int argc, char **argv)
     vbounds bounds;
     const vbounds *bp = NULL;
     uint64_t t0 = mono_ns();
-    if (vbounds_compute(c.trace, c.capacity, c.belady, &bounds, err, sizeof err) == VRAM_OK) {
+    int show = !c.quiet && isatty(STDERR_FILENO);
+    if (show) /* the pass reads the whole trace once (twice with Belady) before any replay */
+        fprintf(stderr, "computing the bounds (%s)...", c.belady ? "peak live, Belady" : "peak live");
+    vram_status bst = vbounds_compute(c.trace, c.capacity, c.belady, &bounds, err, sizeof err);
+    if (show)
+        fprintf(stderr, "\r%-70s\r", "");
+    if (bst == VRAM_OK) {
         bp = &bounds;
         print_bounds(bp, (double)(mono_ns() - t0) / 1e9);
     } else {
@@ -512,7 +518,6 @@ int main(int argc, char **argv)
     uint64_t trace_bytes = 0;
     if (db)
         vreplay_trace_crc32(c.trace, crc, &trace_bytes);
-    int show = !c.quiet && isatty(STDERR_FILENO);
     int failed = 0, warned = 0;
     size_t done = 0;
     for (; done < n && !interrupted; done++) {
