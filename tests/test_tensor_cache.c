@@ -1,9 +1,7 @@
 /* test_tensor_cache.c - the tensor cache over a "caching" heap: shape keys,
  * hits and misses without heap traffic, the byte limit, adopt, trim, check,
  * and a seeded random run with check() after every operation. */
-#include "testlib.h"
-#include "vram/heap.h"
-#include "vram/tensor_cache.h"
+#include "test_tensor_cache_lib.h"
 
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
@@ -16,40 +14,9 @@ static vram_heap *make_heap(void)
     return h;
 }
 
-static vram_tensor_cache *make_cache(vram_heap *h, uint64_t limit)
-{
-    vram_tensor_cache_config cfg = {.limit_bytes = limit};
-    vram_tensor_cache *tc = NULL;
-    assert_ok(vram_tensor_cache_create(h, &cfg, &tc));
-    return tc;
-}
-
 static vram_tensor_shape shape2(uint64_t a, uint64_t b, vram_dtype t)
 {
     return (vram_tensor_shape){.ndim = 2, .dims = {a, b}, .dtype = t};
-}
-
-static void expect_healthy(const vram_tensor_cache *tc)
-{
-    char msg[256];
-    vram_status st = vram_tensor_cache_check(tc, msg, sizeof msg);
-    if (st)
-        fprintf(stderr, "check: %s\n", msg);
-    expect_status(st, VRAM_OK);
-}
-
-static vram_heap_stats heap_stats(const vram_heap *h)
-{
-    vram_heap_stats s;
-    vram_heap_stats_get(h, &s);
-    return s;
-}
-
-static vram_tensor_cache_stats cache_stats(const vram_tensor_cache *tc)
-{
-    vram_tensor_cache_stats s;
-    vram_tensor_cache_stats_get(tc, &s);
-    return s;
 }
 
 static void test_bytes(void)
@@ -78,12 +45,12 @@ static void test_bytes(void)
 static void test_hits_and_misses(void)
 {
     vram_heap *h = make_heap();
-    vram_tensor_cache *tc = make_cache(h, 64 * MIB);
+    vram_tensor_cache *tc = test_cache(h, 64 * MIB);
     vram_tensor_shape act = shape2(8, 1024, VRAM_DTYPE_BF16); /* 16 KiB */
     assert_ok(vram_tensor_cache_reserve(tc, &act, 4));
-    vram_heap_stats hs = heap_stats(h);
+    vram_heap_stats hs = test_heap_stats(h);
     expect_eq_u64(hs.live_allocs, 4);
-    vram_tensor_cache_stats cs = cache_stats(tc);
+    vram_tensor_cache_stats cs = test_cache_stats(tc);
     expect_eq_u64(cs.idle_buffers, 4);
     expect_eq_u64(cs.idle_bytes, 64 * KIB);
     expect_eq_u64(cs.shapes, 1);
@@ -100,12 +67,12 @@ static void test_hits_and_misses(void)
     expect_status(vram_tensor_cache_acquire(tc, &other, &off), VRAM_ENOTFOUND);
     vram_tensor_shape other_type = shape2(8, 1024, VRAM_DTYPE_F16);
     expect_status(vram_tensor_cache_acquire(tc, &other_type, &off), VRAM_ENOTFOUND);
-    cs = cache_stats(tc);
+    cs = test_cache_stats(tc);
     expect_eq_u64(cs.hits, 4);
     expect_eq_u64(cs.misses, 3);
     expect_eq_u64(cs.out_bytes, 64 * KIB);
     expect_eq_u64(cs.idle_bytes, 0);
-    vram_heap_stats now = heap_stats(h);
+    vram_heap_stats now = test_heap_stats(h);
     expect_eq_u64(now.live_allocs, hs.live_allocs); /* the heap saw none of it */
     expect_eq_u64(now.in_use, hs.in_use);
 
@@ -116,10 +83,10 @@ static void test_hits_and_misses(void)
     noisy.dims[5] = 77;
     assert_ok(vram_tensor_cache_acquire(tc, &noisy, &off));
     expect_eq_u64(off, offs[2]);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 
     vram_tensor_cache_destroy(tc); /* every buffer goes back, handed out or not */
-    expect_eq_u64(heap_stats(h).live_allocs, 0);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 0);
     vram_heap_destroy(h);
 }
 
@@ -127,13 +94,13 @@ static void test_hits_and_misses(void)
 static void test_limit_and_adopt(void)
 {
     vram_heap *h = make_heap();
-    vram_tensor_cache *tc = make_cache(h, 100 * KIB);
+    vram_tensor_cache *tc = test_cache(h, 100 * KIB);
     vram_tensor_shape s = shape2(4, 1024, VRAM_DTYPE_F32); /* 16 KiB */
     assert_ok(vram_tensor_cache_reserve(tc, &s, 4));
     uint64_t off;
     assert_ok(vram_tensor_cache_acquire(tc, &s, &off));
     expect_status(vram_tensor_cache_reserve(tc, &s, 3), VRAM_ENOMEM); /* 112 KiB > 100 */
-    expect_eq_u64(heap_stats(h).live_allocs, 4);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 4);
     expect_status(vram_tensor_cache_reserve(tc, &s, 0), VRAM_EINVAL);
 
     uint64_t blk;
@@ -144,25 +111,25 @@ static void test_limit_and_adopt(void)
     assert_ok(vram_heap_alloc(h, 32 * KIB, 0, &blk2));
     vram_tensor_shape big = shape2(8, 1024, VRAM_DTYPE_F32); /* 32 KiB: 112 KiB > 100 */
     expect_status(vram_tensor_cache_adopt(tc, &big, blk2), VRAM_ENOMEM);
-    vram_tensor_cache_stats cs = cache_stats(tc);
+    vram_tensor_cache_stats cs = test_cache_stats(tc);
     expect_eq_u64(cs.adopted, 1);
     expect_eq_u64(cs.refused, 1);
     expect_eq_u64(cs.idle_buffers, 4);
     expect_eq_u64(cs.out_buffers, 1);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     assert_ok(vram_heap_free(h, blk2));
 
     uint64_t freed = 0;
     assert_ok(vram_tensor_cache_trim(tc, &s, &freed));
     expect_eq_u64(freed, 4 * 16 * KIB);
-    expect_eq_u64(heap_stats(h).live_allocs, 1); /* the handed-out one */
-    expect_eq_u64(cache_stats(tc).shapes, 1);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 1); /* the handed-out one */
+    expect_eq_u64(test_cache_stats(tc).shapes, 1);
     assert_ok(vram_tensor_cache_release(tc, off));
     assert_ok(vram_tensor_cache_trim(tc, NULL, &freed));
     expect_eq_u64(freed, 16 * KIB);
-    expect_eq_u64(cache_stats(tc).shapes, 0);
-    expect_eq_u64(heap_stats(h).live_allocs, 0);
-    expect_healthy(tc);
+    expect_eq_u64(test_cache_stats(tc).shapes, 0);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 0);
+    EXPECT_CACHE_CLEAN(tc);
 
     /* An adopted offset that is no heap block: check() finds it, trim fails on it. */
     vram_tensor_shape tiny = shape2(1, 1, VRAM_DTYPE_U8);
@@ -171,7 +138,7 @@ static void test_limit_and_adopt(void)
     expect_status(vram_tensor_cache_check(tc, msg, sizeof msg), VRAM_ECORRUPT);
     expect_true(strstr(msg, "live heap blocks") != NULL);
     expect_status(vram_tensor_cache_trim(tc, NULL, &freed), VRAM_ENOTFOUND);
-    expect_eq_u64(cache_stats(tc).idle_buffers, 1);
+    expect_eq_u64(test_cache_stats(tc).idle_buffers, 1);
     vram_tensor_cache_destroy(tc);
 
     vram_tensor_cache *bad = NULL;
@@ -190,7 +157,7 @@ static void test_random(uint64_t seed)
     uint64_t rng = seed, out[512];
     size_t nout = 0;
     vram_heap *h = make_heap();
-    vram_tensor_cache *tc = make_cache(h, 8 * MIB);
+    vram_tensor_cache *tc = test_cache(h, 8 * MIB);
     vram_tensor_shape shapes[6];
     for (int i = 0; i < 6; i++)
         shapes[i] = shape2(1 + (uint64_t)i, 1024 << i, i % 2 ? VRAM_DTYPE_F16 : VRAM_DTYPE_F32);
@@ -226,13 +193,13 @@ static void test_random(uint64_t seed)
             break;
         }
     }
-    vram_tensor_cache_stats cs = cache_stats(tc);
+    vram_tensor_cache_stats cs = test_cache_stats(tc);
     expect_eq_u64(cs.out_buffers, nout);
     expect_true(cs.idle_bytes + cs.out_bytes <= 8 * MIB);
     printf("random: %" PRIu64 " hits, %" PRIu64 " misses, %" PRIu64 " adopted, %" PRIu64
            " refused\n", cs.hits, cs.misses, cs.adopted, cs.refused);
     vram_tensor_cache_destroy(tc);
-    expect_eq_u64(heap_stats(h).live_allocs, 0);
+    expect_eq_u64(test_heap_stats(h).live_allocs, 0);
     vram_heap_destroy(h);
 }
 

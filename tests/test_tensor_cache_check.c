@@ -4,34 +4,9 @@
  * against), asserts VRAM_ECORRUPT and the exact message, restores the piece
  * and asserts that check() passes again. */
 #include "../alloc/tensor_cache_internal.h"
-#include "testlib.h"
-#include "vram/heap.h"
-#include "vram/tensor_cache.h"
+#include "test_tensor_cache_lib.h"
 
 #define MIB (UINT64_C(1) << 20)
-
-static void expect_healthy_at(const vram_tensor_cache *tc, int line)
-{
-    char msg[256];
-    vram_status st = vram_tensor_cache_check(tc, msg, sizeof msg);
-    if (st)
-        fprintf(stderr, "line %d: check after restore: %s\n", line, msg);
-    expect_status(st, VRAM_OK);
-}
-
-static void expect_violation_at(const vram_tensor_cache *tc, const char *want, int line)
-{
-    char msg[256];
-    vram_status st = vram_tensor_cache_check(tc, msg, sizeof msg);
-    if (st != VRAM_ECORRUPT || strcmp(msg, want) != 0) {
-        fprintf(stderr, "line %d: check gave %s \"%s\", wanted \"%s\"\n", line, vram_strerror(st),
-                msg, want);
-        test_failures++;
-    }
-}
-
-#define expect_healthy(tc) expect_healthy_at(tc, __LINE__)
-#define expect_violation(tc, want) expect_violation_at(tc, want, __LINE__)
 
 static const vram_tensor_shape shape_a = {.ndim = 2, .dims = {2, 4}, .dtype = VRAM_DTYPE_F32};
 static const vram_tensor_shape shape_b = {.ndim = 1, .dims = {8}, .dtype = VRAM_DTYPE_F16};
@@ -58,7 +33,7 @@ static fixture make_fixture(void)
     expect_eq_u64(out, 512);
     assert_true(x.tc->nentries == 2 && x.tc->entries[0].nidle == 1 && x.tc->entries[0].idle[0] == 0);
     assert_true(x.tc->entries[1].nidle == 1 && x.tc->entries[1].idle[0] == 1024);
-    expect_healthy(x.tc);
+    EXPECT_CACHE_CLEAN(x.tc);
     return x;
 }
 
@@ -68,36 +43,36 @@ static void test_entries(fixture *x)
     tc_entry *a = &tc->entries[0];
     size_t cap = a->cap;
     a->cap = 1;
-    expect_violation(tc, "shape 0: 2 buffers but room for 1");
+    EXPECT_CACHE_VIOLATION(tc, "shape 0: 2 buffers but room for 1");
     a->cap = cap;
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 
     a->idle[0] = 12345;
-    expect_violation(tc, "idle buffer at 12345 of shape 0 is not an idle buffer of it in the table");
+    EXPECT_CACHE_VIOLATION(tc, "idle buffer at 12345 of shape 0 is not an idle buffer of it in the table");
     a->idle[0] = 0;
     tc_buf *b = vram__tc_buf_find(tc, 0);
     assert_true(b != NULL);
     b->state = BUF_OUT;
-    expect_violation(tc, "idle buffer at 0 of shape 0 is not an idle buffer of it in the table");
+    EXPECT_CACHE_VIOLATION(tc, "idle buffer at 0 of shape 0 is not an idle buffer of it in the table");
     b->state = BUF_IDLE;
     b->entry = 1;
-    expect_violation(tc, "idle buffer at 0 of shape 0 is not an idle buffer of it in the table");
+    EXPECT_CACHE_VIOLATION(tc, "idle buffer at 0 of shape 0 is not an idle buffer of it in the table");
     b->entry = 0;
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 }
 
 static void test_table(fixture *x)
 {
     vram_tensor_cache *tc = x->tc;
     tc->nbufs++;
-    expect_violation(tc, "4 buffers in the table (2 idle), the shapes hold 2 idle and 1 out");
+    EXPECT_CACHE_VIOLATION(tc, "4 buffers in the table (2 idle), the shapes hold 2 idle and 1 out");
     tc->nbufs--;
     tc_buf *out = vram__tc_buf_find(tc, 512);
     assert_true(out != NULL && out->state == BUF_OUT);
     out->state = BUF_IDLE;
-    expect_violation(tc, "3 buffers in the table (3 idle), the shapes hold 2 idle and 1 out");
+    EXPECT_CACHE_VIOLATION(tc, "3 buffers in the table (3 idle), the shapes hold 2 idle and 1 out");
     out->state = BUF_OUT;
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 }
 
 static void test_counters(fixture *x)
@@ -106,26 +81,26 @@ static void test_counters(fixture *x)
     vram_tensor_cache_stats *st = &tc->st;
     const char *same = "counters disagree with the buffers (idle 48 vs 48 bytes, out 32 vs 32 bytes)";
     st->idle_bytes++;
-    expect_violation(tc, "counters disagree with the buffers (idle 49 vs 48 bytes, out 32 vs 32 bytes)");
+    EXPECT_CACHE_VIOLATION(tc, "counters disagree with the buffers (idle 49 vs 48 bytes, out 32 vs 32 bytes)");
     st->idle_bytes--;
     st->out_bytes++;
-    expect_violation(tc, "counters disagree with the buffers (idle 48 vs 48 bytes, out 33 vs 32 bytes)");
+    EXPECT_CACHE_VIOLATION(tc, "counters disagree with the buffers (idle 48 vs 48 bytes, out 33 vs 32 bytes)");
     st->out_bytes--;
     st->idle_buffers++;
-    expect_violation(tc, same);
+    EXPECT_CACHE_VIOLATION(tc, same);
     st->idle_buffers--;
     st->out_buffers++;
-    expect_violation(tc, same);
+    EXPECT_CACHE_VIOLATION(tc, same);
     st->out_buffers--;
     st->shapes++;
-    expect_violation(tc, same);
+    EXPECT_CACHE_VIOLATION(tc, same);
     st->shapes--;
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 
     tc->limit = 79;
-    expect_violation(tc, "80 bytes held over the limit of 79");
+    EXPECT_CACHE_VIOLATION(tc, "80 bytes held over the limit of 79");
     tc->limit = MIB;
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 
     /* without a message buffer, or with no room in it: the status alone */
     tc->limit = 79;
@@ -146,21 +121,21 @@ static void test_heap_agreement(fixture *x)
     assert_ok(vram_heap_alloc(x->heap, 512, 0, &small));
     expect_eq_u64(small, 1536);
     assert_ok(vram_tensor_cache_adopt(tc, &shape_c, small));
-    expect_violation(tc, "buffer at 1536 is a heap block smaller than its shape");
+    EXPECT_CACHE_VIOLATION(tc, "buffer at 1536 is a heap block smaller than its shape");
     assert_ok(vram_tensor_cache_trim(tc, &shape_c, &freed));
     expect_eq_u64(freed, 1024); /* the shape's bytes; the heap got its block back */
     vram_heap_stats hs;
     vram_heap_stats_get(x->heap, &hs);
     expect_eq_u64(hs.live_allocs, 3);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 
     /* a buffer freed to the heap behind the cache's back */
     assert_ok(vram_heap_free(x->heap, 1024));
-    expect_violation(tc, "2 of 3 buffers are live heap blocks");
+    EXPECT_CACHE_VIOLATION(tc, "2 of 3 buffers are live heap blocks");
     uint64_t again = UINT64_MAX;
     assert_ok(vram_heap_alloc(x->heap, 16, 0, &again));
     expect_eq_u64(again, 1024);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 }
 
 int main(void)

@@ -3,9 +3,7 @@
  * heap that refuses a trim), many shapes (the shape table grows and collides),
  * and a seeded random run against a shadow model with check() after every
  * operation. */
-#include "testlib.h"
-#include "vram/heap.h"
-#include "vram/tensor_cache.h"
+#include "test_tensor_cache_lib.h"
 
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
@@ -16,30 +14,6 @@ static vram_heap *make_heap(uint64_t capacity)
     vram_heap *h = NULL;
     assert_ok(vram_heap_create(vram_heap_policy("bestfit"), &cfg, &h));
     return h;
-}
-
-static vram_tensor_cache *make_cache(vram_heap *h, uint64_t limit)
-{
-    vram_tensor_cache_config cfg = {.limit_bytes = limit};
-    vram_tensor_cache *tc = NULL;
-    assert_ok(vram_tensor_cache_create(h, &cfg, &tc));
-    return tc;
-}
-
-static void expect_healthy(const vram_tensor_cache *tc)
-{
-    char msg[256];
-    vram_status st = vram_tensor_cache_check(tc, msg, sizeof msg);
-    if (st)
-        fprintf(stderr, "check: %s\n", msg);
-    expect_status(st, VRAM_OK);
-}
-
-static vram_tensor_cache_stats cache_stats(const vram_tensor_cache *tc)
-{
-    vram_tensor_cache_stats s;
-    vram_tensor_cache_stats_get(tc, &s);
-    return s;
 }
 
 static uint64_t heap_live(const vram_heap *h)
@@ -107,7 +81,7 @@ static void test_create_refusals(void)
     expect_eq_u64(o1 % 4096, 0);
     expect_eq_u64(o2 % 4096, 0);
     expect_true(o1 != o2);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     vram_tensor_cache_destroy(tc);
     vram_tensor_cache_destroy(NULL); /* a no-op */
     expect_eq_u64(heap_live(h), 0);
@@ -118,7 +92,7 @@ static void test_create_refusals(void)
 static void test_call_refusals(void)
 {
     vram_heap *h = make_heap(MIB);
-    vram_tensor_cache *tc = make_cache(h, 4 * KIB);
+    vram_tensor_cache *tc = test_cache(h, 4 * KIB);
     vram_tensor_shape good = vec(256, VRAM_DTYPE_F32); /* 1 KiB */
     vram_tensor_shape zero = {.ndim = 1, .dims = {0}, .dtype = VRAM_DTYPE_F32};
     vram_tensor_shape huge = {.ndim = 2, .dims = {UINT64_MAX, 2}, .dtype = VRAM_DTYPE_U8};
@@ -136,10 +110,10 @@ static void test_call_refusals(void)
     expect_status(vram_tensor_cache_acquire(tc, &good, NULL), VRAM_EINVAL);
     expect_status(vram_tensor_cache_acquire(tc, &zero, &off), VRAM_EINVAL);
     expect_status(vram_tensor_cache_acquire(tc, &huge, &off), VRAM_EOVERFLOW);
-    expect_eq_u64(cache_stats(tc).misses, 0); /* bad shapes are not misses */
+    expect_eq_u64(test_cache_stats(tc).misses, 0); /* bad shapes are not misses */
     expect_status(vram_tensor_cache_acquire(tc, &good, &off), VRAM_ENOTFOUND); /* never seen */
     expect_eq_u64(off, 77);
-    expect_eq_u64(cache_stats(tc).misses, 1);
+    expect_eq_u64(test_cache_stats(tc).misses, 1);
 
     expect_status(vram_tensor_cache_release(NULL, 0), VRAM_EINVAL);
     expect_status(vram_tensor_cache_release(tc, 0), VRAM_ENOTFOUND);
@@ -156,19 +130,19 @@ static void test_call_refusals(void)
     expect_eq_u64(freed, 0);
     assert_ok(vram_tensor_cache_trim(tc, &good, NULL));
 
-    vram_tensor_cache_stats s = cache_stats(tc);
+    vram_tensor_cache_stats s = test_cache_stats(tc);
     expect_eq_u64(s.idle_buffers + s.out_buffers + s.shapes + s.hits + s.adopted + s.refused, 0);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
 
     /* a known shape with nothing idle is a miss too; release twice is a double free */
     assert_ok(vram_tensor_cache_reserve(tc, &good, 1));
     assert_ok(vram_tensor_cache_acquire(tc, &good, &off));
     expect_status(vram_tensor_cache_acquire(tc, &good, &off), VRAM_ENOTFOUND);
-    expect_eq_u64(cache_stats(tc).misses, 2);
+    expect_eq_u64(test_cache_stats(tc).misses, 2);
     assert_ok(vram_tensor_cache_release(tc, off));
     expect_status(vram_tensor_cache_release(tc, off), VRAM_EDOUBLEFREE);
     expect_status(vram_tensor_cache_adopt(tc, &good, off), VRAM_EBUSY);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     vram_tensor_cache_destroy(tc);
     expect_eq_u64(heap_live(h), 0);
     vram_heap_destroy(h);
@@ -178,19 +152,19 @@ static void test_call_refusals(void)
 static void test_reserve_all_or_none(void)
 {
     vram_heap *h = make_heap(4 * KIB);
-    vram_tensor_cache *tc = make_cache(h, MIB);
+    vram_tensor_cache *tc = test_cache(h, MIB);
     vram_tensor_shape s = vec(256, VRAM_DTYPE_F32); /* 1 KiB */
     expect_status(vram_tensor_cache_reserve(tc, &s, 5), VRAM_ENOMEM);
     expect_eq_u64(heap_live(h), 0);
-    vram_tensor_cache_stats st = cache_stats(tc);
+    vram_tensor_cache_stats st = test_cache_stats(tc);
     expect_eq_u64(st.idle_buffers, 0);
     expect_eq_u64(st.idle_bytes, 0);
     expect_eq_u64(st.shapes, 0);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     assert_ok(vram_tensor_cache_reserve(tc, &s, 4));
     expect_eq_u64(heap_live(h), 4);
-    expect_eq_u64(cache_stats(tc).idle_bytes, 4 * KIB);
-    expect_healthy(tc);
+    expect_eq_u64(test_cache_stats(tc).idle_bytes, 4 * KIB);
+    EXPECT_CACHE_CLEAN(tc);
     vram_tensor_cache_destroy(tc);
     vram_heap_destroy(h);
 }
@@ -201,17 +175,17 @@ static void test_reserve_all_or_none(void)
 static void test_trim_refused(void)
 {
     vram_heap *h = make_heap(MIB);
-    vram_tensor_cache *tc = make_cache(h, MIB);
+    vram_tensor_cache *tc = test_cache(h, MIB);
     vram_tensor_shape first = vec(256, VRAM_DTYPE_U8), second = vec(256, VRAM_DTYPE_F32);
     uint64_t blk = UINT64_MAX, freed = 77;
     assert_ok(vram_heap_alloc(h, 256, 0, &blk));
     assert_ok(vram_tensor_cache_adopt(tc, &first, blk)); /* shape 0 */
     assert_ok(vram_tensor_cache_reserve(tc, &second, 2)); /* shape 1 */
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     assert_ok(vram_heap_free(h, blk));
     expect_status(vram_tensor_cache_trim(tc, NULL, &freed), VRAM_EDOUBLEFREE);
     expect_eq_u64(freed, 0);
-    vram_tensor_cache_stats s = cache_stats(tc);
+    vram_tensor_cache_stats s = test_cache_stats(tc);
     expect_eq_u64(s.idle_buffers, 3);
     expect_eq_u64(s.shapes, 2);
     expect_eq_u64(heap_live(h), 2);
@@ -219,12 +193,12 @@ static void test_trim_refused(void)
     uint64_t again = UINT64_MAX;
     assert_ok(vram_heap_alloc(h, 256, 0, &again)); /* the block is live again */
     expect_eq_u64(again, blk);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     assert_ok(vram_tensor_cache_trim(tc, NULL, &freed));
     expect_eq_u64(freed, 256 + 2 * KIB);
     expect_eq_u64(heap_live(h), 0);
-    expect_eq_u64(cache_stats(tc).shapes, 0);
-    expect_healthy(tc);
+    expect_eq_u64(test_cache_stats(tc).shapes, 0);
+    EXPECT_CACHE_CLEAN(tc);
     vram_tensor_cache_destroy(tc);
     vram_heap_destroy(h);
 }
@@ -243,14 +217,14 @@ static void test_many_shapes(void)
 {
     enum { N = 99 }; /* k and k + 99 would be one key */
     vram_heap *h = make_heap(4 * MIB);
-    vram_tensor_cache *tc = make_cache(h, MIB);
+    vram_tensor_cache *tc = test_cache(h, MIB);
     uint64_t offs[N];
     for (int k = 0; k < N; k++) {
         vram_tensor_shape s = many_shape(k);
         assert_ok(vram_tensor_cache_reserve(tc, &s, 1));
     }
-    expect_eq_u64(cache_stats(tc).shapes, N);
-    expect_healthy(tc);
+    expect_eq_u64(test_cache_stats(tc).shapes, N);
+    EXPECT_CACHE_CLEAN(tc);
     for (int k = 0; k < N; k++) {
         vram_tensor_shape s = many_shape(k);
         assert_ok(vram_tensor_cache_acquire(tc, &s, &offs[k]));
@@ -260,11 +234,11 @@ static void test_many_shapes(void)
         uint64_t none = 0;
         expect_status(vram_tensor_cache_acquire(tc, &s, &none), VRAM_ENOTFOUND);
     }
-    vram_tensor_cache_stats st = cache_stats(tc);
+    vram_tensor_cache_stats st = test_cache_stats(tc);
     expect_eq_u64(st.hits, N);
     expect_eq_u64(st.misses, N);
     expect_eq_u64(st.out_buffers, N);
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     for (int k = 0; k < N; k++)
         assert_ok(vram_tensor_cache_release(tc, offs[k]));
     for (int k = N - 1; k >= 0; k--) { /* the same buffer comes back for each shape */
@@ -273,7 +247,7 @@ static void test_many_shapes(void)
         assert_ok(vram_tensor_cache_acquire(tc, &s, &off));
         expect_eq_u64(off, offs[k]);
     }
-    expect_healthy(tc);
+    EXPECT_CACHE_CLEAN(tc);
     vram_tensor_cache_destroy(tc);
     expect_eq_u64(heap_live(h), 0);
     vram_heap_destroy(h);
@@ -294,7 +268,7 @@ static void test_random(uint64_t seed)
     printf("random: seed %" PRIu64 "\n", seed);
     uint64_t rng = seed;
     vram_heap *h = make_heap(4 * MIB);
-    vram_tensor_cache *tc = make_cache(h, 64 * KIB);
+    vram_tensor_cache *tc = test_cache(h, 64 * KIB);
     vram_tensor_shape shapes[RSHAPES] = {vec(64, VRAM_DTYPE_F32), vec(300, VRAM_DTYPE_U8),
                                          vec(2048, VRAM_DTYPE_I32)};
     uint64_t bytes[RSHAPES] = {256, 300, 8192};
@@ -307,7 +281,7 @@ static void test_random(uint64_t seed)
         if (r < 40) {
             uint64_t blk;
             assert_ok(vram_heap_alloc(h, bytes[k], 0, &blk));
-            vram_tensor_cache_stats s = cache_stats(tc);
+            vram_tensor_cache_stats s = test_cache_stats(tc);
             vram_status st = vram_tensor_cache_adopt(tc, &shapes[k], blk);
             if (s.idle_bytes + s.out_bytes + bytes[k] > 64 * KIB) {
                 expect_status(st, VRAM_ENOMEM);
@@ -350,7 +324,7 @@ static void test_random(uint64_t seed)
                 }
             expect_eq_u64(freed, want);
         }
-        vram_tensor_cache_stats s = cache_stats(tc);
+        vram_tensor_cache_stats s = test_cache_stats(tc);
         uint64_t idle = 0, out = 0, nidle = 0;
         for (int j = 0; j < RSHAPES; j++) {
             idle += sh.idle[j] * bytes[j];
@@ -361,7 +335,7 @@ static void test_random(uint64_t seed)
         expect_eq_u64(s.out_bytes, out);
         expect_eq_u64(s.idle_buffers, nidle);
         expect_eq_u64(s.out_buffers, (uint64_t)sh.nout);
-        expect_healthy(tc);
+        EXPECT_CACHE_CLEAN(tc);
         if (test_failures > failures_before) {
             fprintf(stderr, "random: seed %" PRIu64 " failed at op %d\n", seed, i);
             break;
