@@ -105,4 +105,28 @@ static inline vreplay_options test_replay_opts(const char *trace, const char *po
     return o;
 }
 
+static inline int test_first_used_(const vram_block_info *blk, void *ctx)
+{
+    if (!blk->used)
+        return 0;
+    *(uint64_t *)ctx = blk->offset;
+    return 1;
+}
+
+/* A replay's inspect callback that frees the first used block of the first
+ * lane's heap behind the manager's back: its handle then points to free heap
+ * memory, which vram_manager_check must report. */
+static inline void test_corrupt_lane0(void *ctx, uint64_t event_index, vram_manager *const *lanes,
+                                      int nlanes)
+{
+    (void)ctx;
+    (void)event_index;
+    (void)nlanes;
+    uint64_t offset = UINT64_MAX;
+    vram_heap *h = vram_manager_heap(lanes[0]);
+    vram_heap_walk(h, test_first_used_, &offset);
+    if (offset != UINT64_MAX)
+        vram_heap_free(h, offset);
+}
+
 #endif

@@ -99,7 +99,6 @@ static void test_device_faults(void)
     remove("replay_edges_defrag.trace");
 }
 
-
 /* ---- names, refused options, set-ups that do not apply ---- */
 
 static void test_names(void)
@@ -176,27 +175,6 @@ static void test_refusals(void)
     remove("replay_edges_384.trace");
 }
 
-static int first_used(const vram_block_info *blk, void *ctx)
-{
-    if (!blk->used)
-        return 0;
-    *(uint64_t *)ctx = blk->offset;
-    return 1;
-}
-
-/* Frees the first block of the bestfit lane behind the manager's back. */
-static void corrupt_lane0(void *ctx, uint64_t event_index, vram_manager *const *lanes, int nlanes)
-{
-    (void)ctx;
-    (void)event_index;
-    (void)nlanes;
-    uint64_t offset = UINT64_MAX;
-    vram_heap *h = vram_manager_heap(lanes[0]);
-    vram_heap_walk(h, first_used, &offset);
-    if (offset != UINT64_MAX)
-        vram_heap_free(h, offset);
-}
-
 /* In the pool layout the first lane's violation ends the checks: reported
  * once, with the line after which it was found. */
 static void test_pool_violation(void)
@@ -206,7 +184,7 @@ static void test_pool_violation(void)
     vreplay_options o = plain(CLI_DATA "small.trace");
     o.policy = "pool";
     o.bounds = &b;
-    o.inspect = corrupt_lane0;
+    o.inspect = test_corrupt_lane0;
     o.inspect_at = 5;
     vreplay_result r;
     assert_ok(vreplay_run(&o, &r));

@@ -25,28 +25,6 @@ static void stop_at_ten(void *ctx, uint64_t events)
         *(volatile sig_atomic_t *)ctx = 1;
 }
 
-static int first_used(const vram_block_info *b, void *ctx)
-{
-    if (!b->used)
-        return 0;
-    *(uint64_t *)ctx = b->offset;
-    return 1;
-}
-
-/* Frees a block behind the manager's back: its handle now points to free
- * heap memory, which vram_manager_check reports. */
-static void corrupt(void *ctx, uint64_t event_index, vram_manager *const *lanes, int nlanes)
-{
-    (void)ctx;
-    (void)event_index;
-    (void)nlanes;
-    uint64_t offset = UINT64_MAX;
-    vram_heap *h = vram_manager_heap(lanes[0]);
-    vram_heap_walk(h, first_used, &offset);
-    if (offset != UINT64_MAX)
-        vram_heap_free(h, offset);
-}
-
 int main(void)
 {
     const char *path = "replay_errors.db";
@@ -86,7 +64,7 @@ int main(void)
     /* An invariant violation, found by the check after the next event (line 14). */
     o = opts(DATA "small.trace", db);
     o.check_every = 1;
-    o.inspect = corrupt;
+    o.inspect = test_corrupt_lane0;
     o.inspect_at = 5;
     assert_ok(vreplay_run(&o, &r));
     expect_true(r.status == VREPLAY_RUN_FAILED);
