@@ -209,12 +209,16 @@ vram_status vram__free_index(vram_manager *m, uint32_t index)
     return st;
 }
 
+/* The slot of h: VRAM_EINVAL for a NULL manager, else as vram__handles_lookup. */
+static vram_status slot_of(const vram_manager *m, vram_handle h, uint32_t *i)
+{
+    return m ? vram__handles_lookup(&m->handles, h, i) : VRAM_EINVAL;
+}
+
 vram_status vram_free(vram_manager *m, vram_handle h)
 {
-    if (!m)
-        return VRAM_EINVAL;
     uint32_t i;
-    vram_status st = vram__handles_lookup(&m->handles, h, &i);
+    vram_status st = slot_of(m, h, &i);
     if (st)
         return st;
     const vram__handle *s = &m->handles.slots[i];
@@ -239,10 +243,8 @@ vram_status vram__use_index(vram_manager *m, uint32_t index)
 
 vram_status vram_touch(vram_manager *m, vram_handle h)
 {
-    if (!m)
-        return VRAM_EINVAL;
     uint32_t i;
-    vram_status st = vram__handles_lookup(&m->handles, h, &i);
+    vram_status st = slot_of(m, h, &i);
     if (st)
         return st;
     return vram__use_index(m, i);
@@ -251,10 +253,8 @@ vram_status vram_touch(vram_manager *m, vram_handle h)
 /* Adds one to a counter that keeps the handle resident (uses or pins). */
 static vram_status hold(vram_manager *m, vram_handle h, int pin, uint64_t *addr)
 {
-    if (!m)
-        return VRAM_EINVAL;
     uint32_t i;
-    vram_status st = vram__handles_lookup(&m->handles, h, &i);
+    vram_status st = slot_of(m, h, &i);
     if (st)
         return st;
     if ((pin ? m->handles.slots[i].pins : m->handles.slots[i].uses) == UINT32_MAX)
@@ -275,10 +275,8 @@ static vram_status hold(vram_manager *m, vram_handle h, int pin, uint64_t *addr)
 
 static vram_status unhold(vram_manager *m, vram_handle h, int pin)
 {
-    if (!m)
-        return VRAM_EINVAL;
     uint32_t i;
-    vram_status st = vram__handles_lookup(&m->handles, h, &i);
+    vram_status st = slot_of(m, h, &i);
     if (st)
         return st;
     uint32_t *count = pin ? &m->handles.slots[i].pins : &m->handles.slots[i].uses;
@@ -296,10 +294,10 @@ vram_status vram_unpin(vram_manager *m, vram_handle h) { return unhold(m, h, 1);
 
 vram_status vram_handle_get(const vram_manager *m, vram_handle h, vram_handle_info *out)
 {
-    if (!m || !out)
+    if (!out)
         return VRAM_EINVAL;
     uint32_t i;
-    vram_status st = vram__handles_lookup(&m->handles, h, &i);
+    vram_status st = slot_of(m, h, &i);
     if (st)
         return st;
     const vram__handle *s = &m->handles.slots[i];
