@@ -9,8 +9,11 @@
  *     VRAM_EINVAL; an alignment below the heap's minimum is raised to it;
  *   - freeing an offset that is not the start of a live block is VRAM_ENOTFOUND,
  *     or VRAM_EDOUBLEFREE when the policy can tell it was freed already;
- *   - a failed call leaves the heap unchanged (one exception: a failed batch
- *     on "caching" keeps cached the segments it reserved, see alloc_batch). */
+ *   - a failed call leaves the heap unchanged. "caching" keeps its used blocks
+ *     and capacity so, but not always its reserved segments (footprint): an
+ *     allocation that ends in VRAM_ENOMEM may have released cached segments
+ *     first, as PyTorch does, and a failed batch keeps cached the segments it
+ *     reserved (see alloc_batch). */
 #ifndef VRAM_HEAP_H
 #define VRAM_HEAP_H
 
