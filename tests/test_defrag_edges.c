@@ -2,7 +2,7 @@
  * verify stop a pass, the automatic compaction's byte budget, a heap block no
  * handle owns (never moved, it bounds the windows), and a heap of more blocks
  * than the compaction's first work list holds. */
-#include "testlib.h"
+#include "test_manager_lib.h"
 
 #include "vram/defrag.h"
 #include "vram/vram.h"
@@ -30,29 +30,6 @@ static vram_handle alloc_one(vram_manager *m, uint64_t size)
     return h;
 }
 
-static vram_handle_info info_of(const vram_manager *m, vram_handle h)
-{
-    vram_handle_info info;
-    assert_ok(vram_handle_get(m, h, &info));
-    return info;
-}
-
-static vram_manager_stats stats(const vram_manager *m)
-{
-    vram_manager_stats st;
-    vram_manager_stats_get(m, &st);
-    return st;
-}
-
-static void expect_clean(const vram_manager *m, int line)
-{
-    char msg[256];
-    if (vram_manager_check(m, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "line %d: check: %s\n", line, msg);
-        test_failures++;
-    }
-}
-
 /* A handle whose contents do not verify is not moved: the pass ends with
  * VRAM_ECORRUPT, the block it was offered goes back to the heap. */
 static void corrupt_contents_stop_a_pass(void)
@@ -62,7 +39,7 @@ static void corrupt_contents_stop_a_pass(void)
     vram_handle a = alloc_one(m, 256 * KIB);
     vram_handle b = alloc_one(m, 256 * KIB);
     assert_ok(vram_free(m, a));
-    vram_handle_info before = info_of(m, b);
+    vram_handle_info before = test_handle_info(m, b);
     assert_ok(vram_device_fill(dev, before.addr + 100, 16, 0x5eed)); /* a stray write */
     vram_heap_stats hs_before, hs_after;
     vram_heap_stats_get(vram_manager_heap(m), &hs_before);
@@ -72,20 +49,20 @@ static void corrupt_contents_stop_a_pass(void)
     expect_eq_u64(r.candidates, 1);
     expect_eq_u64(r.moves, 0);
     expect_eq_u64(r.bytes_moved, 0);
-    expect_eq_u64(info_of(m, b).addr, before.addr);
+    expect_eq_u64(test_handle_info(m, b).addr, before.addr);
     vram_heap_stats_get(vram_manager_heap(m), &hs_after);
     expect_eq_u64(hs_after.in_use, hs_before.in_use);
-    expect_eq_u64(stats(m).defrag_moves, 0);
-    expect_clean(m, __LINE__);
+    expect_eq_u64(test_manager_stats(m).defrag_moves, 0);
+    EXPECT_MANAGER_CLEAN(m);
 
     /* Contents written back: the same pass moves b to the bottom. */
     assert_ok(vram_device_fill(dev, before.addr, before.size, b.v));
     assert_ok(vram_manager_defrag(m, 0, &r));
     expect_eq_u64(r.moves, 1);
-    vram_handle_info after = info_of(m, b);
+    vram_handle_info after = test_handle_info(m, b);
     expect_true(after.addr < before.addr);
     expect_status(vram_device_verify(dev, after.addr, after.size, b.v), VRAM_OK);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 1);
 }
 
@@ -110,24 +87,24 @@ static void compaction_budget(void)
     vram_alloc_desc d = {.size = 512 * KIB, .backing = VRAM_BACKING_HOST};
     vram_handle kept[2], big;
     vram_manager *m = fragmented(128 * KIB, kept);
-    uint64_t a0 = info_of(m, kept[0]).addr, a1 = info_of(m, kept[1]).addr;
+    uint64_t a0 = test_handle_info(m, kept[0]).addr, a1 = test_handle_info(m, kept[1]).addr;
     expect_status(vram_alloc(m, &d, &big), VRAM_ENOMEM);
-    vram_manager_stats st = stats(m);
+    vram_manager_stats st = test_manager_stats(m);
     expect_eq_u64(st.defrag_passes, 1);
     expect_eq_u64(st.defrag_moves, 0);
     expect_eq_u64(st.failed_despite_free, 1);
-    expect_eq_u64(info_of(m, kept[0]).addr, a0);
-    expect_eq_u64(info_of(m, kept[1]).addr, a1);
-    expect_clean(m, __LINE__);
+    expect_eq_u64(test_handle_info(m, kept[0]).addr, a0);
+    expect_eq_u64(test_handle_info(m, kept[1]).addr, a1);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 2);
 
     m = fragmented(256 * KIB, kept);
     assert_ok(vram_alloc(m, &d, &big));
-    st = stats(m);
+    st = test_manager_stats(m);
     expect_eq_u64(st.defrag_moves, 1);
     expect_eq_u64(st.defrag_bytes_moved, 256 * KIB);
     expect_eq_u64(st.defrag_oom_saved, 1);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 3);
 }
 
@@ -145,15 +122,15 @@ static void foreign_block_bounds_windows(void)
     vram_handle h3 = alloc_one(m, 256 * KIB);
     assert_ok(vram_free(m, h0));
     assert_ok(vram_free(m, h3));
-    uint64_t base = info_of(m, h2).addr - 512 * KIB;
+    uint64_t base = test_handle_info(m, h2).addr - 512 * KIB;
     vram_alloc_desc d = {.size = 512 * KIB, .backing = VRAM_BACKING_HOST};
     vram_handle big;
     assert_ok(vram_alloc(m, &d, &big));
-    expect_eq_u64(info_of(m, h2).addr, base);           /* moved to the bottom */
-    expect_eq_u64(info_of(m, big).addr, base + 512 * KIB); /* the evacuated window */
-    expect_eq_u64(stats(m).defrag_moves, 1);
+    expect_eq_u64(test_handle_info(m, h2).addr, base);              /* moved to the bottom */
+    expect_eq_u64(test_handle_info(m, big).addr, base + 512 * KIB); /* the evacuated window */
+    expect_eq_u64(test_manager_stats(m).defrag_moves, 1);
     assert_ok(vram_heap_free(heap, stray)); /* still where it was */
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 2);
 }
 
@@ -171,17 +148,17 @@ static void many_blocks(void)
     vram_alloc_desc d = {.size = 2 * KIB, .backing = VRAM_BACKING_HOST};
     vram_handle big;
     assert_ok(vram_alloc(m, &d, &big));
-    vram_manager_stats st = stats(m);
+    vram_manager_stats st = test_manager_stats(m);
     expect_eq_u64(st.defrag_passes, 1);
     expect_eq_u64(st.defrag_moves, 1);
     expect_eq_u64(st.defrag_bytes_moved, KIB);
     expect_eq_u64(st.defrag_oom_saved, 1);
     for (int i = 1; i < N; i += 2) {
-        vram_handle_info info = info_of(m, h[i]);
+        vram_handle_info info = test_handle_info(m, h[i]);
         expect_status(vram_device_verify(vram_manager_device(m), info.addr, info.size, h[i].v),
                       VRAM_OK);
     }
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), N / 2 + 1);
 }
 

@@ -2,7 +2,7 @@
  * in the "cost" policy's keys, the policies' tables at their limits, a device
  * copy failing inside the automatic compaction, and the compaction back-off
  * reaching its cap. */
-#include "testlib.h"
+#include "test_manager_lib.h"
 
 #include "vram/vram.h"
 
@@ -11,28 +11,12 @@
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
 
-static void expect_clean(const vram_manager *m, int line)
-{
-    char msg[256];
-    if (vram_manager_check(m, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "line %d: check: %s\n", line, msg);
-        test_failures++;
-    }
-}
-
 static vram_handle alloc_one(vram_manager *m, uint64_t size)
 {
     vram_alloc_desc d = {.size = size, .backing = VRAM_BACKING_HOST};
     vram_handle h;
     assert_ok(vram_alloc(m, &d, &h));
     return h;
-}
-
-static vram_manager_stats stats(const vram_manager *m)
-{
-    vram_manager_stats st;
-    vram_manager_stats_get(m, &st);
-    return st;
 }
 
 /* The "cost" policy's key is the reload cost per byte from the device's cost
@@ -48,7 +32,7 @@ static double cost_key_of(const vram_cost_model *cost, uint64_t size)
     assert_ok(vram_manager_create(&cfg, &m));
     vram_handle h = alloc_one(m, size);
     double major = m->policy->key(m->policy_impl, (uint32_t)h.v).major;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     vram_manager_destroy(m, NULL);
     return major;
 }
@@ -144,20 +128,20 @@ static void copy_fault_in_compaction(void)
     expect_eq_u64(big.v, 0);
     expect_eq_u64(vram_device_faults_hit(vram_manager_device(m)), 1);
     expect_eq_u64(moved(m, kept, addr), 0);
-    vram_manager_stats st = stats(m);
+    vram_manager_stats st = test_manager_stats(m);
     expect_eq_u64(st.defrag_passes, 1);
     expect_eq_u64(st.defrag_moves, 0);
     expect_eq_u64(st.failed_allocs, 0); /* not an ENOMEM */
     expect_eq_u64(st.handles, 2);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
 
     assert_ok(vram_alloc(m, &d, &big));
-    st = stats(m);
+    st = test_manager_stats(m);
     expect_eq_u64(st.defrag_passes, 2);
     expect_eq_u64(st.defrag_moves, 1);
     expect_eq_u64(st.defrag_oom_saved, 1);
     expect_eq_u64(moved(m, kept, addr), 1);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 3);
 }
 
@@ -188,7 +172,7 @@ static void backoff_cap(void)
         vram_handle x;
         expect_status(vram_alloc(m, &d, &x), VRAM_ENOMEM);
     }
-    vram_manager_stats st = stats(m);
+    vram_manager_stats st = test_manager_stats(m);
     expect_eq_u64(st.defrag_passes, 13);
     expect_eq_u64(st.failed_allocs, attempts);
     expect_eq_u64(st.failed_despite_free, attempts);
@@ -199,8 +183,8 @@ static void backoff_cap(void)
     vram_alloc_desc d = {.size = 256 * KIB};
     vram_handle x;
     expect_status(vram_alloc(m, &d, &x), VRAM_ENOMEM);
-    expect_eq_u64(stats(m).defrag_passes, 14);
-    expect_clean(m, __LINE__);
+    expect_eq_u64(test_manager_stats(m).defrag_passes, 14);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 15);
 }
 

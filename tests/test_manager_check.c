@@ -1,7 +1,7 @@
 /* test_manager_check.c - vram_manager_check finds each kind of violation:
  * the state is corrupted on purpose through the internal header, the check
  * must name the violation, and it passes again once the state is restored. */
-#include "testlib.h"
+#include "test_manager_lib.h"
 
 #include "vram/vram.h"
 
@@ -39,15 +39,6 @@ static void expect_violation(vram_manager *m, const char *words, int line)
     }
 }
 
-static void expect_clean(vram_manager *m, int line)
-{
-    char msg[256];
-    if (vram_manager_check(m, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "line %d: check: %s\n", line, msg);
-        test_failures++;
-    }
-}
-
 int main(void)
 {
     vram_manager *m = make();
@@ -59,7 +50,7 @@ int main(void)
     vram_handle s;
     assert_ok(vram_acquire_shared(m, "w", 4096, 0, NULL, NULL, &s));
     (void)b, (void)e;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     vram__handle *sa = &m->handles.slots[(uint32_t)a.v];
     vram__handle *sc = &m->handles.slots[(uint32_t)c.v];
     vram__handle *sd = &m->handles.slots[(uint32_t)d.v];
@@ -99,13 +90,13 @@ int main(void)
     expect_violation(m, "shared handles but", __LINE__);
     ss->shared_refs = 1;
 
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     uint64_t stray;
     assert_ok(vram_heap_alloc(vram_manager_heap(m), 256, 0, &stray));
     expect_violation(m, "has no handle", __LINE__);
     assert_ok(vram_heap_free(vram_manager_heap(m), stray));
 
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_status(vram_manager_check(NULL, NULL, 0), VRAM_EINVAL);
     expect_eq_u64(vram_manager_destroy(m, NULL), 6);
     return test_finish("manager_check");

@@ -2,7 +2,7 @@
  * test_manager_check.c does not provoke: the state is corrupted on purpose
  * through the internal headers, the check must return VRAM_ECORRUPT and name
  * the violation, and it passes again once the state is restored. */
-#include "testlib.h"
+#include "test_manager_lib.h"
 
 #include "vram/vram.h"
 
@@ -45,15 +45,6 @@ static void expect_violation(const vram_manager *m, const char *words, int line)
     }
 }
 
-static void expect_clean(const vram_manager *m, int line)
-{
-    char msg[256];
-    if (vram_manager_check(m, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "line %d: check: %s\n", line, msg);
-        test_failures++;
-    }
-}
-
 static vram__shared_entry *registry_entry(vram_manager *m, const char *key)
 {
     for (uint32_t k = 0; k < m->shared.cap; k++)
@@ -70,7 +61,7 @@ static void handle_rules(void)
     vram_handle b = alloc_one(m, MIB, 1, VRAM_BACKING_HOST);
     vram_handle n = alloc_one(m, MIB, 0, VRAM_BACKING_NONE);
     vram__handle *sa = slot(m, a), *sn = slot(m, n);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
 
     sn->evictable = 1; /* a never-evicted handle flagged as in the set */
     expect_violation(m, "is in the eviction set but not evictable", __LINE__);
@@ -111,10 +102,10 @@ static void handle_rules(void)
     expect_eq_u64(victim, (uint32_t)a.v); /* priority 0, the least recently used */
     expect_violation(m, "the prio-lru policy holds 1 handles, 2 evictable", __LINE__);
     m->policy->unpop(m->policy_impl, victim);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
 
     expect_status(vram_free(m, b), VRAM_OK);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 2);
 }
 
@@ -127,14 +118,14 @@ static void host_copy_rule(void)
     alloc_one(m, MIB, 1, VRAM_BACKING_HOST); /* evicts x */
     vram__handle *sx = slot(m, x);
     assert_true(!sx->resident && sx->host_copy);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     void *copy = sx->host_copy;
     sx->host_copy = NULL;
     expect_violation(m, "(evicted) lacks a host copy", __LINE__);
     sx->host_copy = copy;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_status(vram_touch(m, x), VRAM_OK); /* the copy comes back and verifies */
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 3);
 }
 
@@ -148,7 +139,7 @@ static void registry_rules(void)
     assert_ok(vram_acquire_shared(m, "k1", 4096, 0, NULL, NULL, &k1));
     assert_ok(vram_acquire_shared(m, "k2", 4096, 0, NULL, NULL, &k2));
     assert_ok(vram_free(m, gone));
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     vram__shared_entry *e = registry_entry(m, "k1");
     assert_true(e && e->index == (uint32_t)k1.v);
 
@@ -161,7 +152,7 @@ static void registry_rules(void)
     e->index = (uint32_t)k2.v; /* k2's handle, named twice; k1's is named by none */
     expect_violation(m, "names a handle another key names", __LINE__);
     e->index = (uint32_t)k1.v;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 3);
 }
 
@@ -174,7 +165,7 @@ static void block_rules(void)
     alloc_one(m, MIB, 0, VRAM_BACKING_HOST);
     vram__handle *sa = slot(m, a), *sb = slot(m, b);
     assert_true(sa->offset < sb->offset);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
 
     /* The lowest two overlap (the scan stops at the first pair of three). */
     sa->size = sb->offset - sa->offset + 1;
@@ -194,7 +185,7 @@ static void block_rules(void)
     sb->size++;
     m->resident_bytes++;
     m->evictable_bytes++;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 3);
 }
 
@@ -203,12 +194,12 @@ static void heap_rule(void)
 {
     vram_manager *m = make(64 * MIB, 0, "caching");
     alloc_one(m, MIB, 0, VRAM_BACKING_HOST);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     caching_heap *c = vram__heap_impl(vram_manager_heap(m));
     c->live_allocs++;
     expect_violation(m, "heap (caching): 1 used blocks but 2 live allocations", __LINE__);
     c->live_allocs--;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 1);
 }
 

@@ -4,7 +4,7 @@
  * no handle owns, and host memory running out in the calls that
  * test_host_faults.c does not make (the "cost" policy, walks, compaction).
  * Each case asserts the status and the state after. */
-#include "testlib.h"
+#include "test_manager_lib.h"
 
 #include "vram/defrag.h"
 #include "vram/vram.h"
@@ -34,15 +34,6 @@ static vram_handle alloc_one(vram_manager *m, uint64_t size, int prio, vram_kind
     vram_handle h;
     assert_ok(vram_alloc(m, &d, &h));
     return h;
-}
-
-static void expect_clean(const vram_manager *m, int line)
-{
-    char msg[256];
-    if (vram_manager_check(m, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "line %d: check: %s\n", line, msg);
-        test_failures++;
-    }
 }
 
 static uint64_t live_handles(const vram_manager *m)
@@ -108,7 +99,7 @@ static void null_arguments(void)
     assert_ok(vram_handle_get(m, h, &info));
     expect_true(info.resident && info.pins == 0 && info.uses == 0);
     expect_eq_u64(live_handles(m), 1);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 1);
 }
 
@@ -149,7 +140,7 @@ static void bad_descriptor(void)
     vram_heap_stats hs;
     vram_heap_stats_get(vram_manager_heap(m), &hs);
     expect_eq_u64(hs.in_use, 0);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     vram_manager_destroy(m, NULL);
 }
 
@@ -171,7 +162,7 @@ static void counter_limits(void)
     expect_eq_u64(addr, 7);
     s->uses = 0;
     s->pins = 1;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     assert_ok(vram_unpin(m, h));
     expect_status(vram_unpin(m, h), VRAM_EINVAL);
     expect_true(s->evictable);
@@ -180,7 +171,7 @@ static void counter_limits(void)
     assert_ok(vram_free(m, h));
     expect_status(vram_unpin(m, h), VRAM_EDOUBLEFREE);
     expect_status(vram_unacquire(m, h), VRAM_EDOUBLEFREE);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 0);
 }
 
@@ -199,7 +190,7 @@ static void generation_wrap(void)
     vram_handle again = alloc_one(m, MIB, 0, VRAM_KIND_KV);
     expect_eq_u64(again.v, (UINT64_C(1) << 32) | i); /* the same slot, generation 1 */
     expect_true(vram_handle_get(m, last, &info) != VRAM_OK);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 1);
 }
 
@@ -223,7 +214,7 @@ static void table_full(void)
     expect_eq_u64(hs.in_use, MIB);
     vram_handle_info info;
     expect_status(vram_handle_get(m, h, &info), VRAM_OK);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 1);
 }
 
@@ -286,7 +277,7 @@ static void walk_foreign_block(void)
     expect_true(s.b[1].used && s.b[1].offset == stray && s.k[1] == VRAM_KIND_OTHER);
     expect_true(!s.b[2].used && s.k[2] == VRAM_KIND_OTHER);
     assert_ok(vram_heap_free(vram_manager_heap(m), stray));
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     vram_manager_destroy(m, NULL);
 }
 
@@ -343,7 +334,7 @@ static void after_enohost(vram_manager *m, vram_status st, const vram_handle *h,
         fprintf(stderr, "host allocation %ld failed: the call gave %s\n", at, vram_status_name(st));
         test_failures++;
     }
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     vram_manager_stats now;
     vram_manager_stats_get(m, &now);
     expect_eq_u64(now.handles, before->handles);

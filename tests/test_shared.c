@@ -1,7 +1,7 @@
 /* test_shared.c - shared weights: one buffer per key, refcounts, size
  * mismatch, release of a key not held, key length, loader calls, eviction
  * counting the buffer once, in-use buffers kept resident. */
-#include "testlib.h"
+#include "test_manager_lib.h"
 
 #include "vram/vram.h"
 
@@ -41,13 +41,6 @@ static void check(vram_manager *m)
     assert_true(st == VRAM_OK);
 }
 
-static vram_handle_info info_of(vram_manager *m, vram_handle h)
-{
-    vram_handle_info info;
-    assert_ok(vram_handle_get(m, h, &info));
-    return info;
-}
-
 static void test_refcount(void)
 {
     vram_manager *m = make(8 * MIB);
@@ -57,10 +50,10 @@ static void test_refcount(void)
     assert_ok(vram_acquire_shared(m, "layer0.wq", MIB, 5, loader, &log, &b));
     expect_true(a.v == b.v);
     expect_eq_u64(log.calls, 1);
-    expect_eq_u64(info_of(m, a).shared_refs, 2);
-    expect_true(info_of(m, a).kind == VRAM_KIND_WEIGHT);
+    expect_eq_u64(test_handle_info(m, a).shared_refs, 2);
+    expect_true(test_handle_info(m, a).kind == VRAM_KIND_WEIGHT);
     expect_status(vram_acquire_shared(m, "layer0.wq", 2 * MIB, 5, loader, &log, &c), VRAM_EMISMATCH);
-    expect_eq_u64(info_of(m, a).shared_refs, 2);
+    expect_eq_u64(test_handle_info(m, a).shared_refs, 2);
     expect_status(vram_free(m, a), VRAM_EBUSY); /* only release_shared frees it */
     assert_ok(vram_acquire_shared(m, "layer0.wk", MIB, 5, loader, &log, &c));
     expect_true(c.v != a.v);
@@ -71,7 +64,7 @@ static void test_refcount(void)
     check(m);
     expect_status(vram_release_shared(m, "layer1.wq"), VRAM_ENOTFOUND);
     assert_ok(vram_release_shared(m, "layer0.wq"));
-    expect_eq_u64(info_of(m, a).shared_refs, 1);
+    expect_eq_u64(test_handle_info(m, a).shared_refs, 1);
     assert_ok(vram_release_shared(m, "layer0.wq"));
     vram_handle_info info;
     expect_status(vram_handle_get(m, a, &info), VRAM_EDOUBLEFREE);
@@ -141,20 +134,20 @@ static void test_eviction(void)
     vram_manager_stats_get(m, &st);
     expect_eq_u64(st.evictions, 1);
     expect_eq_u64(st.bytes_evicted, 2 * MIB);
-    expect_true(!info_of(m, w).resident);
+    expect_true(!test_handle_info(m, w).resident);
     check(m);
     /* the next acquire reloads it through the loader (evicting `big`) */
     vram_handle again;
     assert_ok(vram_acquire_shared(m, "experts", 2 * MIB, 0, loader, &log, &again));
     expect_true(again.v == w.v);
     expect_eq_u64(log.calls, 2);
-    expect_eq_u64(info_of(m, w).shared_refs, 4);
+    expect_eq_u64(test_handle_info(m, w).shared_refs, 4);
     uint64_t addr;
     assert_ok(vram_acquire(m, w, &addr));
     expect_status(vram_device_verify(vram_manager_device(m), addr, 2 * MIB, 0x5eed), VRAM_OK);
     /* in use by a holder: not evicted, and cannot be released for good */
     expect_status(vram_touch(m, big), VRAM_ENOMEM);
-    expect_true(info_of(m, w).resident && !info_of(m, big).resident);
+    expect_true(test_handle_info(m, w).resident && !test_handle_info(m, big).resident);
     for (int i = 0; i < 3; i++)
         assert_ok(vram_release_shared(m, "experts"));
     expect_status(vram_release_shared(m, "experts"), VRAM_EBUSY);

@@ -2,7 +2,7 @@
  * reference count at 2^32 - 1, the last release of a buffer still acquired or
  * pinned, and deletions from the registry whose probe runs wrap around the end
  * of the table (backward-shift deletion must keep every other key findable). */
-#include "testlib.h"
+#include "test_manager_lib.h"
 
 #include "vram/vram.h"
 
@@ -18,15 +18,6 @@ static vram_manager *make(void)
     vram_manager *m;
     assert_ok(vram_manager_create(&cfg, &m));
     return m;
-}
-
-static void expect_clean(const vram_manager *m, int line)
-{
-    char msg[256];
-    if (vram_manager_check(m, msg, sizeof msg) != VRAM_OK) {
-        fprintf(stderr, "line %d: check: %s\n", line, msg);
-        test_failures++;
-    }
 }
 
 static uint32_t refs_of(const vram_manager *m, vram_handle h)
@@ -67,7 +58,7 @@ static void refs_limit(void)
     expect_eq_u64(again.v, 0);
     expect_eq_u64(s->shared_refs, UINT32_MAX);
     s->shared_refs = 1;
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     assert_ok(vram_release_shared(m, "w"));
     expect_eq_u64(vram_manager_destroy(m, NULL), 0);
 }
@@ -89,13 +80,13 @@ static void last_release_busy(void)
     vram_manager_stats st;
     vram_manager_stats_get(m, &st);
     expect_eq_u64(st.shared_keys, 1);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     assert_ok(vram_unpin(m, h));
     assert_ok(vram_release_shared(m, "w"));
     expect_status(vram_handle_get(m, h, &(vram_handle_info){0}), VRAM_EDOUBLEFREE);
     vram_manager_stats_get(m, &st);
     expect_eq_u64(st.shared_keys, 0);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 0);
 }
 
@@ -165,7 +156,7 @@ static void delete_wrapped_run(void)
     expect_found(m, x, hx);
     expect_found(m, z, hz);
     expect_status(vram_release_shared(m, y), VRAM_ENOTFOUND);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     /* Deleting slot 15's key moves slot 0's (home 15) back to its home. */
     assert_ok(vram_release_shared(m, x));
     assert_ok(vram_release_shared(m, x));
@@ -173,7 +164,7 @@ static void delete_wrapped_run(void)
     expect_slot(m, 0, "", __LINE__);
     assert_ok(vram_release_shared(m, z));
     expect_eq_u64(refs_of(m, hz), 1);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 1);
 }
 
@@ -205,7 +196,7 @@ static void delete_before_wrapped_run(void)
     expect_found(m, q, hq);
     expect_found(m, r, hr);
     expect_found(m, s, hs);
-    expect_clean(m, __LINE__);
+    EXPECT_MANAGER_CLEAN(m);
     expect_eq_u64(vram_manager_destroy(m, NULL), 3);
 }
 
