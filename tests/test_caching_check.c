@@ -16,13 +16,6 @@ static vram_heap *make(uint64_t capacity, int expandable)
     return h;
 }
 
-static uint64_t alloc(vram_heap *h, uint64_t size)
-{
-    uint64_t off = UINT64_MAX;
-    assert_ok(vram_heap_alloc(h, size, 0, &off));
-    return off;
-}
-
 /* The heap every block-level case starts from:
  *   segment 0 (small, [0, 2 MiB)):     a 512 | b 512 | c 512 | f free
  *   segment 1 (large, [2, 22 MiB)):    l 4 MiB | g free 16 MiB */
@@ -37,10 +30,10 @@ static fixture make_fixture(void)
 {
     fixture x = {.h = make(64 * MIB, 0)};
     x.c = vram__heap_impl(x.h);
-    expect_eq_u64(alloc(x.h, 512), 0);
-    expect_eq_u64(alloc(x.h, 512), 512);
-    expect_eq_u64(alloc(x.h, 512), 1024);
-    expect_eq_u64(alloc(x.h, 4 * MIB), 2 * MIB);
+    expect_eq_u64(test_heap_alloc(x.h, 512), 0);
+    expect_eq_u64(test_heap_alloc(x.h, 512), 512);
+    expect_eq_u64(test_heap_alloc(x.h, 512), 1024);
+    expect_eq_u64(test_heap_alloc(x.h, 4 * MIB), 2 * MIB);
     assert_true(x.c->nsegs == 2);
     x.s0 = x.c->segs[0];
     x.s1 = x.c->segs[1];
@@ -255,7 +248,7 @@ static void test_placement(fixture *x)
 
     /* a placement heap whose own check fails */
     vram_heap *other = make(8 * MIB, 0);
-    alloc(other, 512);
+    test_heap_alloc(other, 512);
     caching_heap *oc = vram__heap_impl(other);
     oc->st.reserved++;
     x->c->space = other;
@@ -299,7 +292,7 @@ static void test_expandable_flag(void)
 {
     vram_heap *h = make(64 * MIB, 1);
     caching_heap *c = vram__heap_impl(h);
-    expect_eq_u64(alloc(h, 512), 0);
+    expect_eq_u64(test_heap_alloc(h, 512), 0);
     EXPECT_HEAP_CLEAN(h);
     caching_segment *s = c->pools[CACHING_SMALL].expandable;
     c->pools[CACHING_SMALL].expandable = NULL;
@@ -325,7 +318,7 @@ static int stop_walk(const vram_block_info *b, void *ctx)
 static void test_walk_stops(void)
 {
     vram_heap *h = make(64 * MIB, 1);
-    uint64_t big = alloc(h, 30 * MIB); /* the large pool's range ends at the top */
+    uint64_t big = test_heap_alloc(h, 30 * MIB); /* the large pool's range ends at the top */
     expect_eq_u64(big, 24 * MIB);
     walk_stop w = {.stop_at = 1};
     assert_ok(vram_heap_walk(h, stop_walk, &w));

@@ -3,9 +3,8 @@
  * the PYTORCH_CUDA_ALLOC_CONF parser, the small expandable segment unmapping
  * its whole free tail behind a used block, and the release of several
  * oversize segments that together make room. */
-#include "testlib.h"
+#include "test_heap_lib.h"
 #include "vram/caching.h"
-#include "vram/heap.h"
 
 #define MIB (UINT64_C(1) << 20)
 
@@ -16,13 +15,6 @@ static vram_heap *make(uint64_t capacity, uint64_t max_split, int expandable)
     vram_heap *h = NULL;
     assert_ok(vram_heap_create(vram_heap_policy("caching"), &cfg, &h));
     return h;
-}
-
-static uint64_t alloc(vram_heap *h, uint64_t size)
-{
-    uint64_t off = UINT64_MAX;
-    assert_ok(vram_heap_alloc(h, size, 0, &off));
-    return off;
 }
 
 static void expect_healthy(const vram_heap *h)
@@ -158,9 +150,9 @@ static int log_block(const vram_block_info *b, void *ctx)
 static void test_small_tail_unmapped_whole(void)
 {
     vram_heap *h = make(24 * MIB, 0, 1);
-    expect_eq_u64(alloc(h, MIB), 0);
-    expect_eq_u64(alloc(h, MIB), MIB);
-    uint64_t c = alloc(h, MIB);
+    expect_eq_u64(test_heap_alloc(h, MIB), 0);
+    expect_eq_u64(test_heap_alloc(h, MIB), MIB);
+    uint64_t c = test_heap_alloc(h, MIB);
     expect_eq_u64(c, 2 * MIB);
     expect_eq_u64(cstats(h).reserved, 4 * MIB);
     assert_ok(vram_heap_free(h, c));
@@ -188,7 +180,7 @@ static void test_small_tail_unmapped_whole(void)
     expect_eq_u64(w.b[2].size, 22 * MIB);
 
     /* the segment grows again from its used end */
-    expect_eq_u64(alloc(h, MIB), 2 * MIB);
+    expect_eq_u64(test_heap_alloc(h, MIB), 2 * MIB);
     expect_eq_u64(cstats(h).reserved, 4 * MIB);
     expect_healthy(h);
     vram_heap_destroy(h);
@@ -200,7 +192,7 @@ static void test_small_tail_unmapped_whole(void)
 static void test_oversize_release_adds_up(void)
 {
     vram_heap *h = make(72 * MIB, 22 * MIB, 0);
-    uint64_t a = alloc(h, 24 * MIB), b = alloc(h, 24 * MIB), d = alloc(h, 24 * MIB);
+    uint64_t a = test_heap_alloc(h, 24 * MIB), b = test_heap_alloc(h, 24 * MIB), d = test_heap_alloc(h, 24 * MIB);
     expect_eq_u64(a, 0);
     expect_eq_u64(b, 24 * MIB);
     expect_eq_u64(d, 48 * MIB);
@@ -211,7 +203,7 @@ static void test_oversize_release_adds_up(void)
     expect_eq_u64(s.cached_blocks, 3);
     expect_eq_u64(s.reserved, 72 * MIB);
 
-    expect_eq_u64(alloc(h, 40 * MIB), 24 * MIB); /* where b and d were */
+    expect_eq_u64(test_heap_alloc(h, 40 * MIB), 24 * MIB); /* where b and d were */
     s = cstats(h);
     expect_eq_u64(s.segment_frees, 2);
     expect_eq_u64(s.segment_free_bytes, 48 * MIB);

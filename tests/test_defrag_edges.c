@@ -22,22 +22,14 @@ static vram_manager *make(uint64_t capacity, int defrag_on_oom, uint64_t defrag_
     return m;
 }
 
-static vram_handle alloc_one(vram_manager *m, uint64_t size)
-{
-    vram_alloc_desc d = {.size = size, .backing = VRAM_BACKING_HOST};
-    vram_handle h;
-    assert_ok(vram_alloc(m, &d, &h));
-    return h;
-}
-
 /* A handle whose contents do not verify is not moved: the pass ends with
  * VRAM_ECORRUPT, the block it was offered goes back to the heap. */
 static void corrupt_contents_stop_a_pass(void)
 {
     vram_manager *m = make(MIB, 0, 0);
     vram_device *dev = vram_manager_device(m);
-    vram_handle a = alloc_one(m, 256 * KIB);
-    vram_handle b = alloc_one(m, 256 * KIB);
+    vram_handle a = test_alloc_host(m, 256 * KIB);
+    vram_handle b = test_alloc_host(m, 256 * KIB);
     assert_ok(vram_free(m, a));
     vram_handle_info before = test_handle_info(m, b);
     assert_ok(vram_device_fill(dev, before.addr + 100, 16, 0x5eed)); /* a stray write */
@@ -71,13 +63,7 @@ static void corrupt_contents_stop_a_pass(void)
 static vram_manager *fragmented(uint64_t defrag_budget, vram_handle kept[2])
 {
     vram_manager *m = make(MIB, 1, defrag_budget);
-    vram_handle h[4];
-    for (int i = 0; i < 4; i++)
-        h[i] = alloc_one(m, 256 * KIB);
-    assert_ok(vram_free(m, h[1]));
-    assert_ok(vram_free(m, h[3]));
-    kept[0] = h[0];
-    kept[1] = h[2];
+    test_fragment(m, kept);
     return m;
 }
 
@@ -114,12 +100,12 @@ static void foreign_block_bounds_windows(void)
 {
     vram_manager *m = make(MIB, 1, 0);
     vram_heap *heap = vram_manager_heap(m);
-    vram_handle h0 = alloc_one(m, 256 * KIB);
+    vram_handle h0 = test_alloc_host(m, 256 * KIB);
     uint64_t stray;
     assert_ok(vram_heap_alloc(heap, 256 * KIB, 0, &stray));
     expect_eq_u64(stray, 256 * KIB);
-    vram_handle h2 = alloc_one(m, 256 * KIB);
-    vram_handle h3 = alloc_one(m, 256 * KIB);
+    vram_handle h2 = test_alloc_host(m, 256 * KIB);
+    vram_handle h3 = test_alloc_host(m, 256 * KIB);
     assert_ok(vram_free(m, h0));
     assert_ok(vram_free(m, h3));
     uint64_t base = test_handle_info(m, h2).addr - 512 * KIB;
@@ -142,7 +128,7 @@ static void many_blocks(void)
     vram_manager *m = make(N * KIB, 1, 0);
     static vram_handle h[N];
     for (int i = 0; i < N; i++)
-        h[i] = alloc_one(m, KIB);
+        h[i] = test_alloc_host(m, KIB);
     for (int i = 0; i < N; i += 2)
         assert_ok(vram_free(m, h[i]));
     vram_alloc_desc d = {.size = 2 * KIB, .backing = VRAM_BACKING_HOST};

@@ -11,14 +11,6 @@
 #define KIB (UINT64_C(1) << 10)
 #define MIB (UINT64_C(1) << 20)
 
-static vram_handle alloc_one(vram_manager *m, uint64_t size)
-{
-    vram_alloc_desc d = {.size = size, .backing = VRAM_BACKING_HOST};
-    vram_handle h;
-    assert_ok(vram_alloc(m, &d, &h));
-    return h;
-}
-
 /* The "cost" policy's key is the reload cost per byte from the device's cost
  * model: copy latency + size / h2d bandwidth, over the size. */
 static double cost_key_of(const vram_cost_model *cost, uint64_t size)
@@ -30,7 +22,7 @@ static double cost_key_of(const vram_cost_model *cost, uint64_t size)
     cfg.evict = 1;
     vram_manager *m;
     assert_ok(vram_manager_create(&cfg, &m));
-    vram_handle h = alloc_one(m, size);
+    vram_handle h = test_alloc_host(m, size);
     double major = m->policy->key(m->policy_impl, (uint32_t)h.v).major;
     EXPECT_MANAGER_CLEAN(m);
     vram_manager_destroy(m, NULL);
@@ -74,19 +66,6 @@ static void policy_tables(void)
     }
 }
 
-/* Four 256 KiB handles, the second and fourth freed: 512 KiB free in two
- * 256 KiB pieces, and two movable handles (first and third) in *kept. */
-static void fragment(vram_manager *m, vram_handle kept[2])
-{
-    vram_handle h[4];
-    for (int i = 0; i < 4; i++)
-        h[i] = alloc_one(m, 256 * KIB);
-    assert_ok(vram_free(m, h[1]));
-    assert_ok(vram_free(m, h[3]));
-    kept[0] = h[0];
-    kept[1] = h[2];
-}
-
 /* Both kept handles are resident and verify; returns how many moved. */
 static int moved(vram_manager *m, const vram_handle kept[2], const uint64_t addr[2])
 {
@@ -114,7 +93,7 @@ static void copy_fault_in_compaction(void)
     vram_manager *m;
     assert_ok(vram_manager_create(&cfg, &m));
     vram_handle kept[2];
-    fragment(m, kept);
+    test_fragment(m, kept);
     uint64_t addr[2];
     for (int i = 0; i < 2; i++) {
         vram_handle_info info;
@@ -160,7 +139,7 @@ static void backoff_cap(void)
      * free in 64 KiB gaps that no window can join. */
     vram_handle h[32];
     for (int i = 0; i < 32; i++) {
-        h[i] = alloc_one(m, 64 * KIB);
+        h[i] = test_alloc_host(m, 64 * KIB);
         if (i % 2)
             assert_ok(vram_pin(m, h[i]));
     }

@@ -20,6 +20,14 @@ static inline vram_heap *test_heap(const char *policy, vram_heap_config cfg)
     return h;
 }
 
+/* An allocation at the heap's minimum alignment; stops the test when it fails. */
+static inline uint64_t test_heap_alloc(vram_heap *h, uint64_t size)
+{
+    uint64_t off = UINT64_MAX;
+    assert_ok(vram_heap_alloc(h, size, 0, &off));
+    return off;
+}
+
 static inline vram_heap_stats test_heap_stats(const vram_heap *h)
 {
     vram_heap_stats s;

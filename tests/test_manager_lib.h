@@ -1,10 +1,34 @@
-/* test_manager_lib.h - what the manager tests share: its stats and a
- * handle's info by value, and vram_manager_check passing. */
+/* test_manager_lib.h - what the manager tests share: host-backed handles, a
+ * fragmented heap, the stats and a handle's info by value, and
+ * vram_manager_check passing. */
 #ifndef TEST_MANAGER_LIB_H
 #define TEST_MANAGER_LIB_H
 
 #include "testlib.h"
 #include "vram/vram.h"
+
+/* A host-backed handle of `size` bytes at priority 0; stops the test when
+ * the allocation fails. */
+static inline vram_handle test_alloc_host(vram_manager *m, uint64_t size)
+{
+    vram_alloc_desc d = {.size = size, .backing = VRAM_BACKING_HOST};
+    vram_handle h;
+    assert_ok(vram_alloc(m, &d, &h));
+    return h;
+}
+
+/* Four 256 KiB handles, the second and fourth freed: free space in two
+ * 256 KiB pieces, and the two movable handles (first and third) in kept. */
+static inline void test_fragment(vram_manager *m, vram_handle kept[2])
+{
+    vram_handle h[4];
+    for (int i = 0; i < 4; i++)
+        h[i] = test_alloc_host(m, 256 << 10);
+    assert_ok(vram_free(m, h[1]));
+    assert_ok(vram_free(m, h[3]));
+    kept[0] = h[0];
+    kept[1] = h[2];
+}
 
 static inline vram_manager_stats test_manager_stats(const vram_manager *m)
 {
