@@ -163,7 +163,29 @@ static vram_status evict_one(vram_manager *m, uint32_t index)
     m->resident_handles--;
     m->counters.evictions++;
     m->counters.bytes_evicted += s->size;
+    m->counters.evictions_by_kind[s->kind]++;
+    m->counters.bytes_evicted_by_kind[s->kind] += s->size;
     return VRAM_OK;
+}
+
+vram_status vram__evict_index(vram_manager *m, uint32_t index)
+{
+    vram__handle *s = &m->handles.slots[index];
+    if (!s->resident)
+        return VRAM_OK;
+    if (s->backing == VRAM_BACKING_NONE)
+        return VRAM_EINVAL;
+    if (!s->evictable) /* resident with a backing: pinned or acquired (vram__evict_sync) */
+        return VRAM_EBUSY;
+    m->policy->remove(m->policy_impl, index);
+    vram_status st = evict_one(m, index);
+    if (st) {
+        /* evict_one left it resident and flagged: put it back in the set */
+        s->evictable = 0;
+        m->evictable_bytes -= s->size;
+        vram__evict_sync(m, index);
+    }
+    return st;
 }
 
 /* Step 2 and 3 of the rule: one eviction round. */

@@ -292,6 +292,13 @@ vram_status vram_unacquire(vram_manager *m, vram_handle h) { return unhold(m, h,
 vram_status vram_pin(vram_manager *m, vram_handle h) { return hold(m, h, 1, NULL); }
 vram_status vram_unpin(vram_manager *m, vram_handle h) { return unhold(m, h, 1); }
 
+vram_status vram_evict(vram_manager *m, vram_handle h)
+{
+    uint32_t i;
+    vram_status st = slot_of(m, h, &i);
+    return st ? st : vram__evict_index(m, i);
+}
+
 vram_status vram_handle_get(const vram_manager *m, vram_handle h, vram_handle_info *out)
 {
     if (!out)

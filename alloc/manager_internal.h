@@ -143,6 +143,8 @@ void vram__evict_sync(vram_manager *m, uint32_t index);
 void vram__evict_use(vram_manager *m, uint32_t index);
 /* A heap block for size/align, evicting as the rule in evict.c says. */
 vram_status vram__place(vram_manager *m, uint64_t size, uint64_t align, uint64_t *offset);
+/* vram_evict on a slot: evicts a resident, evictable handle out of turn. */
+vram_status vram__evict_index(vram_manager *m, uint32_t index);
 /* Brings an evicted handle back (may evict others). */
 vram_status vram__remat(vram_manager *m, uint32_t index);
 /* Frees the handle's device bytes or host copy (verifying its contents). */

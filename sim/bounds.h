@@ -43,6 +43,8 @@ typedef struct vbounds {
     uint64_t belady_rematerialisations;
     uint64_t belady_bytes_rematerialised;
     uint64_t belady_ooms;        /* non-evictable bytes alone exceeded the capacity */
+    uint64_t belady_preemptions;     /* version 2: forced preemptions under the replay's rules */
+    uint64_t belady_preempted_bytes; /* ... and the bytes they dropped */
 } vbounds;
 
 /* Reads the trace at `path` (once, or twice with `belady`). `capacity` 0 means

@@ -82,7 +82,21 @@ static const char schema_sql[] =
     "  tc_hits INTEGER, tc_misses INTEGER, -- its acquires served from an idle buffer, and not\n"
     "  tc_idle_peak INTEGER,          -- the most bytes it held idle (not handed out) at once\n"
     "  tc_peak_footprint INTEGER,     -- its heap's peak footprint (included in peak_footprint)\n"
-    "  modelled_ms REAL,              -- the device cost model's time\n"
+    "  -- version-2 traces (traces/FORMAT.md, Needed memory; NULL for version 1):\n"
+    "  preempt_mode TEXT,             -- recompute or swap: how a forced preemption drops KV\n"
+    "  preemptions INTEGER,           -- forced preemptions: only a running request's memory\n"
+    "                                 -- could make room, so the newest request was preempted\n"
+    "  preempted_bytes INTEGER,       -- bytes those preemptions dropped\n"
+    "  restores INTEGER,              -- preempted requests brought back at a later step\n"
+    "  restore_waits INTEGER,         -- steps at which one did not fit and waited\n"
+    "  recompute_tokens INTEGER,      -- KV tokens recomputed (recompute mode)\n"
+    "  preempt_modelled_ms REAL,      -- their modelled cost: recompute at the prefill rate or\n"
+    "                                 -- the swap copies (docs/COST_MODEL.md)\n"
+    "  -- evictions by kind of what the policy evicted (preemptions not included); they sum to\n"
+    "  -- evictions (the rest: activation, workspace, other)\n"
+    "  evictions_weight INTEGER, evictions_kv INTEGER, evictions_adapter INTEGER,\n"
+    "  evictions_other INTEGER,\n"
+    "  modelled_ms REAL,              -- the device cost model's time (with recompute time)\n"
     "  wall_s REAL, events_per_s REAL -- measured, trace parsing included\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS samples (  -- every --sample-every events\n"
@@ -150,7 +164,9 @@ static const char schema_sql[] =
     "                                 -- 0: mixed sizes, a reference and not a bound; NULL: not run\n"
     "  evictable_size INTEGER,\n"
     "  belady_evictions INTEGER, belady_rematerialisations INTEGER,\n"
-    "  belady_bytes_rematerialised INTEGER, belady_ooms INTEGER\n"
+    "  belady_bytes_rematerialised INTEGER, belady_ooms INTEGER,\n"
+    "  belady_preemptions INTEGER,    -- version 2: forced preemptions under the same rules\n"
+    "  belady_preempted_bytes INTEGER\n"
     ");\n";
 
 const char *vdb_schema_sql(void) { return schema_sql; }
@@ -188,7 +204,11 @@ static const char *const stmt_sql[ST_COUNT] = {
         " free_p99_ns = ?22, modelled_ms = ?23, wall_s = ?24, events_per_s = ?25,"
         " defrag_passes = ?26, defrag_moves = ?27, defrag_bytes_moved = ?28,"
         " defrag_oom_saved = ?29, defrag_modelled_ms = ?30, reserved_unallocated = ?31,"
-        " tc_hits = ?32, tc_misses = ?33, tc_idle_peak = ?34, tc_peak_footprint = ?35"
+        " tc_hits = ?32, tc_misses = ?33, tc_idle_peak = ?34, tc_peak_footprint = ?35,"
+        " preempt_mode = ?36, preemptions = ?37, preempted_bytes = ?38, restores = ?39,"
+        " restore_waits = ?40, recompute_tokens = ?41, preempt_modelled_ms = ?42,"
+        " evictions_weight = ?43, evictions_kv = ?44, evictions_adapter = ?45,"
+        " evictions_other = ?46"
         " WHERE id = ?1",
     [ST_SAMPLE] =
         "INSERT INTO samples (run_id, event_index, line, ts_us, live_bytes, requested, in_use,"
@@ -207,8 +227,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BOUNDS] =
         "INSERT INTO bounds (run_id, events, capacity, peak_live, peak_live_event, peak_live_line,"
         " peak_live_kv, peak_live_other, belady_exact, evictable_size, belady_evictions,"
-        " belady_rematerialisations, belady_bytes_rematerialised, belady_ooms)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        " belady_rematerialisations, belady_bytes_rematerialised, belady_ooms,"
+        " belady_preemptions, belady_preempted_bytes)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
 };
 
 #define DB_DEFAULT_BATCH 4096u
@@ -591,6 +612,8 @@ vram_status vdb_bounds_add(vdb *db, int64_t run, const vbounds *b)
         bind_u64(s, 12, b->belady_rematerialisations);
         bind_u64(s, 13, b->belady_bytes_rematerialised);
         bind_u64(s, 14, b->belady_ooms);
+        bind_u64(s, 15, b->belady_preemptions);
+        bind_u64(s, 16, b->belady_preempted_bytes);
     }
     return db_row(db, ST_BOUNDS, "inserting the bounds");
 }
@@ -628,6 +651,18 @@ static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)
         bind_u64(s, i + 2, m->tc_idle_peak);
         bind_u64(s, i + 3, m->tc_peak_footprint);
     }
+    i += 4;
+    if (m->preempt_mode) {
+        bind_text(s, i, m->preempt_mode);
+        const uint64_t v2[] = {m->preemptions, m->preempted_bytes, m->restores, m->restore_waits,
+                               m->recompute_tokens};
+        for (size_t k = 0; k < sizeof v2 / sizeof v2[0]; k++)
+            bind_u64(s, i + 1 + (int)k, v2[k]);
+        sqlite3_bind_double(s, i + 6, m->preempt_modelled_ms);
+    }
+    i += 7;
+    for (int k = 0; k < 4; k++)
+        bind_u64(s, i + k, m->evictions_by_kind[k]);
 }
 
 /* Marks the run failed with the database's error as its detail, in one

@@ -24,7 +24,7 @@
 #include "hist.h"
 #include "vram/status.h"
 
-#define VDB_SCHEMA_VERSION 2
+#define VDB_SCHEMA_VERSION 3
 #define VDB_TOOL_VERSION "vramlab-replay 0.1.0"
 /* runs.detail of a run not (yet) marked: what its status 'failed' means then. */
 #define VDB_NOT_FINISHED                                                                         \
@@ -91,6 +91,13 @@ typedef struct vdb_summary {
     uint64_t reserved_unallocated;
     int has_tensor_cache;     /* 0: the tc_* columns are NULL */
     uint64_t tc_hits, tc_misses, tc_idle_peak, tc_peak_footprint;
+    /* Version-2 traces: preempt_mode "recompute" or "swap" (NULL for version 1:
+     * the columns are NULL). */
+    const char *preempt_mode;
+    uint64_t preemptions, preempted_bytes, restores, restore_waits, recompute_tokens;
+    double preempt_modelled_ms;
+    /* weight, kv, adapter, everything else (runs.evictions_weight ... _other) */
+    uint64_t evictions_by_kind[4];
     uint64_t samples;         /* 0: worst_ext_frag is unknown (stored as NULL) */
     double worst_ext_frag;
     uint64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;

@@ -218,6 +218,15 @@ void *vsim_idmap_put(vsim_idmap *m, uint64_t key, int *created)
 int vsim_idmap_remove(vsim_idmap *m, uint64_t key) { return core_remove(&m->c, key, NULL); }
 size_t vsim_idmap_count(const vsim_idmap *m) { return m->c.count; }
 
+void vsim_idmap_each(vsim_idmap *m, void (*fn)(void *value, void *ctx), void *ctx)
+{
+    for (size_t i = 0; m && i < m->c.cap; i++) {
+        unsigned char *slot = m->c.slots + i * m->c.stride;
+        if (((slot_head *)(void *)slot)->tag)
+            fn(slot + sizeof(slot_head), ctx);
+    }
+}
+
 vram_status vsim_keymap_create(size_t value_size, vsim_keymap **out)
 {
     *out = NULL;

@@ -27,6 +27,9 @@ void *vsim_idmap_put(vsim_idmap *m, uint64_t key, int *created);
 /* Expected O(1). 1 if the key was present and is now removed, else 0. */
 int vsim_idmap_remove(vsim_idmap *m, uint64_t key);
 size_t vsim_idmap_count(const vsim_idmap *m);
+/* Calls fn on every value, in no particular order; fn must not put or
+ * remove. O(capacity). For tear-down. */
+void vsim_idmap_each(vsim_idmap *m, void (*fn)(void *value, void *ctx), void *ctx);
 
 typedef struct vsim_keymap vsim_keymap;
 

@@ -16,66 +16,11 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "idmap.h"
-#include "trace.h"
+#include "replay_internal.h"
 #include "vram/caching.h"
 #include "vram/defrag.h"
 #include "vram/evict.h"
 #include "vram/tensor_cache.h"
-
-#define MAX_LANES 2
-#define LANE_MAIN 0
-#define LANE_KV 1
-#define LANE_TC 2 /* an id served by the tensor cache (not a manager lane) */
-
-/* A live trace id, 16 bytes so that map slots stay two to a cache line. h.v 0
- * (never a valid handle): the allocation failed, later events on the id are
- * skipped. LANE_TC: h.v is the offset in the tensor cache's heap plus 1.
- * size_lane: the requested size, with the lane in the top two bits (a placed
- * allocation is below 2^48, the heap's limit; the size of a failed one is
- * never read). */
-typedef struct id_entry {
-    vram_handle h;
-    uint64_t size_lane;
-} id_entry;
-
-#define LANE_SHIFT 62
-static uint64_t id_size(const id_entry *it)
-{
-    return it->size_lane & ((UINT64_C(1) << LANE_SHIFT) - 1);
-}
-static int id_lane(const id_entry *it) { return (int)(it->size_lane >> LANE_SHIFT); }
-
-/* A shared key: acquisitions the manager holds and acquisitions that failed. */
-typedef struct key_entry {
-    uint64_t size;
-    uint64_t held, failed;
-    uint32_t lane;
-} key_entry;
-
-typedef struct engine {
-    const vreplay_options *opt;
-    vreplay_result *res;
-    vtrace_reader *r;
-    vram_manager *lane[MAX_LANES];
-    int lanes;
-    int kv_lane;             /* lane of what vreplay_pooled() selects */
-    uint64_t block;          /* the trace's kv_block_bytes */
-    vsim_idmap *ids;
-    vsim_keymap *keys;
-    uint64_t live;           /* requested bytes of live, placed allocations */
-    uint64_t index;          /* events read so far */
-    vtrace_event ev;
-    int done;                /* the run has ended (failed or interrupted) */
-    int ran;                 /* the replay loop ran: latencies and bounds are worth logging */
-    int device_failed;       /* set-up failed in the device layer, not in the policy */
-    uint64_t evictions_seen, bytes_evicted_seen; /* at the previous sample */
-    uint64_t time_every, to_time; /* time one timed call in time_every; countdown */
-    int caching;             /* the main lane's heap is the caching policy */
-    uint64_t capacity;       /* the device's bytes (all lanes and the tensor cache) */
-    vram_heap *tc_heap;      /* the tensor cache's heap and the cache, or NULL */
-    vram_tensor_cache *tc;
-} engine;
 
 const char *vreplay_op_name(vreplay_op op)
 {
@@ -129,6 +74,13 @@ static vram_status reload_weights(void *ctx, vram_device *dev, uint64_t addr, ui
     if (strcmp(vram_device_backend(dev), "sim") != 0 || vram_device_has_backing(dev))
         return VRAM_OK;
     return vram_device_copy_h2d(dev, addr, &nothing, size);
+}
+
+/* Version 2 in recompute mode: KV (blocks, or "kv:" prefix keys) comes back
+ * by recomputing its tokens, charged at the prefill rate, not by a copy. */
+static int recomputed(const engine *e, int is_kv)
+{
+    return e->needs && !e->swap && is_kv;
 }
 
 static uint64_t now_ns(void)
@@ -201,13 +153,13 @@ static void fail_run(engine *e, const char *kind, uint64_t line, const char *fmt
     e->done = 1;
 }
 
-static void trace_error(engine *e, const char *what)
+void vreplay__trace_error(engine *e, const char *what)
 {
     fail_run(e, "trace_error", e->ev.line, "%s:%llu: %s", e->opt->trace_path,
              (unsigned long long)e->ev.line, what);
 }
 
-static void library_failure(engine *e, const char *call, vram_status st)
+void vreplay__library_failure(engine *e, const char *call, vram_status st)
 {
     fail_run(e, "error", e->ev.line, "%s:%llu: %s failed: %s (%s)", e->opt->trace_path,
              (unsigned long long)e->ev.line, call, vram_strerror(st), vram_status_name(st));
@@ -326,7 +278,7 @@ static void defrag_pass(engine *e)
         vram_defrag_report rep;
         vram_status st = vram_manager_defrag(e->lane[i], 0, &rep);
         if (st) {
-            library_failure(e, "vram_manager_defrag", st);
+            vreplay__library_failure(e, "vram_manager_defrag", st);
             return;
         }
         if (rep.moves == 0)
@@ -354,7 +306,7 @@ static void note_over_capacity(engine *e, uint64_t size)
     r->over_capacity++;
 }
 
-static void record_oom(engine *e, int lane, const char *op, uint64_t size)
+void vreplay__record_oom(engine *e, int lane, const char *op, uint64_t size)
 {
     note_over_capacity(e, size);
     vram_manager_stats m;
@@ -493,14 +445,14 @@ static void do_alloc(engine *e)
     int created;
     id_entry *it = vsim_idmap_put(e->ids, ev->id, &created);
     if (!it) {
-        library_failure(e, "the id map", VRAM_ENOHOST);
+        vreplay__library_failure(e, "the id map", VRAM_ENOHOST);
         return;
     }
     if (!created) {
         char text[96];
         snprintf(text, sizeof text, "alloc of id %llu, which is already live",
                  (unsigned long long)ev->id);
-        trace_error(e, text);
+        vreplay__trace_error(e, text);
         return;
     }
     uint64_t t0 = time_start(e);
@@ -512,11 +464,12 @@ static void do_alloc(engine *e)
             it->h.v = off + 1;
             it->size_lane = ev->size | (uint64_t)LANE_TC << LANE_SHIFT;
             note_live(e, ev->size);
+            vreplay__need_alloc(e, it, ev->id);
             return;
         }
         if (st != VRAM_ENOMEM && st != VRAM_EINVAL) {
             it->h.v = 0;
-            library_failure(e, "the tensor cache", st);
+            vreplay__library_failure(e, "the tensor cache", st);
             return;
         }
     }
@@ -524,21 +477,37 @@ static void do_alloc(engine *e)
     vram_alloc_desc d = {.size = ev->size, .align = ev->align, .priority = ev->priority,
                          .kind = ev->kind, .backing = vreplay_backing_of(ev->kind),
                          .remat = reload_weights};
+    if (recomputed(e, ev->kind == VRAM_KIND_KV)) {
+        d.backing = VRAM_BACKING_CALLBACK;
+        d.remat = vreplay__recompute;
+        d.remat_ctx = e;
+    }
     vram_status st = vram_alloc(e->lane[lane], &d, &it->h);
     timed(e, VREPLAY_OP_ALLOC, t0);
+    while (st == VRAM_ENOMEM && e->needs) {
+        int p = vreplay__need_preempt(e, lane, ev->need == VTRACE_NEED_REQUEST, ev->owner);
+        it = vsim_idmap_get(e->ids, ev->id);
+        if (p <= 0)
+            break;
+        st = vram_alloc(e->lane[lane], &d, &it->h);
+    }
+    if (e->done)
+        return;
     it->size_lane = ev->size | (uint64_t)lane << LANE_SHIFT;
     if (st == VRAM_OK) {
         note_reserved(e, lane);
         note_live(e, ev->size);
+        vreplay__need_alloc(e, it, ev->id);
         return;
     }
     it->h.v = 0;
+    vreplay__need_alloc(e, it, ev->id);
     if (st == VRAM_ENOMEM)
-        record_oom(e, lane, "alloc", ev->size);
+        vreplay__record_oom(e, lane, "alloc", ev->size);
     else if (st == VRAM_EINVAL || st == VRAM_EUNSUPPORTED)
         record_refusal(e, "alloc", ev->size, st);
     else
-        library_failure(e, "vram_alloc", st);
+        vreplay__library_failure(e, "vram_alloc", st);
 }
 
 static void do_free_or_use(engine *e)
@@ -550,9 +519,11 @@ static void do_free_or_use(engine *e)
         char text[96];
         snprintf(text, sizeof text, "%s of id %llu, which is not live", is_free ? "free" : "use",
                  (unsigned long long)ev->id);
-        trace_error(e, text);
+        vreplay__trace_error(e, text);
         return;
     }
+    if (is_free && e->needs && vreplay__need_free(e, it) < 0)
+        return;
     if (it->h.v == 0) {
         e->res->skipped++;
         if (is_free)
@@ -568,7 +539,7 @@ static void do_free_or_use(engine *e)
         timed(e, VREPLAY_OP_FREE, t0);
         vsim_idmap_remove(e->ids, ev->id);
         if (st)
-            library_failure(e, "the tensor cache's free", st);
+            vreplay__library_failure(e, "the tensor cache's free", st);
         else
             e->live -= size;
         return;
@@ -577,19 +548,28 @@ static void do_free_or_use(engine *e)
     uint64_t t0 = time_start(e);
     vram_status st = is_free ? vram_free(m, it->h) : vram_touch(m, it->h);
     timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
+    while (!is_free && st == VRAM_ENOMEM && e->needs) {
+        int p = vreplay__need_preempt(e, id_lane(it), it->need == VTRACE_NEED_REQUEST, it->owner);
+        it = vsim_idmap_get(e->ids, ev->id);
+        if (p <= 0)
+            break;
+        st = vram_touch(m, it->h);
+    }
+    if (e->done)
+        return;
     if (!is_free && !st)
         note_reserved(e, id_lane(it));
     if (is_free) {
         uint64_t size = id_size(it);
         vsim_idmap_remove(e->ids, ev->id);
         if (st)
-            library_failure(e, "vram_free of a live handle", st);
+            vreplay__library_failure(e, "vram_free of a live handle", st);
         else
             e->live -= size;
     } else if (st == VRAM_ENOMEM) {
-        record_oom(e, id_lane(it), "use", id_size(it));
+        vreplay__record_oom(e, id_lane(it), "use", id_size(it));
     } else if (st) {
-        library_failure(e, "vram_touch", st);
+        vreplay__library_failure(e, "vram_touch", st);
     }
 }
 
@@ -599,7 +579,7 @@ static void do_acquire(engine *e)
     int created;
     key_entry *k = vsim_keymap_put(e->keys, ev->key, &created);
     if (!k) {
-        library_failure(e, "the key map", VRAM_ENOHOST);
+        vreplay__library_failure(e, "the key map", VRAM_ENOHOST);
         return;
     }
     if (created) {
@@ -611,27 +591,44 @@ static void do_acquire(engine *e)
         char text[160];
         snprintf(text, sizeof text, "acquire of key \"%s\" with size %llu, held with size %llu",
                  ev->key, (unsigned long long)ev->size, (unsigned long long)k->size);
-        trace_error(e, text);
+        vreplay__trace_error(e, text);
         return;
     }
     vram_handle h;
+    int lane = (int)k->lane;
+    int recompute = recomputed(e, strncmp(ev->key, "kv:", 3) == 0);
+    vram_remat_fn loader = recompute ? vreplay__recompute : reload_weights;
+    void *loader_ctx = recompute ? e : NULL;
     uint64_t t0 = time_start(e);
-    vram_status st = vram_acquire_shared(e->lane[k->lane], ev->key, ev->size, ev->priority,
-                                         reload_weights, NULL, &h);
+    vram_status st = vram_acquire_shared(e->lane[lane], ev->key, ev->size, ev->priority, loader,
+                                         loader_ctx, &h);
     timed(e, VREPLAY_OP_ACQUIRE, t0);
+    while (st == VRAM_ENOMEM && e->needs) {
+        int p = vreplay__need_preempt(e, lane, ev->need == VTRACE_NEED_REQUEST, ev->owner);
+        if (p <= 0)
+            break;
+        st = vram_acquire_shared(e->lane[lane], ev->key, ev->size, ev->priority, loader,
+                                 loader_ctx, &h);
+    }
+    if (e->done)
+        return;
+    k = vsim_keymap_get(e->keys, ev->key);
+    if (st == VRAM_OK)
+        k->h = h;
+    vreplay__need_acquire(e, k, st);
     if (st == VRAM_OK) {
-        note_reserved(e, (int)k->lane);
+        note_reserved(e, lane);
         if (k->held++ == 0)
             note_live(e, ev->size);
         return;
     }
     k->failed++;
     if (st == VRAM_ENOMEM)
-        record_oom(e, (int)k->lane, "acquire", ev->size);
+        vreplay__record_oom(e, (int)k->lane, "acquire", ev->size);
     else if (st == VRAM_EINVAL || st == VRAM_EUNSUPPORTED)
         record_refusal(e, "acquire", ev->size, st);
     else
-        library_failure(e, "vram_acquire_shared", st);
+        vreplay__library_failure(e, "vram_acquire_shared", st);
 }
 
 /* A release drops a failed acquisition first when there is one: the holders
@@ -643,10 +640,13 @@ static void do_release(engine *e)
     if (!k) {
         char text[128];
         snprintf(text, sizeof text, "release of key \"%s\", which is not held", ev->key);
-        trace_error(e, text);
+        vreplay__trace_error(e, text);
         return;
     }
-    if (k->failed) {
+    int failed_ref = k->failed != 0;
+    if (e->needs && vreplay__need_release(e, k, &failed_ref) < 0)
+        return;
+    if (failed_ref) {
         k->failed--;
         e->res->skipped++;
     } else {
@@ -654,7 +654,7 @@ static void do_release(engine *e)
         vram_status st = vram_release_shared(e->lane[k->lane], ev->key);
         timed(e, VREPLAY_OP_RELEASE, t0);
         if (st) {
-            library_failure(e, "vram_release_shared of a held key", st);
+            vreplay__library_failure(e, "vram_release_shared of a held key", st);
             return;
         }
         if (--k->held == 0)
@@ -673,7 +673,7 @@ static void check_invariants(engine *e)
             fail_run(e, "violation", e->ev.line, "%s:%llu: invariant violated after this event: %s",
                      e->opt->trace_path, (unsigned long long)e->ev.line, text);
         else if (st)
-            library_failure(e, "vram_manager_check", st);
+            vreplay__library_failure(e, "vram_manager_check", st);
     }
     if (e->tc && !e->done &&
         (vram_tensor_cache_check(e->tc, text, sizeof text) ||
@@ -701,9 +701,22 @@ static void dispatch(engine *e)
         break;
     case VTRACE_STEP:
         e->res->steps++;
+        vreplay__need_step(e);
         break;
     case VTRACE_REQUEST_BEGIN:
         e->res->requests++;
+        if (e->needs)
+            vreplay__need_begin(e);
+        break;
+    case VTRACE_REQUEST_END:
+        if (e->needs)
+            vreplay__need_end(e);
+        break;
+    case VTRACE_PIN:
+        vreplay__need_pin(e);
+        break;
+    case VTRACE_UNPIN:
+        vreplay__need_unpin(e);
         break;
     default:
         break;
@@ -895,9 +908,11 @@ static void summarise(engine *e, vdb_summary *s)
     for (int i = 0; i < e->lanes && e->lane[i]; i++) {
         vram_manager_stats m;
         vram_manager_stats_get(e->lane[i], &m);
-        r->evictions += m.evictions;
+        for (int k = 0; k < VRAM_KIND_COUNT; k++) {
+            r->evictions_by_kind[k] += m.evictions_by_kind[k];
+            r->bytes_evicted_by_kind[k] += m.bytes_evicted_by_kind[k];
+        }
         r->rematerialisations += m.rematerialisations;
-        r->bytes_evicted += m.bytes_evicted;
         r->bytes_rematerialised += m.bytes_rematerialised;
         r->peak_footprint += m.heap.peak_footprint;
         r->peak_in_use += m.heap.peak_in_use;
@@ -908,6 +923,18 @@ static void summarise(engine *e, vdb_summary *s)
         r->defrag_oom_saved += m.defrag_oom_saved;
         r->defrag_modelled_ns += m.defrag_modelled_ns;
     }
+    /* The drops of preempted requests are preemptions, not the policy's evictions. */
+    for (int k = 0; k < VRAM_KIND_COUNT; k++) {
+        r->evictions_by_kind[k] -= e->dropped_by_kind[k];
+        r->bytes_evicted_by_kind[k] -= e->dropped_bytes_by_kind[k];
+        r->evictions += r->evictions_by_kind[k];
+        r->bytes_evicted += r->bytes_evicted_by_kind[k];
+    }
+    r->needs = e->needs;
+    r->rematerialisations -= e->undone_remats;
+    r->bytes_rematerialised -= e->undone_remat_bytes;
+    r->preempt_ns += e->recompute_ns;
+    r->modelled_ns += e->recompute_ns;
     r->has_unallocated = e->caching;
     if (e->tc) {
         vram_heap_stats h;
@@ -954,6 +981,20 @@ static void summarise(engine *e, vdb_summary *s)
     s->tc_misses = r->tc_misses;
     s->tc_idle_peak = r->tc_idle_peak;
     s->tc_peak_footprint = r->tc_peak_footprint;
+    if (e->needs) {
+        s->preempt_mode = e->swap ? "swap" : "recompute";
+        s->preemptions = r->preemptions;
+        s->preempted_bytes = r->preempted_bytes;
+        s->restores = r->restores;
+        s->restore_waits = r->restore_waits;
+        s->recompute_tokens = r->recompute_tokens;
+        s->preempt_modelled_ms = r->preempt_ns / 1e6;
+    }
+    s->evictions_by_kind[0] = r->evictions_by_kind[VRAM_KIND_WEIGHT];
+    s->evictions_by_kind[1] = r->evictions_by_kind[VRAM_KIND_KV];
+    s->evictions_by_kind[2] = r->evictions_by_kind[VRAM_KIND_ADAPTER];
+    s->evictions_by_kind[3] = r->evictions - s->evictions_by_kind[0] - s->evictions_by_kind[1] -
+                              s->evictions_by_kind[2];
     s->modelled_ms = r->modelled_ns / 1e6;
     s->wall_s = r->wall_s;
     s->events_per_s = r->wall_s > 0 ? (double)r->events / r->wall_s : 0;
@@ -1030,6 +1071,7 @@ static void engine_free(engine *e)
         vram_manager_destroy(e->lane[i], NULL);
     vram_tensor_cache_destroy(e->tc);
     vram_heap_destroy(e->tc_heap);
+    vreplay__need_close(e);
     vsim_idmap_destroy(e->ids);
     vsim_keymap_destroy(e->keys);
     vtrace_close(e->r);
@@ -1094,6 +1136,12 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
         return st;
     }
     const vtrace_header *hdr = vtrace_header_of(e.r);
+    st = vreplay__need_open(&e, hdr);
+    if (st) {
+        snprintf(out->message, sizeof out->message, "out of host memory");
+        engine_free(&e);
+        return st;
+    }
     vram_status setup = lanes_create(&e, hdr, capacity);
     if ((setup == VRAM_EUNSUPPORTED || setup == VRAM_EINVAL) && !e.device_failed) {
         /* Not a run: nothing is logged, the message says why. */

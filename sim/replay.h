@@ -91,6 +91,12 @@ typedef struct vreplay_options {
     const vram_caching_options *caching; /* the caching policy's options; NULL = defaults */
     const char *caching_conf;    /* the text they were parsed from (runs.caching_conf), or NULL */
     uint64_t tensor_cache;       /* bytes of the tensor cache (above); 0 = none */
+    /* Version-2 traces (traces/FORMAT.md, "Needed memory"): how a forced
+     * preemption drops a request's KV: 0 recompute (vLLM's default: dropped,
+     * its tokens charged at the prefill rate when it runs again), 1 swap
+     * (copied to the host and back over the modelled PCIe link). */
+    int preempt_swap;
+    double prefill_tokens_per_s; /* 0: the trace header's, else VREPLAY_PREFILL_DEFAULT */
     const char *options_text;    /* free text stored in runs.options (the command line) */
     const char *trace_crc32;     /* vreplay_trace_crc32 of the trace, computed once by a caller
                                     running several policies; NULL: the run computes it */
@@ -112,6 +118,9 @@ typedef struct vreplay_options {
 } vreplay_options;
 
 #define VREPLAY_OVER_CAPACITY_KEPT 4
+/* Prefill tokens per second when neither the options nor the trace say
+ * (docs/COST_MODEL.md: a 70B model on a 4 x H100 node). */
+#define VREPLAY_PREFILL_DEFAULT 16667.0
 
 typedef struct vreplay_result {
     vreplay_status status;
@@ -130,6 +139,19 @@ typedef struct vreplay_result {
     uint64_t over_capacity_size[VREPLAY_OVER_CAPACITY_KEPT];
     uint64_t ooms, ooms_despite_free;
     uint64_t evictions, rematerialisations, bytes_evicted, bytes_rematerialised;
+    /* Evictions the policy chose (not preemptions), by kind of the evicted handle;
+     * evictions and bytes_evicted above are their sums. */
+    uint64_t evictions_by_kind[VRAM_KIND_COUNT], bytes_evicted_by_kind[VRAM_KIND_COUNT];
+    /* Forced preemptions (version 2): a placement failed and only memory a
+     * running request needs could make room; the newest such request lost its
+     * memory (preempted_bytes), to be recomputed or swapped back in when it
+     * next runs (restores; restore_waits: a step at which it did not fit and
+     * waited, as a request in vLLM's waiting queue).
+     * preempt_ns: the modelled cost (recompute: recompute_tokens at the
+     * prefill rate; swap: both copies). */
+    int needs;                   /* the trace is version 2: the fields below apply */
+    uint64_t preemptions, preempted_bytes, restores, restore_waits, recompute_tokens;
+    double preempt_ns;
     uint64_t peak_footprint;     /* heap footprint high-water mark (sampled every event) */
     uint64_t peak_in_use;
     uint64_t peak_live;          /* the requested bytes of live, placed allocations */

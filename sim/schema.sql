@@ -70,7 +70,21 @@ CREATE TABLE IF NOT EXISTS runs (
   tc_hits INTEGER, tc_misses INTEGER, -- its acquires served from an idle buffer, and not
   tc_idle_peak INTEGER,          -- the most bytes it held idle (not handed out) at once
   tc_peak_footprint INTEGER,     -- its heap's peak footprint (included in peak_footprint)
-  modelled_ms REAL,              -- the device cost model's time
+  -- version-2 traces (traces/FORMAT.md, Needed memory; NULL for version 1):
+  preempt_mode TEXT,             -- recompute or swap: how a forced preemption drops KV
+  preemptions INTEGER,           -- forced preemptions: only a running request's memory
+                                 -- could make room, so the newest request was preempted
+  preempted_bytes INTEGER,       -- bytes those preemptions dropped
+  restores INTEGER,              -- preempted requests brought back at a later step
+  restore_waits INTEGER,         -- steps at which one did not fit and waited
+  recompute_tokens INTEGER,      -- KV tokens recomputed (recompute mode)
+  preempt_modelled_ms REAL,      -- their modelled cost: recompute at the prefill rate or
+                                 -- the swap copies (docs/COST_MODEL.md)
+  -- evictions by kind of what the policy evicted (preemptions not included); they sum to
+  -- evictions (the rest: activation, workspace, other)
+  evictions_weight INTEGER, evictions_kv INTEGER, evictions_adapter INTEGER,
+  evictions_other INTEGER,
+  modelled_ms REAL,              -- the device cost model's time (with recompute time)
   wall_s REAL, events_per_s REAL -- measured, trace parsing included
 );
 CREATE TABLE IF NOT EXISTS samples (  -- every --sample-every events
@@ -138,5 +152,7 @@ CREATE TABLE IF NOT EXISTS bounds (  -- references computed from the trace alone
                                  -- 0: mixed sizes, a reference and not a bound; NULL: not run
   evictable_size INTEGER,
   belady_evictions INTEGER, belady_rematerialisations INTEGER,
-  belady_bytes_rematerialised INTEGER, belady_ooms INTEGER
+  belady_bytes_rematerialised INTEGER, belady_ooms INTEGER,
+  belady_preemptions INTEGER,    -- version 2: forced preemptions under the same rules
+  belady_preempted_bytes INTEGER
 );

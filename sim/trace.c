@@ -16,23 +16,43 @@
 #define ALIGN_LIMIT ((uint64_t)1 << 30)
 #define PRIORITY_LIMIT ((uint64_t)INT_MAX)
 
-enum { HDR_MODEL, HDR_ENGINE, HDR_CAPACITY, HDR_KV_BLOCK, HDR_SOURCE, HDR_LICENCE, HDR_COUNT };
+enum {
+    HDR_MODEL, HDR_ENGINE, HDR_CAPACITY, HDR_KV_BLOCK, HDR_SOURCE, HDR_LICENCE,
+    HDR_KV_TOKEN, HDR_PREFILL, /* version 2 */
+    HDR_COUNT
+};
 
 static const char *const header_keys[HDR_COUNT] = {
     [HDR_MODEL] = "model",         [HDR_ENGINE] = "engine", [HDR_CAPACITY] = "capacity",
     [HDR_KV_BLOCK] = "kv_block_bytes", [HDR_SOURCE] = "source", [HDR_LICENCE] = "licence",
+    [HDR_KV_TOKEN] = "kv_token_bytes", [HDR_PREFILL] = "prefill_tokens_per_s",
 };
 #define HDR_REQUIRED ((1u << HDR_MODEL) | (1u << HDR_ENGINE) | (1u << HDR_CAPACITY))
 
-static const char *const usage[VTRACE_TYPE_COUNT] = {
-    [VTRACE_ALLOC] = "alloc ID SIZE ALIGN KIND PRIORITY",
-    [VTRACE_FREE] = "free ID",
-    [VTRACE_USE] = "use ID",
-    [VTRACE_SHARED_ACQUIRE] = "acquire KEY SIZE PRIORITY",
-    [VTRACE_SHARED_RELEASE] = "release KEY",
-    [VTRACE_STEP] = "step N",
-    [VTRACE_REQUEST_BEGIN] = "begin ID",
-    [VTRACE_REQUEST_END] = "end ID",
+/* The events of each version as the error messages spell them ([0]: version 1). */
+static const char *const usage[2][VTRACE_TYPE_COUNT] = {
+    {
+        [VTRACE_ALLOC] = "alloc ID SIZE ALIGN KIND PRIORITY",
+        [VTRACE_FREE] = "free ID",
+        [VTRACE_USE] = "use ID",
+        [VTRACE_SHARED_ACQUIRE] = "acquire KEY SIZE PRIORITY",
+        [VTRACE_SHARED_RELEASE] = "release KEY",
+        [VTRACE_STEP] = "step N",
+        [VTRACE_REQUEST_BEGIN] = "begin ID",
+        [VTRACE_REQUEST_END] = "end ID",
+    },
+    {
+        [VTRACE_ALLOC] = "alloc ID SIZE ALIGN KIND PRIORITY NEED",
+        [VTRACE_FREE] = "free ID",
+        [VTRACE_USE] = "use ID",
+        [VTRACE_SHARED_ACQUIRE] = "acquire KEY SIZE PRIORITY NEED",
+        [VTRACE_SHARED_RELEASE] = "release KEY NEED",
+        [VTRACE_STEP] = "step N",
+        [VTRACE_REQUEST_BEGIN] = "begin ID",
+        [VTRACE_REQUEST_END] = "end ID",
+        [VTRACE_PIN] = "pin ID",
+        [VTRACE_UNPIN] = "unpin ID",
+    },
 };
 
 struct vtrace_reader {
@@ -168,13 +188,36 @@ static int lookup_type(const char *p, const char *q)
 {
     int t;
     switch (q - p) {
-    case 3: t = *p == 'u' ? VTRACE_USE : VTRACE_REQUEST_END; break;
+    case 3: t = *p == 'u' ? VTRACE_USE : *p == 'p' ? VTRACE_PIN : VTRACE_REQUEST_END; break;
     case 4: t = *p == 'f' ? VTRACE_FREE : VTRACE_STEP; break;
-    case 5: t = *p == 'a' ? VTRACE_ALLOC : VTRACE_REQUEST_BEGIN; break;
+    case 5: t = *p == 'a' ? VTRACE_ALLOC : *p == 'u' ? VTRACE_UNPIN : VTRACE_REQUEST_BEGIN; break;
     case 7: t = *p == 'a' ? VTRACE_SHARED_ACQUIRE : VTRACE_SHARED_RELEASE; break;
     default: return -1;
     }
     return memcmp(p, vtrace_type_name((vtrace_type)t), (size_t)(q - p)) == 0 ? t : -1;
+}
+
+/* The NEED field of a version-2 alloc, acquire or release: "-", "engine" or
+ * a request id. */
+static int parse_need(vtrace_reader *r, const char **pp, const char *e, const char *expected,
+                      vtrace_event *ev)
+{
+    char tmp[48];
+    const char *p = skip_blank(*pp, e);
+    if (p == e)
+        return fail(r, "missing NEED (expected: %s, NEED '-', 'engine' or a request id)",
+                    expected);
+    const char *q = word_end(p, e);
+    if (word_is(p, q, "-") || word_is(p, q, "engine")) {
+        ev->need = q - p == 1 ? VTRACE_NEED_NONE : VTRACE_NEED_ENGINE;
+        *pp = q;
+        return 0;
+    }
+    if ((unsigned)(unsigned char)*p - '0' > 9)
+        return fail(r, "NEED '%s' is not '-', 'engine' or a request id (expected: %s)",
+                    show(p, q, tmp), expected);
+    ev->need = VTRACE_NEED_REQUEST;
+    return parse_u64(r, pp, e, "NEED", expected, &ev->owner);
 }
 
 /* Parses the event line [p, e), p at its first non-blank byte. */
@@ -198,13 +241,17 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
     }
     const char *q = word_end(p, e);
     int t = lookup_type(p, q);
-    if (t < 0) {
+    int v2 = r->hdr.version >= 2;
+    if (t < 0 || (!v2 && (t == VTRACE_PIN || t == VTRACE_UNPIN))) {
         if (lookup_header_key(p, q) >= 0)
             return fail(r, "header key '%s' after the first event", show(p, q, tmp));
+        if (t >= 0)
+            return fail(r, "event '%s' needs trace version 2 (this trace is version 1)",
+                        show(p, q, tmp));
         return fail(r, "unknown event '%s' (expected alloc, free, use, acquire, release, step, "
-                       "begin or end)", show(p, q, tmp));
+                       "begin, end%s)", show(p, q, tmp), v2 ? ", pin or unpin" : "");
     }
-    const char *u = usage[t];
+    const char *u = usage[v2][t];
     ev->type = (vtrace_type)t;
     ev->line = vlines_line(r->src);
     ev->ts_us = r->ts;
@@ -212,6 +259,8 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
     ev->kind = VRAM_KIND_OTHER;
     ev->priority = 0;
     ev->key[0] = '\0';
+    ev->need = VTRACE_NEED_NONE;
+    ev->owner = 0;
     p = q;
     switch (ev->type) {
     case VTRACE_ALLOC: {
@@ -231,7 +280,8 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
                            "or other)", show(p, q, tmp));
         p = q;
         if (parse_u64(r, &p, e, "PRIORITY", u, &v) < 0 ||
-            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0)
+            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0 ||
+            (v2 && parse_need(r, &p, e, u, ev) < 0))
             return -1;
         ev->priority = (int)v;
         break;
@@ -240,19 +290,20 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
         if (parse_key(r, &p, e, u, ev->key) < 0 || parse_u64(r, &p, e, "SIZE", u, &ev->size) < 0 ||
             check_range(r, "SIZE", ev->size, 1, SIZE_LIMIT) < 0 ||
             parse_u64(r, &p, e, "PRIORITY", u, &v) < 0 ||
-            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0)
+            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0 ||
+            (v2 && parse_need(r, &p, e, u, ev) < 0))
             return -1;
         ev->priority = (int)v;
         break;
     case VTRACE_SHARED_RELEASE:
-        if (parse_key(r, &p, e, u, ev->key) < 0)
+        if (parse_key(r, &p, e, u, ev->key) < 0 || (v2 && parse_need(r, &p, e, u, ev) < 0))
             return -1;
         break;
     case VTRACE_STEP:
         if (parse_u64(r, &p, e, "N", u, &ev->id) < 0)
             return -1;
         break;
-    default: /* free, use, begin, end */
+    default: /* free, use, begin, end, pin, unpin */
         if (parse_u64(r, &p, e, "ID", u, &ev->id) < 0)
             return -1;
         break;
@@ -289,6 +340,8 @@ static int parse_header_line(vtrace_reader *r, int k, const char *p, const char 
     const char *key = header_keys[k];
     if (r->hdr_seen & (1u << k))
         return fail(r, "duplicate header key '%s'", key);
+    if (k >= HDR_KV_TOKEN && r->hdr.version < 2)
+        return fail(r, "header key '%s' needs trace version 2 (this trace is version 1)", key);
     r->hdr_seen |= 1u << k;
     p = skip_blank(p, e);
     switch (k) {
@@ -297,8 +350,14 @@ static int parse_header_line(vtrace_reader *r, int k, const char *p, const char 
     case HDR_SOURCE: return parse_text(r, key, p, e, r->hdr.source);
     case HDR_LICENCE: return parse_text(r, key, p, e, r->hdr.licence);
     default: {
-        uint64_t *dst = k == HDR_CAPACITY ? &r->hdr.capacity : &r->hdr.kv_block_bytes;
-        const char *expected = k == HDR_CAPACITY ? "capacity BYTES" : "kv_block_bytes BYTES";
+        uint64_t *dst = k == HDR_CAPACITY   ? &r->hdr.capacity
+                        : k == HDR_KV_BLOCK ? &r->hdr.kv_block_bytes
+                        : k == HDR_KV_TOKEN ? &r->hdr.kv_token_bytes
+                                            : &r->hdr.prefill_tokens_per_s;
+        const char *expected = k == HDR_CAPACITY   ? "capacity BYTES"
+                               : k == HDR_KV_BLOCK ? "kv_block_bytes BYTES"
+                               : k == HDR_KV_TOKEN ? "kv_token_bytes BYTES"
+                                                   : "prefill_tokens_per_s TOKENS";
         if (parse_u64(r, &p, e, key, expected, dst) < 0 ||
             check_range(r, key, *dst, k == HDR_CAPACITY ? 1 : 0, SIZE_LIMIT) < 0)
             return -1;
@@ -341,10 +400,10 @@ static int read_version_line(vtrace_reader *r)
     if (skip_blank(p, e) != e)
         return fail(r, "trailing text '%s' after the version (expected: vramtrace %d)",
                     show(skip_blank(p, e), e, tmp), VTRACE_VERSION);
-    if (v != VTRACE_VERSION)
-        return fail(r, "unsupported version %llu (this reader reads version %d)",
+    if (v < 1 || v > VTRACE_VERSION)
+        return fail(r, "unsupported version %llu (this reader reads versions 1 to %d)",
                     (unsigned long long)v, VTRACE_VERSION);
-    r->hdr.version = VTRACE_VERSION;
+    r->hdr.version = (int)v;
     return 0;
 }
 
@@ -373,7 +432,8 @@ static int read_header(vtrace_reader *r)
         if (*p != '@' && lookup_type(p, q) < 0) {
             char tmp[48];
             return fail(r, "unknown header key or event '%s' (expected model, engine, capacity, "
-                           "kv_block_bytes, source, licence, or an event)", show(p, q, tmp));
+                           "kv_block_bytes, source, licence,%s or an event)", show(p, q, tmp),
+                        r->hdr.version >= 2 ? " kv_token_bytes, prefill_tokens_per_s," : "");
         }
         if (check_required(r, "before the first event") < 0 || parse_event(r, p, e, &r->first) < 0)
             return -1;

@@ -12,7 +12,7 @@
 #include "vram/manager.h"
 #include "vram/status.h"
 
-#define VTRACE_VERSION 1
+#define VTRACE_VERSION 2       /* what the writers write; the reader reads 1 and 2 */
 #define VTRACE_KEY_MAX 64     /* shared-weight keys, including the NUL */
 #define VTRACE_TEXT_MAX 256   /* header strings, including the NUL */
 
@@ -25,8 +25,18 @@ typedef enum vtrace_type {
     VTRACE_STEP,           /* id = step number */
     VTRACE_REQUEST_BEGIN,  /* id = request id */
     VTRACE_REQUEST_END,    /* id = request id */
+    VTRACE_PIN,            /* id: needed from now until its unpin (version 2) */
+    VTRACE_UNPIN,          /* id (version 2) */
     VTRACE_TYPE_COUNT
 } vtrace_type;
+
+/* Who needs an allocation or a shared reference at every step (version 2;
+ * version-1 events read as VTRACE_NEED_NONE). */
+typedef enum vtrace_need {
+    VTRACE_NEED_NONE,      /* "-": needed only when used or pinned; an engine may drop it */
+    VTRACE_NEED_ENGINE,    /* "engine": needed by every step while live (weights) */
+    VTRACE_NEED_REQUEST    /* REQ: needed by every step while request `owner` runs */
+} vtrace_need;
 
 typedef struct vtrace_header {
     int version;
@@ -36,6 +46,8 @@ typedef struct vtrace_header {
     uint64_t kv_block_bytes;        /* paged: bytes of one KV block; 0 otherwise */
     char source[VTRACE_TEXT_MAX];   /* the recording it was derived from */
     char licence[VTRACE_TEXT_MAX];  /* the recording's licence */
+    uint64_t kv_token_bytes;        /* KV bytes of one token (recompute cost); 0 = unknown */
+    uint64_t prefill_tokens_per_s;  /* the engine's prefill rate; 0 = the replay's default */
 } vtrace_header;
 
 typedef struct vtrace_event {
@@ -48,6 +60,8 @@ typedef struct vtrace_event {
     vram_kind kind;       /* alloc */
     int priority;         /* alloc, shared acquire */
     char key[VTRACE_KEY_MAX]; /* shared acquire/release */
+    vtrace_need need;     /* alloc, acquire, release (version 2) */
+    uint64_t owner;       /* the request id when need is VTRACE_NEED_REQUEST, else 0 */
 } vtrace_event;
 
 typedef struct vtrace_reader vtrace_reader;
@@ -78,8 +92,8 @@ void vtrace_close(vtrace_reader *r);
 
 typedef struct vtrace_writer vtrace_writer;
 /* Writes plain text, or gzip when the path ends in ".gz", starting with the
- * header. VRAM_EINVAL for a header the reader would refuse (version not
- * VTRACE_VERSION, empty model or engine, a text with a control byte or blank
+ * header. VRAM_EINVAL for a header the reader would refuse (version not 1 or
+ * 2, version-2 keys in a version-1 header, empty model or engine, a text with a control byte or blank
  * ends, capacity 0 or above 2^63-1), VRAM_EIO when the file cannot be created
  * (errno tells why), VRAM_ENOHOST. */
 vram_status vtrace_writer_open(const char *path, const vtrace_header *hdr, vtrace_writer **out);
@@ -87,7 +101,8 @@ vram_status vtrace_writer_open(const char *path, const vtrace_header *hdr, vtrac
 vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
                                   vtrace_writer **out);
 /* Appends an event; `@ts` is written only when ev->ts_us changed. VRAM_EINVAL
- * for an event the reader would refuse (size 0 or above 2^63-1, alignment not
+ * for an event the reader would refuse (in a version-1 trace: a need other
+ * than none, pin, unpin; a need out of range; size 0 or above 2^63-1, alignment not
  * 0 or a power of two up to 2^30, bad kind, negative priority, key empty, too
  * long or with a byte outside '!'..'~', timestamp going back); VRAM_EIO once a
  * write failed (disk full), errno set to that write's error (ENOSPC, EFBIG).
@@ -123,6 +138,9 @@ vram_status vtrace_output_commit(vtrace_output *o, char *err, size_t errlen);
 void vtrace_output_abort(vtrace_output *o);
 
 const char *vtrace_type_name(vtrace_type t);
+/* The NEED field as written: "-", "engine", or the owner's decimal id in buf
+ * (at least 21 bytes). */
+const char *vtrace_need_text(vtrace_need need, uint64_t owner, char buf[21]);
 /* The format's kind words: "weight", "kv", "activation", "workspace", "adapter",
  * "other"; "?" for an out-of-range kind. */
 const char *vtrace_kind_name(vram_kind k);

@@ -3,6 +3,7 @@
  * The kind words are part of the file format (traces/FORMAT.md), so they are
  * spelled here rather than taken from the library: a renamed kind in libvram
  * must not make committed traces unreadable. */
+#include <stdio.h>
 #include <string.h>
 
 #include "trace.h"
@@ -16,6 +17,8 @@ static const char *const type_names[VTRACE_TYPE_COUNT] = {
     [VTRACE_STEP] = "step",
     [VTRACE_REQUEST_BEGIN] = "begin",
     [VTRACE_REQUEST_END] = "end",
+    [VTRACE_PIN] = "pin",
+    [VTRACE_UNPIN] = "unpin",
 };
 
 static const char *const kind_names[VRAM_KIND_COUNT] = {
@@ -30,6 +33,20 @@ static const char *const kind_names[VRAM_KIND_COUNT] = {
 const char *vtrace_type_name(vtrace_type t)
 {
     return (unsigned)t < VTRACE_TYPE_COUNT ? type_names[t] : "?";
+}
+
+const char *vtrace_need_text(vtrace_need need, uint64_t owner, char buf[21])
+{
+    switch (need) {
+    case VTRACE_NEED_NONE:
+        return "-";
+    case VTRACE_NEED_ENGINE:
+        return "engine";
+    case VTRACE_NEED_REQUEST:
+        snprintf(buf, 21, "%llu", (unsigned long long)owner);
+        return buf;
+    }
+    return "?";
 }
 
 const char *vtrace_kind_name(vram_kind k)

@@ -19,6 +19,7 @@
 
 struct vtrace_writer {
     gzFile gz;
+    int version;       /* 1 or 2: version 1 has no NEED fields and no pin/unpin */
     int failed;        /* a write failed: every later call returns VRAM_EIO */
     int errnum;        /* ... and sets errno to this, the failed write's */
     uint64_t ts;       /* the timestamp last written (sticky in the format) */
@@ -120,13 +121,13 @@ static void put_num_header(vtrace_writer *w, const char *key, uint64_t v)
     append_line(w, line, (size_t)(p - line));
 }
 
-/* The header goes into the empty buffer: at most seven lines of under
+/* The header goes into the empty buffer: at most nine lines of under
  * VTRACE_TEXT_MAX + 32 bytes each, far below OUT_BYTES, so nothing is flushed
  * and nothing can fail before the first event. */
 static void write_header(vtrace_writer *w, const vtrace_header *h)
 {
     char first[32];
-    int n = snprintf(first, sizeof first, "vramtrace %d", VTRACE_VERSION);
+    int n = snprintf(first, sizeof first, "vramtrace %d", h->version);
     append_line(w, first, (size_t)n);
     put_text_header(w, "model", h->model);
     put_text_header(w, "engine", h->engine);
@@ -137,13 +138,19 @@ static void write_header(vtrace_writer *w, const vtrace_header *h)
         put_text_header(w, "source", h->source);
     if (h->licence[0])
         put_text_header(w, "licence", h->licence);
+    if (h->kv_token_bytes)
+        put_num_header(w, "kv_token_bytes", h->kv_token_bytes);
+    if (h->prefill_tokens_per_s)
+        put_num_header(w, "prefill_tokens_per_s", h->prefill_tokens_per_s);
 }
 
 vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
                                   vtrace_writer **out)
 {
     *out = NULL;
-    if (!path || !hdr || hdr->version != VTRACE_VERSION ||
+    if (!path || !hdr || (hdr->version != 1 && hdr->version != 2) ||
+        (hdr->version == 1 && (hdr->kv_token_bytes || hdr->prefill_tokens_per_s)) ||
+        hdr->kv_token_bytes > SIZE_LIMIT || hdr->prefill_tokens_per_s > SIZE_LIMIT ||
         !text_ok(hdr->model, VTRACE_TEXT_MAX - 1, 0) || !text_ok(hdr->engine, VTRACE_TEXT_MAX - 1, 0) ||
         !text_ok(hdr->source, VTRACE_TEXT_MAX - 1, 1) || !text_ok(hdr->licence, VTRACE_TEXT_MAX - 1, 1) ||
         hdr->capacity == 0 || hdr->capacity > SIZE_LIMIT || hdr->kv_block_bytes > SIZE_LIMIT)
@@ -152,6 +159,7 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
     if (!w)
         return VRAM_ENOHOST;
     w->failed = 0;
+    w->version = hdr->version;
     w->errnum = 0;
     w->ts = 0;
     w->len = 0;
@@ -184,6 +192,14 @@ static int key_ok(const char *key)
     return 1;
 }
 
+/* The NEED field of alloc, acquire and release: none in version 1. */
+static int need_ok(const vtrace_writer *w, const vtrace_event *ev)
+{
+    if ((unsigned)ev->need > VTRACE_NEED_REQUEST)
+        return 0;
+    return w->version >= 2 || ev->need == VTRACE_NEED_NONE;
+}
+
 static int event_ok(const vtrace_writer *w, const vtrace_event *ev)
 {
     if ((unsigned)ev->type >= VTRACE_TYPE_COUNT || ev->ts_us < w->ts)
@@ -192,14 +208,28 @@ static int event_ok(const vtrace_writer *w, const vtrace_event *ev)
     case VTRACE_ALLOC:
         return ev->size >= 1 && ev->size <= SIZE_LIMIT && ev->align <= ALIGN_LIMIT &&
                !(ev->align & (ev->align - 1)) && (unsigned)ev->kind < VRAM_KIND_COUNT &&
-               ev->priority >= 0;
+               ev->priority >= 0 && need_ok(w, ev);
     case VTRACE_SHARED_ACQUIRE:
-        return key_ok(ev->key) && ev->size >= 1 && ev->size <= SIZE_LIMIT && ev->priority >= 0;
+        return key_ok(ev->key) && ev->size >= 1 && ev->size <= SIZE_LIMIT && ev->priority >= 0 &&
+               need_ok(w, ev);
     case VTRACE_SHARED_RELEASE:
-        return key_ok(ev->key);
+        return key_ok(ev->key) && need_ok(w, ev);
+    case VTRACE_PIN:
+    case VTRACE_UNPIN:
+        return w->version >= 2;
     default:
         return 1;
     }
+}
+
+/* " NEED" in a version-2 trace; nothing in version 1. */
+static char *put_need(const vtrace_writer *w, char *p, const vtrace_event *ev)
+{
+    if (w->version < 2)
+        return p;
+    char buf[21];
+    *p++ = ' ';
+    return put_str(p, vtrace_need_text(ev->need, ev->owner, buf));
 }
 
 vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
@@ -230,6 +260,7 @@ vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
         p = put_str(p, vtrace_kind_name(ev->kind));
         *p++ = ' ';
         p = put_u64(p, (uint64_t)ev->priority);
+        p = put_need(w, p, ev);
         break;
     case VTRACE_SHARED_ACQUIRE:
         p = put_str(p, ev->key);
@@ -237,9 +268,11 @@ vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
         p = put_u64(p, ev->size);
         *p++ = ' ';
         p = put_u64(p, (uint64_t)ev->priority);
+        p = put_need(w, p, ev);
         break;
     case VTRACE_SHARED_RELEASE:
         p = put_str(p, ev->key);
+        p = put_need(w, p, ev);
         break;
     default:
         p = put_u64(p, ev->id);

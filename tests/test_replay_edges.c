@@ -382,7 +382,7 @@ static void test_cli_runs(void)
                "off", "replay_edges_oom.trace");
     expect_true(strstr(cli_last.out, "(one pass)") != NULL);
     expect_true(strstr(cli_last.out, " * | ") != NULL);
-    expect_true(strstr(cli_last.out, "| 1 (0) | 0 | 0 | - |") != NULL);
+    expect_true(strstr(cli_last.out, "| 1 (0) | 0 | - | 0 | - |") != NULL); /* v1: no preemptions */
     /* A trace that allocates nothing: no peak, so no ratio. */
     write_text("replay_edges_none.trace",
                "vramtrace 1\nmodel m\nengine contiguous\ncapacity 1048576\nstep 1\n");

@@ -60,6 +60,12 @@ static void usage(FILE *f)
             "  --tensor-cache BYTES  serve activations and workspaces from a tensor cache of BYTES\n"
             "                        (a multiple of 256) taken off the device, keyed by size\n"
             "                        (default 0 = none)\n"
+            "  --preempt MODE        version-2 traces: how a forced preemption drops a running\n"
+            "                        request's KV: recompute (default, vLLM's: its tokens are\n"
+            "                        charged at the prefill rate when it runs again) or swap\n"
+            "                        (copied to the host and back over the modelled PCIe link)\n"
+            "  --prefill-rate N      prefill tokens per second for recompute (default: the trace\n"
+            "                        header's prefill_tokens_per_s, else 16667)\n"
             "  --no-belady           skip Belady's reference (one pass over the trace fewer)\n"
             "  --db PATH             results database (default results.db)\n"
             "  --no-db               log nothing\n"
@@ -78,6 +84,8 @@ typedef struct cli {
     const char *caching_conf;  /* as given, or NULL */
     vram_caching_options caching;
     uint64_t tensor_cache;
+    int preempt_swap;
+    uint64_t prefill_rate;
 } cli;
 
 /* A decimal number for option `name`; 0 and a message when it is not one. */
@@ -135,7 +143,8 @@ static int known_policies(const char *list, const char **bad, size_t *bad_len)
 static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
-           O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE };
+           O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE,
+           O_PREEMPT, O_PREFILL_RATE };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
         {"backend", required_argument, 0, O_BACKEND},
@@ -147,6 +156,8 @@ static int parse_args(int argc, char **argv, cli *c)
         {"defrag", required_argument, 0, O_DEFRAG},
         {"caching-conf", required_argument, 0, O_CACHING_CONF},
         {"tensor-cache", required_argument, 0, O_TENSOR_CACHE},
+        {"preempt", required_argument, 0, O_PREEMPT},
+        {"prefill-rate", required_argument, 0, O_PREFILL_RATE},
         {"no-belady", no_argument, 0, O_NO_BELADY},
         {"db", required_argument, 0, O_DB},
         {"no-db", no_argument, 0, O_NO_DB},
@@ -202,6 +213,22 @@ static int parse_args(int argc, char **argv, cli *c)
             if (ok && c->tensor_cache % VRAM_DEFAULT_ALIGN) {
                 fprintf(stderr, "replay: --tensor-cache: %s is not a multiple of %u bytes\n",
                         optarg, VRAM_DEFAULT_ALIGN);
+                ok = 0;
+            }
+            break;
+        case O_PREEMPT:
+            if (strcmp(optarg, "swap") == 0)
+                c->preempt_swap = 1;
+            else if (strcmp(optarg, "recompute") != 0) {
+                fprintf(stderr, "replay: --preempt: \"%s\" is not recompute or swap\n", optarg);
+                ok = 0;
+            }
+            break;
+        case O_PREFILL_RATE:
+            ok = parse_u64("--prefill-rate", optarg, &c->prefill_rate);
+            if (ok && (c->prefill_rate == 0 || c->prefill_rate > UINT64_C(1000000000))) {
+                fprintf(stderr, "replay: --prefill-rate: %s is not 1 to 1000000000 tokens/s\n",
+                        optarg);
                 ok = 0;
             }
             break;
@@ -310,13 +337,13 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
                         const vbounds *b, uint64_t time_every)
 {
     printf("\n| policy | peak footprint | / peak live | worst ext frag | OOMs (despite free) |"
-           " refused | evictions | Belady | remat bytes | alloc p50/p99 ns | free p50/p99 ns |"
-           " modelled ms | events/s |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           " refused | preemptions | evictions | Belady evict/preempt | remat bytes |"
+           " alloc p50/p99 ns | free p50/p99 ns | modelled ms | events/s |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < n; i++) {
         const vreplay_result *r = &res[i];
         if (r->status == VREPLAY_RUN_NOT_APPLICABLE) {
-            printf("| %s | n/a: %s ||||||||||||\n", names[i], r->message);
+            printf("| %s | n/a: %s |||||||||||||\n", names[i], r->message);
             continue;
         }
         char ratio[32] = "-", belady[32] = "-", frag[32] = "-", fp[32], rm[32];
@@ -326,16 +353,19 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
             snprintf(ratio, sizeof ratio, "%.3f%s", (double)r->peak_footprint / (double)b->peak_live,
                      r->errors || r->ooms ? " *" : "");
         if (b && b->belady_done)
-            snprintf(belady, sizeof belady, "%" PRIu64 "%s", b->belady_evictions,
-                     b->belady_exact ? "" : " (ref)");
-        printf("| %s%s%s%s | %s | %s | %s | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %" PRIu64
+            snprintf(belady, sizeof belady, "%" PRIu64 "/%" PRIu64 "%s", b->belady_evictions,
+                     b->belady_preemptions, b->belady_exact ? "" : " (ref)");
+        char pre[24] = "-";
+        if (r->needs)
+            snprintf(pre, sizeof pre, "%" PRIu64, r->preemptions);
+        printf("| %s%s%s%s | %s | %s | %s | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %s | %" PRIu64
                " | %s | %s |"
                " %" PRIu64 "/%" PRIu64 " | %" PRIu64 "/%" PRIu64 " | %.1f | %.2f M |\n",
                names[i], r->status == VREPLAY_RUN_OK ? "" : " (", 
                r->status == VREPLAY_RUN_OK ? "" : vreplay_status_name(r->status),
                r->status == VREPLAY_RUN_OK ? "" : ")",
                human(r->peak_footprint, fp, sizeof fp), ratio, frag, r->ooms,
-               r->ooms_despite_free, r->errors, r->evictions, belady,
+               r->ooms_despite_free, r->errors, pre, r->evictions, belady,
                human(r->bytes_rematerialised, rm, sizeof rm), vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.5),
                vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99),
                vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.5),
@@ -351,6 +381,47 @@ static void print_table(const char *const *names, const vreplay_result *res, siz
     printf("Peak live bytes bound the footprint of runs that evict nothing; a run that evicts"
            " can go below it (live bytes include evicted ones), and so can one marked * (requests"
            " refused or OOM: never placed).\n");
+}
+
+/* Version-2 traces: what the engine paid for memory its steps need (forced
+ * preemptions) and what the policy evicted, by kind; Belady's reference below. */
+static void print_engine_table(const char *const *names, const vreplay_result *res, size_t n,
+                               const vbounds *b, const cli *c)
+{
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++)
+        shown += res[i].needs && res[i].status != VREPLAY_RUN_NOT_APPLICABLE;
+    if (!shown)
+        return;
+    printf("\n| policy | forced preemptions | preempted | restored (waits) | recompute tokens |"
+           " preemption ms | evictions weight/kv/adapter/other | remat bytes |\n");
+    printf("|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        const vreplay_result *r = &res[i];
+        if (!r->needs || r->status == VREPLAY_RUN_NOT_APPLICABLE)
+            continue;
+        char pb[32], rm[32];
+        const uint64_t *k = r->evictions_by_kind;
+        uint64_t rest = r->evictions - k[VRAM_KIND_WEIGHT] - k[VRAM_KIND_KV] - k[VRAM_KIND_ADAPTER];
+        printf("| %s | %" PRIu64 " | %s | %" PRIu64 " (%" PRIu64 ") | %" PRIu64 " | %.1f | %" PRIu64
+               "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 " | %s |\n",
+               names[i], r->preemptions, human(r->preempted_bytes, pb, sizeof pb), r->restores,
+               r->restore_waits, r->recompute_tokens, r->preempt_ns / 1e6, k[VRAM_KIND_WEIGHT],
+               k[VRAM_KIND_KV], k[VRAM_KIND_ADAPTER], rest,
+               human(r->bytes_rematerialised, rm, sizeof rm));
+    }
+    if (b && b->belady_done) {
+        char pb[32], rm[32];
+        printf("| Belady (ideal device, lower reference) | %" PRIu64 " | %s | - | - | - | %" PRIu64
+               " in all | %s |\n",
+               b->belady_preemptions, human(b->belady_preempted_bytes, pb, sizeof pb),
+               b->belady_evictions, human(b->belady_bytes_rematerialised, rm, sizeof rm));
+    }
+    printf("A forced preemption: a placement failed and only memory a running request needs"
+           " could make room, so the newest running request was preempted (--preempt %s);"
+           " evictions are what the policy dropped that no step needed.\n",
+           c->preempt_swap ? "swap: its KV copied to the host and back"
+                           : "recompute: its KV dropped, its tokens recomputed when it runs again");
 }
 
 static void pct(char *buf, size_t len, uint64_t part, uint64_t whole)
@@ -529,7 +600,8 @@ int main(int argc, char **argv)
             .time_every = c.time_every,
             .defrag_on_oom = c.defrag_on_oom, .defrag_every = c.defrag_every,
             .caching = c.caching_conf ? &c.caching : NULL, .caching_conf = c.caching_conf,
-            .tensor_cache = c.tensor_cache,
+            .tensor_cache = c.tensor_cache, .preempt_swap = c.preempt_swap,
+            .prefill_tokens_per_s = (double)c.prefill_rate,
             .options_text = cmdline, .trace_crc32 = crc[0] ? crc : NULL,
             .trace_bytes = trace_bytes, .bounds = bp, .db = db,
             .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr,
@@ -552,6 +624,7 @@ int main(int argc, char **argv)
     }
     if (done) {
         print_table(names, res, done, bp, c.time_every);
+        print_engine_table(names, res, done, bp, &c);
         print_options_table(names, res, done, &c);
         print_over_capacity(c.trace, res, done);
     }

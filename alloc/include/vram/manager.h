@@ -87,6 +87,10 @@ typedef struct vram_manager_stats {
     uint64_t resident_bytes;
     uint64_t evictions, rematerialisations;
     uint64_t bytes_evicted, bytes_rematerialised;
+    /* evictions and bytes_evicted by the kind of the evicted handle (vram_evict's
+     * included: they sum to evictions and bytes_evicted) */
+    uint64_t evictions_by_kind[VRAM_KIND_COUNT];
+    uint64_t bytes_evicted_by_kind[VRAM_KIND_COUNT];
     uint64_t failed_allocs;       /* VRAM_ENOMEM returned by vram_alloc / touch / acquire */
     uint64_t failed_despite_free; /* ... of which total free bytes were >= the request */
     uint64_t shared_keys;
@@ -149,6 +153,14 @@ vram_status vram_acquire(vram_manager *m, vram_handle h, uint64_t *addr);
 /* VRAM_EINVAL when the handle is not acquired. Ending a use counts as a use. */
 vram_status vram_unacquire(vram_manager *m, vram_handle h);
 vram_status vram_pin(vram_manager *m, vram_handle h);   /* makes resident and keeps it so */
+/* Evicts h now, as the eviction policy would (a host copy for HOST backing,
+ * the contents dropped for CALLBACK), whatever the policy's order: for an
+ * engine that drops memory it knows it will not need soon, e.g. the KV of a
+ * request it preempts. The handle keeps its identity and comes back on its
+ * next use. VRAM_OK also when already evicted; VRAM_EBUSY when pinned or
+ * acquired; VRAM_EINVAL for BACKING_NONE; a failed copy (VRAM_EDEVICE,
+ * VRAM_ENOHOST, VRAM_ECORRUPT) leaves it resident. O(1) plus the copy. */
+vram_status vram_evict(vram_manager *m, vram_handle h);
 vram_status vram_unpin(vram_manager *m, vram_handle h); /* VRAM_EINVAL when not pinned */
 vram_status vram_handle_get(const vram_manager *m, vram_handle h, vram_handle_info *out);
 
