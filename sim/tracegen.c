@@ -173,7 +173,8 @@ static vram_status adapter_load(gen *g, greq *r)
         g->ad[victim].id = 0;
         g->ad_resident--;
     }
-    TRY(vtg__emit_alloc(g, g->adapter_bytes, VRAM_KIND_ADAPTER, PRIO_ADAPTER, &g->ad[r->adapter].id));
+    TRY(vtg__emit_alloc(g, g->adapter_bytes, VRAM_KIND_ADAPTER, PRIO_ADAPTER, VTRACE_NEED_NONE, 0,
+                        &g->ad[r->adapter].id));
     g->ad[r->adapter].last_step = g->st.steps;
     g->ad_resident++;
     return VRAM_OK;
@@ -189,17 +190,43 @@ static int adapter_available(const gen *g, const greq *r)
     return 0;
 }
 
+/* A running request starts or stops using its adapter: the adapter is pinned
+ * while at least one running request uses it (users 0 -> 1: pin, 1 -> 0: unpin),
+ * so the unpin comes before the request's end and before the adapter's free. */
+static vram_status adapter_take(gen *g, const greq *r)
+{
+    if (r->adapter < 0)
+        return VRAM_OK;
+    adapter *a = &g->ad[r->adapter];
+    if (a->users++ == 0)
+        TRY(vtg__emit_id(g, VTRACE_PIN, a->id));
+    return VRAM_OK;
+}
+
+static vram_status adapter_drop(gen *g, const greq *r)
+{
+    if (r->adapter < 0)
+        return VRAM_OK;
+    adapter *a = &g->ad[r->adapter];
+    if (a->users == 0)
+        return vtg__fail(g, VRAM_ECORRUPT, "adapter %d dropped by request %llu but not used", r->adapter,
+                         (unsigned long long)r->rid);
+    if (--a->users == 0)
+        TRY(vtg__emit_id(g, VTRACE_UNPIN, a->id));
+    return VRAM_OK;
+}
+
 /* ---- the scheduler ---- */
 
-/* Preempts the most recently admitted running request: its KV is freed and it
- * goes back to the head of the queue, to recompute prompt + generated tokens. */
+/* Preempts the most recently admitted running request: its KV is freed (and
+ * its adapter unpinned if it was the last user) before its end, and it goes
+ * back to the head of the queue, to recompute prompt + generated tokens. */
 static vram_status preempt_newest(gen *g)
 {
     greq *v = g->running[--g->nrun];
     TRY(vtg__kv_release(g, v));
+    TRY(adapter_drop(g, v));
     TRY(vtg__emit_id(g, VTRACE_REQUEST_END, v->rid));
-    if (v->adapter >= 0)
-        g->ad[v->adapter].users--;
     v->prompt += v->generated;
     v->output -= v->generated;
     v->computed = v->generated = 0;
@@ -263,15 +290,14 @@ static vram_status try_admit(gen *g, uint64_t budget, int *admitted)
     *admitted = 1;
     TRY(vtg__emit_id(g, VTRACE_REQUEST_BEGIN, r->rid));
     TRY(adapter_load(g, r));
-    if (r->adapter >= 0)
-        g->ad[r->adapter].users++;
+    TRY(adapter_take(g, r));
     /* hits first (no allocation), then evictions, then the new allocations */
     for (size_t i = 0; i < r->nsegs; i++) {
         if (!vtg_prefix_resident(g->prefix, r->segs[i]))
             continue;
         int was;
         TRY(vtg_prefix_take(g->prefix, r->segs[i], &was));
-        TRY(vtg__emit_segment(g, VTRACE_SHARED_ACQUIRE, r->segs[i]));
+        TRY(vtg__emit_segment(g, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
         g->st.prefix_hits++;
     }
     while (vtg__kv_free(g) < need) {
@@ -281,14 +307,15 @@ static vram_status try_admit(gen *g, uint64_t budget, int *admitted)
             return vtg__fail(g, VRAM_ECORRUPT, "KV accounting: %llu bytes needed, %llu free",
                         (unsigned long long)need, (unsigned long long)vtg__kv_free(g));
     }
-    /* the misses: created by this request, kept by the cache from now until evicted */
+    /* the misses: created by this request (its reference, NEED the request), kept
+     * by the cache from now until evicted (the cache's reference, NEED '-') */
     for (size_t i = 0; i < r->nsegs; i++) {
         int was = 1;
         if (vtg_prefix_resident(g->prefix, r->segs[i]))
             continue;
         TRY(vtg_prefix_take(g->prefix, r->segs[i], &was));
-        TRY(vtg__emit_segment(g, VTRACE_SHARED_ACQUIRE, r->segs[i]));
-        TRY(vtg__emit_segment(g, VTRACE_SHARED_ACQUIRE, r->segs[i]));
+        TRY(vtg__emit_segment(g, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
+        TRY(vtg__emit_segment(g, VTRACE_SHARED_ACQUIRE, r->segs[i], NULL));
         vtg__add_used(g, g->seg_bytes);
         g->st.prefix_misses++;
     }
@@ -307,11 +334,12 @@ static vram_status try_admit(gen *g, uint64_t budget, int *admitted)
 static vram_status embed_consumer(gen *g)
 {
     if (g->embed_state == 0 && g->now >= g->embed_attach_us) {
-        TRY(vtg__emit_key(g, VTRACE_SHARED_ACQUIRE, g->embed_key, g->prof.weights.embed, PRIO_WEIGHT));
+        TRY(vtg__emit_key(g, VTRACE_SHARED_ACQUIRE, g->embed_key, g->prof.weights.embed, PRIO_WEIGHT,
+                          VTRACE_NEED_ENGINE, 0));
         g->embed_state = 1;
     }
     if (g->embed_state == 1 && g->embed_detach_us && g->now >= g->embed_detach_us) {
-        TRY(vtg__emit_key(g, VTRACE_SHARED_RELEASE, g->embed_key, 0, 0));
+        TRY(vtg__emit_key(g, VTRACE_SHARED_RELEASE, g->embed_key, 0, 0, VTRACE_NEED_ENGINE, 0));
         g->embed_state = 2;
     }
     return VRAM_OK;
@@ -365,8 +393,8 @@ static vram_status step(gen *g, int *idle)
     TRY(vtg__emit_id(g, VTRACE_STEP, ++g->st.steps));
     uint64_t act_bytes, ws_bytes, act, ws;
     TRY(vtg__step_buffers(g, tokens, seqs, &act_bytes, &ws_bytes));
-    TRY(vtg__emit_alloc(g, act_bytes, VRAM_KIND_ACTIVATION, PRIO_ACTIVATION, &act));
-    TRY(vtg__emit_alloc(g, ws_bytes, VRAM_KIND_WORKSPACE, PRIO_ACTIVATION, &ws));
+    TRY(vtg__emit_alloc(g, act_bytes, VRAM_KIND_ACTIVATION, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, &act));
+    TRY(vtg__emit_alloc(g, ws_bytes, VRAM_KIND_WORKSPACE, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, &ws));
     for (uint32_t a = 0; a < g->c->adapters; a++) {
         if (g->ad[a].id && g->ad[a].users) {
             TRY(vtg__emit_id(g, VTRACE_USE, g->ad[a].id));
@@ -390,9 +418,8 @@ static vram_status step(gen *g, int *idle)
         }
         if (r->generated >= r->output) {
             TRY(vtg__kv_release(g, r));
+            TRY(adapter_drop(g, r));
             TRY(vtg__emit_id(g, VTRACE_REQUEST_END, r->rid));
-            if (r->adapter >= 0)
-                g->ad[r->adapter].users--;
             g->st.finished++;
             req_free(r);
             continue;

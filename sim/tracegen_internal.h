@@ -23,6 +23,8 @@
  * serving a 70B model, ~10 ms per decode step, ~16k prefill tokens/s. */
 #define STEP_BASE_US 10000
 #define PREFILL_NS_PER_TOKEN 60000
+/* the header's prefill_tokens_per_s: 1e9 / PREFILL_NS_PER_TOKEN, rounded (16667) */
+#define PREFILL_TOKENS_PER_S ((UINT64_C(1000000000) + PREFILL_NS_PER_TOKEN / 2) / PREFILL_NS_PER_TOKEN)
 #define KV_TOKENS_PER_US 32
 #define WORKSPACE_FIXED (UINT64_C(32) << 20) /* a step's workspace beside its per-token part */
 #define ADMIT_LOOKAHEAD 64        /* waiting requests looked at for a free adapter slot */
@@ -48,7 +50,7 @@ typedef struct greq {
 typedef struct adapter {
     uint64_t id;               /* alloc id while resident, else 0 */
     uint64_t last_step;
-    uint32_t users;            /* running requests using it */
+    uint32_t users;            /* running requests using it; pinned in the trace while > 0 */
 } adapter;
 
 typedef struct gen {
@@ -101,12 +103,19 @@ vram_status vtg__fail(gen *g, vram_status st, const char *fmt, ...) __attribute_
 
 /* "OUT: cannot write: reason" for a failed trace write (errno as vtrace_write left it). */
 vram_status vtg__write_failed(gen *g, vram_status st);
-/* Trace output at the engine time g->now; a failed write is VRAM_EIO with the message set. */
-vram_status vtg__emit_alloc(gen *g, uint64_t size, vram_kind kind, int prio, uint64_t *id);
+/* Trace output at the engine time g->now; a failed write is VRAM_EIO with the message set.
+ * need/owner is the NEED field (traces/FORMAT.md, "Needed memory"): VTRACE_NEED_ENGINE for
+ * the weights and the shared embeddings, VTRACE_NEED_REQUEST with the request id for a
+ * request's KV, VTRACE_NEED_NONE for the rest (owner 0). */
+vram_status vtg__emit_alloc(gen *g, uint64_t size, vram_kind kind, int prio, vtrace_need need,
+                            uint64_t owner, uint64_t *id);
 vram_status vtg__emit_id(gen *g, vtrace_type t, uint64_t id);
-vram_status vtg__emit_key(gen *g, vtrace_type t, const char *key, uint64_t size, int prio);
-/* acquire or release of the prefix segment "kv:HASH" */
-vram_status vtg__emit_segment(gen *g, vtrace_type t, uint64_t hash);
+/* acquire (size, prio) or release of a shared key; a release names the NEED of its acquire */
+vram_status vtg__emit_key(gen *g, vtrace_type t, const char *key, uint64_t size, int prio,
+                          vtrace_need need, uint64_t owner);
+/* acquire or release of the prefix segment "kv:HASH": r's reference (NEED r->rid), or the
+ * prefix cache's own (r NULL: NEED '-', the cache may drop it) */
+vram_status vtg__emit_segment(gen *g, vtrace_type t, uint64_t hash, const greq *r);
 
 /* KV bookkeeping against the planner's pool: g->used never exceeds g->pool
  * (callers make room first). */

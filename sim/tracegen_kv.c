@@ -35,10 +35,11 @@ static vram_status emit(gen *g, vtrace_event *ev)
     return VRAM_OK;
 }
 
-vram_status vtg__emit_alloc(gen *g, uint64_t size, vram_kind kind, int prio, uint64_t *id)
+vram_status vtg__emit_alloc(gen *g, uint64_t size, vram_kind kind, int prio, vtrace_need need,
+                            uint64_t owner, uint64_t *id)
 {
     vtrace_event ev = {.type = VTRACE_ALLOC, .id = g->next_id++, .size = size, .kind = kind,
-                       .priority = prio};
+                       .priority = prio, .need = need, .owner = owner};
     *id = ev.id;
     return emit(g, &ev);
 }
@@ -49,18 +50,20 @@ vram_status vtg__emit_id(gen *g, vtrace_type t, uint64_t id)
     return emit(g, &ev);
 }
 
-vram_status vtg__emit_key(gen *g, vtrace_type t, const char *key, uint64_t size, int prio)
+vram_status vtg__emit_key(gen *g, vtrace_type t, const char *key, uint64_t size, int prio,
+                          vtrace_need need, uint64_t owner)
 {
-    vtrace_event ev = {.type = t, .size = size, .priority = prio};
+    vtrace_event ev = {.type = t, .size = size, .priority = prio, .need = need, .owner = owner};
     snprintf(ev.key, sizeof ev.key, "%s", key);
     return emit(g, &ev);
 }
 
-vram_status vtg__emit_segment(gen *g, vtrace_type t, uint64_t hash)
+vram_status vtg__emit_segment(gen *g, vtrace_type t, uint64_t hash, const greq *r)
 {
     char key[VTRACE_KEY_MAX];
     snprintf(key, sizeof key, "kv:%llu", (unsigned long long)hash);
-    return vtg__emit_key(g, t, key, g->seg_bytes, PRIO_KV);
+    return vtg__emit_key(g, t, key, g->seg_bytes, PRIO_KV, r ? VTRACE_NEED_REQUEST : VTRACE_NEED_NONE,
+                         r ? r->rid : 0);
 }
 
 uint64_t vtg__kv_free(const gen *g)
@@ -113,7 +116,8 @@ vram_status vtg__kv_grow(gen *g, greq *r, uint64_t tokens)
     if (g->c->engine == VTRACEGEN_CONTIGUOUS) {
         /* a bigger buffer, the contents copied, the old one freed */
         uint64_t size = contig_size(g, r, tokens), id;
-        TRY(vtg__emit_alloc(g, size * g->prof.kv_bytes_per_token, VRAM_KIND_KV, PRIO_KV, &id));
+        TRY(vtg__emit_alloc(g, size * g->prof.kv_bytes_per_token, VRAM_KIND_KV, PRIO_KV,
+                            VTRACE_NEED_REQUEST, r->rid, &id));
         vtg__add_used(g, size * g->prof.kv_bytes_per_token);
         if (r->kv_id) {
             TRY(vtg__emit_id(g, VTRACE_FREE, r->kv_id));
@@ -135,7 +139,8 @@ vram_status vtg__kv_grow(gen *g, greq *r, uint64_t tokens)
         r->blocks_cap = cap;
     }
     while (r->nblocks < want) {
-        TRY(vtg__emit_alloc(g, g->block_bytes, VRAM_KIND_KV, PRIO_KV, &r->blocks[r->nblocks]));
+        TRY(vtg__emit_alloc(g, g->block_bytes, VRAM_KIND_KV, PRIO_KV, VTRACE_NEED_REQUEST, r->rid,
+                            &r->blocks[r->nblocks]));
         r->nblocks++;
         vtg__add_used(g, g->block_bytes);
     }
@@ -159,13 +164,13 @@ vram_status vtg__kv_release(gen *g, greq *r)
         if (vtg_prefix_drop(g->prefix, r->segs[i]) < 0)
             return vtg__fail(g, VRAM_ECORRUPT, "prefix segment %llu dropped but not held",
                         (unsigned long long)r->segs[i]);
-        TRY(vtg__emit_segment(g, VTRACE_SHARED_RELEASE, r->segs[i]));
+        TRY(vtg__emit_segment(g, VTRACE_SHARED_RELEASE, r->segs[i], r));
     }
     r->segs_held = 0;
     return VRAM_OK;
 }
 
-/* Evicts one idle prefix segment: the cache's reference is released. 0 if none. */
+/* Evicts one idle prefix segment: the cache's reference (NEED '-') is released. 0 if none. */
 vram_status vtg__evict_segment(gen *g, int *evicted)
 {
     uint64_t h;
@@ -173,5 +178,5 @@ vram_status vtg__evict_segment(gen *g, int *evicted)
     if (!*evicted)
         return VRAM_OK;
     g->used -= g->seg_bytes;
-    return vtg__emit_segment(g, VTRACE_SHARED_RELEASE, h);
+    return vtg__emit_segment(g, VTRACE_SHARED_RELEASE, h, NULL);
 }

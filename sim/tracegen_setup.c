@@ -132,7 +132,9 @@ vram_status vtg__write_start(gen *g, const char *path)
 {
     const vtracegen_config *c = g->c;
     vtrace_header h = {.version = VTRACE_VERSION, .capacity = c->capacity,
-                       .kv_block_bytes = c->engine == VTRACEGEN_PAGED ? g->block_bytes : 0};
+                       .kv_block_bytes = c->engine == VTRACEGEN_PAGED ? g->block_bytes : 0,
+                       .kv_token_bytes = g->prof.kv_bytes_per_token,
+                       .prefill_tokens_per_s = PREFILL_TOKENS_PER_S};
     snprintf(h.model, sizeof h.model, "%s tp=%u %s", g->model.name, c->tp, dtype_name(g->model.dtype_bytes));
     snprintf(h.engine, sizeof h.engine, "%s", c->engine == VTRACEGEN_PAGED ? "paged" : "contiguous");
     snprintf(h.source, sizeof h.source, "%s", c->source ? c->source : base_name(c->workload));
@@ -158,18 +160,22 @@ vram_status vtg__write_start(gen *g, const char *path)
                                  : vtg__write_failed(g, st);
     if ((st = vtrace_write_comment(g->w, note)))
         return vtg__write_failed(g, st);
-    /* start-up: the chat model's shard, its embeddings shared by key */
-    TRY(vtg__emit_key(g, VTRACE_SHARED_ACQUIRE, g->embed_key, g->prof.weights.embed, PRIO_WEIGHT));
+    /* start-up: the chat model's shard, its embeddings shared by key; the engine
+     * needs all of it at every step */
+    TRY(vtg__emit_key(g, VTRACE_SHARED_ACQUIRE, g->embed_key, g->prof.weights.embed, PRIO_WEIGHT,
+                      VTRACE_NEED_ENGINE, 0));
     g->nweights = g->model.layers + 2;
     g->weight_ids = calloc(g->nweights, sizeof *g->weight_ids);
     if (!g->weight_ids)
         return vtg__fail(g, VRAM_ENOHOST, "out of host memory");
     for (uint32_t l = 0; l < g->model.layers; l++)
-        TRY(vtg__emit_alloc(g, g->prof.weights.per_layer, VRAM_KIND_WEIGHT, PRIO_WEIGHT, &g->weight_ids[l]));
-    TRY(vtg__emit_alloc(g, g->prof.weights.final_norm, VRAM_KIND_WEIGHT, PRIO_WEIGHT, &g->weight_ids[g->model.layers]));
+        TRY(vtg__emit_alloc(g, g->prof.weights.per_layer, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
+                            &g->weight_ids[l]));
+    TRY(vtg__emit_alloc(g, g->prof.weights.final_norm, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
+                        &g->weight_ids[g->model.layers]));
     if (g->prof.weights.lm_head)
-        TRY(vtg__emit_alloc(g, g->prof.weights.lm_head, VRAM_KIND_WEIGHT, PRIO_WEIGHT,
-                       &g->weight_ids[g->model.layers + 1]));
+        TRY(vtg__emit_alloc(g, g->prof.weights.lm_head, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
+                            &g->weight_ids[g->model.layers + 1]));
     return VRAM_OK;
 }
 
@@ -185,11 +191,11 @@ vram_status vtg__write_end(gen *g)
     while (evicted)
         TRY(vtg__evict_segment(g, &evicted));
     if (g->embed_state == 1)
-        TRY(vtg__emit_key(g, VTRACE_SHARED_RELEASE, g->embed_key, 0, 0));
+        TRY(vtg__emit_key(g, VTRACE_SHARED_RELEASE, g->embed_key, 0, 0, VTRACE_NEED_ENGINE, 0));
     for (size_t i = g->nweights; i-- > 0;)
         if (g->weight_ids[i])
             TRY(vtg__emit_id(g, VTRACE_FREE, g->weight_ids[i]));
-    TRY(vtg__emit_key(g, VTRACE_SHARED_RELEASE, g->embed_key, 0, 0));
+    TRY(vtg__emit_key(g, VTRACE_SHARED_RELEASE, g->embed_key, 0, 0, VTRACE_NEED_ENGINE, 0));
     g->st.end_us = g->now;
     char note[320];
     snprintf(note, sizeof note,

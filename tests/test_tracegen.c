@@ -2,7 +2,13 @@
  * seed, other bytes), and that every trace it writes is balanced and within
  * the device: each alloc freed exactly once after it, each use of a live id,
  * each acquire released, one size per key, begin/end paired, and the live bytes
- * never above utilisation x capacity. Also the prefix cache model on its own. */
+ * never above utilisation x capacity. Also version 2's NEED and pins
+ * (traces/FORMAT.md, "Generated traces"): weights and the base embeddings
+ * NEED engine, KV blocks, buffers and a request's prefix references NEED the
+ * request id (of a running request; all freed or released before its end),
+ * everything else NEED '-'; each release names a NEED that holds the key;
+ * pin/unpin balanced per adapter (never below zero, zero at its free and at
+ * the end). Also the prefix cache model on its own. */
 #include <stdio.h>
 #include <zlib.h>
 
@@ -16,12 +22,13 @@
 #define MOONCAKE VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl"
 
 typedef struct keyslot {
-    char key[VTRACE_KEY_MAX];
+    char key[VTRACE_KEY_MAX + 24]; /* a key, or "KEY NEED" */
     uint64_t size, refs;
 } keyslot;
 
 typedef struct summary {
     uint64_t events, allocs, acquires, steps, begins, peak_live, uses;
+    uint64_t pins, unpins, need_engine, need_request; /* version 2 */
     uint64_t kinds[VRAM_KIND_COUNT];
     int ok;
 } summary;
@@ -45,8 +52,19 @@ static uint64_t hash_str(const char *s)
         }                                                                                  \
     } while (0)
 
+/* The slot of `key` in an open-addressing table of nkeys (a power of two). */
+static keyslot *key_slot(keyslot *keys, size_t nkeys, const char *key)
+{
+    size_t i = hash_str(key) & (nkeys - 1);
+    while (keys[i].key[0] && strcmp(keys[i].key, key) != 0)
+        i = (i + 1) & (nkeys - 1);
+    return &keys[i];
+}
+
+#define MAX_REQ (1 << 20) /* request ids (line numbers) the checker handles */
+
 /* Replays the trace's bookkeeping (not an allocator): ids are dense (1, 2, ...)
- * in generated traces, so live sizes sit in an array indexed by id. */
+ * in generated traces, so live sizes, pins and owners sit in arrays indexed by id. */
 static summary check_trace(const char *path, double utilisation)
 {
     summary s = {.ok = 1};
@@ -59,10 +77,17 @@ static summary check_trace(const char *path, double utilisation)
         return s;
     }
     uint64_t cap_ids = 1 << 16, *size = calloc(cap_ids, sizeof *size);
+    uint64_t *pins = calloc(cap_ids, sizeof *pins);
+    uint64_t *owner = calloc(cap_ids, sizeof *owner); /* request id + 1 of a KV alloc, else 0 */
     size_t nkeys = 1 << 16;
     keyslot *keys = calloc(nkeys, sizeof *keys);
-    uint64_t *req_open = calloc(1 << 20, sizeof *req_open); /* by request id (a line number) */
-    assert_true(size && keys && req_open);
+    keyslot *refs = calloc(nkeys, sizeof *refs); /* "KEY NEED": the references per NEED */
+    uint64_t *req_open = calloc(MAX_REQ, sizeof *req_open); /* by request id (a line number) */
+    uint64_t *req_holds = calloc(MAX_REQ, sizeof *req_holds); /* its live KV allocs and references */
+    assert_true(size && pins && owner && keys && refs && req_open && req_holds);
+    expect_true(vtrace_header_of(r)->version == 2);
+    expect_true(vtrace_header_of(r)->kv_token_bytes > 0);
+    expect_eq_u64(vtrace_header_of(r)->prefill_tokens_per_s, 16667); /* 1e9 / 60000 ns, rounded */
     uint64_t live = 0, limit = (uint64_t)(utilisation * (double)vtrace_header_of(r)->capacity);
     uint64_t next_id = 1;
     vtrace_event ev = {0};
@@ -75,32 +100,86 @@ static summary check_trace(const char *path, double utilisation)
             next_id++;
             if (ev.id >= cap_ids) {
                 size = realloc(size, 2 * cap_ids * sizeof *size);
-                assert_true(size != NULL);
+                pins = realloc(pins, 2 * cap_ids * sizeof *pins);
+                owner = realloc(owner, 2 * cap_ids * sizeof *owner);
+                assert_true(size && pins && owner);
                 memset(size + cap_ids, 0, cap_ids * sizeof *size);
+                memset(pins + cap_ids, 0, cap_ids * sizeof *pins);
+                memset(owner + cap_ids, 0, cap_ids * sizeof *owner);
                 cap_ids *= 2;
             }
             size[ev.id] = ev.size;
             live += ev.size;
             s.allocs++;
             s.kinds[ev.kind]++;
+            if (ev.kind == VRAM_KIND_WEIGHT) {
+                CHECK(ev.need == VTRACE_NEED_ENGINE, "weight %" PRIu64 " without NEED engine", ev.id);
+                s.need_engine++;
+            } else if (ev.kind == VRAM_KIND_KV) {
+                CHECK(ev.need == VTRACE_NEED_REQUEST && ev.owner < MAX_REQ && req_open[ev.owner],
+                      "KV %" PRIu64 " without the NEED of a running request", ev.id);
+                owner[ev.id] = ev.owner + 1;
+                req_holds[ev.owner]++;
+                s.need_request++;
+            } else {
+                CHECK(ev.need == VTRACE_NEED_NONE, "%s %" PRIu64 " with a NEED other than '-'",
+                      vtrace_kind_name(ev.kind), ev.id);
+            }
             break;
         case VTRACE_FREE:
         case VTRACE_USE:
+        case VTRACE_PIN:
+        case VTRACE_UNPIN:
             CHECK(ev.id < cap_ids && size[ev.id], "%s of id %" PRIu64 " that is not live",
                   vtrace_type_name(ev.type), ev.id);
             if (ev.type == VTRACE_FREE) {
+                CHECK(pins[ev.id] == 0, "free of id %" PRIu64 " still pinned %" PRIu64 " times", ev.id,
+                      pins[ev.id]);
                 live -= size[ev.id];
                 size[ev.id] = 0;
+                if (owner[ev.id])
+                    req_holds[owner[ev.id] - 1]--;
+            } else if (ev.type == VTRACE_PIN) {
+                pins[ev.id]++;
+                s.pins++;
+            } else if (ev.type == VTRACE_UNPIN) {
+                CHECK(pins[ev.id] > 0, "unpin of id %" PRIu64 " that is not pinned", ev.id);
+                pins[ev.id]--;
+                s.unpins++;
             } else {
                 s.uses++;
             }
             break;
         case VTRACE_SHARED_ACQUIRE:
         case VTRACE_SHARED_RELEASE: {
-            size_t i = hash_str(ev.key) & (nkeys - 1);
-            while (keys[i].key[0] && strcmp(keys[i].key, ev.key) != 0)
-                i = (i + 1) & (nkeys - 1);
-            keyslot *k = &keys[i];
+            keyslot *k = key_slot(keys, nkeys, ev.key);
+            char nbuf[21], rkey[VTRACE_KEY_MAX + 24];
+            const char *need = vtrace_need_text(ev.need, ev.owner, nbuf);
+            snprintf(rkey, sizeof rkey, "%s %s", ev.key, need);
+            keyslot *kr = key_slot(refs, nkeys, rkey);
+            if (strncmp(ev.key, "base:", 5) == 0)
+                CHECK(ev.need == VTRACE_NEED_ENGINE, "%s of %s without NEED engine", vtrace_type_name(ev.type),
+                      ev.key);
+            else
+                CHECK(ev.need == VTRACE_NEED_NONE ||
+                          (ev.need == VTRACE_NEED_REQUEST && ev.owner < MAX_REQ && req_open[ev.owner]),
+                      "%s of %s with a NEED other than '-' or a running request", vtrace_type_name(ev.type),
+                      ev.key);
+            s.need_engine += ev.need == VTRACE_NEED_ENGINE;
+            s.need_request += ev.need == VTRACE_NEED_REQUEST;
+            if (ev.type == VTRACE_SHARED_ACQUIRE) {
+                if (!kr->key[0])
+                    snprintf(kr->key, sizeof kr->key, "%s", rkey);
+                kr->refs++;
+                if (ev.need == VTRACE_NEED_REQUEST)
+                    req_holds[ev.owner]++;
+            } else {
+                CHECK(kr->key[0] && kr->refs > 0, "release of key %s with NEED %s that holds no reference",
+                      ev.key, need);
+                kr->refs--;
+                if (ev.need == VTRACE_NEED_REQUEST)
+                    req_holds[ev.owner]--;
+            }
             if (ev.type == VTRACE_SHARED_ACQUIRE) {
                 if (!k->key[0])
                     snprintf(k->key, sizeof k->key, "%s", ev.key);
@@ -123,9 +202,13 @@ static summary check_trace(const char *path, double utilisation)
             break;
         case VTRACE_REQUEST_BEGIN:
         case VTRACE_REQUEST_END:
-            CHECK(ev.id < (1 << 20), "request id %" PRIu64 " too large for the checker", ev.id);
+            CHECK(ev.id < MAX_REQ, "request id %" PRIu64 " too large for the checker", ev.id);
             CHECK(req_open[ev.id] == (ev.type == VTRACE_REQUEST_END),
                   "%s of request %" PRIu64 " out of pairing", vtrace_type_name(ev.type), ev.id);
+            /* finished or preempted: its KV is freed before its end */
+            CHECK(ev.type == VTRACE_REQUEST_BEGIN || req_holds[ev.id] == 0,
+                  "request %" PRIu64 " ends with %" PRIu64 " KV allocations or references", ev.id,
+                  req_holds[ev.id]);
             req_open[ev.id] = ev.type == VTRACE_REQUEST_BEGIN;
             s.begins += ev.type == VTRACE_REQUEST_BEGIN;
             break;
@@ -140,12 +223,19 @@ static summary check_trace(const char *path, double utilisation)
     CHECK(live == 0, "%" PRIu64 " bytes still live at the end", live);
     for (size_t i = 0; i < nkeys; i++)
         CHECK(keys[i].refs == 0, "key %s still held at the end", keys[i].key);
-    for (size_t i = 0; i < (1 << 20); i++)
+    for (size_t i = 0; i < MAX_REQ; i++)
         CHECK(!req_open[i], "request %zu never ended", i);
+    for (size_t i = 0; i < cap_ids; i++)
+        CHECK(!pins[i], "id %zu still pinned at the end", i);
+    CHECK(s.pins == s.unpins, "%" PRIu64 " pins, %" PRIu64 " unpins", s.pins, s.unpins);
 out:
     free(size);
+    free(pins);
+    free(owner);
     free(keys);
+    free(refs);
     free(req_open);
+    free(req_holds);
     vtrace_close(r);
     return s;
 }
@@ -211,14 +301,15 @@ static void test_balanced(const char *name, const vtracegen_config *c, int want_
     expect_eq_u64(s.begins, st.finished + st.preemptions);
     expect_true(s.kinds[VRAM_KIND_WEIGHT] > 0 && s.kinds[VRAM_KIND_KV] > 0 &&
                 s.kinds[VRAM_KIND_ACTIVATION] == st.steps && s.kinds[VRAM_KIND_WORKSPACE] == st.steps);
-    expect_true(c->adapters == 0 || (s.kinds[VRAM_KIND_ADAPTER] > 0 && s.uses > 0));
+    expect_true(c->adapters == 0 || (s.kinds[VRAM_KIND_ADAPTER] > 0 && s.uses > 0 && s.pins > 0));
+    expect_true(s.need_engine >= s.kinds[VRAM_KIND_WEIGHT] + 2 && s.need_request >= s.kinds[VRAM_KIND_KV]);
     expect_true(s.acquires >= 2); /* the shared embeddings, by the chat and the embedding model */
     expect_true(st.peak_kv_bytes <= st.kv_pool_bytes);
     if (want_preemptions)
         expect_true(st.preemptions > 0);
     printf("%s: %" PRIu64 " events, %" PRIu64 " requests, %" PRIu64 " preemptions, %" PRIu64
-           " prefix hits, peak live %.1f GiB\n",
-           name, st.events, st.requests, st.preemptions, st.prefix_hits, (double)s.peak_live / (1 << 30));
+           " prefix hits, %" PRIu64 " pins, peak live %.1f GiB\n",
+           name, st.events, st.requests, st.preemptions, st.prefix_hits, s.pins, (double)s.peak_live / (1 << 30));
     remove(path);
 }
 
@@ -361,6 +452,54 @@ static void test_committed(void)
     remove(out);
 }
 
+/* The checker itself: a hand-made version-2 trace passes, and each broken
+ * NEED, pin or release in it is caught. */
+static void test_checker(void)
+{
+    static const char head[] =
+        "vramtrace 2\nmodel m\nengine paged\ncapacity 1000000\nkv_token_bytes 81920\n"
+        "prefill_tokens_per_s 16667\n"
+        "acquire base:m:embed 100 100 engine\n"
+        "alloc 1 100 0 weight 100 engine\n"
+        "alloc 2 100 0 adapter 50 -\n"
+        "begin 7\n"
+        "pin 2\n";
+    static const char tail[] =
+        "end 7\n"
+        "free 2\n"
+        "free 1\n"
+        "release base:m:embed engine\n";
+    static const struct {
+        const char *middle; /* between head and tail */
+        int ok;
+    } cases[] = {
+        {"alloc 3 10 0 kv 10 7\nacquire kv:5 10 10 7\nacquire kv:5 10 10 -\nstep 1\n"
+         "alloc 4 10 0 activation 90 -\nuse 2\nfree 4\nfree 3\nrelease kv:5 7\nunpin 2\nrelease kv:5 -\n", 1},
+        {"alloc 3 10 0 kv 10 8\nfree 3\nunpin 2\n", 0},          /* KV of a request not running */
+        {"alloc 3 10 0 kv 10 -\nfree 3\nunpin 2\n", 0},          /* KV without its request */
+        {"alloc 3 10 0 weight 100 -\nfree 3\nunpin 2\n", 0},     /* a weight without NEED engine */
+        {"alloc 3 10 0 activation 90 7\nfree 3\nunpin 2\n", 0},  /* an activation with a NEED */
+        {"alloc 3 10 0 kv 10 7\nunpin 2\nend 7\nbegin 7\nfree 3\npin 2\nunpin 2\n", 0}, /* KV past its end */
+        {"acquire kv:5 10 10 7\nrelease kv:5 -\nunpin 2\n", 0}, /* a release by a NEED without a reference */
+        {"acquire kv:5 10 10 7\nunpin 2\nend 7\nbegin 7\nrelease kv:5 7\nunpin 2\n", 0}, /* prefix past its end */
+        {"unpin 2\nunpin 2\n", 0},                             /* unpinned below zero */
+        {"pin 2\nunpin 2\n", 0},                                /* still pinned at its free */
+    };
+    const char *path = VRAM_BINARY_DIR "/test_tracegen_checker.trace";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fopen(path, "w");
+        assert_true(f != NULL);
+        fprintf(f, "%s%s%s", head, cases[i].middle, tail);
+        fclose(f);
+        summary s = check_trace(path, 1.0);
+        if (s.ok != cases[i].ok) {
+            fprintf(stderr, "checker case %zu: ok %d, wanted %d\n", i, s.ok, cases[i].ok);
+            test_failures++;
+        }
+    }
+    remove(path);
+}
+
 static void test_prefix_cache(void)
 {
     vtg_prefix *c;
@@ -394,6 +533,7 @@ static void test_prefix_cache(void)
 int main(void)
 {
     test_prefix_cache();
+    test_checker();
     test_errors();
     test_determinism();
     test_traces();
