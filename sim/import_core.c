@@ -207,9 +207,12 @@ static vram_status write_event(vimport__core *c, const vimport__source *src, out
     return VRAM_OK;
 }
 
+/* Trace version 2 (VTRACE_VERSION) with NEED '-' on every alloc: a recording
+ * has no engine steps and no requests, so nothing is needed beyond its uses
+ * (and kind other is never evicted anyway). */
 static vram_status emit_events(vimport__core *c, const vimport__source *src, output *o)
 {
-    vtrace_event ev = {.type = VTRACE_ALLOC, .kind = VRAM_KIND_OTHER};
+    vtrace_event ev = {.type = VTRACE_ALLOC, .kind = VRAM_KIND_OTHER, .need = VTRACE_NEED_NONE};
     vram_status st;
     for (size_t i = 0; i < c->n_pre; i++) {
         ev.id = i + 1;
@@ -238,7 +241,7 @@ static vram_status emit_events(vimport__core *c, const vimport__source *src, out
         addr_state *a = vsim_idmap_put(c->addrs, r.addr, &created);
         if (!a)
             return no_memory(c);
-        ev = (vtrace_event){.ts_us = ts, .size = r.size, .kind = VRAM_KIND_OTHER};
+        ev = (vtrace_event){.ts_us = ts, .size = r.size, .kind = VRAM_KIND_OTHER, .need = VTRACE_NEED_NONE};
         if (r.type == VIMPORT__ALLOC) {
             a->live = 1;
             a->id = next_id++;

@@ -47,6 +47,9 @@ static void test_sample(void)
     expect_true(strcmp(h->model, "rmm-log") == 0);
     expect_true(strstr(h->source, "rmm_sample.csv") != NULL);
     expect_eq_u64(h->capacity, UINT64_C(1) << 30);
+    expect_eq_u64(h->version, 2); /* NEED '-' on every alloc, no version-2 header keys */
+    expect_eq_u64(h->kv_token_bytes, 0);
+    expect_eq_u64(h->prefill_tokens_per_s, 0);
     /* The expected events, worked out by hand from the sample. */
     static const struct {
         vtrace_type type;
@@ -77,6 +80,8 @@ static void test_sample(void)
             expect_eq_u64(ev.ts_us, want[n].ts);
         }
         n++;
+        expect_true(ev.need == VTRACE_NEED_NONE && ev.owner == 0);
+        expect_true(ev.type == VTRACE_ALLOC || ev.type == VTRACE_FREE);
         allocs += ev.type == VTRACE_ALLOC;
         frees += ev.type == VTRACE_FREE;
     }

@@ -31,6 +31,7 @@ static vtrace_header read_back(const char *path, counts *c)
         fprintf(stderr, "%s\n", err);
     assert_ok(st);
     vtrace_header h = *vtrace_header_of(r);
+    expect_eq_u64(h.version, 2);
     memset(c, 0, sizeof *c);
     vtrace_event ev;
     int got, n = 0;
@@ -41,6 +42,7 @@ static vtrace_header read_back(const char *path, counts *c)
             c->first_types[n] = ev.type;
         }
         n++;
+        expect_true(ev.need == VTRACE_NEED_NONE && ev.owner == 0); /* version 2, NEED '-' */
         if (ev.type == VTRACE_ALLOC)
             c->allocs++;
         else if (ev.type == VTRACE_FREE)
