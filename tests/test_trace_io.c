@@ -1,5 +1,6 @@
 /* test_trace_io.c - the writer and the reader together: random round trips
- * (plain and gzip), gzip recognised by its bytes rather than its name, a long
+ * (plain and gzip; version 2 with every NEED, pin and unpin and its header keys,
+ * and version 1), gzip recognised by its bytes rather than its name, a long
  * trace read with constant memory, and write errors (disk full). */
 #include <stdio.h>
 #include <unistd.h>
@@ -7,11 +8,15 @@
 #include "testlib.h"
 #include "trace.h"
 
-static vtrace_header make_header(void)
+static vtrace_header make_header_v(int version)
 {
     vtrace_header h;
     memset(&h, 0, sizeof h);
-    h.version = VTRACE_VERSION;
+    h.version = version;
+    if (version >= 2) {
+        h.kv_token_bytes = 81920;
+        h.prefill_tokens_per_s = 16667;
+    }
     snprintf(h.model, sizeof h.model, "llama-3-70b tp=4 bf16");
     snprintf(h.engine, sizeof h.engine, "paged");
     h.capacity = 80ull << 30;
@@ -21,8 +26,27 @@ static vtrace_header make_header(void)
     return h;
 }
 
-/* A random valid event; timestamps move forward now and then. */
-static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
+static vtrace_header make_header(void)
+{
+    return make_header_v(VTRACE_VERSION);
+}
+
+/* A random NEED for alloc, acquire and release (version 2): '-', engine, or a request id. */
+static void random_need(uint64_t *rng, vtrace_event *ev)
+{
+    switch (test_rand(rng) % 3) {
+    case 0: ev->need = VTRACE_NEED_NONE; break;
+    case 1: ev->need = VTRACE_NEED_ENGINE; break;
+    default:
+        ev->need = VTRACE_NEED_REQUEST;
+        ev->owner = test_rand(rng) >> (test_rand(rng) % 64);
+        break;
+    }
+}
+
+/* A random valid event of a trace of `version`; timestamps move forward now and
+ * then. Version 1 has no pin, unpin or NEED (they read as steps and NEED '-'). */
+static vtrace_event random_event_v(uint64_t *rng, uint64_t *ts, int version)
 {
     vtrace_event ev;
     memset(&ev, 0, sizeof ev);
@@ -31,6 +55,8 @@ static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
         *ts += x % 1000;
     ev.ts_us = *ts;
     ev.type = (vtrace_type)(test_rand(rng) % VTRACE_TYPE_COUNT);
+    if (version < 2 && (ev.type == VTRACE_PIN || ev.type == VTRACE_UNPIN))
+        ev.type = VTRACE_STEP;
     ev.id = test_rand(rng) >> (test_rand(rng) % 64);
     switch (ev.type) {
     case VTRACE_ALLOC:
@@ -38,6 +64,8 @@ static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
         ev.align = test_rand(rng) % 3 ? 0 : 1ull << (test_rand(rng) % 31);
         ev.kind = (vram_kind)(test_rand(rng) % VRAM_KIND_COUNT);
         ev.priority = (int)(test_rand(rng) % 2147483648ull);
+        if (version >= 2)
+            random_need(rng, &ev);
         break;
     case VTRACE_SHARED_ACQUIRE:
         ev.size = 1 + (test_rand(rng) >> (1 + test_rand(rng) % 63));
@@ -49,6 +77,8 @@ static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
             ev.key[i] = (char)(0x21 + test_rand(rng) % 94);
         ev.key[n] = '\0';
         ev.id = 0;
+        if (version >= 2)
+            random_need(rng, &ev);
         break;
     }
     default:
@@ -57,17 +87,24 @@ static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
     return ev;
 }
 
+static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
+{
+    return random_event_v(rng, ts, VTRACE_VERSION);
+}
+
 static int same_event(const vtrace_event *a, const vtrace_event *b)
 {
     return a->type == b->type && a->ts_us == b->ts_us && a->id == b->id && a->size == b->size &&
            a->align == b->align && (a->type != VTRACE_ALLOC || a->kind == b->kind) &&
-           a->priority == b->priority && strcmp(a->key, b->key) == 0;
+           a->priority == b->priority && strcmp(a->key, b->key) == 0 && a->need == b->need &&
+           a->owner == b->owner;
 }
 
-/* gzip: 0 plain, 1 gzip, 2 chosen by the writer from the name */
-static void round_trip(const char *path, int gzip, uint64_t seed, int n)
+/* gzip: 0 plain, 1 gzip, 2 chosen by the writer from the name; every event
+ * type, NEED and header key of `version` written and read back. */
+static void round_trip_v(const char *path, int gzip, uint64_t seed, int n, int version)
 {
-    vtrace_header h = make_header();
+    vtrace_header h = make_header_v(version);
     vtrace_writer *w;
     if (gzip == 2)
         assert_ok(vtrace_writer_open(path, &h, &w));
@@ -75,11 +112,19 @@ static void round_trip(const char *path, int gzip, uint64_t seed, int n)
         assert_ok(vtrace_writer_open_as(path, &h, gzip, &w));
     assert_ok(vtrace_write_comment(w, "round trip"));
     uint64_t rng = seed, ts = 0;
+    uint64_t types[VTRACE_TYPE_COUNT] = {0}, needs[3] = {0};
     for (int i = 0; i < n; i++) {
-        vtrace_event ev = random_event(&rng, &ts);
+        vtrace_event ev = random_event_v(&rng, &ts, version);
         assert_ok(vtrace_write(w, &ev));
+        types[ev.type]++;
+        if (ev.type == VTRACE_ALLOC || ev.type == VTRACE_SHARED_ACQUIRE || ev.type == VTRACE_SHARED_RELEASE)
+            needs[ev.need]++;
     }
     assert_ok(vtrace_writer_close(w));
+    for (int t = 0; t < VTRACE_TYPE_COUNT; t++)
+        expect_true(types[t] > 0 || (version < 2 && (t == VTRACE_PIN || t == VTRACE_UNPIN)));
+    expect_true(needs[VTRACE_NEED_NONE] > 0);
+    expect_true(version < 2 || (needs[VTRACE_NEED_ENGINE] > 0 && needs[VTRACE_NEED_REQUEST] > 0));
 
     FILE *f = fopen(path, "rb");
     assert_true(f != NULL);
@@ -94,12 +139,14 @@ static void round_trip(const char *path, int gzip, uint64_t seed, int n)
     expect_true(strcmp(g->model, h.model) == 0 && strcmp(g->engine, h.engine) == 0 &&
                 strcmp(g->source, h.source) == 0 && strcmp(g->licence, h.licence) == 0 &&
                 g->capacity == h.capacity && g->kv_block_bytes == h.kv_block_bytes);
+    expect_true(g->version == version && g->kv_token_bytes == h.kv_token_bytes &&
+                g->prefill_tokens_per_s == h.prefill_tokens_per_s);
     rng = seed;
     ts = 0;
     vtrace_event got;
     int i = 0, rc;
     while ((rc = vtrace_next(r, &got)) == 1) {
-        vtrace_event want = random_event(&rng, &ts);
+        vtrace_event want = random_event_v(&rng, &ts, version);
         if (!same_event(&want, &got)) {
             fprintf(stderr, "%s: event %d (line %" PRIu64 ") differs, seed %" PRIu64 "\n", path, i,
                     got.line, seed);
@@ -112,6 +159,11 @@ static void round_trip(const char *path, int gzip, uint64_t seed, int n)
     expect_eq_u64(i, n);
     vtrace_close(r);
     remove(path);
+}
+
+static void round_trip(const char *path, int gzip, uint64_t seed, int n)
+{
+    round_trip_v(path, gzip, seed, n, VTRACE_VERSION);
 }
 
 /* A long trace read back: the reader's memory is the same after every event. */
@@ -259,6 +311,9 @@ int main(void)
     round_trip(VRAM_BINARY_DIR "/test_trace_io.trace.gz", 2, seed + 1, 20000);
     /* gzip under a plain name: recognised by its magic bytes */
     round_trip(VRAM_BINARY_DIR "/test_trace_io_gz.trace", 1, seed + 2, 20000);
+    /* version 1 still writes and reads back (no NEED, pin or unpin) */
+    round_trip_v(VRAM_BINARY_DIR "/test_trace_io_v1.trace", 0, seed + 3, 20000, 1);
+    round_trip_v(VRAM_BINARY_DIR "/test_trace_io_v1.trace.gz", 2, seed + 4, 5000, 1);
     test_streaming();
     test_gzip_errors();
     test_write_errors();

@@ -1,5 +1,7 @@
 /* test_trace_write_edges.c - the edges of the trace's text I/O: the writer's
- * refusals (every header and event field the reader would refuse), comments,
+ * refusals (every header and event field the reader would refuse; in a
+ * version-1 trace, version 2's NEED, pin/unpin and header keys), the text of
+ * each version-2 construct written and read back, comments,
  * a full disk (/dev/full) at each kind of write; the output file's begin,
  * commit and abort (a rename that fails, outputs written in place); and the
  * line source's argument checks and inputs larger than its buffer. */
@@ -41,7 +43,22 @@ static void test_header_refusals(void)
     expect_status(vtrace_writer_open_as(OUT, NULL, 0, &w), VRAM_EINVAL);
 
     h.version = VTRACE_VERSION + 1;
-    expect_header_refused(&h, "version 2");
+    expect_header_refused(&h, "version 3");
+    h.version = 0;
+    expect_header_refused(&h, "version 0");
+    h = good_header();
+    h.version = 1;
+    h.kv_token_bytes = 81920;
+    expect_header_refused(&h, "kv_token_bytes in a version-1 header");
+    h.kv_token_bytes = 0;
+    h.prefill_tokens_per_s = 16667;
+    expect_header_refused(&h, "prefill_tokens_per_s in a version-1 header");
+    h = good_header();
+    h.kv_token_bytes = UINT64_C(1) << 63;
+    expect_header_refused(&h, "kv_token_bytes 2^63");
+    h = good_header();
+    h.prefill_tokens_per_s = UINT64_C(1) << 63;
+    expect_header_refused(&h, "prefill_tokens_per_s 2^63");
     h = good_header();
     h.model[0] = '\0';
     expect_header_refused(&h, "an empty model");
@@ -78,14 +95,25 @@ static void test_header_refusals(void)
     char first[16] = "";
     assert_true(f && fgets(first, sizeof first, f));
     fclose(f);
+    expect_true(strcmp(first, "vramtrace 2\n") == 0);
+    remove("tw");
+    h.version = 1; /* the version the header says */
+    assert_ok(vtrace_writer_open("tw", &h, &w));
+    assert_ok(vtrace_writer_close(w));
+    f = fopen("tw", "rb");
+    assert_true(f && fgets(first, sizeof first, f));
+    fclose(f);
     expect_true(strcmp(first, "vramtrace 1\n") == 0);
     remove("tw");
+    h.version = VTRACE_VERSION;
     expect_status(vtrace_writer_close(NULL), VRAM_OK);
 
     /* Every optional header line, gzip by the name; read back as written. */
     h.kv_block_bytes = 65536;
     strcpy(h.source, "hand-made");
     strcpy(h.licence, "CC0-1.0");
+    h.kv_token_bytes = 4096;
+    h.prefill_tokens_per_s = (UINT64_C(1) << 63) - 1;
     assert_ok(vtrace_writer_open(OUT ".gz", &h, &w));
     assert_ok(vtrace_writer_close(w));
     vtrace_reader *r;
@@ -96,6 +124,9 @@ static void test_header_refusals(void)
     expect_eq_u64(got->capacity, 1 << 20);
     expect_eq_u64(got->kv_block_bytes, 65536);
     expect_true(strcmp(got->source, "hand-made") == 0 && strcmp(got->licence, "CC0-1.0") == 0);
+    expect_eq_u64(got->version, 2);
+    expect_eq_u64(got->kv_token_bytes, 4096);
+    expect_eq_u64(got->prefill_tokens_per_s, (UINT64_C(1) << 63) - 1);
     vtrace_close(r);
     remove(OUT ".gz");
     /* A file that cannot be created: EIO, errno says why. */
@@ -129,7 +160,7 @@ static void test_event_refusals(void)
     struct {
         vtrace_event ev;
         const char *what;
-    } bad[20];
+    } bad[32];
     int n = 0;
 #define BAD(expr, text) (bad[n].ev = (expr), bad[n].what = (text), n++)
     BAD(alloc_ev(2), "a timestamp going back");
@@ -160,7 +191,14 @@ static void test_event_refusals(void)
     BAD(key_ev(VTRACE_SHARED_RELEASE, ""), "a release of an empty key");
     BAD(key_ev(VTRACE_SHARED_RELEASE, "k"), "a key of 64 bytes (no NUL in the field)");
     memset(bad[n - 1].ev.key, 'k', VTRACE_KEY_MAX);
+    BAD(alloc_ev(2), "alloc need 3");
+    bad[n - 1].ev.need = (vtrace_need)3;
+    BAD(key_ev(VTRACE_SHARED_ACQUIRE, "k"), "acquire need 3");
+    bad[n - 1].ev.need = (vtrace_need)3;
+    BAD(key_ev(VTRACE_SHARED_RELEASE, "k"), "release need -1");
+    bad[n - 1].ev.need = (vtrace_need)-1;
 #undef BAD
+    assert_true(n <= (int)(sizeof bad / sizeof bad[0]));
     for (int i = 0; i < n; i++) {
         if (bad[i].ev.ts_us == 0)
             bad[i].ev.ts_us = 10;
@@ -206,6 +244,127 @@ static void test_event_refusals(void)
         fclose(f);
     buf[len] = '\0';
     expect_true(strstr(buf, "\n#\n# a\tb\n") != NULL);
+    remove(OUT);
+}
+
+/* The whole file as text ("" if it cannot be read). */
+static const char *slurp(const char *path)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(path, "rb");
+    size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* A version-1 writer refuses version 2's NEED and pin/unpin (the reader would
+ * refuse them there) and writes alloc, acquire and release without NEED. */
+static void test_version1_writer(void)
+{
+    vtrace_header h = good_header();
+    h.version = 1;
+    vtrace_writer *w;
+    assert_ok(vtrace_writer_open(OUT, &h, &w));
+    vtrace_event a = alloc_ev(1), acq = key_ev(VTRACE_SHARED_ACQUIRE, "k"), rel = key_ev(VTRACE_SHARED_RELEASE, "k");
+    vtrace_event pin = {.type = VTRACE_PIN, .id = 1}, unpin = {.type = VTRACE_UNPIN, .id = 1};
+    static const vtrace_need needs[] = {VTRACE_NEED_ENGINE, VTRACE_NEED_REQUEST};
+    for (size_t i = 0; i < 2; i++) {
+        a.need = acq.need = rel.need = needs[i];
+        a.owner = acq.owner = rel.owner = i; /* engine, then request 1 */
+        expect_status(vtrace_write(w, &a), VRAM_EINVAL);
+        expect_status(vtrace_write(w, &acq), VRAM_EINVAL);
+        expect_status(vtrace_write(w, &rel), VRAM_EINVAL);
+    }
+    expect_status(vtrace_write(w, &pin), VRAM_EINVAL);
+    expect_status(vtrace_write(w, &unpin), VRAM_EINVAL);
+    a.need = acq.need = rel.need = VTRACE_NEED_NONE;
+    a.owner = acq.owner = rel.owner = 0;
+    assert_ok(vtrace_write(w, &a));
+    assert_ok(vtrace_write(w, &acq));
+    assert_ok(vtrace_write(w, &rel));
+    assert_ok(vtrace_writer_close(w));
+    expect_true(strcmp(slurp(OUT), "vramtrace 1\nmodel m\nengine e\tx\ncapacity 1048576\n"
+                                   "alloc 1 4096 0 kv 0\nacquire k 512 0\nrelease k\n") == 0);
+    vtrace_reader *r;
+    char err[256];
+    assert_ok(vtrace_open(OUT, &r, err, sizeof err));
+    vtrace_event got;
+    int n = 0;
+    while (vtrace_next(r, &got) == 1) {
+        expect_true(got.need == VTRACE_NEED_NONE && got.owner == 0);
+        n++;
+    }
+    expect_eq_u64(n, 3);
+    expect_true(strcmp(vtrace_error(r), "") == 0);
+    vtrace_close(r);
+    remove(OUT);
+}
+
+/* Each version-2 construct as the writer spells it, and read back the same. */
+static void test_version2_text(void)
+{
+    vtrace_header h = good_header();
+    h.kv_token_bytes = 81920;
+    h.prefill_tokens_per_s = 16667;
+    vtrace_writer *w;
+    assert_ok(vtrace_writer_open(OUT, &h, &w));
+    vtrace_event evs[9];
+    evs[0] = key_ev(VTRACE_SHARED_ACQUIRE, "base:m:embed");
+    evs[0].need = VTRACE_NEED_ENGINE;
+    evs[1] = alloc_ev(1);
+    evs[1].kind = VRAM_KIND_WEIGHT;
+    evs[1].need = VTRACE_NEED_ENGINE;
+    evs[2] = alloc_ev(9);
+    evs[2].kind = VRAM_KIND_ADAPTER;
+    evs[3] = (vtrace_event){.type = VTRACE_PIN, .id = 9, .ts_us = 5150};
+    evs[4] = alloc_ev(2);
+    evs[4].need = VTRACE_NEED_REQUEST;
+    evs[4].owner = 17;
+    evs[4].ts_us = 5150;
+    evs[5] = key_ev(VTRACE_SHARED_RELEASE, "kv:1");
+    evs[5].need = VTRACE_NEED_REQUEST;
+    evs[5].owner = UINT64_MAX;
+    evs[5].ts_us = 5150;
+    evs[6] = (vtrace_event){.type = VTRACE_UNPIN, .id = 9, .ts_us = 9000};
+    evs[7] = key_ev(VTRACE_SHARED_RELEASE, "base:m:embed");
+    evs[7].need = VTRACE_NEED_ENGINE;
+    evs[7].ts_us = 9000;
+    evs[8] = key_ev(VTRACE_SHARED_RELEASE, "kv:1");
+    evs[8].ts_us = 9000;
+    for (size_t i = 0; i < 9; i++)
+        assert_ok(vtrace_write(w, &evs[i]));
+    assert_ok(vtrace_writer_close(w));
+    const char *want = "vramtrace 2\nmodel m\nengine e\tx\ncapacity 1048576\nkv_token_bytes 81920\n"
+                       "prefill_tokens_per_s 16667\n"
+                       "acquire base:m:embed 512 0 engine\n"
+                       "alloc 1 4096 0 weight 0 engine\n"
+                       "alloc 9 4096 0 adapter 0 -\n"
+                       "@5150 pin 9\n"
+                       "alloc 2 4096 0 kv 0 17\n"
+                       "release kv:1 18446744073709551615\n"
+                       "@9000 unpin 9\n"
+                       "release base:m:embed engine\n"
+                       "release kv:1 -\n";
+    const char *got_text = slurp(OUT);
+    if (strcmp(got_text, want) != 0) {
+        fprintf(stderr, "version-2 text:\n%s\nwanted:\n%s\n", got_text, want);
+        test_failures++;
+    }
+    vtrace_reader *r;
+    char err[256];
+    assert_ok(vtrace_open(OUT, &r, err, sizeof err));
+    expect_eq_u64(vtrace_header_of(r)->kv_token_bytes, 81920);
+    expect_eq_u64(vtrace_header_of(r)->prefill_tokens_per_s, 16667);
+    vtrace_event got;
+    for (size_t i = 0; i < 9; i++) {
+        assert_true(vtrace_next(r, &got) == 1);
+        expect_true(got.type == evs[i].type && got.need == evs[i].need && got.owner == evs[i].owner &&
+                    got.id == evs[i].id && got.ts_us == evs[i].ts_us && strcmp(got.key, evs[i].key) == 0);
+    }
+    expect_true(vtrace_next(r, &got) == 0);
+    vtrace_close(r);
     remove(OUT);
 }
 
@@ -381,6 +540,8 @@ int main(void)
     remove(OUT);
     test_header_refusals();
     test_event_refusals();
+    test_version1_writer();
+    test_version2_text();
     test_full_disk();
     test_output();
     test_lines();
