@@ -218,13 +218,30 @@ void *vsim_idmap_put(vsim_idmap *m, uint64_t key, int *created)
 int vsim_idmap_remove(vsim_idmap *m, uint64_t key) { return core_remove(&m->c, key, NULL); }
 size_t vsim_idmap_count(const vsim_idmap *m) { return m->c.count; }
 
-void vsim_idmap_each(vsim_idmap *m, void (*fn)(void *value, void *ctx), void *ctx)
+/* Every occupied slot's key (the id, or the string) and value. */
+static void core_each(map_core *c, void (*fn)(uint64_t id, const char *key, void *value, void *ctx),
+                      void *ctx)
 {
-    for (size_t i = 0; m && i < m->c.cap; i++) {
-        unsigned char *slot = m->c.slots + i * m->c.stride;
-        if (((slot_head *)(void *)slot)->tag)
-            fn(slot + sizeof(slot_head), ctx);
+    for (size_t i = 0; i < c->cap; i++) {
+        slot_head *h = (slot_head *)(void *)(c->slots + i * c->stride);
+        if (h->tag)
+            fn(h->key, c->strings ? (const char *)h->tag : NULL, (unsigned char *)h + sizeof *h,
+               ctx);
     }
+}
+
+void vsim_idmap_each(vsim_idmap *m, void (*fn)(uint64_t id, const char *key, void *value, void *ctx),
+                     void *ctx)
+{
+    if (m)
+        core_each(&m->c, fn, ctx);
+}
+
+void vsim_keymap_each(vsim_keymap *m,
+                      void (*fn)(uint64_t hash, const char *key, void *value, void *ctx), void *ctx)
+{
+    if (m)
+        core_each(&m->c, fn, ctx);
 }
 
 vram_status vsim_keymap_create(size_t value_size, vsim_keymap **out)

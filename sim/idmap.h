@@ -27,9 +27,10 @@ void *vsim_idmap_put(vsim_idmap *m, uint64_t key, int *created);
 /* Expected O(1). 1 if the key was present and is now removed, else 0. */
 int vsim_idmap_remove(vsim_idmap *m, uint64_t key);
 size_t vsim_idmap_count(const vsim_idmap *m);
-/* Calls fn on every value, in no particular order; fn must not put or
- * remove. O(capacity). For tear-down. */
-void vsim_idmap_each(vsim_idmap *m, void (*fn)(void *value, void *ctx), void *ctx);
+/* Calls fn on every entry (its id, key NULL, and value), in no particular
+ * order; fn must not put or remove. O(capacity). For tear-down and checks. */
+void vsim_idmap_each(vsim_idmap *m, void (*fn)(uint64_t id, const char *key, void *value, void *ctx),
+                     void *ctx);
 
 typedef struct vsim_keymap vsim_keymap;
 
@@ -40,5 +41,8 @@ void *vsim_keymap_get(const vsim_keymap *m, const char *key);
 void *vsim_keymap_put(vsim_keymap *m, const char *key, int *created);
 int vsim_keymap_remove(vsim_keymap *m, const char *key);
 size_t vsim_keymap_count(const vsim_keymap *m);
+/* As vsim_idmap_each: fn gets the key's hash and the key. */
+void vsim_keymap_each(vsim_keymap *m,
+                      void (*fn)(uint64_t hash, const char *key, void *value, void *ctx), void *ctx);
 
 #endif

@@ -675,6 +675,10 @@ static void check_invariants(engine *e)
         else if (st)
             vreplay__library_failure(e, "vram_manager_check", st);
     }
+    if (!e->done && vreplay__need_check(e, text, sizeof text))
+        fail_run(e, "violation", e->ev.line,
+                 "%s:%llu: needed-memory invariant violated after this event: %s",
+                 e->opt->trace_path, (unsigned long long)e->ev.line, text);
     if (e->tc && !e->done &&
         (vram_tensor_cache_check(e->tc, text, sizeof text) ||
          vram_heap_check(e->tc_heap, text, sizeof text)))

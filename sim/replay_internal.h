@@ -144,6 +144,9 @@ void vreplay__need_step(engine *e);
  * once `owner` is preempted nothing more is. 1 when one was preempted
  * (retry), 0 when none is left, -1 when the run ended (a library failure). */
 int vreplay__need_preempt(engine *e, int lane, int has_owner, uint64_t owner);
+/* The invariants of replay_need.c: VRAM_OK, or VRAM_ECORRUPT with the first
+ * violation in words. O(live ids + requests x running + keys). */
+vram_status vreplay__need_check(engine *e, char *msg, size_t len);
 /* The KV remat callback in recompute mode: charges the prefill time. */
 vram_status vreplay__recompute(void *ctx, vram_device *dev, uint64_t addr, uint64_t size);
 

@@ -13,6 +13,7 @@
  * - running[] holds the running, not preempted requests in increasing
  *   `order` (last begin or restore); preempted[] the running, preempted ones
  *   in the order they were preempted (a stack: the last comes back first). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,8 +96,10 @@ vram_status vreplay__need_open(engine *e, const vtrace_header *hdr)
     return vsim_idmap_create(sizeof(req_entry), &e->reqs);
 }
 
-static void free_lists_of(void *value, void *ctx)
+static void free_lists_of(uint64_t id, const char *key, void *value, void *ctx)
 {
+    (void)id;
+    (void)key;
     (void)ctx;
     req_free_lists(value);
 }
@@ -162,7 +165,9 @@ static int drop_id(engine *e, id_entry *it)
     if (!st && it->pins == 0) {
         vram_handle_info info;
         st = vram_handle_get(m, it->h, &info);
-        if (!st && info.resident && info.uses == 0) {
+        /* an activation or workspace a request owns stays: it has no backing */
+        if (!st && info.resident && info.uses == 0 &&
+            vreplay_backing_of(info.kind) != VRAM_BACKING_NONE) {
             st = vram_evict(m, it->h);
             if (!st) {
                 e->dropped_by_kind[info.kind]++;
@@ -644,4 +649,115 @@ void vreplay__need_step(engine *e)
             no_host(e);
         e->res->restores++;
     }
+}
+
+/* ---- the check (the invariants at the top of this file) ---- */
+
+typedef struct check_ctx {
+    engine *e;
+    char *msg;
+    size_t len;
+    int bad;
+    uint64_t pinned_refs;   /* key references pinned, over every NEED */
+    uint64_t key_pins;      /* sum of the keys' pins */
+} check_ctx;
+
+#define VIOLATION(c, ...)                                                                  \
+    do {                                                                                   \
+        if (!(c)->bad)                                                                     \
+            snprintf((c)->msg, (c)->len, __VA_ARGS__);                                     \
+        (c)->bad = 1;                                                                      \
+    } while (0)
+
+static void check_id(uint64_t id, const char *key, void *value, void *ctx)
+{
+    (void)key;
+    check_ctx *c = ctx;
+    const id_entry *it = value;
+    if (c->bad || !it->h.v || id_lane(it) == LANE_TC)
+        return;
+    int want = need_holds(c->e, (vtrace_need)it->need, it->owner);
+    if (it->held != want) {
+        VIOLATION(c, "id %llu (NEED %d of %llu) is %sheld by the replay, its NEED %s",
+                  (unsigned long long)id, it->need, (unsigned long long)it->owner,
+                  it->held ? "" : "not ", want ? "holds" : "does not hold");
+        return;
+    }
+    vram_handle_info info;
+    if (vram_handle_get(c->e->lane[id_lane(it)], it->h, &info) != VRAM_OK ||
+        info.pins != it->held + it->pins)
+        VIOLATION(c, "id %llu: the manager holds %u pins, the replay %u (need) + %u (trace)",
+                  (unsigned long long)id, info.pins, it->held, it->pins);
+    else if (info.pins && !info.resident)
+        VIOLATION(c, "id %llu is pinned but not resident", (unsigned long long)id);
+}
+
+static void check_refs(check_ctx *c, const req_entry *r, vtrace_need need, uint64_t owner)
+{
+    int holds = need_holds(c->e, need, owner);
+    for (uint32_t i = 0; i < r->nrefs && !c->bad; i++) {
+        const key_ref *ref = &r->refs[i];
+        if (ref->pinned != (holds && !ref->failed))
+            VIOLATION(c, "a reference of NEED %d/%llu to key \"%s\" is %spinned", need,
+                      (unsigned long long)owner, ref->key, ref->pinned ? "" : "not ");
+        else if (!vsim_keymap_get(c->e->keys, ref->key))
+            VIOLATION(c, "a reference to key \"%s\", which is not held", ref->key);
+        c->pinned_refs += ref->pinned;
+    }
+}
+
+static void check_request(uint64_t rid, const char *key, void *value, void *ctx)
+{
+    (void)key;
+    check_ctx *c = ctx;
+    const req_entry *r = value;
+    engine *e = c->e;
+    size_t in_run = 0, in_pre = 0;
+    for (size_t i = 0; i < e->nrunning; i++)
+        in_run += e->running[i] == rid;
+    for (size_t i = 0; i < e->npreempted; i++)
+        in_pre += e->preempted[i] == rid;
+    if (in_run != (size_t)(r->running && !r->preempted) ||
+        in_pre != (size_t)(r->running && r->preempted))
+        VIOLATION(c, "request %llu (running %d, preempted %d) is listed %zu times as running and"
+                     " %zu as preempted",
+                  (unsigned long long)rid, r->running, r->preempted, in_run, in_pre);
+    check_refs(c, r, VTRACE_NEED_REQUEST, rid);
+}
+
+static void check_key(uint64_t hash, const char *key, void *value, void *ctx)
+{
+    (void)hash;
+    check_ctx *c = ctx;
+    const key_entry *k = value;
+    c->key_pins += k->pins;
+    if (c->bad || k->held == 0)
+        return;
+    vram_handle_info info;
+    if (vram_handle_get(c->e->lane[k->lane], k->h, &info) != VRAM_OK || info.pins != k->pins)
+        VIOLATION(c, "key \"%s\": the manager holds %u pins, the replay %u", key, info.pins,
+                  k->pins);
+}
+
+vram_status vreplay__need_check(engine *e, char *msg, size_t len)
+{
+    if (!e->needs)
+        return VRAM_OK;
+    check_ctx c = {.e = e, .msg = msg, .len = len};
+    vsim_idmap_each(e->ids, check_id, &c);
+    vsim_idmap_each(e->reqs, check_request, &c);
+    check_refs(&c, &e->engine_refs, VTRACE_NEED_ENGINE, 0);
+    check_refs(&c, &e->nobody_refs, VTRACE_NEED_NONE, 0);
+    vsim_keymap_each(e->keys, check_key, &c);
+    if (!c.bad && c.pinned_refs != c.key_pins)
+        VIOLATION(&c, "%llu key references are pinned, the keys count %llu pins",
+                  (unsigned long long)c.pinned_refs, (unsigned long long)c.key_pins);
+    for (size_t i = 1; i < e->nrunning && !c.bad; i++) {
+        const req_entry *a = vsim_idmap_get(e->reqs, e->running[i - 1]);
+        const req_entry *b = vsim_idmap_get(e->reqs, e->running[i]);
+        if (!a || !b || a->order >= b->order)
+            VIOLATION(&c, "running requests %llu and %llu are out of admission order",
+                      (unsigned long long)e->running[i - 1], (unsigned long long)e->running[i]);
+    }
+    return c.bad ? VRAM_ECORRUPT : VRAM_OK;
 }
