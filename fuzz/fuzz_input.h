@@ -96,7 +96,7 @@ static inline void fz_trace_open(fz_trace *t, const char *target, const char *wh
         return;
     setvbuf(t->f, NULL, _IOLBF, 0); /* whole lines reach the file before a trap */
     fprintf(t->f,
-            "vramtrace 1\n# written by %s (VRAM_FUZZ_TO_TRACE): %s\nmodel fuzz\nengine fuzz:%s\n"
+            "vramtrace 2\n# written by %s (VRAM_FUZZ_TO_TRACE): %s\nmodel fuzz\nengine fuzz:%s\n"
             "capacity %" PRIu64 "\nsource fuzz input\nlicence none\n",
             target, what, target, capacity);
 }

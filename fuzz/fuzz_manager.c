@@ -112,7 +112,7 @@ static void op_alloc(model *md, mslot *s, fz_in *in)
     vram_status st = vram_alloc(md->m, &d, &s->h);
     if (st == VRAM_OK && !invalid) {
         *s = (mslot){.h = s->h, .size = size, .id = ++md->next_id, .backing = d.backing, .live = 1};
-        fz_trace_line(&md->tr, "alloc %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %d", s->id, size, d.align,
+        fz_trace_line(&md->tr, "alloc %" PRIu64 " %" PRIu64 " %" PRIu64 " %s %d -", s->id, size, d.align,
                       vram_kind_name(d.kind), d.priority);
         return;
     }
@@ -141,7 +141,7 @@ static void op_shared_acquire(model *md, fz_in *in)
     k->h = h;
     k->size = size;
     k->refs++;
-    fz_trace_line(&md->tr, "acquire %s %" PRIu64 " %d", k->name, size, b % 3);
+    fz_trace_line(&md->tr, "acquire %s %" PRIu64 " %d -", k->name, size, b % 3);
     uint64_t addr;
     st = vram_acquire(md->m, h, &addr);
     expect(md, st, st == VRAM_OK, "acquire of a just acquired shared buffer");
@@ -157,7 +157,7 @@ static void op_shared_release(model *md, fz_in *in)
     expect(md, st, st == (k->refs ? VRAM_OK : VRAM_ENOTFOUND), "release_shared");
     if (!k->refs)
         return;
-    fz_trace_line(&md->tr, "release %s", k->name);
+    fz_trace_line(&md->tr, "release %s -", k->name);
     if (--k->refs == 0)
         bury(md, k->h);
 }
@@ -218,10 +218,14 @@ static void op_live(model *md, mslot *s, unsigned what)
         st = vram_pin(md->m, s->h);
         expect(md, st, st == VRAM_OK || st == VRAM_ENOMEM, "pin");
         s->pins += st == VRAM_OK;
+        if (st == VRAM_OK)
+            fz_trace_line(&md->tr, "pin %" PRIu64, s->id);
         break;
     default:
         st = vram_unpin(md->m, s->h);
         expect(md, st, st == (s->pins ? VRAM_OK : VRAM_EINVAL), "unpin");
+        if (st == VRAM_OK)
+            fz_trace_line(&md->tr, "unpin %" PRIu64, s->id);
         s->pins -= s->pins > 0;
         break;
     }

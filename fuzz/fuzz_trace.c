@@ -1,16 +1,27 @@
 /* fuzz_trace.c - the trace reader (sim/trace.c) over any bytes: it must open
  * and read to the end or stop with a clean "fuzz.trace:LINE: ..." error, never
  * crash, leak or hang, and every event it returns must satisfy
- * traces/FORMAT.md: a known type and kind, sizes 1 to 2^63-1, alignments 0 or a
- * power of two up to 2^30, keys of 1-63 printable bytes, priorities >= 0, line
- * numbers increasing, timestamps never decreasing. Gzip input is read too (a
- * seed in the corpus is gzip). */
+ * traces/FORMAT.md: version 1 or 2, a known type and kind, sizes 1 to 2^63-1,
+ * alignments 0 or a power of two up to 2^30, keys of 1-63 printable bytes,
+ * priorities >= 0, a known NEED with an owner only for a request's (version 1:
+ * NEED '-' always, no pin/unpin, no kv_token_bytes/prefill_tokens_per_s), line
+ * numbers increasing, timestamps never decreasing. vtrace_open_buffer reads
+ * the bytes as text (gzip is vtrace_open's, tested in tests/test_trace_io.c):
+ * the gzip seeds of the corpus (head-*.trace) stop at their first line.
+ *
+ * A trace that reads to its end is then written by the writer
+ * (sim/trace_write.c, in the version its header says) to a file under $TMPDIR
+ * (or /tmp) and read back: the writer must accept every header and event the
+ * reader gave (its first ROUND_TRIP_MAX events) and the file must read back to
+ * the same header and events, NEED, owner, pin and unpin included. */
 #include <string.h>
+#include <unistd.h>
 
 #include "fuzz_input.h"
 #include "trace.h"
 
 #define TARGET "fuzz_trace"
+#define ROUND_TRIP_MAX 4096
 
 static void check_key(const vtrace_event *ev, uint64_t n)
 {
@@ -22,10 +33,26 @@ static void check_key(const vtrace_event *ev, uint64_t n)
             fz_fail(TARGET, "key", n, "line %" PRIu64 ": byte %zu of the key is %d", ev->line, i, ev->key[i]);
 }
 
-static void check_event(const vtrace_event *ev, const vtrace_event *prev, uint64_t n)
+/* NEED of alloc, acquire and release: '-' in version 1; an owner only with a request's. */
+static void check_need(const vtrace_event *ev, int version, uint64_t n)
+{
+    if ((unsigned)ev->need > VTRACE_NEED_REQUEST || (version < 2 && ev->need != VTRACE_NEED_NONE) ||
+        (ev->need != VTRACE_NEED_REQUEST && ev->owner != 0))
+        fz_fail(TARGET, "need", n, "line %" PRIu64 ": need %d owner %" PRIu64 " in a version-%d trace", ev->line,
+                (int)ev->need, ev->owner, version);
+}
+
+static void check_event(const vtrace_event *ev, const vtrace_event *prev, int version, uint64_t n)
 {
     if ((unsigned)ev->type >= VTRACE_TYPE_COUNT)
         fz_fail(TARGET, "event", n, "type %d", (int)ev->type);
+    if (version < 2 && (ev->type == VTRACE_PIN || ev->type == VTRACE_UNPIN))
+        fz_fail(TARGET, "event", n, "line %" PRIu64 ": %s in a version-1 trace", ev->line,
+                vtrace_type_name(ev->type));
+    if (ev->type != VTRACE_ALLOC && ev->type != VTRACE_SHARED_ACQUIRE && ev->type != VTRACE_SHARED_RELEASE &&
+        (ev->need != VTRACE_NEED_NONE || ev->owner != 0))
+        fz_fail(TARGET, "need", n, "line %" PRIu64 ": %s with need %d owner %" PRIu64, ev->line,
+                vtrace_type_name(ev->type), (int)ev->need, ev->owner);
     if (ev->line <= prev->line || ev->ts_us < prev->ts_us)
         fz_fail(TARGET, "event", n, "line %" PRIu64 " after %" PRIu64 ", time %" PRIu64 " after %" PRIu64,
                 ev->line, prev->line, ev->ts_us, prev->ts_us);
@@ -35,19 +62,91 @@ static void check_event(const vtrace_event *ev, const vtrace_event *prev, uint64
             ev->size > INT64_MAX || (ev->align & (ev->align - 1)) || ev->align > (UINT64_C(1) << 30))
             fz_fail(TARGET, "alloc", n, "line %" PRIu64 ": size %" PRIu64 " align %" PRIu64 " kind %d prio %d",
                     ev->line, ev->size, ev->align, (int)ev->kind, ev->priority);
+        check_need(ev, version, n);
         break;
     case VTRACE_SHARED_ACQUIRE:
         if (ev->size == 0 || ev->size > INT64_MAX || ev->priority < 0)
             fz_fail(TARGET, "acquire", n, "line %" PRIu64 ": size %" PRIu64 " prio %d", ev->line, ev->size,
                     ev->priority);
         check_key(ev, n);
+        check_need(ev, version, n);
         break;
     case VTRACE_SHARED_RELEASE:
         check_key(ev, n);
+        check_need(ev, version, n);
         break;
     default:
         break;
     }
+}
+
+/* The fields an event carries in the format (its line number aside). */
+static int same_event(const vtrace_event *a, const vtrace_event *b)
+{
+    return a->type == b->type && a->ts_us == b->ts_us && a->id == b->id && a->size == b->size &&
+           a->align == b->align && a->kind == b->kind && a->priority == b->priority &&
+           strcmp(a->key, b->key) == 0 && a->need == b->need && a->owner == b->owner;
+}
+
+static int same_header(const vtrace_header *a, const vtrace_header *b)
+{
+    return a->version == b->version && strcmp(a->model, b->model) == 0 && strcmp(a->engine, b->engine) == 0 &&
+           a->capacity == b->capacity && a->kv_block_bytes == b->kv_block_bytes &&
+           strcmp(a->source, b->source) == 0 && strcmp(a->licence, b->licence) == 0 &&
+           a->kv_token_bytes == b->kv_token_bytes && a->prefill_tokens_per_s == b->prefill_tokens_per_s;
+}
+
+/* Writes the header and the first ROUND_TRIP_MAX events of the (valid) input
+ * with the writer and reads the file back in step with the input. */
+static void round_trip(const uint8_t *data, size_t size)
+{
+    static char path[600];
+    if (!path[0]) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/vram-fuzz-trace-%ld.trace", tmp && *tmp ? tmp : "/tmp", (long)getpid());
+    }
+    char err[512];
+    vtrace_reader *in, *back;
+    if (vtrace_open_buffer(data, size, "fuzz.trace", &in, err, sizeof err))
+        fz_fail(TARGET, "round trip", 0, "the input no longer opens: %s", err);
+    const vtrace_header *h = vtrace_header_of(in);
+    vtrace_writer *w;
+    vram_status st = vtrace_writer_open_as(path, h, 0, &w);
+    if (st)
+        fz_fail(TARGET, "round trip", 0, "the writer refused the header (version %d): %s", h->version,
+                vram_status_name(st));
+    vtrace_event ev, got;
+    uint64_t n = 0;
+    while (n < ROUND_TRIP_MAX && vtrace_next(in, &ev) == 1) {
+        n++;
+        if ((st = vtrace_write(w, &ev)))
+            fz_fail(TARGET, "round trip", n, "line %" PRIu64 ": the writer refused the %s event: %s", ev.line,
+                    vtrace_type_name(ev.type), vram_status_name(st));
+    }
+    if ((st = vtrace_writer_close(w)))
+        fz_fail(TARGET, "round trip", n, "%s: cannot write: %s", path, vram_status_name(st));
+    vtrace_close(in);
+
+    if (vtrace_open(path, &back, err, sizeof err))
+        fz_fail(TARGET, "round trip", 0, "the written trace does not open: %s", err);
+    if (vtrace_open_buffer(data, size, "fuzz.trace", &in, err, sizeof err))
+        fz_fail(TARGET, "round trip", 0, "the input no longer opens: %s", err);
+    if (!same_header(vtrace_header_of(in), vtrace_header_of(back)))
+        fz_fail(TARGET, "round trip", 0, "the header read back differs");
+    for (uint64_t i = 1; i <= n; i++) {
+        if (vtrace_next(in, &ev) != 1 || vtrace_next(back, &got) != 1)
+            fz_fail(TARGET, "round trip", i, "the written trace ends early: %s", vtrace_error(back));
+        if (!same_event(&ev, &got))
+            fz_fail(TARGET, "round trip", i, "line %" PRIu64 ": the %s event reads back as %s (line %" PRIu64
+                    "), need %d/%d owner %" PRIu64 "/%" PRIu64, ev.line, vtrace_type_name(ev.type),
+                    vtrace_type_name(got.type), got.line, (int)ev.need, (int)got.need, ev.owner, got.owner);
+    }
+    if (vtrace_next(back, &got) != 0)
+        fz_fail(TARGET, "round trip", n, "the written trace goes on after %" PRIu64 " events: %s", n,
+                vtrace_error(back));
+    vtrace_close(back);
+    vtrace_close(in);
+    remove(path);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,14 +160,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     const vtrace_header *h = vtrace_header_of(r);
-    if (h->version != VTRACE_VERSION || h->capacity == 0 || h->capacity > INT64_MAX)
-        fz_fail(TARGET, "header", 0, "version %d, capacity %" PRIu64, h->version, h->capacity);
+    if (h->version < 1 || h->version > VTRACE_VERSION || h->capacity == 0 || h->capacity > INT64_MAX ||
+        h->kv_token_bytes > INT64_MAX || h->prefill_tokens_per_s > INT64_MAX ||
+        (h->version < 2 && (h->kv_token_bytes || h->prefill_tokens_per_s)))
+        fz_fail(TARGET, "header", 0, "version %d, capacity %" PRIu64 ", kv_token_bytes %" PRIu64
+                ", prefill_tokens_per_s %" PRIu64, h->version, h->capacity, h->kv_token_bytes,
+                h->prefill_tokens_per_s);
+    const int version = h->version;
     size_t mem = vtrace_memory(r);
     vtrace_event ev, prev = {0};
     uint64_t n = 0;
     int more;
     while ((more = vtrace_next(r, &ev)) == 1) {
-        check_event(&ev, &prev, ++n);
+        check_event(&ev, &prev, version, ++n);
         prev = ev;
         if (vtrace_memory(r) != mem)
             fz_fail(TARGET, "memory", n, "reader memory grew from %zu to %zu", mem, vtrace_memory(r));
@@ -78,5 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (more == -1 && vtrace_next(r, &ev) != -1)
         fz_fail(TARGET, "error", n, "a read after an error did not fail again");
     vtrace_close(r);
+    if (more == 0)
+        round_trip(data, size);
     return 0;
 }

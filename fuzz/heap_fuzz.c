@@ -185,7 +185,7 @@ static void record(fz_heap *r, uint64_t off, uint64_t size, uint64_t align)
     if (heap_shadow_add(&r->sh, off, size, align, rounded_size(r, size), r->why, sizeof r->why))
         FAIL(r, "alloc(%" PRIu64 ", align %" PRIu64 "): %s", size, align, r->why);
     r->live[r->nlive++] = (fz_block){.off = off, .size = size, .id = ++r->next_id, .refs = 1};
-    fz_trace_line(&r->tr, "alloc %" PRIu64 " %" PRIu64 " %" PRIu64 " other 0", r->next_id, size,
+    fz_trace_line(&r->tr, "alloc %" PRIu64 " %" PRIu64 " %" PRIu64 " other 0 -", r->next_id, size,
                   align <= (UINT64_C(1) << 30) ? align : 0);
 }
 
