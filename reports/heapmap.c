@@ -176,6 +176,7 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
                          .capacity = (uint64_t)run->capacity,
                          .evict_policy = run->evict_policy[0] ? run->evict_policy : NULL,
                          .bounds = &b,
+                         .preempt_swap = strcmp(run->preempt_mode, "swap") == 0,
                          .stop = &c.stop, .inspect = on_event, .inspect_ctx = &c,
                          .inspect_at = event};
     defrag_options(run->defrag, &o);

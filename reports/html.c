@@ -58,6 +58,12 @@ static void runs_table(FILE *f, const vrep_page *pg)
         vrep_html_text(f, s->run.evict_policy[0] ? s->run.evict_policy : "default");
         fputs(" / defrag ", f);
         vrep_html_text(f, s->run.defrag[0] ? s->run.defrag : "off");
+        if (s->run.preempt_mode[0]) {
+            char preempt[160];
+            vrep_preempt_text(&s->run, preempt, sizeof preempt);
+            fputs("<br>", f);
+            vrep_html_text(f, preempt);
+        }
         fputs("</td><td>", f);
         vrep_html_text(f, s->run.status);
         fputs("</td><td>", f);
@@ -137,15 +143,15 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
     vrep_html_text(f, pg->title);
     fputs("</h1>\n<h2>Summary</h2>\n", f);
     vrep_summary_html(f, pg->s, pg->n);
-    fputs("<p class=\"note\">Footprint / lower bound: peak footprint over the trace's peak live"
-          " bytes (no policy can use less; below 1 only when the policy evicted). Latencies are"
-          " measured per call on the machine that ran the replay, histogram bucket upper bounds"
-          " (at most 6.25% high).</p>\n", f);
+    fputs("<p class=\"note\">", f);
+    vrep_html_text(f, vrep_summary_notes);
+    fputs("</p>\n", f);
     if (pg->npairs) {
         fputs("<h2>Comparison</h2>\n", f);
         vrep_compare_html(f, pg->pairs, pg->npairs);
         fprintf(f, "<p class=\"note\">Marked worse: any increase, latencies more than %.0f%%"
-                   " higher (bucketed and noisy). Belady's count is a reference.</p>\n",
+                   " higher (bucketed and noisy). Belady's counts are references; n/a on either"
+                   " side is not compared.</p>\n",
                 100 * VREP_WORSE_LATENCY);
     }
     int ok = 1;

@@ -61,20 +61,22 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
     }
     fprintf(f, "# %s\n\n", title);
     vrep_summary_md(f, r->s, r->n);
-    fputs("\nFootprint / lower bound: peak footprint over the trace's peak live bytes. Latencies:"
-          " measured per call, histogram bucket upper bounds (<= 6.25% high).\n", f);
+    fprintf(f, "\n%s\n", vrep_summary_notes);
     if (r->npairs) {
         fputs("\n## Comparison\n\n", f);
         vrep_compare_md(f, r->pairs, r->npairs);
-        fprintf(f, "\nMarked worse: any increase; latencies more than %.0f%% higher.\n",
+        fprintf(f, "\nMarked worse: any increase; latencies more than %.0f%% higher. Belady's"
+                   " counts are references; n/a on either side is not compared.\n",
                 100 * VREP_WORSE_LATENCY);
     }
     fputs("\n## Runs\n\n", f);
     for (size_t i = 0; i < r->n; i++) {
         const vrep_series *s = &r->s[i];
-        fprintf(f, "- %s: %s run %lld, trace %s (crc32 %s), %s backend; heap map: %s\n",
+        char preempt[160];
+        vrep_preempt_text(&s->run, preempt, sizeof preempt);
+        fprintf(f, "- %s: %s run %lld, trace %s (crc32 %s), %s backend%s%s; heap map: %s\n",
                 s->label, vrep_db_path(s->db), (long long)s->run.id, s->run.trace,
-                s->run.crc32, s->run.backend, s->heap_note);
+                s->run.crc32, s->run.backend, preempt[0] ? ", " : "", preempt, s->heap_note);
     }
     fputs("\n## Figures\n\n", f);
     for (int k = 0; k < FIG_COUNT; k++) {

@@ -38,6 +38,9 @@ static const col_spec columns[] = {
     {"bytes_rematerialised", COL_I64, offsetof(vrep_run, bytes_rematerialised), 0},
     {"belady_bytes_rematerialised", COL_I64, offsetof(vrep_run, belady_bytes_rematerialised), 0},
     I64(alloc_p50_ns), I64(alloc_p99_ns), I64(free_p50_ns), I64(free_p99_ns),
+    TEXT(preempt_mode, "preempt_mode"), I64(preemptions), I64(preempted_bytes), I64(restores),
+    I64(belady_preemptions), REAL(preempt_modelled_ms), I64(evictions_weight),
+    I64(evictions_kv), I64(evictions_adapter), I64(evictions_other),
 };
 
 static void read_column(sqlite3_stmt *st, int c, const col_spec *spec, vrep_run *r)

@@ -21,6 +21,14 @@ typedef struct vrep_run {
     int64_t evictions, belady_evictions, belady_exact;
     int64_t bytes_rematerialised, belady_bytes_rematerialised;
     int64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;
+    /* Version-2 traces (traces/FORMAT.md, "Needed memory"); preempt_mode is ""
+     * and the rest -1/NaN for version 1 (belady_preemptions too: summary.sql
+     * gives NULL where the run has no preempt_mode). */
+    char preempt_mode[16];
+    int64_t preemptions, preempted_bytes, restores, belady_preemptions;
+    double preempt_modelled_ms;
+    /* What the policy evicted, by kind (sum: evictions). */
+    int64_t evictions_weight, evictions_kv, evictions_adapter, evictions_other;
 } vrep_run;
 
 /* Loads run `id`'s summary. O(samples of the run). VRAM_ENOTFOUND with

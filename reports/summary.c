@@ -4,14 +4,18 @@
 #include <math.h>
 #include <string.h>
 
-typedef enum unit { U_BYTES, U_RATIO, U_FRAC, U_COUNT, U_NS } unit;
+typedef enum unit { U_BYTES, U_RATIO, U_FRAC, U_COUNT, U_NS, U_MS } unit;
 
-/* A column of the summary: its value (NaN = unknown) and which way is worse. */
+/* A value of the summary (NaN = unknown) and which way is worse. Metrics with
+ * the same `group` next to each other share one summary column, headed by the
+ * group and holding their values joined by '/'; the comparison still gives
+ * each its own row, under its own name. */
 typedef struct metric {
     const char *name;
     unit u;
     int higher_is_worse;      /* 0: a reference (Belady), never marked */
     double (*get)(const vrep_run *r);
+    const char *group;        /* NULL: a column of its own */
 } metric;
 
 static double i64(int64_t v) { return v < 0 ? NAN : (double)v; }
@@ -24,28 +28,65 @@ GETTER(ext, r->worst_ext_frag)
 GETTER(ooms, i64(r->ooms))
 GETTER(ooms_df, i64(r->ooms_despite_free))
 GETTER(evict, i64(r->evictions))
+GETTER(ev_weight, i64(r->evictions_weight))
+GETTER(ev_kv, i64(r->evictions_kv))
+GETTER(ev_adapter, i64(r->evictions_adapter))
+GETTER(ev_other, i64(r->evictions_other))
 GETTER(bel_evict, i64(r->belady_evictions))
 GETTER(remat, i64(r->bytes_rematerialised))
+GETTER(preempt, i64(r->preemptions))
+GETTER(preempt_ms, r->preempt_modelled_ms)
+GETTER(bel_preempt, i64(r->belady_preemptions))
 GETTER(a50, i64(r->alloc_p50_ns))
 GETTER(a99, i64(r->alloc_p99_ns))
 GETTER(f50, i64(r->free_p50_ns))
 GETTER(f99, i64(r->free_p99_ns))
 
+#define BY_KIND "evictions weight/kv/adapter/other"
 static const metric metrics[] = {
-    {"peak footprint", U_BYTES, 1, peak_fp},
-    {"footprint / lower bound", U_RATIO, 1, ratio},
-    {"worst ext. frag", U_FRAC, 1, ext},
-    {"OOMs", U_COUNT, 1, ooms},
-    {"OOMs despite free", U_COUNT, 1, ooms_df},
-    {"evictions", U_COUNT, 1, evict},
-    {"Belady evictions", U_COUNT, 0, bel_evict},
-    {"bytes re-materialised", U_BYTES, 1, remat},
-    {"alloc p50", U_NS, 1, a50},
-    {"alloc p99", U_NS, 1, a99},
-    {"free p50", U_NS, 1, f50},
-    {"free p99", U_NS, 1, f99},
+    {"peak footprint", U_BYTES, 1, peak_fp, NULL},
+    {"footprint / lower bound", U_RATIO, 1, ratio, NULL},
+    {"worst ext. frag", U_FRAC, 1, ext, NULL},
+    {"OOMs", U_COUNT, 1, ooms, NULL},
+    {"OOMs despite free", U_COUNT, 1, ooms_df, NULL},
+    {"evictions", U_COUNT, 1, evict, NULL},
+    {"evictions: weight", U_COUNT, 1, ev_weight, BY_KIND},
+    {"evictions: kv", U_COUNT, 1, ev_kv, BY_KIND},
+    {"evictions: adapter", U_COUNT, 1, ev_adapter, BY_KIND},
+    {"evictions: other", U_COUNT, 1, ev_other, BY_KIND},
+    {"Belady evictions", U_COUNT, 0, bel_evict, NULL},
+    {"bytes re-materialised", U_BYTES, 1, remat, NULL},
+    {"forced preemptions", U_COUNT, 1, preempt, NULL},
+    {"preemption cost", U_MS, 1, preempt_ms, NULL},
+    {"Belady preemptions", U_COUNT, 0, bel_preempt, NULL},
+    {"alloc p50", U_NS, 1, a50, NULL},
+    {"alloc p99", U_NS, 1, a99, NULL},
+    {"free p50", U_NS, 1, f50, NULL},
+    {"free p99", U_NS, 1, f99, NULL},
 };
 #define NMETRICS (sizeof metrics / sizeof metrics[0])
+
+/* How many metrics from m on form one summary column (1, or its group's size). */
+static size_t column_span(size_t m)
+{
+    size_t k = 1;
+    while (metrics[m].group && m + k < NMETRICS && metrics[m + k].group &&
+           strcmp(metrics[m + k].group, metrics[m].group) == 0)
+        k++;
+    return k;
+}
+
+const char vrep_summary_notes[] =
+    "Footprint / lower bound: peak footprint over the trace's peak live bytes (no policy can use"
+    " less; below 1 only when the policy evicted). Evictions by kind: what the policy chose to"
+    " evict (forced preemptions not included). A forced preemption: a placement failed and only"
+    " memory a running request needs could make room, so the newest running request was"
+    " preempted, its KV recomputed or swapped at a modelled cost (preemption cost, the device"
+    " cost model's time). Belady's preemptions: the same rules on an ideal device without"
+    " fragmentation: a lower reference. The preemption columns are n/a for version-1 traces"
+    " (no needed memory), Belady's also when it was not run (replay --no-belady). Latencies:"
+    " measured per call on the machine that ran the replay, histogram bucket upper bounds (at"
+    " most 6.25% high).";
 
 void vrep_fmt_bytes(double v, char *buf, size_t len)
 {
@@ -82,7 +123,22 @@ static void fmt(unit u, double v, char *buf, size_t len)
     case U_NS:
         snprintf(buf, len, "%.0f ns", v);
         break;
+    case U_MS:
+        snprintf(buf, len, "%.3f ms", v);
+        break;
     }
+}
+
+void vrep_preempt_text(const vrep_run *r, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!r->preempt_mode[0])
+        return;
+    char bytes[64], restores[64];
+    fmt(U_BYTES, i64(r->preempted_bytes), bytes, sizeof bytes);
+    fmt(U_COUNT, i64(r->restores), restores, sizeof restores);
+    snprintf(buf, len, "preemption by %s: %s dropped, %s restored", r->preempt_mode, bytes,
+             restores);
 }
 
 static void fmt_delta(unit u, double before, double after, char *buf, size_t len)
@@ -133,22 +189,50 @@ static void md_text(FILE *f, const char *text)
         fputs(*text == '|' ? "\\|" : (char[2]){*text, 0}, f);
 }
 
+/* The summary cell of the column starting at metric m (span k): the value, or
+ * a group's values joined by '/' ("n/a" alone when none is known). */
+static void column_cell(size_t m, size_t k, const vrep_run *r, char *buf, size_t len)
+{
+    int known = 0;
+    for (size_t j = 0; j < k; j++)
+        known |= !isnan(metrics[m + j].get(r));
+    buf[0] = '\0';
+    if (!known) {
+        fmt(metrics[m].u, NAN, buf, len);
+        return;
+    }
+    for (size_t j = 0; j < k; j++) {
+        char v[64];
+        fmt(metrics[m + j].u, metrics[m + j].get(r), v, sizeof v);
+        size_t used = strlen(buf);
+        snprintf(buf + used, len - used, "%s%s", j ? "/" : "", v);
+    }
+}
+
+static const char *column_name(size_t m, size_t k)
+{
+    return k > 1 ? metrics[m].group : metrics[m].name;
+}
+
 void vrep_summary_md(FILE *f, const vrep_series *s, size_t n)
 {
     fputs("| run | policy | status |", f);
-    for (size_t m = 0; m < NMETRICS; m++)
-        fprintf(f, " %s |", metrics[m].name);
+    for (size_t m = 0, k; m < NMETRICS; m += k) {
+        k = column_span(m);
+        fprintf(f, " %s |", column_name(m, k));
+    }
     fputs("\n|---|---|---|", f);
-    for (size_t m = 0; m < NMETRICS; m++)
+    for (size_t m = 0; m < NMETRICS; m += column_span(m))
         fputs("---:|", f);
     fputc('\n', f);
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "| %s | ", s[i].label);
         md_text(f, s[i].run.policy);
         fprintf(f, " | %s |", s[i].run.status);
-        for (size_t m = 0; m < NMETRICS; m++) {
-            char v[64];
-            fmt(metrics[m].u, metrics[m].get(&s[i].run), v, sizeof v);
+        for (size_t m = 0, k; m < NMETRICS; m += k) {
+            char v[256];
+            k = column_span(m);
+            column_cell(m, k, &s[i].run, v, sizeof v);
             fprintf(f, " %s |", v);
         }
         fputc('\n', f);
@@ -158,9 +242,10 @@ void vrep_summary_md(FILE *f, const vrep_series *s, size_t n)
 void vrep_summary_html(FILE *f, const vrep_series *s, size_t n)
 {
     fputs("<table class=\"summary\">\n<tr><th>run</th><th>policy</th><th>status</th>", f);
-    for (size_t m = 0; m < NMETRICS; m++) {
+    for (size_t m = 0, k; m < NMETRICS; m += k) {
+        k = column_span(m);
         fputs("<th>", f);
-        vrep_html_text(f, metrics[m].name);
+        vrep_html_text(f, column_name(m, k));
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
@@ -172,9 +257,10 @@ void vrep_summary_html(FILE *f, const vrep_series *s, size_t n)
         fprintf(f, "</td><td class=\"%s\">", strcmp(s[i].run.status, "ok") ? "bad" : "ok");
         vrep_html_text(f, s[i].run.status);
         fputs("</td>", f);
-        for (size_t m = 0; m < NMETRICS; m++) {
-            char v[64];
-            fmt(metrics[m].u, metrics[m].get(&s[i].run), v, sizeof v);
+        for (size_t m = 0, k; m < NMETRICS; m += k) {
+            char v[256];
+            k = column_span(m);
+            column_cell(m, k, &s[i].run, v, sizeof v);
             fprintf(f, "<td class=\"num\">%s</td>", v);
         }
         fputs("</tr>\n", f);

@@ -8,7 +8,10 @@
 
 #include "report.h"
 
-/* The summary table: a row per series. O(series). */
+/* The summary table: a row per series. O(series). The evictions by kind share
+ * one column ("evictions weight/kv/adapter/other", values "0/12/0/3"); the
+ * comparison gives each kind its own row. Unknown values (NULL: runs of
+ * version-1 traces have no preemption numbers) read "n/a" and are not judged. */
 void vrep_summary_md(FILE *f, const vrep_series *s, size_t n);
 void vrep_summary_html(FILE *f, const vrep_series *s, size_t n);
 
@@ -19,6 +22,15 @@ void vrep_summary_html(FILE *f, const vrep_series *s, size_t n);
 #define VREP_WORSE_LATENCY 0.10
 void vrep_compare_md(FILE *f, const vrep_pair *p, size_t n);
 void vrep_compare_html(FILE *f, const vrep_pair *p, size_t n);
+
+/* The sentences under the summary table that define its columns (plain text,
+ * no markup), the same in summary.md and index.html. */
+extern const char vrep_summary_notes[];
+
+/* A version-2 run's preemption mode and what its preemptions moved, for the
+ * runs lists: "preemption by recompute: 2.000 MiB dropped, 1 restored"; ""
+ * for a run without a mode (version-1 trace). */
+void vrep_preempt_text(const vrep_run *r, char *buf, size_t len);
 
 /* Bytes as people read them: "512 B", else 3 decimals of the largest unit
  * (KiB, MiB, GiB, TiB) that leaves at least 1. */

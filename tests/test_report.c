@@ -2,7 +2,9 @@
  * every figure exists as a PNG and an SVG of sensible size, summary.md holds
  * exactly the numbers SQL gives, the exported data and the heap map agree with
  * the samples, comparisons mark what got worse, a missing gnuplot still yields
- * data and summaries, and bad input gets a clear error and a non-zero exit. */
+ * data and summaries, and bad input gets a clear error and a non-zero exit.
+ * A version-2 trace that forces a preemption shows its count and modelled
+ * cost; version-1 runs show n/a there, and a comparison does not judge n/a. */
 #include <math.h>
 
 #include "test_report_lib.h"
@@ -76,7 +78,8 @@ static void fmt_bytes(double v, char *buf, size_t len)
 }
 
 /* Splits the markdown row of `label` in summary.md into its cells. */
-static int summary_cells(const char *md, const char *label, char cells[20][64])
+#define MAX_CELLS 24
+static int summary_cells(const char *md, const char *label, char cells[MAX_CELLS][64])
 {
     char start[96];
     snprintf(start, sizeof start, "\n| %s |", label);
@@ -85,7 +88,7 @@ static int summary_cells(const char *md, const char *label, char cells[20][64])
         return 0;
     row += 2;
     int n = 0;
-    while (n < 20 && *row && *row != '\n') {
+    while (n < MAX_CELLS && *row && *row != '\n') {
         const char *end = strpbrk(row, "|\n");
         if (!end || *end == '\n')
             break;
@@ -137,39 +140,74 @@ static void check_images(const char *out)
     }
 }
 
+/* The columns of summary.md after run, policy and status. */
+enum {
+    C_PEAK = 3, C_RATIO, C_FRAG, C_OOMS, C_OOMS_DF, C_EVICT, C_BY_KIND, C_BELADY, C_REMAT,
+    C_PREEMPT, C_PREEMPT_MS, C_BELADY_PREEMPT, C_ALLOC50, C_CELLS = C_ALLOC50 + 4
+};
+
 /* Every summary cell equals what SQL gives for the run. */
 static void check_summary(int64_t run, const char *label)
 {
     char *md = read_file(OUT "/summary.md", NULL);
     assert_true(md != NULL);
-    char c[20][64];
+    char c[MAX_CELLS][64];
     int n = summary_cells(md, label, c);
-    expect_eq_u64(n, 15);
-    if (n != 15) {
+    expect_eq_u64(n, C_CELLS);
+    if (n != C_CELLS) {
         free(md);
         return;
     }
     char want[64];
     fmt_bytes(qd("SELECT peak_footprint FROM runs WHERE id=%lld", run), want, sizeof want);
-    expect_cell(c[3], want, "peak footprint", run);
+    expect_cell(c[C_PEAK], want, "peak footprint", run);
     snprintf(want, sizeof want, "%.3f",
              qd("SELECT CAST(r.peak_footprint AS REAL)/b.peak_live FROM runs r JOIN bounds b"
                 " ON b.run_id=r.id WHERE r.id=%lld", run));
-    expect_cell(c[4], want, "footprint / lower bound", run);
+    expect_cell(c[C_RATIO], want, "footprint / lower bound", run);
     snprintf(want, sizeof want, "%.3f", qd("SELECT worst_ext_frag FROM runs WHERE id=%lld", run));
-    expect_cell(c[5], want, "worst ext frag", run);
-    static const char *const counts[][2] = {
-        {"ooms", "SELECT COUNT(*) FROM events WHERE run_id=%lld AND kind='oom'"},
-        {"ooms despite free",
+    expect_cell(c[C_FRAG], want, "worst ext frag", run);
+    static const struct {
+        int cell;
+        const char *what, *sql;
+    } counts[] = {
+        {C_OOMS, "ooms", "SELECT COUNT(*) FROM events WHERE run_id=%lld AND kind='oom'"},
+        {C_OOMS_DF, "ooms despite free",
          "SELECT COUNT(*) FROM events WHERE run_id=%lld AND kind='oom' AND despite_free=1"},
-        {"evictions", "SELECT evictions FROM runs WHERE id=%lld"},
-        {"belady", "SELECT belady_evictions FROM bounds WHERE run_id=%lld"}};
-    for (int i = 0; i < 4; i++) {
-        snprintf(want, sizeof want, "%lld", (long long)q1(counts[i][1], run));
-        expect_cell(c[6 + i], want, counts[i][0], run);
+        {C_EVICT, "evictions", "SELECT evictions FROM runs WHERE id=%lld"},
+        {C_BELADY, "belady", "SELECT belady_evictions FROM bounds WHERE run_id=%lld"}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        snprintf(want, sizeof want, "%lld", (long long)q1(counts[i].sql, run));
+        expect_cell(c[counts[i].cell], want, counts[i].what, run);
     }
+    snprintf(want, sizeof want, "%lld/%lld/%lld/%lld",
+             (long long)q1("SELECT evictions_weight FROM runs WHERE id=%lld", run),
+             (long long)q1("SELECT evictions_kv FROM runs WHERE id=%lld", run),
+             (long long)q1("SELECT evictions_adapter FROM runs WHERE id=%lld", run),
+             (long long)q1("SELECT evictions_other FROM runs WHERE id=%lld", run));
+    expect_cell(c[C_BY_KIND], want, "evictions by kind", run);
+    expect_eq_u64(q1("SELECT evictions - evictions_weight - evictions_kv - evictions_adapter"
+                     " - evictions_other FROM runs WHERE id=%lld", run), 0);
     fmt_bytes(qd("SELECT bytes_rematerialised FROM runs WHERE id=%lld", run), want, sizeof want);
-    expect_cell(c[10], want, "bytes re-materialised", run);
+    expect_cell(c[C_REMAT], want, "bytes re-materialised", run);
+    int64_t preempt = q1("SELECT preemptions FROM runs WHERE id=%lld", run);
+    if (q1("SELECT preempt_mode IS NULL FROM runs WHERE id=%lld", run) == 1) {
+        /* a version-1 trace: NULL in the database, n/a in the table */
+        expect_true(preempt == INT64_MIN);
+        expect_true(isnan(qd("SELECT preempt_modelled_ms FROM runs WHERE id=%lld", run)));
+        expect_cell(c[C_PREEMPT], "n/a", "forced preemptions", run);
+        expect_cell(c[C_PREEMPT_MS], "n/a", "preemption cost", run);
+        expect_cell(c[C_BELADY_PREEMPT], "n/a", "Belady preemptions", run);
+    } else {
+        snprintf(want, sizeof want, "%lld", (long long)preempt);
+        expect_cell(c[C_PREEMPT], want, "forced preemptions", run);
+        snprintf(want, sizeof want, "%.3f ms",
+                 qd("SELECT preempt_modelled_ms FROM runs WHERE id=%lld", run));
+        expect_cell(c[C_PREEMPT_MS], want, "preemption cost", run);
+        snprintf(want, sizeof want, "%lld",
+                 (long long)q1("SELECT belady_preemptions FROM bounds WHERE run_id=%lld", run));
+        expect_cell(c[C_BELADY_PREEMPT], want, "Belady preemptions", run);
+    }
     static const char *const lat[] = {
         "SELECT p50_ns FROM latency_summary WHERE run_id=%lld AND op='alloc'",
         "SELECT p99_ns FROM latency_summary WHERE run_id=%lld AND op='alloc'",
@@ -178,7 +216,7 @@ static void check_summary(int64_t run, const char *label)
     for (int i = 0; i < 4; i++) {
         int64_t v = q1(lat[i], run);
         snprintf(want, sizeof want, "%lld ns", (long long)(v == INT64_MIN ? 0 : v));
-        expect_cell(c[11 + i], want, lat[i], run);
+        expect_cell(c[C_ALLOC50 + i], want, lat[i], run);
     }
     free(md);
 }
@@ -354,6 +392,111 @@ static void test_defrag(void)
     q = main_db;
 }
 
+/* tests/test_replay_needs.c's preempt_trace: an 8 MiB device, 4 MiB of
+ * weights and two requests of two 1 MiB KV blocks; request 1 grows by a
+ * block, so request 2 (the newest) is preempted once, restored at step 3 and
+ * its 32 tokens recomputed at 1,000 tokens/s: 32 ms. */
+static const char preempt_trace[] =
+    "vramtrace 2\nmodel test\nengine paged\ncapacity 8388608\nkv_block_bytes 1048576\n"
+    "kv_token_bytes 65536\nprefill_tokens_per_s 1000\n"
+    "alloc 1 4194304 0 weight 100 engine\n"
+    "begin 1\n"
+    "alloc 2 1048576 0 kv 10 1\n"
+    "alloc 3 1048576 0 kv 10 1\n"
+    "begin 2\n"
+    "alloc 4 1048576 0 kv 10 2\n"
+    "alloc 5 1048576 0 kv 10 2\n"
+    "step 1\n"
+    "alloc 6 1048576 0 kv 10 1\n"
+    "step 2\n"
+    "free 6\nfree 2\nfree 3\nend 1\n"
+    "step 3\n"
+    "free 4\nfree 5\nend 2\n"
+    "free 1\n";
+
+/* The comparison row of `metric` in the first pair is exactly `want`. */
+static void expect_compare_row(const char *metric, const char *want)
+{
+    char *md = read_file(OUT "/summary.md", NULL);
+    assert_true(md != NULL);
+    char start[96];
+    snprintf(start, sizeof start, "\n| %s |", metric);
+    const char *row = strstr(md, "## Comparison");
+    row = row ? strstr(row, start) : NULL;
+    const char *eol = row ? strchr(row + 1, '\n') : NULL;
+    if (!row || !eol || (size_t)(eol - row - 1) != strlen(want) ||
+        strncmp(row + 1, want, strlen(want)) != 0) {
+        fprintf(stderr, "FAILED: comparison row \"%s\" is \"%.*s\", wanted \"%s\"\n", metric,
+                row && eol ? (int)(eol - row - 1) : 0, row ? row + 1 : "", want);
+        test_failures++;
+    }
+    free(md);
+}
+
+/* A version-2 run that preempts: the count, the modelled cost and Belady's
+ * count in summary.md and index.html; against version-1 runs, the preemption
+ * rows compare n/a with a number and judge nothing. */
+static void test_preemptions(void)
+{
+    FILE *f = fopen(WORK "/preempt.trace", "w");
+    assert_true(f != NULL);
+    fputs(preempt_trace, f);
+    fclose(f);
+    const char *const two[] = {"bestfit", "tlsf", NULL};
+    make_db(WORK "/preempt.db", WORK "/preempt.trace", two);
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/preempt.db", "-o", OUT, NULL, NULL), 0);
+    sqlite3 *main_db = q;
+    assert_true(sqlite3_open_v2(WORK "/preempt.db", &q, SQLITE_OPEN_READONLY, NULL) ==
+                SQLITE_OK);
+    for (int64_t run = 1; run <= 2; run++) {
+        expect_eq_u64(q1("SELECT preemptions FROM runs WHERE id=%lld", run), 1);
+        expect_true(fabs(qd("SELECT preempt_modelled_ms FROM runs WHERE id=%lld", run) - 32.0) <
+                    1e-6);
+        check_summary(run, two[run - 1]);
+    }
+    char *md = read_file(OUT "/summary.md", NULL);
+    assert_true(md != NULL);
+    char c[MAX_CELLS][64];
+    if (summary_cells(md, "bestfit", c) == C_CELLS) {
+        expect_cell(c[C_PREEMPT], "1", "forced preemptions", 1);
+        expect_cell(c[C_PREEMPT_MS], "32.000 ms", "preemption cost", 1);
+        expect_cell(c[C_BY_KIND], "0/0/0/0", "evictions by kind", 1);
+    }
+    free(md);
+    sqlite3_close(q);
+    q = main_db;
+    static const char *const defined[] = {
+        "forced preemptions", "preemption cost", "Belady preemptions",
+        "evictions weight/kv/adapter/other",
+        "A forced preemption: a placement failed and only memory a running request needs could"
+        " make room, so the newest running request was preempted, its KV recomputed or swapped"
+        " at a modelled cost",
+        "Belady's preemptions: the same rules on an ideal device without fragmentation: a lower"
+        " reference",
+        "preemption by recompute: 2.000 MiB dropped, 1 restored"};
+    for (size_t i = 0; i < sizeof defined / sizeof defined[0]; i++) {
+        expect_file_contains(OUT "/summary.md", defined[i]);
+        expect_file_contains(OUT "/index.html", defined[i]);
+    }
+    expect_file_contains(OUT "/index.html", "<td class=\"num\">32.000 ms</td>");
+    expect_file_contains(OUT "/summary.md", "(the manager's counts: they include the KV blocks of"
+                                            " preempted requests");
+    check_images(OUT);
+
+    /* before: the version-1 mix database; after: this one */
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/preempt.db", "-o", OUT, "--compare", DB), 0);
+    expect_file_contains(OUT "/summary.md",
+                         "| **bestfit/before** (run 1) vs **bestfit/after** (run 1)");
+    expect_compare_row("forced preemptions", "| forced preemptions | n/a | 1 | n/a |");
+    expect_compare_row("preemption cost", "| preemption cost | n/a | 32.000 ms | n/a |");
+    expect_compare_row("Belady preemptions", "| Belady preemptions | n/a | 1 | n/a |");
+    expect_file_contains(OUT "/index.html", "<tr><td>forced preemptions</td><td class=\"num\">"
+                                            "n/a</td><td class=\"num\">1</td><td class=\"num \">"
+                                            "n/a</td></tr>");
+}
+
 static void expect_fails(int want, const char *message, const char *a1, const char *a2,
                          const char *a3, const char *a4)
 {
@@ -415,6 +558,7 @@ int main(void)
     test_at();
     test_trace_gone();
     test_defrag();
+    test_preemptions();
     test_errors();
     sqlite3_close(q);
     return test_finish("report");

@@ -1,6 +1,8 @@
 -- One run's summary row (?1 = runs.id) for summary.md and index.html; the
 -- report reads the columns by these names. footprint_ratio is peak footprint
--- over the peak-live lower bound (NULL without a bounds row).
+-- over the peak-live lower bound (NULL without a bounds row). The preemption
+-- columns are NULL for runs of version-1 traces (no preempt_mode), Belady's
+-- too (its pass counts 0 there).
 SELECT r.id, r.policy, r.status, r.backend, r.trace, r.trace_crc32, r.evict_policy,
        r.options, r.defrag, r.layout, r.detail, r.capacity, r.events, r.sample_every,
        r.peak_footprint, b.peak_live,
@@ -9,6 +11,10 @@ SELECT r.id, r.policy, r.status, r.backend, r.trace, r.trace_crc32, r.evict_poli
        r.evictions, b.belady_evictions, b.belady_exact,
        r.bytes_rematerialised, b.belady_bytes_rematerialised,
        r.alloc_p50_ns, r.alloc_p99_ns, r.free_p50_ns, r.free_p99_ns,
+       r.preempt_mode, r.preemptions, r.preempted_bytes, r.restores, r.preempt_modelled_ms,
+       CASE WHEN r.preempt_mode IS NOT NULL THEN b.belady_preemptions END
+         AS belady_preemptions,
+       r.evictions_weight, r.evictions_kv, r.evictions_adapter, r.evictions_other,
        (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id) AS samples
 FROM runs r LEFT JOIN bounds b ON b.run_id = r.id
 WHERE r.id = ?1
