@@ -133,21 +133,13 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         st = VRAM_ENOHOST;
         goto out;
     }
-    int any_samples = 0, exact = 1, any_preempt = 0;
+    int any_samples = 0, exact = 1;
     for (size_t i = 0; i < r->n; i++) {
         with_samples[i] = r->s[i].run.samples > 0;
         with_ops[i] = r->s[i].ops != 0;
         any_samples |= with_samples[i];
         exact &= r->s[i].run.belady_exact == 1;
-        any_preempt |= with_samples[i] && r->s[i].run.preemptions > 0;
     }
-    /* The samples hold the manager's cumulative counts, which include the KV
-     * blocks that forced preemptions dropped (the summary counts those apart). */
-    if (any_preempt)
-        pl->fig[FIG_EVICTIONS].caption =
-            "Evictions and bytes re-materialised over the trace against Belady (the manager's"
-            " counts: they include the KV blocks of preempted requests, which the summary table"
-            " counts as forced preemptions, not evictions)";
     char log[4200];
     snprintf(log, sizeof log, "%s/gnuplot.log", r->paths.out);
     unlink(log); /* this report's messages only */

@@ -232,6 +232,12 @@ static uint64_t lanes_sample(const engine *e, vdb_sample *s)
         s->free_bytes += h.free;
         s->free_blocks += h.free_blocks;
     }
+    /* A preemption's drops are not the policy's evictions (summarise's rule). */
+    for (int k = 0; k < VRAM_KIND_COUNT; k++) {
+        s->evictions -= e->dropped_by_kind[k];
+        bytes_evicted -= e->dropped_bytes_by_kind[k];
+    }
+    s->bytes_rematerialised -= e->undone_remat_bytes;
     s->live_bytes = e->live;
     s->internal_waste = s->in_use - s->requested;
     s->ext_frag = ext_frag(e, s);
