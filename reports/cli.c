@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "vramlab_version.h"
 
 #ifndef VREPORT_DIR
 #define VREPORT_DIR "."
@@ -28,9 +29,10 @@ static void usage(FILE *f)
             "                       is 'before', RESULTS.db 'after'\n"
             "  --compare-runs A,B   compare run A (before) with run B (after) of RESULTS.db\n"
             "  --share DIR          where sql/ and the .gp scripts are (default $VREPORT_DIR,\n"
-            "                       else %s, else ../share/vramlab/reports\n"
-            "                       beside this program)\n"
+            "                       else ../share/vramlab/reports beside this program when\n"
+            "                       there (installed), else %s)\n"
             "  --help               this text\n"
+            "  --version            the version and git commit\n"
             "\n"
             "The heap maps replay each run's trace again up to the event: run the report where\n"
             "the trace path recorded in the database resolves. gnuplot: $VREPORT_GNUPLOT or\n"
@@ -43,7 +45,7 @@ static void usage(FILE *f)
 
 int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
 {
-    enum { O_RUNS = 256, O_AT, O_COMPARE, O_COMPARE_RUNS, O_SHARE, O_HELP };
+    enum { O_RUNS = 256, O_AT, O_COMPARE, O_COMPARE_RUNS, O_SHARE, O_HELP, O_VERSION };
     static const struct option opts[] = {
         {"runs", required_argument, 0, O_RUNS},
         {"at", required_argument, 0, O_AT},
@@ -51,6 +53,7 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
         {"compare-runs", required_argument, 0, O_COMPARE_RUNS},
         {"share", required_argument, 0, O_SHARE},
         {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
     };
     memset(c, 0, sizeof *c);
@@ -80,6 +83,7 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
         }
         case 'h':
         case O_HELP: usage(stdout); return -1;
+        case O_VERSION: vramlab_print_version(argv[0]); return -1;
         default:
             fprintf(stderr, "report: unknown or incomplete option \"%s\" (see --help)\n",
                     argv[optind - 1]);
@@ -104,16 +108,23 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
 
 const char *vrep_default_share(char *buf, size_t len)
 {
-    if (access(VREPORT_DIR "/sql/summary.sql", R_OK) == 0)
-        return VREPORT_DIR;
+    /* Installed (bin/vramlab-report): ../share/vramlab/reports beside this program when it
+     * is there, even where the source directory still exists; else the source directory
+     * (the build tree's bin/report). */
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(buf, len, "%s/../share/vramlab/reports", exe);
+        char probe[4300];
+        snprintf(probe, sizeof probe, "%s/sql/summary.sql", buf);
+        if (access(probe, R_OK) == 0)
+            return buf;
+    }
+    if (access(VREPORT_DIR "/sql/summary.sql", R_OK) == 0 || n <= 0)
         return VREPORT_DIR;
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    snprintf(buf, len, "%s/../share/vramlab/reports", exe);
     return buf;
 }

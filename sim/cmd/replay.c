@@ -19,6 +19,7 @@
 #include "replay.h"
 #include "vram/caching.h"
 #include "vram/evict.h"
+#include "vramlab_version.h"
 
 /* Set by the first SIGINT or SIGTERM; the engine polls it after every event. */
 static volatile sig_atomic_t interrupted;
@@ -72,6 +73,7 @@ static void usage(FILE *f)
             "  --batch N             database rows per transaction (default 4096)\n"
             "  --quiet               no progress display (shown only when stderr is a terminal)\n"
             "  --help                this text\n"
+            "  --version             the version and git commit\n"
             "\n"
             "Exit status: 0 all runs ok, 1 a run failed or was interrupted, 2 bad usage.\n");
 }
@@ -144,7 +146,7 @@ static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
            O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE,
-           O_PREEMPT, O_PREFILL_RATE };
+           O_PREEMPT, O_PREFILL_RATE, O_VERSION };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
         {"backend", required_argument, 0, O_BACKEND},
@@ -164,6 +166,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"batch", required_argument, 0, O_BATCH},
         {"quiet", no_argument, 0, O_QUIET},
         {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
     };
     memset(c, 0, sizeof *c);
@@ -239,6 +242,7 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_QUIET: c->quiet = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return -1;
+        case O_VERSION: vramlab_print_version(argv[0]); return -1;
         default:
             fprintf(stderr, "replay: unknown option or missing value: %s\n", argv[optind - 1]);
             ok = 0;
