@@ -65,7 +65,8 @@ vram_status vram_heap_create(const vram_heap_ops *ops, const vram_heap_config *c
     h->ops = ops;
     h->min_align = c.min_align;
     h->capacity = c.capacity;
-    vram_status st = ops->create(&c, &h->impl);
+    vram_status st = ops->create_from ? ops->create_from(ops, &c, &h->impl)
+                                      : ops->create(&c, &h->impl);
     if (st) {
         free(h);
         return st;

@@ -27,6 +27,14 @@ static void manager_free(vram_manager *m)
     free(m);
 }
 
+/* The heap's table: the config's own (a plugin), else the policy by name. */
+static const vram_heap_ops *manager_heap_ops(const vram_manager_config *cfg)
+{
+    if (cfg->heap_ops)
+        return cfg->heap_ops;
+    return vram_heap_policy(cfg->heap_policy ? cfg->heap_policy : "bestfit");
+}
+
 static vram_status manager_open(vram_manager *m, const vram_manager_config *cfg)
 {
     vram_status st = vram_device_create(&cfg->device, &m->dev);
@@ -39,8 +47,7 @@ static vram_status manager_open(vram_manager *m, const vram_manager_config *cfg)
         if (st)
             return st;
     }
-    st = vram_heap_create(vram_heap_policy(cfg->heap_policy ? cfg->heap_policy : "bestfit"), &hc,
-                          &m->heap);
+    st = vram_heap_create(manager_heap_ops(cfg), &hc, &m->heap);
     if (st)
         return st;
     m->capacity = hc.capacity;
@@ -79,7 +86,7 @@ vram_status vram_manager_create(const vram_manager_config *cfg, vram_manager **o
     *out = NULL;
     if (!cfg)
         return VRAM_EINVAL;
-    if (!vram_heap_policy(cfg->heap_policy ? cfg->heap_policy : "bestfit"))
+    if (!manager_heap_ops(cfg))
         return VRAM_ENOTFOUND;
     const vram_evict_ops *policy =
         vram_evict_policy(cfg->evict_policy ? cfg->evict_policy : "prio-lru");

@@ -67,6 +67,7 @@ typedef struct vram_alloc_desc {
 typedef struct vram_manager_config {
     vram_device_config device;   /* backend, capacity, host backing, cost model */
     const char *heap_policy;     /* "bestfit" (default), "buddy", "tlsf", "pool", "caching" */
+    const vram_heap_ops *heap_ops; /* if not NULL: this table instead of heap_policy (a plugin) */
     vram_heap_config heap;       /* capacity 0 = the device capacity */
     const char *evict_policy;    /* "prio-lru" (default), "lru", "cost" */
     int evict;                   /* 0: an allocation that does not fit fails, nothing is evicted */

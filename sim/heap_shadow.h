@@ -1,5 +1,6 @@
 /* heap_shadow.h - a shadow model of the live blocks of a heap, for randomised
- * differential tests and fuzzers.
+ * differential tests, fuzzers, and the plugin adapter (sim/plugin.c), which
+ * validates every answer of a plugin's allocator against it.
  *
  * The shadow knows nothing about policies: the caller reports every successful
  * alloc (heap_shadow_add) and free (heap_shadow_remove), and the shadow checks
@@ -12,9 +13,9 @@
  *     exactly, in_use >= requested, and in_use exactly when the caller knows how
  *     the policy rounds (it passes the rounded size of each block to add).
  *
- * Cost: add, remove and find are O(log n) expected (a treap keyed by offset,
- * with deterministic priorities); pick is O(1) (a dense array of the live
- * blocks, for choosing a uniformly random one to free). Self-contained:
+ * Cost: add, remove, find and last are O(log n) expected (a treap keyed by
+ * offset, with deterministic priorities); pick is O(1) (a dense array of the
+ * live blocks, for choosing a uniformly random one to free); visit is O(n). Self-contained:
  * static inline functions only, C11, no global state; include it in any test
  * or fuzz target. Errors are written as text into a caller's buffer.
  *
@@ -140,6 +141,36 @@ static inline const heap_shadow_block *heap_shadow_find(const heap_shadow *s, ui
 {
     uint32_t t = heap_shadow_neighbour_(s, off, 1);
     return t != HEAP_SHADOW_NIL && s->node[t].off == off ? &s->node[t] : NULL;
+}
+
+/* The live block with the highest offset, or NULL when none is live. */
+static inline const heap_shadow_block *heap_shadow_last(const heap_shadow *s)
+{
+    uint32_t t = s->root;
+    if (t == HEAP_SHADOW_NIL)
+        return NULL;
+    while (s->node[t].right != HEAP_SHADOW_NIL)
+        t = s->node[t].right;
+    return &s->node[t];
+}
+
+/* In-order walk of the subtree t; recursion depth is the treap's height. */
+static inline int heap_shadow_visit_(const heap_shadow *s, uint32_t t,
+                                     int (*fn)(const heap_shadow_block *b, void *ctx), void *ctx)
+{
+    if (t == HEAP_SHADOW_NIL)
+        return 0;
+    if (heap_shadow_visit_(s, s->node[t].left, fn, ctx) || fn(&s->node[t], ctx))
+        return 1;
+    return heap_shadow_visit_(s, s->node[t].right, fn, ctx);
+}
+
+/* Calls fn for every live block in address order until it returns non-zero
+ * (then returns 1; else 0). The shadow must not change during the visit. */
+static inline int heap_shadow_visit(const heap_shadow *s,
+                                    int (*fn)(const heap_shadow_block *b, void *ctx), void *ctx)
+{
+    return heap_shadow_visit_(s, s->root, fn, ctx);
 }
 
 /* Records the block [off, off + requested) just returned by the heap for an
