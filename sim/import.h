@@ -17,8 +17,9 @@
  * recording is a double free and an error, as is an alloc of a live address or a
  * free whose size differs from the alloc's.
  *
- * Timestamps are microseconds from the first record; one that goes backwards is
- * written as the one before (counted in clamped_ts).
+ * Timestamps are microseconds from the first record; one earlier than the
+ * record before it is written as the one before (counted in clamped_ts; the
+ * first such record is named in clamped_at, for the caller's warning).
  *
  * The output is written to OUT.tmp and renamed to OUT only when complete: after
  * a failure nothing is left under either name. Errors name the input's
@@ -38,6 +39,8 @@ typedef struct vimport_options {
     int device;          /* torch: the device whose trace is imported (default 0) */
     const char *source;  /* header `source`; NULL = the input's file name and format */
     const char *licence; /* header `licence`; NULL = "unknown" */
+    uint64_t max_pickle_bytes; /* torch: the most bytes of pickle read into memory;
+                                  0 = VPICKLE_MAX_BYTES (4 GiB, pickle.h) */
 } vimport_options;
 
 typedef struct vimport_stats {
@@ -51,6 +54,8 @@ typedef struct vimport_stats {
     uint64_t segment_events;  /* torch: segment_alloc/free/map/unmap (counted, not written) */
     uint64_t snapshots;       /* torch: `snapshot` entries (skipped) */
     uint64_t clamped_ts;      /* timestamps that went backwards */
+    uint64_t clamped_back_us; /* how far the first of them went back */
+    char clamped_at[256];     /* where the first of them is ("FILE:LINE", "FILE: device_traces[D][I]") */
     uint64_t peak_live_bytes; /* the most bytes live at once, pre-existing blocks included */
     uint64_t capacity;        /* as written in the header */
 } vimport_stats;
@@ -71,6 +76,9 @@ vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport
  * `free_completed` -> free (the memory is reusable then); `free_requested` is
  * only checked; segment_* entries are counted, and written as one comment line.
  * Cost: the whole pickle in memory (about 3x its size) plus O(distinct addresses).
+ * The input must be a regular file of at most opt->max_pickle_bytes (VRAM_EIO
+ * "FILE: not a regular file: ..." for a FIFO or device, refused without
+ * waiting; VRAM_EINVAL "FILE: N bytes: larger than the limit ..." beyond it).
  * Fails as vimport_rmm, with "FILE: device_traces[D][I]: what" for a bad entry
  * and the pickle reader's messages for a bad or refused pickle; VRAM_ENOTFOUND
  * when the device has no trace. */

@@ -227,14 +227,18 @@ static vram_status emit_events(vimport__core *c, const vimport__source *src, out
     int got;
     while ((got = src->next(src->ctx, &r)) == 1) {
         if (first)
-            t0 = r.ts_us;
+            t0 = last = r.ts_us;
         first = 0;
-        uint64_t ts = r.ts_us >= t0 ? r.ts_us - t0 : 0;
-        if (ts < last) {
-            c->stats.clamped_ts++;
-            ts = last;
+        /* in the recording's clock: a time before the first record's is clamped too */
+        if (r.ts_us < last) {
+            if (!c->stats.clamped_ts++) {
+                c->stats.clamped_back_us = last - r.ts_us;
+                src->where(src->ctx, c->stats.clamped_at, sizeof c->stats.clamped_at);
+            }
+        } else {
+            last = r.ts_us;
         }
-        last = ts;
+        const uint64_t ts = last - t0;
         if (r.type == VIMPORT__CHECK_LIVE)
             continue;
         int created = 0;

@@ -53,10 +53,14 @@ static int int_field(torch_src *s, const vimport__source *src, const vpickle_val
         vimport__fail(s->core, src, VRAM_EPARSE, "no '%s' in the entry", key);
         return 0;
     }
-    if (v->type != VPICKLE_INT || v->u.i < 0) {
-        vimport__fail(s->core, src, VRAM_EPARSE, "'%s' is %s%s, expected a non-negative int", key,
-                      v->type == VPICKLE_INT ? "negative " : "a ",
-                      v->type == VPICKLE_INT ? "" : vpickle_type_name(v->type));
+    if (v->type != VPICKLE_INT) {
+        vimport__fail(s->core, src, VRAM_EPARSE, "'%s' is %s, expected a non-negative int", key,
+                      vpickle_type_phrase(v->type));
+        return 0;
+    }
+    if (v->u.i < 0) {
+        vimport__fail(s->core, src, VRAM_EPARSE, "'%s' is negative (%lld), expected a non-negative int",
+                      key, (long long)v->u.i);
         return 0;
     }
     *out = (uint64_t)v->u.i;
@@ -72,8 +76,8 @@ static int torch_next(void *ctx, vimport__rec *rec)
         s->records++;
         const vpickle_value *e = vpickle_item(s->entries, s->cur);
         if (e->type != VPICKLE_DICT) {
-            vimport__fail(s->core, &src, VRAM_EPARSE, "a %s, expected a dict",
-                          vpickle_type_name(e->type));
+            vimport__fail(s->core, &src, VRAM_EPARSE, "%s, expected a dict",
+                          vpickle_type_phrase(e->type));
             return -1;
         }
         const vpickle_value *act = vpickle_dict_get(e, "action");
@@ -117,10 +121,12 @@ static int torch_next(void *ctx, vimport__rec *rec)
 }
 
 /* The snapshot's root, checked, and the device's trace list. */
-static vram_status open_snapshot(vimport__core *c, const char *path, int device, vpickle_doc **doc,
+static vram_status open_snapshot(vimport__core *c, const char *path, int device,
+                                 uint64_t max_bytes, vpickle_doc **doc,
                                  const vpickle_value **entries)
 {
-    vram_status st = vpickle_load(path, NULL, doc, c->err, c->errlen);
+    const vpickle_limits lim = {.max_bytes = max_bytes};
+    vram_status st = vpickle_load(path, &lim, doc, c->err, c->errlen);
     if (st)
         return st;
     const vpickle_value *root = vpickle_root(*doc);
@@ -135,8 +141,8 @@ static vram_status open_snapshot(vimport__core *c, const char *path, int device,
                              path, device, vpickle_len(traces));
     *entries = vpickle_item(traces, (size_t)device);
     if ((*entries)->type != VPICKLE_LIST)
-        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: device_traces[%d] is a %s, expected a list",
-                             path, device, vpickle_type_name((*entries)->type));
+        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: device_traces[%d] is %s, expected a list",
+                             path, device, vpickle_type_phrase((*entries)->type));
     return VRAM_OK;
 }
 
@@ -150,8 +156,8 @@ static vram_status each_segment(vimport__core *c, const char *path, const vpickl
     if (!segs)
         return VRAM_OK;
     if (segs->type != VPICKLE_LIST)
-        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: 'segments' is a %s, expected a list", path,
-                             vpickle_type_name(segs->type));
+        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: 'segments' is %s, expected a list", path,
+                             vpickle_type_phrase(segs->type));
     for (size_t i = 0; i < vpickle_len(segs); i++) {
         const vpickle_value *seg = vpickle_item(segs, i);
         const vpickle_value *dev = vpickle_dict_get(seg, "device");
@@ -243,7 +249,7 @@ vram_status vimport_torch(const char *in_path, const char *out_path, const vimpo
         return st;
     vpickle_doc *doc = NULL;
     const vpickle_value *entries = NULL;
-    st = open_snapshot(&c, in_path, opt->device, &doc, &entries);
+    st = open_snapshot(&c, in_path, opt->device, opt->max_pickle_bytes, &doc, &entries);
     if (!st)
         st = import_doc(&c, in_path, out_path, opt, doc, entries);
     if (stats)
@@ -312,7 +318,7 @@ vram_status vimport_torch_segments_read(const char *in_path, int device,
         return st;
     vpickle_doc *doc = NULL;
     const vpickle_value *entries = NULL;
-    st = open_snapshot(&c, in_path, device, &doc, &entries);
+    st = open_snapshot(&c, in_path, device, 0, &doc, &entries);
     if (!st)
         st = each_segment(&c, in_path, doc, device, collect_segment, out);
     if (!st)

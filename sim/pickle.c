@@ -7,10 +7,13 @@
 #include "pickle.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_STACK ((size_t)1 << 20)
 #define DEFAULT_MAX_MARKS ((size_t)256)
@@ -272,17 +275,19 @@ static int push_int(parser *p, int64_t i)
     return push(p, v);
 }
 
-/* LONG1: a byte count, then that many bytes of little-endian two's complement. */
-static int op_long1(parser *p)
+/* LONG1 / LONG4: a byte count (of `width` bytes), then that many bytes of
+ * little-endian two's complement. Only what fits in 64 bits is read. */
+static int op_long(parser *p, unsigned width, const char *op)
 {
     uint64_t n;
-    if (!read_le(p, 1, "LONG1", &n))
+    if (!read_le(p, width, op, &n))
         return 0;
     if (n > 8)
-        return fail(p, VRAM_EPARSE, "LONG1 of %llu bytes: integers wider than 64 bits are not supported",
-                    (unsigned long long)n);
+        return need_bytes(p, n, op) &&
+               fail(p, VRAM_EPARSE, "%s: an integer of %llu bytes is too large (wider than 64 "
+                    "bits: at most 8 bytes are read)", op, (unsigned long long)n);
     uint64_t u = 0;
-    if (n && !read_le(p, (unsigned)n, "LONG1", &u))
+    if (n && !read_le(p, (unsigned)n, op, &u))
         return 0;
     if (n && n < 8 && (u >> (8 * n - 1)) & 1)
         u |= ~UINT64_C(0) << (8 * n); /* sign-extend */
@@ -335,8 +340,8 @@ static int move_items(parser *p, vpickle_value *into, size_t from, const char *o
                     p->sp - from);
     for (size_t i = from; i < p->sp; i++) {
         if (into->type == VPICKLE_DICT && (i - from) % 2 == 0 && !hashable(p->stack[i]))
-            return fail(p, VRAM_EPARSE, "%s: a %s cannot be a dict key", op,
-                        vpickle_type_name(p->stack[i]->type));
+            return fail(p, VRAM_EPARSE, "%s: %s cannot be a dict key", op,
+                        vpickle_type_phrase(p->stack[i]->type));
         if (!seq_append(p, into, p->stack[i]))
             return 0;
     }
@@ -354,8 +359,8 @@ static int op_extend(parser *p, vpickle_type want, const char *op)
         return fail(p, VRAM_EPARSE, "%s without a %s below its MARK", op, vpickle_type_name(want));
     vpickle_value *target = p->stack[from - 1];
     if (target->type != want)
-        return fail(p, VRAM_EPARSE, "%s on a %s, expected a %s", op,
-                    vpickle_type_name(target->type), vpickle_type_name(want));
+        return fail(p, VRAM_EPARSE, "%s on %s, expected a %s", op,
+                    vpickle_type_phrase(target->type), vpickle_type_name(want));
     return move_items(p, target, from, op);
 }
 
@@ -366,8 +371,8 @@ static int op_add_one(parser *p, vpickle_type want, size_t n, const char *op)
         return 0;
     vpickle_value *target = p->stack[p->sp - n - 1];
     if (target->type != want)
-        return fail(p, VRAM_EPARSE, "%s on a %s, expected a %s", op,
-                    vpickle_type_name(target->type), vpickle_type_name(want));
+        return fail(p, VRAM_EPARSE, "%s on %s, expected a %s", op,
+                    vpickle_type_phrase(target->type), vpickle_type_name(want));
     return move_items(p, target, p->sp - n, op);
 }
 
@@ -480,7 +485,8 @@ static int step(parser *p)
     case 'J':
         return read_le(p, 4, name, &n) &&
                push_int(p, n >= UINT64_C(0x80000000) ? (int64_t)n - INT64_C(0x100000000) : (int64_t)n);
-    case 0x8a: return op_long1(p);
+    case 0x8a: return op_long(p, 1, name);
+    case 0x8b: return op_long(p, 4, name);
     case 'G': return op_binfloat(p);
     case 0x8c: return op_text(p, VPICKLE_STR, 1, name);
     case 'X': return op_text(p, VPICKLE_STR, 4, name);
@@ -515,27 +521,17 @@ static int step(parser *p)
     }
 }
 
-vram_status vpickle_parse(const void *buf, size_t len, const char *name, const vpickle_limits *lim,
-                          vpickle_doc **out, char *err, size_t errlen)
+/* Parses data[0, len), which the document takes over (freed on failure too). */
+static vram_status parse_owned(unsigned char *data, size_t len, const char *name,
+                               const vpickle_limits *lim, vpickle_doc **out, char *err,
+                               size_t errlen)
 {
-    if (!out)
-        return VRAM_EINVAL;
-    *out = NULL;
-    if (err && errlen)
-        err[0] = '\0';
-    if (!buf && len)
-        return VRAM_EINVAL;
-    unsigned char *copy = malloc(len ? len : 1);
-    if (!copy)
-        return VRAM_ENOHOST;
-    if (len)
-        memcpy(copy, buf, len);
     vpickle_doc *d = calloc(1, sizeof *d);
     if (!d) {
-        free(copy);
+        free(data);
         return VRAM_ENOHOST;
     }
-    d->data = copy;
+    d->data = data;
     d->len = len;
 
     parser p = {.doc = d, .name = name ? name : "pickle", .err = err, .errlen = errlen};
@@ -560,50 +556,121 @@ vram_status vpickle_parse(const void *buf, size_t len, const char *name, const v
     return VRAM_OK;
 }
 
+vram_status vpickle_parse(const void *buf, size_t len, const char *name, const vpickle_limits *lim,
+                          vpickle_doc **out, char *err, size_t errlen)
+{
+    if (!out)
+        return VRAM_EINVAL;
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!buf && len)
+        return VRAM_EINVAL;
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return VRAM_ENOHOST;
+    if (len)
+        memcpy(copy, buf, len);
+    return parse_owned(copy, len, name, lim, out, err, errlen);
+}
+
+static vram_status load_fail(char *err, size_t errlen, vram_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static vram_status load_fail(char *err, size_t errlen, vram_status st, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static vram_status too_big(const char *path, uint64_t size, int at_least, uint64_t max, char *err,
+                           size_t errlen)
+{
+    return load_fail(err, errlen, VRAM_EINVAL,
+                     "%s: %s%llu bytes: larger than the limit of %llu bytes on a pickle read into "
+                     "memory (--max-pickle raises it)", path, at_least ? "more than " : "",
+                     (unsigned long long)size, (unsigned long long)max);
+}
+
 vram_status vpickle_load(const char *path, const vpickle_limits *lim, vpickle_doc **out, char *err,
                          size_t errlen)
 {
     if (!path || !out)
         return VRAM_EINVAL;
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return VRAM_EIO;
+    uint64_t max = lim && lim->max_bytes ? lim->max_bytes : VPICKLE_MAX_BYTES;
+    if (max > SIZE_MAX - 1)
+        max = SIZE_MAX - 1;
+    /* O_NONBLOCK: opening a FIFO with no writer would wait for one; regular
+     * files ignore the flag. Anything but a regular file (or a directory,
+     * whose read fails with the system's reason) is refused: the whole input
+     * is held in memory, and a pipe or device may never end. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return load_fail(err, errlen, VRAM_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        vram_status st = load_fail(err, errlen, VRAM_EIO, "%s: cannot open: %s", path,
+                                   strerror(errno));
+        close(fd);
+        return st;
     }
-    unsigned char *buf = NULL;
-    size_t len = 0, cap = 0;
-    vram_status st = VRAM_OK;
-    for (;;) {
+    if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return load_fail(err, errlen, VRAM_EIO, "%s: not a regular file: a pickle is read whole "
+                         "into memory; save it to a file first", path);
+    }
+    if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
+        close(fd);
+        return too_big(path, (uint64_t)sb.st_size, 0, max, err, errlen);
+    }
+    /* The size at open, plus room to notice a file that grows while read. */
+    size_t cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    vram_status st = buf ? VRAM_OK
+                         : load_fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory for %zu "
+                                     "bytes", path, cap);
+    while (!st) {
         if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 16;
-            unsigned char *n = ncap > cap ? realloc(buf, ncap) : NULL;
+            if (len > max) {
+                st = too_big(path, max, 1, max, err, errlen);
+                break;
+            }
+            size_t ncap = cap > max / 2 ? (size_t)max + 1 : cap * 2;
+            unsigned char *n = realloc(buf, ncap);
             if (!n) {
-                st = VRAM_ENOHOST;
-                if (err && errlen)
-                    snprintf(err, errlen, "%s: out of host memory after %zu bytes", path, len);
+                st = load_fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory after %zu "
+                               "bytes", path, len);
                 break;
             }
             buf = n;
             cap = ncap;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                st = VRAM_EIO;
-                if (err && errlen)
-                    snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-            }
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            st = load_fail(err, errlen, VRAM_EIO, "%s: read error: %s", path, strerror(errno));
+        else if (got == 0)
             break;
-        }
+        else
+            len += (size_t)got;
     }
-    fclose(f);
-    if (!st)
-        st = vpickle_parse(buf, len, path, lim, out, err, errlen);
-    free(buf);
-    return st;
+    close(fd);
+    if (!st && len > max)
+        st = too_big(path, max, 1, max, err, errlen);
+    if (st) {
+        free(buf);
+        return st;
+    }
+    if (err && errlen)
+        err[0] = '\0';
+    return parse_owned(buf, len, path, lim, out, err, errlen);
 }
 
 void vpickle_free(vpickle_doc *d)
@@ -656,6 +723,13 @@ const vpickle_value *vpickle_item(const vpickle_value *v, size_t i)
     if (!v || (v->type != VPICKLE_LIST && v->type != VPICKLE_TUPLE) || i >= v->u.seq.len)
         return NULL;
     return v->u.seq.items[i];
+}
+
+const char *vpickle_type_phrase(vpickle_type t)
+{
+    static const char *const phrases[] = {"None",  "a bool", "an int",  "a float", "a str",
+                                          "a bytes object", "a list", "a tuple", "a dict"};
+    return (unsigned)t < sizeof phrases / sizeof phrases[0] ? phrases[t] : "a value of no known type";
 }
 
 const char *vpickle_type_name(vpickle_type t)

@@ -24,7 +24,7 @@
 typedef enum vpickle_type {
     VPICKLE_NONE,
     VPICKLE_BOOL,
-    VPICKLE_INT,   /* at most 64 bits signed: wider LONG1 values are refused */
+    VPICKLE_INT,   /* at most 64 bits signed: wider LONG1/LONG4 values are refused */
     VPICKLE_FLOAT,
     VPICKLE_STR,   /* UTF-8 as stored, not validated; may hold NUL bytes */
     VPICKLE_BYTES,
@@ -53,10 +53,15 @@ struct vpickle_value {
     } u;
 };
 
+/* The most bytes of file vpickle_load reads into memory by default: 4 GiB
+ * (the document then takes about 3 times that). */
+#define VPICKLE_MAX_BYTES (UINT64_C(4) << 30)
+
 typedef struct vpickle_limits {
     size_t max_stack;  /* values on the stack at once; 0 = 1<<20 */
     size_t max_marks;  /* open MARKs (nesting of SETITEMS/APPENDS/TUPLE); 0 = 256 */
     size_t max_memo;   /* memo entries; 0 = 1<<24 */
+    uint64_t max_bytes; /* vpickle_load: file bytes held in memory; 0 = VPICKLE_MAX_BYTES */
 } vpickle_limits;
 
 typedef struct vpickle_doc vpickle_doc;
@@ -69,8 +74,14 @@ typedef struct vpickle_doc vpickle_doc;
  * refused input, VRAM_ENOHOST without memory, VRAM_EINVAL for NULL arguments. */
 vram_status vpickle_parse(const void *buf, size_t len, const char *name, const vpickle_limits *lim,
                           vpickle_doc **out, char *err, size_t errlen);
-/* Reads the file and parses it as vpickle_parse; VRAM_EIO (with the path and
- * errno text in err) when it cannot be read. */
+/* Reads the file and parses it as vpickle_parse (the bytes read are the
+ * document's copy: the file's size is held once). VRAM_EIO (with the path and
+ * errno text in err) when it cannot be read, or when it is not a regular file
+ * ("PATH: not a regular file: ...": a FIFO, device or socket, refused before
+ * any read, so a FIFO with no writer does not block); VRAM_EINVAL when it is
+ * larger than lim->max_bytes ("PATH: N bytes: larger than the limit of M bytes
+ * on a pickle read into memory ..."), checked before reading and again while
+ * reading a file that grows. */
 vram_status vpickle_load(const char *path, const vpickle_limits *lim, vpickle_doc **out, char *err,
                          size_t errlen);
 void vpickle_free(vpickle_doc *d);
@@ -89,5 +100,7 @@ const vpickle_value *vpickle_item(const vpickle_value *v, size_t i);
 int vpickle_str_eq(const vpickle_value *v, const char *s);
 /* "dict", "list", ...: for error messages. */
 const char *vpickle_type_name(vpickle_type t);
+/* The same with its article, for "X is ...": "None", "an int", "a dict", ... */
+const char *vpickle_type_phrase(vpickle_type t);
 
 #endif

@@ -92,9 +92,19 @@ static int word_is(const char *p, const char *q, const char *w)
     return (size_t)(q - p) == n && memcmp(p, w, n) == 0;
 }
 
-/* Parses the decimal number in the word at *pp into *v and moves *pp past it. */
-static int parse_u64(vtrace_reader *r, const char **pp, const char *e, const char *what,
-                     const char *expected, uint64_t *v)
+static int check_range(vtrace_reader *r, const char *what, uint64_t v, uint64_t lo, uint64_t hi)
+{
+    if (v < lo || v > hi)
+        return fail(r, "%s %llu out of range (expected %llu to %llu)", what, (unsigned long long)v,
+                    (unsigned long long)lo, (unsigned long long)hi);
+    return 0;
+}
+
+/* Parses the decimal number in the word at *pp into *v, lo <= *v <= hi, and
+ * moves *pp past it. A number too long for 64 bits is named with the field's
+ * own range, not the width of the type. */
+static int parse_range(vtrace_reader *r, const char **pp, const char *e, const char *what,
+                       const char *expected, uint64_t lo, uint64_t hi, uint64_t *v)
 {
     char tmp[48];
     const char *p = skip_blank(*pp, e);
@@ -106,7 +116,7 @@ static int parse_u64(vtrace_reader *r, const char **pp, const char *e, const cha
     if (s > p && (s == e || is_blank(*s))) {
         *v = x;
         *pp = s;
-        return 0;
+        return check_range(r, what, x, lo, hi);
     }
     if (p == e)
         return fail(r, "missing %s (expected: %s)", what, expected);
@@ -132,9 +142,13 @@ static int parse_u64(vtrace_reader *r, const char **pp, const char *e, const cha
             unsigned d = (unsigned)(unsigned char)*s - '0';
             if (d > 9)
                 break;
-            if (x > (UINT64_MAX - d) / 10)
-                return fail(r, "%s out of range: '%s' (at most %llu)", what, show(p, q, tmp),
-                            (unsigned long long)UINT64_MAX);
+            if (x > (UINT64_MAX - d) / 10) {
+                if (lo == 0 && hi == UINT64_MAX)
+                    return fail(r, "%s out of range: '%s' (at most %llu)", what, show(p, q, tmp),
+                                (unsigned long long)UINT64_MAX);
+                return fail(r, "%s out of range: '%s' (expected %llu to %llu)", what,
+                            show(p, q, tmp), (unsigned long long)lo, (unsigned long long)hi);
+            }
             x = x * 10 + d;
         }
     }
@@ -142,15 +156,14 @@ static int parse_u64(vtrace_reader *r, const char **pp, const char *e, const cha
         return fail(r, "%s: expected a decimal number, found '%s'", what, show(p, q, tmp));
     *v = x;
     *pp = q;
-    return 0;
+    return check_range(r, what, x, lo, hi);
 }
 
-static int check_range(vtrace_reader *r, const char *what, uint64_t v, uint64_t lo, uint64_t hi)
+/* parse_range over every 64-bit value (ids, step numbers, timestamps). */
+static int parse_u64(vtrace_reader *r, const char **pp, const char *e, const char *what,
+                     const char *expected, uint64_t *v)
 {
-    if (v < lo || v > hi)
-        return fail(r, "%s %llu out of range (expected %llu to %llu)", what, (unsigned long long)v,
-                    (unsigned long long)lo, (unsigned long long)hi);
-    return 0;
+    return parse_range(r, pp, e, what, expected, 0, UINT64_MAX, v);
 }
 
 /* A shared-weight key: 1 .. VTRACE_KEY_MAX-1 bytes of '!' .. '~'. */
@@ -264,10 +277,8 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
     p = q;
     switch (ev->type) {
     case VTRACE_ALLOC: {
-        if (parse_u64(r, &p, e, "ID", u, &ev->id) < 0 || parse_u64(r, &p, e, "SIZE", u, &ev->size) < 0 ||
-            check_range(r, "SIZE", ev->size, 1, SIZE_LIMIT) < 0 ||
-            parse_u64(r, &p, e, "ALIGN", u, &ev->align) < 0 ||
-            check_range(r, "ALIGN", ev->align, 0, ALIGN_LIMIT) < 0)
+        if (parse_u64(r, &p, e, "ID", u, &ev->id) < 0 || parse_range(r, &p, e, "SIZE", u, 1, SIZE_LIMIT, &ev->size) < 0 ||
+            parse_range(r, &p, e, "ALIGN", u, 0, ALIGN_LIMIT, &ev->align) < 0)
             return -1;
         if (ev->align & (ev->align - 1))
             return fail(r, "ALIGN %llu is not a power of two (or 0)", (unsigned long long)ev->align);
@@ -279,18 +290,15 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
             return fail(r, "unknown kind '%s' (expected weight, kv, activation, workspace, adapter "
                            "or other)", show(p, q, tmp));
         p = q;
-        if (parse_u64(r, &p, e, "PRIORITY", u, &v) < 0 ||
-            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0 ||
+        if (parse_range(r, &p, e, "PRIORITY", u, 0, PRIORITY_LIMIT, &v) < 0 ||
             (v2 && parse_need(r, &p, e, u, ev) < 0))
             return -1;
         ev->priority = (int)v;
         break;
     }
     case VTRACE_SHARED_ACQUIRE:
-        if (parse_key(r, &p, e, u, ev->key) < 0 || parse_u64(r, &p, e, "SIZE", u, &ev->size) < 0 ||
-            check_range(r, "SIZE", ev->size, 1, SIZE_LIMIT) < 0 ||
-            parse_u64(r, &p, e, "PRIORITY", u, &v) < 0 ||
-            check_range(r, "PRIORITY", v, 0, PRIORITY_LIMIT) < 0 ||
+        if (parse_key(r, &p, e, u, ev->key) < 0 || parse_range(r, &p, e, "SIZE", u, 1, SIZE_LIMIT, &ev->size) < 0 ||
+            parse_range(r, &p, e, "PRIORITY", u, 0, PRIORITY_LIMIT, &v) < 0 ||
             (v2 && parse_need(r, &p, e, u, ev) < 0))
             return -1;
         ev->priority = (int)v;
@@ -358,8 +366,7 @@ static int parse_header_line(vtrace_reader *r, int k, const char *p, const char 
                                : k == HDR_KV_BLOCK ? "kv_block_bytes BYTES"
                                : k == HDR_KV_TOKEN ? "kv_token_bytes BYTES"
                                                    : "prefill_tokens_per_s TOKENS";
-        if (parse_u64(r, &p, e, key, expected, dst) < 0 ||
-            check_range(r, key, *dst, k == HDR_CAPACITY ? 1 : 0, SIZE_LIMIT) < 0)
+        if (parse_range(r, &p, e, key, expected, k == HDR_CAPACITY ? 1 : 0, SIZE_LIMIT, dst) < 0)
             return -1;
         p = skip_blank(p, e);
         if (p != e)

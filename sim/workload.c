@@ -173,6 +173,109 @@ static const char *skip_ws(const char *p, const char *e)
 enum { KEY_TIMESTAMP, KEY_INPUT, KEY_OUTPUT, KEY_HASH, KEY_COUNT };
 static const char *const json_keys[KEY_COUNT] = {"timestamp", "input_length", "output_length", "hash_ids"};
 
+#define KEY_BYTES 48 /* decoded key bytes kept: more than any known key, enough to show */
+
+/* Four hex digits at p (before e) into *v. */
+static int hex4(const char *p, const char *e, unsigned *v)
+{
+    unsigned x = 0;
+    for (int i = 0; i < 4; i++, p++) {
+        if (p >= e)
+            return -1;
+        unsigned d = *p >= '0' && *p <= '9'   ? (unsigned)(*p - '0')
+                     : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
+                     : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10)
+                                              : 16u;
+        if (d > 15)
+            return -1;
+        x = x * 16 + d;
+    }
+    *v = x;
+    return 0;
+}
+
+/* A JSON string key, *pp at its opening quote, decoded as JSON decodes any
+ * string (\" \\ \/ \b \f \n \r \t, \uXXXX and surrogate pairs to UTF-8):
+ * its first KEY_BYTES bytes into out, its whole decoded length into *len;
+ * *pp moves past the closing quote. */
+static int parse_key(vworkload_reader *r, const char **pp, const char *e, char out[KEY_BYTES],
+                     size_t *len)
+{
+    char tmp[48];
+    const char *p = *pp + 1;
+    size_t n = 0;
+    for (;;) {
+        if (p >= e)
+            return fail(r, "unterminated key");
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"')
+            break;
+        unsigned char utf8[4];
+        size_t nb = 1;
+        utf8[0] = ch;
+        if (ch == '\\') {
+            const char *esc = p++;
+            if (p >= e)
+                return fail(r, "unterminated key");
+            switch (*p) {
+            case '"': case '\\': case '/': utf8[0] = (unsigned char)*p; break;
+            case 'b': utf8[0] = '\b'; break;
+            case 'f': utf8[0] = '\f'; break;
+            case 'n': utf8[0] = '\n'; break;
+            case 'r': utf8[0] = '\r'; break;
+            case 't': utf8[0] = '\t'; break;
+            case 'u': {
+                unsigned cp, lo;
+                if (hex4(p + 1, e, &cp) < 0)
+                    return fail(r, "bad escape '%s' in a key (expected \\u and 4 hex digits)",
+                                vlines_show(esc, p + 5 < e ? p + 5 : e, tmp));
+                p += 4;
+                if (cp >= 0xdc00 && cp <= 0xdfff)
+                    return fail(r, "bad escape '%s' in a key (a low surrogate without a high one)",
+                                vlines_show(esc, p + 1, tmp));
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    if (e - p < 7 || p[1] != '\\' || p[2] != 'u' || hex4(p + 3, e, &lo) < 0 ||
+                        lo < 0xdc00 || lo > 0xdfff)
+                        return fail(r, "bad escape '%s' in a key (a high surrogate without a low "
+                                       "one)", vlines_show(esc, p + 1, tmp));
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    p += 6;
+                }
+                if (cp < 0x80) {
+                    utf8[0] = (unsigned char)cp;
+                } else if (cp < 0x800) {
+                    utf8[0] = (unsigned char)(0xc0 | cp >> 6);
+                    utf8[1] = (unsigned char)(0x80 | (cp & 0x3f));
+                    nb = 2;
+                } else if (cp < 0x10000) {
+                    utf8[0] = (unsigned char)(0xe0 | cp >> 12);
+                    utf8[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+                    utf8[2] = (unsigned char)(0x80 | (cp & 0x3f));
+                    nb = 3;
+                } else {
+                    utf8[0] = (unsigned char)(0xf0 | cp >> 18);
+                    utf8[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+                    utf8[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+                    utf8[3] = (unsigned char)(0x80 | (cp & 0x3f));
+                    nb = 4;
+                }
+                break;
+            }
+            default:
+                return fail(r, "bad escape '%s' in a key (expected \\\" \\\\ \\/ \\b \\f \\n "
+                               "\\r \\t or \\uXXXX)", vlines_show(esc, p + 1, tmp));
+            }
+        }
+        for (size_t i = 0; i < nb; i++, n++)
+            if (n < KEY_BYTES)
+                out[n] = (char)utf8[i];
+        p++;
+    }
+    *len = n;
+    *pp = p + 1;
+    return 0;
+}
+
 static int parse_hash_ids(vworkload_reader *r, const char **pp, const char *e, vworkload_request *req)
 {
     const char *p = skip_ws(*pp, e);
@@ -218,22 +321,21 @@ static int parse_mooncake(vworkload_reader *r, const char *p, const char *e, vwo
         p = skip_ws(p, e);
         if (p >= e || *p != '"')
             return fail(r, "expected a quoted key");
-        const char *k = ++p;
-        while (p < e && *p != '"')
-            p++;
-        if (p >= e)
-            return fail(r, "unterminated key");
+        char name[KEY_BYTES];
+        size_t len = 0;
+        if (parse_key(r, &p, e, name, &len) < 0)
+            return -1;
         int key = -1;
         for (int i = 0; i < KEY_COUNT; i++)
-            if (strlen(json_keys[i]) == (size_t)(p - k) && memcmp(json_keys[i], k, (size_t)(p - k)) == 0)
+            if (strlen(json_keys[i]) == len && memcmp(json_keys[i], name, len) == 0)
                 key = i;
         if (key < 0)
             return fail(r, "unknown key '%s' (expected timestamp, input_length, output_length, hash_ids)",
-                        vlines_show(k, p, tmp));
+                        vlines_show(name, name + (len < KEY_BYTES ? len : KEY_BYTES), tmp));
         if (seen & (1u << key))
             return fail(r, "duplicate key '%s'", json_keys[key]);
         seen |= 1u << key;
-        p = skip_ws(p + 1, e);
+        p = skip_ws(p, e);
         if (p >= e || *p++ != ':')
             return fail(r, "expected ':' after key '%s'", json_keys[key]);
         if (key == KEY_HASH) {
@@ -279,6 +381,12 @@ int vworkload_next(vworkload_reader *r, vworkload_request *req)
     for (;;) {
         const char *p, *e;
         int rc = vlines_next(r->src, &p, &e);
+        if (rc == 0 && !r->started) /* a recording without a request: nothing to generate from */
+            return r->fmt == VWORKLOAD_AZURE
+                       ? fail(r, "no requests after the header (expected "
+                                 "TIMESTAMP,ContextTokens,GeneratedTokens rows)")
+                       : fail(r, "empty file (expected one JSON object a line, with timestamp, "
+                                 "input_length, output_length and hash_ids)");
         if (rc <= 0)
             return rc;
         if (p == e)

@@ -49,7 +49,9 @@ vram_status vworkload_open_buffer(const void *buf, size_t len, const char *name,
 /* 1: *req holds the next request; 0: end of file; -1: error (vworkload_error
  * names file:line: a missing or non-numeric field, a value out of range, a bad
  * date, a timestamp earlier than the one before, an unknown JSON key, trailing
- * text, too many hash ids). Requests come in file order; arrivals never decrease.
+ * text, too many hash ids, and a file without a single request: an empty
+ * Mooncake file, an Azure file with only its header). JSON keys are decoded as
+ * JSON strings (escapes, \uXXXX). Requests come in file order; arrivals never decrease.
  * Cost: linear in the line length. */
 int vworkload_next(vworkload_reader *r, vworkload_request *req);
 /* "file:line: message" of the first error, "" if none. */

@@ -1,8 +1,11 @@
 /* test_cli_tracegen.c - `tracegen` on bad input and bad output places: every
  * failure exits non-zero with a message naming the file (and line or value),
  * and leaves no partial trace; a device output (/dev/full) is written in
- * place, never replaced by a regular file. */
+ * place, never replaced by a regular file; a FIFO or device workload is
+ * refused at once, as are a workload without a request and bytes after a
+ * gzip stream. */
 #include <time.h>
+#include <zlib.h>
 
 #include "test_cli_lib.h"
 
@@ -142,6 +145,85 @@ static void test_bad_outputs(void)
                "-o", "cli_tracegen_ok.trace");
 }
 
+/* Runs tracegen on `workload`, which must be refused within 10 s (a FIFO with
+ * no writer must not block the open): exit 1 and `want` on stderr. */
+static void expect_refused_at_once(const char *workload, const char *want)
+{
+    const char *const argv[] = {"tracegen", "--workload", workload, "-o", "cli_tracegen_x.trace",
+                                NULL};
+    pid_t pid = cli_start(0, argv);
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 1000 && cli_running(pid); i++)
+        nanosleep(&pause, NULL);
+    if (cli_running(pid)) {
+        kill(pid, SIGKILL);
+        cli_wait(pid);
+        fprintf(stderr, "tracegen --workload %s still ran after 10 s\n", workload);
+        test_failures++;
+        return;
+    }
+    expect_eq_u64(cli_wait(pid), 1);
+    if (!strstr(cli_last.err, want)) {
+        fprintf(stderr, "tracegen --workload %s: stderr lacks \"%s\":\n%s\n", workload, want,
+                cli_last.err);
+        test_failures++;
+    }
+    expect_true(!cli_exists("cli_tracegen_x.trace") && !cli_exists("cli_tracegen_x.trace.tmp"));
+}
+
+/* Inputs that used to wait forever or succeed with nothing: a FIFO or a
+ * device, a recording without a request, bytes after a gzip stream. */
+static void test_unbounded_inputs(void)
+{
+    remove("cli_tracegen.fifo");
+    assert_true(mkfifo("cli_tracegen.fifo", 0600) == 0);
+    expect_refused_at_once("cli_tracegen.fifo",
+                           "tracegen: cli_tracegen.fifo: not a regular file (a FIFO with no writer "
+                           "would wait forever, a device may never end); save the workload to a "
+                           "file first\n");
+    remove("cli_tracegen.fifo");
+    expect_refused_at_once("/dev/zero",
+                           "tracegen: /dev/zero: not a regular file (a FIFO with no writer would "
+                           "wait forever, a device may never end); save the workload to a file "
+                           "first\n");
+
+    /* no request: an empty Mooncake file fails as an empty Azure file does */
+    cli_write_file("cli_tracegen_empty.jsonl", "", 0);
+    CLI_EXPECT(1, TEXTS("tracegen: cli_tracegen_empty.jsonl:1: empty file (expected one JSON object "
+                        "a line, with timestamp, input_length, output_length and hash_ids)\n"),
+               "tracegen", "--workload", "cli_tracegen_empty.jsonl", "-o", "cli_tracegen_x.trace");
+    static const char header_only[] = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+    cli_write_file("cli_tracegen_header.csv", header_only, sizeof header_only - 1);
+    CLI_EXPECT(1, TEXTS("tracegen: cli_tracegen_header.csv:1: no requests after the header (expected "
+                        "TIMESTAMP,ContextTokens,GeneratedTokens rows)\n"),
+               "tracegen", "--workload", "cli_tracegen_header.csv", "-o", "cli_tracegen_x.trace");
+    expect_true(!cli_exists("cli_tracegen_x.trace") && !cli_exists("cli_tracegen_x.trace.tmp"));
+
+    /* a gzip workload, whole: read; with bytes after its stream: refused */
+    const char *gz_path = "cli_tracegen_w.csv.gz";
+    FILE *in = fopen("cli_tracegen_w.csv", "rb");
+    gzFile gz = gzopen(gz_path, "wb");
+    assert_true(in && gz);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_true(gzwrite(gz, buf, (unsigned)n) == (int)n);
+    fclose(in);
+    assert_true(gzclose(gz) == Z_OK);
+    CLI_EXPECT(0, TEXTS("cli_tracegen_ok.trace: "), "tracegen", "--workload", gz_path, "--format",
+               "azure", "-o", "cli_tracegen_ok.trace");
+    struct stat sb;
+    assert_true(stat(gz_path, &sb) == 0);
+    FILE *f = fopen(gz_path, "ab");
+    assert_true(f && fputs("PK\3\4 not gzip", f) >= 0 && fclose(f) == 0);
+    char want[256];
+    snprintf(want, sizeof want, "tracegen: %s:22: trailing data after the gzip stream (at byte %lld "
+             "of the file)\n", gz_path, (long long)sb.st_size);
+    CLI_EXPECT(1, TEXTS(want), "tracegen", "--workload", gz_path, "--format", "azure", "-o",
+               "cli_tracegen_x.trace");
+    expect_true(!cli_exists("cli_tracegen_x.trace") && !cli_exists("cli_tracegen_x.trace.tmp"));
+}
+
 /* SIGTERM during a run: the partial OUT.tmp goes, the old OUT stays, and the
  * process ends by the signal. (A run that ends first is not checked.) */
 static void test_terminated(void)
@@ -175,6 +257,7 @@ int main(void)
     test_usage();
     test_bad_workloads();
     test_bad_outputs();
+    test_unbounded_inputs();
     test_terminated();
     return test_finish("cli_tracegen");
 }

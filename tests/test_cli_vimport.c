@@ -1,7 +1,10 @@
 /* test_cli_vimport.c - `vimport` on bad input and bad output places: truncated,
- * empty or garbage pickles, RMM logs with a bad row, unreadable inputs, a full
+ * empty or garbage pickles, a FIFO or device as a pickle and one over the
+ * size limit, RMM logs with a bad row, unreadable inputs, a full
  * disk and device outputs. Each exits 1 naming the file (and line or byte),
  * and no partial trace is left. */
+#include <time.h>
+
 #include "test_cli_lib.h"
 
 #define TORCH CLI_DATA "torch_small.pickle"
@@ -39,6 +42,45 @@ static void test_bad_pickles(void)
     CLI_EXPECT(1, TEXTS("torch_double_free.pickle"), "vimport", "torch",
                CLI_DATA "torch_double_free.pickle", "-o", OUT);
     CLI_EXPECT(1, TEXTS("no trace for device 3"), "vimport", "torch", TORCH, "-o", OUT, "--device", "3");
+    expect_true(!cli_exists(OUT) && !cli_exists(OUT ".tmp"));
+}
+
+/* A snapshot that is a FIFO with no writer, or a device that never ends: refused
+ * at once (within 10 s), naming the file; nothing is written. */
+static void test_unbounded_pickles(void)
+{
+    static const char want_tail[] = ": not a regular file: a pickle is read whole into memory; "
+                                    "save it to a file first\n";
+    remove("cli_vimport.fifo");
+    assert_true(mkfifo("cli_vimport.fifo", 0600) == 0);
+    static const char *const inputs[] = {"cli_vimport.fifo", "/dev/zero", "/dev/urandom"};
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) {
+        const char *const argv[] = {"vimport", "torch", inputs[i], "-o", OUT, NULL};
+        pid_t pid = cli_start(0, argv);
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        for (int k = 0; k < 1000 && cli_running(pid); k++)
+            nanosleep(&pause, NULL);
+        if (cli_running(pid)) {
+            kill(pid, SIGKILL);
+            cli_wait(pid);
+            fprintf(stderr, "vimport torch %s still ran after 10 s\n", inputs[i]);
+            test_failures++;
+            continue;
+        }
+        expect_eq_u64(cli_wait(pid), 1);
+        char want[256];
+        snprintf(want, sizeof want, "vimport: %s%s", inputs[i], want_tail);
+        if (strcmp(cli_last.err, want) != 0) {
+            fprintf(stderr, "vimport torch %s: stderr \"%s\", wanted \"%s\"\n", inputs[i],
+                    cli_last.err, want);
+            test_failures++;
+        }
+    }
+    remove("cli_vimport.fifo");
+    /* above the limit: refused before it is read */
+    CLI_EXPECT(1, TEXTS("vimport: " TORCH ": 755 bytes: larger than the limit of 754 bytes on a "
+                        "pickle read into memory (--max-pickle raises it)\n"),
+               "vimport", "torch", TORCH, "-o", OUT, "--max-pickle", "754");
     expect_true(!cli_exists(OUT) && !cli_exists(OUT ".tmp"));
 }
 
@@ -115,6 +157,7 @@ int main(void)
     remove(OUT);
     test_usage();
     test_bad_pickles();
+    test_unbounded_pickles();
     test_bad_rmm();
     test_bad_outputs();
     return test_finish("cli_vimport");

@@ -2,8 +2,11 @@
  * by byte (segment sums that overflow or exceed 2^63-1, no capacity to derive,
  * segment_map/unmap entries, bad segment_alloc sizes, device -1), RMM logs
  * whose pre-existing sizes overflow, outputs on a full disk, header texts that
- * need cleaning, short or absent error buffers, NULL arguments; and the
- * vimport command line's option errors, each named, with exit status 2. */
+ * need cleaning, short or absent error buffers, NULL arguments; inputs that
+ * are not read (a FIFO or a device as a snapshot, a snapshot over the size
+ * limit), entry fields of the wrong type, timestamps that go backwards (counted,
+ * the first named, and a warning from vimport); and the vimport command line's
+ * option errors, each named, with exit status 2. */
 #include "import.h"
 #include "test_cli_lib.h"
 #include "trace.h"
@@ -195,6 +198,146 @@ static void test_torch(void)
     remove(OUT);
 }
 
+static void entries_backwards(pk *p)
+{
+    pk_entry(p, "alloc", 4096, 1024, 100);
+    pk_entry(p, "alloc", 8192, 1024, 90);       /* 10 us back: clamped to 100 */
+    pk_entry(p, "free_completed", 4096, 1024, 95); /* still before 100: clamped */
+    pk_entry(p, "free_completed", 8192, 1024, 120);
+}
+
+static void entries_before_first(pk *p)
+{
+    pk_entry(p, "alloc", 4096, 1024, 100);
+    pk_entry(p, "free_completed", 4096, 1024, 40); /* before the first record */
+}
+
+static void entries_size_none(pk *p)
+{
+    pk_dict(p);
+    pk_str(p, "action");
+    pk_str(p, "alloc");
+    pk_str(p, "addr");
+    pk_int(p, 4096);
+    pk_str(p, "size");
+    pk_byte(p, 'N');
+    pk_dict_end(p);
+}
+
+static void entries_addr_negative(pk *p) { pk_entry(p, "alloc", -5, 1024, 1); }
+static void entries_not_dict(pk *p) { pk_byte(p, 'N'); }
+
+/* A snapshot as FIFO or device is refused before any read (a FIFO with no
+ * writer would block the open); one over the size limit before it is read. */
+static void test_torch_inputs(void)
+{
+    remove("import_edges.fifo");
+    assert_true(mkfifo("import_edges.fifo", 0600) == 0);
+    expect_status(vimport_torch("import_edges.fifo", OUT, NULL, NULL, err, sizeof err), VRAM_EIO);
+    expect_true(strcmp(err, "import_edges.fifo: not a regular file: a pickle is read whole into "
+                            "memory; save it to a file first") == 0);
+    remove("import_edges.fifo");
+    CLI_EXPECT(1, TEXTS("vimport: /dev/zero: not a regular file: a pickle is read whole into "
+                        "memory; save it to a file first\n"),
+               "vimport", "torch", "/dev/zero", "-o", OUT);
+    expect_true(access(OUT, F_OK) != 0 && access(OUT ".tmp", F_OK) != 0);
+
+    const int64_t two_mib[] = {2097152};
+    write_snapshot(two_mib, 1, entries_one_alloc);
+    struct stat sb;
+    assert_true(stat(PK, &sb) == 0);
+    const uint64_t size = (uint64_t)sb.st_size;
+    vimport_options o = {.max_pickle_bytes = size};
+    assert_ok(vimport_torch(PK, OUT, &o, NULL, err, sizeof err));
+    o.max_pickle_bytes = size - 1;
+    expect_status(vimport_torch(PK, OUT, &o, NULL, err, sizeof err), VRAM_EINVAL);
+    char want[256];
+    snprintf(want, sizeof want, PK ": %llu bytes: larger than the limit of %llu bytes on a pickle "
+             "read into memory (--max-pickle raises it)", (unsigned long long)size,
+             (unsigned long long)size - 1);
+    expect_true(strcmp(err, want) == 0);
+    char limit[32];
+    snprintf(limit, sizeof limit, "%llu", (unsigned long long)size - 1);
+    CLI_EXPECT(1, TEXTS(want), "vimport", "torch", PK, "-o", OUT, "--max-pickle", limit);
+    CLI_EXPECT(0, TEXTS(""), "vimport", "torch", PK, "-o", OUT, "--max-pickle", "1K");
+    remove(OUT);
+
+    /* Fields of the wrong type or sign, named with their value or type. */
+    write_snapshot(two_mib, 1, entries_size_none);
+    expect_status(vimport_torch(PK, OUT, NULL, NULL, err, sizeof err), VRAM_EPARSE);
+    expect_true(strcmp(err, PK ": device_traces[0][0]: 'size' is None, expected a non-negative "
+                            "int") == 0);
+    write_snapshot(two_mib, 1, entries_addr_negative);
+    expect_status(vimport_torch(PK, OUT, NULL, NULL, err, sizeof err), VRAM_EPARSE);
+    expect_true(strcmp(err, PK ": device_traces[0][0]: 'addr' is negative (-5), expected a "
+                            "non-negative int") == 0);
+    write_snapshot(two_mib, 1, entries_not_dict);
+    expect_status(vimport_torch(PK, OUT, NULL, NULL, err, sizeof err), VRAM_EPARSE);
+    expect_true(strcmp(err, PK ": device_traces[0][0]: None, expected a dict") == 0);
+    expect_true(access(OUT, F_OK) != 0);
+    remove(PK);
+}
+
+/* Timestamps that go backwards are written as the one before: counted, the
+ * first named with how far it went back, and vimport warns once on stderr. */
+static void test_backwards(void)
+{
+    const int64_t two_mib[] = {2097152};
+    write_snapshot(two_mib, 1, entries_backwards);
+    vimport_stats s;
+    assert_ok(vimport_torch(PK, OUT, NULL, &s, err, sizeof err));
+    expect_eq_u64(s.clamped_ts, 2);
+    expect_eq_u64(s.clamped_back_us, 10);
+    expect_true(strcmp(s.clamped_at, PK ": device_traces[0][1]") == 0);
+    CLI_EXPECT(0, TEXTS("vimport: warning: " PK ": device_traces[0][1]: the timestamp goes back 10 "
+                        "us; written as the one before (2 timestamp(s) clamped in this input)\n"),
+               "vimport", "torch", PK, "-o", OUT);
+    expect_true(strstr(cli_last.out, "2 timestamp(s) clamped") != NULL);
+    /* the times written: 0, 0, 0, 20 (microseconds from the first record) */
+    vtrace_reader *r;
+    vtrace_event ev;
+    assert_ok(vtrace_open(OUT, &r, err, sizeof err));
+    uint64_t times[4] = {0};
+    int n = 0;
+    while (n < 4 && vtrace_next(r, &ev) == 1)
+        times[n++] = ev.ts_us;
+    vtrace_close(r);
+    expect_true(n == 4 && times[0] == 0 && times[1] == 0 && times[2] == 0 && times[3] == 20);
+
+    /* a time before the first record's is clamped (and counted) as well */
+    write_snapshot(two_mib, 1, entries_before_first);
+    assert_ok(vimport_torch(PK, OUT, NULL, &s, err, sizeof err));
+    expect_eq_u64(s.clamped_ts, 1);
+    expect_eq_u64(s.clamped_back_us, 60);
+    expect_true(strcmp(s.clamped_at, PK ": device_traces[0][1]") == 0);
+    /* none: no warning */
+    write_snapshot(two_mib, 1, entries_one_alloc);
+    assert_ok(vimport_torch(PK, OUT, NULL, &s, err, sizeof err));
+    expect_true(s.clamped_ts == 0 && s.clamped_at[0] == '\0');
+    CLI_EXPECT(0, TEXTS(""), "vimport", "torch", PK, "-o", OUT);
+    expect_true(strstr(cli_last.err, "warning") == NULL);
+    remove(PK);
+
+    /* RMM: FILE:LINE of the first */
+    FILE *f = fopen(CSV, "wb");
+    assert_true(f != NULL);
+    fprintf(f, "Thread,Time,Action,Pointer,Size,Stream\n"
+               "1,10:00:00.000500,allocate,0x10,64,0x0\n"
+               "1,10:00:00.000400,allocate,0x20,64,0x0\n"
+               "1,10:00:00.000300,free,0x10,64,0x0\n"
+               "1,10:00:00.000600,free,0x20,64,0x0\n");
+    assert_true(fclose(f) == 0);
+    assert_ok(vimport_rmm(CSV, OUT, NULL, &s, err, sizeof err));
+    expect_eq_u64(s.clamped_ts, 2);
+    expect_eq_u64(s.clamped_back_us, 100);
+    expect_true(strcmp(s.clamped_at, CSV ":3") == 0);
+    CLI_EXPECT(0, TEXTS("vimport: warning: " CSV ":3: the timestamp goes back 100 us; written as the "
+                        "one before (2 timestamp(s) clamped in this input)\n"),
+               "vimport", "rmm", CSV, "-o", OUT);
+    remove(CSV);
+    remove(OUT);
+}
+
 /* An RMM log: the header, then `rows` rows of `action` at addresses from
  * 0x1000 up, each of `size` bytes (with `and_free`, each alloc freed at once). */
 static void write_rmm(int rows, const char *action, const char *size, int and_free)
@@ -318,6 +461,17 @@ static void test_cli(void)
     }
     CLI_EXPECT(2, TEXTS("--device applies to torch snapshots only, not to rmm"), "vimport", "rmm",
                in, "-o", OUT, "--device", "0");
+    CLI_EXPECT(2, TEXTS("--max-pickle applies to torch snapshots only, not to rmm"), "vimport",
+               "rmm", in, "-o", OUT, "--max-pickle", "1G");
+    CLI_EXPECT(2, TEXTS("--max-pickle needs a number of bytes"), "vimport", "torch", in,
+               "--max-pickle");
+    static const char *const bad_limits[] = {"", "0", "x", "1Q", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof bad_limits / sizeof bad_limits[0]; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "--max-pickle: expected bytes, at least 1 (e.g. 8G), found '%s'",
+                 bad_limits[i]);
+        CLI_EXPECT(2, TEXTS(want), "vimport", "torch", in, "-o", OUT, "--max-pickle", bad_limits[i]);
+    }
     CLI_EXPECT(2, TEXTS("no FORMAT: expected rmm, torch, azure or mooncake"), "vimport", "-o", OUT);
     CLI_EXPECT(2, TEXTS("no INPUT file"), "vimport", "rmm", "-o", OUT);
     CLI_EXPECT(2, TEXTS("unexpected argument 'extra'"), "vimport", "rmm", in, "extra", "-o", OUT);
@@ -351,6 +505,8 @@ static void test_cli(void)
 int main(void)
 {
     test_torch();
+    test_torch_inputs();
+    test_backwards();
     test_rmm();
     test_cli();
     return test_finish("import_edges");

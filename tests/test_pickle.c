@@ -156,7 +156,7 @@ static void test_refusals(void)
     REFUSED("\x80\x04}(N" "u.", "odd number");
     REFUSED("\x80\x04}]N" "s.", "a list cannot be a dict key");
     REFUSED("\x80\x04N(N" "a.", "APPEND needs 2 value(s)"); /* may not reach below the mark */
-    REFUSED("\x80\x04NNa.", "APPEND on a None");
+    REFUSED("\x80\x04NNa.", "APPEND on None, expected a list");
     REFUSED("\x80\x04N\x80\x04.", "PROTO after the start");
     REFUSED("\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00N.", "FRAME of 255 bytes");
     REFUSED("", "truncated");

@@ -1,8 +1,12 @@
 /* test_pickle_edges.c - the pickle reader's edges: NULL and odd arguments,
  * short error buffers, every limit hit by each opcode that pushes, the long
- * memo opcodes, files that cannot be read, and the accessors on values of the
- * wrong type. The ordinary pickles are in test_pickle.c. */
+ * memo opcodes, files that cannot be read (or must not be: a FIFO, a device,
+ * a file over the size limit), integers too large for 64 bits (LONG1, LONG4),
+ * and the accessors on values of the wrong type. The ordinary pickles are in
+ * test_pickle.c. */
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pickle.h"
 #include "testlib.h"
@@ -129,6 +133,69 @@ static void test_load(void)
     expect_true(strcmp(err, "untouched") == 0);
 }
 
+/* Integers wider than 64 bits are named as such, with their byte count, by
+ * LONG1 and LONG4 alike; up to 8 bytes both read (LONG4 is what pickle writes
+ * for integers of more than 255 bytes, but any length is valid). */
+static void test_big_ints(void)
+{
+    vpickle_doc *d = NULL;
+    REFUSED_LIM("\x80\x04\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01.", NULL,
+                "t: byte 2: LONG1: an integer of 9 bytes is too large (wider than 64 bits: at most "
+                "8 bytes are read)");
+    REFUSED_LIM("\x80\x04\x8b\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01.", NULL,
+                "t: byte 2: LONG4: an integer of 9 bytes is too large (wider than 64 bits: at most "
+                "8 bytes are read)");
+    /* a length beyond the input is a truncation first */
+    REFUSED_LIM("\x80\x04\x8b\x00\x01\x00\x00\x01.", NULL,
+                "t: byte 2: truncated: LONG4 needs 256 byte(s), 2 left");
+    REFUSED_LIM("\x80\x04\x8b\x02\x00\x00", NULL, "t: byte 2: truncated: LONG4 needs 4 byte(s)");
+    /* LONG4 of 2 bytes: -2 (0xfffe, sign-extended); of 0 bytes: 0 */
+    assert_ok(PARSE_LIM("\x80\x04\x8b\x02\x00\x00\x00\xfe\xff.", NULL, &d));
+    expect_true(vpickle_root(d)->type == VPICKLE_INT && vpickle_root(d)->u.i == -2);
+    vpickle_free(d);
+    assert_ok(PARSE_LIM("\x80\x04\x8b\x00\x00\x00\x00.", NULL, &d));
+    expect_true(vpickle_root(d)->type == VPICKLE_INT && vpickle_root(d)->u.i == 0);
+    vpickle_free(d);
+    /* a value of the wrong type is named with its article */
+    REFUSED_LIM("\x80\x04NNa.", NULL, "t: byte 4: APPEND on None, expected a list");
+    REFUSED_LIM("\x80\x04K\x01N(e.", NULL, "APPENDS on None, expected a list");
+    REFUSED_LIM("\x80\x04K\x01NNs.", NULL, "t: byte 6: SETITEM on an int, expected a dict");
+}
+
+/* Only a regular file is read, and only up to the size limit: a FIFO with no
+ * writer is refused without waiting for one, a device (which may never end)
+ * without reading it. */
+static void test_load_bounds(void)
+{
+    vpickle_doc *d = (vpickle_doc *)1;
+    remove("pickle_edges.fifo");
+    assert_true(mkfifo("pickle_edges.fifo", 0600) == 0);
+    expect_status(vpickle_load("pickle_edges.fifo", NULL, &d, err, sizeof err), VRAM_EIO);
+    expect_true(d == NULL);
+    expect_true(strcmp(err, "pickle_edges.fifo: not a regular file: a pickle is read whole into "
+                            "memory; save it to a file first") == 0);
+    remove("pickle_edges.fifo");
+    expect_status(vpickle_load("/dev/zero", NULL, &d, err, sizeof err), VRAM_EIO);
+    expect_true(strcmp(err, "/dev/zero: not a regular file: a pickle is read whole into memory; "
+                            "save it to a file first") == 0);
+
+    /* [7], a pickle of 7 bytes: read at a limit of 7 bytes, refused at 6 (the
+     * default limit is 4 GiB). */
+    FILE *f = fopen("pickle_edges.pickle", "wb");
+    assert_true(f && fwrite("\x80\x04]K\x07" "a.", 1, 7, f) == 7 && fclose(f) == 0);
+    vpickle_limits lim = {.max_bytes = 7};
+    assert_ok(vpickle_load("pickle_edges.pickle", &lim, &d, err, sizeof err));
+    expect_true(vpickle_len(vpickle_root(d)) == 1 && vpickle_item(vpickle_root(d), 0)->u.i == 7);
+    vpickle_free(d);
+    lim.max_bytes = 6;
+    expect_status(vpickle_load("pickle_edges.pickle", &lim, &d, err, sizeof err), VRAM_EINVAL);
+    expect_true(d == NULL);
+    expect_true(strcmp(err, "pickle_edges.pickle: 7 bytes: larger than the limit of 6 bytes on a "
+                            "pickle read into memory (--max-pickle raises it)") == 0);
+    expect_eq_u64(VPICKLE_MAX_BYTES, UINT64_C(4) << 30);
+    remove("pickle_edges.pickle");
+}
+
 static void test_accessors(void)
 {
     /* {'k': [1]} at protocol 2. */
@@ -171,6 +238,8 @@ int main(void)
     test_limits();
     test_long_memo();
     test_load();
+    test_big_ints();
+    test_load_bounds();
     test_accessors();
     return test_finish("pickle_edges");
 }

@@ -1,9 +1,12 @@
 /* test_trace_io.c - the writer and the reader together: random round trips
  * (plain and gzip; version 2 with every NEED, pin and unpin and its header keys,
  * and version 1), gzip recognised by its bytes rather than its name, a long
- * trace read with constant memory, and write errors (disk full). */
+ * trace read with constant memory, gzip members one after another (read as
+ * one stream) and bytes after the last member (an error), numbers too long for
+ * 64 bits named with their field's range, and write errors (disk full). */
 #include <stdio.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "testlib.h"
 #include "trace.h"
@@ -242,6 +245,133 @@ static void test_gzip_errors(void)
     remove(path);
 }
 
+/* Appends one gzip member holding `text` to `path` (created when `append` is 0). */
+static void gzip_member(const char *path, const char *text, int append)
+{
+    gzFile gz = gzopen(path, append ? "ab" : "wb");
+    assert_true(gz != NULL);
+    assert_true(gzwrite(gz, text, (unsigned)strlen(text)) == (int)strlen(text));
+    assert_true(gzclose(gz) == Z_OK);
+}
+
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_true(f != NULL);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* Reads `path` to its end: the events read, and the reader's error ("" at a clean end). */
+static int read_through(const char *path, char *msg, size_t msglen)
+{
+    vtrace_reader *r;
+    char err[512];
+    assert_ok(vtrace_open(path, &r, err, sizeof err));
+    vtrace_event ev;
+    int n = 0, rc;
+    while ((rc = vtrace_next(r, &ev)) == 1)
+        n++;
+    snprintf(msg, msglen, "%s", rc < 0 ? vtrace_error(r) : "");
+    vtrace_close(r);
+    return n;
+}
+
+#define GZ_HEAD "vramtrace 2\nmodel m\nengine paged\ncapacity 1000\n"
+
+static void test_gzip_members(void)
+{
+    const char *path = VRAM_BINARY_DIR "/test_trace_io_members.trace.gz";
+    char msg[512], want[512];
+    /* two members (as `cat a.gz b.gz` makes): one stream of 4 events */
+    gzip_member(path, GZ_HEAD "alloc 1 10 0 kv 1 -\nstep 1\n", 0);
+    gzip_member(path, "free 1\nstep 2\n", 1);
+    expect_eq_u64(read_through(path, msg, sizeof msg), 4);
+    expect_true(strcmp(msg, "") == 0);
+
+    /* bytes after the last member that are no gzip member: an error at the line
+     * after the last, naming where they begin (zlib's gzread ignores them) */
+    const long len = file_size(path);
+    FILE *f = fopen(path, "ab");
+    assert_true(f && fputs("junk after the stream\n", f) >= 0 && fclose(f) == 0);
+    expect_eq_u64(read_through(path, msg, sizeof msg), 4);
+    snprintf(want, sizeof want, "%s:9: trailing data after the gzip stream (at byte %ld of the file)",
+             path, len);
+    expect_true(strcmp(msg, want) == 0);
+    if (strcmp(msg, want) != 0)
+        fprintf(stderr, "got \"%s\"\nwant \"%s\"\n", msg, want);
+    /* one byte is enough */
+    gzip_member(path, GZ_HEAD "step 1\n", 0);
+    const long len1 = file_size(path);
+    f = fopen(path, "ab");
+    assert_true(f && fputc(0, f) == 0 && fclose(f) == 0);
+    expect_eq_u64(read_through(path, msg, sizeof msg), 1);
+    snprintf(want, sizeof want, "%s:6: trailing data after the gzip stream (at byte %ld of the file)",
+             path, len1);
+    expect_true(strcmp(msg, want) == 0);
+    /* gzip's magic bytes and no more: a member cut short */
+    gzip_member(path, GZ_HEAD "step 1\n", 0);
+    f = fopen(path, "ab");
+    assert_true(f && fputs("\x1f\x8b", f) >= 0 && fclose(f) == 0);
+    expect_eq_u64(read_through(path, msg, sizeof msg), 1);
+    snprintf(want, sizeof want, "%s:6: cannot read: unexpected end of file", path);
+    expect_true(strcmp(msg, want) == 0);
+    /* a second member that is not valid deflate data */
+    gzip_member(path, GZ_HEAD "step 1\n", 0);
+    f = fopen(path, "ab");
+    assert_true(f && fwrite("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xff\xff\xff", 1, 14, f) == 14 &&
+                fclose(f) == 0);
+    expect_eq_u64(read_through(path, msg, sizeof msg), 1);
+    expect_true(strncmp(msg, path, strlen(path)) == 0 && strstr(msg, ":6: cannot read: ") != NULL);
+    remove(path);
+}
+
+/* A number too long for 64 bits is out of its field's range, and the message
+ * gives that range (2^63-1 for sizes and the capacity), not 2^64-1; fields
+ * that take any 64-bit value say so. */
+static void test_range_messages(void)
+{
+    static const struct {
+        const char *text, *error;
+    } cases[] = {
+        {GZ_HEAD "alloc 1 99999999999999999999 0 kv 1 -\n",
+         "r:5: SIZE out of range: '99999999999999999999' (expected 1 to 9223372036854775807)"},
+        {GZ_HEAD "acquire k 123456789012345678901234 1 -\n",
+         "r:5: SIZE out of range: '123456789012345678901234' (expected 1 to 9223372036854775807)"},
+        {GZ_HEAD "alloc 1 8 18446744073709551616 kv 1 -\n",
+         "r:5: ALIGN out of range: '18446744073709551616' (expected 0 to 1073741824)"},
+        {GZ_HEAD "alloc 1 8 0 kv 18446744073709551616 -\n",
+         "r:5: PRIORITY out of range: '18446744073709551616' (expected 0 to 2147483647)"},
+        {"vramtrace 2\nmodel m\nengine paged\ncapacity 18446744073709551616\n",
+         "r:4: capacity out of range: '18446744073709551616' (expected 1 to 9223372036854775807)"},
+        {GZ_HEAD "kv_block_bytes 18446744073709551616\n",
+         "r:5: kv_block_bytes out of range: '18446744073709551616' (expected 0 to "
+         "9223372036854775807)"},
+        {GZ_HEAD "alloc 1 18446744073709551615 0 kv 1 -\n",
+         "r:5: SIZE 18446744073709551615 out of range (expected 1 to 9223372036854775807)"},
+        {GZ_HEAD "free 18446744073709551616\n",
+         "r:5: ID out of range: '18446744073709551616' (at most 18446744073709551615)"},
+        {GZ_HEAD "@18446744073709551616 step 1\n",
+         "r:5: timestamp out of range: '18446744073709551616' (at most 18446744073709551615)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vtrace_reader *r;
+        char err[512];
+        vtrace_event ev;
+        vram_status st = vtrace_open_buffer(cases[i].text, strlen(cases[i].text), "r", &r, err,
+                                            sizeof err);
+        const char *msg = st ? err : (vtrace_next(r, &ev) == -1 ? vtrace_error(r) : "(read)");
+        if (strcmp(msg, cases[i].error) != 0) {
+            fprintf(stderr, "case %zu: got \"%s\"\n  want \"%s\"\n", i, msg, cases[i].error);
+            test_failures++;
+        }
+        if (!st)
+            vtrace_close(r);
+    }
+}
+
 static void test_write_errors(void)
 {
     vtrace_header h = make_header();
@@ -316,6 +446,8 @@ int main(void)
     round_trip_v(VRAM_BINARY_DIR "/test_trace_io_v1.trace.gz", 2, seed + 4, 5000, 1);
     test_streaming();
     test_gzip_errors();
+    test_gzip_members();
+    test_range_messages();
     test_write_errors();
     return test_finish("trace_io");
 }

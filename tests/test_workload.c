@@ -1,7 +1,8 @@
 /* test_workload.c - the Azure CSV and Mooncake JSONL readers: the real
  * recordings in traces/recordings (row counts and sums computed independently
- * with Python's csv/json modules), and every malformed-row class with its
- * file:line error. */
+ * with Python's csv/json modules), every malformed-row class with its
+ * file:line error, files without a request (refused), and JSON keys spelled
+ * with escapes. */
 #include "testlib.h"
 #include "workload.h"
 
@@ -94,6 +95,16 @@ static void test_values(void)
     expect_true(vworkload_next(r, &q) == 0);
     vworkload_close(r);
 
+    /* keys spelled with JSON escapes read as the plain keys */
+    static const char escaped[] = "{\"\\u0074imestamp\": 5, \"input\\u005flength\": 513, "
+                                  "\"output_length\": 2, \"hash\\u005Fids\": [7, 8]}\n";
+    assert_ok(vworkload_open_buffer(escaped, sizeof escaped - 1, "e", VWORKLOAD_MOONCAKE, &r, err,
+                                    sizeof err));
+    assert_true(vworkload_next(r, &q) == 1);
+    expect_true(q.prompt_tokens == 513 && q.output_tokens == 2 && q.n_hash == 2 && q.hash_ids[1] == 8);
+    expect_true(vworkload_next(r, &q) == 0);
+    vworkload_close(r);
+
     vworkload_format f;
     expect_true(vworkload_format_parse("azure", &f) == 0 && f == VWORKLOAD_AZURE);
     expect_true(vworkload_format_parse("mooncake", &f) == 0 && f == VWORKLOAD_MOONCAKE);
@@ -148,6 +159,27 @@ static const struct {
     {VWORKLOAD_MOONCAKE, J("5", "2", "3", "[7]") J("4", "2", "3", "[7]"),
      "w:2: timestamp goes backwards (1000 us before the previous request)"},
     {VWORKLOAD_MOONCAKE, J("18446744073709552", "2", "3", "[7]"), "w:1: timestamp 18446744073709552 ms out of range"},
+    /* a recording without a request is refused in both formats */
+    {VWORKLOAD_MOONCAKE, "",
+     "w:1: empty file (expected one JSON object a line, with timestamp, input_length, output_length and hash_ids)"},
+    {VWORKLOAD_MOONCAKE, "\n\r\n",
+     "w:2: empty file (expected one JSON object a line, with timestamp, input_length, output_length and hash_ids)"},
+    {VWORKLOAD_AZURE, CSVH, "w:1: no requests after the header (expected TIMESTAMP,ContextTokens,GeneratedTokens rows)"},
+    {VWORKLOAD_AZURE, CSVH "\n", "w:2: no requests after the header (expected TIMESTAMP,ContextTokens,GeneratedTokens rows)"},
+    /* keys are JSON strings: escapes decoded before the key is looked up */
+    {VWORKLOAD_MOONCAKE, "{\"t\\u0073\": 1}\n", "w:1: unknown key 'ts' (expected timestamp, input_length, output_length, hash_ids)"},
+    {VWORKLOAD_MOONCAKE, "{\"time\\\"stamp\": 1}\n",
+     "w:1: unknown key 'time\"stamp' (expected timestamp, input_length, output_length, hash_ids)"},
+    {VWORKLOAD_MOONCAKE, "{\"\\ud83d\\ude00\": 1}\n",
+     "w:1: unknown key '?\?\?\?' (expected timestamp, input_length, output_length, hash_ids)"},
+    {VWORKLOAD_MOONCAKE, "{\"\\u0074imestamp\": 1, \"timestamp\": 2}\n", "w:1: duplicate key 'timestamp'"},
+    {VWORKLOAD_MOONCAKE, "{\"a\\q\": 1}\n",
+     "w:1: bad escape '\\q' in a key (expected \\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX)"},
+    {VWORKLOAD_MOONCAKE, "{\"\\u00g1\": 1}\n", "w:1: bad escape '\\u00g1' in a key (expected \\u and 4 hex digits)"},
+    {VWORKLOAD_MOONCAKE, "{\"\\u00", "w:1: bad escape '\\u00' in a key (expected \\u and 4 hex digits)"},
+    {VWORKLOAD_MOONCAKE, "{\"\\ud800x\": 1}\n", "w:1: bad escape '\\ud800' in a key (a high surrogate without a low one)"},
+    {VWORKLOAD_MOONCAKE, "{\"\\udc00\": 1}\n", "w:1: bad escape '\\udc00' in a key (a low surrogate without a high one)"},
+    {VWORKLOAD_MOONCAKE, "{\"ab\\", "w:1: unterminated key"},
 };
 
 static void test_bad_rows(void)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "partial_output.h"
 #include "tracegen.h"
@@ -19,7 +20,8 @@ static void usage(FILE *f)
             "serving a recorded workload with a continuous-batching scheduler. The same options\n"
             "and seed give a byte-identical trace.\n"
             "\n"
-            "  --workload FILE        Azure LLM CSV or Mooncake JSONL recording (required)\n"
+            "  --workload FILE        Azure LLM CSV or Mooncake JSONL recording, plain or gzip; a\n"
+            "                         regular file (a FIFO or device is refused) (required)\n"
             "  --format azure|mooncake  default: mooncake for *.jsonl, else azure\n"
             "  -o, --output OUT       the trace to write (replaced only when complete; a device or\n"
             "                         symbolic link, e.g. /dev/stdout, is written in place)\n"
@@ -199,6 +201,18 @@ int main(int argc, char **argv)
     if (olen >= 3 && !strcmp(out + olen - 3, ".gz"))
         c.gzip = 1;
     c.capacity = gib << 30;
+
+    /* A FIFO with no writer would block the open forever, and a device may never
+     * end (the trace names its workload as a file, too). A directory or a
+     * missing file is named by the reader. */
+    struct stat sb;
+    if (stat(c.workload, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr,
+                "tracegen: %s: not a regular file (a FIFO with no writer would wait forever, a "
+                "device may never end); save the workload to a file first\n",
+                c.workload);
+        return 1;
+    }
 
     /* the command, as a comment in the trace: the workload by its file name */
     char cmd[2048];

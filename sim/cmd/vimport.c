@@ -28,12 +28,16 @@ static const char usage[] =
     "                         Default: torch, the snapshot's segments (or the peak of live bytes\n"
     "                         if larger); rmm, the peak of live bytes rounded up to a GiB\n"
     "  --device N             torch: which device's trace (default 0)\n"
+    "  --max-pickle BYTES     torch: the largest pickle read (it is held in memory whole, about\n"
+    "                         3x its size once parsed); suffixes as --capacity (default 4G)\n"
     "  --source TEXT          header source (default: the input's name and format)\n"
     "  --licence TEXT         header licence of the recording (default: unknown)\n"
     "  -h, --help             this text\n"
     "\n"
     "Frees of blocks allocated before the recording began are accepted: each such block is\n"
-    "allocated at time 0. Exit status: 0 done, 1 the import failed, 2 bad usage.\n";
+    "allocated at time 0. A timestamp earlier than the one before it is written as that one\n"
+    "(a warning on stderr names the first and counts them). The input must be a regular file\n"
+    "(a FIFO or device is refused). Exit status: 0 done, 1 the import failed, 2 bad usage.\n";
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -79,7 +83,7 @@ int main(int argc, char **argv)
 {
     const char *format = NULL, *input = NULL, *output = NULL;
     vimport_options opt = {0};
-    int device_given = 0;
+    int device_given = 0, max_pickle_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const int has_value = i + 1 < argc;
@@ -98,6 +102,15 @@ int main(int argc, char **argv)
                 return usage_error("--capacity: expected bytes from 1 to 2^63-1 (e.g. 85899345920 "
                                    "or 80G), found '%s'", argv[i]);
             opt.capacity = v;
+        } else if (!strcmp(a, "--max-pickle")) {
+            unsigned long long v;
+            if (!has_value)
+                return usage_error("%s needs a number of bytes", a);
+            if (!parse_bytes(argv[++i], &v))
+                return usage_error("--max-pickle: expected bytes, at least 1 (e.g. 8G), found '%s'",
+                                   argv[i]);
+            opt.max_pickle_bytes = v;
+            max_pickle_given = 1;
         } else if (!strcmp(a, "--device")) {
             char *end;
             if (!has_value)
@@ -134,6 +147,8 @@ int main(int argc, char **argv)
         return usage_error("unknown FORMAT '%s': expected rmm, torch, azure or mooncake", format);
     if (device_given && strcmp(format, "torch") != 0)
         return usage_error("--device applies to torch snapshots only, not to %s", format);
+    if (max_pickle_given && strcmp(format, "torch") != 0)
+        return usage_error("--max-pickle applies to torch snapshots only, not to %s", format);
     if (!input)
         return usage_error("%s", "no INPUT file");
     if (!output)
@@ -149,6 +164,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "vimport: %s\n", err[0] ? err : vram_strerror(s));
         return 1;
     }
+    if (st.clamped_ts)
+        fprintf(stderr, "vimport: warning: %s: the timestamp goes back %llu us; written as the one "
+                "before (%llu timestamp(s) clamped in this input)\n", st.clamped_at,
+                (unsigned long long)st.clamped_back_us, (unsigned long long)st.clamped_ts);
     printf("%s: %llu records -> %llu allocs (%llu pre-existing), %llu frees, %llu live at the end\n",
            output, (unsigned long long)st.records, (unsigned long long)st.allocs,
            (unsigned long long)st.preexisting, (unsigned long long)st.frees,
