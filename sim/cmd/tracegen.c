@@ -10,6 +10,7 @@
 #include "partial_output.h"
 #include "tracegen.h"
 #include "vram/budget.h"
+#include "vramlab_version.h"
 
 static void usage(FILE *f)
 {
@@ -51,6 +52,7 @@ static void usage(FILE *f)
             "  --source TEXT, --licence TEXT  header fields (defaults: the file name; CC-BY-4.0\n"
             "                         for Azure, Apache-2.0 for Mooncake)\n"
             "  -h, --help\n"
+            "  --version              the version and git commit\n"
             "\n"
             "Exit status: 0 written, 1 generation failed (the message names the cause), 2 usage.\n");
 }
@@ -124,6 +126,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(a, "--version")) {
+            return vramlab_print_version(argv[0]);
         } else if (!strcmp(a, "--gzip")) {
             c.gzip = 1;
             takes = 0;

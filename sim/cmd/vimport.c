@@ -6,6 +6,7 @@
 
 #include "import.h"
 #include "partial_output.h"
+#include "vramlab_version.h"
 
 static const char usage[] =
     "usage: vimport FORMAT INPUT -o OUT.trace [options]\n"
@@ -33,6 +34,7 @@ static const char usage[] =
     "  --source TEXT          header source (default: the input's name and format)\n"
     "  --licence TEXT         header licence of the recording (default: unknown)\n"
     "  -h, --help             this text\n"
+    "  --version              the version and git commit\n"
     "\n"
     "Frees of blocks allocated before the recording began are accepted: each such block is\n"
     "allocated at time 0. A timestamp earlier than the one before it is written as that one\n"
@@ -90,6 +92,8 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage, stdout);
             return 0;
+        } else if (!strcmp(a, "--version")) {
+            return vramlab_print_version(argv[0]);
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (!has_value)
                 return usage_error("%s needs a file name", a);
