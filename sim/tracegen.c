@@ -223,7 +223,7 @@ static vram_status adapter_drop(gen *g, const greq *r)
  * back to the head of the queue, to recompute prompt + generated tokens. */
 static vram_status preempt_newest(gen *g)
 {
-    greq *v = g->running[--g->nrun];
+    greq *v = g->running[g->nrun - 1]; /* still running: freed with them after a failure */
     TRY(vtg__kv_release(g, v));
     TRY(adapter_drop(g, v));
     TRY(vtg__emit_id(g, VTRACE_REQUEST_END, v->rid));
@@ -231,7 +231,11 @@ static vram_status preempt_newest(gen *g)
     v->output -= v->generated;
     v->computed = v->generated = 0;
     g->st.preemptions++;
-    return push_waiting(g, v, 1);
+    g->nrun--;
+    vram_status st = push_waiting(g, v, 1);
+    if (st)
+        req_free(v);
+    return st;
 }
 
 /* Makes `need` KV bytes free: idle prefix segments first, then preemption of
@@ -286,7 +290,6 @@ static vram_status try_admit(gen *g, uint64_t budget, int *admitted)
     if (vtg__kv_free(g) + reclaimable < need)
         return VRAM_OK;
 
-    take_waiting(g, idx);
     *admitted = 1;
     TRY(vtg__emit_id(g, VTRACE_REQUEST_BEGIN, r->rid));
     TRY(adapter_load(g, r));
@@ -326,6 +329,7 @@ static vram_status try_admit(gen *g, uint64_t budget, int *admitted)
     if (r->computed >= r->prompt)
         r->computed = r->prompt - 1;
     r->step_tokens = r->prompt - r->computed < budget ? r->prompt - r->computed : budget;
+    take_waiting(g, idx); /* queued until running: after a failure above, freed with the queue */
     g->running[g->nrun++] = r;
     return VRAM_OK;
 }
