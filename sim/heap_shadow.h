@@ -88,22 +88,6 @@ static inline uint64_t heap_shadow_pick(const heap_shadow *s, uint64_t r)
     return s->node[s->dense[r % s->count]].off;
 }
 
-/* Treap split: t into keys < off (*l) and keys >= off (*r). Recursion depth is
- * the treap's height, O(log n) expected. */
-static inline void heap_shadow_split_(heap_shadow *s, uint32_t t, uint64_t off, uint32_t *l,
-                                      uint32_t *r)
-{
-    if (t == HEAP_SHADOW_NIL) {
-        *l = *r = HEAP_SHADOW_NIL;
-    } else if (s->node[t].off < off) {
-        heap_shadow_split_(s, s->node[t].right, off, &s->node[t].right, r);
-        *l = t;
-    } else {
-        heap_shadow_split_(s, s->node[t].left, off, l, &s->node[t].left);
-        *r = t;
-    }
-}
-
 /* Treap merge: every key of l is below every key of r. */
 static inline uint32_t heap_shadow_merge_(heap_shadow *s, uint32_t l, uint32_t r)
 {
@@ -119,28 +103,58 @@ static inline uint32_t heap_shadow_merge_(heap_shadow *s, uint32_t l, uint32_t r
     return r;
 }
 
-/* The live block with the largest offset <= off (below 1) or the smallest
- * offset > off (below 0); NIL if none. */
-static inline uint32_t heap_shadow_neighbour_(const heap_shadow *s, uint64_t off, int below)
+/* Treap insert of node n into subtree t (one descent, rotations on the way
+ * back up keep the largest priority on top). Recursion depth is the treap's
+ * height, O(log n) expected. */
+static inline uint32_t heap_shadow_insert_(heap_shadow *s, uint32_t t, uint32_t n)
 {
-    uint32_t t = s->root, best = HEAP_SHADOW_NIL;
-    while (t != HEAP_SHADOW_NIL) {
-        const heap_shadow_block *b = &s->node[t];
-        if (below ? b->off <= off : b->off > off) {
-            best = t;
-            t = below ? b->right : b->left;
-        } else {
-            t = below ? b->left : b->right;
+    if (t == HEAP_SHADOW_NIL)
+        return n;
+    heap_shadow_block *b = &s->node[t];
+    if (s->node[n].off < b->off) {
+        uint32_t l = b->left = heap_shadow_insert_(s, b->left, n);
+        b = &s->node[t];
+        if (s->node[l].prio > b->prio) { /* rotate right */
+            b->left = s->node[l].right;
+            s->node[l].right = t;
+            return l;
+        }
+    } else {
+        uint32_t r = b->right = heap_shadow_insert_(s, b->right, n);
+        b = &s->node[t];
+        if (s->node[r].prio > b->prio) { /* rotate left */
+            b->right = s->node[r].left;
+            s->node[r].left = t;
+            return r;
         }
     }
-    return best;
+    return t;
+}
+
+/* Treap erase of the node keyed off, which is in subtree t: it is replaced by
+ * the merge of its children. */
+static inline uint32_t heap_shadow_erase_(heap_shadow *s, uint32_t t, uint64_t off)
+{
+    heap_shadow_block *b = &s->node[t];
+    if (off < b->off)
+        b->left = heap_shadow_erase_(s, b->left, off);
+    else if (off > b->off)
+        b->right = heap_shadow_erase_(s, b->right, off);
+    else
+        return heap_shadow_merge_(s, b->left, b->right);
+    return t;
 }
 
 /* The live block starting at off, or NULL. */
 static inline const heap_shadow_block *heap_shadow_find(const heap_shadow *s, uint64_t off)
 {
-    uint32_t t = heap_shadow_neighbour_(s, off, 1);
-    return t != HEAP_SHADOW_NIL && s->node[t].off == off ? &s->node[t] : NULL;
+    for (uint32_t t = s->root; t != HEAP_SHADOW_NIL;) {
+        const heap_shadow_block *b = &s->node[t];
+        if (b->off == off)
+            return b;
+        t = off < b->off ? b->left : b->right;
+    }
+    return NULL;
 }
 
 /* The live block with the highest offset, or NULL when none is live. */
@@ -189,7 +203,12 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
                  off, requested, s->capacity);
         return -1;
     }
-    uint32_t nb[2] = {heap_shadow_neighbour_(s, off, 1), heap_shadow_neighbour_(s, off, 0)};
+    uint32_t nb[2] = {HEAP_SHADOW_NIL, HEAP_SHADOW_NIL}; /* the neighbours below and above */
+    for (uint32_t t = s->root; t != HEAP_SHADOW_NIL;) {
+        int below = s->node[t].off <= off;
+        nb[!below] = t;
+        t = below ? s->node[t].right : s->node[t].left;
+    }
     for (int i = 0; i < 2; i++) {
         const heap_shadow_block *o = nb[i] != HEAP_SHADOW_NIL ? &s->node[nb[i]] : NULL;
         if (o && o->off < off + requested && off < o->off + o->requested) {
@@ -226,9 +245,7 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
                                      .prio = s->prio_state,
                                      .dense = s->count};
     s->dense[s->count++] = t;
-    uint32_t l, r;
-    heap_shadow_split_(s, s->root, off, &l, &r);
-    s->root = heap_shadow_merge_(s, heap_shadow_merge_(s, l, t), r);
+    s->root = heap_shadow_insert_(s, s->root, t);
     s->requested += requested;
     s->rounded += rounded;
     if (!rounded)
@@ -240,12 +257,11 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
  * block starts there. */
 static inline int heap_shadow_remove(heap_shadow *s, uint64_t off)
 {
-    if (!heap_shadow_find(s, off))
+    const heap_shadow_block *found = heap_shadow_find(s, off);
+    if (!found)
         return -1;
-    uint32_t l, m, r;
-    heap_shadow_split_(s, s->root, off, &l, &r);
-    heap_shadow_split_(s, r, off + 1, &m, &r);
-    s->root = heap_shadow_merge_(s, l, r);
+    uint32_t m = (uint32_t)(found - s->node);
+    s->root = heap_shadow_erase_(s, s->root, off);
     heap_shadow_block *b = &s->node[m];
     s->requested -= b->requested;
     s->rounded -= b->rounded;

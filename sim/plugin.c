@@ -177,14 +177,15 @@ static vram_status ad_free(void *impl, uint64_t offset)
     const heap_shadow_block *b = heap_shadow_find(&in->sh, offset);
     if (!b)
         return VRAM_ENOTFOUND;
-    uint64_t size = b->requested;
+    uint64_t size = b->requested, end = offset + b->rounded;
     vram_status st = in->p->t.free(in->impl, offset);
     if (st)
         return violation(in, "free(%" PRIu64 ") of the live block [%" PRIu64 ", +%" PRIu64
                              ") answered %s",
                          offset, offset, size, vram_status_name(st));
     heap_shadow_remove(&in->sh, offset);
-    refresh_footprint(in);
+    if (end >= in->footprint)
+        refresh_footprint(in);
     return VRAM_OK;
 }
 

@@ -159,8 +159,26 @@ void vreplay__trace_error(engine *e, const char *what)
              (unsigned long long)e->ev.line, what);
 }
 
+/* Ends the run at the plugin's first violation (plugin.h), with the line of
+ * the event whose call met it. */
+static void plugin_violation(engine *e)
+{
+    fail_run(e, "violation", e->ev.line, "%s:%llu: %s broke the heap contract: %s",
+             e->opt->trace_path, (unsigned long long)e->ev.line, vplugin_label(e->plugin),
+             vplugin_violation(e->plugin));
+}
+
+static int plugin_violated(const engine *e)
+{
+    return e->plugin && vplugin_violation(e->plugin)[0];
+}
+
 void vreplay__library_failure(engine *e, const char *call, vram_status st)
 {
+    if (plugin_violated(e)) {
+        plugin_violation(e);
+        return;
+    }
     fail_run(e, "error", e->ev.line, "%s:%llu: %s failed: %s (%s)", e->opt->trace_path,
              (unsigned long long)e->ev.line, call, vram_strerror(st), vram_status_name(st));
 }
@@ -764,6 +782,8 @@ static void replay_loop(engine *e)
     while (!e->done && (got = vtrace_next(e->r, &e->ev)) == 1) {
         e->index++;
         dispatch(e);
+        if (plugin_violated(e) && !e->done)
+            plugin_violation(e); /* met in a call whose failure the manager absorbed */
         if (every(&to_sample, o->sample_every) && !e->done)
             take_sample(e);
         if (every(&to_defrag, o->defrag_every) && !e->done)
@@ -789,6 +809,9 @@ static void replay_loop(engine *e)
     if (!e->done && o->sample_every && e->index % o->sample_every != 0)
         take_sample(e);
     if (!e->done && o->check_every && e->index % o->check_every != 0)
+        check_invariants(e);
+    /* A plugin's heap is checked at the end in any case (its walk against the shadow). */
+    if (!e->done && e->plugin && !o->check_every)
         check_invariants(e);
 }
 
@@ -822,6 +845,8 @@ static vram_status lane_create(engine *e, int lane, const char *policy, uint64_t
     c.device.errbuf = why;
     c.device.errbuf_len = sizeof why;
     c.heap_policy = policy;
+    if (e->plugin && lane == LANE_MAIN)
+        c.heap_ops = vplugin_heap_ops(e->plugin);
     c.heap.block_size = block;
     c.heap.caching = e->opt->caching;
     c.evict_policy = e->opt->evict_policy;
@@ -874,6 +899,8 @@ static vram_status lanes_create(engine *e, const vtrace_header *hdr, uint64_t ca
             return st;
         capacity -= e->opt->tensor_cache;
     }
+    if (e->plugin)
+        vplugin_describe(e->plugin, e->res->layout, sizeof e->res->layout);
     if (strcmp(policy, "pool") != 0) {
         e->lanes = 1;
         e->caching = strcmp(policy, "caching") == 0;
@@ -1060,7 +1087,8 @@ static vram_status begin_run(engine *e, const vtrace_header *hdr, uint64_t capac
     vdb_run_info info = {
         .trace = e->opt->trace_path, .trace_crc32 = crc[0] ? crc : NULL, .trace_bytes = bytes,
         .model = hdr ? hdr->model : NULL, .engine = hdr ? hdr->engine : NULL,
-        .policy = e->opt->policy, .backend = e->opt->backend ? e->opt->backend : "sim",
+        .policy = e->plugin ? vplugin_label(e->plugin) : e->opt->policy,
+        .backend = e->opt->backend ? e->opt->backend : "sim",
         .evict_policy = e->opt->evict_policy, .capacity = capacity,
         .sample_every = e->opt->sample_every, .check_every = e->opt->check_every,
         .time_every = e->time_every,
@@ -1085,6 +1113,7 @@ static void engine_free(engine *e)
     vsim_idmap_destroy(e->ids);
     vsim_keymap_destroy(e->keys);
     vtrace_close(e->r);
+    vplugin_close(e->plugin); /* after the lanes: their heaps are the plugin's */
 }
 
 /* Opens the trace; on failure the run (if logged) is marked failed. */
@@ -1125,7 +1154,7 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
         snprintf(out->message, sizeof out->message, "no trace given (trace_path is NULL)");
         return VRAM_EINVAL;
     }
-    if (!opt->policy || !vram_heap_policy(opt->policy)) {
+    if (!opt->policy || (!vram_heap_policy(opt->policy) && !vplugin_is_spec(opt->policy))) {
         snprintf(out->message, sizeof out->message, "unknown heap policy \"%s\"",
                  opt->policy ? opt->policy : "(none)");
         return VRAM_EINVAL;
@@ -1135,7 +1164,14 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
                  opt->evict_policy);
         return VRAM_EINVAL;
     }
-    vram_status st = vsim_idmap_create(sizeof(id_entry), &e.ids);
+    vram_status st = VRAM_OK;
+    if (vplugin_is_spec(opt->policy)) {
+        /* Not a run: a plugin that does not load is a usage error, logged nowhere. */
+        st = vplugin_open(opt->policy, &e.plugin, out->message, sizeof out->message);
+        if (st)
+            return st;
+    }
+    st = vsim_idmap_create(sizeof(id_entry), &e.ids);
     if (!st)
         st = vsim_keymap_create(sizeof(key_entry), &e.keys);
     uint64_t capacity = 0;

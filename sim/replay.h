@@ -17,7 +17,10 @@
  * also counted in over_capacity, with the first lines kept. A trace that
  * contradicts itself (id allocated twice, free of an id never allocated), a
  * malformed line, a violated invariant (--check-every) or any other failure of
- * the library ends the run as failed, with the event's file:line.
+ * the library ends the run as failed, with the event's file:line; so does a
+ * plugin's first answer that breaks the heap contract (plugin.h), whether or
+ * not its own check agrees. A plugin's heap is also checked after the last
+ * event (its walk against the shadow) when check_every is 0.
  *
  * Tensor cache (option tensor_cache > 0): that many bytes of the device are a
  * heap of their own with a vram_tensor_cache in front of it; activation and
@@ -78,7 +81,9 @@ typedef struct vreplay_options {
     const char *trace_path;      /* the trace file; with trace_data, the name in messages */
     const void *trace_data;      /* if not NULL: the trace is these trace_size bytes (fuzzers) */
     size_t trace_size;
-    const char *policy;          /* a heap policy name (vram_heap_policy_names) */
+    const char *policy;          /* a heap policy name (vram_heap_policy_names), or
+                                    "plugin:PATH[:NAME]" (plugin.h): runs.policy is then
+                                    "plugin:NAME" and runs.layout the file and its CRC-32 */
     const char *backend;         /* "sim" (NULL) or "cuda" */
     uint64_t capacity;           /* device bytes; 0 = the trace header's */
     const char *evict_policy;    /* NULL = the manager's default */
@@ -185,7 +190,8 @@ void vreplay_trace_crc32(const char *path, char hex[9], uint64_t *bytes);
  * could not be carried out and the status says why, with out->message in
  * words: VRAM_EIO for a database write failure, VRAM_ENODRIVER/VRAM_EDEVICE
  * when the device cannot be created (cuda without a driver), VRAM_EINVAL for no
- * trace_path or an unknown heap or eviction policy, VRAM_ENOHOST without memory, the reader's
+ * trace_path or an unknown heap or eviction policy, vplugin_open's status for a
+ * plugin that does not load, VRAM_ENOHOST without memory, the reader's
  * status when the trace cannot be opened. Whenever a run row was written it is
  * left marked (ok, failed, interrupted) unless the database itself failed while
  * marking it, in which case it reads "failed" with no end time (not finished,

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "idmap.h"
+#include "plugin.h"
 #include "replay.h"
 #include "trace.h"
 #include "vram/tensor_cache.h"
@@ -93,6 +94,7 @@ typedef struct engine {
     uint64_t evictions_seen, bytes_evicted_seen; /* at the previous sample */
     uint64_t time_every, to_time; /* time one timed call in time_every; countdown */
     int caching;             /* the main lane's heap is the caching policy */
+    vplugin *plugin;         /* the main lane's heap is this plugin's (policy "plugin:...") */
     uint64_t capacity;       /* the device's bytes (all lanes and the tensor cache) */
     vram_heap *tc_heap;      /* the tensor cache's heap and the cache, or NULL */
     vram_tensor_cache *tc;

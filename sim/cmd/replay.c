@@ -16,6 +16,7 @@
 
 #include "bounds.h"
 #include "db.h"
+#include "plugin.h"
 #include "replay.h"
 #include "vram/caching.h"
 #include "vram/evict.h"
@@ -41,7 +42,10 @@ static void usage(FILE *f)
             "refused; the replay goes on.\n"
             "\n"
             "  --policy LIST|all     heap policies, comma-separated (bestfit, buddy, tlsf, pool,\n"
-            "                        caching); default all\n"
+            "                        caching) or plugins, plugin:PATH[:NAME] (a shared library\n"
+            "                        built against vram/plugin.h: README, \"Test your allocator\"),\n"
+            "                        e.g. tlsf,plugin:./libmine.so; all = every built-in policy;\n"
+            "                        default all\n"
             "                        (pool runs the vLLM layout: KV from a block pool of the trace's\n"
             "                        kv_block_bytes, everything else from bestfit)\n"
             "  --backend sim|cuda    device backend (default sim)\n"
@@ -116,16 +120,17 @@ static int listed(const char *list, const char *name, size_t n)
     return 0;
 }
 
-/* Every item of the comma-separated list is a policy; the first that is not
- * (or an empty one) goes to *bad. */
+/* Every item of the comma-separated list is a policy, "all" or a plugin
+ * spec (checked when it is loaded); the first that is not (or an empty one)
+ * goes to *bad. */
 static int known_policies(const char *list, const char **bad, size_t *bad_len)
 {
-    if (strcmp(list, "all") == 0)
-        return 1;
     for (const char *p = list;;) {
         size_t len = strcspn(p, ",");
         int ok = len > 0;
-        for (const char *const *q = vram_heap_policy_names; ok && *q; q++)
+        int special = (len == 3 && strncmp(p, "all", 3) == 0) ||
+                      strncmp(p, VPLUGIN_PREFIX, sizeof VPLUGIN_PREFIX - 1) == 0;
+        for (const char *const *q = vram_heap_policy_names; ok && !special && *q; q++)
             if (strlen(*q) == len && strncmp(*q, p, len) == 0)
                 break;
             else if (!q[1])
@@ -261,7 +266,7 @@ static int parse_args(int argc, char **argv, cli *c)
         fprintf(stderr, "replay: --policy: unknown policy \"%.*s\" (one of:", (int)bad_len, bad);
         for (const char *const *p = vram_heap_policy_names; *p; p++)
             fprintf(stderr, " %s", *p);
-        fprintf(stderr, ", all)\n");
+        fprintf(stderr, ", all, plugin:PATH[:NAME])\n");
         return 2;
     }
     if (c->evict_policy && !vram_evict_policy(c->evict_policy)) {
@@ -525,6 +530,40 @@ static void join_args(int argc, char **argv, char *out, size_t len)
     }
 }
 
+#define MAX_RUNS 32
+
+/* Appends the list's plugins to specs[] (a copy of each item) and names[]
+ * ("plugin:NAME"), loading each once to refuse a bad one before any run.
+ * 0, or 2 with the loader's message printed. */
+static int load_plugins(const char *list, const char **specs, const char **names, size_t *n)
+{
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (strncmp(p, VPLUGIN_PREFIX, sizeof VPLUGIN_PREFIX - 1) == 0) {
+            if (*n == MAX_RUNS) {
+                fprintf(stderr, "replay: --policy: more than %d policies\n", MAX_RUNS);
+                return 2;
+            }
+            char *spec = strndup(p, len), msg[1024];
+            vplugin *pl = NULL;
+            if (!spec || vplugin_open(spec, &pl, msg, sizeof msg)) {
+                fprintf(stderr, "replay: --policy: %s\n", spec ? msg : "out of memory");
+                free(spec);
+                return 2;
+            }
+            specs[*n] = spec;
+            names[*n] = strdup(vplugin_label(pl));
+            vplugin_close(pl);
+            if (!names[(*n)++]) {
+                fprintf(stderr, "replay: out of memory\n");
+                return 2;
+            }
+        }
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cli c;
@@ -532,11 +571,17 @@ int main(int argc, char **argv)
     if (rc)
         return rc < 0 ? 0 : rc;
 
+    /* The built-in policies in their order, then the plugins in the list's:
+     * specs[] is what a run gets, names[] what the tables show (static: the
+     * plugins' copies stay reachable until the exit). */
     size_t n = 0;
-    const char *names[16];
-    for (const char *const *p = vram_heap_policy_names; *p && n < 16; p++)
-        if (strcmp(c.policy, "all") == 0 || listed(c.policy, *p, strlen(*p)))
-            names[n++] = *p;
+    static const char *names[MAX_RUNS], *specs[MAX_RUNS];
+    for (const char *const *p = vram_heap_policy_names; *p && n < MAX_RUNS; p++)
+        if (listed(c.policy, "all", 3) || listed(c.policy, *p, strlen(*p)))
+            names[n] = specs[n] = *p, n++;
+    rc = load_plugins(c.policy, specs, names, &n);
+    if (rc)
+        return rc;
 
     /* The trace is read once per policy (and once for the bounds): a pipe
      * would be empty from the second pass on. A directory or a missing file
@@ -598,7 +643,7 @@ int main(int argc, char **argv)
     for (; done < n && !interrupted; done++) {
         progress pr = {.policy = names[done], .total = bp ? bp->events : 0, .t0 = mono_ns()};
         vreplay_options o = {
-            .trace_path = c.trace, .policy = names[done], .backend = c.backend,
+            .trace_path = c.trace, .policy = specs[done], .backend = c.backend,
             .capacity = c.capacity, .evict_policy = c.evict_policy,
             .sample_every = c.sample_every, .check_every = c.check_every,
             .time_every = c.time_every,
