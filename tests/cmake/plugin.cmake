@@ -18,3 +18,32 @@ if(TARGET test_plugin)
     VRAM_TEST_PLUGIN_BAD="$<TARGET_FILE:vram_test_plugin_bad>"
     VRAM_TEST_PLUGIN_NO_ENTRY="$<TARGET_FILE:vram_test_plugin_no_entry>")
 endif()
+
+# The examples (examples/CMakeLists.txt) replayed beside the built-in policies.
+if(TARGET test_plugin_replay)
+  add_dependencies(test_plugin_replay vram_firstfit vram_tlsf_wrap vram_broken)
+  target_compile_definitions(test_plugin_replay PRIVATE VRAM_EXAMPLES_DIR="$<TARGET_FILE_DIR:vram_firstfit>")
+  if(TARGET vram_segfit)
+    add_dependencies(test_plugin_replay vram_segfit)
+    target_compile_definitions(test_plugin_replay PRIVATE VRAM_HAVE_SEGFIT=1)
+  endif()
+endif()
+
+# The command line: a plugin beside a built-in policy (its row and its file with
+# the checksum under the table), and a plugin that does not load (usage, exit 2).
+if(TARGET replay)
+  add_test(NAME plugin_cli
+           COMMAND sh -c "\"$@\"; echo \"exit status $?\"" sh $<TARGET_FILE:replay> --no-db --quiet --check-every 1
+                   --policy tlsf,plugin:$<TARGET_FILE:vram_firstfit>
+                   ${PROJECT_SOURCE_DIR}/tests/data/small.trace)
+  set_tests_properties(plugin_cli PROPERTIES
+    PASS_REGULAR_EXPRESSION "\n\\| tlsf \\| 624\\.000 KiB \\|[^\n]*\n\\| plugin:firstfit \\| 624\\.000 KiB \\|[^\n]*\nplugin:firstfit: plugin firstfit, crc32 [0-9a-f]+, [0-9]+ bytes, ABI version 1, grow, stats, walk, check: [^\n]*libvram_firstfit\\.so\n.*exit status 0\n$"
+    TIMEOUT 60)
+  add_test(NAME plugin_cli_refused
+           COMMAND sh -c "\"$@\"; echo \"exit status $?\"" sh $<TARGET_FILE:replay> --no-db --quiet
+                   --policy tlsf,plugin:$<TARGET_FILE:vram_test_plugin_bad>:version2
+                   ${PROJECT_SOURCE_DIR}/tests/data/small.trace)
+  set_tests_properties(plugin_cli_refused PROPERTIES
+    PASS_REGULAR_EXPRESSION "^replay: --policy: [^\n]*libvram_test_plugin_bad\\.so: the table is ABI version 2, newer than this bench's 1: rebuild the plugin against this bench's vram/plugin\\.h\nexit status 2\n$"
+    TIMEOUT 60)
+endif()
