@@ -44,6 +44,9 @@ typedef enum fz_round { ROUND_UNKNOWN, ROUND_MIN_ALIGN, ROUND_POW2, ROUND_BLOCK 
 
 typedef struct fz_heap {
     const char *policy, *target;
+    const vram_heap_ops *ops;                    /* NULL: the policy by name */
+    const char *(*explain)(const void *ctx);     /* more words for a failure, or NULL */
+    const void *explain_ctx;
     vram_heap *h;
     heap_shadow sh;
     fz_trace tr;
@@ -65,6 +68,11 @@ static void fail(fz_heap *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    const char *more = r->explain ? r->explain(r->explain_ctx) : NULL;
+    if (more && *more) {
+        size_t n = strlen(msg);
+        snprintf(msg + n, sizeof msg - n, " (the plugin's first violation: %s)", more);
+    }
     fz_trace_line(&r->tr, "# violation at op %" PRIu64 ": %s", r->op, msg);
     fz_fail(r->target, r->policy, r->op, "%s", msg);
 }
@@ -451,7 +459,7 @@ static int setup(fz_heap *r, fz_in *in, vram_caching_options *copt)
                                    .max_split_size = c1 & 2 ? 32 * MiB : 0,
                                    .gc_threshold = c1 & 4 ? 0.5 : 0.0};
     cfg.caching = copt;
-    vram_status st = vram_heap_create(vram_heap_policy(r->policy), &cfg, &r->h);
+    vram_status st = vram_heap_create(r->ops ? r->ops : vram_heap_policy(r->policy), &cfg, &r->h);
     if (st == VRAM_EINVAL)
         return 0;
     if (st)
@@ -481,11 +489,21 @@ static int setup(fz_heap *r, fz_in *in, vram_caching_options *copt)
 
 int fz_heap_run(const uint8_t *data, size_t size, const char *policy, const char *target)
 {
+    return fz_heap_run_ops(data, size, NULL, policy, target, NULL, NULL);
+}
+
+int fz_heap_run_ops(const uint8_t *data, size_t size, const vram_heap_ops *ops, const char *label,
+                    const char *target, const char *(*explain)(const void *ctx),
+                    const void *explain_ctx)
+{
     fz_heap *r = calloc(1, sizeof *r);
     if (!r)
         return 0;
-    r->policy = policy;
+    r->policy = label;
     r->target = target;
+    r->ops = ops;
+    r->explain = explain;
+    r->explain_ctx = explain_ctx;
     fz_in in = {data, size};
     vram_caching_options copt;
     if (!setup(r, &in, &copt)) {

@@ -3,7 +3,8 @@
 # every target for SECONDS (default 30) on a temporary copy of its seed corpus
 # (so the run changes nothing in the checkout) plus its regressions.
 # Crash inputs are kept in build/fuzz/artifacts/TARGET-crash-*; the summary
-# prints executions per second of each target.
+# prints executions per second of each target. Then fuzz_heap_plugin must find
+# each bug of the broken example plugin (fuzz/plugin.sh --expect-crash).
 # Exit status: 0 nothing found, 1 a target crashed (or a build failure), 2 bad usage.
 set -u
 VRAM_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +44,21 @@ for t in $(vram_fuzz_targets); do
         summary+=("$t ok, ${execs:-?} exec/s")
     fi
 done
+# The broken example plugin (examples/plugins/broken.c) must be found: each of
+# its bugs by fuzz_heap_plugin from an empty corpus within SECONDS.
+if [ -z "${VRAM_FUZZ_TARGETS:-}" ] || [[ " $VRAM_FUZZ_TARGETS " == *" fuzz_heap_plugin "* ]]; then
+    for bug in overlap misalign wrongfree; do
+        echo "== fuzz_heap_plugin on the broken example ($bug): up to ${secs}s, a crash expected"
+        if out=$("$VRAM_ROOT/fuzz/plugin.sh" --seconds "$secs" --no-seeds --expect-crash \
+            "plugin:$VRAM_ROOT/build/fuzz/examples/libvram_broken.so:$bug" 2>&1); then
+            summary+=("broken plugin ($bug) found: $(echo "$out" | sed -n 's/.*crash after \([0-9]*s\).*/\1/p')")
+        else
+            echo "$out" | tail -5
+            failed+=("fuzz_heap_plugin(broken:$bug)")
+            summary+=("broken plugin ($bug) NOT FOUND in ${secs}s")
+        fi
+    done
+fi
 echo "== summary (${secs}s per target)"
 printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -ne 0 ]; then

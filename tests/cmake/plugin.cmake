@@ -47,3 +47,48 @@ if(TARGET replay)
     PASS_REGULAR_EXPRESSION "^replay: --policy: [^\n]*libvram_test_plugin_bad\\.so: the table is ABI version 2, newer than this bench's 1: rebuild the plugin against this bench's vram/plugin\\.h\nexit status 2\n$"
     TIMEOUT 60)
 endif()
+
+# fuzz_heap_plugin without libFuzzer (tests/cmake/fuzz_regressions.cmake makes
+# plain_fuzz_heap_plugin and fuzz_regressions_heap_plugin): the first-fit
+# example by default, the other good examples through VRAM_FUZZ_PLUGIN, and
+# each bug of the broken one caught on its regression input and on the seeds.
+if(TARGET plain_fuzz_heap_plugin)
+  target_compile_definitions(plain_fuzz_heap_plugin PRIVATE
+    VRAM_FUZZ_PLUGIN_DEFAULT="plugin:$<TARGET_FILE:vram_firstfit>")
+  add_dependencies(plain_fuzz_heap_plugin vram_firstfit vram_tlsf_wrap vram_broken)
+  set(vram_fuzz_plugin_inputs ${PROJECT_SOURCE_DIR}/fuzz/regressions/fuzz_heap_plugin
+      ${PROJECT_SOURCE_DIR}/fuzz/corpus/fuzz_heap_plugin)
+  set(vram_fuzz_plugin_more tlsf_wrap)
+  if(TARGET vram_segfit)
+    add_dependencies(plain_fuzz_heap_plugin vram_segfit)
+    list(APPEND vram_fuzz_plugin_more segfit)
+  endif()
+  foreach(example ${vram_fuzz_plugin_more})
+    add_test(NAME fuzz_regressions_heap_plugin_${example}
+             COMMAND plain_fuzz_heap_plugin ${vram_fuzz_plugin_inputs})
+    set_tests_properties(fuzz_regressions_heap_plugin_${example} PROPERTIES
+      ENVIRONMENT "VRAM_FUZZ_PLUGIN=plugin:$<TARGET_FILE:vram_${example}>" TIMEOUT 120)
+  endforeach()
+  # The trap fails the process whatever its output, so a shell runs it and the
+  # message alone decides.
+  set(vram_broken_words_overlap "(overlaps live block|walk: block at [0-9]+ starts before the end)")
+  set(vram_broken_words_misalign "not aligned to 4096")
+  set(vram_broken_words_wrongfree "walk: used block at [0-9]+ is no live allocation")
+  foreach(bug overlap misalign wrongfree)
+    add_test(NAME fuzz_catches_broken_plugin_${bug}
+             COMMAND sh -c "\"$0\" \"$1\" 2>&1; exit 0" $<TARGET_FILE:plain_fuzz_heap_plugin>
+                     ${PROJECT_SOURCE_DIR}/fuzz/regressions/fuzz_heap_plugin/broken-${bug})
+    set_tests_properties(fuzz_catches_broken_plugin_${bug} PROPERTIES
+      ENVIRONMENT "VRAM_FUZZ_PLUGIN=plugin:$<TARGET_FILE:vram_broken>:${bug}"
+      PASS_REGULAR_EXPRESSION "fuzz: fuzz_heap_plugin: plugin:${bug}: op [0-9]+: [^\n]*${vram_broken_words_${bug}}"
+      TIMEOUT 60)
+    # Not only on a hand-made input: the seed corpus (no input made for the bug) finds it too.
+    add_test(NAME fuzz_seeds_find_broken_plugin_${bug}
+             COMMAND sh -c "\"$0\" \"$1\" 2>&1; exit 0" $<TARGET_FILE:plain_fuzz_heap_plugin>
+                     ${PROJECT_SOURCE_DIR}/fuzz/corpus/fuzz_heap_plugin)
+    set_tests_properties(fuzz_seeds_find_broken_plugin_${bug} PROPERTIES
+      ENVIRONMENT "VRAM_FUZZ_PLUGIN=plugin:$<TARGET_FILE:vram_broken>:${bug}"
+      PASS_REGULAR_EXPRESSION "fuzz: fuzz_heap_plugin: plugin:${bug}: op [0-9]+: "
+      TIMEOUT 60)
+  endforeach()
+endif()
