@@ -1,7 +1,9 @@
 /* nextuse.h - the next use of every reference in a trace, for Belady, with
  * memory bounded by the live items rather than by the trace length.
  *
- * The references (alloc, use, acquire of an evictable item) are logged in
+ * The references (of an evictable item, as the caller defines them: bounds.c
+ * logs its alloc, use, pin and acquire, and each `begin` of the request that
+ * owns it while it is live; several may share an event index) are logged in
  * trace order to a temporary file; a backward scan of that log, with a map of
  * the items whose creation lies behind the scan (the live ones), gives each
  * reference the event index of its item's next reference; those are read back
