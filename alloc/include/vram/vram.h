@@ -10,6 +10,7 @@
 #include "vram/heap.h"
 #include "vram/hostpool.h"
 #include "vram/manager.h"
+#include "vram/prefix_cache.h"
 #include "vram/status.h"
 #include "vram/tensor_cache.h"
 
