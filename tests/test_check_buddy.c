@@ -11,8 +11,9 @@
 
 /* The layout every case starts from: one root of 64 KiB, orders 8 (256 bytes)
  * to 16. a [0, 256) used, b [256, 512) free, d [512, 1024) free,
- * c [1024, 2048) used, then free blocks of orders 11 to 15 (top, at 32 KiB):
- * nine blocks, seven free, in_use 1280, footprint 2048. */
+ * c [1024, 2048) used, then the tail, free blocks of orders 11 to 15 (top, at
+ * 32 KiB): nine blocks, seven free (two listed, five in the tail), in_use 1280,
+ * footprint 2048. */
 typedef struct fixture {
     vram_heap *heap;
     bd_heap *h;
@@ -44,7 +45,8 @@ static fixture setup(void)
     f.c = block_at(f.h, 1024);
     f.top = block_at(f.h, 32 * KiB);
     assert_true(f.h->free_list[8] == f.b && !f.b->next && f.h->free_list[9] == f.d);
-    assert_true(f.h->free_list[15] == f.top && !f.top->next && f.h->nfree == 7);
+    assert_true(f.top->tail && !f.d->tail && f.h->nfree == 2 && f.h->ntail == 5);
+    assert_true(f.h->tail_largest == 32 * KiB);
     EXPECT_HEAP_CLEAN(f.heap);
     return f;
 }
@@ -83,8 +85,8 @@ static void test_blocks(void)
 }
 
 #define LINKED_WRONGLY(off)                                                                \
-    "free list of order 8: block at " off " is linked wrongly, used, of another order or "  \
-    "not in the offset index"
+    "free list of order 8: block at " off " is linked wrongly, used, in the tail, of another " \
+    "order or not in the offset index"
 
 static void test_free_lists(void)
 {
@@ -94,9 +96,11 @@ static void test_free_lists(void)
     CORRUPT(f.heap, h->nonempty, h->nonempty | UINT64_C(1) << 20,
             "non-empty bit of order 20 disagrees with its list");
 
-    /* A block outside the range listed behind the top one: eight listed. */
-    bd_block stranger = {.off = 128 * KiB, .order = 15, .prev = f.top};
-    CORRUPT(f.heap, f.top->next, &stranger, "free lists hold more than the 7 free blocks");
+    /* A block outside the range listed behind d: three listed. */
+    bd_block stranger = {.off = 128 * KiB, .order = 9, .prev = f.d};
+    CORRUPT(f.heap, f.d->next, &stranger, "free lists hold more than the 2 free blocks");
+    /* b listed, but flagged as a tail block. */
+    CORRUPT(f.heap, f.b->tail, 1, LINKED_WRONGLY("256"));
 
     CORRUPT(f.heap, f.b->prev, f.a, LINKED_WRONGLY("256"));
     /* Behind b in its list: the used a, the order-9 d, a block the index lacks. */
@@ -114,7 +118,7 @@ static void test_free_lists(void)
     /* b in no list. */
     h->free_list[8] = NULL;
     h->nonempty &= ~(UINT64_C(1) << 8);
-    EXPECT_HEAP_VIOLATION(f.heap, "free lists hold 6 blocks, the range 7 free ones");
+    EXPECT_HEAP_VIOLATION(f.heap, "free lists hold 1 blocks, the range 2 free ones");
     h->free_list[8] = f.b;
     h->nonempty |= UINT64_C(1) << 8;
     EXPECT_HEAP_CLEAN(f.heap);
@@ -127,19 +131,58 @@ static void test_counters(void)
     bd_heap *h = f.h;
     CORRUPT(f.heap, h->in_use, 1024,
             "counters disagree with a walk: in_use 1024/1280 requested 1280/1280 live 2/2 "
-            "free blocks 7/7 (counter/walk)");
+            "free blocks 2/2 (counter/walk)");
     CORRUPT(f.heap, h->requested, 1,
             "counters disagree with a walk: in_use 1280/1280 requested 1/1280 live 2/2 "
-            "free blocks 7/7 (counter/walk)");
+            "free blocks 2/2 (counter/walk)");
     CORRUPT(f.heap, h->live, 3,
             "counters disagree with a walk: in_use 1280/1280 requested 1280/1280 live 3/2 "
-            "free blocks 7/7 (counter/walk)");
+            "free blocks 2/2 (counter/walk)");
     CORRUPT(f.heap, h->nfree, 8,
             "counters disagree with a walk: in_use 1280/1280 requested 1280/1280 live 2/2 "
-            "free blocks 8/7 (counter/walk)");
+            "free blocks 8/2 (counter/walk)");
     CORRUPT(f.heap, h->fp, 1024, "footprint 1024, the highest used block ends at 2048");
+    CORRUPT(f.heap, h->ntail, 4,
+            "tail counters disagree with a walk: blocks 4/5 largest 32768/32768 (counter/walk)");
+    CORRUPT(f.heap, h->tail_largest, 16 * KiB,
+            "tail counters disagree with a walk: blocks 5/5 largest 16384/32768 (counter/walk)");
     CORRUPT(f.heap, h->peak_in_use, 1024, "a peak is below its current value");
     CORRUPT(f.heap, h->peak_footprint, 1024, "a peak is below its current value");
+    vram_heap_destroy(f.heap);
+}
+
+/* The tail: every block at or above the footprint is free and flagged, none below. */
+static void test_tail(void)
+{
+    fixture f = setup();
+    bd_heap *h = f.h;
+    /* top listed instead of in the tail, the counters moved with it. */
+    f.top->tail = 0;
+    h->free_list[15] = f.top;
+    h->nonempty |= UINT64_C(1) << 15;
+    h->nfree++;
+    h->ntail--;
+    EXPECT_HEAP_VIOLATION(f.heap,
+                          "block at 32768, at or above the footprint 2048, is not a free tail block");
+    h->ntail++;
+    h->nfree--;
+    h->nonempty &= ~(UINT64_C(1) << 15);
+    h->free_list[15] = NULL;
+    f.top->tail = 1;
+    EXPECT_HEAP_CLEAN(f.heap);
+    /* b off its list and flagged tail, the counters moved with it. */
+    h->free_list[8] = NULL;
+    h->nonempty &= ~(UINT64_C(1) << 8);
+    h->nfree--;
+    h->ntail++;
+    f.b->tail = 1;
+    EXPECT_HEAP_VIOLATION(f.heap, "block at 256, below the footprint 2048, is flagged tail");
+    f.b->tail = 0;
+    h->ntail--;
+    h->nfree++;
+    h->nonempty |= UINT64_C(1) << 8;
+    h->free_list[8] = f.b;
+    EXPECT_HEAP_CLEAN(f.heap);
     vram_heap_destroy(f.heap);
 }
 
@@ -148,5 +191,6 @@ int main(void)
     test_blocks();
     test_free_lists();
     test_counters();
+    test_tail();
     return test_finish("check_buddy");
 }

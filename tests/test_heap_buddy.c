@@ -149,18 +149,19 @@ static void shuffle(uint64_t *v, size_t n, uint64_t *rng)
 }
 
 /* 80 GiB is a 64 GiB root at 0 and a 16 GiB root at 64 GiB: five 16 GiB
- * blocks fill it (the first from the smaller root, the smallest that fits); a
- * block never spans the two roots, and they never merge. */
+ * blocks fill it from the bottom up (placement packs downward: the footprint
+ * grows block by block, not to 80 GiB with the first one); a block never spans
+ * the two roots, and they never merge. */
 static void test_roots_80g(void)
 {
     vram_heap *h = make(80 * GiB);
     EXPECT_EMPTY(h);
     uint64_t offs[5], off;
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < 5; i++) {
         assert_ok(vram_heap_alloc(h, 16 * GiB, 0, &offs[i]));
-    expect_eq_u64(offs[0], 64 * GiB);
-    for (size_t i = 1; i < 5; i++)
-        expect_eq_u64(offs[i], (i - 1) * 16 * GiB);
+        expect_eq_u64(offs[i], i * 16 * GiB);
+        expect_eq_u64(test_heap_stats(h).footprint, (i + 1) * 16 * GiB);
+    }
     vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.in_use, 80 * GiB);
     expect_eq_u64(s.free, 0);
@@ -170,12 +171,13 @@ static void test_roots_80g(void)
     /* The last 16 GiB of the big root and the small root are neighbours, free,
      * of one order, but no buddies: 32 GiB still does not fit. */
     assert_ok(vram_heap_free(h, offs[4]));
-    assert_ok(vram_heap_free(h, offs[0]));
+    expect_eq_u64(test_heap_stats(h).footprint, 64 * GiB);
+    assert_ok(vram_heap_free(h, offs[3]));
     expect_eq_u64(test_heap_stats(h).largest_free, 16 * GiB);
     expect_status(vram_heap_alloc(h, 32 * GiB, 0, &off), VRAM_ENOMEM);
     expect_eq_u64(test_heap_stats(h).footprint, 48 * GiB);
     EXPECT_HEAP_CLEAN(h);
-    for (size_t i = 1; i < 4; i++)
+    for (size_t i = 0; i < 3; i++)
         assert_ok(vram_heap_free(h, offs[i]));
     EXPECT_EMPTY(h);
     assert_ok(vram_heap_alloc(h, 64 * GiB, 0, &off));
@@ -197,15 +199,24 @@ static void test_odd_capacity_fill(uint64_t seed)
     uint64_t rng = seed, off;
     vram_heap *h = make(cap);
     EXPECT_EMPTY(h);
+    /* From the bottom of the 2 MiB root, each the lowest block that fits above
+     * the one before (nothing below the footprint fits), not in the small roots
+     * at the top. */
     assert_ok(vram_heap_alloc(h, 1, 0, &off));
-    expect_eq_u64(off, 3 * MiB + 4 * KiB); /* the 256 B root: the smallest block that fits */
+    expect_eq_u64(off, 0);
     assert_ok(vram_heap_alloc(h, 3 * KiB, 0, &off));
-    expect_eq_u64(off, 3 * MiB); /* the 4 KiB root */
+    expect_eq_u64(off, 4 * KiB);
     assert_ok(vram_heap_alloc(h, 600 * KiB, 0, &off));
-    expect_eq_u64(off, 2 * MiB); /* the 1 MiB root */
-    assert_ok(vram_heap_free(h, 2 * MiB));
-    assert_ok(vram_heap_free(h, 3 * MiB));
-    assert_ok(vram_heap_free(h, 3 * MiB + 4 * KiB));
+    expect_eq_u64(off, MiB);
+    expect_eq_u64(test_heap_stats(h).footprint, 2 * MiB);
+    assert_ok(vram_heap_alloc(h, 2 * KiB, 0, &off));
+    expect_eq_u64(off, 2 * KiB); /* below the footprint: best fit, the footprint stays */
+    expect_eq_u64(test_heap_stats(h).footprint, 2 * MiB);
+    assert_ok(vram_heap_free(h, MiB));
+    expect_eq_u64(test_heap_stats(h).footprint, 8 * KiB);
+    assert_ok(vram_heap_free(h, 0));
+    assert_ok(vram_heap_free(h, 4 * KiB));
+    assert_ok(vram_heap_free(h, 2 * KiB));
     EXPECT_EMPTY(h);
     for (size_t i = 0; i < N; i++)
         assert_ok(vram_heap_alloc(h, 1 + test_rand(&rng) % 256, 0, &offs[i]));
@@ -240,13 +251,14 @@ static void test_alignment_across_roots(void)
     vram_heap *h = make(80 * GiB);
     uint64_t small, a, b, c, off;
     assert_ok(vram_heap_alloc(h, 256, 0, &small));
-    expect_eq_u64(small, 64 * GiB); /* the 16 GiB root is the smallest that fits */
+    expect_eq_u64(small, 0); /* the bottom of the 64 GiB root, not the 16 GiB root on top */
     assert_ok(vram_heap_alloc(h, 1000, 16 * GiB, &a));
-    expect_eq_u64(a, 0); /* the 16 GiB root is split: the 64 GiB one, left part */
-    assert_ok(vram_heap_alloc(h, 1000, 16 * GiB, &b));
-    expect_eq_u64(b, 16 * GiB);
-    assert_ok(vram_heap_alloc(h, 1000, 32 * GiB, &c));
-    expect_eq_u64(c, 32 * GiB);
+    expect_eq_u64(a, 16 * GiB); /* the lowest block aligned so */
+    assert_ok(vram_heap_alloc(h, 1000, 32 * GiB, &b));
+    expect_eq_u64(b, 32 * GiB);
+    assert_ok(vram_heap_alloc(h, 1000, 16 * GiB, &c));
+    expect_eq_u64(c, 48 * GiB);
+    expect_eq_u64(test_heap_stats(h).footprint, 48 * GiB + 1024);
     expect_eq_u64(test_heap_stats(h).in_use, 256 + 3 * 1024);
     expect_status(vram_heap_alloc(h, 1000, 64 * GiB, &off), VRAM_ENOMEM);
     expect_status(vram_heap_alloc(h, 1000, 128 * GiB, &off), VRAM_ENOMEM);
@@ -263,31 +275,45 @@ static void test_alignment_across_roots(void)
     vram_heap_destroy(h);
 }
 
-/* The footprint falls back over free blocks and whole free roots. */
+/* The footprint is the memory needed from the bottom: a block below it is
+ * used before it grows (best fit there), it grows into the next root only when
+ * nothing lower fits, and it falls back over free blocks and whole free roots. */
 static void test_footprint_across_roots(void)
 {
     vram_heap *h = make(84 * GiB); /* 64 GiB at 0, 16 at 64, 4 at 80 */
-    uint64_t top, mid, low;
-    assert_ok(vram_heap_alloc(h, 4 * GiB, 0, &top));
-    expect_eq_u64(top, 80 * GiB);
-    assert_ok(vram_heap_alloc(h, 1 * GiB, 0, &mid));
-    expect_eq_u64(mid, 64 * GiB);
-    assert_ok(vram_heap_alloc(h, 3 * GiB, 0, &low));
-    expect_eq_u64(low, 68 * GiB);
-    expect_eq_u64(test_heap_stats(h).footprint, 84 * GiB);
-    assert_ok(vram_heap_free(h, top));
-    expect_eq_u64(test_heap_stats(h).footprint, 72 * GiB);
-    assert_ok(vram_heap_free(h, low));
-    expect_eq_u64(test_heap_stats(h).footprint, 65 * GiB);
-    assert_ok(vram_heap_alloc(h, 256, 0, &low));
-    expect_eq_u64(low, 65 * GiB); /* the smallest free block: 1 GiB split */
-    assert_ok(vram_heap_alloc(h, 64 * GiB, 0, &top));
-    expect_eq_u64(top, 0);
-    assert_ok(vram_heap_free(h, mid));
-    assert_ok(vram_heap_free(h, low));
+    uint64_t low, big, mid, top, x, y;
+    assert_ok(vram_heap_alloc(h, MiB, 0, &low));
+    expect_eq_u64(low, 0);
+    expect_eq_u64(test_heap_stats(h).footprint, MiB);
+    assert_ok(vram_heap_alloc(h, 32 * GiB, 0, &big));
+    expect_eq_u64(big, 32 * GiB); /* the lowest 32 GiB block */
     expect_eq_u64(test_heap_stats(h).footprint, 64 * GiB);
+    assert_ok(vram_heap_alloc(h, 8 * GiB, 0, &mid));
+    expect_eq_u64(mid, 8 * GiB); /* below the footprint: the 8 GiB block the split left */
+    assert_ok(vram_heap_alloc(h, 16 * GiB, 0, &top));
+    expect_eq_u64(top, 16 * GiB);
+    expect_eq_u64(test_heap_stats(h).footprint, 64 * GiB);
+    assert_ok(vram_heap_alloc(h, 16 * GiB, 0, &x));
+    expect_eq_u64(x, 64 * GiB); /* nothing below fits: the 16 GiB root */
+    expect_eq_u64(test_heap_stats(h).footprint, 80 * GiB);
+    assert_ok(vram_heap_alloc(h, 4 * GiB, 0, &y));
+    expect_eq_u64(y, 4 * GiB); /* below again, not the 4 GiB root on top */
+    expect_eq_u64(test_heap_stats(h).footprint, 80 * GiB);
+    expect_eq_u64(test_heap_stats(h).peak_footprint, 80 * GiB);
     EXPECT_HEAP_CLEAN(h);
+    assert_ok(vram_heap_free(h, x));
+    expect_eq_u64(test_heap_stats(h).footprint, 64 * GiB);
+    assert_ok(vram_heap_free(h, big));
+    expect_eq_u64(test_heap_stats(h).footprint, 32 * GiB);
     assert_ok(vram_heap_free(h, top));
+    expect_eq_u64(test_heap_stats(h).footprint, 16 * GiB);
+    EXPECT_HEAP_CLEAN(h);
+    /* 48 GiB rounds to 64: only the 64 GiB root, split by the blocks below 16 GiB. */
+    expect_status(vram_heap_alloc(h, 48 * GiB, 0, &big), VRAM_ENOMEM);
+    assert_ok(vram_heap_free(h, mid));
+    assert_ok(vram_heap_free(h, y));
+    expect_eq_u64(test_heap_stats(h).footprint, MiB);
+    assert_ok(vram_heap_free(h, low));
     EXPECT_EMPTY(h);
     vram_heap_destroy(h);
 }
@@ -321,21 +347,22 @@ static void test_grow(void)
     assert_ok(vram_heap_grow(h, 256)); /* 8 MiB + 256: a minimum-order root */
     EXPECT_EMPTY(h);
     assert_ok(vram_heap_alloc(h, 1, 0, &a));
-    expect_eq_u64(a, 8 * MiB);
+    expect_eq_u64(a, 0); /* the bottom, not the new root on top */
     assert_ok(vram_heap_free(h, a));
     vram_heap_destroy(h);
 
     /* 80 GiB + 48 GiB = 128 GiB, with a block of the old 16 GiB root in use:
      * the added 16 GiB at 80 and 32 GiB at 96 wait for it. */
     h = make(80 * GiB);
+    assert_ok(vram_heap_alloc(h, 64 * GiB, 0, &b));
     assert_ok(vram_heap_alloc(h, 16 * GiB, 0, &a));
     expect_eq_u64(a, 64 * GiB);
     assert_ok(vram_heap_grow(h, 48 * GiB));
     vram_heap_stats s = test_heap_stats(h);
     expect_eq_u64(s.capacity, 128 * GiB);
-    expect_eq_u64(s.free, 112 * GiB);
-    expect_eq_u64(s.free_blocks, 3);
-    expect_eq_u64(s.largest_free, 64 * GiB);
+    expect_eq_u64(s.free, 48 * GiB);
+    expect_eq_u64(s.free_blocks, 2);
+    expect_eq_u64(s.largest_free, 32 * GiB);
     static test_heap_blocks w;
     test_heap_walk(h, &w);
     expect_eq_u64(w.n, 4);
@@ -344,6 +371,7 @@ static void test_grow(void)
         expect_true(w.b[3].offset == 96 * GiB && w.b[3].size == 32 * GiB && !w.b[3].used);
     }
     EXPECT_HEAP_CLEAN(h);
+    assert_ok(vram_heap_free(h, b));
     assert_ok(vram_heap_free(h, a));
     EXPECT_EMPTY(h); /* one 128 GiB block */
     vram_heap_destroy(h);

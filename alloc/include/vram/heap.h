@@ -44,9 +44,24 @@ typedef struct vram_heap_config {
     const vram_caching_options *caching; /* "caching": NULL = defaults */
 } vram_heap_config;
 
-/* Stats of every policy. footprint is what the policy needs from the device now:
- * the end of the highest used block for range policies, the reserved segments
- * for "caching"; peak_* are high-water marks since creation. */
+/* Stats of every policy. footprint is the bytes the policy needs from the
+ * device now, comparable across policies and with the peak of live bytes:
+ *   - range policies (bestfit, buddy, tlsf, pool): the end of the highest used
+ *     block, i.e. the part of the range that must be mapped when it is mapped
+ *     from offset 0 up. It measures memory needed, not placement, because every
+ *     range policy packs downward: a block goes above the highest used one only
+ *     when no free block below fits as well (bestfit and tlsf: the free run at
+ *     the top is one block among the fits; pool: the free list below the
+ *     high-water mark first; buddy: the smallest fitting block below, else the
+ *     lowest fitting block above, see heap_buddy.c), so a capacity that is no
+ *     power of two or a large device does not show up in it. A footprint equal
+ *     to the capacity means the policy used the whole device (and evicted or
+ *     failed if it needed more), not that it placed one block at the top.
+ *   - "caching": the bytes of its reserved segments (PyTorch's "reserved"),
+ *     wherever they are placed in the range; the end of its highest segment is
+ *     not reported (placement inside the range stands for cudaMalloc's, which
+ *     needs no contiguous range).
+ * peak_* are high-water marks since creation. */
 typedef struct vram_heap_stats {
     uint64_t capacity;      /* bytes managed (grows with vram_heap_grow) */
     uint64_t in_use;        /* bytes in used blocks (rounded sizes) */
