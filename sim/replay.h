@@ -77,6 +77,14 @@ typedef enum vreplay_status {
 
 const char *vreplay_status_name(vreplay_status st); /* "ok", "failed", ... as in runs.status */
 
+/* Where a run is, for a watchdog in another process (--isolate, isolate.h):
+ * the event being replayed (1-based) and its trace line, stored before the
+ * event is, and the run's row once it is written. */
+typedef struct vreplay_position {
+    volatile uint64_t event, line;
+    volatile int64_t run_id;
+} vreplay_position;
+
 typedef struct vreplay_options {
     const char *trace_path;      /* the trace file; with trace_data, the name in messages */
     const void *trace_data;      /* if not NULL: the trace is these trace_size bytes (fuzzers) */
@@ -120,6 +128,8 @@ typedef struct vreplay_options {
     void (*inspect)(void *ctx, uint64_t event_index, vram_manager *const *lanes, int nlanes);
     void *inspect_ctx;
     uint64_t inspect_at;
+    vreplay_position *position; /* may be NULL; kept up to date when not (memory the
+                                   watchdog shares, isolate.c) */
 } vreplay_options;
 
 #define VREPLAY_OVER_CAPACITY_KEPT 4

@@ -1,34 +1,66 @@
 /* replay - replays a trace through every heap policy (or one) and compares them.
  *
- * Exit status: 0 every run ended ok (or its policy does not apply to the
- * trace); 1 a run failed (trace error, invariant violation, library or
- * database failure, no CUDA driver) or was interrupted; 2 bad usage. */
+ * Exit status: 0 every run ended ok (policies that do not apply to the trace
+ * are shown n/a, as long as one policy ran); 1 a run failed (trace error,
+ * invariant violation, library or database failure, no CUDA driver) or no
+ * policy could run at all; 2 bad usage; 128 + N when signal N (SIGHUP 129,
+ * SIGINT 130, SIGTERM 143) stopped it, in any phase (docs/RELIABILITY.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bounds.h"
 #include "db.h"
+#include "isolate.h"
 #include "plugin.h"
 #include "replay.h"
 #include "vram/caching.h"
 #include "vram/evict.h"
 #include "vramlab_version.h"
 
-/* Set by the first SIGINT or SIGTERM; the engine polls it after every event. */
+/* The number of the first SIGINT, SIGTERM or SIGHUP, 0 before any: the
+ * engine polls it after every event, the bounds pass and the database's wait
+ * at open end on it. The handler stays in place (no SA_RESETHAND): a second
+ * signal (timeout(1) signals the whole process group, a user presses Ctrl-C
+ * twice) changes nothing, so the run under way is marked before the exit. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    if (!interrupted)
+        interrupted = sig;
+}
+
+/* SIGINT, SIGTERM and SIGHUP set `interrupted`; one the shell had ignored
+ * (nohup, a background job) stays ignored. */
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
 static void usage(FILE *f)
@@ -71,6 +103,10 @@ static void usage(FILE *f)
             "                        (copied to the host and back over the modelled PCIe link)\n"
             "  --prefill-rate N      prefill tokens per second for recompute (default: the trace\n"
             "                        header's prefill_tokens_per_s, else 16667)\n"
+            "  --isolate             run each plugin in a child process: a crash or a hang in the\n"
+            "                        plugin fails its run (with the trace line), the others go on\n"
+            "  --isolate-timeout S   with --isolate: a plugin that replays no event for S seconds\n"
+            "                        is killed (default 60; 0 = never)\n"
             "  --no-belady           skip Belady's reference (one pass over the trace fewer)\n"
             "  --db PATH             results database (default results.db)\n"
             "  --no-db               log nothing\n"
@@ -79,7 +115,9 @@ static void usage(FILE *f)
             "  --help                this text\n"
             "  --version             the version and git commit\n"
             "\n"
-            "Exit status: 0 all runs ok, 1 a run failed or was interrupted, 2 bad usage.\n");
+            "Exit status: 0 all runs ok (a policy that does not apply is shown n/a), 1 a run\n"
+            "failed or no policy could run, 2 bad usage, 128+N stopped by signal N (SIGINT 130,\n"
+            "SIGTERM 143, SIGHUP 129): the run under way is marked \"interrupted\".\n");
 }
 
 typedef struct cli {
@@ -92,6 +130,8 @@ typedef struct cli {
     uint64_t tensor_cache;
     int preempt_swap;
     uint64_t prefill_rate;
+    int isolate;
+    uint64_t isolate_timeout;
 } cli;
 
 /* A decimal number for option `name`; 0 and a message when it is not one. */
@@ -151,7 +191,7 @@ static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
            O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE,
-           O_PREEMPT, O_PREFILL_RATE, O_VERSION };
+           O_PREEMPT, O_PREFILL_RATE, O_VERSION, O_ISOLATE, O_ISOLATE_TIMEOUT };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
         {"backend", required_argument, 0, O_BACKEND},
@@ -166,6 +206,8 @@ static int parse_args(int argc, char **argv, cli *c)
         {"preempt", required_argument, 0, O_PREEMPT},
         {"prefill-rate", required_argument, 0, O_PREFILL_RATE},
         {"no-belady", no_argument, 0, O_NO_BELADY},
+        {"isolate", no_argument, 0, O_ISOLATE},
+        {"isolate-timeout", required_argument, 0, O_ISOLATE_TIMEOUT},
         {"db", required_argument, 0, O_DB},
         {"no-db", no_argument, 0, O_NO_DB},
         {"batch", required_argument, 0, O_BATCH},
@@ -183,6 +225,7 @@ static int parse_args(int argc, char **argv, cli *c)
     c->time_every = 1;
     c->batch = 4096;
     c->belady = 1;
+    c->isolate_timeout = 60;
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -241,6 +284,14 @@ static int parse_args(int argc, char **argv, cli *c)
             }
             break;
         case O_NO_BELADY: c->belady = 0; break;
+        case O_ISOLATE: c->isolate = 1; break;
+        case O_ISOLATE_TIMEOUT:
+            ok = parse_u64("--isolate-timeout", optarg, &c->isolate_timeout);
+            if (ok && c->isolate_timeout > 86400) {
+                fprintf(stderr, "replay: --isolate-timeout: %s is more than a day\n", optarg);
+                ok = 0;
+            }
+            break;
         case O_DB: c->db_path = optarg; break;
         case O_NO_DB: c->no_db = 1; break;
         case O_BATCH: ok = parse_u64("--batch", optarg, &c->batch); break;
@@ -564,6 +615,129 @@ static int load_plugins(const char *list, const char **specs, const char **names
     return 0;
 }
 
+/* What the first pass over the trace gives: the bounds and, for the
+ * database, the trace's CRC-32 and size. */
+typedef struct first_pass {
+    vram_status st;  /* the bounds' status (err says why) */
+    vbounds b;
+    char err[1024];
+    char crc[9];
+    uint64_t bytes;
+} first_pass;
+
+/* The CRC-32 and size of the file, read in 64 KiB pieces; "" when it cannot
+ * be read. */
+static void trace_crc32(const char *path, char hex[9], uint64_t *bytes)
+{
+    hex[0] = '\0';
+    *bytes = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    static unsigned char buf[1 << 16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0 && !interrupted) {
+        crc = crc32(crc, buf, (uInt)k);
+        *bytes += k;
+    }
+    if (!ferror(f) && !interrupted)
+        snprintf(hex, 9, "%08lx", (unsigned long)crc);
+    fclose(f);
+}
+
+static void first_pass_here(const cli *c, int crc, first_pass *fp)
+{
+    if (crc)
+        trace_crc32(c->trace, fp->crc, &fp->bytes);
+    fp->st = vbounds_compute(c->trace, c->capacity, c->belady, &fp->b, fp->err, sizeof fp->err);
+}
+
+/* The bounds pass (and the CRC when `crc`) in a child process, so that a
+ * signal ends it at once: the child is killed (the pass's temporary files
+ * were unlinked when made) and 1 is returned with `interrupted` set. 0 when
+ * the pass ended, its outcome in *fp. Where no child can be made, the pass
+ * runs here, and a signal is acted on when it ends. */
+static int first_pass_run(const cli *c, int crc, first_pass *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    int fd[2];
+    if (pipe(fd) != 0) {
+        first_pass_here(c, crc, fp);
+        return interrupted != 0;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        first_pass_here(c, crc, fp);
+        return interrupted != 0;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        first_pass_here(c, crc, fp);
+        const char *p = (const char *)fp;
+        for (size_t left = sizeof *fp; left;) {
+            ssize_t w = write(fd[1], p, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                _exit(1);
+            p += w;
+            left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    while (got < sizeof *fp && !interrupted) {
+        struct pollfd pf = {.fd = fd[0], .events = POLLIN};
+        if (poll(&pf, 1, 50) <= 0)
+            continue; /* a signal or 50 ms: look at the flag again */
+        ssize_t k = read(fd[0], (char *)fp + got, sizeof *fp - got);
+        if (k > 0)
+            got += (size_t)k;
+        else if (k == 0 || errno != EINTR)
+            break;
+    }
+    close(fd[0]);
+    if (got < sizeof *fp)
+        kill(pid, SIGKILL);
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    if (got == sizeof *fp)
+        return 0;
+    if (interrupted)
+        return 1;
+    memset(fp, 0, sizeof *fp);
+    fp->st = VRAM_EIO;
+    if (WIFSIGNALED(ws))
+        snprintf(fp->err, sizeof fp->err, "the bounds pass was killed by signal %d",
+                 WTERMSIG(ws));
+    else
+        snprintf(fp->err, sizeof fp->err, "the bounds pass ended without a result (exit status %d)",
+                 WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    return 0;
+}
+
+/* "pool, caching" for the runs [from, n) that were not started. */
+static void not_run_list(const char *const *names, size_t from, size_t n, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = from; i < n && used + 1 < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i > from ? ", " : "", names[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
 int main(int argc, char **argv)
 {
     cli c;
@@ -596,19 +770,19 @@ int main(int argc, char **argv)
     }
     char err[1024];
     vdb *db = NULL;
+    catch_signals(); /* before the database: its wait for other writers ends on a signal */
     if (!c.no_db) {
-        if (vdb_open(c.db_path, &db, err, sizeof err)) {
+        if (vdb_open_stop(c.db_path, &interrupted, &db, err, sizeof err)) {
+            if (interrupted) {
+                fprintf(stderr, "replay: stopped by %s while opening %s: no run was started,"
+                                " nothing was logged\n", signal_name(interrupted), c.db_path);
+                return 128 + interrupted;
+            }
             fprintf(stderr, "replay: %s\n", err);
             return 1;
         }
         vdb_set_batch(db, c.batch > 1000000 ? 1000000 : (unsigned)c.batch);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL); /* kill, timeout, CI cancellation: the run is marked too */
 
     vbounds bounds;
     const vbounds *bp = NULL;
@@ -616,14 +790,22 @@ int main(int argc, char **argv)
     int show = !c.quiet && isatty(STDERR_FILENO);
     if (show) /* the pass reads the whole trace once (twice with Belady) before any replay */
         fprintf(stderr, "computing the bounds (%s)...", c.belady ? "peak live, Belady" : "peak live");
-    vram_status bst = vbounds_compute(c.trace, c.capacity, c.belady, &bounds, err, sizeof err);
+    static first_pass fp;
+    int stopped = first_pass_run(&c, db != NULL, &fp);
     if (show)
         fprintf(stderr, "\r%-70s\r", "");
-    if (bst == VRAM_OK) {
+    if (stopped) {
+        fprintf(stderr, "replay: stopped by %s during the bounds pass: no run was started,"
+                        " nothing was logged\n", signal_name(interrupted));
+        vdb_close(db, NULL, 0);
+        return 128 + interrupted;
+    }
+    if (fp.st == VRAM_OK) {
+        bounds = fp.b;
         bp = &bounds;
         print_bounds(bp, (double)(mono_ns() - t0) / 1e9);
     } else {
-        fprintf(stderr, "replay: bounds not computed: %s\n", err);
+        fprintf(stderr, "replay: bounds not computed: %s\n", fp.err);
     }
 
     char cmdline[2048];
@@ -634,12 +816,10 @@ int main(int argc, char **argv)
         vdb_close(db, NULL, 0);
         return 1;
     }
-    char crc[9] = "";
-    uint64_t trace_bytes = 0;
-    if (db)
-        vreplay_trace_crc32(c.trace, crc, &trace_bytes);
-    int failed = 0, warned = 0;
-    size_t done = 0;
+    const char *crc = fp.crc;
+    uint64_t trace_bytes = fp.bytes;
+    int failed = 0, warned = 0, db_failed = 0;
+    size_t done = 0, logged = 0;
     for (; done < n && !interrupted; done++) {
         progress pr = {.policy = names[done], .total = bp ? bp->events : 0, .t0 = mono_ns()};
         vreplay_options o = {
@@ -655,15 +835,22 @@ int main(int argc, char **argv)
             .trace_bytes = trace_bytes, .bounds = bp, .db = db,
             .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr,
             .progress_every = 1u << 16};
-        vram_status st = vreplay_run(&o, &res[done]);
+        vram_status st =
+            c.isolate && vplugin_is_spec(specs[done])
+                ? vreplay_run_isolated(&o, db ? c.db_path : NULL,
+                                       c.batch > 1000000 ? 1000000 : (unsigned)c.batch,
+                                       (unsigned)c.isolate_timeout, &res[done])
+                : vreplay_run(&o, &res[done]);
         if (show)
             fprintf(stderr, "\r%-70s\r", "");
         const vreplay_result *r = &res[done];
+        logged += r->run_id != 0;
         if (r->over_capacity && !warned) {
             warn_over_capacity(c.trace, r);
             warned = 1;
         }
-        if (st || r->status == VREPLAY_RUN_FAILED || r->status == VREPLAY_RUN_INTERRUPTED) {
+        db_failed |= st == VRAM_EIO && db != NULL && vdb_error(db)[0];
+        if (st || r->status == VREPLAY_RUN_FAILED) {
             failed = 1;
             fprintf(stderr, "replay: %s: %s: %s\n", names[done],
                     st ? vram_strerror(st) : vreplay_status_name(r->status), r->message);
@@ -677,15 +864,64 @@ int main(int argc, char **argv)
         print_options_table(names, res, done, &c);
         print_over_capacity(c.trace, res, done);
     }
-    if (interrupted)
-        fprintf(stderr, "replay: interrupted; the current run is marked \"interrupted\"\n");
+    size_t ran = 0;
+    for (size_t i = 0; i < done; i++)
+        ran += res[i].status != VREPLAY_RUN_NOT_APPLICABLE;
+    if (!interrupted && !failed && done == n && ran == 0) {
+        /* Nothing was replayed: a failure, each policy saying why. */
+        for (size_t i = 0; i < done; i++)
+            fprintf(stderr, "replay: %s: not run: %s\n", names[i], res[i].message);
+        fprintf(stderr, "replay: no policy could run %s (a device of %" PRIu64 " bytes):"
+                        " nothing was replayed%s\n",
+                c.trace, res[0].capacity, db ? " or logged" : "");
+        failed = 1;
+    }
     if (db) {
-        if (vdb_close(db, err, sizeof err)) {
+        if (vdb_close(db, err, sizeof err) && !db_failed) {
             fprintf(stderr, "replay: %s\n", err);
+            db_failed = 1;
+        }
+        if (db_failed) {
+            fprintf(stderr, "replay: %s: the database failed: the runs before the failure are"
+                            " logged; the run it hit is marked failed, or reads 'failed' with"
+                            " no end time if even that could not be written\n",
+                    c.db_path);
             failed = 1;
-        } else {
+        } else if (logged) {
             printf("logged to %s\n", c.db_path);
         }
+    }
+    if (interrupted) {
+        /* Say what the signal stopped, and only that. */
+        const char *sig = signal_name(interrupted);
+        char rest[512];
+        size_t stop_at = done && res[done - 1].status == VREPLAY_RUN_INTERRUPTED ? done - 1 : done;
+        not_run_list(names, done, n, rest, sizeof rest);
+        if (stop_at < done) {
+            const vreplay_result *r = &res[stop_at];
+            const char *where = r->message;
+            if (!db)
+                fprintf(stderr, "replay: stopped by %s: the %s run was stopped (%s); nothing is"
+                                " logged (--no-db)", sig, names[stop_at], where);
+            else if (db_failed)
+                fprintf(stderr, "replay: stopped by %s: the %s run was stopped (%s)", sig,
+                        names[stop_at], where);
+            else
+                fprintf(stderr, "replay: stopped by %s: the %s run is marked \"interrupted\" in"
+                                " %s (run %" PRId64 ", %s)", sig, names[stop_at], c.db_path,
+                        r->run_id, where);
+        } else if (done == 0) {
+            fprintf(stderr, "replay: stopped by %s before the first run: no run was started,"
+                            " nothing was logged", sig);
+        } else if (done < n) {
+            fprintf(stderr, "replay: stopped by %s after the %s run, between runs: no run was"
+                            " in progress", sig, names[done - 1]);
+        } else {
+            fprintf(stderr, "replay: %s received after the last run: every run had ended", sig);
+        }
+        fprintf(stderr, "%s%s\n", rest[0] ? "; not run: " : "", rest);
+        free(res);
+        return 128 + interrupted;
     }
     free(res);
     return failed ? 1 : 0;

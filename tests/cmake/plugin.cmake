@@ -9,6 +9,7 @@ function(vram_test_plugin name)
 endfunction()
 vram_test_plugin(vram_test_plugin_bad ${CMAKE_CURRENT_SOURCE_DIR}/plugins/bad_plugin.c)
 vram_test_plugin(vram_test_plugin_no_entry ${CMAKE_CURRENT_SOURCE_DIR}/plugins/no_entry.c)
+vram_test_plugin(vram_test_plugin_crash ${CMAKE_CURRENT_SOURCE_DIR}/plugins/crash_plugin.c)
 # no_entry exports its one function: it is a library, just not a plugin.
 set_target_properties(vram_test_plugin_no_entry PROPERTIES C_VISIBILITY_PRESET default)
 
@@ -91,4 +92,23 @@ if(TARGET plain_fuzz_heap_plugin)
       PASS_REGULAR_EXPRESSION "fuzz: fuzz_heap_plugin: plugin:${bug}: op [0-9]+: "
       TIMEOUT 60)
   endforeach()
+endif()
+
+# --isolate: plugins that crash or hang (tests/plugins/crash_plugin.c).
+if(TARGET test_plugin_isolate)
+  add_dependencies(test_plugin_isolate vram_test_plugin_crash vram_firstfit)
+  target_compile_definitions(test_plugin_isolate PRIVATE
+    VRAM_TEST_PLUGIN_CRASH="$<TARGET_FILE:vram_test_plugin_crash>"
+    VRAM_TEST_EXAMPLES_DIR="$<TARGET_FILE_DIR:vram_firstfit>")
+endif()
+if(TARGET replay)
+  # The command line: the crashing plugin between two built-in policies; both
+  # of theirs are in the table, its run failed with the line, exit status 1.
+  add_test(NAME plugin_cli_isolate
+           COMMAND sh -c "\"$@\" 2>&1; echo \"exit status $?\"" sh $<TARGET_FILE:replay> --no-db --quiet
+                   --isolate --policy tlsf,plugin:$<TARGET_FILE:vram_test_plugin_crash>:abort,bestfit
+                   ${PROJECT_SOURCE_DIR}/tests/data/small.trace)
+  set_tests_properties(plugin_cli_isolate PROPERTIES
+    PASS_REGULAR_EXPRESSION "replay: plugin:abort: failed: [^\n]*small\\.trace:15: plugin:abort crashed in this event: signal 6 \\([^)]*\\) \\(--isolate\\)\n.*\n\\| bestfit \\| 624\\.000 KiB \\|[^\n]*\n\\| tlsf \\| 624\\.000 KiB \\|[^\n]*\n\\| plugin:abort \\(failed\\) \\|.*exit status 1\n$"
+    TIMEOUT 60)
 endif()
