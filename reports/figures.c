@@ -148,10 +148,19 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
     vrep_param_str(base, "unit", unit_of(r));
     vrep_param_str(base, "datadir", r->paths.data);
     if (!any_samples) {
+        /* why, run by run: not finished, --sample-every 0, or ended before the first */
+        char why[sizeof pl->fig[0].why] = "no run has samples (";
+        for (size_t i = 0; i < r->n; i++) {
+            char one[256];
+            vrep_run_why_no_samples(&r->s[i].run, one, sizeof one);
+            size_t used = strlen(why);
+            snprintf(why + used, sizeof why - used, "%s%s", i ? "; " : "", one);
+        }
+        size_t used = strlen(why);
+        snprintf(why + used, sizeof why - used, ")");
         for (int k = 0; k < FIG_COUNT; k++)
             if (k != FIG_LATENCY)
-                snprintf(pl->fig[k].why, sizeof pl->fig[k].why,
-                         "no run has samples (replay with --sample-every N > 0)");
+                snprintf(pl->fig[k].why, sizeof pl->fig[k].why, "%s", why);
     } else if (!pl->strips) {
         snprintf(pl->fig[FIG_HEAPMAP].why, sizeof pl->fig[FIG_HEAPMAP].why,
                  "no run could be replayed to the event (see the runs table)");

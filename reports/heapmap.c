@@ -77,6 +77,14 @@ static void on_event(void *ctx, uint64_t event_index, vram_manager *const *lanes
     c->stop = 1;
 }
 
+/* The replay's progress callback: a signal (vrep_stop) ends the replay too. */
+static void poll_stop(void *ctx, uint64_t events)
+{
+    (void)events;
+    if (vrep_stop)
+        ((capture *)ctx)->stop = 1;
+}
+
 /* 1 when the file's CRC-32 is `hex` (or the run recorded none). */
 static int same_crc(const char *path, const char *hex)
 {
@@ -100,11 +108,13 @@ static vram_status pick_event(const vrep_paths *p, vrep_series *s, uint64_t at, 
     if (r)
         return r;
     sqlite3_bind_int64(st, 1, s->run.id);
-    if (sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_step(st) == SQLITE_ROW) {
         *event = (uint64_t)sqlite3_column_int64(st, 0);
-    else
-        snprintf(s->heap_note, sizeof s->heap_note,
-                 "no heap map: the run has no samples (replay with --sample-every N > 0)");
+    } else {
+        char why[256];
+        vrep_run_why_no_samples(&s->run, why, sizeof why);
+        snprintf(s->heap_note, sizeof s->heap_note, "no heap map: no samples (%s)", why);
+    }
     sqlite3_finalize(st);
     return VRAM_OK;
 }
@@ -178,7 +188,8 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
                          .bounds = &b,
                          .preempt_swap = strcmp(run->preempt_mode, "swap") == 0,
                          .stop = &c.stop, .inspect = on_event, .inspect_ctx = &c,
-                         .inspect_at = event};
+                         .inspect_at = event, .progress = poll_stop, .progress_ctx = &c,
+                         .progress_every = 4096};
     defrag_options(run->defrag, &o);
     vreplay_result *res = malloc(sizeof *res);
     if (!res) {
@@ -186,7 +197,10 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
         return VRAM_ENOHOST;
     }
     r = vreplay_run(&o, res);
-    if (c.status) {
+    if (vrep_stop) {
+        snprintf(err, errlen, "heap map of run %lld: stopped by a signal", (long long)run->id);
+        r = VRAM_EBUSY;
+    } else if (c.status) {
         snprintf(err, errlen, "heap map of run %lld: vram_manager_walk failed: %s",
                  (long long)run->id, vram_strerror(c.status));
         r = c.status;

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+
+#include "rdb.h"
 
 extern char **environ;
 
@@ -62,12 +65,26 @@ vram_status vrep_plot(const char *gnuplot, const char *script, const vrep_params
         snprintf(err, errlen, "cannot run %s (log %s): %s", gnuplot, log, strerror(rc));
         return VRAM_EIO;
     }
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
+    /* Waits looking at vrep_stop every 10 ms: a signal ends gnuplot too. */
+    int status, killed = 0;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid)
+            break;
+        if (got < 0 && errno != EINTR) {
             snprintf(err, errlen, "waiting for %s: %s", gnuplot, strerror(errno));
             return VRAM_EIO;
         }
+        if (vrep_stop && !killed) {
+            kill(pid, SIGKILL);
+            killed = 1;
+        }
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    if (killed) {
+        snprintf(err, errlen, "%s on %s: stopped by a signal", gnuplot, script);
+        return VRAM_EBUSY;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
         snprintf(err, errlen, "cannot run %s (see %s)", gnuplot, log);

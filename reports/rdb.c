@@ -10,6 +10,8 @@
 
 #include "db.h"
 
+volatile sig_atomic_t vrep_stop;
+
 struct vrep_db {
     sqlite3 *h;
     char *path;
@@ -185,7 +187,7 @@ vram_status vrep_sql_to_dat(vrep_db *db, sqlite3_stmt *st, const char *path, lon
         fprintf(f, " %s", sqlite3_column_name(st, c));
     fputc('\n', f);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!vrep_stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         for (int c = 0; c < cols; c++) {
             if (c)
                 fputc('\t', f);
@@ -195,7 +197,10 @@ vram_status vrep_sql_to_dat(vrep_db *db, sqlite3_stmt *st, const char *path, lon
         ++*rows;
     }
     vram_status res = VRAM_OK;
-    if (rc != SQLITE_DONE) {
+    if (vrep_stop) {
+        snprintf(err, errlen, "%s: stopped by a signal", path);
+        res = VRAM_EBUSY;
+    } else if (rc != SQLITE_DONE) {
         snprintf(err, errlen, "%s: %s", db->path, sqlite3_errmsg(db->h));
         res = VRAM_EIO;
     }

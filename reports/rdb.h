@@ -3,12 +3,19 @@
 #ifndef VREP_RDB_H
 #define VREP_RDB_H
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stddef.h>
 
 #include "vram/status.h"
 
 typedef struct vrep_db vrep_db;
+
+/* The number of the signal (SIGINT, SIGTERM, SIGHUP) that asked the report to
+ * stop, 0 while none has (set by report.c's handler). The long loops - rows
+ * exported, the heap map's replay, a gnuplot run - look at it and stop with
+ * VRAM_EBUSY and "stopped by a signal" in err; report.c says what is left. */
+extern volatile sig_atomic_t vrep_stop;
 
 /* Opens `path` read-only and checks it is a vramlab results database of the
  * schema version this tool reads. O(1). Fails with VRAM_EIO and "PATH: why" in

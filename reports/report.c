@@ -12,8 +12,11 @@
  * Exit status: 0 the report was written (also when gnuplot is missing: the
  * data and summaries are written, the figures are not, and a warning says how
  * to install it); 1 the database, a run, the trace or a file failed (message
- * names it); 2 bad usage. */
+ * names it); 2 bad usage; 128 + N when signal N (SIGHUP, SIGINT, SIGTERM)
+ * stopped it: within 10 ms of the signal in gnuplot, in the heap map's
+ * replay or in an export, with index.html and summary.md left as they were. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,25 +98,35 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
     return vtrace_output_commit(&out, r->err, sizeof r->err);
 }
 
+/* VRAM_EBUSY once a signal has asked the report to stop (vrep_stop). */
+static vram_status stop_check(vrep_report *r, vram_status st)
+{
+    if (!st && vrep_stop) {
+        snprintf(r->err, sizeof r->err, "stopped by a signal");
+        return VRAM_EBUSY;
+    }
+    return st;
+}
+
 static vram_status run_report(vrep_report *r, vrep_figures *pl)
 {
     vram_status st = vrep_db_open(r->c.db, &r->db, r->err, sizeof r->err);
     if (!st)
-        st = vrep_select(r);
+        st = stop_check(r, vrep_select(r));
     if (!st && !make_dir(r->paths.data, r->err, sizeof r->err))
         st = VRAM_EIO;
     for (size_t i = 0; i < r->n && !st; i++) {
-        st = vrep_export(&r->paths, &r->s[i], r->err, sizeof r->err);
+        st = stop_check(r, vrep_export(&r->paths, &r->s[i], r->err, sizeof r->err));
         pl->ops |= r->s[i].ops;
     }
     for (size_t i = 0; i < r->n && !st; i++)
         st = vrep_export_missing_ops(&r->paths, &r->s[i], pl->ops, r->err, sizeof r->err);
     if (!st)
-        st = vrep_heapmap(&r->paths, r->s, r->n, r->c.at, pl->yt, sizeof pl->yt, &pl->strips,
-                          r->err, sizeof r->err);
+        st = stop_check(r, vrep_heapmap(&r->paths, r->s, r->n, r->c.at, pl->yt, sizeof pl->yt,
+                                        &pl->strips, r->err, sizeof r->err));
     if (st)
         return st;
-    st = vrep_figures_draw(r, pl);
+    st = stop_check(r, vrep_figures_draw(r, pl));
     if (st)
         return st;
     const char *trace = strrchr(r->s[0].run.trace, '/');
@@ -126,6 +139,34 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     vrep_page page = {.title = title, .s = r->s, .n = r->n, .pairs = r->pairs,
                       .npairs = r->npairs, .figs = pl->fig, .nfigs = FIG_COUNT};
     return vrep_index_html(&r->paths, &page, r->err, sizeof r->err);
+}
+
+static void on_signal(int sig)
+{
+    if (!vrep_stop)
+        vrep_stop = sig;
+}
+
+/* SIGINT, SIGTERM and SIGHUP set vrep_stop (one the shell ignored stays
+ * ignored); a second signal changes nothing. */
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
 int main(int argc, char **argv)
@@ -143,12 +184,24 @@ int main(int argc, char **argv)
         r->paths.out = r->c.out;
         snprintf(r->paths.data, sizeof r->paths.data, "%s/data", r->c.out);
         vrep_figures_init(pl, r->c.at);
-        if (run_report(r, pl)) {
+        catch_signals();
+        vram_status st = run_report(r, pl);
+        if (st && vrep_stop) {
+            fprintf(stderr, "report: stopped by %s: %s/index.html and %s/summary.md are as they"
+                            " were; %s/data and the figures may be partly rewritten\n",
+                    signal_name(vrep_stop), r->c.out, r->c.out, r->c.out);
+            rc = 128 + vrep_stop;
+        } else if (st) {
             fprintf(stderr, "report: %s\n", r->err);
             rc = r->bad_usage ? 2 : 1;
         } else {
             printf("report: %zu run(s) -> %s/index.html, %s/summary.md\n", r->n, r->c.out,
                    r->c.out);
+            if (vrep_stop) {
+                fprintf(stderr, "report: %s received after the report was written: it is"
+                                " complete\n", signal_name(vrep_stop));
+                rc = 128 + vrep_stop;
+            }
         }
     }
     vrep_db_close(r->db);

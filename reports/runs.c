@@ -29,7 +29,8 @@ typedef struct col_spec {
 #define TEXT(f, col) {col, COL_TEXT, offsetof(vrep_run, f), sizeof(((vrep_run *)0)->f)}
 
 static const col_spec columns[] = {
-    I64(id), TEXT(policy, "policy"), TEXT(status, "status"), TEXT(backend, "backend"),
+    I64(id), TEXT(policy, "policy"), TEXT(status, "status"), TEXT(ended, "ended"),
+    TEXT(backend, "backend"),
     TEXT(evict_policy, "evict_policy"), TEXT(crc32, "trace_crc32"), TEXT(trace, "trace"),
     TEXT(options, "options"), TEXT(defrag, "defrag"), TEXT(layout, "layout"), TEXT(detail, "detail"), I64(capacity),
     I64(events), I64(sample_every), I64(samples), I64(peak_footprint), I64(peak_live),
@@ -64,6 +65,21 @@ static void read_column(sqlite3_stmt *st, int c, const col_spec *spec, vrep_run 
         break;
     }
     }
+}
+
+int vrep_run_finished(const vrep_run *r) { return r->ended[0] != '\0'; }
+
+void vrep_run_why_no_samples(const vrep_run *r, char *buf, size_t len)
+{
+    if (!vrep_run_finished(r))
+        snprintf(buf, len, "run %lld is not finished: in progress, or killed before it was"
+                           " marked, with no sample written",
+                 (long long)r->id);
+    else if (r->sample_every == 0)
+        snprintf(buf, len, "run %lld was replayed with --sample-every 0", (long long)r->id);
+    else
+        snprintf(buf, len, "run %lld (%s) ended before its first sample", (long long)r->id,
+                 r->status);
 }
 
 /* "1-5" or "1, 4, 9" (the first few) for messages. */
@@ -167,6 +183,57 @@ static vram_status parse_list(const char *opt, const char *list, int64_t **ids, 
     return VRAM_OK;
 }
 
+/* The runs not finished that the default selection left out (those after
+ * run `first`, the oldest chosen), named in a note on stderr; with nothing
+ * chosen (`chosen` 0), the error for a database without a finished run. */
+static vram_status note_unfinished(vrep_db *db, const char *share, int64_t first, size_t chosen,
+                                   char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    vram_status s = vrep_sql_prepare(db, share, "unfinished_runs", &st, err, errlen);
+    if (s)
+        return s;
+    char list[512] = "";
+    size_t used = 0;
+    int64_t count = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (chosen && id < first)
+            continue;
+        if (count++ < 8 && used + 1 < sizeof list) {
+            int w = snprintf(list + used, sizeof list - used, "%s%lld (%s)", used ? ", " : "",
+                             (long long)id, (const char *)sqlite3_column_text(st, 1));
+            used += w > 0 ? (size_t)w : 0;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s: selecting runs: %s", vrep_db_path(db),
+                 sqlite3_errmsg(sqlite3_db_handle(st)));
+        sqlite3_finalize(st);
+        return VRAM_EIO;
+    }
+    sqlite3_finalize(st);
+    if (!chosen) {
+        if (count == 0)
+            snprintf(err, errlen, "%s: no runs (replay has written none to this database)",
+                     vrep_db_path(db));
+        else
+            snprintf(err, errlen,
+                     "%s: no finished run: the %lld run(s) in it were never marked (in"
+                     " progress, or killed before their end): %s%s; --runs ID reports one as it"
+                     " stands",
+                     vrep_db_path(db), (long long)count, list, count > 8 ? ", ..." : "");
+        return VRAM_ENOTFOUND;
+    }
+    if (count)
+        fprintf(stderr,
+                "report: note: %s: left out %lld run(s) not finished (in progress, or killed"
+                " before they were marked): %s%s; --runs ID reports one as it stands\n",
+                vrep_db_path(db), (long long)count, list, count > 8 ? ", ..." : "");
+    return VRAM_OK;
+}
+
 static vram_status default_ids(vrep_db *db, const char *share, int64_t **ids, size_t *n,
                                char *err, size_t errlen)
 {
@@ -199,12 +266,10 @@ static vram_status default_ids(vrep_db *db, const char *share, int64_t **ids, si
         snprintf(err, errlen, "%s: selecting runs: %s", vrep_db_path(db),
                  sqlite3_errmsg(sqlite3_db_handle(st)));
         s = VRAM_EIO;
-    } else if (k == 0) {
-        snprintf(err, errlen, "%s: no runs (replay has written none to this database)",
-                 vrep_db_path(db));
-        s = VRAM_ENOTFOUND;
     }
     sqlite3_finalize(st);
+    if (!s)
+        s = note_unfinished(db, share, k ? v[0] : 0, k, err, errlen);
     if (s) {
         free(v);
         return s;

@@ -13,6 +13,7 @@
 typedef struct vrep_run {
     int64_t id;
     char policy[32], status[16], backend[16], evict_policy[32], crc32[16], defrag[32];
+    char ended[40];           /* "" when the run was never marked: in progress, or killed */
     char trace[1024], options[1024], layout[512], detail[512];
     int64_t capacity, events, sample_every, samples;
     int64_t peak_footprint, peak_live;
@@ -31,6 +32,14 @@ typedef struct vrep_run {
     int64_t evictions_weight, evictions_kv, evictions_adapter, evictions_other;
 } vrep_run;
 
+/* 1 when the run was marked at its end (ok, failed or interrupted, with an end
+ * time); 0 while it is in progress or when its process was killed first. */
+int vrep_run_finished(const vrep_run *r);
+
+/* Why the run has no samples, in words ("not finished: killed or in progress
+ * before its first sample was written", "replayed with --sample-every 0", ...). */
+void vrep_run_why_no_samples(const vrep_run *r, char *buf, size_t len);
+
 /* Loads run `id`'s summary. O(samples of the run). VRAM_ENOTFOUND with
  * "PATH: no run with id N (runs: ...)" when there is none; VRAM_EIO when the
  * SQL fails. */
@@ -38,11 +47,14 @@ vram_status vrep_run_load(vrep_db *db, const char *share, int64_t id, vrep_run *
                           char *err, size_t errlen);
 
 /* The runs to report: `list` ("3,5,7", the value of option `opt`) when not NULL,
- * each checked to exist, else sql/default_runs.sql. *ids is malloc'ed.
- * VRAM_EINVAL "OPT: \"x\" is not a run id" for a malformed list,
- * VRAM_ENOTFOUND "PATH: no run with id N (runs: 1-5)" for an unknown id or
- * "PATH: no runs (replay wrote none)" for an empty database, VRAM_EIO when the
- * SQL fails, VRAM_ENOHOST without memory. */
+ * each checked to exist, else sql/default_runs.sql: the newest finished run
+ * (vrep_run_finished) of each policy over the trace of the newest finished
+ * run; the runs not finished that it leaves out are named in a note on
+ * stderr. *ids is malloc'ed. VRAM_EINVAL "OPT: \"x\" is not a run id" for a
+ * malformed list, VRAM_ENOTFOUND "PATH: no run with id N (runs: 1-5)" for an
+ * unknown id, "PATH: no runs (replay wrote none)" for an empty database or
+ * "PATH: no finished run ..." when no run was marked, VRAM_EIO when the SQL
+ * fails, VRAM_ENOHOST without memory. */
 vram_status vrep_runs_select(vrep_db *db, const char *share, const char *opt, const char *list,
                              int64_t **ids, size_t *n, char *err, size_t errlen);
 

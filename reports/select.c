@@ -23,6 +23,12 @@ static vram_status add_series(vrep_report *r, vrep_db *db, char prefix, const in
         if (st)
             return st;
         snprintf(s->tag, sizeof s->tag, "%c%lld", prefix, (long long)ids[i]);
+        if (!vrep_run_finished(&s->run))
+            fprintf(stderr,
+                    "report: warning: %s: run %lld (%s) is not finished (in progress, or killed"
+                    " before it was marked): its summary columns are n/a and its figures hold"
+                    " the rows it wrote before\n",
+                    vrep_db_path(db), (long long)ids[i], s->run.policy);
         r->n++;
     }
     return VRAM_OK;

@@ -97,6 +97,76 @@ static void test_bad_outputs(void)
     unsetenv("VREPORT_GNUPLOT");
 }
 
+#define UNF "cli_report_unfinished.db"
+
+/* A run as a replay killed during it leaves it: the row inserted before its
+ * rows, 'failed' with no end time and the detail "not finished ...", for the
+ * policy and trace of run `like`. */
+static void add_unfinished_run(const char *path, int like)
+{
+    sqlite3 *db;
+    assert_true(sqlite3_open(path, &db) == SQLITE_OK);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
+             " capacity, sample_every, tool_version, started, status, detail)"
+             " SELECT trace, trace_crc32, trace_bytes, model, engine, policy, backend, capacity,"
+             " sample_every, tool_version, started, 'failed', 'not finished: in progress, or the"
+             " process was killed or crashed, or the database failed before the run was marked'"
+             " FROM runs WHERE id = %d",
+             like);
+    assert_true(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Runs that never finished (issue 13, item 6): the default selection leaves
+ * them out and says so; named with --runs, one is reported with a warning and
+ * its missing figures are explained by the run, not by --sample-every; a
+ * database holding only such runs is an error. */
+static void test_unfinished_runs(void)
+{
+    setenv("VREPORT_GNUPLOT", "/nonexistent/gnuplot", 1);
+    remove(UNF);
+    remove(UNF "-wal");
+    remove(UNF "-shm");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit,tlsf", "--db", UNF,
+               CLI_DATA "small.trace");
+    add_unfinished_run(UNF, 1); /* run 3: bestfit, killed */
+    assert_true(system("rm -rf " OUT) == 0);
+    CLI_EXPECT(0, TEXTS("report: note: " UNF ": left out 1 run(s) not finished (in progress, or"
+                        " killed before they were marked): 3 (bestfit)"),
+               "report", UNF, "-o", OUT);
+    static char md[CLI_OUT_MAX];
+    cli_slurp(OUT "/summary.md", md);
+    expect_true(strstr(md, UNF " run 1,") != NULL && strstr(md, UNF " run 2,") != NULL);
+    expect_true(strstr(md, UNF " run 3,") == NULL);
+
+    CLI_EXPECT(0, TEXTS("report: warning: " UNF ": run 3 (bestfit) is not finished (in progress,"
+                        " or killed before it was marked)"),
+               "report", UNF, "-o", OUT, "--runs", "3");
+    cli_slurp(OUT "/summary.md", md);
+    expect_true(strstr(md, "no run has samples (run 3 is not finished: in progress, or killed"
+                           " before it was marked, with no sample written)") != NULL);
+    expect_true(strstr(md, "--sample-every N > 0") == NULL);
+
+    /* only unfinished runs: nothing to report by default */
+    remove(UNF);
+    remove(UNF "-wal");
+    remove(UNF "-shm");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--db", UNF,
+               CLI_DATA "small.trace");
+    add_unfinished_run(UNF, 1);
+    sqlite3 *db;
+    assert_true(sqlite3_open(UNF, &db) == SQLITE_OK);
+    assert_true(sqlite3_exec(db, "DELETE FROM runs WHERE id = 1", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CLI_EXPECT(1, TEXTS(UNF ": no finished run: the 1 run(s) in it were never marked (in progress,"
+                        " or killed before their end): 2 (bestfit); --runs ID reports one as it"
+                        " stands"),
+               "report", UNF, "-o", OUT);
+    unsetenv("VREPORT_GNUPLOT");
+}
+
 int main(void)
 {
     assert_true(system("rm -rf " OUT) == 0);
@@ -105,5 +175,6 @@ int main(void)
     test_bad_databases();
     test_bad_runs();
     test_bad_outputs();
+    test_unfinished_runs();
     return test_finish("cli_report");
 }

@@ -3,7 +3,7 @@
 -- over the peak-live lower bound (NULL without a bounds row). The preemption
 -- columns are NULL for runs of version-1 traces (no preempt_mode), Belady's
 -- too (its pass counts 0 there).
-SELECT r.id, r.policy, r.status, r.backend, r.trace, r.trace_crc32, r.evict_policy,
+SELECT r.id, r.policy, r.status, r.ended, r.backend, r.trace, r.trace_crc32, r.evict_policy,
        r.options, r.defrag, r.layout, r.detail, r.capacity, r.events, r.sample_every,
        r.peak_footprint, b.peak_live,
        CAST(r.peak_footprint AS REAL) / NULLIF(b.peak_live, 0) AS footprint_ratio,
