@@ -2,11 +2,15 @@
  * failure handling and fault injection. */
 #include "db.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 /* sim/schema.sql is this text verbatim (tests/test_db_schema.c compares them). */
 static const char schema_sql[] =
@@ -171,8 +175,14 @@ static const char schema_sql[] =
 
 const char *vdb_schema_sql(void) { return schema_sql; }
 
+/* The row tables, staged per connection (see "Staging" below). */
+enum { T_SAMPLES, T_EVENTS, T_LATENCY, T_LATENCY_SUMMARY, T_BOUNDS, T_COUNT };
+static const char *const table_name[T_COUNT] = {"samples", "events", "latency",
+                                                "latency_summary", "bounds"};
+
 enum {
-    ST_BEGIN,
+    ST_BEGIN,           /* the staging transaction (TEMP tables only: no lock on the file) */
+    ST_BEGIN_IMMEDIATE, /* a flush: takes the file's write lock at once (busy handler) */
     ST_COMMIT,
     ST_ROLLBACK,
     ST_RUN_BEGIN,
@@ -182,21 +192,24 @@ enum {
     ST_LATENCY,
     ST_LATENCY_SUMMARY,
     ST_BOUNDS,
-    ST_COUNT
+    ST_COPY,            /* ST_COPY + t: copy staged table t into the file */
+    ST_CLEAR = ST_COPY + T_COUNT, /* ST_CLEAR + t: empty staged table t */
+    ST_COUNT = ST_CLEAR + T_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_RUN_BEGIN] =
-        "INSERT INTO runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
+        "INSERT INTO main.runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
         " evict_policy, capacity, sample_every, check_every, options, layout, tool_version,"
         " defrag, time_every, caching_conf, tensor_cache, started, status, detail) VALUES (?1, ?2, ?3, ?4,"
         " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
         " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'failed', '" VDB_NOT_FINISHED "')",
     [ST_RUN_END] =
-        "UPDATE runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
+        "UPDATE main.runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
         " events = ?4, steps = ?5, requests = ?6, skipped = ?7, errors = ?8, ooms = ?9,"
         " ooms_despite_free = ?10, evictions = ?11, rematerialisations = ?12, bytes_evicted = ?13,"
         " bytes_rematerialised = ?14, peak_footprint = ?15, peak_in_use = ?16, peak_live = ?17,"
@@ -211,49 +224,136 @@ static const char *const stmt_sql[ST_COUNT] = {
         " evictions_other = ?46"
         " WHERE id = ?1",
     [ST_SAMPLE] =
-        "INSERT INTO samples (run_id, event_index, line, ts_us, live_bytes, requested, in_use,"
-        " footprint, reserved, free_bytes, largest_free, free_blocks, ext_frag, internal_waste,"
-        " handles, resident_handles, evictions, bytes_rematerialised, modelled_ms)"
+        "INSERT INTO temp.stage_samples (run_id, event_index, line, ts_us, live_bytes, requested,"
+        " in_use, footprint, reserved, free_bytes, largest_free, free_blocks, ext_frag,"
+        " internal_waste, handles, resident_handles, evictions, bytes_rematerialised, modelled_ms)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
         " ?19)",
     [ST_EVENT] =
-        "INSERT INTO events (run_id, event_index, line, kind, op, id, key, size, free_bytes,"
-        " largest_free, despite_free, count, bytes, message)"
+        "INSERT INTO temp.stage_events (run_id, event_index, line, kind, op, id, key, size,"
+        " free_bytes, largest_free, despite_free, count, bytes, message)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [ST_LATENCY] = "INSERT INTO latency (run_id, op, lo_ns, hi_ns, count) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_LATENCY] = "INSERT INTO temp.stage_latency (run_id, op, lo_ns, hi_ns, count)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_LATENCY_SUMMARY] =
-        "INSERT INTO latency_summary (run_id, op, count, mean_ns, min_ns, p50_ns, p90_ns, p99_ns,"
-        " p999_ns, max_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO temp.stage_latency_summary (run_id, op, count, mean_ns, min_ns, p50_ns,"
+        " p90_ns, p99_ns, p999_ns, max_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_BOUNDS] =
-        "INSERT INTO bounds (run_id, events, capacity, peak_live, peak_live_event, peak_live_line,"
-        " peak_live_kv, peak_live_other, belady_exact, evictable_size, belady_evictions,"
-        " belady_rematerialisations, belady_bytes_rematerialised, belady_ooms,"
+        "INSERT INTO temp.stage_bounds (run_id, events, capacity, peak_live, peak_live_event,"
+        " peak_live_line, peak_live_kv, peak_live_other, belady_exact, evictable_size,"
+        " belady_evictions, belady_rematerialisations, belady_bytes_rematerialised, belady_ooms,"
         " belady_preemptions, belady_preempted_bytes)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [ST_COPY + T_SAMPLES] = "INSERT INTO main.samples SELECT * FROM temp.stage_samples",
+    [ST_COPY + T_EVENTS] = "INSERT INTO main.events SELECT * FROM temp.stage_events",
+    [ST_COPY + T_LATENCY] = "INSERT INTO main.latency SELECT * FROM temp.stage_latency",
+    [ST_COPY + T_LATENCY_SUMMARY] =
+        "INSERT INTO main.latency_summary SELECT * FROM temp.stage_latency_summary",
+    [ST_COPY + T_BOUNDS] = "INSERT INTO main.bounds SELECT * FROM temp.stage_bounds",
+    [ST_CLEAR + T_SAMPLES] = "DELETE FROM temp.stage_samples",
+    [ST_CLEAR + T_EVENTS] = "DELETE FROM temp.stage_events",
+    [ST_CLEAR + T_LATENCY] = "DELETE FROM temp.stage_latency",
+    [ST_CLEAR + T_LATENCY_SUMMARY] = "DELETE FROM temp.stage_latency_summary",
+    [ST_CLEAR + T_BOUNDS] = "DELETE FROM temp.stage_bounds",
 };
 
 #define DB_DEFAULT_BATCH 4096u
 
-/* State: `in_txn` is 1 exactly while a BEGIN is open; `pending` counts the rows
- * written since it; `failed` is set by the first failed write and never
+/* Staging. A row is first inserted into a TEMP copy of its table (memory,
+ * private to this connection: no lock on the file is taken), inside a
+ * transaction of the TEMP tables alone (`in_txn`). A flush copies the staged
+ * rows into the file and empties the copies in one short BEGIN IMMEDIATE
+ * transaction: the file's write lock is held only for that copy, never while
+ * the replay computes, so other writers wait milliseconds, not a run. A flush
+ * happens when `batch` rows are staged, at the first row staged VDB_FLUSH_MS
+ * after the oldest one, before a run row is inserted, at the end of each run
+ * (with the run's final status, in the same transaction) and at close.
+ *
+ * Waiting: every statement that takes the write lock goes through the busy
+ * handler, which backs off (1, 2, 4 ... 64 ms, with jitter) until
+ * `busy_timeout_ms` have passed; a statement that reports SQLITE_BUSY without
+ * a transaction open (where SQLite does not call the handler: WAL recovery,
+ * a changing journal mode) is retried the same way. `busy_ms` is the total
+ * waited, for the message when the wait ends without the lock.
+ *
+ * State: `in_txn` is 1 exactly while the staging BEGIN is open; `pending`
+ * counts the rows staged since the last flush, `staged` has bit t set when
+ * table t has some; `failed` is set by the first failed write and never
  * cleared (see the consistency rule in db.h). */
 struct vdb {
     sqlite3 *h;
     sqlite3_stmt *st[ST_COUNT];
-    unsigned batch, pending;
+    unsigned batch, pending, staged;
     int in_txn, failed;
+    uint64_t first_pending_ns;
+    unsigned busy_timeout_ms;
+    uint64_t busy_since_ns, busy_ms, busy_seed;
+    volatile sig_atomic_t *stop; /* set while opening: a signal ends the wait */
     uint64_t steps, fault_at;
     int fault_persistent, faulting;
     char err[768];
     char path[];
 };
 
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ;
+}
+
+/* One back-off step of a wait that began at busy_since_ns: 0 when the wait
+ * has lasted busy_timeout_ms, else sleeps for the n-th step and returns 1. */
+static int back_off(vdb *db, int n)
+{
+    uint64_t now = mono_ns();
+    if (n == 0)
+        db->busy_since_ns = now;
+    uint64_t waited = (now - db->busy_since_ns) / 1000000u;
+    if (waited >= db->busy_timeout_ms || (db->stop && *db->stop))
+        return 0;
+    unsigned ms = n < 6 ? 1u << n : 64u;
+    db->busy_seed = db->busy_seed * 6364136223846793005u + 1442695040888963407u;
+    ms += (unsigned)(db->busy_seed >> 33) % (ms / 2 + 1); /* jitter: writers do not march in step */
+    if (ms > db->busy_timeout_ms - waited)
+        ms = (unsigned)(db->busy_timeout_ms - waited);
+    sleep_ms(ms);
+    db->busy_ms += ms;
+    return 1;
+}
+
+/* SQLite's busy handler: called while another connection holds the lock. */
+static int busy_handler(void *ctx, int n) { return back_off(ctx, n); }
+
 static void db_fail(vdb *db, const char *what, const char *why)
 {
     snprintf(db->err, sizeof db->err, "%s: %s: %s", db->path, what, why);
 }
 
-/* The one place statements run: counts steps, injects faults, resets. */
+/* A failure's words: SQLite's message, and for a lock that never came, how
+ * long it was waited for. */
+static void db_fail_rc(vdb *db, const char *what, int rc)
+{
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        char why[320];
+        snprintf(why, sizeof why,
+                 "%s (other writers held it for more than %.1f s, the limit on waiting)",
+                 sqlite3_errmsg(db->h), db->busy_timeout_ms / 1000.0);
+        db_fail(db, what, why);
+    } else {
+        db_fail(db, what, sqlite3_errmsg(db->h));
+    }
+}
+
+/* The one place statements run: counts steps, injects faults, retries a
+ * busy statement outside a transaction, resets. */
 static int db_step(vdb *db, sqlite3_stmt *s, const char *what)
 {
     db->steps++;
@@ -265,19 +365,26 @@ static int db_step(vdb *db, sqlite3_stmt *s, const char *what)
         rc = SQLITE_IOERR;
         db_fail(db, what, "disk I/O error (injected fault)");
     } else {
-        rc = sqlite3_step(s);
+        for (int n = 0;; n++) {
+            rc = sqlite3_step(s);
+            if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || !sqlite3_get_autocommit(db->h) ||
+                !back_off(db, n))
+                break;
+            sqlite3_reset(s);
+        }
         if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-            db_fail(db, what, sqlite3_errmsg(db->h));
+            db_fail_rc(db, what, rc);
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-/* After a failed write: roll back the open batch and refuse further writes. */
+/* After a failed write: roll back what is open (the staged rows, or a flush
+ * half done) and refuse further writes. */
 static vram_status db_broken(vdb *db)
 {
-    if (db->in_txn && !sqlite3_get_autocommit(db->h)) {
+    if (!sqlite3_get_autocommit(db->h)) {
         char keep[sizeof db->err];
         memcpy(keep, db->err, sizeof keep);
         sqlite3_step(db->st[ST_ROLLBACK]);
@@ -286,22 +393,47 @@ static vram_status db_broken(vdb *db)
     }
     db->in_txn = 0;
     db->pending = 0;
+    db->staged = 0;
     db->failed = 1;
     return VRAM_EIO;
 }
 
-static vram_status db_commit(vdb *db)
+/* Copies the staged rows into the file, then runs `extra` (bound, or NULL),
+ * in one write transaction. */
+static vram_status db_flush(vdb *db, sqlite3_stmt *extra, const char *extra_what)
 {
-    if (!db->in_txn)
+    if (db->in_txn) {
+        /* ends the staging transaction: TEMP tables only, nothing reaches the file */
+        if (db_step(db, db->st[ST_COMMIT], "committing"))
+            return db_broken(db);
+        db->in_txn = 0;
+    }
+    if (!db->staged && !extra)
         return VRAM_OK;
+    if (db_step(db, db->st[ST_BEGIN_IMMEDIATE], "beginning a write transaction"))
+        return db_broken(db);
+    for (int t = 0; t < T_COUNT; t++) {
+        if (!(db->staged & 1u << t))
+            continue;
+        char what[64];
+        snprintf(what, sizeof what, "writing the %s", table_name[t]);
+        if (db_step(db, db->st[ST_COPY + t], what) ||
+            db_step(db, db->st[ST_CLEAR + t], "clearing the staged rows"))
+            return db_broken(db);
+    }
+    if (extra && db_step(db, extra, extra_what))
+        return db_broken(db);
     if (db_step(db, db->st[ST_COMMIT], "committing"))
         return db_broken(db);
-    db->in_txn = 0;
     db->pending = 0;
+    db->staged = 0;
     return VRAM_OK;
 }
 
-/* Runs the bound row statement `k` inside the current batch. */
+static vram_status db_commit(vdb *db) { return db_flush(db, NULL, NULL); }
+
+/* Stages the bound row statement `k` (ST_SAMPLE ... ST_BOUNDS); flushes when
+ * `batch` rows are staged or the oldest is VDB_FLUSH_MS old. */
 static vram_status db_row(vdb *db, int k, const char *what)
 {
     if (db->failed) {
@@ -317,7 +449,11 @@ static vram_status db_row(vdb *db, int k, const char *what)
     }
     if (db_step(db, db->st[k], what))
         return db_broken(db);
-    if (++db->pending >= db->batch)
+    uint64_t now = mono_ns();
+    if (!db->pending++)
+        db->first_pending_ns = now;
+    db->staged |= 1u << (k - ST_SAMPLE);
+    if (db->pending >= db->batch || now - db->first_pending_ns >= VDB_FLUSH_MS * 1000000u)
         return db_commit(db);
     return VRAM_OK;
 }
@@ -347,13 +483,22 @@ static vram_status open_fail(vdb *db, char *err, size_t errlen, const char *what
     return VRAM_EIO;
 }
 
+/* sqlite3_step for the reads of vdb_open, waiting (back_off) while busy. */
+static int open_step(vdb *db, sqlite3_stmt *s)
+{
+    int rc;
+    for (int n = 0; (rc = sqlite3_step(s)) == SQLITE_BUSY && back_off(db, n); n++)
+        sqlite3_reset(s);
+    return rc;
+}
+
 static int schema_version_ok(vdb *db, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
     int ok = 0, rc = sqlite3_prepare_v2(db->h, "SELECT value FROM meta WHERE key = 'schema_version'",
                                         -1, &s, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
+        rc = open_step(db, s);
     if (rc == SQLITE_DONE) {
         if (err && errlen)
             snprintf(err, errlen,
@@ -385,7 +530,7 @@ static int ours_or_empty(vdb *db, char *err, size_t errlen)
                                 " FROM sqlite_master",
                                 -1, &s, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
+        rc = open_step(db, s);
     if (rc != SQLITE_ROW) {
         if (err && errlen)
             snprintf(err, errlen, "%s: cannot use the database: %s", db->path,
@@ -408,47 +553,169 @@ static int ours_or_empty(vdb *db, char *err, size_t errlen)
     return schema_version_ok(db, err, errlen);
 }
 
+/* Refuses, before SQLite creates or reads anything, a place where the
+ * database cannot be written: a read-only file, a directory that cannot take
+ * the new file or the WAL files beside an existing one. 1 when it may be
+ * tried (SQLite has the last word); 0 with err set. */
+static int writable_place(const char *path, char *err, size_t errlen)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = '\0'; /* "/x.db": the directory is "/" */
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(err, errlen, "%s: a directory, not a database file", path);
+            return 0;
+        }
+        if (!S_ISREG(st.st_mode))
+            return 1; /* a device or the like: SQLite says what it makes of it */
+        if (access(path, W_OK) != 0) {
+            snprintf(err, errlen,
+                     "%s: the database file is read-only (%s): no run can be logged into it;"
+                     " left untouched",
+                     path, strerror(errno));
+            return 0;
+        }
+        if (access(dir, W_OK) != 0) {
+            int e = errno;
+            char wal[1100], shm[1100];
+            snprintf(wal, sizeof wal, "%s-wal", path);
+            snprintf(shm, sizeof shm, "%s-shm", path);
+            if (access(wal, W_OK) == 0 && access(shm, W_OK) == 0)
+                return 1; /* the WAL files are there already and writable */
+            snprintf(err, errlen,
+                     "%s: cannot write beside the database: the directory %s is not writable"
+                     " (%s), and the database's WAL mode needs %s-wal and %s-shm there;"
+                     " left untouched",
+                     path, dir, strerror(e), path, path);
+            return 0;
+        }
+        return 1;
+    }
+    if (errno != ENOENT) {
+        snprintf(err, errlen, "%s: cannot open or create the database: %s", path,
+                 strerror(errno));
+        return 0;
+    }
+    int found = stat(dir, &st) == 0;
+    if (!found || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: cannot open or create the database: %s: %s", path, dir,
+                 strerror(found ? ENOTDIR : errno));
+        return 0;
+    }
+    if (access(dir, W_OK) != 0) {
+        snprintf(err, errlen,
+                 "%s: cannot create the database: the directory %s is not writable (%s)", path,
+                 dir, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+/* sqlite3_exec, waiting (back_off) while the database is busy. */
+static int open_exec(vdb *db, const char *sql)
+{
+    int rc;
+    for (int n = 0; (rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL)) == SQLITE_BUSY &&
+                    sqlite3_get_autocommit(db->h) && back_off(db, n);
+         n++)
+        ;
+    return rc;
+}
+
+/* Fails the open with SQLite's message; what was begun is rolled back. */
+static vram_status open_fail_rollback(vdb *db, char *err, size_t errlen, const char *what)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", sqlite3_errmsg(db->h));
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    if (err && errlen)
+        snprintf(err, errlen, "%s: %s: %s", db->path, what, why);
+    db_free(db);
+    return VRAM_EIO;
+}
+
 vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen)
 {
+    return vdb_open_stop(path, NULL, out, err, errlen);
+}
+
+vram_status vdb_open_stop(const char *path, volatile sig_atomic_t *stop, vdb **out, char *err,
+                          size_t errlen)
+{
     *out = NULL;
+    char why[4096] = "";
     if (err && errlen)
         err[0] = '\0';
+    if (!writable_place(path, why, sizeof why)) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", why);
+        return VRAM_EIO;
+    }
     size_t n = strlen(path) + 1;
     vdb *db = calloc(1, sizeof *db + n);
     if (!db)
         return VRAM_ENOHOST;
     memcpy(db->path, path, n);
     db->batch = DB_DEFAULT_BATCH;
+    db->busy_timeout_ms = VDB_BUSY_TIMEOUT_MS;
+    db->busy_seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15u ^ mono_ns();
+    db->stop = stop;
     if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
         return open_fail(db, err, errlen, "cannot open or create the database");
-    sqlite3_busy_timeout(db->h, 5000);
+    if (sqlite3_db_readonly(db->h, "main") == 1) {
+        /* opened read-only: nothing has been read, so no WAL file was made */
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "%s: the database can only be opened read-only: no run can be logged into"
+                     " it; left untouched",
+                     path);
+        db_free(db);
+        return VRAM_EIO;
+    }
+    sqlite3_busy_handler(db->h, busy_handler, db);
     sqlite3_extended_result_codes(db->h, 0);
     if (!ours_or_empty(db, err, errlen)) {
         db_free(db);
         return VRAM_EIO;
     }
     /* journal_mode answers a row; the others none: all through exec. */
-    if (sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
+    if (open_exec(db, "PRAGMA journal_mode = WAL") != SQLITE_OK)
         return open_fail(db, err, errlen, "cannot use the database");
-    if (sqlite3_exec(db->h, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(db->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+    if (open_exec(db, "PRAGMA synchronous = NORMAL") != SQLITE_OK ||
+        open_exec(db, "PRAGMA temp_store = MEMORY") != SQLITE_OK ||
+        open_exec(db, "BEGIN IMMEDIATE") != SQLITE_OK ||
         sqlite3_exec(db->h, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-        return open_fail(db, err, errlen, "cannot create the schema");
+        return open_fail_rollback(db, err, errlen, "cannot create the schema");
     char version[96];
     snprintf(version, sizeof version,
              "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '%d')",
              VDB_SCHEMA_VERSION);
     if (sqlite3_exec(db->h, version, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        return open_fail(db, err, errlen, "cannot create the schema");
+        return open_fail_rollback(db, err, errlen, "cannot create the schema");
     if (!schema_version_ok(db, err, errlen)) {
         db_free(db);
         return VRAM_EIO;
+    }
+    for (int t = 0; t < T_COUNT; t++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "CREATE TEMP TABLE stage_%s AS SELECT * FROM main.%s WHERE 0",
+                 table_name[t], table_name[t]);
+        if (open_exec(db, sql) != SQLITE_OK)
+            return open_fail(db, err, errlen, "cannot create the staging tables");
     }
     for (int k = 0; k < ST_COUNT; k++)
         if (sqlite3_prepare_v3(db->h, stmt_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &db->st[k], NULL) !=
             SQLITE_OK)
             return open_fail(db, err, errlen, "cannot prepare statements");
+    db->stop = NULL;
     *out = db;
     return VRAM_OK;
 }
@@ -457,7 +724,7 @@ vram_status vdb_close(vdb *db, char *err, size_t errlen)
 {
     if (!db)
         return VRAM_OK;
-    vram_status st = db->failed ? VRAM_OK : db_commit(db);
+    vram_status st = db->failed ? VRAM_EIO : db_commit(db);
     if (st && err && errlen)
         snprintf(err, errlen, "%s", db->err);
     db_free(db);
@@ -466,6 +733,7 @@ vram_status vdb_close(vdb *db, char *err, size_t errlen)
 
 const char *vdb_error(const vdb *db) { return db->err; }
 void vdb_set_batch(vdb *db, unsigned rows) { db->batch = rows ? rows : 1; }
+void vdb_set_busy_timeout(vdb *db, unsigned ms) { db->busy_timeout_ms = ms; }
 void vdb_inject_fault(vdb *db, uint64_t countdown, int persistent)
 {
     db->fault_at = countdown;
@@ -698,8 +966,9 @@ vram_status vdb_run_end(vdb *db, int64_t run, const char *status, const char *de
         if (sum)
             bind_summary(s, sum);
         /* The final status commits with the run's last rows. */
-        if (db_row(db, ST_RUN_END, "marking the run") == VRAM_OK && db_commit(db) == VRAM_OK)
+        if (db_flush(db, s, "marking the run") == VRAM_OK)
             return VRAM_OK;
+        sqlite3_clear_bindings(s);
     }
     mark_failed(db, run, sum);
     return VRAM_EIO;

@@ -2,13 +2,23 @@
  *
  * The schema is vdb_schema_sql(), copied verbatim to sim/schema.sql for
  * readers (a test keeps the two equal). Rows are written with prepared
- * statements only, in transactions of `batch` rows; the database is in WAL mode.
+ * statements only; the database is in WAL mode.
+ *
+ * Concurrency: many processes may write into one database at once (each with
+ * its own vdb). A row is staged in memory private to the handle (a TEMP
+ * table) and copied into the file in one short write transaction when `batch`
+ * rows are staged, at the first row written VDB_FLUSH_MS after the oldest
+ * staged one, before a run row is inserted, when a run ends and at close. The
+ * file's write lock is held only for that copy. A handle that finds the lock
+ * taken (on open too) waits with back-off (1, 2, 4 ... 64 ms, with jitter) up
+ * to VDB_BUSY_TIMEOUT_MS, then fails with "database is locked" and the wait
+ * in its message. docs/RELIABILITY.md gives the writers tested.
  *
  * Consistency rule: a run row is committed as "failed" with no end time and
  * the detail VDB_NOT_FINISHED before any of its rows, and its final status
  * (ok, failed, interrupted) is committed in the same transaction as its last
  * rows; so a run that did not finish never reads "ok". A write that fails
- * rolls back the open batch and puts the handle in a failed state in which
+ * drops the staged rows (rolls back the flush under way) and puts the handle in a failed state in which
  * every write returns VRAM_EIO at once, and vdb_run_end marks the run failed
  * with the database's error in one autocommit update. So after any failure
  * each run is either complete and "ok", marked failed or interrupted with a
@@ -17,6 +27,7 @@
 #ifndef VSIM_DB_H
 #define VSIM_DB_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +36,10 @@
 #include "vram/status.h"
 
 #define VDB_SCHEMA_VERSION 3
+/* Staged rows are flushed at the first row written this long after the oldest. */
+#define VDB_FLUSH_MS 100u
+/* How long a write waits for another writer's lock before it fails. */
+#define VDB_BUSY_TIMEOUT_MS 60000u
 #define VDB_TOOL_VERSION "vramlab-replay 0.1.0"
 /* runs.detail of a run not (yet) marked: what its status 'failed' means then. */
 #define VDB_NOT_FINISHED                                                                         \
@@ -108,18 +123,30 @@ const char *vdb_schema_sql(void);
 
 /* Opens (creating if needed) the database at `path` and its schema. Fails with
  * VRAM_EIO and "PATH: why" in err when the file cannot be opened or created
- * (unwritable directory), is not a database (corrupt), holds tables but no
- * meta table (another application's database: refused before any write or
- * pragma, the file is left as it was), or holds another schema version;
+ * (a missing or unwritable directory, named), is read-only or sits in a
+ * directory where its WAL files cannot be made (refused before SQLite opens
+ * it: nothing is created beside it), is not a database (corrupt), holds
+ * tables but no meta table (another application's database: refused before
+ * any write or pragma, the file is left as it was), holds another schema
+ * version, or stays locked by other writers for VDB_BUSY_TIMEOUT_MS;
  * VRAM_ENOHOST without memory. Cost: reads the schema, creates it if absent. */
 vram_status vdb_open(const char *path, vdb **out, char *err, size_t errlen);
+/* vdb_open, whose waits for other writers end as soon as *stop is non-zero (a
+ * signal): it then fails as if the lock never came (VRAM_EIO, "database is
+ * locked"). Later writes wait regardless: a run under way is marked before
+ * the exit. */
+vram_status vdb_open_stop(const char *path, volatile sig_atomic_t *stop, vdb **out, char *err,
+                          size_t errlen);
 /* Commits what is pending and closes; VRAM_EIO (why in err) if that commit
- * failed. NULL is a no-op. */
+ * failed or any write of the handle failed before (vdb_error's message).
+ * NULL is a no-op. */
 vram_status vdb_close(vdb *db, char *err, size_t errlen);
 /* "PATH: what failed: sqlite's message" of the last failure, "" if none. */
 const char *vdb_error(const vdb *db);
-/* Rows per transaction (default 4096; 0 is taken as 1). */
+/* Rows staged before a flush (default 4096; 0 is taken as 1). */
 void vdb_set_batch(vdb *db, unsigned rows);
+/* How long a write waits for the lock (default VDB_BUSY_TIMEOUT_MS). */
+void vdb_set_busy_timeout(vdb *db, unsigned ms);
 
 /* Fault injection (SQLite test_malloc style): the `countdown`-th statement
  * step from now (1 = the next) fails as an I/O error; with `persistent`, every

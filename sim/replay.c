@@ -921,13 +921,24 @@ static vram_status lanes_create(engine *e, const vtrace_header *hdr, uint64_t ca
         return VRAM_EUNSUPPORTED;
     }
     uint64_t other = e->opt->bounds->peak_live_other;
-    uint64_t reserve = (other + other / 16 + block - 1) / block * block;
+    /* other + 1/16 in whole blocks, or UINT64_MAX when that does not fit 64 bits */
+    uint64_t reserve;
+    if (__builtin_add_overflow(other, other / 16, &reserve) ||
+        __builtin_add_overflow(reserve, block - 1, &reserve))
+        reserve = UINT64_MAX;
+    else
+        reserve = reserve / block * block;
     if (reserve == 0)
         reserve = block;
     uint64_t kv = reserve < capacity ? (capacity - reserve) / block * block : 0;
     if (kv == 0) {
-        msg(e, "pool: no room for a KV block after %llu non-KV bytes",
-            (unsigned long long)reserve);
+        char need[32] = "2^64 or more";
+        if (reserve != UINT64_MAX)
+            snprintf(need, sizeof need, "%llu", (unsigned long long)reserve);
+        msg(e, "pool: no room for a KV block of %llu B: the lanes have %llu B of the device and"
+               " the non-KV lane needs %s B (peak other live %llu B + 1/16, in whole blocks)",
+            (unsigned long long)block, (unsigned long long)capacity, need,
+            (unsigned long long)other);
         return VRAM_EUNSUPPORTED;
     }
     snprintf(e->res->layout, sizeof e->res->layout,

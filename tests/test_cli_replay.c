@@ -258,7 +258,7 @@ static int run_logged(const char *path)
 }
 
 /* SIGTERM (kill, timeout, a cancelled CI job) ends the run like Ctrl-C: marked
- * "interrupted" with the line reached, exit 1. A machine that replays the
+ * "interrupted" with the line reached, exit 143. A machine that replays the
  * whole trace before the signal arrives shows nothing, and is told so. */
 static void test_terminated(void)
 {
@@ -277,8 +277,8 @@ static void test_terminated(void)
         printf("cli_replay: the replay ended before SIGTERM; not checked\n");
         return;
     }
-    expect_eq_u64(st, 1);
-    expect_true(strstr(cli_last.err, "interrupted") != NULL);
+    expect_eq_u64(st, 128 + SIGTERM);
+    expect_true(strstr(cli_last.err, "stopped by SIGTERM") != NULL);
     expect_eq_u64(count_runs("cli_replay_term.db", "running"), 0);
     expect_true(count_runs("cli_replay_term.db", "interrupted") <= 1);
 }

@@ -2,11 +2,15 @@
  * unwritable, corrupt and foreign files get a clear error naming them, and a write that
  * fails at any point (fault injection at step 1, 2, 3, ...) leaves every run
  * either complete and "ok" or marked failed with a prefix of its rows. */
+#include <errno.h>
+#include <grp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_db_lib.h"
@@ -217,6 +221,179 @@ static void test_foreign(void)
     sqlite3_close(q);
 }
 
+/* Runs fn as a user without write permission where root has it: as root, in
+ * a child that becomes nobody (65534), whose failures count here; else here. */
+static void as_unprivileged(void (*fn)(void))
+{
+    if (geteuid() != 0) {
+        fn();
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(2);
+        fn();
+        fflush(NULL);
+        _exit(test_failures ? 1 : 0);
+    }
+    int st;
+    assert_true(waitpid(pid, &st, 0) == pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "FAILED: the unprivileged part (exit %d)\n",
+                WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        test_failures++;
+    }
+}
+
+static int exists(const char *path)
+{
+    struct stat s;
+    return stat(path, &s) == 0;
+}
+
+/* What an unprivileged user is told (issue 13, item 6): a directory it cannot
+ * write names the directory and the reason, not SQLite's "unable to open
+ * database file"; a read-only database is refused before SQLite opens it, so
+ * no -wal or -shm file is left beside it; a writable database in a directory
+ * that cannot take its WAL files is refused by name, left as it was. */
+static void readonly_cases(void)
+{
+    vdb *db = NULL;
+    char err[1024];
+    expect_status(vdb_open("db_ro_dir/new.db", &db, err, sizeof err), VRAM_EIO);
+    expect_contains(err, "db_ro_dir/new.db: cannot create the database: the directory db_ro_dir"
+                         " is not writable (Permission denied)");
+    expect_true(!exists("db_ro_dir/new.db"));
+
+    expect_status(vdb_open("db_ro_file/x.db", &db, err, sizeof err), VRAM_EIO);
+    expect_contains(err, "db_ro_file/x.db: the database file is read-only (Permission denied)");
+    expect_true(!exists("db_ro_file/x.db-wal") && !exists("db_ro_file/x.db-shm"));
+
+    expect_status(vdb_open("db_ro_dir/x.db", &db, err, sizeof err), VRAM_EIO);
+    expect_contains(err, "db_ro_dir/x.db: cannot write beside the database: the directory"
+                         " db_ro_dir is not writable (Permission denied)");
+    expect_contains(err, "db_ro_dir/x.db-wal");
+    expect_true(!exists("db_ro_dir/x.db-wal") && !exists("db_ro_dir/x.db-shm"));
+}
+
+static void test_readonly(void)
+{
+    char err[512];
+    vdb *db;
+    /* a read-only directory holding a writable database, and a writable one
+     * holding a read-only database */
+    chmod("db_ro_dir", 0755);
+    test_remove_db("db_ro_dir/x.db");
+    test_remove_db("db_ro_file/x.db");
+    mkdir("db_ro_dir", 0755);
+    mkdir("db_ro_file", 0777);
+    assert_true(chmod("db_ro_file", 0777) == 0);
+    assert_ok(vdb_open("db_ro_dir/x.db", &db, err, sizeof err));
+    assert_ok(vdb_close(db, err, sizeof err));
+    assert_ok(vdb_open("db_ro_file/x.db", &db, err, sizeof err));
+    assert_ok(vdb_close(db, err, sizeof err));
+    assert_true(!exists("db_ro_file/x.db-wal") && !exists("db_ro_file/x.db-shm"));
+    assert_true(chmod("db_ro_dir/x.db", 0666) == 0 && chmod("db_ro_dir", 0555) == 0);
+    assert_true(chmod("db_ro_file/x.db", 0444) == 0);
+    as_unprivileged(readonly_cases);
+    chmod("db_ro_dir", 0755);
+}
+
+static uint64_t ms_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* A child process that holds the database's write lock (BEGIN IMMEDIATE) for
+ * `ms` milliseconds; returns once it holds it. */
+static pid_t hold_lock(const char *path, unsigned ms)
+{
+    int fd[2];
+    assert_true(pipe(fd) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        sqlite3 *q;
+        if (sqlite3_open(path, &q) != SQLITE_OK ||
+            sqlite3_exec(q, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(1);
+        if (write(fd[1], "x", 1) != 1)
+            _exit(1);
+        struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        nanosleep(&t, NULL);
+        sqlite3_exec(q, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(q);
+        _exit(0);
+    }
+    close(fd[1]);
+    char c;
+    assert_true(read(fd[0], &c, 1) == 1);
+    close(fd[0]);
+    return pid;
+}
+
+static void wait_child(pid_t pid)
+{
+    int st;
+    assert_true(waitpid(pid, &st, 0) == pid);
+    expect_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Another writer holding the lock (issue 13, item 1): the open and a run's
+ * first row wait for it with back-off and go on when it is released; a lock
+ * held past the limit fails the write with "database is locked" and how long
+ * was waited, and the handle is failed from then on. */
+static void test_busy(void)
+{
+    const char *path = "db_busy.db";
+    test_remove_db(path);
+    vdb *db;
+    char err[512];
+    assert_ok(vdb_open(path, &db, err, sizeof err));
+    assert_ok(vdb_close(db, err, sizeof err));
+
+    pid_t holder = hold_lock(path, 300);
+    uint64_t t0 = ms_now();
+    assert_ok(vdb_open(path, &db, err, sizeof err)); /* the schema's BEGIN IMMEDIATE waits */
+    uint64_t waited = ms_now() - t0;
+    expect_true(waited >= 200);
+    wait_child(holder);
+
+    vdb_run_info info = {.trace = "t", .policy = "bestfit", .backend = "sim", .capacity = 1};
+    int64_t run;
+    holder = hold_lock(path, 300);
+    t0 = ms_now();
+    assert_ok(vdb_run_begin(db, &info, &run)); /* waits, then inserts */
+    expect_true(ms_now() - t0 >= 200);
+    wait_child(holder);
+    assert_ok(vdb_run_end(db, run, "ok", NULL, NULL));
+
+    vdb_set_busy_timeout(db, 100);
+    holder = hold_lock(path, 1500);
+    t0 = ms_now();
+    expect_status(vdb_run_begin(db, &info, &run), VRAM_EIO);
+    waited = ms_now() - t0;
+    expect_true(waited >= 100 && waited < 1000);
+    expect_contains(vdb_error(db), path);
+    expect_contains(vdb_error(db), "database is locked (other writers held it for more than"
+                                   " 0.1 s, the limit on waiting)");
+    wait_child(holder);
+    expect_status(vdb_close(db, err, sizeof err), VRAM_EIO); /* the handle failed */
+    expect_contains(err, "database is locked");
+    sqlite3 *q = test_open_db(path);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs WHERE status = 'ok' AND ended IS NOT NULL"),
+                  1);
+    expect_eq_u64(test_q1(q, "SELECT count(*) FROM runs"), 1);
+    sqlite3_close(q);
+}
+
 int main(void)
 {
     test_schema_documented();
@@ -224,6 +401,8 @@ int main(void)
     test_corrupt();
     test_other_version();
     test_foreign();
+    test_readonly();
+    test_busy();
     test_fault_injection(0);
     test_fault_injection(1);
     return test_finish("db");

@@ -82,7 +82,13 @@ int main(void)
     expect_true(strstr(out, "peak live bytes") != NULL);
     expect_true(strstr(out, "logged to replay_cli.db") != NULL);
     expect_true(access("replay_cli.db", R_OK) == 0);
-    expect_run("--no-db --policy pool " DATA "frag.trace", 0, "n/a: pool serves one block size");
+    /* the only policy asked for does not apply: nothing ran, a failure saying why (issue 13) */
+    expect_run("--no-db --policy pool " DATA "frag.trace", 1, "n/a: pool serves one block size");
+    expect_true(strstr(out, "replay: pool: not run: pool serves one block size") != NULL);
+    expect_true(strstr(out, "no policy could run") != NULL);
+    /* beside a policy that ran, it is shown n/a and the replay succeeds */
+    expect_run("--no-db --policy pool,bestfit " DATA "frag.trace", 0,
+               "n/a: pool serves one block size");
     expect_run("--no-db --policy tlsf,bestfit " DATA "small.trace", 0, "| bestfit |");
     expect_true(strstr(out, "| tlsf |") != NULL && strstr(out, "| buddy |") == NULL);
     expect_run("--no-db --policy tlsf,nope " DATA "small.trace", 2, "unknown policy \"nope\"");

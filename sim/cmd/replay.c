@@ -1,18 +1,23 @@
 /* replay - replays a trace through every heap policy (or one) and compares them.
  *
- * Exit status: 0 every run ended ok (or its policy does not apply to the
- * trace); 1 a run failed (trace error, invariant violation, library or
- * database failure, no CUDA driver) or was interrupted; 2 bad usage. */
+ * Exit status: 0 every run ended ok (policies that do not apply to the trace
+ * are shown n/a, as long as one policy ran); 1 a run failed (trace error,
+ * invariant violation, library or database failure, no CUDA driver) or no
+ * policy could run at all; 2 bad usage; 128 + N when signal N (SIGHUP 129,
+ * SIGINT 130, SIGTERM 143) stopped it, in any phase (docs/RELIABILITY.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "bounds.h"
 #include "db.h"
@@ -23,13 +28,39 @@
 #include "vram/evict.h"
 #include "vramlab_version.h"
 
-/* Set by the first SIGINT or SIGTERM; the engine polls it after every event. */
+/* The number of the first SIGINT, SIGTERM or SIGHUP, 0 before any: the
+ * engine polls it after every event, the bounds pass and the database's wait
+ * at open end on it. The handler stays in place (no SA_RESETHAND): a second
+ * signal (timeout(1) signals the whole process group, a user presses Ctrl-C
+ * twice) changes nothing, so the run under way is marked before the exit. */
 static volatile sig_atomic_t interrupted;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    if (!interrupted)
+        interrupted = sig;
+}
+
+/* SIGINT, SIGTERM and SIGHUP set `interrupted`; one the shell had ignored
+ * (nohup, a background job) stays ignored. */
+static void catch_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&sa.sa_mask, sigs[i]);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
 static void usage(FILE *f)
@@ -84,7 +115,9 @@ static void usage(FILE *f)
             "  --help                this text\n"
             "  --version             the version and git commit\n"
             "\n"
-            "Exit status: 0 all runs ok, 1 a run failed or was interrupted, 2 bad usage.\n");
+            "Exit status: 0 all runs ok (a policy that does not apply is shown n/a), 1 a run\n"
+            "failed or no policy could run, 2 bad usage, 128+N stopped by signal N (SIGINT 130,\n"
+            "SIGTERM 143, SIGHUP 129): the run under way is marked \"interrupted\".\n");
 }
 
 typedef struct cli {
@@ -582,6 +615,129 @@ static int load_plugins(const char *list, const char **specs, const char **names
     return 0;
 }
 
+/* What the first pass over the trace gives: the bounds and, for the
+ * database, the trace's CRC-32 and size. */
+typedef struct first_pass {
+    vram_status st;  /* the bounds' status (err says why) */
+    vbounds b;
+    char err[1024];
+    char crc[9];
+    uint64_t bytes;
+} first_pass;
+
+/* The CRC-32 and size of the file, read in 64 KiB pieces; "" when it cannot
+ * be read. */
+static void trace_crc32(const char *path, char hex[9], uint64_t *bytes)
+{
+    hex[0] = '\0';
+    *bytes = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    static unsigned char buf[1 << 16];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0 && !interrupted) {
+        crc = crc32(crc, buf, (uInt)k);
+        *bytes += k;
+    }
+    if (!ferror(f) && !interrupted)
+        snprintf(hex, 9, "%08lx", (unsigned long)crc);
+    fclose(f);
+}
+
+static void first_pass_here(const cli *c, int crc, first_pass *fp)
+{
+    if (crc)
+        trace_crc32(c->trace, fp->crc, &fp->bytes);
+    fp->st = vbounds_compute(c->trace, c->capacity, c->belady, &fp->b, fp->err, sizeof fp->err);
+}
+
+/* The bounds pass (and the CRC when `crc`) in a child process, so that a
+ * signal ends it at once: the child is killed (the pass's temporary files
+ * were unlinked when made) and 1 is returned with `interrupted` set. 0 when
+ * the pass ended, its outcome in *fp. Where no child can be made, the pass
+ * runs here, and a signal is acted on when it ends. */
+static int first_pass_run(const cli *c, int crc, first_pass *fp)
+{
+    memset(fp, 0, sizeof *fp);
+    int fd[2];
+    if (pipe(fd) != 0) {
+        first_pass_here(c, crc, fp);
+        return interrupted != 0;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        first_pass_here(c, crc, fp);
+        return interrupted != 0;
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        first_pass_here(c, crc, fp);
+        const char *p = (const char *)fp;
+        for (size_t left = sizeof *fp; left;) {
+            ssize_t w = write(fd[1], p, left);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                _exit(1);
+            p += w;
+            left -= (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    while (got < sizeof *fp && !interrupted) {
+        struct pollfd pf = {.fd = fd[0], .events = POLLIN};
+        if (poll(&pf, 1, 50) <= 0)
+            continue; /* a signal or 50 ms: look at the flag again */
+        ssize_t k = read(fd[0], (char *)fp + got, sizeof *fp - got);
+        if (k > 0)
+            got += (size_t)k;
+        else if (k == 0 || errno != EINTR)
+            break;
+    }
+    close(fd[0]);
+    if (got < sizeof *fp)
+        kill(pid, SIGKILL);
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    if (got == sizeof *fp)
+        return 0;
+    if (interrupted)
+        return 1;
+    memset(fp, 0, sizeof *fp);
+    fp->st = VRAM_EIO;
+    if (WIFSIGNALED(ws))
+        snprintf(fp->err, sizeof fp->err, "the bounds pass was killed by signal %d",
+                 WTERMSIG(ws));
+    else
+        snprintf(fp->err, sizeof fp->err, "the bounds pass ended without a result (exit status %d)",
+                 WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+    return 0;
+}
+
+/* "pool, caching" for the runs [from, n) that were not started. */
+static void not_run_list(const char *const *names, size_t from, size_t n, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    size_t used = 0;
+    for (size_t i = from; i < n && used + 1 < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i > from ? ", " : "", names[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
 int main(int argc, char **argv)
 {
     cli c;
@@ -614,19 +770,19 @@ int main(int argc, char **argv)
     }
     char err[1024];
     vdb *db = NULL;
+    catch_signals(); /* before the database: its wait for other writers ends on a signal */
     if (!c.no_db) {
-        if (vdb_open(c.db_path, &db, err, sizeof err)) {
+        if (vdb_open_stop(c.db_path, &interrupted, &db, err, sizeof err)) {
+            if (interrupted) {
+                fprintf(stderr, "replay: stopped by %s while opening %s: no run was started,"
+                                " nothing was logged\n", signal_name(interrupted), c.db_path);
+                return 128 + interrupted;
+            }
             fprintf(stderr, "replay: %s\n", err);
             return 1;
         }
         vdb_set_batch(db, c.batch > 1000000 ? 1000000 : (unsigned)c.batch);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C ends the process at once */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL); /* kill, timeout, CI cancellation: the run is marked too */
 
     vbounds bounds;
     const vbounds *bp = NULL;
@@ -634,14 +790,22 @@ int main(int argc, char **argv)
     int show = !c.quiet && isatty(STDERR_FILENO);
     if (show) /* the pass reads the whole trace once (twice with Belady) before any replay */
         fprintf(stderr, "computing the bounds (%s)...", c.belady ? "peak live, Belady" : "peak live");
-    vram_status bst = vbounds_compute(c.trace, c.capacity, c.belady, &bounds, err, sizeof err);
+    static first_pass fp;
+    int stopped = first_pass_run(&c, db != NULL, &fp);
     if (show)
         fprintf(stderr, "\r%-70s\r", "");
-    if (bst == VRAM_OK) {
+    if (stopped) {
+        fprintf(stderr, "replay: stopped by %s during the bounds pass: no run was started,"
+                        " nothing was logged\n", signal_name(interrupted));
+        vdb_close(db, NULL, 0);
+        return 128 + interrupted;
+    }
+    if (fp.st == VRAM_OK) {
+        bounds = fp.b;
         bp = &bounds;
         print_bounds(bp, (double)(mono_ns() - t0) / 1e9);
     } else {
-        fprintf(stderr, "replay: bounds not computed: %s\n", err);
+        fprintf(stderr, "replay: bounds not computed: %s\n", fp.err);
     }
 
     char cmdline[2048];
@@ -652,12 +816,10 @@ int main(int argc, char **argv)
         vdb_close(db, NULL, 0);
         return 1;
     }
-    char crc[9] = "";
-    uint64_t trace_bytes = 0;
-    if (db)
-        vreplay_trace_crc32(c.trace, crc, &trace_bytes);
-    int failed = 0, warned = 0;
-    size_t done = 0;
+    const char *crc = fp.crc;
+    uint64_t trace_bytes = fp.bytes;
+    int failed = 0, warned = 0, db_failed = 0;
+    size_t done = 0, logged = 0;
     for (; done < n && !interrupted; done++) {
         progress pr = {.policy = names[done], .total = bp ? bp->events : 0, .t0 = mono_ns()};
         vreplay_options o = {
@@ -682,11 +844,13 @@ int main(int argc, char **argv)
         if (show)
             fprintf(stderr, "\r%-70s\r", "");
         const vreplay_result *r = &res[done];
+        logged += r->run_id != 0;
         if (r->over_capacity && !warned) {
             warn_over_capacity(c.trace, r);
             warned = 1;
         }
-        if (st || r->status == VREPLAY_RUN_FAILED || r->status == VREPLAY_RUN_INTERRUPTED) {
+        db_failed |= st == VRAM_EIO && db != NULL && vdb_error(db)[0];
+        if (st || r->status == VREPLAY_RUN_FAILED) {
             failed = 1;
             fprintf(stderr, "replay: %s: %s: %s\n", names[done],
                     st ? vram_strerror(st) : vreplay_status_name(r->status), r->message);
@@ -700,15 +864,64 @@ int main(int argc, char **argv)
         print_options_table(names, res, done, &c);
         print_over_capacity(c.trace, res, done);
     }
-    if (interrupted)
-        fprintf(stderr, "replay: interrupted; the current run is marked \"interrupted\"\n");
+    size_t ran = 0;
+    for (size_t i = 0; i < done; i++)
+        ran += res[i].status != VREPLAY_RUN_NOT_APPLICABLE;
+    if (!interrupted && !failed && done == n && ran == 0) {
+        /* Nothing was replayed: a failure, each policy saying why. */
+        for (size_t i = 0; i < done; i++)
+            fprintf(stderr, "replay: %s: not run: %s\n", names[i], res[i].message);
+        fprintf(stderr, "replay: no policy could run %s (a device of %" PRIu64 " bytes):"
+                        " nothing was replayed%s\n",
+                c.trace, res[0].capacity, db ? " or logged" : "");
+        failed = 1;
+    }
     if (db) {
-        if (vdb_close(db, err, sizeof err)) {
+        if (vdb_close(db, err, sizeof err) && !db_failed) {
             fprintf(stderr, "replay: %s\n", err);
+            db_failed = 1;
+        }
+        if (db_failed) {
+            fprintf(stderr, "replay: %s: the database failed: the runs before the failure are"
+                            " logged; the run it hit is marked failed, or reads 'failed' with"
+                            " no end time if even that could not be written\n",
+                    c.db_path);
             failed = 1;
-        } else {
+        } else if (logged) {
             printf("logged to %s\n", c.db_path);
         }
+    }
+    if (interrupted) {
+        /* Say what the signal stopped, and only that. */
+        const char *sig = signal_name(interrupted);
+        char rest[512];
+        size_t stop_at = done && res[done - 1].status == VREPLAY_RUN_INTERRUPTED ? done - 1 : done;
+        not_run_list(names, done, n, rest, sizeof rest);
+        if (stop_at < done) {
+            const vreplay_result *r = &res[stop_at];
+            const char *where = r->message;
+            if (!db)
+                fprintf(stderr, "replay: stopped by %s: the %s run was stopped (%s); nothing is"
+                                " logged (--no-db)", sig, names[stop_at], where);
+            else if (db_failed)
+                fprintf(stderr, "replay: stopped by %s: the %s run was stopped (%s)", sig,
+                        names[stop_at], where);
+            else
+                fprintf(stderr, "replay: stopped by %s: the %s run is marked \"interrupted\" in"
+                                " %s (run %" PRId64 ", %s)", sig, names[stop_at], c.db_path,
+                        r->run_id, where);
+        } else if (done == 0) {
+            fprintf(stderr, "replay: stopped by %s before the first run: no run was started,"
+                            " nothing was logged", sig);
+        } else if (done < n) {
+            fprintf(stderr, "replay: stopped by %s after the %s run, between runs: no run was"
+                            " in progress", sig, names[done - 1]);
+        } else {
+            fprintf(stderr, "replay: %s received after the last run: every run had ended", sig);
+        }
+        fprintf(stderr, "%s%s\n", rest[0] ? "; not run: " : "", rest);
+        free(res);
+        return 128 + interrupted;
     }
     free(res);
     return failed ? 1 : 0;
