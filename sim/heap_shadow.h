@@ -13,9 +13,17 @@
  *     exactly, in_use >= requested, and in_use exactly when the caller knows how
  *     the policy rounds (it passes the rounded size of each block to add).
  *
- * Cost: add, remove, find and last are O(log n) expected (a treap keyed by
- * offset, with deterministic priorities); pick is O(1) (a dense array of the
- * live blocks, for choosing a uniformly random one to free); visit is O(n). Self-contained:
+ * Structure: the blocks live in an array of nodes (stable indexes; freed ones
+ * on a free chain); an index keeps (offset, node) keys in address order as
+ * runs of at most HEAP_SHADOW_RUN keys, with each run's first offset in a
+ * separate array. A lookup is a binary search over the runs' first offsets and
+ * one within a run, in contiguous memory: what the plugin adapter pays per call
+ * on a million-event replay (BENCHMARKS.md, "The plugin ABI's cost").
+ *
+ * Cost: add, remove, take and find are O(log n) comparisons plus a move of at
+ * most HEAP_SHADOW_RUN keys (and, when a run splits or empties, of the run
+ * array); last is O(1); pick is O(1) (a dense array of the live blocks, for
+ * choosing a uniformly random one to free); visit is O(n). Self-contained:
  * static inline functions only, C11, no global state; include it in any test
  * or fuzz target. Errors are written as text into a caller's buffer.
  *
@@ -30,45 +38,64 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "vram/heap.h"
 
 #define HEAP_SHADOW_NIL 0u /* node 0 is never used: it stands for "no node" */
+#define HEAP_SHADOW_RUN 64u /* keys per run of the index */
 
 typedef struct heap_shadow_block {
     uint64_t off;
     uint64_t requested; /* bytes asked for: the live interval is [off, off + requested) */
     uint64_t rounded;   /* the block size the caller expects the policy to count; 0 unknown */
-    uint32_t left, right, prio; /* treap links and heap-ordered priority */
-    uint32_t dense;             /* index in heap_shadow.dense */
+    uint32_t dense;     /* index in heap_shadow.dense */
+    uint32_t next_free; /* the free chain, while the node is not live */
 } heap_shadow_block;
 
+/* A run of the index: n keys in address order. */
+typedef struct heap_shadow_run {
+    uint32_t n;
+    struct {
+        uint64_t off;
+        uint32_t node;
+    } k[HEAP_SHADOW_RUN];
+} heap_shadow_run;
+
 typedef struct heap_shadow {
-    heap_shadow_block *node; /* node[1..] live or on the free chain (linked via .left) */
+    heap_shadow_block *node; /* node[1..] live or on the free chain */
     uint32_t node_cap;
     uint32_t free_chain;
-    uint32_t root;
     uint32_t *dense; /* node index of each live block, in no particular order */
     uint32_t count;
+    heap_shadow_run **runs; /* the index: runs in address order, none empty */
+    uint64_t *first;        /* first[i] = runs[i]->k[0].off */
+    uint32_t nruns, runs_cap;
     uint64_t capacity;  /* offsets must end at or below this */
     uint64_t requested; /* sum over live blocks */
     uint64_t rounded;   /* sum of the known rounded sizes */
     int rounded_known;  /* every live block was added with rounded != 0 */
-    uint32_t prio_state;
 } heap_shadow;
 
 /* An empty shadow of a heap of `capacity` bytes. 0, or -1 if malloc failed. */
 static inline int heap_shadow_init(heap_shadow *s, uint64_t capacity)
 {
-    *s = (heap_shadow){.capacity = capacity, .rounded_known = 1, .prio_state = 0x9e3779b9u};
+    *s = (heap_shadow){.capacity = capacity, .rounded_known = 1};
     s->node_cap = 1024;
     s->node = calloc(s->node_cap, sizeof *s->node);
     s->dense = calloc(s->node_cap, sizeof *s->dense);
-    return s->node && s->dense ? 0 : -1;
+    s->runs_cap = 16;
+    s->runs = calloc(s->runs_cap, sizeof *s->runs);
+    s->first = calloc(s->runs_cap, sizeof *s->first);
+    return s->node && s->dense && s->runs && s->first ? 0 : -1;
 }
 
 static inline void heap_shadow_fini(heap_shadow *s)
 {
+    for (uint32_t i = 0; i < s->nruns; i++)
+        free(s->runs[i]);
+    free(s->runs);
+    free(s->first);
     free(s->node);
     free(s->dense);
     *s = (heap_shadow){0};
@@ -88,95 +115,52 @@ static inline uint64_t heap_shadow_pick(const heap_shadow *s, uint64_t r)
     return s->node[s->dense[r % s->count]].off;
 }
 
-/* Treap merge: every key of l is below every key of r. */
-static inline uint32_t heap_shadow_merge_(heap_shadow *s, uint32_t l, uint32_t r)
+/* The run that holds off or would: the last whose first offset is <= off, or
+ * run 0 when off is below them all (nruns > 0). */
+static inline uint32_t heap_shadow_run_of_(const heap_shadow *s, uint64_t off)
 {
-    if (l == HEAP_SHADOW_NIL)
-        return r;
-    if (r == HEAP_SHADOW_NIL)
-        return l;
-    if (s->node[l].prio > s->node[r].prio) {
-        s->node[l].right = heap_shadow_merge_(s, s->node[l].right, r);
-        return l;
+    uint32_t lo = 0, hi = s->nruns;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->first[mid] <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    s->node[r].left = heap_shadow_merge_(s, l, s->node[r].left);
-    return r;
+    return lo ? lo - 1 : 0;
 }
 
-/* Treap insert of node n into subtree t (one descent, rotations on the way
- * back up keep the largest priority on top). Recursion depth is the treap's
- * height, O(log n) expected. */
-static inline uint32_t heap_shadow_insert_(heap_shadow *s, uint32_t t, uint32_t n)
+/* The first key of run r at or above off (r->n when none is). */
+static inline uint32_t heap_shadow_pos_(const heap_shadow_run *r, uint64_t off)
 {
-    if (t == HEAP_SHADOW_NIL)
-        return n;
-    heap_shadow_block *b = &s->node[t];
-    if (s->node[n].off < b->off) {
-        uint32_t l = b->left = heap_shadow_insert_(s, b->left, n);
-        b = &s->node[t];
-        if (s->node[l].prio > b->prio) { /* rotate right */
-            b->left = s->node[l].right;
-            s->node[l].right = t;
-            return l;
-        }
-    } else {
-        uint32_t r = b->right = heap_shadow_insert_(s, b->right, n);
-        b = &s->node[t];
-        if (s->node[r].prio > b->prio) { /* rotate left */
-            b->right = s->node[r].left;
-            s->node[r].left = t;
-            return r;
-        }
+    uint32_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->k[mid].off < off)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return t;
-}
-
-/* Treap erase of the node keyed off, which is in subtree t: it is replaced by
- * the merge of its children. */
-static inline uint32_t heap_shadow_erase_(heap_shadow *s, uint32_t t, uint64_t off)
-{
-    heap_shadow_block *b = &s->node[t];
-    if (off < b->off)
-        b->left = heap_shadow_erase_(s, b->left, off);
-    else if (off > b->off)
-        b->right = heap_shadow_erase_(s, b->right, off);
-    else
-        return heap_shadow_merge_(s, b->left, b->right);
-    return t;
+    return lo;
 }
 
 /* The live block starting at off, or NULL. */
 static inline const heap_shadow_block *heap_shadow_find(const heap_shadow *s, uint64_t off)
 {
-    for (uint32_t t = s->root; t != HEAP_SHADOW_NIL;) {
-        const heap_shadow_block *b = &s->node[t];
-        if (b->off == off)
-            return b;
-        t = off < b->off ? b->left : b->right;
-    }
-    return NULL;
+    if (!s->nruns)
+        return NULL;
+    const heap_shadow_run *r = s->runs[heap_shadow_run_of_(s, off)];
+    uint32_t p = heap_shadow_pos_(r, off);
+    return p < r->n && r->k[p].off == off ? &s->node[r->k[p].node] : NULL;
 }
 
 /* The live block with the highest offset, or NULL when none is live. */
 static inline const heap_shadow_block *heap_shadow_last(const heap_shadow *s)
 {
-    uint32_t t = s->root;
-    if (t == HEAP_SHADOW_NIL)
+    if (!s->nruns)
         return NULL;
-    while (s->node[t].right != HEAP_SHADOW_NIL)
-        t = s->node[t].right;
-    return &s->node[t];
-}
-
-/* In-order walk of the subtree t; recursion depth is the treap's height. */
-static inline int heap_shadow_visit_(const heap_shadow *s, uint32_t t,
-                                     int (*fn)(const heap_shadow_block *b, void *ctx), void *ctx)
-{
-    if (t == HEAP_SHADOW_NIL)
-        return 0;
-    if (heap_shadow_visit_(s, s->node[t].left, fn, ctx) || fn(&s->node[t], ctx))
-        return 1;
-    return heap_shadow_visit_(s, s->node[t].right, fn, ctx);
+    const heap_shadow_run *r = s->runs[s->nruns - 1];
+    return &s->node[r->k[r->n - 1].node];
 }
 
 /* Calls fn for every live block in address order until it returns non-zero
@@ -184,7 +168,47 @@ static inline int heap_shadow_visit_(const heap_shadow *s, uint32_t t,
 static inline int heap_shadow_visit(const heap_shadow *s,
                                     int (*fn)(const heap_shadow_block *b, void *ctx), void *ctx)
 {
-    return heap_shadow_visit_(s, s->root, fn, ctx);
+    for (uint32_t i = 0; i < s->nruns; i++)
+        for (uint32_t j = 0; j < s->runs[i]->n; j++)
+            if (fn(&s->node[s->runs[i]->k[j].node], ctx))
+                return 1;
+    return 0;
+}
+
+/* Room for one more run in the run arrays; 0, or -1 if realloc failed. */
+static inline int heap_shadow_runs_room_(heap_shadow *s)
+{
+    if (s->nruns < s->runs_cap)
+        return 0;
+    uint32_t cap = s->runs_cap * 2;
+    heap_shadow_run **runs = realloc(s->runs, cap * sizeof *runs);
+    if (runs)
+        s->runs = runs;
+    uint64_t *first = realloc(s->first, cap * sizeof *first);
+    if (first)
+        s->first = first;
+    if (!runs || !first)
+        return -1;
+    s->runs_cap = cap;
+    return 0;
+}
+
+/* Puts run r at index i of the run arrays (room made beforehand). */
+static inline void heap_shadow_run_insert_(heap_shadow *s, uint32_t i, heap_shadow_run *r)
+{
+    memmove(&s->runs[i + 1], &s->runs[i], (s->nruns - i) * sizeof *s->runs);
+    memmove(&s->first[i + 1], &s->first[i], (s->nruns - i) * sizeof *s->first);
+    s->runs[i] = r;
+    s->first[i] = r->k[0].off;
+    s->nruns++;
+}
+
+static inline void heap_shadow_run_delete_(heap_shadow *s, uint32_t i)
+{
+    free(s->runs[i]);
+    memmove(&s->runs[i], &s->runs[i + 1], (s->nruns - i - 1) * sizeof *s->runs);
+    memmove(&s->first[i], &s->first[i + 1], (s->nruns - i - 1) * sizeof *s->first);
+    s->nruns--;
 }
 
 /* Records the block [off, off + requested) just returned by the heap for an
@@ -203,14 +227,21 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
                  off, requested, s->capacity);
         return -1;
     }
-    uint32_t nb[2] = {HEAP_SHADOW_NIL, HEAP_SHADOW_NIL}; /* the neighbours below and above */
-    for (uint32_t t = s->root; t != HEAP_SHADOW_NIL;) {
-        int below = s->node[t].off <= off;
-        nb[!below] = t;
-        t = below ? s->node[t].right : s->node[t].left;
-    }
-    for (int i = 0; i < 2; i++) {
-        const heap_shadow_block *o = nb[i] != HEAP_SHADOW_NIL ? &s->node[nb[i]] : NULL;
+    /* The neighbours in address order: the keys before and at the position. */
+    uint32_t i = s->nruns ? heap_shadow_run_of_(s, off) : 0;
+    heap_shadow_run *r = s->nruns ? s->runs[i] : NULL;
+    uint32_t p = r ? heap_shadow_pos_(r, off) : 0;
+    const heap_shadow_block *nb[2] = {NULL, NULL};
+    if (r && p > 0)
+        nb[0] = &s->node[r->k[p - 1].node];
+    else if (r && i > 0)
+        nb[0] = &s->node[s->runs[i - 1]->k[s->runs[i - 1]->n - 1].node];
+    if (r && p < r->n)
+        nb[1] = &s->node[r->k[p].node];
+    else if (r && i + 1 < s->nruns)
+        nb[1] = &s->node[s->runs[i + 1]->k[0].node];
+    for (int q = 0; q < 2; q++) {
+        const heap_shadow_block *o = nb[q];
         if (o && o->off < off + requested && off < o->off + o->requested) {
             snprintf(why, len,
                      "block [%" PRIu64 ", +%" PRIu64 ") overlaps live block [%" PRIu64 ", +%" PRIu64
@@ -219,6 +250,7 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
             return -1;
         }
     }
+    /* Memory first, so that nothing changes when it runs out. */
     if (s->free_chain == HEAP_SHADOW_NIL && s->count + 1 >= s->node_cap) {
         uint32_t cap = s->node_cap * 2;
         heap_shadow_block *n = realloc(s->node, cap * sizeof *n);
@@ -233,19 +265,47 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
         }
         s->node_cap = cap;
     }
+    heap_shadow_run *fresh = NULL;
+    if (!r || r->n == HEAP_SHADOW_RUN) {
+        fresh = malloc(sizeof *fresh);
+        if (!fresh || heap_shadow_runs_room_(s)) {
+            free(fresh);
+            snprintf(why, len, "shadow: out of host memory");
+            return -1;
+        }
+    }
     uint32_t t = s->free_chain;
     if (t != HEAP_SHADOW_NIL)
-        s->free_chain = s->node[t].left;
+        s->free_chain = s->node[t].next_free;
     else
         t = s->count + 1; /* without a free chain, nodes 1..count are exactly the live ones */
-    s->prio_state = s->prio_state * 1664525u + 1013904223u;
     s->node[t] = (heap_shadow_block){.off = off,
                                      .requested = requested,
                                      .rounded = rounded,
-                                     .prio = s->prio_state,
                                      .dense = s->count};
     s->dense[s->count++] = t;
-    s->root = heap_shadow_insert_(s, s->root, t);
+    if (!r) { /* the first run */
+        fresh->n = 0;
+        fresh->k[0].off = off;
+        heap_shadow_run_insert_(s, 0, fresh);
+        r = fresh;
+    } else if (fresh) { /* split the full run: its upper half moves to a new run after it */
+        uint32_t half = HEAP_SHADOW_RUN / 2;
+        fresh->n = HEAP_SHADOW_RUN - half;
+        memcpy(fresh->k, &r->k[half], fresh->n * sizeof r->k[0]);
+        r->n = half;
+        heap_shadow_run_insert_(s, i + 1, fresh);
+        if (p > half) {
+            r = fresh;
+            p -= half;
+            i++;
+        }
+    }
+    memmove(&r->k[p + 1], &r->k[p], (r->n - p) * sizeof r->k[0]);
+    r->k[p].off = off;
+    r->k[p].node = t;
+    r->n++;
+    s->first[i] = r->k[0].off;
     s->requested += requested;
     s->rounded += rounded;
     if (!rounded)
@@ -253,28 +313,52 @@ static inline int heap_shadow_add(heap_shadow *s, uint64_t off, uint64_t request
     return 0;
 }
 
-/* Forgets the live block at off after the heap freed it. 0, or -1 if no live
- * block starts there. */
-static inline int heap_shadow_remove(heap_shadow *s, uint64_t off)
+/* Forgets the live block at off after the heap freed it, and copies it to
+ * *out when out is not NULL. 0, or -1 if no live block starts there. */
+static inline int heap_shadow_take(heap_shadow *s, uint64_t off, heap_shadow_block *out)
 {
-    const heap_shadow_block *found = heap_shadow_find(s, off);
-    if (!found)
+    if (!s->nruns)
         return -1;
-    uint32_t m = (uint32_t)(found - s->node);
-    s->root = heap_shadow_erase_(s, s->root, off);
+    uint32_t i = heap_shadow_run_of_(s, off);
+    heap_shadow_run *r = s->runs[i];
+    uint32_t p = heap_shadow_pos_(r, off);
+    if (p == r->n || r->k[p].off != off)
+        return -1;
+    uint32_t m = r->k[p].node;
+    memmove(&r->k[p], &r->k[p + 1], (r->n - p - 1) * sizeof r->k[0]);
+    if (--r->n == 0) {
+        heap_shadow_run_delete_(s, i);
+    } else {
+        s->first[i] = r->k[0].off;
+        /* Runs stay at least a quarter full on average: a small run joins the next. */
+        if (i + 1 < s->nruns && r->n + s->runs[i + 1]->n <= HEAP_SHADOW_RUN / 2) {
+            heap_shadow_run *next = s->runs[i + 1];
+            memcpy(&r->k[r->n], next->k, next->n * sizeof r->k[0]);
+            r->n += next->n;
+            heap_shadow_run_delete_(s, i + 1);
+        }
+    }
     heap_shadow_block *b = &s->node[m];
+    if (out)
+        *out = *b;
     s->requested -= b->requested;
     s->rounded -= b->rounded;
     uint32_t last = s->dense[--s->count];
     s->dense[b->dense] = last;
     s->node[last].dense = b->dense;
-    b->left = s->free_chain;
+    b->next_free = s->free_chain;
     s->free_chain = m;
     if (s->count == 0) {
         s->rounded_known = 1;
         s->rounded = 0;
     }
     return 0;
+}
+
+/* heap_shadow_take without the copy. */
+static inline int heap_shadow_remove(heap_shadow *s, uint64_t off)
+{
+    return heap_shadow_take(s, off, NULL);
 }
 
 /* Compares the heap's counters with the shadow. 0, or -1 with the first

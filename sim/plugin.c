@@ -174,17 +174,16 @@ static vram_status ad_free(void *impl, uint64_t offset)
     pinst *in = impl;
     if (in->broken)
         return VRAM_ECORRUPT;
-    const heap_shadow_block *b = heap_shadow_find(&in->sh, offset);
-    if (!b)
+    heap_shadow_block b;
+    if (heap_shadow_take(&in->sh, offset, &b))
         return VRAM_ENOTFOUND;
-    uint64_t size = b->requested, end = offset + b->rounded;
+    /* Out of the shadow first (one descent): a failure breaks the instance anyway. */
     vram_status st = in->p->t.free(in->impl, offset);
     if (st)
         return violation(in, "free(%" PRIu64 ") of the live block [%" PRIu64 ", +%" PRIu64
                              ") answered %s",
-                         offset, offset, size, vram_status_name(st));
-    heap_shadow_remove(&in->sh, offset);
-    if (end >= in->footprint)
+                         offset, offset, b.requested, vram_status_name(st));
+    if (offset + b.rounded >= in->footprint)
         refresh_footprint(in);
     return VRAM_OK;
 }
