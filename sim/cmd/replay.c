@@ -472,7 +472,7 @@ static void print_engine_table(const char *const *names, const vreplay_result *r
     }
     if (b && b->belady_done) {
         char pb[32], rm[32];
-        printf("| Belady (ideal device, lower reference) | %" PRIu64 " | %s | - | - | - | %" PRIu64
+        printf("| Belady (one ideal heap, a reference) | %" PRIu64 " | %s | - | - | - | %" PRIu64
                " in all | %s |\n",
                b->belady_preemptions, human(b->belady_preempted_bytes, pb, sizeof pb),
                b->belady_evictions, human(b->belady_bytes_rematerialised, rm, sizeof rm));
