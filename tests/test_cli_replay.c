@@ -237,6 +237,9 @@ static void test_disk_full(void)
                         "--no-belady", "--sample-every", "1", "--batch", "64", "--db",
                         "cli_replay_full.db", VRAM_SOURCE_DIR "/traces/llama70b-contig.trace");
         expect_true(occurrences(cli_last.err, "the run could not be marked") <= 1);
+        /* never "logged to" after the database failed (issue 13, item 6) */
+        expect_true(strstr(cli_last.out, "logged to") == NULL);
+        expect_true(strstr(cli_last.err, "cli_replay_full.db: the database failed") != NULL);
         if (access("cli_replay_full.db", F_OK) != 0)
             continue; /* not even the schema fit */
         expect_eq_u64(count_runs("cli_replay_full.db", "running"), 0);
@@ -283,6 +286,123 @@ static void test_terminated(void)
     expect_true(count_runs("cli_replay_term.db", "interrupted") <= 1);
 }
 
+/* A copy of small.trace with its header's capacity replaced. */
+static void small_with_capacity(const char *path, const char *capacity)
+{
+    static char text[1 << 16];
+    cli_slurp(SMALL, text);
+    char *cap = strstr(text, "\ncapacity ");
+    assert_true(cap != NULL);
+    char *eol = strchr(cap + 1, '\n');
+    static char out[1 << 16];
+    int n = snprintf(out, sizeof out, "%.*s\ncapacity %s%s", (int)(cap - text), text, capacity, eol);
+    cli_write_file(path, out, (size_t)n);
+}
+
+/* A replay in which no policy ran (issue 13, item 3): capacities FORMAT.md
+ * allows that no heap accepts, or a tensor cache of the whole device: exit 1,
+ * one line per policy saying why, nothing logged, no "logged to". */
+static void test_no_policy_ran(void)
+{
+    static const char *const capacities[] = {"1", "255", "1125899906842624",
+                                             "9223372036854775807"};
+    for (size_t i = 0; i < sizeof capacities / sizeof capacities[0]; i++) {
+        small_with_capacity("cli_replay_cap.trace", capacities[i]);
+        test_remove_db("cli_replay_cap.db");
+        char last[160];
+        snprintf(last, sizeof last, "replay: no policy could run cli_replay_cap.trace (a device of"
+                 " %s bytes): nothing was replayed or logged", capacities[i]);
+        CLI_EXPECT(1, TEXTS("replay: bestfit: not run: ", "replay: buddy: not run: ",
+                            "replay: tlsf: not run: ", "replay: pool: not run: ",
+                            "replay: caching: not run: ", last),
+                   "replay", "--quiet", "--db", "cli_replay_cap.db", "cli_replay_cap.trace");
+        expect_true(strstr(cli_last.out, "logged to") == NULL);
+        expect_eq_u64(count_runs("cli_replay_cap.db", "ok") + count_runs("cli_replay_cap.db", "failed"),
+                      0);
+    }
+    CLI_EXPECT(1, TEXTS("replay: tlsf: not run: ", "no policy could run"), "replay", "--quiet",
+               "--no-db", "--policy", "tlsf", "--capacity", "1125899906842624", SMALL);
+    CLI_EXPECT(1, TEXTS("replay: bestfit: not run: tensor cache: 67108864 bytes is not a multiple"
+                        " of 256 below the device's 67108864"),
+               "replay", "--quiet", "--no-db", "--policy", "bestfit", "--tensor-cache", "67108864",
+               SMALL);
+
+    /* the pool layout's message: the lanes' bytes and what the non-KV lane
+     * needs, never a bare count larger than the device */
+    static const char big_other[] = "vramtrace 1\nmodel test\nengine paged\ncapacity 1048576\n"
+                                    "kv_block_bytes 65536\n"
+                                    "alloc 1 9223372036854775807 0 activation 1\nfree 1\n";
+    cli_write_file("cli_replay_pool.trace", big_other, sizeof big_other - 1);
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--no-db", "--policy", "pool,bestfit",
+               "cli_replay_pool.trace");
+    expect_true(strstr(cli_last.out, "| pool | n/a: pool: no room for a KV block of 65536 B: the"
+                                     " lanes have 1048576 B of the device and the non-KV lane"
+                                     " needs 9799832789158199296 B (peak other live"
+                                     " 9223372036854775807 B + 1/16, in whole blocks)") != NULL);
+    small_with_capacity("cli_replay_cap.trace", "1");
+    CLI_EXPECT(1, TEXTS("replay: pool: not run: pool: no room for a KV block of 65536 B: the lanes"
+                        " have 1 B of the device and the non-KV lane needs "),
+               "replay", "--quiet", "--no-db", "--policy", "pool", "cli_replay_cap.trace");
+}
+
+/* Runs the tool as nobody when this test runs as root (permissions do not
+ * stop root); its exit status. */
+static int run_unprivileged(const char *const *argv)
+{
+    char tool[1024], out_path[64], err_path[64];
+    snprintf(tool, sizeof tool, "%s%s", CLI_BIN, argv[0]);
+    cli_capture_paths(out_path, err_path);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out < 0 || err < 0)
+            _exit(126);
+        dup2(out, 1);
+        dup2(err, 2);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(126);
+        execv(tool, (char *const *)argv);
+        _exit(127);
+    }
+    return cli_wait(pid);
+}
+
+/* Databases that cannot be written (issue 13, item 6): each message names
+ * the file or directory and the reason, and nothing is left beside it. */
+static void test_readonly_databases(void)
+{
+    chmod("cli_replay_rodir", 0755);
+    test_remove_db("cli_replay_rodir/x.db");
+    cli_make_dir("cli_replay_rodir");
+    assert_true(chmod("cli_replay_rodir", 0555) == 0);
+    const char *const in_ro_dir[] = {"replay", "--quiet", "--db", "cli_replay_rodir/x.db", SMALL,
+                                     NULL};
+    expect_eq_u64(run_unprivileged(in_ro_dir), 1);
+    expect_true(strstr(cli_last.err, "replay: cli_replay_rodir/x.db: cannot create the database:"
+                                     " the directory cli_replay_rodir is not writable (Permission"
+                                     " denied)") != NULL);
+    chmod("cli_replay_rodir", 0755);
+
+    cli_make_dir("cli_replay_rofile");
+    assert_true(chmod("cli_replay_rofile", 0777) == 0);
+    test_remove_db("cli_replay_rofile/x.db");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit", "--db",
+               "cli_replay_rofile/x.db", SMALL);
+    assert_true(chmod("cli_replay_rofile/x.db", 0444) == 0);
+    const char *const ro_file[] = {"replay", "--quiet", "--db", "cli_replay_rofile/x.db", SMALL,
+                                   NULL};
+    expect_eq_u64(run_unprivileged(ro_file), 1);
+    expect_true(strstr(cli_last.err, "replay: cli_replay_rofile/x.db: the database file is"
+                                     " read-only (Permission denied)") != NULL);
+    expect_true(strstr(cli_last.err, "cannot create the schema") == NULL);
+    expect_true(!cli_exists("cli_replay_rofile/x.db-wal") &&
+                !cli_exists("cli_replay_rofile/x.db-shm"));
+    expect_eq_u64(count_runs("cli_replay_rofile/x.db", "ok"), 1);
+}
+
 int main(void)
 {
     test_usage();
@@ -292,6 +412,8 @@ int main(void)
     test_check_every_default();
     test_bad_databases();
     test_disk_full();
+    test_no_policy_ran();
+    test_readonly_databases();
     test_terminated();
     return test_finish("cli_replay");
 }
