@@ -80,6 +80,22 @@ static void unlink_parent(vram_prefix_cache *pc, pc_block *b)
         policy_insert(pc, p);
 }
 
+/* A two-stage prefetch for the evictions to come, so that their cache misses
+ * overlap with what the caller does between them: the next victim's record
+ * was requested at the previous eviction (as the one after next), so its hash
+ * is at hand and its index slot is requested now; the one after next has its
+ * record requested. Hints only (the order may change before then). */
+static void prefetch_victims(const vram_prefix_cache *pc)
+{
+    uint32_t next[2];
+    int k = pc->ops->peek ? pc->ops->peek(pc->policy, next) : 0;
+    if (k >= 1)
+        __builtin_prefetch(&pc->index.slots[vram__pc_index_home(&pc->index,
+                                                                pc->blocks[next[0]].hash)]);
+    if (k >= 2)
+        __builtin_prefetch(&pc->blocks[next[1]]);
+}
+
 /* Evicts the policy's next victim, moving its key to the host tier when
  * there is one: 1, *out (the block, now without hash, in no list) and *hash
  * (the hash it had), or 0. */
@@ -103,6 +119,7 @@ static int evict_one(vram_prefix_cache *pc, uint32_t *out, uint64_t *hash)
     forget(b);
     pc->st.evictions++;
     *out = v;
+    prefetch_victims(pc);
     return 1;
 }
 
@@ -173,8 +190,8 @@ vram_status vram_prefix_cache_create(const vram_prefix_cache_config *cfg, vram_p
     /* GB/s is bytes per ns */
     pc->read_ns = lat + (double)cfg->block_bytes / h2d;
     pc->write_ns = lat + (double)cfg->block_bytes / d2h;
-    pc->blocks = calloc(n, sizeof *pc->blocks);
-    pc->free_stack = malloc((size_t)n * sizeof *pc->free_stack);
+    pc->blocks = vram__pc_zalloc(n, sizeof *pc->blocks);
+    pc->free_stack = vram__pc_zalloc(n, sizeof *pc->free_stack);
     vram_status st = VRAM_ENOHOST;
     if (!pc->blocks || !pc->free_stack || vram__pc_index_create(&pc->index, n) ||
         vram__pc_host_create(pc, cfg->host_blocks) || (st = ops->create(n, &pc->policy))) {
@@ -307,12 +324,31 @@ static uint32_t promote(vram_prefix_cache *pc, uint32_t s, uint32_t p, int prior
     return v;
 }
 
+/* Memory-level parallelism for long chains over a large cache: the index
+ * slots of every hash are requested at once (the inserts of the blocks that
+ * miss later probe the same slots), then the records of the blocks found, so
+ * the walk below finds them in cache instead of waiting for each in turn. */
+static void prefetch_chain(const vram_prefix_cache *pc, const uint64_t *hashes, size_t n)
+{
+    if (n < 2)
+        return;
+    for (size_t i = 0; i < n; i++)
+        __builtin_prefetch(&pc->index.slots[vram__pc_index_home(&pc->index, hashes[i])]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b = vram__pc_index_find(&pc->index, hashes[i]);
+        if (b == PC_NIL)
+            break;
+        __builtin_prefetch(&pc->blocks[b]);
+    }
+}
+
 vram_status vram_prefix_cache_acquire(vram_prefix_cache *pc, const uint64_t *hashes, size_t n,
                                       int priority, uint32_t *blocks, size_t *hits)
 {
     if (!pc || !blocks || !hits || check_chain(hashes, n))
         return VRAM_EINVAL;
     pc->clock++;
+    prefetch_chain(pc, hashes, n);
     uint64_t parent = VRAM_PREFIX_ROOT;
     uint32_t pblock = PC_NIL;
     size_t i = 0;

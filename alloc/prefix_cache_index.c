@@ -9,6 +9,8 @@
  * following entries back, so there are no tombstones and a probe ends at the
  * first empty slot. */
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
 #include "prefix_cache_internal.h"
 
@@ -50,12 +52,34 @@ vram_status vram_prefix_hash(uint64_t parent, const uint32_t *tokens, size_t nto
     return VRAM_OK;
 }
 
+void *vram__pc_zalloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    size_t bytes = n * size;
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < 2 * huge)
+        return calloc(n ? n : 1, size ? size : 1);
+    /* A large table probed at random: on 2 MiB pages where the system allows
+     * (transparent huge pages in "madvise" mode), one TLB entry covers 2 MiB
+     * of it instead of 4 KiB, which halves the misses of a random probe. */
+    void *p = NULL;
+    bytes = (bytes + huge - 1) / huge * huge;
+    if (posix_memalign(&p, huge, bytes))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: a refusal changes nothing */
+#endif
+    memset(p, 0, bytes);
+    return p;
+}
+
 vram_status vram__pc_index_create(pc_index *ix, uint64_t entries)
 {
     uint64_t cap = 16;
     while (cap < 2 * entries)
         cap *= 2;
-    ix->slots = calloc(cap, sizeof *ix->slots);
+    ix->slots = vram__pc_zalloc(cap, sizeof *ix->slots);
     if (!ix->slots)
         return VRAM_ENOHOST;
     ix->mask = cap - 1;

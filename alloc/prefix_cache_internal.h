@@ -90,6 +90,10 @@ struct vram_prefix_cache {
     vram_prefix_cache_stats st;
 };
 
+/* prefix_cache_index.c: zeroed memory for n items of size bytes (NULL when
+ * there is none), on huge pages when large; freed with free(). */
+void *vram__pc_zalloc(size_t n, size_t size);
+
 /* prefix_cache_index.c: the index. Create fails only with VRAM_ENOHOST. */
 vram_status vram__pc_index_create(pc_index *ix, uint64_t entries);
 void vram__pc_index_destroy(pc_index *ix);

@@ -266,6 +266,31 @@ static void test_order_lfu(void)
     EXPECT_ORDER(got, n, 4, 2, 3, 1);
     vram_prefix_cache_destroy(pc);
     test_leaf_only_parent("lfu");
+
+    /* More hit counts than the policy keeps lists for (64): block k is hit k
+     * times, the releases in a shuffled order, so classes arrive out of order
+     * and some go to the side heap; victims still go by hits. */
+    enum { K = 80 };
+    pc = make("lfu", K, 0);
+    uint64_t order[K], s = 7;
+    for (uint64_t k = 0; k < K; k++)
+        order[k] = k;
+    for (uint64_t k = K - 1; k > 0; k--) {
+        uint64_t j = test_rand(&s) % (k + 1), t = order[k];
+        order[k] = order[j];
+        order[j] = t;
+    }
+    for (uint64_t k = 0; k < K; k++) {
+        uint64_t key = 1000 + order[k];
+        for (uint64_t h = 0; h <= order[k]; h++) /* the first computes it: order[k] hits */
+            run_request(pc, &key, 1, 0);
+    }
+    uint64_t all[K];
+    n = drain(pc, all, K);
+    expect_eq_u64(n, K);
+    for (uint64_t k = 0; k < n; k++)
+        expect_eq_u64(all[k], 1000 + k);
+    vram_prefix_cache_destroy(pc);
 }
 
 /* priority: the lowest priority first, then the least recently accessed; a

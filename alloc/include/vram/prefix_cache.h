@@ -119,6 +119,10 @@ typedef struct vram_prefix_policy_ops {
     /* VRAM_OK, or VRAM_ECORRUPT with the first violated invariant of the
      * policy's own structure (links, heap order) in msg. */
     vram_status (*check)(const void *impl, char *msg, size_t msglen);
+    /* Optional (NULL: none), a hint only: the next victims in order, up to 2,
+     * written to next[]; returns how many. The cache prefetches their
+     * metadata while the caller works between evictions. */
+    int (*peek)(const void *impl, uint32_t next[2]);
 } vram_prefix_policy_ops;
 
 /* The policy of that name, or NULL. vram_prefix_policy_names lists them,
