@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bounds.h"
+#include "plugin.h"
 #include "replay.h"
 #include "summary.h"
 
@@ -182,7 +183,10 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
             return r;
     }
     capture c = {.f = f, .first_strip = *strip};
-    vreplay_options o = {.trace_path = run->trace, .policy = run->policy, .backend = "sim",
+    char plugin[1200]; /* a plugin's run: its file, from runs.layout */
+    int is_plugin = vplugin_spec_of_run(run->policy, run->layout, plugin, sizeof plugin);
+    vreplay_options o = {.trace_path = run->trace, .policy = is_plugin ? plugin : run->policy,
+                         .backend = "sim",
                          .capacity = (uint64_t)run->capacity,
                          .evict_policy = run->evict_policy[0] ? run->evict_policy : NULL,
                          .bounds = &b,

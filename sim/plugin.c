@@ -646,3 +646,20 @@ void vplugin_describe(const vplugin *p, char *buf, size_t len)
              t->free_batch ? ", free_batch" : "", t->stats ? ", stats" : "",
              t->walk ? ", walk" : "", t->check ? ", check" : "", p->path);
 }
+
+int vplugin_spec_of_run(const char *policy, const char *layout, char *spec, size_t len)
+{
+    if (!vplugin_is_spec(policy) || !layout)
+        return 0;
+    const char *name = policy + sizeof VPLUGIN_PREFIX - 1;
+    size_t n = strlen(name);
+    if (strncmp(layout, "plugin ", 7) != 0 || strncmp(layout + 7, name, n) != 0 ||
+        strncmp(layout + 7 + n, ", crc32 ", 8) != 0)
+        return 0;
+    const char *abi = strstr(layout, ", ABI version ");
+    const char *path = abi ? strstr(abi, ": ") : NULL;
+    if (!path || !path[2])
+        return 0;
+    int w = snprintf(spec, len, "%s%s:%s", VPLUGIN_PREFIX, path + 2, name);
+    return w > 0 && (size_t)w < len;
+}

@@ -70,6 +70,12 @@ uint64_t vplugin_bytes(const vplugin *p);    /* the file's size */
  * optional entries the plugin has. */
 void vplugin_describe(const vplugin *p, char *buf, size_t len);
 
+/* The spec that loads a logged run's plugin again (the report's heap maps
+ * replay runs): "plugin:PATH:NAME" from runs.policy ("plugin:NAME") and
+ * runs.layout (vplugin_describe's line, which ends with ": PATH"). 1 with the
+ * spec, or 0 when the row is not a plugin's or its layout is not such a line. */
+int vplugin_spec_of_run(const char *policy, const char *layout, char *spec, size_t len);
+
 /* The first violation of the plugin's latest instance in words ("" while
  * there is none). An instance's creation clears it. */
 const char *vplugin_violation(const vplugin *p);

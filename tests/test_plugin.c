@@ -133,6 +133,14 @@ static void test_adapter(void)
     snprintf(msg, sizeof msg, "plugin bump, crc32 %s, %llu bytes, ABI version 1: %s",
              vplugin_crc32(p), (unsigned long long)vplugin_bytes(p), BAD);
     expect_true(strcmp(line, msg) == 0);
+    /* The line gives the plugin back to whoever replays the run again (the report). */
+    char spec[1024];
+    expect_true(vplugin_spec_of_run("plugin:bump", line, spec, sizeof spec));
+    expect_true(strcmp(spec, "plugin:" BAD ":bump") == 0);
+    expect_true(!vplugin_spec_of_run("tlsf", line, spec, sizeof spec));
+    expect_true(!vplugin_spec_of_run("plugin:other", line, spec, sizeof spec));
+    expect_true(!vplugin_spec_of_run("plugin:bump", "vLLM layout: ...", spec, sizeof spec));
+    expect_true(!vplugin_spec_of_run("plugin:bump", line, spec, 8));
 
     vram_heap_config cfg = {.capacity = 1 << 20};
     vram_heap *h;

@@ -112,3 +112,16 @@ if(TARGET replay)
     PASS_REGULAR_EXPRESSION "replay: plugin:abort: failed: [^\n]*small\\.trace:15: plugin:abort crashed in this event: signal 6 \\([^)]*\\) \\(--isolate\\)\n.*\n\\| bestfit \\| 624\\.000 KiB \\|[^\n]*\n\\| tlsf \\| 624\\.000 KiB \\|[^\n]*\n\\| plugin:abort \\(failed\\) \\|.*exit status 1\n$"
     TIMEOUT 60)
 endif()
+
+# A plugin's runs in the report: its row in the summary, and a heap map (the
+# report replays the run again, loading the plugin from runs.layout).
+if(TARGET replay AND TARGET report)
+  add_test(NAME plugin_report
+           COMMAND sh -c "command -v gnuplot >/dev/null || exit 77; rm -rf plugin_report && mkdir plugin_report && \"$0\" --quiet --db plugin_report/r.db --policy tlsf,plugin:\"$2\" \"$3\" >/dev/null && \"$1\" plugin_report/r.db -o plugin_report/out >/dev/null && cat plugin_report/out/summary.md"
+                   $<TARGET_FILE:replay> $<TARGET_FILE:report> $<TARGET_FILE:vram_firstfit>
+                   ${PROJECT_SOURCE_DIR}/tests/data/report_mix.trace)
+  set_tests_properties(plugin_report PROPERTIES
+    PASS_REGULAR_EXPRESSION "\n\\| plugin:firstfit \\| plugin:firstfit \\| ok \\|[^\n]*\n.*\n- plugin:firstfit: [^\n]* heap map: after event [0-9]+: "
+    FAIL_REGULAR_EXPRESSION "no heap map"
+    SKIP_RETURN_CODE 77 TIMEOUT 120)
+endif()
