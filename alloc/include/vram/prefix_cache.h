@@ -55,11 +55,17 @@
  *   block, then the lower block number. An access is an acquire hit, an insert
  *   or a release, each stamped with one tick of the cache's clock per call.
  *
- * Costs: acquire O(n) expected in the chain length; alloc, insert, evict O(1)
- * for "vllm", O(log n) in the idle blocks for the others; release O(n) (times
- * log for the heap policies). Memory: about 96 bytes per device block, 48 per
- * host entry, all taken at creation: no call after create allocates.
- * One cache per user; not thread-safe. The library keeps no global state. */
+ * Costs: acquire O(n) expected in the chain length (it prefetches the whole
+ * chain's index slots first); alloc, insert and evict O(1) expected for
+ * "vllm"; for the others O(1) while keys arrive in order within their class
+ * (the usual case), O(log h) in the few that do not (a side heap of h); release
+ * O(n) times that. Memory, all taken at creation (no call after create
+ * allocates): about 120-150 bytes per device block (record, index, free list,
+ * queue), 41 more for the keyed policies, about 80 per host entry; tables of 4
+ * MiB and more are on 2 MiB pages where the system allows it. One cache per
+ * user; not thread-safe. The library keeps no global state. (Figures:
+ * bench/prefix_cache_bench, BENCHMARKS.md; design and sources:
+ * docs/PREFIX_CACHE.md.) */
 #ifndef VRAM_PREFIX_CACHE_H
 #define VRAM_PREFIX_CACHE_H
 
