@@ -125,3 +125,14 @@ if(TARGET replay AND TARGET report)
     FAIL_REGULAR_EXPRESSION "no heap map"
     SKIP_RETURN_CODE 77 TIMEOUT 120)
 endif()
+
+# A plugin built outside the tree against the installed headers (cmake --install
+# into a temporary prefix), replayed on traces/llama70b.trace beside tlsf.
+if(TARGET replay)
+  add_test(NAME plugin_out_of_tree
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/plugins/out_of_tree.sh ${PROJECT_BINARY_DIR}
+                   ${PROJECT_SOURCE_DIR})
+  set_tests_properties(plugin_out_of_tree PROPERTIES
+    PASS_REGULAR_EXPRESSION "\n\\| tlsf \\| 71\\.483 GiB \\|[^\n]*\n\\| plugin:firstfit \\| 71\\.483 GiB \\| 1\\.000 \\|[^\n]*\n"
+    TIMEOUT 300)
+endif()
