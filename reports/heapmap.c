@@ -178,7 +178,8 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
     if (r)
         return r;
     if (!have && strcmp(run->policy, "pool") == 0) {
-        r = vbounds_compute(run->trace, (uint64_t)run->capacity, 0, &b, err, errlen);
+        r = vbounds_compute_stop(run->trace, (uint64_t)run->capacity, 0, &vrep_stop, &b, err,
+                                 errlen);
         if (r)
             return r;
     }

@@ -109,6 +109,7 @@ typedef struct walk {
     uint64_t resident;
     uint64_t waits;   /* begins and restores that did not fit */
     vram_status io;   /* the first failure reading next uses, sticky */
+    volatile sig_atomic_t *stop; /* non-zero: stop after the event (a signal); may be NULL */
 } walk;
 
 #define ITEM(w, i) (&((item *)(w)->items.data)[i])
@@ -952,6 +953,12 @@ static vram_status run_pass(walk *w)
         w->index++;
         if ((st = walk_event(w, &ev)) || (st = w->io))
             break;
+        if (w->stop && *w->stop) {
+            set_err(w->err, w->errlen, "%s:%llu: the bounds pass was stopped (a signal)",
+                    w->path, (unsigned long long)ev.line);
+            st = VRAM_EBUSY;
+            break;
+        }
     }
     if (got < 0) {
         set_err(w->err, w->errlen, "%s", vtrace_error(r));
@@ -969,6 +976,13 @@ static vram_status run_pass(walk *w)
 vram_status vbounds_compute(const char *path, uint64_t capacity, int belady, vbounds *out,
                             char *err, size_t errlen)
 {
+    return vbounds_compute_stop(path, capacity, belady, NULL, out, err, errlen);
+}
+
+vram_status vbounds_compute_stop(const char *path, uint64_t capacity, int belady,
+                                 volatile sig_atomic_t *stop, vbounds *out, char *err,
+                                 size_t errlen)
+{
     memset(out, 0, sizeof *out);
     if (err && errlen)
         err[0] = '\0';
@@ -977,16 +991,24 @@ vram_status vbounds_compute(const char *path, uint64_t capacity, int belady, vbo
     vnextuse *next = NULL;
     walk w;
     vram_status st = belady ? vnextuse_create(&next) : VRAM_OK;
+    if (!st && next)
+        vnextuse_set_stop(next, stop);
     if (!st) {
         st = walk_init(&w, path, 0, next, out, err, errlen);
+        w.stop = stop;
         if (!st)
             st = run_pass(&w);
         walk_destroy(&w);
     }
     if (!st && belady)
         st = vnextuse_finish(next);
+    if ((!st || st == VRAM_EBUSY) && belady && stop && *stop) {
+        set_err(err, errlen, "%s: the bounds pass was stopped (a signal)", path);
+        st = VRAM_EBUSY;
+    }
     if (!st && belady) {
         st = walk_init(&w, path, 1, next, out, err, errlen);
+        w.stop = stop;
         if (!st)
             st = run_pass(&w);
         if (out->belady_preemptions || w.waits)

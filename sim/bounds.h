@@ -55,6 +55,7 @@
 #ifndef VSIM_BOUNDS_H
 #define VSIM_BOUNDS_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -93,5 +94,12 @@ typedef struct vbounds {
  * VRAM_ENOHOST without host memory. */
 vram_status vbounds_compute(const char *path, uint64_t capacity, int belady, vbounds *out,
                             char *err, size_t errlen);
+/* vbounds_compute that stops when *stop (may be NULL) is non-zero, looked at
+ * after every event of both passes and between them: VRAM_EBUSY with "the
+ * bounds pass was stopped" in err, the temporary files removed. For a signal
+ * handler's flag (replay, report). */
+vram_status vbounds_compute_stop(const char *path, uint64_t capacity, int belady,
+                                 volatile sig_atomic_t *stop, vbounds *out, char *err,
+                                 size_t errlen);
 
 #endif

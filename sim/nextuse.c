@@ -32,6 +32,7 @@ struct vnextuse {
     size_t wn;
     uint64_t logged;
     back_reader next;    /* over `out`: trace order again */
+    volatile sig_atomic_t *stop; /* non-zero: vnextuse_finish stops (a signal); may be NULL */
 };
 
 static int back_init(back_reader *b, FILE *f, size_t size, uint64_t entries)
@@ -134,12 +135,16 @@ static vram_status scan_back(vnextuse *n, vsim_idmap *later, back_reader *log)
             if (fwrite(obuf, sizeof obuf[0], on, n->out) != on)
                 return VRAM_EIO;
             on = 0;
+            if (n->stop && *n->stop)
+                return VRAM_EBUSY;
         }
     }
     if (got < 0 || (on && fwrite(obuf, sizeof obuf[0], on, n->out) != on))
         return VRAM_EIO;
     return VRAM_OK;
 }
+
+void vnextuse_set_stop(vnextuse *n, volatile sig_atomic_t *stop) { n->stop = stop; }
 
 vram_status vnextuse_finish(vnextuse *n)
 {

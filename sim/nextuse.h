@@ -13,6 +13,7 @@
 #ifndef VSIM_NEXTUSE_H
 #define VSIM_NEXTUSE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "vram/status.h"
@@ -33,8 +34,12 @@ void vnextuse_destroy(vnextuse *n);
 vram_status vnextuse_log(vnextuse *n, uint64_t item, uint64_t index, int first);
 
 /* Ends logging and computes every next use: one backward pass over the log.
- * VRAM_EIO on a read or write error, VRAM_ENOHOST without memory. */
+ * VRAM_EIO on a read or write error, VRAM_ENOHOST without memory, VRAM_EBUSY
+ * when the stop flag (vnextuse_set_stop) was seen set. */
 vram_status vnextuse_finish(vnextuse *n);
+/* A flag (a signal handler's; NULL: none) that vnextuse_finish looks at every
+ * few thousand references and stops on. */
+void vnextuse_set_stop(vnextuse *n, volatile sig_atomic_t *stop);
 
 /* The next use (an event index, or VNEXTUSE_NEVER) of the next logged
  * reference, in logging order; VNEXTUSE_NEVER once all were read. VRAM_EIO

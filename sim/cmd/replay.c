@@ -8,13 +8,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -646,83 +644,18 @@ static void trace_crc32(const char *path, char hex[9], uint64_t *bytes)
     fclose(f);
 }
 
-static void first_pass_here(const cli *c, int crc, first_pass *fp)
-{
-    if (crc)
-        trace_crc32(c->trace, fp->crc, &fp->bytes);
-    fp->st = vbounds_compute(c->trace, c->capacity, c->belady, &fp->b, fp->err, sizeof fp->err);
-}
-
-/* The bounds pass (and the CRC when `crc`) in a child process, so that a
- * signal ends it at once: the child is killed (the pass's temporary files
- * were unlinked when made) and 1 is returned with `interrupted` set. 0 when
- * the pass ended, its outcome in *fp. Where no child can be made, the pass
- * runs here, and a signal is acted on when it ends. */
+/* The CRC (when `crc`) and the bounds pass; 1 when a signal stopped it
+ * (`interrupted`: both look at it, the pass after every event), 0 when it
+ * ended, its outcome in *fp. */
 static int first_pass_run(const cli *c, int crc, first_pass *fp)
 {
     memset(fp, 0, sizeof *fp);
-    int fd[2];
-    if (pipe(fd) != 0) {
-        first_pass_here(c, crc, fp);
-        return interrupted != 0;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fd[0]);
-        close(fd[1]);
-        first_pass_here(c, crc, fp);
-        return interrupted != 0;
-    }
-    if (pid == 0) {
-        close(fd[0]);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
-        first_pass_here(c, crc, fp);
-        const char *p = (const char *)fp;
-        for (size_t left = sizeof *fp; left;) {
-            ssize_t w = write(fd[1], p, left);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                _exit(1);
-            p += w;
-            left -= (size_t)w;
-        }
-        _exit(0);
-    }
-    close(fd[1]);
-    size_t got = 0;
-    while (got < sizeof *fp && !interrupted) {
-        struct pollfd pf = {.fd = fd[0], .events = POLLIN};
-        if (poll(&pf, 1, 50) <= 0)
-            continue; /* a signal or 50 ms: look at the flag again */
-        ssize_t k = read(fd[0], (char *)fp + got, sizeof *fp - got);
-        if (k > 0)
-            got += (size_t)k;
-        else if (k == 0 || errno != EINTR)
-            break;
-    }
-    close(fd[0]);
-    if (got < sizeof *fp)
-        kill(pid, SIGKILL);
-    int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR)
-        ;
-    if (got == sizeof *fp)
-        return 0;
-    if (interrupted)
-        return 1;
-    memset(fp, 0, sizeof *fp);
-    fp->st = VRAM_EIO;
-    if (WIFSIGNALED(ws))
-        snprintf(fp->err, sizeof fp->err, "the bounds pass was killed by signal %d",
-                 WTERMSIG(ws));
-    else
-        snprintf(fp->err, sizeof fp->err, "the bounds pass ended without a result (exit status %d)",
-                 WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
-    return 0;
+    if (crc)
+        trace_crc32(c->trace, fp->crc, &fp->bytes);
+    if (!interrupted)
+        fp->st = vbounds_compute_stop(c->trace, c->capacity, c->belady, &interrupted, &fp->b,
+                                      fp->err, sizeof fp->err);
+    return interrupted != 0;
 }
 
 /* "pool, caching" for the runs [from, n) that were not started. */
