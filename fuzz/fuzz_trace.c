@@ -4,7 +4,8 @@
  * traces/FORMAT.md: version 1 or 2, a known type and kind, sizes 1 to 2^63-1,
  * alignments 0 or a power of two up to 2^30, keys of 1-63 printable bytes,
  * priorities >= 0, a known NEED with an owner only for a request's (version 1:
- * NEED '-' always, no pin/unpin, no kv_token_bytes/prefill_tokens_per_s), line
+ * NEED '-' always, no pin/unpin, no kv_token_bytes/prefill_tokens_per_s/
+ * allocator_settings), line
  * numbers increasing, timestamps never decreasing. vtrace_open_buffer reads
  * the bytes as text (gzip is vtrace_open's, tested in tests/test_trace_io.c):
  * the gzip seeds of the corpus (head-*.trace) stop at their first line.
@@ -93,7 +94,8 @@ static int same_header(const vtrace_header *a, const vtrace_header *b)
     return a->version == b->version && strcmp(a->model, b->model) == 0 && strcmp(a->engine, b->engine) == 0 &&
            a->capacity == b->capacity && a->kv_block_bytes == b->kv_block_bytes &&
            strcmp(a->source, b->source) == 0 && strcmp(a->licence, b->licence) == 0 &&
-           a->kv_token_bytes == b->kv_token_bytes && a->prefill_tokens_per_s == b->prefill_tokens_per_s;
+           a->kv_token_bytes == b->kv_token_bytes && a->prefill_tokens_per_s == b->prefill_tokens_per_s &&
+           strcmp(a->allocator_settings, b->allocator_settings) == 0;
 }
 
 /* Writes the header and the first ROUND_TRIP_MAX events of the (valid) input
@@ -162,7 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const vtrace_header *h = vtrace_header_of(r);
     if (h->version < 1 || h->version > VTRACE_VERSION || h->capacity == 0 || h->capacity > INT64_MAX ||
         h->kv_token_bytes > INT64_MAX || h->prefill_tokens_per_s > INT64_MAX ||
-        (h->version < 2 && (h->kv_token_bytes || h->prefill_tokens_per_s)))
+        (h->version < 2 && (h->kv_token_bytes || h->prefill_tokens_per_s || h->allocator_settings[0])))
         fz_fail(TARGET, "header", 0, "version %d, capacity %" PRIu64 ", kv_token_bytes %" PRIu64
                 ", prefill_tokens_per_s %" PRIu64, h->version, h->capacity, h->kv_token_bytes,
                 h->prefill_tokens_per_s);

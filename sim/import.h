@@ -41,6 +41,7 @@ typedef struct vimport_options {
     const char *licence; /* header `licence`; NULL = "unknown" */
     uint64_t max_pickle_bytes; /* torch: the most bytes of pickle read into memory;
                                   0 = VPICKLE_MAX_BYTES (4 GiB, pickle.h) */
+    int history_only;    /* torch: the history alone, not the blocks live at the dump */
 } vimport_options;
 
 typedef struct vimport_stats {
@@ -58,6 +59,25 @@ typedef struct vimport_stats {
     char clamped_at[256];     /* where the first of them is ("FILE:LINE", "FILE: device_traces[D][I]") */
     uint64_t peak_live_bytes; /* the most bytes live at once, pre-existing blocks included */
     uint64_t capacity;        /* as written in the header */
+    /* torch: the state at the dump (the snapshot's segments) */
+    uint64_t state_blocks;    /* live at the dump, not allocated by the history: allocated at time 0 */
+    uint64_t state_bytes;
+    uint64_t explained_blocks; /* live at the dump and allocated by the history */
+    uint64_t state_mismatch;  /* of those, recorded in the history with another size (a warning) */
+    uint64_t state_mismatch_addr;        /* the first of them */
+    uint64_t history_not_in_state;       /* live at the history's end, not at the dump (a warning) */
+    uint64_t history_not_in_state_addr;  /* the first of them */
+    int no_history;           /* the device has no trace entries: the state alone (a warning) */
+    /* torch: the capacity rule (import.h, vimport_torch) */
+    uint64_t reserved_at_dump, segments_at_dump;
+    uint64_t peak_reserved;   /* reserved at the dump, walked back through the segment events */
+    uint64_t oom_capacity;    /* largest "reserved at an oom + the device's free bytes then"; 0 none */
+    int segments_inconsistent; /* the history maps more than the dump holds (a warning) */
+    char capacity_rule[256];  /* which figure gave the capacity, in words */
+    /* torch: allocator_settings as written to the header ("" none recorded), and
+     * the recorded settings the caching policy does not model (a warning) */
+    char allocator_settings[256];
+    char settings_dropped[256];
 } vimport_stats;
 
 /* Imports an RMM log. Cost: two streaming reads of the input, memory O(distinct
@@ -72,9 +92,27 @@ typedef struct vimport_stats {
 vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport_options *opt,
                         vimport_stats *stats, char *err, size_t errlen);
 
-/* Imports the device_traces of a torch snapshot: `alloc` -> alloc,
- * `free_completed` -> free (the memory is reusable then); `free_requested` is
- * only checked; segment_* entries are counted, and written as one comment line.
+/* Imports a torch snapshot's device: the history (device_traces): `alloc` ->
+ * alloc, `free_completed` -> free (the memory is reusable then);
+ * `free_requested` is only checked; segment_* entries are counted (and give the
+ * peak of reserved bytes), and written as one comment line. Then the state at
+ * the dump (segments): every live block (active_allocated, active_pending_free)
+ * the history does not allocate was allocated before the history began; it is
+ * allocated at time 0 with its requested size, never freed, and the blocks
+ * live at the start (these and the history's pre-existing ones) are numbered in
+ * the order of their addresses, so a replay starts from the recorded layout.
+ * With opt->history_only, the history alone (pre-existing blocks in the order
+ * of their frees), as before the state was read.
+ *
+ * The header carries allocator_settings from the snapshot's (stats say what was
+ * dropped). The capacity, unless given, is the largest of: the peak of reserved
+ * bytes (the segments at the dump, walked back through the history's segment
+ * events), for each oom entry the bytes reserved then plus the free device bytes
+ * it recorded, and the peak of live bytes; stats.capacity_rule says which.
+ * A device with no trace entries imports its state (stats.no_history); one with
+ * neither entries nor segments, or whose only content is segments without a
+ * live block, is VRAM_EINVAL with what was found; a device the snapshot does not
+ * list, VRAM_ENOTFOUND.
  * Cost: the whole pickle in memory (about 3x its size) plus O(distinct addresses).
  * The input must be a regular file of at most opt->max_pickle_bytes (VRAM_EIO
  * "FILE: not a regular file: ..." for a FIFO or device, refused without

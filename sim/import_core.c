@@ -32,9 +32,9 @@ vram_status vimport__core_init(vimport__core *c, char *err, size_t errlen)
 void vimport__core_fini(vimport__core *c)
 {
     vsim_idmap_destroy(c->addrs);
-    free(c->pre_sizes);
+    free(c->start);
     c->addrs = NULL;
-    c->pre_sizes = NULL;
+    c->start = NULL;
 }
 
 vram_status vimport__core_open(vimport__core *c, const char *in_path, const char *out_path,
@@ -71,17 +71,17 @@ static vram_status no_memory(vimport__core *c)
     return vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
 }
 
-static vram_status add_preexisting(vimport__core *c, uint64_t size)
+static vram_status push_start(vimport__core *c, uint64_t addr, uint64_t size)
 {
-    if (c->n_pre == c->pre_cap) {
-        size_t ncap = c->pre_cap ? c->pre_cap * 2 : 64;
-        uint64_t *n = ncap <= SIZE_MAX / sizeof *n ? realloc(c->pre_sizes, ncap * sizeof *n) : NULL;
+    if (c->n_start == c->start_cap) {
+        size_t ncap = c->start_cap ? c->start_cap * 2 : 64;
+        vimport__block *n = ncap <= SIZE_MAX / sizeof *n ? realloc(c->start, ncap * sizeof *n) : NULL;
         if (!n)
             return no_memory(c);
-        c->pre_sizes = n;
-        c->pre_cap = ncap;
+        c->start = n;
+        c->start_cap = ncap;
     }
-    c->pre_sizes[c->n_pre++] = size;
+    c->start[c->n_start++] = (vimport__block){.addr = addr, .size = size};
     return VRAM_OK;
 }
 
@@ -152,9 +152,10 @@ vram_status vimport__scan(vimport__core *c, const vimport__source *src)
             } else {
                 if (!add_total(&total, r.size))
                     return too_large(c, src);
-                vram_status st = add_preexisting(c, r.size);
+                vram_status st = push_start(c, r.addr, r.size);
                 if (st)
                     return st;
+                c->n_pre++;
                 pre_freed += r.size;
             }
             break;
@@ -176,6 +177,73 @@ vram_status vimport__scan(vimport__core *c, const vimport__source *src)
     c->stats.preexisting = c->n_pre;
     c->stats.live_at_end = live_count;
     c->stats.peak_live_bytes = pre_freed + (uint64_t)max_diff; /* pre_freed = P now */
+    c->pre_bytes = pre_freed;
+    c->total_bytes = total;
+    return VRAM_OK;
+}
+
+int vimport__addr_at_end(const vimport__core *c, uint64_t addr, uint64_t *size)
+{
+    const addr_state *a = vsim_idmap_get(c->addrs, addr);
+    if (!a)
+        return 0;
+    *size = a->size;
+    return a->live ? 1 : 2;
+}
+
+typedef struct each_ctx {
+    void (*fn)(uint64_t addr, uint64_t size, void *ctx);
+    void *ctx;
+} each_ctx;
+
+static void each_one(uint64_t id, const char *key, void *value, void *ctx)
+{
+    (void)key;
+    const addr_state *a = value;
+    const each_ctx *e = ctx;
+    if (a->live)
+        e->fn(id, a->size, e->ctx);
+}
+
+void vimport__each_live(vimport__core *c, void (*fn)(uint64_t addr, uint64_t size, void *ctx),
+                        void *ctx)
+{
+    each_ctx e = {fn, ctx};
+    vsim_idmap_each(c->addrs, each_one, &e);
+}
+
+vram_status vimport__add_start(vimport__core *c, uint64_t addr, uint64_t size)
+{
+    if (!add_total(&c->total_bytes, size))
+        return vimport__fail(c, NULL, VRAM_EPARSE,
+                             "the allocated sizes add up to more than 2^63-1 bytes");
+    vram_status st = push_start(c, addr, size);
+    if (st)
+        return st;
+    c->stats.live_at_end++;
+    c->stats.peak_live_bytes += size; /* live throughout; <= total_bytes */
+    return VRAM_OK;
+}
+
+static int by_addr(const void *a, const void *b)
+{
+    const vimport__block *x = a, *y = b;
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+vram_status vimport__sort_start(vimport__core *c, const char *path)
+{
+    if (c->n_start > 1)
+        qsort(c->start, c->n_start, sizeof c->start[0], by_addr);
+    for (size_t i = 1; i < c->n_start; i++) {
+        const vimport__block *a = &c->start[i - 1], *b = &c->start[i];
+        if (a->addr + a->size > b->addr) /* a->addr + size: a device address, far below 2^64 */
+            return vimport__fail(c, NULL, VRAM_EPARSE,
+                                 "%s: the blocks live when the recording begins overlap: 0x%llx "
+                                 "(%llu bytes) and 0x%llx (%llu bytes)", path,
+                                 (unsigned long long)a->addr, (unsigned long long)a->size,
+                                 (unsigned long long)b->addr, (unsigned long long)b->size);
+    }
     return VRAM_OK;
 }
 
@@ -214,14 +282,21 @@ static vram_status emit_events(vimport__core *c, const vimport__source *src, out
 {
     vtrace_event ev = {.type = VTRACE_ALLOC, .kind = VRAM_KIND_OTHER, .need = VTRACE_NEED_NONE};
     vram_status st;
-    for (size_t i = 0; i < c->n_pre; i++) {
+    for (size_t i = 0; i < c->n_start; i++) {
+        /* Live from the start: the recording's frees find them by address. */
+        addr_state *a = vsim_idmap_put(c->addrs, c->start[i].addr, &(int){0});
+        if (!a)
+            return no_memory(c);
+        a->live = 1;
+        a->id = i + 1;
+        a->size = c->start[i].size;
         ev.id = i + 1;
-        ev.size = c->pre_sizes[i];
+        ev.size = c->start[i].size;
         if ((st = write_event(c, NULL, o, &ev)))
             return st;
     }
-    c->stats.allocs = c->n_pre;
-    uint64_t next_id = c->n_pre + 1, pre_seen = 0, t0 = 0, last = 0;
+    c->stats.allocs = c->n_start;
+    uint64_t next_id = c->n_start + 1, t0 = 0, last = 0;
     int first = 1;
     vimport__rec r;
     int got;
@@ -253,14 +328,10 @@ static vram_status emit_events(vimport__core *c, const vimport__source *src, out
             ev.id = a->id;
             c->stats.allocs++;
         } else {
-            if (a->live) {
-                ev.id = a->id;
-            } else if (pre_seen < c->n_pre) {
-                ev.id = ++pre_seen; /* pre-existing blocks are numbered in the order of their frees */
-            } else {
+            if (!a->live) /* pre-existing blocks were made live before the first record */
                 return vimport__fail(c, src, VRAM_EPARSE,
                                      "the input changed between the two passes of the import");
-            }
+            ev.id = a->id;
             a->live = 0;
             ev.type = VTRACE_FREE;
             c->stats.frees++;

@@ -37,10 +37,23 @@ typedef struct vimport__source {
     void *ctx;
 } vimport__source;
 
+/* A block live when the recording begins. */
+typedef struct vimport__block {
+    uint64_t addr, size;
+} vimport__block;
+
 typedef struct vimport__core {
     vsim_idmap *addrs;    /* address -> struct addr_state (import_core.c) */
-    uint64_t *pre_sizes;  /* sizes of the pre-existing blocks, in the order of their frees */
-    size_t n_pre, pre_cap;
+    /* The blocks live at the start, ids 1..n_start in this order: the
+     * pre-existing ones (freed by the recording, allocated before it began) in
+     * the order of their frees, then any the importer adds
+     * (vimport__core_add_start); vimport__core_sort_start puts them in address
+     * order. */
+    vimport__block *start;
+    size_t n_start, start_cap;
+    size_t n_pre;         /* of them, freed by the recording */
+    uint64_t pre_bytes;   /* their bytes */
+    uint64_t total_bytes; /* every alloc and start block: kept <= 2^63-1 */
     vimport_stats stats;
     char *err;
     size_t errlen;
@@ -57,6 +70,20 @@ vram_status vimport__fail(vimport__core *c, const vimport__source *src, vram_sta
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Pass 1: every record checked; stats.preexisting, live_at_end and peak_live_bytes set. */
 vram_status vimport__scan(vimport__core *c, const vimport__source *src);
+/* After pass 1: what the recording says of `addr` at its end: 0 never seen, 1
+ * live (*size its size), 2 freed (and not allocated again). */
+int vimport__addr_at_end(const vimport__core *c, uint64_t addr, uint64_t *size);
+/* Calls fn for every address live at the end of pass 1. */
+void vimport__each_live(vimport__core *c, void (*fn)(uint64_t addr, uint64_t size, void *ctx),
+                        void *ctx);
+/* After pass 1: a block live from the start to the end that the recording
+ * never names (the state a snapshot holds): allocated at time 0, never freed;
+ * counted in live_at_end and peak_live_bytes. VRAM_EPARSE "the sizes add up
+ * to more than 2^63-1 bytes" or VRAM_ENOHOST. */
+vram_status vimport__add_start(vimport__core *c, uint64_t addr, uint64_t size);
+/* Puts the start blocks in address order (ids follow it); VRAM_EPARSE with
+ * both blocks named when two of them overlap. */
+vram_status vimport__sort_start(vimport__core *c, const char *path);
 /* Pass 2: rewinds the source and writes the trace with header `h` (capacity
  * set) to out_path via out_path.tmp; `comment` (may be NULL) goes after the header. */
 vram_status vimport__emit(vimport__core *c, const vimport__source *src, const char *out_path,

@@ -1,10 +1,15 @@
 /* import_torch.c - PyTorch CUDA memory snapshots to traces (import.h).
  *
- * The snapshot is a dict {segments, device_traces, allocator_settings, ...};
- * device_traces[D] is the list of trace entries of device D, each a dict with
+ * The snapshot is a dict {segments, device_traces, allocator_settings, ...}.
+ * device_traces[D] is the history of device D, each entry a dict with
  * `action`, `addr`, `size`, `stream`, `time_us` (absent in old snapshots: 0),
  * `frames`. The allocator's ring buffer keeps only the latest entries, so frees
- * of blocks allocated before it began are expected (import_core.c). */
+ * of blocks allocated before it began are expected (import_core.c).
+ * `segments` is the state at the dump: every segment of every device with its
+ * blocks (`address`, `size`, `requested_size`, `state`). The blocks live there
+ * that the history does not allocate were allocated before it began; they
+ * become allocations at time 0 (unless history_only), so a replay starts from
+ * the recorded state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +20,213 @@
 #define MODEL_NAME "torch-snapshot"
 #define ENGINE_NAME "import:torch"
 
+/* ---- the state at the dump: the device's segments and their live blocks ---- */
+
+typedef struct tseg {
+    uint64_t addr, size;
+    int large, expandable;
+} tseg;
+
+typedef struct tblk {
+    uint64_t addr, size; /* size: what the program asked for (requested_size), else the block's */
+    uint64_t block_size;
+} tblk;
+
+typedef struct dump_state {
+    tseg *segs;
+    size_t nsegs, segcap;
+    tblk *live; /* active_allocated and active_pending_free blocks */
+    size_t nlive, livecap;
+    uint64_t reserved;      /* the segments' total_size */
+    uint64_t devices;       /* bit d: a segment of device d < 64 exists */
+    int has_blocks;         /* some segment of the device lists its blocks */
+    size_t segments_listed; /* segments of every device */
+} dump_state;
+
+static void dump_free(dump_state *d)
+{
+    free(d->segs);
+    free(d->live);
+    memset(d, 0, sizeof *d);
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 1;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    void *a = ncap <= SIZE_MAX / size ? realloc(*arr, ncap * size) : NULL;
+    if (!a)
+        return 0;
+    *arr = a;
+    *cap = ncap;
+    return 1;
+}
+
+/* A non-negative int field of a dict: 1 and *out; 0 when absent; -1 when present but
+ * not a non-negative int (the message, naming `where`, is in the core's err). */
+static int dict_uint(vimport__core *c, const vpickle_value *dict, const char *key, const char *where,
+                     uint64_t *out)
+{
+    const vpickle_value *v = vpickle_dict_get(dict, key);
+    if (!v)
+        return 0;
+    if (v->type != VPICKLE_INT || v->u.i < 0) {
+        if (v->type == VPICKLE_INT)
+            vimport__fail(c, NULL, VRAM_EPARSE, "%s: '%s' is negative (%lld), expected a "
+                          "non-negative int", where, key, (long long)v->u.i);
+        else
+            vimport__fail(c, NULL, VRAM_EPARSE, "%s: '%s' is %s, expected a non-negative int",
+                          where, key, vpickle_type_phrase(v->type));
+        return -1;
+    }
+    *out = (uint64_t)v->u.i;
+    return 1;
+}
+
+/* The blocks of segment i (live ones into d->live). Blocks without an address
+ * (older snapshots) follow one another from the segment's address. */
+static vram_status read_blocks(vimport__core *c, const char *path, size_t i, const vpickle_value *seg,
+                               int has_addr, uint64_t seg_addr, dump_state *d)
+{
+    const vpickle_value *blocks = vpickle_dict_get(seg, "blocks");
+    if (!blocks)
+        return VRAM_OK;
+    d->has_blocks = 1;
+    char where[96];
+    if (blocks->type != VPICKLE_LIST)
+        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: segments[%zu]: 'blocks' is %s, expected a "
+                             "list", path, i, vpickle_type_phrase(blocks->type));
+    uint64_t at = seg_addr;
+    for (size_t j = 0; j < vpickle_len(blocks); j++) {
+        const vpickle_value *b = vpickle_item(blocks, j);
+        snprintf(where, sizeof where, "%s: segments[%zu]['blocks'][%zu]", path, i, j);
+        if (b->type != VPICKLE_DICT)
+            return vimport__fail(c, NULL, VRAM_EPARSE, "%s: %s, expected a dict", where,
+                                 vpickle_type_phrase(b->type));
+        uint64_t size, requested = 0, addr = at;
+        int got = dict_uint(c, b, "size", where, &size);
+        if (got <= 0)
+            return got < 0 ? VRAM_EPARSE
+                           : vimport__fail(c, NULL, VRAM_EPARSE, "%s: no 'size' in the block", where);
+        if (dict_uint(c, b, "requested_size", where, &requested) < 0)
+            return VRAM_EPARSE;
+        got = dict_uint(c, b, "address", where, &addr);
+        if (got < 0)
+            return VRAM_EPARSE;
+        if (got == 0 && !has_addr)
+            return vimport__fail(c, NULL, VRAM_EPARSE, "%s: no 'address', and the segment has none "
+                                 "to count from", where);
+        if (__builtin_add_overflow(addr, size, &at))
+            return vimport__fail(c, NULL, VRAM_EPARSE, "%s: address 0x%llx + size %llu is past "
+                                 "2^64", where, (unsigned long long)addr, (unsigned long long)size);
+        const vpickle_value *state = vpickle_dict_get(b, "state");
+        if (!state || state->type != VPICKLE_STR)
+            return vimport__fail(c, NULL, VRAM_EPARSE, "%s: no 'state' string in the block", where);
+        int live = vpickle_str_eq(state, "active_allocated") ||
+                   vpickle_str_eq(state, "active_pending_free");
+        if (!live && !vpickle_str_eq(state, "inactive")) {
+            int n = state->u.s.len > 40 ? 40 : (int)state->u.s.len;
+            return vimport__fail(c, NULL, VRAM_EPARSE, "%s: unknown state '%.*s' (expected "
+                                 "active_allocated, active_pending_free or inactive)", where, n,
+                                 state->u.s.ptr);
+        }
+        if (!live)
+            continue;
+        if (!size)
+            return vimport__fail(c, NULL, VRAM_EPARSE, "%s: a live block of size 0", where);
+        if (!grow((void **)&d->live, &d->livecap, d->nlive, sizeof *d->live))
+            return vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
+        d->live[d->nlive++] = (tblk){.addr = addr,
+                                     .size = requested && requested <= size ? requested : size,
+                                     .block_size = size};
+    }
+    return VRAM_OK;
+}
+
+/* Reads the snapshot's `segments` (absent: none) for `device`. */
+static vram_status read_dump(vimport__core *c, const char *path, const vpickle_doc *doc, int device,
+                             dump_state *d)
+{
+    memset(d, 0, sizeof *d);
+    const vpickle_value *segs = vpickle_dict_get(vpickle_root(doc), "segments");
+    if (!segs)
+        return VRAM_OK;
+    if (segs->type != VPICKLE_LIST)
+        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: 'segments' is %s, expected a list", path,
+                             vpickle_type_phrase(segs->type));
+    d->segments_listed = vpickle_len(segs);
+    for (size_t i = 0; i < vpickle_len(segs); i++) {
+        const vpickle_value *seg = vpickle_item(segs, i);
+        const vpickle_value *dev = vpickle_dict_get(seg, "device");
+        const vpickle_value *size = vpickle_dict_get(seg, "total_size");
+        if (!dev || dev->type != VPICKLE_INT || !size || size->type != VPICKLE_INT || size->u.i < 0)
+            return vimport__fail(c, NULL, VRAM_EPARSE,
+                                 "%s: segments[%zu]: expected a dict with int 'device' and "
+                                 "non-negative int 'total_size'", path, i);
+        if (dev->u.i >= 0 && dev->u.i < 64)
+            d->devices |= UINT64_C(1) << dev->u.i;
+        if (dev->u.i != device)
+            continue;
+        if (__builtin_add_overflow(d->reserved, (uint64_t)size->u.i, &d->reserved))
+            return vimport__fail(c, NULL, VRAM_EOVERFLOW, "%s: segments[%zu]: %s", path, i,
+                                 vram_strerror(VRAM_EOVERFLOW));
+        char where[64];
+        snprintf(where, sizeof where, "%s: segments[%zu]", path, i);
+        uint64_t addr = 0;
+        int has_addr = dict_uint(c, seg, "address", where, &addr);
+        if (has_addr < 0)
+            return VRAM_EPARSE;
+        if (!grow((void **)&d->segs, &d->segcap, d->nsegs, sizeof *d->segs))
+            return vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
+        const vpickle_value *exp = vpickle_dict_get(seg, "is_expandable");
+        d->segs[d->nsegs++] = (tseg){
+            .addr = addr, .size = (uint64_t)size->u.i,
+            .large = vpickle_str_eq(vpickle_dict_get(seg, "segment_type"), "large"),
+            .expandable = exp && exp->type == VPICKLE_BOOL && exp->u.b};
+        vram_status st = read_blocks(c, path, i, seg, has_addr, addr, d);
+        if (st)
+            return st;
+    }
+    return VRAM_OK;
+}
+
+/* "0, 1 and 3" for the devices with segments, "none" without. */
+static void device_list(uint64_t devices, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    int count = __builtin_popcountll(devices), k = 0;
+    for (int d = 0; d < 64 && n < len; d++) {
+        if (!(devices >> d & 1))
+            continue;
+        k++;
+        int w = snprintf(buf + n, len - n, "%s%d", k == 1 ? "" : k == count ? " and " : ", ", d);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    if (!count)
+        snprintf(buf, len, "none");
+}
+
+/* ---- the history: device_traces[device] as a vimport__source ---- */
+
 typedef struct torch_src {
     vimport__core *core;
     const char *path;
-    const vpickle_value *entries; /* device_traces[device] */
+    const vpickle_value *entries; /* device_traces[device]; NULL: no history */
     int device;
     size_t next;                  /* index of the next entry */
     size_t cur;                   /* index of the entry last read */
     /* counters of the current pass */
     uint64_t records, free_requested, segment_events, ooms, snapshots;
+    /* reserved bytes relative to the history's start (segment_alloc and
+     * segment_map add, segment_free and segment_unmap take away), their
+     * maximum, and the largest "reserved then + device_free" of an oom entry */
+    int64_t seg_delta, seg_delta_max, oom_best;
+    size_t oom_at;
+    uint64_t oom_free;
 } torch_src;
 
 static void torch_where(void *ctx, char *buf, size_t len)
@@ -37,6 +240,10 @@ static vram_status torch_rewind(void *ctx)
     torch_src *s = ctx;
     s->next = s->cur = 0;
     s->records = s->free_requested = s->segment_events = s->ooms = s->snapshots = 0;
+    s->seg_delta = s->seg_delta_max = 0;
+    s->oom_best = -1;
+    s->oom_at = 0;
+    s->oom_free = 0;
     return VRAM_OK;
 }
 
@@ -67,11 +274,49 @@ static int int_field(torch_src *s, const vimport__source *src, const vpickle_val
     return 1;
 }
 
+/* A segment event of `size` bytes: +1 maps, -1 unmaps. */
+static int segment_event(torch_src *s, const vimport__source *src, const vpickle_value *e, int sign)
+{
+    uint64_t size;
+    s->segment_events++;
+    if (!int_field(s, src, e, "size", 0, &size))
+        return 0;
+    int64_t d = sign > 0 ? (int64_t)size : -(int64_t)size; /* size <= INT64_MAX: an int64 */
+    if (__builtin_add_overflow(s->seg_delta, d, &s->seg_delta)) {
+        vimport__fail(s->core, src, VRAM_EPARSE, "the segment sizes add up past 2^63 bytes");
+        return 0;
+    }
+    if (s->seg_delta > s->seg_delta_max)
+        s->seg_delta_max = s->seg_delta;
+    return 1;
+}
+
+/* An oom entry: `addr` holds the free device bytes cudaMemGetInfo gave. */
+static int oom_event(torch_src *s, const vimport__source *src, const vpickle_value *e)
+{
+    uint64_t device_free;
+    s->ooms++;
+    if (!int_field(s, src, e, "addr", 0, &device_free))
+        return 0;
+    int64_t v;
+    if (device_free > INT64_MAX || __builtin_add_overflow(s->seg_delta, (int64_t)device_free, &v)) {
+        vimport__fail(s->core, src, VRAM_EPARSE, "the free device bytes %llu are past 2^63",
+                      (unsigned long long)device_free);
+        return 0;
+    }
+    if (v > s->oom_best) {
+        s->oom_best = v;
+        s->oom_at = s->cur;
+        s->oom_free = device_free;
+    }
+    return 1;
+}
+
 static int torch_next(void *ctx, vimport__rec *rec)
 {
     torch_src *s = ctx;
     const vimport__source src = {.where = torch_where, .ctx = s};
-    while (s->next < vpickle_len(s->entries)) {
+    while (s->entries && s->next < vpickle_len(s->entries)) {
         s->cur = s->next++;
         s->records++;
         const vpickle_value *e = vpickle_item(s->entries, s->cur);
@@ -91,12 +336,17 @@ static int torch_next(void *ctx, vimport__rec *rec)
             rec->type = VIMPORT__FREE;
         else if (vpickle_str_eq(act, "free_requested"))
             rec->type = VIMPORT__CHECK_LIVE;
-        else if (vpickle_str_eq(act, "segment_alloc") || vpickle_str_eq(act, "segment_free") ||
-                 vpickle_str_eq(act, "segment_map") || vpickle_str_eq(act, "segment_unmap")) {
-            s->segment_events++;
+        else if (vpickle_str_eq(act, "segment_alloc") || vpickle_str_eq(act, "segment_map")) {
+            if (!segment_event(s, &src, e, 1))
+                return -1;
+            continue;
+        } else if (vpickle_str_eq(act, "segment_free") || vpickle_str_eq(act, "segment_unmap")) {
+            if (!segment_event(s, &src, e, -1))
+                return -1;
             continue;
         } else if (vpickle_str_eq(act, "oom")) {
-            s->ooms++;
+            if (!oom_event(s, &src, e))
+                return -1;
             continue;
         } else if (vpickle_str_eq(act, "snapshot")) {
             s->snapshots++;
@@ -120,10 +370,13 @@ static int torch_next(void *ctx, vimport__rec *rec)
     return 0;
 }
 
-/* The snapshot's root, checked, and the device's trace list. */
+/* ---- the snapshot ---- */
+
+/* The snapshot's root, checked, and the device's history (*entries NULL when
+ * device_traces has no list for the device). */
 static vram_status open_snapshot(vimport__core *c, const char *path, int device,
                                  uint64_t max_bytes, vpickle_doc **doc,
-                                 const vpickle_value **entries)
+                                 const vpickle_value **entries, size_t *ntraces)
 {
     const vpickle_limits lim = {.max_bytes = max_bytes};
     vram_status st = vpickle_load(path, &lim, doc, c->err, c->errlen);
@@ -131,14 +384,21 @@ static vram_status open_snapshot(vimport__core *c, const char *path, int device,
         return st;
     const vpickle_value *root = vpickle_root(*doc);
     const vpickle_value *traces = vpickle_dict_get(root, "device_traces");
-    if (!traces || traces->type != VPICKLE_LIST)
+    const vpickle_value *segs = vpickle_dict_get(root, "segments");
+    if ((!traces || traces->type != VPICKLE_LIST) && (!segs || segs->type != VPICKLE_LIST))
         return vimport__fail(c, NULL, VRAM_EPARSE,
-                             "%s: not a memory snapshot: expected a dict with a 'device_traces' list",
-                             path);
+                             "%s: not a memory snapshot: expected a dict with a 'device_traces' "
+                             "list or a 'segments' list", path);
+    *entries = NULL;
+    *ntraces = 0;
+    if (!traces)
+        return VRAM_OK;
+    if (traces->type != VPICKLE_LIST)
+        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: 'device_traces' is %s, expected a list",
+                             path, vpickle_type_phrase(traces->type));
+    *ntraces = vpickle_len(traces);
     if (device < 0 || (size_t)device >= vpickle_len(traces))
-        return vimport__fail(c, NULL, VRAM_ENOTFOUND,
-                             "%s: no trace for device %d (the snapshot has %zu device trace(s))",
-                             path, device, vpickle_len(traces));
+        return VRAM_OK;
     *entries = vpickle_item(traces, (size_t)device);
     if ((*entries)->type != VPICKLE_LIST)
         return vimport__fail(c, NULL, VRAM_EPARSE, "%s: device_traces[%d] is %s, expected a list",
@@ -146,66 +406,224 @@ static vram_status open_snapshot(vimport__core *c, const char *path, int device,
     return VRAM_OK;
 }
 
-/* Calls fn for each segment of `device` in the snapshot's `segments` list (absent: none). */
-typedef vram_status (*segment_fn)(void *ctx, uint64_t total_size, int large);
-
-static vram_status each_segment(vimport__core *c, const char *path, const vpickle_doc *doc,
-                                int device, segment_fn fn, void *ctx)
+/* The recorded allocator_settings as a PYTORCH_CUDA_ALLOC_CONF string the
+ * caching policy parses (vram_caching_options_parse): expandable_segments,
+ * max_split_size_mb and garbage_collection_threshold. A setting it does not
+ * model (roundup_power2_divisions, a max_split_size of 20 MiB or less) goes to
+ * `dropped` instead. Nothing recorded: both empty. */
+static void read_settings(const vpickle_doc *doc, char conf[VTRACE_TEXT_MAX],
+                          char dropped[VTRACE_TEXT_MAX])
 {
-    const vpickle_value *segs = vpickle_dict_get(vpickle_root(doc), "segments");
-    if (!segs)
-        return VRAM_OK;
-    if (segs->type != VPICKLE_LIST)
-        return vimport__fail(c, NULL, VRAM_EPARSE, "%s: 'segments' is %s, expected a list", path,
-                             vpickle_type_phrase(segs->type));
-    for (size_t i = 0; i < vpickle_len(segs); i++) {
-        const vpickle_value *seg = vpickle_item(segs, i);
-        const vpickle_value *dev = vpickle_dict_get(seg, "device");
-        const vpickle_value *size = vpickle_dict_get(seg, "total_size");
-        if (!dev || dev->type != VPICKLE_INT || !size || size->type != VPICKLE_INT || size->u.i < 0)
-            return vimport__fail(c, NULL, VRAM_EPARSE,
-                                 "%s: segments[%zu]: expected a dict with int 'device' and "
-                                 "non-negative int 'total_size'", path, i);
-        if (dev->u.i != device)
-            continue;
-        vram_status st = fn(ctx, (uint64_t)size->u.i,
-                            vpickle_str_eq(vpickle_dict_get(seg, "segment_type"), "large"));
-        if (st)
-            return vimport__fail(c, NULL, st, "%s: segments[%zu]: %s", path, i, vram_strerror(st));
+    conf[0] = dropped[0] = '\0';
+    const vpickle_value *set = vpickle_dict_get(vpickle_root(doc), "allocator_settings");
+    if (!set || set->type != VPICKLE_DICT || !vpickle_len(set))
+        return;
+    size_t n = 0, nd = 0;
+    const vpickle_value *v = vpickle_dict_get(set, "expandable_segments");
+    int expandable = v && ((v->type == VPICKLE_BOOL && v->u.b) || (v->type == VPICKLE_INT && v->u.i));
+    n += (size_t)snprintf(conf + n, VTRACE_TEXT_MAX - n, "expandable_segments:%s",
+                          expandable ? "True" : "False");
+    v = vpickle_dict_get(set, "max_split_size");
+    /* -1 (SIZE_MAX seen as int64) or absent: unlimited */
+    if (v && v->type == VPICKLE_INT && v->u.i > 0 && v->u.i < INT64_MAX) {
+        int64_t mb = v->u.i >> 20;
+        if (mb > 20)
+            n += (size_t)snprintf(conf + n, VTRACE_TEXT_MAX - n, ",max_split_size_mb:%lld",
+                                  (long long)mb);
+        else
+            nd += (size_t)snprintf(dropped + nd, VTRACE_TEXT_MAX - nd, "%smax_split_size %lld",
+                                   nd ? ", " : "", (long long)v->u.i);
     }
-    return VRAM_OK;
+    v = vpickle_dict_get(set, "garbage_collection_threshold");
+    if (v && v->type == VPICKLE_FLOAT && v->u.f > 0.0 && v->u.f < 1.0 && n < VTRACE_TEXT_MAX)
+        n += (size_t)snprintf(conf + n, VTRACE_TEXT_MAX - n, ",garbage_collection_threshold:%g",
+                              v->u.f);
+    v = vpickle_dict_get(set, "roundup_power2_divisions");
+    int rounding = 0;
+    if (v && v->type == VPICKLE_DICT)
+        for (size_t i = 0; i < vpickle_len(v); i++) {
+            const vpickle_value *x = v->u.seq.items[2 * i + 1];
+            rounding |= x->type == VPICKLE_INT && x->u.i != 0;
+        }
+    else if (v && v->type == VPICKLE_INT)
+        rounding = v->u.i != 0;
+    if (rounding && nd < VTRACE_TEXT_MAX)
+        snprintf(dropped + nd, VTRACE_TEXT_MAX - nd, "%sroundup_power2_divisions",
+                 nd ? ", " : "");
 }
 
-static vram_status sum_segment(void *ctx, uint64_t total_size, int large)
+/* Matching the state at the dump with the history's end. */
+typedef struct match_ctx {
+    vimport__core *c;
+    vsim_idmap *dump_addrs; /* live blocks at the dump, by address (value unused) */
+    uint64_t missing;       /* live at the history's end, not at the dump */
+    uint64_t first_missing;
+} match_ctx;
+
+static void check_in_dump(uint64_t addr, uint64_t size, void *ctx)
 {
-    (void)large;
-    uint64_t *sum = ctx;
-    return __builtin_add_overflow(*sum, total_size, sum) ? VRAM_EOVERFLOW : VRAM_OK;
+    (void)size;
+    match_ctx *m = ctx;
+    if (!vsim_idmap_get(m->dump_addrs, addr) && !m->missing++)
+        m->first_missing = addr;
+}
+
+/* The dump's live blocks that the history does not explain become start
+ * blocks; those it explains are checked against it. */
+static vram_status add_state(vimport__core *c, const char *path, const dump_state *d)
+{
+    vsim_idmap *seen = NULL;
+    if (vsim_idmap_create(1, &seen))
+        return vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
+    vram_status st = VRAM_OK;
+    for (size_t i = 0; i < d->nlive && !st; i++) {
+        const tblk *b = &d->live[i];
+        int created = 0;
+        if (!vsim_idmap_put(seen, b->addr, &created)) {
+            st = vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
+            break;
+        }
+        if (!created) {
+            st = vimport__fail(c, NULL, VRAM_EPARSE, "%s: segments: two live blocks at 0x%llx",
+                               path, (unsigned long long)b->addr);
+            break;
+        }
+        uint64_t size;
+        switch (vimport__addr_at_end(c, b->addr, &size)) {
+        case 1: /* allocated by the history, still live: explained */
+            c->stats.explained_blocks++;
+            if (size != b->size && size != b->block_size && !c->stats.state_mismatch++)
+                c->stats.state_mismatch_addr = b->addr;
+            break;
+        case 2:
+            st = vimport__fail(c, NULL, VRAM_EPARSE,
+                               "%s: segments: the block at 0x%llx is live at the dump, but the "
+                               "history frees it and never allocates it again: the history and "
+                               "the segments disagree (--history-only imports the history alone)",
+                               path, (unsigned long long)b->addr);
+            break;
+        default: /* allocated before the history began */
+            st = vimport__add_start(c, b->addr, b->size);
+            c->stats.state_blocks++;
+            c->stats.state_bytes += b->size;
+            break;
+        }
+    }
+    if (!st && d->has_blocks) { /* segments without block lists say nothing of what is live */
+        match_ctx m = {.c = c, .dump_addrs = seen};
+        vimport__each_live(c, check_in_dump, &m);
+        c->stats.history_not_in_state = m.missing;
+        c->stats.history_not_in_state_addr = m.first_missing;
+    }
+    vsim_idmap_destroy(seen);
+    return st;
+}
+
+/* The default capacity: what the recording proves the allocator had (import.h). */
+static vram_status choose_capacity(vimport__core *c, const char *path, const torch_src *s,
+                                   const dump_state *d, uint64_t *capacity)
+{
+    vimport_stats *t = &c->stats;
+    t->reserved_at_dump = d->reserved;
+    t->segments_at_dump = d->nsegs;
+    /* reserved at the history's start = at the dump - the net segment change */
+    int64_t start;
+    if (d->reserved > INT64_MAX || __builtin_sub_overflow((int64_t)d->reserved, s->seg_delta, &start))
+        start = -1;
+    if (start < 0) {
+        t->segments_inconsistent = 1; /* more mapped in the history than the dump holds */
+        start = 0;
+    }
+    uint64_t peak = (uint64_t)start + (uint64_t)s->seg_delta_max;
+    if (peak < d->reserved)
+        peak = d->reserved;
+    t->peak_reserved = peak;
+    if (s->oom_best >= 0)
+        t->oom_capacity = (uint64_t)start + (uint64_t)s->oom_best;
+    char why[sizeof t->capacity_rule];
+    uint64_t cap = peak;
+    if (d->nsegs || s->segment_events)
+        snprintf(why, sizeof why, "the peak of reserved bytes: %llu at the dump in %zu segment(s)%s",
+                 (unsigned long long)d->reserved, d->nsegs,
+                 !s->segment_events ? ", no segment events in the history"
+                 : peak > d->reserved ? ", more earlier in the history (its segment events)"
+                                      : ", its peak (the history's segment events)");
+    else
+        why[0] = '\0';
+    if (t->oom_capacity > cap) {
+        cap = t->oom_capacity;
+        snprintf(why, sizeof why, "the oom at device_traces[%d][%zu]: %llu bytes reserved then + "
+                 "%llu bytes the device had free", s->device, s->oom_at,
+                 (unsigned long long)(t->oom_capacity - s->oom_free),
+                 (unsigned long long)s->oom_free);
+    }
+    if (t->peak_live_bytes > cap) {
+        cap = t->peak_live_bytes;
+        snprintf(why, sizeof why, "the peak of live bytes (more than the segments hold)");
+    }
+    if (!cap || cap > INT64_MAX)
+        return vimport__fail(c, NULL, VRAM_EINVAL,
+                             "%s: cannot derive the device capacity (segments %llu bytes, peak "
+                             "reserved %llu bytes, peak live %llu bytes): give it with --capacity",
+                             path, (unsigned long long)d->reserved, (unsigned long long)peak,
+                             (unsigned long long)t->peak_live_bytes);
+    snprintf(t->capacity_rule, sizeof t->capacity_rule, "%s", why);
+    *capacity = cap;
+    return VRAM_OK;
 }
 
 static vram_status import_doc(vimport__core *c, const char *in_path, const char *out_path,
                               const vimport_options *opt, const vpickle_doc *doc,
-                              const vpickle_value *entries)
+                              const vpickle_value *entries, size_t ntraces)
 {
-    torch_src s = {.core = c, .path = in_path, .entries = entries, .device = opt->device};
+    torch_src s = {.core = c, .path = in_path, .entries = entries, .device = opt->device,
+                   .oom_best = -1};
     const vimport__source src = {torch_next, torch_rewind, torch_where, &s};
-    uint64_t seg_bytes = 0;
-    vram_status st = each_segment(c, in_path, doc, opt->device, sum_segment, &seg_bytes);
+    dump_state d;
+    vram_status st = read_dump(c, in_path, doc, opt->device, &d);
+    const size_t n_entries = entries ? vpickle_len(entries) : 0;
+    char devs[96];
+    device_list(d.devices, devs, sizeof devs);
+    if (!st && !n_entries && !d.nsegs)
+        st = entries ? vimport__fail(c, NULL, VRAM_EINVAL,
+                                     "%s: device %d has no trace entries and no segments: nothing "
+                                     "to import (segments on device(s) %s; choose one with "
+                                     "--device)", in_path, opt->device, devs)
+                     : vimport__fail(c, NULL, VRAM_ENOTFOUND,
+                                     "%s: no trace for device %d (the snapshot has %zu device "
+                                     "trace(s), segments on device(s) %s)", in_path, opt->device,
+                                     ntraces, devs);
+    if (!st && !n_entries && opt->history_only)
+        st = vimport__fail(c, NULL, VRAM_EINVAL,
+                           "%s: device %d has no trace entries (was the history recorded, "
+                           "torch.cuda.memory._record_memory_history?): --history-only leaves "
+                           "nothing to import; without it the %zu live block(s) at the dump are "
+                           "imported", in_path, opt->device, d.nlive);
     if (!st)
         st = vimport__scan(c, &src);
-    if (st)
-        return st;
-
+    if (!st && !opt->history_only) {
+        st = add_state(c, in_path, &d);
+        if (!st)
+            st = vimport__sort_start(c, in_path);
+    }
+    if (!st && !n_entries && !c->stats.state_blocks)
+        st = vimport__fail(c, NULL, VRAM_EINVAL,
+                           "%s: device %d has no trace entries and its %zu segment(s) hold no live "
+                           "block: nothing to replay", in_path, opt->device, d.nsegs);
+    c->stats.no_history = !n_entries;
     vtrace_header h = {.version = VTRACE_VERSION};
-    h.capacity = opt->capacity;
-    if (!h.capacity)
-        h.capacity = seg_bytes > c->stats.peak_live_bytes ? seg_bytes : c->stats.peak_live_bytes;
-    if (!h.capacity || h.capacity > INT64_MAX)
-        return vimport__fail(c, NULL, VRAM_EINVAL,
-                             "%s: cannot derive the device capacity (segments %llu bytes, peak live "
-                             "%llu bytes): give it with --capacity", in_path,
-                             (unsigned long long)seg_bytes,
-                             (unsigned long long)c->stats.peak_live_bytes);
+    if (!st && opt->capacity) {
+        h.capacity = opt->capacity;
+        snprintf(c->stats.capacity_rule, sizeof c->stats.capacity_rule, "given (--capacity)");
+        c->stats.reserved_at_dump = d.reserved;
+        c->stats.segments_at_dump = d.nsegs;
+    } else if (!st) {
+        st = choose_capacity(c, in_path, &s, &d, &h.capacity);
+    }
+    if (st) {
+        dump_free(&d);
+        return st;
+    }
     vimport__header_text(h.model, MODEL_NAME);
     vimport__header_text(h.engine, ENGINE_NAME);
     char text[VTRACE_TEXT_MAX];
@@ -217,14 +635,21 @@ static vram_status import_doc(vimport__core *c, const char *in_path, const char 
         vimport__header_text(h.source, text);
     }
     vimport__header_text(h.licence, opt->licence ? opt->licence : "unknown");
+    read_settings(doc, c->stats.allocator_settings, c->stats.settings_dropped);
+    vimport__header_text(h.allocator_settings, c->stats.allocator_settings);
 
-    char comment[320];
+    char comment[640];
     snprintf(comment, sizeof comment,
              "torch snapshot device %d: %llu entries; %llu free_requested checked; %llu segment "
-             "events, %llu oom, %llu snapshot skipped; %llu bytes in segments at the dump",
+             "events, %llu oom, %llu snapshot skipped; %llu bytes in %zu segments at the dump, "
+             "peak reserved %llu; %llu blocks live at the dump allocated at time 0 (%llu bytes)%s; "
+             "capacity: %s",
              opt->device, (unsigned long long)s.records, (unsigned long long)s.free_requested,
              (unsigned long long)s.segment_events, (unsigned long long)s.ooms,
-             (unsigned long long)s.snapshots, (unsigned long long)seg_bytes);
+             (unsigned long long)s.snapshots, (unsigned long long)d.reserved, d.nsegs,
+             (unsigned long long)c->stats.peak_reserved, (unsigned long long)c->stats.state_blocks,
+             (unsigned long long)c->stats.state_bytes, opt->history_only ? " (--history-only)" : "",
+             c->stats.capacity_rule);
     st = vimport__emit(c, &src, out_path, &h, comment);
     c->stats.records = s.records;
     c->stats.free_requested = s.free_requested;
@@ -232,6 +657,7 @@ static vram_status import_doc(vimport__core *c, const char *in_path, const char 
     c->stats.failures = s.ooms;
     c->stats.snapshots = s.snapshots;
     c->stats.capacity = h.capacity;
+    dump_free(&d);
     return st;
 }
 
@@ -249,9 +675,10 @@ vram_status vimport_torch(const char *in_path, const char *out_path, const vimpo
         return st;
     vpickle_doc *doc = NULL;
     const vpickle_value *entries = NULL;
-    st = open_snapshot(&c, in_path, opt->device, opt->max_pickle_bytes, &doc, &entries);
+    size_t ntraces = 0;
+    st = open_snapshot(&c, in_path, opt->device, opt->max_pickle_bytes, &doc, &entries, &ntraces);
     if (!st)
-        st = import_doc(&c, in_path, out_path, opt, doc, entries);
+        st = import_doc(&c, in_path, out_path, opt, doc, entries, ntraces);
     if (stats)
         *stats = c.stats;
     vpickle_free(doc);
@@ -274,24 +701,10 @@ static vram_status push_u64(uint64_t **arr, size_t *n, uint64_t v)
     return VRAM_OK;
 }
 
-static vram_status collect_segment(void *ctx, uint64_t total_size, int large)
-{
-    vimport_torch_segments *out = ctx;
-    if ((out->n_snapshot & (out->n_snapshot - 1)) == 0) {
-        size_t cap = out->n_snapshot ? out->n_snapshot * 2 : 1;
-        int *l = cap <= SIZE_MAX / sizeof *l ? realloc(out->snapshot_large, cap * sizeof *l) : NULL;
-        if (!l)
-            return VRAM_ENOHOST;
-        out->snapshot_large = l;
-    }
-    out->snapshot_large[out->n_snapshot] = large;
-    return push_u64(&out->snapshot_sizes, &out->n_snapshot, total_size);
-}
-
 static vram_status collect_segment_allocs(vimport__core *c, const char *path, int device,
                                           const vpickle_value *entries, vimport_torch_segments *out)
 {
-    for (size_t i = 0; i < vpickle_len(entries); i++) {
+    for (size_t i = 0; entries && i < vpickle_len(entries); i++) {
         const vpickle_value *e = vpickle_item(entries, i);
         if (!vpickle_str_eq(vpickle_dict_get(e, "action"), "segment_alloc"))
             continue;
@@ -318,11 +731,28 @@ vram_status vimport_torch_segments_read(const char *in_path, int device,
         return st;
     vpickle_doc *doc = NULL;
     const vpickle_value *entries = NULL;
-    st = open_snapshot(&c, in_path, device, 0, &doc, &entries);
+    size_t ntraces = 0;
+    dump_state d = {0};
+    st = open_snapshot(&c, in_path, device, 0, &doc, &entries, &ntraces);
+    if (!st && !entries)
+        st = vimport__fail(&c, NULL, VRAM_ENOTFOUND, "%s: no trace for device %d (the snapshot "
+                           "has %zu device trace(s))", in_path, device, ntraces);
     if (!st)
-        st = each_segment(&c, in_path, doc, device, collect_segment, out);
+        st = read_dump(&c, in_path, doc, device, &d);
+    if (!st && d.nsegs) {
+        out->snapshot_sizes = malloc(d.nsegs * sizeof *out->snapshot_sizes);
+        out->snapshot_large = malloc(d.nsegs * sizeof *out->snapshot_large);
+        if (!out->snapshot_sizes || !out->snapshot_large)
+            st = vimport__fail(&c, NULL, VRAM_ENOHOST, "out of host memory");
+        for (size_t i = 0; !st && i < d.nsegs; i++) {
+            out->snapshot_sizes[i] = d.segs[i].size;
+            out->snapshot_large[i] = d.segs[i].large;
+        }
+        out->n_snapshot = st ? 0 : d.nsegs;
+    }
     if (!st)
         st = collect_segment_allocs(&c, in_path, device, entries, out);
+    dump_free(&d);
     vpickle_free(doc);
     vimport__core_fini(&c);
     if (st)

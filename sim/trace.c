@@ -18,7 +18,7 @@
 
 enum {
     HDR_MODEL, HDR_ENGINE, HDR_CAPACITY, HDR_KV_BLOCK, HDR_SOURCE, HDR_LICENCE,
-    HDR_KV_TOKEN, HDR_PREFILL, /* version 2 */
+    HDR_KV_TOKEN, HDR_PREFILL, HDR_ALLOC_SETTINGS, /* version 2 */
     HDR_COUNT
 };
 
@@ -26,6 +26,7 @@ static const char *const header_keys[HDR_COUNT] = {
     [HDR_MODEL] = "model",         [HDR_ENGINE] = "engine", [HDR_CAPACITY] = "capacity",
     [HDR_KV_BLOCK] = "kv_block_bytes", [HDR_SOURCE] = "source", [HDR_LICENCE] = "licence",
     [HDR_KV_TOKEN] = "kv_token_bytes", [HDR_PREFILL] = "prefill_tokens_per_s",
+    [HDR_ALLOC_SETTINGS] = "allocator_settings",
 };
 #define HDR_REQUIRED ((1u << HDR_MODEL) | (1u << HDR_ENGINE) | (1u << HDR_CAPACITY))
 
@@ -357,6 +358,7 @@ static int parse_header_line(vtrace_reader *r, int k, const char *p, const char 
     case HDR_ENGINE: return parse_text(r, key, p, e, r->hdr.engine);
     case HDR_SOURCE: return parse_text(r, key, p, e, r->hdr.source);
     case HDR_LICENCE: return parse_text(r, key, p, e, r->hdr.licence);
+    case HDR_ALLOC_SETTINGS: return parse_text(r, key, p, e, r->hdr.allocator_settings);
     default: {
         uint64_t *dst = k == HDR_CAPACITY   ? &r->hdr.capacity
                         : k == HDR_KV_BLOCK ? &r->hdr.kv_block_bytes
@@ -440,7 +442,9 @@ static int read_header(vtrace_reader *r)
             char tmp[48];
             return fail(r, "unknown header key or event '%s' (expected model, engine, capacity, "
                            "kv_block_bytes, source, licence,%s or an event)", show(p, q, tmp),
-                        r->hdr.version >= 2 ? " kv_token_bytes, prefill_tokens_per_s," : "");
+                        r->hdr.version >= 2
+                            ? " kv_token_bytes, prefill_tokens_per_s, allocator_settings,"
+                            : "");
         }
         if (check_required(r, "before the first event") < 0 || parse_event(r, p, e, &r->first) < 0)
             return -1;

@@ -48,6 +48,10 @@ typedef struct vtrace_header {
     char licence[VTRACE_TEXT_MAX];  /* the recording's licence */
     uint64_t kv_token_bytes;        /* KV bytes of one token (recompute cost); 0 = unknown */
     uint64_t prefill_tokens_per_s;  /* the engine's prefill rate; 0 = the replay's default */
+    /* The recorded allocator's settings, PYTORCH_CUDA_ALLOC_CONF syntax
+     * ("expandable_segments:True"): the caching policy's default in a replay;
+     * "" = none recorded. Version 2. */
+    char allocator_settings[VTRACE_TEXT_MAX];
 } vtrace_header;
 
 typedef struct vtrace_event {
@@ -114,6 +118,16 @@ vram_status vtrace_write_comment(vtrace_writer *w, const char *text);
 /* Flushes and closes; a write or close error is reported here too (VRAM_EIO,
  * errno set as by vtrace_write). */
 vram_status vtrace_writer_close(vtrace_writer *w);
+
+/* The allocator settings the trace at `path` records (header
+ * allocator_settings), parsed as the caching policy's options
+ * (trace_settings.c): 1 with conf and *out set; 0 when it records none, or
+ * cannot be opened (the caller's own read reports why); -1 when they do not
+ * parse, with "PATH: allocator_settings 'TEXT': why (give --caching-conf to
+ * override)" in err. Cost: reading the header. */
+struct vram_caching_options;
+int vtrace_recorded_settings(const char *path, char conf[VTRACE_TEXT_MAX],
+                             struct vram_caching_options *out, char *err, size_t errlen);
 
 /* The file a tool writes that replaces OUT only when complete (trace_output.c):
  * write_path is "OUT.tmp", renamed over OUT by vtrace_output_commit, when OUT is

@@ -121,7 +121,7 @@ static void put_num_header(vtrace_writer *w, const char *key, uint64_t v)
     append_line(w, line, (size_t)(p - line));
 }
 
-/* The header goes into the empty buffer: at most nine lines of under
+/* The header goes into the empty buffer: at most ten lines of under
  * VTRACE_TEXT_MAX + 32 bytes each, far below OUT_BYTES, so nothing is flushed
  * and nothing can fail before the first event. */
 static void write_header(vtrace_writer *w, const vtrace_header *h)
@@ -142,6 +142,8 @@ static void write_header(vtrace_writer *w, const vtrace_header *h)
         put_num_header(w, "kv_token_bytes", h->kv_token_bytes);
     if (h->prefill_tokens_per_s)
         put_num_header(w, "prefill_tokens_per_s", h->prefill_tokens_per_s);
+    if (h->allocator_settings[0])
+        put_text_header(w, "allocator_settings", h->allocator_settings);
 }
 
 vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
@@ -149,10 +151,12 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
 {
     *out = NULL;
     if (!path || !hdr || (hdr->version != 1 && hdr->version != 2) ||
-        (hdr->version == 1 && (hdr->kv_token_bytes || hdr->prefill_tokens_per_s)) ||
+        (hdr->version == 1 &&
+         (hdr->kv_token_bytes || hdr->prefill_tokens_per_s || hdr->allocator_settings[0])) ||
         hdr->kv_token_bytes > SIZE_LIMIT || hdr->prefill_tokens_per_s > SIZE_LIMIT ||
         !text_ok(hdr->model, VTRACE_TEXT_MAX - 1, 0) || !text_ok(hdr->engine, VTRACE_TEXT_MAX - 1, 0) ||
         !text_ok(hdr->source, VTRACE_TEXT_MAX - 1, 1) || !text_ok(hdr->licence, VTRACE_TEXT_MAX - 1, 1) ||
+        !text_ok(hdr->allocator_settings, VTRACE_TEXT_MAX - 1, 1) ||
         hdr->capacity == 0 || hdr->capacity > SIZE_LIMIT || hdr->kv_block_bytes > SIZE_LIMIT)
         return VRAM_EINVAL;
     vtrace_writer *w = malloc(sizeof *w);

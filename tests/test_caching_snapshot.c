@@ -131,7 +131,8 @@ int main(void)
     char err[512], path[64];
     snprintf(path, sizeof path, "caching_snapshot.%ld.trace", (long)getpid());
     vimport_stats is;
-    vram_status st = vimport_torch(SNAPSHOT, path, NULL, &is, err, sizeof err);
+    const vimport_options history = {.history_only = 1}; /* the window alone, as PyTorch recorded it */
+    vram_status st = vimport_torch(SNAPSHOT, path, &history, &is, err, sizeof err);
     if (st)
         fprintf(stderr, "%s\n", err);
     assert_ok(st);

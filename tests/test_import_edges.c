@@ -150,12 +150,17 @@ static void test_torch(void)
     expect_eq_u64(s.allocs, 1);
     expect_eq_u64(s.frees, 1);
     expect_eq_u64(s.free_requested, 1);
-    expect_eq_u64(s.capacity, 2097152);
+    /* the peak of reserved bytes: 0 at the start (2 MiB at the dump, +2 MiB net in the
+     * history), 4 MiB after the alloc and the map, before the unmap */
+    expect_eq_u64(s.capacity, 4194304);
+    expect_eq_u64(s.peak_reserved, 4194304);
+    expect_eq_u64(s.reserved_at_dump, 2097152);
 
     /* No device -1. */
     vimport_options o = {.device = -1};
     expect_status(vimport_torch(PK, OUT, &o, NULL, err, sizeof err), VRAM_ENOTFOUND);
-    expect_message(PK ": no trace for device -1 (the snapshot has 1 device trace(s))");
+    expect_message(PK ": no trace for device -1 (the snapshot has 1 device trace(s), segments on "
+                   "device(s) 0)");
 
     /* Segment sizes that add up past 2^64: the third overflows the sum. */
     const int64_t huge[] = {INT64_MAX, INT64_MAX, INT64_MAX};
@@ -169,15 +174,17 @@ static void test_torch(void)
     write_snapshot(big, 2, entries_one_alloc);
     expect_status(vimport_torch(PK, OUT, NULL, NULL, err, sizeof err), VRAM_EINVAL);
     expect_message(PK ": cannot derive the device capacity (segments 13835058055282163712 bytes, "
-                   "peak live 1024 bytes): give it with --capacity");
+                   "peak reserved 13835058055282163712 bytes, peak live 1024 bytes): give it with "
+                   "--capacity");
     o = (vimport_options){.capacity = 1 << 30};
     assert_ok(vimport_torch(PK, OUT, &o, &s, err, sizeof err));
     expect_eq_u64(s.capacity, 1 << 30);
 
-    /* Nothing allocated and no segments: nothing to derive a capacity from. */
+    /* No trace entries and no segments: nothing to import. */
     write_snapshot(NULL, 0, NULL);
     expect_status(vimport_torch(PK, OUT, NULL, NULL, err, sizeof err), VRAM_EINVAL);
-    expect_message("cannot derive the device capacity (segments 0 bytes, peak live 0 bytes)");
+    expect_message(PK ": device 0 has no trace entries and no segments: nothing to import "
+                   "(segments on device(s) none; choose one with --device)");
 
     /* The segments reader: a segment_alloc whose size is negative or not an int. */
     vimport_torch_segments seg;

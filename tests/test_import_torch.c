@@ -58,7 +58,11 @@ static vtrace_header read_back(const char *path, counts *c)
     return h;
 }
 
-static void test_real_snapshot(void)
+/* The state at the dump (the default): the 223 live blocks of the segments
+ * (the model's weights and buffers; the history allocates none of them) are
+ * allocated first, in address order, with their requested sizes. Known answers
+ * from a replay of the pickle by hand in Python. */
+static void test_real_snapshot_state(void)
 {
     vimport_stats s;
     vimport_options o = {.licence = "MIT"};
@@ -66,6 +70,50 @@ static void test_real_snapshot(void)
     if (st)
         fprintf(stderr, "%s\n", err);
     assert_ok(st);
+    expect_eq_u64(s.records, 3840);
+    expect_eq_u64(s.state_blocks, 223);
+    expect_eq_u64(s.state_bytes, UINT64_C(1701310464)); /* requested; the blocks hold 1703276544 */
+    expect_eq_u64(s.explained_blocks, 0);
+    expect_eq_u64(s.allocs, 1280 + 223);
+    expect_eq_u64(s.frees, 1280);
+    expect_eq_u64(s.live_at_end, 223);
+    expect_eq_u64(s.peak_live_bytes, UINT64_C(1736962048));
+    expect_eq_u64(s.capacity, UINT64_C(1763704832)); /* the peak of reserved: the segments */
+    expect_eq_u64(s.peak_reserved, UINT64_C(1763704832));
+    expect_eq_u64(s.segments_at_dump, 98);
+    expect_true(strstr(s.capacity_rule, "the peak of reserved bytes: 1763704832 at the dump in 98 "
+                                        "segment(s), no segment events in the history") != NULL);
+    expect_true(strcmp(s.allocator_settings, "expandable_segments:False") == 0);
+    expect_true(s.settings_dropped[0] == '\0' && !s.no_history && !s.history_not_in_state);
+
+    counts c;
+    vtrace_header h = read_back(OUT, &c);
+    expect_true(strcmp(h.allocator_settings, "expandable_segments:False") == 0);
+    expect_eq_u64(c.allocs, 1503);
+    expect_eq_u64(c.frees, 1280);
+    /* ids 1.. in address order: 0x710000000 (40960000 B) first */
+    expect_true(c.first_types[0] == VTRACE_ALLOC && c.first_ids[0] == 1 && c.first_ts[0] == 0);
+    vtrace_reader *r;
+    vtrace_event ev;
+    assert_ok(vtrace_open(OUT, &r, err, sizeof err));
+    assert_true(vtrace_next(r, &ev) == 1);
+    expect_eq_u64(ev.size, 40960000);
+    assert_true(vtrace_next(r, &ev) == 1);
+    expect_eq_u64(ev.size, 32768);
+    vtrace_close(r);
+    remove(OUT);
+}
+
+/* --history-only: the history alone, as the importer did before it read the state. */
+static void test_real_snapshot(void)
+{
+    vimport_stats s;
+    vimport_options o = {.licence = "MIT", .history_only = 1};
+    vram_status st = vimport_torch(SNAPSHOT, OUT, &o, &s, err, sizeof err);
+    if (st)
+        fprintf(stderr, "%s\n", err);
+    assert_ok(st);
+    expect_eq_u64(s.state_blocks, 0);
     expect_eq_u64(s.records, 3840);
     expect_eq_u64(s.allocs, 1280);
     expect_eq_u64(s.frees, 1280);
@@ -75,6 +123,7 @@ static void test_real_snapshot(void)
     expect_eq_u64(s.segment_events, 0);
     expect_eq_u64(s.peak_live_bytes, 35651584);  /* replayed by hand in Python */
     expect_eq_u64(s.capacity, UINT64_C(1763704832)); /* the 98 segments' total_size */
+    expect_true(strcmp(s.allocator_settings, "expandable_segments:False") == 0);
 
     counts c;
     vtrace_header h = read_back(OUT, &c);
@@ -117,7 +166,14 @@ static void test_small_snapshot(void)
     expect_eq_u64(s.snapshots, 1);
     expect_eq_u64(s.clamped_ts, 1);    /* time_us 999 after 1003 */
     expect_eq_u64(s.peak_live_bytes, 1024 + 512 + 10485760);
-    expect_eq_u64(s.capacity, 2097152 + 20971520); /* device 0's segments, not device 1's */
+    /* device 0's segments (22 MiB, not device 1's 2 MiB) walked back through its segment
+     * events (+2, +20, -20 MiB: 20 MiB at the start) peak at 42 MiB; the oom (0 bytes free,
+     * 22 MiB reserved then) is below */
+    expect_eq_u64(s.reserved_at_dump, 2097152 + 20971520);
+    expect_eq_u64(s.peak_reserved, 44040192);
+    expect_eq_u64(s.oom_capacity, 23068672);
+    expect_eq_u64(s.capacity, 44040192);
+    expect_true(s.state_blocks == 0 && s.allocator_settings[0] == '\0'); /* no blocks, no settings */
 
     counts c;
     vtrace_header h = read_back(OUT, &c);
@@ -130,13 +186,21 @@ static void test_small_snapshot(void)
     expect_eq_u64(c.allocs, 4);
     expect_eq_u64(c.frees, 2);
 
-    vimport_options o = {.device = 1, .capacity = 1u << 30, .source = "hand-made"};
-    assert_ok(vimport_torch(DATA "torch_small.pickle", OUT, &o, &s, err, sizeof err));
-    h = read_back(OUT, &c);
-    expect_eq_u64(h.capacity, 1u << 30);
-    expect_true(strcmp(h.source, "hand-made") == 0);
-    expect_eq_u64(c.allocs + c.frees, 0);
     remove(OUT);
+    /* Device 1: no trace entries, a segment without live blocks: nothing to replay. */
+    vimport_options o = {.device = 1, .capacity = 1u << 30, .source = "hand-made"};
+    expect_status(vimport_torch(DATA "torch_small.pickle", OUT, &o, &s, err, sizeof err),
+                  VRAM_EINVAL);
+    expect_true(strstr(err, "torch_small.pickle: device 1 has no trace entries and its 1 segment(s) "
+                            "hold no live block: nothing to replay") != NULL);
+    o.history_only = 1;
+    expect_status(vimport_torch(DATA "torch_small.pickle", OUT, &o, &s, err, sizeof err),
+                  VRAM_EINVAL);
+    expect_true(strstr(err, "torch_small.pickle: device 1 has no trace entries (was the history "
+                            "recorded, torch.cuda.memory._record_memory_history?): --history-only "
+                            "leaves nothing to import; without it the 0 live block(s) at the dump "
+                            "are imported") != NULL);
+    expect_true(access(OUT, F_OK) != 0);
 
     vimport_torch_segments seg;
     assert_ok(vimport_torch_segments_read(DATA "torch_small.pickle", 0, &seg, err, sizeof err));
@@ -168,7 +232,9 @@ static void test_failures_(void)
     expect_failure(DATA "torch_double_free.pickle", 0, VRAM_EPARSE,
                    "device_traces[0][2]: free of 0x0, which was freed already");
     expect_failure(DATA "torch_global.pickle", 0, VRAM_EPARSE, "opcode STACK_GLOBAL (0x93) refused");
-    expect_failure(DATA "torch_small.pickle", 2, VRAM_ENOTFOUND, "no trace for device 2");
+    expect_failure(DATA "torch_small.pickle", 2, VRAM_ENOTFOUND,
+                   "torch_small.pickle: no trace for device 2 (the snapshot has 2 device trace(s), "
+                   "segments on device(s) 0 and 1)");
     expect_failure(DATA "no_such_file.pickle", 0, VRAM_EIO, "cannot open");
     expect_failure(DATA "rmm_sample.csv", 0, VRAM_EPARSE, "expected PROTO");
     /* An unwritable output: the directory does not exist. */
@@ -179,6 +245,7 @@ static void test_failures_(void)
 
 int main(void)
 {
+    test_real_snapshot_state();
     test_real_snapshot();
     test_small_snapshot();
     test_failures_();

@@ -88,6 +88,7 @@ static void test_valid_v2(void)
         "kv_block_bytes 1310720\n"
         "kv_token_bytes 81920\n"
         "prefill_tokens_per_s\t16667 \n"
+        "allocator_settings expandable_segments:True,max_split_size_mb:512 \n"
         "acquire base:m:embed 525336576 100 engine\n"
         "alloc 1 427851776 0 weight 100 engine\n"
         "alloc 9 382730240 0 adapter 50 -\n"
@@ -113,6 +114,7 @@ static void test_valid_v2(void)
     expect_eq_u64(h->kv_block_bytes, 1310720);
     expect_eq_u64(h->kv_token_bytes, 81920);
     expect_eq_u64(h->prefill_tokens_per_s, 16667);
+    expect_true(strcmp(h->allocator_settings, "expandable_segments:True,max_split_size_mb:512") == 0);
     static const struct {
         vtrace_type type;
         uint64_t id;
@@ -148,7 +150,7 @@ static void test_valid_v2(void)
                     (int)ev.need, (unsigned long long)ev.owner);
             test_failures++;
         }
-        expect_eq_u64(ev.line, i + 8);
+        expect_eq_u64(ev.line, i + 9);
     }
     expect_true(vtrace_next(r, &ev) == 0);
     expect_true(strcmp(vtrace_error(r), "") == 0);
@@ -259,6 +261,8 @@ static const struct {
      "t:3: header key 'kv_token_bytes' needs trace version 2 (this trace is version 1)"},
     {"vramtrace 1\nmodel m\nengine e\ncapacity 5\nprefill_tokens_per_s 16667\n",
      "t:5: header key 'prefill_tokens_per_s' needs trace version 2 (this trace is version 1)"},
+    {"vramtrace 1\nmodel m\nallocator_settings expandable_segments:True\n",
+     "t:3: header key 'allocator_settings' needs trace version 2 (this trace is version 1)"},
     {HDR "alloc 1 2 0 kv 1 engine\n",
      "t:5: trailing text 'engine' after the alloc event (expected: alloc ID SIZE ALIGN KIND PRIORITY)"},
     {HDR "release k -\n", "t:5: trailing text '-' after the release event (expected: release KEY)"},
@@ -296,7 +300,8 @@ static const struct {
     {HDR2 "unpin 18446744073709551616\n",
      "t:5: ID out of range: '18446744073709551616' (at most 18446744073709551615)"},
     {HDR2 "pins 1\n", "t:5: unknown header key or event 'pins' (expected model, engine, capacity, "
-                      "kv_block_bytes, source, licence, kv_token_bytes, prefill_tokens_per_s, or an event)"},
+                      "kv_block_bytes, source, licence, kv_token_bytes, prefill_tokens_per_s, "
+                      "allocator_settings, or an event)"},
     {HDR2 "free 1\nunpinn 1\n", "t:6: unknown event 'unpinn' (expected alloc, free, use, acquire, release, "
                                  "step, begin, end, pin or unpin)"},
 
@@ -310,6 +315,9 @@ static const struct {
     {"vramtrace 2\nmodel m\nprefill_tokens_per_s 9223372036854775808\n",
      "t:3: prefill_tokens_per_s 9223372036854775808 out of range (expected 0 to 9223372036854775807)"},
     {"vramtrace 2\nkv_token_bytes 1\nkv_token_bytes 2\n", "t:3: duplicate header key 'kv_token_bytes'"},
+    {"vramtrace 2\nallocator_settings a:b\nallocator_settings c:d\n",
+     "t:3: duplicate header key 'allocator_settings'"},
+    {"vramtrace 2\nmodel m\nallocator_settings  \n", "t:3: header 'allocator_settings' has no value"},
     {HDR2 "free 1\nprefill_tokens_per_s 5\n", "t:6: header key 'prefill_tokens_per_s' after the first event"},
 };
 

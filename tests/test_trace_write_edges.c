@@ -53,6 +53,12 @@ static void test_header_refusals(void)
     h.kv_token_bytes = 0;
     h.prefill_tokens_per_s = 16667;
     expect_header_refused(&h, "prefill_tokens_per_s in a version-1 header");
+    h.prefill_tokens_per_s = 0;
+    strcpy(h.allocator_settings, "expandable_segments:True");
+    expect_header_refused(&h, "allocator_settings in a version-1 header");
+    h = good_header();
+    strcpy(h.allocator_settings, "expandable_segments:True\n");
+    expect_header_refused(&h, "a newline in allocator_settings");
     h = good_header();
     h.kv_token_bytes = UINT64_C(1) << 63;
     expect_header_refused(&h, "kv_token_bytes 2^63");
@@ -114,6 +120,7 @@ static void test_header_refusals(void)
     strcpy(h.licence, "CC0-1.0");
     h.kv_token_bytes = 4096;
     h.prefill_tokens_per_s = (UINT64_C(1) << 63) - 1;
+    strcpy(h.allocator_settings, "expandable_segments:True");
     assert_ok(vtrace_writer_open(OUT ".gz", &h, &w));
     assert_ok(vtrace_writer_close(w));
     vtrace_reader *r;
@@ -127,6 +134,7 @@ static void test_header_refusals(void)
     expect_eq_u64(got->version, 2);
     expect_eq_u64(got->kv_token_bytes, 4096);
     expect_eq_u64(got->prefill_tokens_per_s, (UINT64_C(1) << 63) - 1);
+    expect_true(strcmp(got->allocator_settings, "expandable_segments:True") == 0);
     vtrace_close(r);
     remove(OUT ".gz");
     /* A file that cannot be created: EIO, errno says why. */

@@ -22,6 +22,7 @@
 #include "isolate.h"
 #include "plugin.h"
 #include "replay.h"
+#include "trace.h"
 #include "vram/caching.h"
 #include "vram/evict.h"
 #include "vramlab_version.h"
@@ -91,7 +92,8 @@ static void usage(FILE *f)
             "                        despite enough free bytes; every=N: a pass every N events\n"
             "  --caching-conf TEXT   the caching policy's settings in PYTORCH_CUDA_ALLOC_CONF\n"
             "                        syntax, e.g. \"max_split_size_mb:128,expandable_segments:True,\n"
-            "                        garbage_collection_threshold:0.8\" (default: PyTorch's defaults)\n"
+            "                        garbage_collection_threshold:0.8\" (default: the trace's\n"
+            "                        allocator_settings if it records them, else PyTorch's)\n"
             "  --tensor-cache BYTES  serve activations and workspaces from a tensor cache of BYTES\n"
             "                        (a multiple of 256) taken off the device, keyed by size\n"
             "                        (default 0 = none)\n"
@@ -702,6 +704,15 @@ int main(int argc, char **argv)
         return 1;
     }
     char err[1024];
+    static char recorded[VTRACE_TEXT_MAX]; /* the trace's allocator_settings: the caching default */
+    int settings = c.caching_conf ? 0 : vtrace_recorded_settings(c.trace, recorded, &c.caching, err,
+                                                                 sizeof err);
+    if (settings < 0) {
+        fprintf(stderr, "replay: %s\n", err);
+        return 1;
+    }
+    if (settings)
+        c.caching_conf = recorded;
     vdb *db = NULL;
     catch_signals(); /* before the database: its wait for other writers ends on a signal */
     if (!c.no_db) {

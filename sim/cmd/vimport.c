@@ -26,9 +26,16 @@ static const char usage[] =
     "                         and renamed when complete, so a failed import leaves nothing\n"
     "                         (a device or symbolic link, e.g. /dev/stdout, is written in place)\n"
     "  --capacity BYTES       device capacity in the header; suffixes K M G T (powers of 1024).\n"
-    "                         Default: torch, the snapshot's segments (or the peak of live bytes\n"
-    "                         if larger); rmm, the peak of live bytes rounded up to a GiB\n"
+    "                         Default: torch, what the recording proves the allocator had: the\n"
+    "                         largest of the peak of reserved bytes (the segments at the dump\n"
+    "                         walked back through the history's segment events), the bytes\n"
+    "                         reserved at an oom plus the free device bytes it recorded, and the\n"
+    "                         peak of live bytes (printed: which one); rmm, the peak of live\n"
+    "                         bytes rounded up to a GiB\n"
     "  --device N             torch: which device's trace (default 0)\n"
+    "  --history-only         torch: the history alone; by default the blocks live at the dump\n"
+    "                         that the history does not allocate (weights, optimizer state) are\n"
+    "                         allocated at time 0, in the order of their addresses\n"
     "  --max-pickle BYTES     torch: the largest pickle read (it is held in memory whole, about\n"
     "                         3x its size once parsed); suffixes as --capacity (default 4G)\n"
     "  --source TEXT          header source (default: the input's name and format)\n"
@@ -37,7 +44,8 @@ static const char usage[] =
     "  --version              the version and git commit\n"
     "\n"
     "Frees of blocks allocated before the recording began are accepted: each such block is\n"
-    "allocated at time 0. A timestamp earlier than the one before it is written as that one\n"
+    "allocated at time 0. A torch snapshot's allocator_settings go into the trace's header,\n"
+    "the caching policy's default settings in `replay`. A timestamp earlier than the one before it is written as that one\n"
     "(a warning on stderr names the first and counts them). The input must be a regular file\n"
     "(a FIFO or device is refused). Exit status: 0 done, 1 the import failed, 2 bad usage.\n";
 
@@ -79,6 +87,33 @@ static int parse_bytes(const char *s, unsigned long long *out)
         return 0;
     *out = v << shift;
     return *out > 0;
+}
+
+/* What a torch import could not take as recorded, on stderr. */
+static void torch_warnings(const char *input, const vimport_options *opt, const vimport_stats *st)
+{
+    if (st->no_history)
+        fprintf(stderr, "vimport: warning: %s: device %d has no trace entries (the history was not "
+                "recorded: torch.cuda.memory._record_memory_history): the trace holds only the %llu "
+                "block(s) live at the dump, allocated at time 0 and never freed\n", input,
+                opt->device, (unsigned long long)st->state_blocks);
+    if (st->state_mismatch)
+        fprintf(stderr, "vimport: warning: %s: %llu block(s) live at the dump have another size in "
+                "the history (the first at 0x%llx); the history's sizes are written\n", input,
+                (unsigned long long)st->state_mismatch,
+                (unsigned long long)st->state_mismatch_addr);
+    if (st->history_not_in_state && !opt->history_only)
+        fprintf(stderr, "vimport: warning: %s: %llu allocation(s) live at the end of the history are "
+                "not live in the segments at the dump (the first at 0x%llx); they stay live in the "
+                "trace\n", input, (unsigned long long)st->history_not_in_state,
+                (unsigned long long)st->history_not_in_state_addr);
+    if (st->segments_inconsistent)
+        fprintf(stderr, "vimport: warning: %s: the history's segment events map more bytes than the "
+                "segments at the dump hold; the reserved bytes at its start are taken as 0\n",
+                input);
+    if (st->settings_dropped[0])
+        fprintf(stderr, "vimport: warning: %s: allocator settings the caching policy does not model"
+                " are not in the trace: %s\n", input, st->settings_dropped);
 }
 
 int main(int argc, char **argv)
@@ -125,6 +160,8 @@ int main(int argc, char **argv)
                                    argv[i]);
             opt.device = (int)d;
             device_given = 1;
+        } else if (!strcmp(a, "--history-only")) {
+            opt.history_only = 1;
         } else if (!strcmp(a, "--source") || !strcmp(a, "--licence")) {
             if (!has_value)
                 return usage_error("%s needs a text", a);
@@ -153,6 +190,8 @@ int main(int argc, char **argv)
         return usage_error("--device applies to torch snapshots only, not to %s", format);
     if (max_pickle_given && strcmp(format, "torch") != 0)
         return usage_error("--max-pickle applies to torch snapshots only, not to %s", format);
+    if (opt.history_only && strcmp(format, "torch") != 0)
+        return usage_error("--history-only applies to torch snapshots only, not to %s", format);
     if (!input)
         return usage_error("%s", "no INPUT file");
     if (!output)
@@ -172,6 +211,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "vimport: warning: %s: the timestamp goes back %llu us; written as the one "
                 "before (%llu timestamp(s) clamped in this input)\n", st.clamped_at,
                 (unsigned long long)st.clamped_back_us, (unsigned long long)st.clamped_ts);
+    if (!strcmp(format, "torch"))
+        torch_warnings(input, &opt, &st);
     printf("%s: %llu records -> %llu allocs (%llu pre-existing), %llu frees, %llu live at the end\n",
            output, (unsigned long long)st.records, (unsigned long long)st.allocs,
            (unsigned long long)st.preexisting, (unsigned long long)st.frees,
@@ -179,11 +220,21 @@ int main(int argc, char **argv)
     if (!strcmp(format, "rmm"))
         printf("  %llu allocate failure(s) skipped\n", (unsigned long long)st.failures);
     else
-        printf("  %llu free_requested checked, %llu segment events, %llu oom, %llu snapshot skipped\n",
+        printf("  %llu free_requested checked, %llu segment events, %llu oom, %llu snapshot skipped\n"
+               "  state at the dump: %llu live block(s) the history does not allocate (%llu bytes)"
+               " allocated at time 0%s, %llu allocated by the history; %llu segment(s), %llu bytes"
+               "\n",
                (unsigned long long)st.free_requested, (unsigned long long)st.segment_events,
-               (unsigned long long)st.failures, (unsigned long long)st.snapshots);
+               (unsigned long long)st.failures, (unsigned long long)st.snapshots,
+               (unsigned long long)st.state_blocks, (unsigned long long)st.state_bytes,
+               opt.history_only ? " (none: --history-only)" : "",
+               (unsigned long long)st.explained_blocks, (unsigned long long)st.segments_at_dump,
+               (unsigned long long)st.reserved_at_dump);
     printf("  peak live %llu bytes, capacity %llu bytes, %llu timestamp(s) clamped\n",
            (unsigned long long)st.peak_live_bytes, (unsigned long long)st.capacity,
            (unsigned long long)st.clamped_ts);
+    if (!strcmp(format, "torch"))
+        printf("  capacity: %s\n  allocator settings: %s\n", st.capacity_rule,
+               st.allocator_settings[0] ? st.allocator_settings : "none recorded");
     return 0;
 }
