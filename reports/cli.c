@@ -37,9 +37,12 @@ static void usage(FILE *f)
             "The heap maps replay each run's trace again up to the event: run the report where\n"
             "the trace path recorded in the database resolves. gnuplot: $VREPORT_GNUPLOT or\n"
             "gnuplot on PATH (Debian: apt-get install gnuplot-nox).\n"
+            "Runs never marked at their end (in progress, or killed) are left out of the default\n"
+            "selection, and named.\n"
             "Exit status: 0 report written (without figures, and a warning, when gnuplot is\n"
-            "missing), 1 a database, run, trace or file error, 2 bad usage (including a\n"
-            "malformed --runs or --compare-runs list).\n",
+            "missing), 1 a database, run, trace or file error (or no finished run), 2 bad\n"
+            "usage (including a malformed --runs or --compare-runs list), 128+N stopped by\n"
+            "signal N (SIGINT 130, SIGTERM 143): index.html and summary.md are left as they were.\n",
             VREPORT_DIR);
 }
 
