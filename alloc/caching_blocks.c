@@ -79,18 +79,36 @@ static int should_split(const caching_heap *c, const caching_block *b, uint64_t 
     return rsize < c->opt.max_split_size && rest > CACHING_SMALL_SIZE;
 }
 
+/* The large pool's expandable segment grows down (caching_grow.c) where
+ * PyTorch's grows up: mirrored, a block is carved from its top so that the free
+ * rest lies at the growing end, where new pages merge with it as PyTorch's do
+ * (alignments up to 512 B only: every block start and size is a multiple). */
+static int carve_from_top(const caching_heap *c, const caching_block *b, uint64_t align)
+{
+    return b->segment->expandable && b->segment->pool == CACHING_LARGE &&
+           align <= CACHING_MIN_BLOCK && c->opt.expandable_segments;
+}
+
 caching_block *vram__caching_take(caching_heap *c, caching_block *b, uint64_t rsize,
                                   uint64_t align, uint64_t requested)
 {
     vram__caching_pool_remove(&c->pools[b->segment->pool], b);
     uint64_t pad = vram__align_up(b->offset, align) - b->offset;
-    if (pad) {
-        caching_block *front = b;
-        b = split_at(c, front, pad);
-        vram__caching_index(c, front);
+    if (carve_from_top(c, b, align)) {
+        if (should_split(c, b, rsize)) {
+            caching_block *front = b;
+            b = split_at(c, front, front->size - rsize);
+            vram__caching_index(c, front);
+        }
+    } else {
+        if (pad) {
+            caching_block *front = b;
+            b = split_at(c, front, pad);
+            vram__caching_index(c, front);
+        }
+        if (should_split(c, b, rsize))
+            vram__caching_index(c, split_at(c, b, rsize));
     }
-    if (should_split(c, b, rsize))
-        vram__caching_index(c, split_at(c, b, rsize));
     b->used = 1;
     b->requested = requested;
     vram__caching_map_put(&c->live, b);

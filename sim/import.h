@@ -123,6 +123,43 @@ vram_status vimport_rmm(const char *in_path, const char *out_path, const vimport
 vram_status vimport_torch(const char *in_path, const char *out_path, const vimport_options *opt,
                           vimport_stats *stats, char *err, size_t errlen);
 
+/* The caching policy against PyTorch's own record (import_compare.c): the
+ * snapshot's device replayed through a "caching" heap (the capacity
+ * vimport_torch would write; the blocks live when the history begins placed
+ * first, in address order), each history record (alloc, free_completed, and an
+ * oom's failed request) compared with the segment entries PyTorch wrote for it
+ * (those before it, since the previous record). */
+typedef struct vimport_compare {
+    char settings[256];          /* the caching options used: the recorded ones unless given */
+    uint64_t capacity;
+    uint64_t start_blocks;       /* placed before the history */
+    uint64_t torch_start_reserved; /* PyTorch's reserved bytes when the history began */
+    uint64_t ours_start_reserved;  /* ours after placing the start blocks */
+    /* segment_alloc and segment_map entries (or our segments and mappings), their
+     * bytes; segment_free and segment_unmap (our releases and unmaps), theirs */
+    uint64_t torch_allocs, torch_alloc_bytes, torch_frees, torch_free_bytes;
+    uint64_t ours_allocs, ours_alloc_bytes, ours_frees, ours_free_bytes;
+    uint64_t torch_ooms, ours_ooms;
+    /* PyTorch's segment allocations ours reproduces: a segment of the same size
+     * made for the same record (or the same bytes mapped there) */
+    uint64_t matched;
+    uint64_t records_compared;   /* records where either side touched a segment */
+    uint64_t records_agreeing;   /* of them, where both did the same */
+    uint64_t departed;           /* records that differ */
+    size_t departure_entry;      /* the first one's device_traces index */
+    char departure[512];         /* "device_traces[D][I] (alloc of N bytes): PyTorch: ...; ours: ..." */
+} vimport_compare;
+
+/* Fills *out (see vimport_compare) for opt->device of the snapshot at in_path;
+ * caching_conf (PYTORCH_CUDA_ALLOC_CONF syntax) replaces the recorded
+ * allocator_settings when not NULL. Cost: the import's pass 1 plus one replay.
+ * Fails as vimport_torch, and with the parser's status and message for settings
+ * the caching policy does not model, or VRAM_ENOMEM when the blocks live at the
+ * start do not fit the capacity. */
+vram_status vimport_torch_compare(const char *in_path, const vimport_options *opt,
+                                  const char *caching_conf, vimport_compare *out, char *err,
+                                  size_t errlen);
+
 /* The segments a torch snapshot records for one device, for comparing the
  * caching heap policy with what PyTorch did. */
 typedef struct vimport_torch_segments {

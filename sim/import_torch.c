@@ -14,34 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "import_core.h"
-#include "pickle.h"
+#include "import_torch_internal.h"
 
 #define MODEL_NAME "torch-snapshot"
 #define ENGINE_NAME "import:torch"
 
 /* ---- the state at the dump: the device's segments and their live blocks ---- */
 
-typedef struct tseg {
-    uint64_t addr, size;
-    int large, expandable;
-} tseg;
-
-typedef struct tblk {
-    uint64_t addr, size; /* size: what the program asked for (requested_size), else the block's */
-    uint64_t block_size;
-} tblk;
-
-typedef struct dump_state {
-    tseg *segs;
-    size_t nsegs, segcap;
-    tblk *live; /* active_allocated and active_pending_free blocks */
-    size_t nlive, livecap;
-    uint64_t reserved;      /* the segments' total_size */
-    uint64_t devices;       /* bit d: a segment of device d < 64 exists */
-    int has_blocks;         /* some segment of the device lists its blocks */
-    size_t segments_listed; /* segments of every device */
-} dump_state;
 
 static void dump_free(dump_state *d)
 {
@@ -212,22 +191,6 @@ static void device_list(uint64_t devices, char *buf, size_t len)
 
 /* ---- the history: device_traces[device] as a vimport__source ---- */
 
-typedef struct torch_src {
-    vimport__core *core;
-    const char *path;
-    const vpickle_value *entries; /* device_traces[device]; NULL: no history */
-    int device;
-    size_t next;                  /* index of the next entry */
-    size_t cur;                   /* index of the entry last read */
-    /* counters of the current pass */
-    uint64_t records, free_requested, segment_events, ooms, snapshots;
-    /* reserved bytes relative to the history's start (segment_alloc and
-     * segment_map add, segment_free and segment_unmap take away), their
-     * maximum, and the largest "reserved then + device_free" of an oom entry */
-    int64_t seg_delta, seg_delta_max, oom_best;
-    size_t oom_at;
-    uint64_t oom_free;
-} torch_src;
 
 static void torch_where(void *ctx, char *buf, size_t len)
 {
@@ -572,58 +535,87 @@ static vram_status choose_capacity(vimport__core *c, const char *path, const tor
     return VRAM_OK;
 }
 
-static vram_status import_doc(vimport__core *c, const char *in_path, const char *out_path,
-                              const vimport_options *opt, const vpickle_doc *doc,
-                              const vpickle_value *entries, size_t ntraces)
+/* Pass 1, the state and the capacity (import_torch_internal.h). */
+vram_status vimport__torch_prepare(const char *in_path, const vimport_options *opt,
+                                   vimport__torch *t, char *err, size_t errlen)
 {
-    torch_src s = {.core = c, .path = in_path, .entries = entries, .device = opt->device,
-                   .oom_best = -1};
-    const vimport__source src = {torch_next, torch_rewind, torch_where, &s};
-    dump_state d;
-    vram_status st = read_dump(c, in_path, doc, opt->device, &d);
-    const size_t n_entries = entries ? vpickle_len(entries) : 0;
+    memset(t, 0, sizeof *t);
+    vimport__core *c = &t->core;
+    vram_status st = vimport__core_init(c, err, errlen);
+    if (st)
+        return st;
+    t->opt = *opt;
+    t->path = in_path;
+    size_t ntraces = 0;
+    st = open_snapshot(c, in_path, opt->device, opt->max_pickle_bytes, &t->doc, &t->entries,
+                       &ntraces);
+    if (st)
+        return st;
+    t->src = (torch_src){.core = c, .path = in_path, .entries = t->entries, .device = opt->device,
+                         .oom_best = -1};
+    torch_src *s = &t->src;
+    dump_state *d = &t->dump;
+    st = read_dump(c, in_path, t->doc, opt->device, d);
+    const size_t n_entries = t->entries ? vpickle_len(t->entries) : 0;
     char devs[96];
-    device_list(d.devices, devs, sizeof devs);
-    if (!st && !n_entries && !d.nsegs)
-        st = entries ? vimport__fail(c, NULL, VRAM_EINVAL,
-                                     "%s: device %d has no trace entries and no segments: nothing "
-                                     "to import (segments on device(s) %s; choose one with "
-                                     "--device)", in_path, opt->device, devs)
-                     : vimport__fail(c, NULL, VRAM_ENOTFOUND,
-                                     "%s: no trace for device %d (the snapshot has %zu device "
-                                     "trace(s), segments on device(s) %s)", in_path, opt->device,
-                                     ntraces, devs);
+    device_list(d->devices, devs, sizeof devs);
+    if (!st && !n_entries && !d->nsegs)
+        st = t->entries ? vimport__fail(c, NULL, VRAM_EINVAL,
+                                        "%s: device %d has no trace entries and no segments: "
+                                        "nothing to import (segments on device(s) %s; choose one "
+                                        "with --device)", in_path, opt->device, devs)
+                        : vimport__fail(c, NULL, VRAM_ENOTFOUND,
+                                        "%s: no trace for device %d (the snapshot has %zu device "
+                                        "trace(s), segments on device(s) %s)", in_path,
+                                        opt->device, ntraces, devs);
     if (!st && !n_entries && opt->history_only)
         st = vimport__fail(c, NULL, VRAM_EINVAL,
                            "%s: device %d has no trace entries (was the history recorded, "
                            "torch.cuda.memory._record_memory_history?): --history-only leaves "
                            "nothing to import; without it the %zu live block(s) at the dump are "
-                           "imported", in_path, opt->device, d.nlive);
+                           "imported", in_path, opt->device, d->nlive);
+    const vimport__source src = {torch_next, torch_rewind, torch_where, s};
     if (!st)
         st = vimport__scan(c, &src);
     if (!st && !opt->history_only) {
-        st = add_state(c, in_path, &d);
+        st = add_state(c, in_path, d);
         if (!st)
             st = vimport__sort_start(c, in_path);
     }
     if (!st && !n_entries && !c->stats.state_blocks)
         st = vimport__fail(c, NULL, VRAM_EINVAL,
                            "%s: device %d has no trace entries and its %zu segment(s) hold no live "
-                           "block: nothing to replay", in_path, opt->device, d.nsegs);
+                           "block: nothing to replay", in_path, opt->device, d->nsegs);
     c->stats.no_history = !n_entries;
-    vtrace_header h = {.version = VTRACE_VERSION};
     if (!st && opt->capacity) {
-        h.capacity = opt->capacity;
+        t->capacity = opt->capacity;
         snprintf(c->stats.capacity_rule, sizeof c->stats.capacity_rule, "given (--capacity)");
-        c->stats.reserved_at_dump = d.reserved;
-        c->stats.segments_at_dump = d.nsegs;
+        c->stats.reserved_at_dump = d->reserved;
+        c->stats.segments_at_dump = d->nsegs;
     } else if (!st) {
-        st = choose_capacity(c, in_path, &s, &d, &h.capacity);
+        st = choose_capacity(c, in_path, s, d, &t->capacity);
     }
-    if (st) {
-        dump_free(&d);
-        return st;
-    }
+    if (!st)
+        read_settings(t->doc, c->stats.allocator_settings, c->stats.settings_dropped);
+    c->stats.capacity = t->capacity;
+    return st;
+}
+
+void vimport__torch_fini(vimport__torch *t)
+{
+    dump_free(&t->dump);
+    vpickle_free(t->doc);
+    t->doc = NULL;
+    vimport__core_fini(&t->core);
+}
+
+static vram_status write_trace(vimport__torch *t, const char *out_path)
+{
+    vimport__core *c = &t->core;
+    const vimport_options *opt = &t->opt;
+    torch_src *s = &t->src;
+    const vimport__source src = {torch_next, torch_rewind, torch_where, s};
+    vtrace_header h = {.version = VTRACE_VERSION, .capacity = t->capacity};
     vimport__header_text(h.model, MODEL_NAME);
     vimport__header_text(h.engine, ENGINE_NAME);
     char text[VTRACE_TEXT_MAX];
@@ -631,11 +623,10 @@ static vram_status import_doc(vimport__core *c, const char *in_path, const char 
         vimport__header_text(h.source, opt->source);
     else {
         snprintf(text, sizeof text, "%s (PyTorch memory snapshot, device %d)",
-                 vimport__basename(in_path), opt->device);
+                 vimport__basename(t->path), opt->device);
         vimport__header_text(h.source, text);
     }
     vimport__header_text(h.licence, opt->licence ? opt->licence : "unknown");
-    read_settings(doc, c->stats.allocator_settings, c->stats.settings_dropped);
     vimport__header_text(h.allocator_settings, c->stats.allocator_settings);
 
     char comment[640];
@@ -644,20 +635,18 @@ static vram_status import_doc(vimport__core *c, const char *in_path, const char 
              "events, %llu oom, %llu snapshot skipped; %llu bytes in %zu segments at the dump, "
              "peak reserved %llu; %llu blocks live at the dump allocated at time 0 (%llu bytes)%s; "
              "capacity: %s",
-             opt->device, (unsigned long long)s.records, (unsigned long long)s.free_requested,
-             (unsigned long long)s.segment_events, (unsigned long long)s.ooms,
-             (unsigned long long)s.snapshots, (unsigned long long)d.reserved, d.nsegs,
-             (unsigned long long)c->stats.peak_reserved, (unsigned long long)c->stats.state_blocks,
-             (unsigned long long)c->stats.state_bytes, opt->history_only ? " (--history-only)" : "",
-             c->stats.capacity_rule);
-    st = vimport__emit(c, &src, out_path, &h, comment);
-    c->stats.records = s.records;
-    c->stats.free_requested = s.free_requested;
-    c->stats.segment_events = s.segment_events;
-    c->stats.failures = s.ooms;
-    c->stats.snapshots = s.snapshots;
-    c->stats.capacity = h.capacity;
-    dump_free(&d);
+             opt->device, (unsigned long long)s->records, (unsigned long long)s->free_requested,
+             (unsigned long long)s->segment_events, (unsigned long long)s->ooms,
+             (unsigned long long)s->snapshots, (unsigned long long)t->dump.reserved,
+             t->dump.nsegs, (unsigned long long)c->stats.peak_reserved,
+             (unsigned long long)c->stats.state_blocks, (unsigned long long)c->stats.state_bytes,
+             opt->history_only ? " (--history-only)" : "", c->stats.capacity_rule);
+    vram_status st = vimport__emit(c, &src, out_path, &h, comment);
+    c->stats.records = s->records;
+    c->stats.free_requested = s->free_requested;
+    c->stats.segment_events = s->segment_events;
+    c->stats.failures = s->ooms;
+    c->stats.snapshots = s->snapshots;
     return st;
 }
 
@@ -669,20 +658,24 @@ vram_status vimport_torch(const char *in_path, const char *out_path, const vimpo
     const vimport_options defaults = {0};
     if (!opt)
         opt = &defaults;
-    vimport__core c;
-    vram_status st = vimport__core_open(&c, in_path, out_path, err, errlen);
-    if (st)
+    vimport__torch *t = malloc(sizeof *t);
+    if (!t) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of host memory");
+        return VRAM_ENOHOST;
+    }
+    vram_status st = vtrace_output_not_input(out_path, in_path, err, errlen);
+    if (st) {
+        free(t);
         return st;
-    vpickle_doc *doc = NULL;
-    const vpickle_value *entries = NULL;
-    size_t ntraces = 0;
-    st = open_snapshot(&c, in_path, opt->device, opt->max_pickle_bytes, &doc, &entries, &ntraces);
+    }
+    st = vimport__torch_prepare(in_path, opt, t, err, errlen);
     if (!st)
-        st = import_doc(&c, in_path, out_path, opt, doc, entries, ntraces);
+        st = write_trace(t, out_path);
     if (stats)
-        *stats = c.stats;
-    vpickle_free(doc);
-    vimport__core_fini(&c);
+        *stats = t->core.stats;
+    vimport__torch_fini(t);
+    free(t);
     return st;
 }
 

@@ -318,8 +318,9 @@ static int stop_walk(const vram_block_info *b, void *ctx)
 static void test_walk_stops(void)
 {
     vram_heap *h = make(64 * MIB, 1);
-    uint64_t big = test_heap_alloc(h, 30 * MIB); /* the large pool's range ends at the top */
-    expect_eq_u64(big, 24 * MIB);
+    /* the large pool's range ends at the top: two pages [24, 64) MiB, the block at their top */
+    uint64_t big = test_heap_alloc(h, 30 * MIB);
+    expect_eq_u64(big, 34 * MIB);
     walk_stop w = {.stop_at = 1};
     assert_ok(vram_heap_walk(h, stop_walk, &w));
     expect_eq_u64(w.calls, 1);
@@ -329,7 +330,13 @@ static void test_walk_stops(void)
     w = (walk_stop){.stop_at = 2};
     assert_ok(vram_heap_walk(h, stop_walk, &w));
     expect_eq_u64(w.calls, 2);
-    expect_eq_u64(w.last.offset, 24 * MIB);
+    expect_eq_u64(w.last.offset, 24 * MIB); /* the free rest at the growing end */
+    expect_eq_u64(w.last.size, 10 * MIB);
+    expect_true(!w.last.used);
+    w = (walk_stop){.stop_at = 3};
+    assert_ok(vram_heap_walk(h, stop_walk, &w));
+    expect_eq_u64(w.calls, 3);
+    expect_eq_u64(w.last.offset, 34 * MIB);
     expect_eq_u64(w.last.requested, 30 * MIB);
     expect_true(w.last.used);
     vram_heap_destroy(h);

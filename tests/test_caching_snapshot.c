@@ -5,7 +5,9 @@
  * and with the segments alive at the dump.
  *
  * The window is replayed twice: cold (from an empty heap) and warm (over what
- * the cold pass left cached, as PyTorch's allocator was while it recorded).
+ * the cold pass left cached, as PyTorch's allocator was while it recorded);
+ * then from the recorded state (vimport_torch_compare: the 223 blocks live at
+ * the dump placed first).
  * The match is printed, not asserted: the recording is a ring buffer and the
  * segments of earlier allocations (the weights) were never recorded. Asserted:
  * the importer and both passes succeed, every free finds its block, the heap
@@ -181,6 +183,26 @@ int main(void)
            (double)cs.reserved_unallocated / (1 << 20));
     printf("our segment sizes also among PyTorch's live segments (as multisets): %zu of %zu\n",
            common(cold.v, cold.n, ts.snapshot_sizes, ts.n_snapshot), cold.n);
+    /* The state at the dump placed by the caching policy (vimport_torch_compare's start):
+     * what ours reserves for the 223 live blocks against PyTorch's 98 segments. The history
+     * has no segment entries, so no record is compared. */
+    vimport_compare cmp;
+    st = vimport_torch_compare(SNAPSHOT, NULL, NULL, &cmp, err, sizeof err);
+    if (st)
+        fprintf(stderr, "%s\n", err);
+    assert_ok(st);
+    printf("state at the dump: PyTorch %.1f MiB reserved; the caching policy %.1f MiB for the same "
+           "%" PRIu64 " blocks placed in address order (settings \"%s\")\n",
+           (double)cmp.torch_start_reserved / (1 << 20), (double)cmp.ours_start_reserved / (1 << 20),
+           cmp.start_blocks, cmp.settings);
+    expect_eq_u64(cmp.start_blocks, 223);
+    expect_eq_u64(cmp.torch_start_reserved, UINT64_C(1763704832));
+    printf("window from that state: PyTorch made %" PRIu64 " segments; ours %" PRIu64
+           " (%.1f MiB); %" PRIu64 " of %" PRIu64 " records with segment activity agree%s%s\n",
+           cmp.torch_allocs, cmp.ours_allocs, (double)cmp.ours_alloc_bytes / (1 << 20),
+           cmp.records_agreeing, cmp.records_compared, cmp.departed ? "; first departure: " : "",
+           cmp.departure);
+    expect_eq_u64(cmp.torch_allocs, 0); /* the ring buffer began after every segment existed */
     expect_true(cold.n > 0);
     expect_eq_u64(cs.allocated, 0);
     free(cold.v);

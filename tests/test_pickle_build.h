@@ -16,7 +16,7 @@ typedef struct pkb {
     size_t n, cap;
 } pkb;
 
-static void pkb_byte(pkb *p, unsigned char c)
+static inline void pkb_byte(pkb *p, unsigned char c)
 {
     if (p->n == p->cap) {
         p->cap = p->cap ? 2 * p->cap : 4096;
@@ -26,23 +26,23 @@ static void pkb_byte(pkb *p, unsigned char c)
     p->b[p->n++] = c;
 }
 
-static void pkb_le(pkb *p, uint64_t v, int bytes)
+static inline void pkb_le(pkb *p, uint64_t v, int bytes)
 {
     for (int i = 0; i < bytes; i++)
         pkb_byte(p, (unsigned char)(v >> (8 * i)));
 }
 
 /* PROTO 2; pkb_end writes STOP. */
-static void pkb_begin(pkb *p)
+static inline void pkb_begin(pkb *p)
 {
     p->n = 0;
     pkb_byte(p, 0x80);
     pkb_byte(p, 2);
 }
 
-static void pkb_end(pkb *p) { pkb_byte(p, '.'); }
+static inline void pkb_end(pkb *p) { pkb_byte(p, '.'); }
 
-static void pkb_str(pkb *p, const char *s)
+static inline void pkb_str(pkb *p, const char *s)
 {
     size_t n = strlen(s);
     if (n < 256) {
@@ -56,7 +56,7 @@ static void pkb_str(pkb *p, const char *s)
         pkb_byte(p, (unsigned char)s[i]);
 }
 
-static void pkb_int(pkb *p, int64_t v)
+static inline void pkb_int(pkb *p, int64_t v)
 {
     uint64_t u;
     memcpy(&u, &v, sizeof u);
@@ -65,7 +65,7 @@ static void pkb_int(pkb *p, int64_t v)
     pkb_le(p, u, 8);
 }
 
-static void pkb_float(pkb *p, double d)
+static inline void pkb_float(pkb *p, double d)
 {
     uint64_t u;
     memcpy(&u, &d, sizeof u);
@@ -74,32 +74,38 @@ static void pkb_float(pkb *p, double d)
         pkb_byte(p, (unsigned char)(u >> (8 * i)));
 }
 
-static void pkb_bool(pkb *p, int b) { pkb_byte(p, b ? 0x88 : 0x89); }
-static void pkb_none(pkb *p) { pkb_byte(p, 'N'); }
+static inline void pkb_bool(pkb *p, int b) { pkb_byte(p, b ? 0x88 : 0x89); }
+static inline void pkb_none(pkb *p) { pkb_byte(p, 'N'); }
 
 /* Containers: EMPTY_DICT/EMPTY_LIST, MARK, the items, SETITEMS/APPENDS. */
-static void pkb_dict(pkb *p) { pkb_byte(p, '}'); pkb_byte(p, '('); }
-static void pkb_dict_end(pkb *p) { pkb_byte(p, 'u'); }
-static void pkb_list(pkb *p) { pkb_byte(p, ']'); pkb_byte(p, '('); }
-static void pkb_list_end(pkb *p) { pkb_byte(p, 'e'); }
+static inline void pkb_dict(pkb *p) { pkb_byte(p, '}'); pkb_byte(p, '('); }
+static inline void pkb_dict_end(pkb *p) { pkb_byte(p, 'u'); }
+static inline void pkb_list(pkb *p) { pkb_byte(p, ']'); pkb_byte(p, '('); }
+static inline void pkb_list_end(pkb *p) { pkb_byte(p, 'e'); }
 
-static void pkb_key_int(pkb *p, const char *k, int64_t v) { pkb_str(p, k); pkb_int(p, v); }
-static void pkb_key_str(pkb *p, const char *k, const char *v) { pkb_str(p, k); pkb_str(p, v); }
+static inline void pkb_key_int(pkb *p, const char *k, int64_t v) { pkb_str(p, k); pkb_int(p, v); }
+static inline void pkb_key_str(pkb *p, const char *k, const char *v) { pkb_str(p, k); pkb_str(p, v); }
 
-/* One device_traces entry: {action, addr, size, stream 0, time_us}. */
-static void pkb_entry(pkb *p, const char *action, int64_t addr, int64_t size, int64_t t)
+/* One device_traces entry: {action, addr, size, stream, time_us}. */
+static inline void pkb_entry_on(pkb *p, const char *action, int64_t addr, int64_t size, int64_t stream,
+                         int64_t t)
 {
     pkb_dict(p);
     pkb_key_str(p, "action", action);
     pkb_key_int(p, "addr", addr);
     pkb_key_int(p, "size", size);
-    pkb_key_int(p, "stream", 0);
+    pkb_key_int(p, "stream", stream);
     pkb_key_int(p, "time_us", t);
     pkb_dict_end(p);
 }
 
+static inline void pkb_entry(pkb *p, const char *action, int64_t addr, int64_t size, int64_t t)
+{
+    pkb_entry_on(p, action, addr, size, 0, t);
+}
+
 /* One block of a segment: {address, size, requested_size, state}. */
-static void pkb_block(pkb *p, int64_t addr, int64_t size, int64_t requested, const char *state)
+static inline void pkb_block(pkb *p, int64_t addr, int64_t size, int64_t requested, const char *state)
 {
     pkb_dict(p);
     pkb_key_int(p, "address", addr);
@@ -111,7 +117,7 @@ static void pkb_block(pkb *p, int64_t addr, int64_t size, int64_t requested, con
 
 /* The start of a segment dict up to its open 'blocks' list (close with
  * pkb_list_end, then pkb_dict_end). */
-static void pkb_segment_begin(pkb *p, int64_t device, int64_t addr, int64_t total, int large)
+static inline void pkb_segment_begin(pkb *p, int64_t device, int64_t addr, int64_t total, int large)
 {
     pkb_dict(p);
     pkb_key_int(p, "device", device);
@@ -125,13 +131,13 @@ static void pkb_segment_begin(pkb *p, int64_t device, int64_t addr, int64_t tota
     pkb_list(p);
 }
 
-static void pkb_segment_end(pkb *p)
+static inline void pkb_segment_end(pkb *p)
 {
     pkb_list_end(p);
     pkb_dict_end(p);
 }
 
-static void pkb_save(const pkb *p, const char *path)
+static inline void pkb_save(const pkb *p, const char *path)
 {
     FILE *f = fopen(path, "wb");
     assert_true(f != NULL);

@@ -89,6 +89,33 @@ static int parse_bytes(const char *s, unsigned long long *out)
     return *out > 0;
 }
 
+/* The caching policy against the segment entries PyTorch recorded. */
+static void compare_segments(const char *input, const vimport_options *opt)
+{
+    vimport_compare cmp;
+    char err[1024];
+    if (vimport_torch_compare(input, opt, NULL, &cmp, err, sizeof err)) {
+        fprintf(stderr, "vimport: warning: no segment comparison: %s\n", err);
+        return;
+    }
+    printf("  caching policy vs PyTorch (settings \"%s\", capacity %llu bytes): PyTorch made %llu "
+           "segment allocation(s) or mapping(s) (%llu bytes) and %llu release(s) (%llu bytes), ours "
+           "%llu (%llu bytes) and %llu (%llu bytes); %llu of PyTorch's reproduced (same size, same "
+           "record); %llu of %llu record(s) with segment activity agree\n",
+           cmp.settings, (unsigned long long)cmp.capacity, (unsigned long long)cmp.torch_allocs,
+           (unsigned long long)cmp.torch_alloc_bytes, (unsigned long long)cmp.torch_frees,
+           (unsigned long long)cmp.torch_free_bytes, (unsigned long long)cmp.ours_allocs,
+           (unsigned long long)cmp.ours_alloc_bytes, (unsigned long long)cmp.ours_frees,
+           (unsigned long long)cmp.ours_free_bytes, (unsigned long long)cmp.matched,
+           (unsigned long long)cmp.records_agreeing, (unsigned long long)cmp.records_compared);
+    if (cmp.start_blocks || cmp.torch_start_reserved)
+        printf("  at the history's start: PyTorch had %llu bytes reserved; ours %llu for the %llu "
+               "block(s) live then\n", (unsigned long long)cmp.torch_start_reserved,
+               (unsigned long long)cmp.ours_start_reserved, (unsigned long long)cmp.start_blocks);
+    if (cmp.departed)
+        printf("  first departure: %s\n", cmp.departure);
+}
+
 /* What a torch import could not take as recorded, on stderr. */
 static void torch_warnings(const char *input, const vimport_options *opt, const vimport_stats *st)
 {
@@ -236,5 +263,7 @@ int main(int argc, char **argv)
     if (!strcmp(format, "torch"))
         printf("  capacity: %s\n  allocator settings: %s\n", st.capacity_rule,
                st.allocator_settings[0] ? st.allocator_settings : "none recorded");
+    if (!strcmp(format, "torch") && st.segment_events)
+        compare_segments(input, &opt);
     return 0;
 }

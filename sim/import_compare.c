@@ -1,0 +1,378 @@
+/* import_compare.c - the caching policy against PyTorch's own record
+ * (vimport_torch_compare, import.h): the snapshot's allocations replayed
+ * through a "caching" heap with the recorded settings, segment by segment
+ * against the history's segment_alloc, segment_free, segment_map and
+ * segment_unmap entries.
+ *
+ * PyTorch writes a malloc's segment entries before its `alloc` (or `oom`)
+ * entry: segments released to make room, the garbage collector's, the new
+ * segment or pages. So each segment entry belongs to the next record (alloc,
+ * free_completed or oom); those after the last record belong to the end. Our
+ * side is the heap's counters (vram_caching_stats) before and after the same
+ * record's call: an alloc, a free, or, for an oom, the failed request itself
+ * (freed at once should ours place it). A record agrees when both sides made
+ * the same segments (sizes as multisets), mapped the same bytes, freed the same
+ * number of segments and bytes, and unmapped the same bytes. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "import_torch_internal.h"
+#include "vram/caching.h"
+#include "vram/heap.h"
+
+#define MAX_ALLOCS 8 /* segment_alloc entries one record keeps apart (more: counted) */
+
+/* One side's segment activity for one record. */
+typedef struct side {
+    uint64_t allocs, alloc_bytes;
+    uint64_t sizes[MAX_ALLOCS]; /* the first MAX_ALLOCS sizes, sorted when compared */
+    uint64_t maps, map_bytes;
+    uint64_t frees, free_bytes;
+    uint64_t unmaps, unmap_bytes;
+    int oom;
+} side;
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sort_sizes(side *s)
+{
+    size_t n = s->allocs < MAX_ALLOCS ? (size_t)s->allocs : MAX_ALLOCS;
+    qsort(s->sizes, n, sizeof s->sizes[0], cmp_u64);
+}
+
+static int empty(const side *s)
+{
+    return !s->allocs && !s->maps && !s->frees && !s->unmaps && !s->oom;
+}
+
+/* PyTorch's segment allocations (or pages mapped) at this record that ours
+ * reproduces: equal sizes, or the same bytes mapped. */
+static uint64_t reproduced(const side *t, const side *o)
+{
+    uint64_t n = 0;
+    size_t nt = t->allocs < MAX_ALLOCS ? (size_t)t->allocs : MAX_ALLOCS;
+    size_t no = o->allocs < MAX_ALLOCS ? (size_t)o->allocs : MAX_ALLOCS;
+    for (size_t i = 0, j = 0; i < nt && j < no;) {
+        if (t->sizes[i] == o->sizes[j])
+            n++, i++, j++;
+        else if (t->sizes[i] < o->sizes[j])
+            i++;
+        else
+            j++;
+    }
+    if (t->maps && t->map_bytes == o->map_bytes)
+        n += t->maps;
+    return n;
+}
+
+static int agree(const side *t, const side *o)
+{
+    if (t->allocs != o->allocs || t->alloc_bytes != o->alloc_bytes ||
+        t->map_bytes != o->map_bytes || t->frees != o->frees || t->free_bytes != o->free_bytes ||
+        t->unmap_bytes != o->unmap_bytes || t->oom != o->oom)
+        return 0;
+    size_t n = t->allocs < MAX_ALLOCS ? (size_t)t->allocs : MAX_ALLOCS;
+    return memcmp(t->sizes, o->sizes, n * sizeof t->sizes[0]) == 0;
+}
+
+/* "segment_alloc 20971520 + 2097152, segment_free 1 (2097152 bytes), map 20971520 bytes,
+ * unmap ..., oom" or "nothing". */
+static void describe(const side *s, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = n < len ? snprintf(buf + n, len - n, __VA_ARGS__) : 0;                            \
+        n += w_ > 0 ? (size_t)w_ : 0;                                                              \
+    } while (0)
+    if (s->allocs) {
+        PUT("segment_alloc");
+        size_t k = s->allocs < MAX_ALLOCS ? (size_t)s->allocs : MAX_ALLOCS;
+        for (size_t i = 0; i < k; i++)
+            PUT("%s%" PRIu64, i ? " + " : " ", s->sizes[i]);
+        if (s->allocs > k)
+            PUT(" + ... (%" PRIu64 " in all, %" PRIu64 " bytes)", s->allocs, s->alloc_bytes);
+    }
+    if (s->frees)
+        PUT("%ssegment_free %" PRIu64 " (%" PRIu64 " bytes)", n ? ", " : "", s->frees,
+            s->free_bytes);
+    if (s->maps)
+        PUT("%smap %" PRIu64 " bytes", n ? ", " : "", s->map_bytes);
+    if (s->unmaps)
+        PUT("%sunmap %" PRIu64 " bytes", n ? ", " : "", s->unmap_bytes);
+    if (s->oom)
+        PUT("%sout of memory", n ? ", " : "");
+    if (!n)
+        PUT("nothing");
+#undef PUT
+}
+
+static void add_alloc(side *s, uint64_t size)
+{
+    if (s->allocs < MAX_ALLOCS)
+        s->sizes[s->allocs] = size;
+    s->allocs++;
+    s->alloc_bytes += size;
+}
+
+/* Ours: the counters' change over one call. */
+static side delta(const vram_caching_stats *a, const vram_caching_stats *b)
+{
+    side s = {0};
+    uint64_t n = b->segment_allocs - a->segment_allocs;
+    if (n == 1)
+        add_alloc(&s, b->segment_alloc_bytes - a->segment_alloc_bytes);
+    else if (n) { /* more than one in a call: sizes unknown, the total kept */
+        s.allocs = n;
+        s.alloc_bytes = b->segment_alloc_bytes - a->segment_alloc_bytes;
+    }
+    s.maps = b->maps - a->maps;
+    s.map_bytes = b->map_bytes - a->map_bytes;
+    s.frees = b->segment_frees - a->segment_frees;
+    s.free_bytes = b->segment_free_bytes - a->segment_free_bytes;
+    s.unmaps = b->unmaps - a->unmaps;
+    s.unmap_bytes = b->unmap_bytes - a->unmap_bytes;
+    return s;
+}
+
+/* Offsets of our blocks by recorded address. */
+typedef struct placed {
+    uint64_t off;
+} placed;
+
+typedef struct run {
+    vimport__torch *t;
+    vram_heap *h;
+    vsim_idmap *blocks;
+    vimport_compare *out;
+} run;
+
+static vram_status fail(run *r, vram_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static vram_status fail(run *r, vram_status st, const char *fmt, ...)
+{
+    vimport__core *c = &r->t->core;
+    if (c->err && c->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err, c->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+static vram_status caching_now(run *r, vram_caching_stats *s)
+{
+    vram_status st = vram_heap_caching_stats(r->h, s);
+    return st ? fail(r, st, "caching stats: %s", vram_strerror(st)) : VRAM_OK;
+}
+
+/* Our side of one record: the call, and what it did to the segments. */
+static vram_status our_record(run *r, const char *action, uint64_t addr, uint64_t size, side *o)
+{
+    vram_caching_stats a, b;
+    vram_status st = caching_now(r, &a);
+    if (st)
+        return st;
+    int oom = 0;
+    if (!strcmp(action, "alloc") || !strcmp(action, "oom")) {
+        uint64_t off;
+        st = vram_heap_alloc(r->h, size, 0, &off);
+        if (st == VRAM_ENOMEM) {
+            oom = 1;
+        } else if (st) {
+            return fail(r, st, "the caching policy refused an allocation of %" PRIu64 " bytes: %s",
+                        size, vram_strerror(st));
+        } else if (!strcmp(action, "oom")) {
+            vram_heap_free(r->h, off); /* the program never got it */
+        } else {
+            placed *p = vsim_idmap_put(r->blocks, addr, &(int){0});
+            if (!p)
+                return fail(r, VRAM_ENOHOST, "out of host memory");
+            p->off = off;
+        }
+    } else { /* free_completed of a block ours placed (pass 1 checked the history) */
+        placed *p = vsim_idmap_get(r->blocks, addr);
+        if (p) {
+            vram_heap_free(r->h, p->off);
+            vsim_idmap_remove(r->blocks, addr);
+        }
+    }
+    if ((st = caching_now(r, &b)))
+        return st;
+    *o = delta(&a, &b);
+    o->oom = oom;
+    return VRAM_OK;
+}
+
+/* One record compared: counted, and the first departure described. */
+static void compare_record(run *r, size_t entry, const char *what, side *t, side *o)
+{
+    vimport_compare *out = r->out;
+    sort_sizes(t);
+    sort_sizes(o);
+    out->torch_allocs += t->allocs + t->maps;
+    out->torch_alloc_bytes += t->alloc_bytes + t->map_bytes;
+    out->torch_frees += t->frees + t->unmaps;
+    out->torch_free_bytes += t->free_bytes + t->unmap_bytes;
+    out->ours_allocs += o->allocs + o->maps;
+    out->ours_alloc_bytes += o->alloc_bytes + o->map_bytes;
+    out->ours_frees += o->frees + o->unmaps;
+    out->ours_free_bytes += o->free_bytes + o->unmap_bytes;
+    out->torch_ooms += (uint64_t)t->oom;
+    out->ours_ooms += (uint64_t)o->oom;
+    if (empty(t) && empty(o))
+        return;
+    out->records_compared++;
+    out->matched += reproduced(t, o);
+    if (agree(t, o)) {
+        out->records_agreeing++;
+        return;
+    }
+    if (out->departed++)
+        return;
+    out->departure_entry = entry;
+    char ts[200], os[200];
+    describe(t, ts, sizeof ts);
+    describe(o, os, sizeof os);
+    snprintf(out->departure, sizeof out->departure, "%s: PyTorch: %s; ours: %s", what, ts, os);
+}
+
+static vram_status place_start(run *r)
+{
+    vimport__core *c = &r->t->core;
+    for (size_t i = 0; i < c->n_start; i++) {
+        uint64_t off;
+        vram_status st = vram_heap_alloc(r->h, c->start[i].size, 0, &off);
+        if (st)
+            return fail(r, st, "%s: the caching policy cannot place the %zu blocks live when the "
+                        "history begins (block %zu, %" PRIu64 " bytes: %s) in %" PRIu64 " bytes",
+                        r->t->path, c->n_start, i + 1, c->start[i].size, vram_strerror(st),
+                        r->t->capacity);
+        placed *p = vsim_idmap_put(r->blocks, c->start[i].addr, &(int){0});
+        if (!p)
+            return fail(r, VRAM_ENOHOST, "out of host memory");
+        p->off = off;
+    }
+    vram_caching_stats s;
+    vram_status st = caching_now(r, &s);
+    r->out->ours_start_reserved = s.reserved;
+    return st;
+}
+
+static uint64_t entry_uint(const vpickle_value *e, const char *key)
+{
+    const vpickle_value *v = vpickle_dict_get(e, key);
+    return v && v->type == VPICKLE_INT && v->u.i > 0 ? (uint64_t)v->u.i : 0;
+}
+
+/* Walks the history (checked by pass 1) record by record. */
+static vram_status walk(run *r)
+{
+    const vpickle_value *entries = r->t->entries;
+    const size_t n = entries ? vpickle_len(entries) : 0;
+    side t = {0};
+    char what[160];
+    for (size_t i = 0; i < n; i++) {
+        const vpickle_value *e = vpickle_item(entries, i);
+        const vpickle_value *act = vpickle_dict_get(e, "action");
+        uint64_t size = entry_uint(e, "size"), addr = entry_uint(e, "addr");
+        if (vpickle_str_eq(act, "segment_alloc")) {
+            add_alloc(&t, size);
+        } else if (vpickle_str_eq(act, "segment_map")) {
+            t.maps++;
+            t.map_bytes += size;
+        } else if (vpickle_str_eq(act, "segment_free")) {
+            t.frees++;
+            t.free_bytes += size;
+        } else if (vpickle_str_eq(act, "segment_unmap")) {
+            t.unmaps++;
+            t.unmap_bytes += size;
+        } else if (vpickle_str_eq(act, "alloc") || vpickle_str_eq(act, "free_completed") ||
+                   vpickle_str_eq(act, "oom")) {
+            const char *a = vpickle_str_eq(act, "alloc") ? "alloc"
+                            : vpickle_str_eq(act, "oom") ? "oom"
+                                                         : "free_completed";
+            side o;
+            vram_status st = our_record(r, a, addr, size, &o);
+            if (st)
+                return st;
+            t.oom = !strcmp(a, "oom");
+            /* One stream is modelled: another stream's pool is PyTorch's alone. */
+            uint64_t stream = entry_uint(e, "stream");
+            char on[48] = "";
+            if (stream)
+                snprintf(on, sizeof on, " on stream 0x%" PRIx64, stream);
+            snprintf(what, sizeof what, "device_traces[%d][%zu] (%s of %" PRIu64 " bytes%s)",
+                     r->t->opt.device, i, a, size, on);
+            compare_record(r, i, what, &t, &o);
+            memset(&t, 0, sizeof t);
+        }
+    }
+    side o = {0};
+    snprintf(what, sizeof what, "after the last record of device_traces[%d] (outside any "
+             "allocation: torch.cuda.empty_cache?)", r->t->opt.device);
+    compare_record(r, n, what, &t, &o);
+    return VRAM_OK;
+}
+
+vram_status vimport_torch_compare(const char *in_path, const vimport_options *opt,
+                                  const char *caching_conf, vimport_compare *out, char *err,
+                                  size_t errlen)
+{
+    if (!in_path || !out)
+        return VRAM_EINVAL;
+    memset(out, 0, sizeof *out);
+    const vimport_options defaults = {0};
+    if (!opt)
+        opt = &defaults;
+    vimport__torch *t = malloc(sizeof *t);
+    if (!t) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of host memory");
+        return VRAM_ENOHOST;
+    }
+    run r = {.t = t, .out = out};
+    vram_status st = vimport__torch_prepare(in_path, opt, t, err, errlen);
+    const char *conf = caching_conf ? caching_conf : t->core.stats.allocator_settings;
+    vram_caching_options co = {0};
+    if (!st) {
+        snprintf(out->settings, sizeof out->settings, "%s", conf);
+        out->capacity = t->capacity;
+        char why[256] = "";
+        st = vram_caching_options_parse(conf, &co, why, sizeof why);
+        if (st)
+            fail(&r, st, "%s: caching settings '%s': %s", in_path, conf, why);
+    }
+    if (!st) {
+        /* PyTorch's reserved bytes when the history began: the dump's, less the net change */
+        int64_t start = (int64_t)t->dump.reserved - t->src.seg_delta;
+        out->torch_start_reserved = start > 0 ? (uint64_t)start : 0;
+        out->start_blocks = t->core.n_start;
+        vram_heap_config cfg = {.capacity = t->capacity, .caching = &co};
+        st = vram_heap_create(vram_heap_policy("caching"), &cfg, &r.h);
+        if (st)
+            fail(&r, st, "%s: cannot create a caching heap of %" PRIu64 " bytes with '%s': %s",
+                 in_path, t->capacity, conf, vram_strerror(st));
+    }
+    if (!st && vsim_idmap_create(sizeof(placed), &r.blocks))
+        st = fail(&r, VRAM_ENOHOST, "out of host memory");
+    if (!st)
+        st = place_start(&r);
+    if (!st)
+        st = walk(&r);
+    vsim_idmap_destroy(r.blocks);
+    vram_heap_destroy(r.h);
+    vimport__torch_fini(t);
+    free(t);
+    return st;
+}

@@ -1,0 +1,224 @@
+/* test_caching_vs_torch.c - the caching policy held against PyTorch's own
+ * record (issue 18 item 4, vimport_torch_compare): snapshots built here byte by
+ * byte whose histories hold the segment entries PyTorch's
+ * CUDACachingAllocator.cpp writes for them (checked by hand against its rules:
+ * the 2 MiB small segment, 20 MiB for 1-10 MiB requests, a request rounded to
+ * 2 MiB above, best fit in cached blocks, release of every whole cached segment
+ * before the retry of a failed cudaMalloc, and with expandable segments 2 MiB
+ * and 20 MiB pages whose free rest merges with the next page). Known answers:
+ * every record agrees; a second stream's pool is PyTorch's alone (a departure
+ * named with its entry); the wrong settings depart at the first record. */
+#include <unistd.h>
+
+#include "import.h"
+#include "test_cli_lib.h"
+#include "test_pickle_build.h"
+
+#define PK "caching_vs_torch.pickle"
+#define OUT "caching_vs_torch.trace"
+#define MiB (INT64_C(1) << 20)
+
+static char err[1024];
+static pkb p;
+
+static void begin_snapshot(int expandable)
+{
+    pkb_begin(&p);
+    pkb_dict(&p);
+    pkb_str(&p, "allocator_settings");
+    pkb_dict(&p);
+    pkb_key_int(&p, "max_split_size", -1);
+    pkb_str(&p, "expandable_segments");
+    pkb_bool(&p, expandable);
+    pkb_str(&p, "garbage_collection_threshold");
+    pkb_float(&p, 0.0);
+    pkb_dict_end(&p);
+}
+
+/* The non-expandable run; `other_stream` adds a 16 MiB allocation on stream 7
+ * (entries 15-17, and its segment among the releases). */
+static void write_plain(int other_stream)
+{
+    begin_snapshot(0);
+    pkb_str(&p, "segments");
+    pkb_list(&p);
+    pkb_segment_begin(&p, 0, 0x8000000, 30 * MiB, 1);
+    pkb_block(&p, 0x8000000, 30 * MiB, 30 * MiB, "active_allocated");
+    pkb_segment_end(&p);
+    pkb_list_end(&p);
+    pkb_str(&p, "device_traces");
+    pkb_list(&p);
+    pkb_list(&p);
+    int64_t t = 0;
+    pkb_entry(&p, "segment_alloc", 0x1000000, 2 * MiB, t++); /* 0: the small pool's segment */
+    pkb_entry(&p, "alloc", 0x1000000, 1000, t++);
+    pkb_entry(&p, "alloc", 0x1000400, 3000, t++);            /* 2: in the same segment */
+    pkb_entry(&p, "segment_alloc", 0x2000000, 20 * MiB, t++); /* 3: 1-10 MiB: a 20 MiB one */
+    pkb_entry(&p, "alloc", 0x2000000, 5 * MiB, t++);
+    pkb_entry(&p, "segment_alloc", 0x4000000, 16 * MiB, t++); /* 5: the 15 MiB rest is too small */
+    pkb_entry(&p, "alloc", 0x4000000, 16 * MiB, t++);
+    pkb_entry(&p, "alloc", 0x2500000, 4 * MiB, t++);         /* 7: best fit, the 15 MiB rest */
+    pkb_entry(&p, "free_completed", 0x1000000, 1000, t++);
+    pkb_entry(&p, "free_completed", 0x1000400, 3000, t++);
+    pkb_entry(&p, "free_completed", 0x2000000, 5 * MiB, t++);
+    pkb_entry(&p, "free_completed", 0x4000000, 16 * MiB, t++);
+    pkb_entry(&p, "free_completed", 0x2500000, 4 * MiB, t++);
+    pkb_entry(&p, "alloc", 0x4000000, 16 * MiB, t++);        /* 13: the cached 16 MiB segment */
+    pkb_entry(&p, "free_completed", 0x4000000, 16 * MiB, t++);
+    if (other_stream) {
+        pkb_entry_on(&p, "segment_alloc", 0x6000000, 16 * MiB, 7, t++); /* 15 */
+        pkb_entry_on(&p, "alloc", 0x6000000, 16 * MiB, 7, t++);         /* 16 */
+        pkb_entry_on(&p, "free_completed", 0x6000000, 16 * MiB, 7, t++);
+    }
+    /* 30 MiB: no cached block fits and cudaMalloc fails: every whole cached segment is
+     * released, large pool first, then the retry */
+    pkb_entry(&p, "segment_free", 0x4000000, 16 * MiB, t++); /* by (stream, size, address) */
+    pkb_entry(&p, "segment_free", 0x2000000, 20 * MiB, t++);
+    if (other_stream)
+        pkb_entry_on(&p, "segment_free", 0x6000000, 16 * MiB, 7, t++);
+    pkb_entry(&p, "segment_free", 0x1000000, 2 * MiB, t++);
+    pkb_entry(&p, "segment_alloc", 0x8000000, 30 * MiB, t++);
+    pkb_entry(&p, "alloc", 0x8000000, 30 * MiB, t++);
+    pkb_list_end(&p);
+    pkb_list_end(&p);
+    pkb_dict_end(&p);
+    pkb_end(&p);
+    pkb_save(&p, PK);
+}
+
+static void test_agree(void)
+{
+    write_plain(0);
+    vimport_compare c;
+    vram_status st = vimport_torch_compare(PK, NULL, NULL, &c, err, sizeof err);
+    if (st)
+        fprintf(stderr, "%s\n", err);
+    assert_ok(st);
+    expect_true(strcmp(c.settings, "expandable_segments:False") == 0);
+    expect_eq_u64(c.capacity, 38 * MiB); /* the peak of reserved: 2 + 20 + 16 MiB */
+    expect_eq_u64(c.torch_start_reserved, 0);
+    expect_eq_u64(c.start_blocks, 0);
+    expect_eq_u64(c.torch_allocs, 4);
+    expect_eq_u64(c.torch_alloc_bytes, 68 * MiB);
+    expect_eq_u64(c.torch_frees, 3);
+    expect_eq_u64(c.torch_free_bytes, 38 * MiB);
+    expect_eq_u64(c.ours_allocs, 4);
+    expect_eq_u64(c.ours_alloc_bytes, 68 * MiB);
+    expect_eq_u64(c.ours_frees, 3);
+    expect_eq_u64(c.ours_free_bytes, 38 * MiB);
+    expect_eq_u64(c.matched, 4);
+    expect_eq_u64(c.records_compared, 4);
+    expect_eq_u64(c.records_agreeing, 4);
+    expect_eq_u64(c.departed, 0);
+    expect_true(c.departure[0] == '\0');
+    expect_true(c.torch_ooms == 0 && c.ours_ooms == 0);
+
+    /* vimport prints it for a history with segment entries */
+    CLI_EXPECT(0, TEXTS(""), "vimport", "torch", PK, "-o", OUT);
+    expect_true(strstr(cli_last.out, "caching policy vs PyTorch (settings \"expandable_segments:"
+                                     "False\", capacity 39845888 bytes): PyTorch made 4 segment "
+                                     "allocation(s) or mapping(s) (71303168 bytes) and 3 release(s) "
+                                     "(39845888 bytes), ours 4 (71303168 bytes) and 3 (39845888 "
+                                     "bytes); 4 of PyTorch's reproduced (same size, same record); "
+                                     "4 of 4 record(s) with segment activity agree") != NULL);
+    expect_true(strstr(cli_last.out, "first departure") == NULL);
+    remove(OUT);
+
+    /* The wrong settings depart at the first record. */
+    st = vimport_torch_compare(PK, NULL, "expandable_segments:True", &c, err, sizeof err);
+    assert_ok(st);
+    expect_eq_u64(c.departure_entry, 1);
+    expect_true(strcmp(c.departure, "device_traces[0][1] (alloc of 1000 bytes): PyTorch: "
+                                    "segment_alloc 2097152; ours: map 2097152 bytes") == 0);
+    expect_status(vimport_torch_compare(PK, NULL, "colour:blue", &c, err, sizeof err),
+                  VRAM_EUNSUPPORTED);
+    expect_true(strcmp(err, PK ": caching settings 'colour:blue': 'colour:blue': key not modelled "
+                            "by the caching policy") == 0);
+    expect_status(vimport_torch_compare(NULL, NULL, NULL, &c, err, sizeof err), VRAM_EINVAL);
+}
+
+/* A second stream: PyTorch keeps a pool per stream, so the stream-7 request makes a
+ * segment of its own where ours finds the cached one. */
+static void test_other_stream(void)
+{
+    write_plain(1);
+    vimport_compare c;
+    assert_ok(vimport_torch_compare(PK, NULL, NULL, &c, err, sizeof err));
+    expect_eq_u64(c.capacity, 54 * MiB);
+    expect_eq_u64(c.torch_allocs, 5);
+    expect_eq_u64(c.ours_allocs, 4);
+    expect_eq_u64(c.torch_frees, 4);
+    expect_eq_u64(c.ours_frees, 3);
+    expect_eq_u64(c.matched, 4);
+    expect_eq_u64(c.records_compared, 5);
+    expect_eq_u64(c.records_agreeing, 3);
+    expect_eq_u64(c.departed, 2);
+    expect_eq_u64(c.departure_entry, 16);
+    expect_true(strcmp(c.departure, "device_traces[0][16] (alloc of 16777216 bytes on stream 0x7): "
+                                    "PyTorch: segment_alloc 16777216; ours: nothing") == 0);
+    CLI_EXPECT(0, TEXTS(""), "vimport", "torch", PK, "-o", OUT);
+    expect_true(strstr(cli_last.out, "first departure: device_traces[0][16] (alloc of 16777216 "
+                                     "bytes on stream 0x7): PyTorch: segment_alloc 16777216; ours: "
+                                     "nothing") != NULL);
+    remove(OUT);
+}
+
+/* Expandable segments: 2 MiB and 20 MiB pages; the 30 MiB request maps one more
+ * page, which merges with the free 15 MiB rest of the first. */
+static void test_expandable(void)
+{
+    begin_snapshot(1);
+    pkb_str(&p, "segments");
+    pkb_list(&p);
+    pkb_segment_begin(&p, 0, 0x7f0000000000, 2 * MiB, 0);
+    pkb_block(&p, 0x7f0000000000, 1024, 1000, "active_allocated");
+    pkb_block(&p, 0x7f0000000400, 2 * MiB - 1024, 0, "inactive");
+    pkb_segment_end(&p);
+    pkb_segment_begin(&p, 0, 0x7f1000000000, 40 * MiB, 1);
+    pkb_block(&p, 0x7f1000000000, 5 * MiB, 5 * MiB, "active_allocated");
+    pkb_block(&p, 0x7f1000500000, 35 * MiB, 35 * MiB, "active_allocated");
+    pkb_segment_end(&p);
+    pkb_list_end(&p);
+    pkb_str(&p, "device_traces");
+    pkb_list(&p);
+    pkb_list(&p);
+    pkb_entry(&p, "segment_map", 0x7f0000000000, 2 * MiB, 1);
+    pkb_entry(&p, "alloc", 0x7f0000000000, 1000, 2);
+    pkb_entry(&p, "segment_map", 0x7f1000000000, 20 * MiB, 3);
+    pkb_entry(&p, "alloc", 0x7f1000000000, 5 * MiB, 4);
+    pkb_entry(&p, "segment_map", 0x7f1001400000, 20 * MiB, 5);
+    pkb_entry(&p, "alloc", 0x7f1000500000, 30 * MiB, 6);
+    pkb_entry(&p, "free_completed", 0x7f1000500000, 30 * MiB, 7);
+    pkb_entry(&p, "alloc", 0x7f1000500000, 35 * MiB, 8); /* the free 35 MiB, no page */
+    pkb_list_end(&p);
+    pkb_list_end(&p);
+    pkb_dict_end(&p);
+    pkb_end(&p);
+    pkb_save(&p, PK);
+    vimport_compare c;
+    vram_status st = vimport_torch_compare(PK, NULL, NULL, &c, err, sizeof err);
+    if (st)
+        fprintf(stderr, "%s\n", err);
+    assert_ok(st);
+    expect_true(strcmp(c.settings, "expandable_segments:True") == 0);
+    expect_eq_u64(c.capacity, 42 * MiB);
+    expect_eq_u64(c.torch_allocs, 3);
+    expect_eq_u64(c.torch_alloc_bytes, 42 * MiB);
+    expect_eq_u64(c.ours_alloc_bytes, 42 * MiB);
+    expect_eq_u64(c.matched, 3);
+    expect_eq_u64(c.records_compared, 3);
+    expect_eq_u64(c.records_agreeing, 3);
+    if (c.departed)
+        fprintf(stderr, "departure: %s\n", c.departure);
+    expect_eq_u64(c.departed, 0);
+}
+
+int main(void)
+{
+    test_agree();
+    test_other_stream();
+    test_expandable();
+    remove(PK);
+    free(p.b);
+    return test_finish("caching_vs_torch");
+}
