@@ -319,6 +319,39 @@ static void test_order_priority(void)
     test_leaf_only_parent("priority");
 }
 
+/* The keyed policies' side heap, driven directly: block 0 (stamp 100) is the
+ * list's tail, so stamps 1, 10, 2, 11, 12, 3, 4 all go to the heap, as
+ * [1 10 2 11 12 3 4]; removing 11 (a hit on it) moves 4 into its place and
+ * then up past 10. Victims then go 1 2 3 4 10 12, then the list's 100. */
+static void test_side_heap(void)
+{
+    const vram_prefix_policy_ops *ops = vram_prefix_policy("lru");
+    void *impl;
+    assert_ok(ops->create(8, &impl));
+    const uint64_t stamps[] = {100, 1, 10, 2, 11, 12, 3, 4};
+    for (uint32_t b = 0; b < 8; b++) {
+        vram_prefix_item it = {.stamp = stamps[b]};
+        ops->insert(impl, b, &it);
+    }
+    char msg[256];
+    assert_ok(ops->check(impl, msg, sizeof msg));
+    ops->remove(impl, 4); /* stamp 11 */
+    assert_ok(ops->check(impl, msg, sizeof msg));
+    expect_eq_u64(ops->count(impl), 7);
+    expect_true(!ops->member(impl, 4) && ops->member(impl, 7));
+    const uint32_t want[] = {1, 3, 6, 7, 2, 5, 0};
+    for (int i = 0; i < 7; i++) {
+        uint32_t v = 99, next[2];
+        expect_true(ops->peek(impl, next) >= 1 && next[0] == want[i]);
+        assert_true(ops->pop(impl, &v));
+        expect_eq_u64(v, want[i]);
+        assert_ok(ops->check(impl, msg, sizeof msg));
+    }
+    uint32_t v, none[2];
+    expect_true(!ops->pop(impl, &v) && ops->peek(impl, none) == 0);
+    ops->destroy(impl);
+}
+
 /* --- refcounts, lookups, inserts --- */
 
 static void test_refcounts_and_lookup(void)
@@ -749,6 +782,7 @@ int main(void)
     test_order_lru();
     test_order_lfu();
     test_order_priority();
+    test_side_heap();
     test_refcounts_and_lookup();
     test_duplicates_and_full();
     test_host_tier();
