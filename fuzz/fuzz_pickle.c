@@ -38,6 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (v->type) {
         case VPICKLE_NONE: case VPICKLE_BOOL: case VPICKLE_INT: case VPICKLE_FLOAT:
             break;
+        case VPICKLE_UINT:
+            if (v->u.u <= INT64_MAX)
+                fz_fail(TARGET, "walk", visits, "uint %" PRIu64 " fits an int", v->u.u);
+            break;
         case VPICKLE_STR: case VPICKLE_BYTES:
             if (v->u.s.len) {
                 if (!v->u.s.ptr)

@@ -276,12 +276,29 @@ static int push_int(parser *p, int64_t i)
 }
 
 /* LONG1 / LONG4: a byte count (of `width` bytes), then that many bytes of
- * little-endian two's complement. Only what fits in 64 bits is read. */
+ * little-endian two's complement. Only what fits in 64 bits is read: an int64,
+ * or 9 bytes whose last is 0 (2^63 to 2^64-1, a VPICKLE_UINT). */
 static int op_long(parser *p, unsigned width, const char *op)
 {
     uint64_t n;
     if (!read_le(p, width, op, &n))
         return 0;
+    if (n == 9) {
+        if (!need_bytes(p, 9, op))
+            return 0;
+        if (p->doc->data[p->pos + 8] == 0) { /* non-negative, below 2^64 */
+            uint64_t u;
+            if (!read_le(p, 8, op, &u))
+                return 0;
+            p->pos++;
+            if (u <= INT64_MAX)
+                return push_int(p, (int64_t)u);
+            vpickle_value *v = new_value(p, VPICKLE_UINT);
+            if (v)
+                v->u.u = u;
+            return push(p, v);
+        }
+    }
     if (n > 8)
         return need_bytes(p, n, op) &&
                fail(p, VRAM_EPARSE, "%s: an integer of %llu bytes is too large (wider than 64 "
@@ -728,13 +745,14 @@ const vpickle_value *vpickle_item(const vpickle_value *v, size_t i)
 const char *vpickle_type_phrase(vpickle_type t)
 {
     static const char *const phrases[] = {"None",  "a bool", "an int",  "a float", "a str",
-                                          "a bytes object", "a list", "a tuple", "a dict"};
+                                          "a bytes object", "a list", "a tuple", "a dict",
+                                          "an int above 2^63-1"};
     return (unsigned)t < sizeof phrases / sizeof phrases[0] ? phrases[t] : "a value of no known type";
 }
 
 const char *vpickle_type_name(vpickle_type t)
 {
     static const char *const names[] = {"None", "bool", "int",  "float", "str",
-                                        "bytes", "list", "tuple", "dict"};
+                                        "bytes", "list", "tuple", "dict", "int"};
     return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
 }

@@ -30,7 +30,9 @@ typedef enum vpickle_type {
     VPICKLE_BYTES,
     VPICKLE_LIST,
     VPICKLE_TUPLE,
-    VPICKLE_DICT   /* pairs in insertion order; a later equal key wins on lookup */
+    VPICKLE_DICT,  /* pairs in insertion order; a later equal key wins on lookup */
+    VPICKLE_UINT   /* an int from 2^63 to 2^64-1 (u.u): PyTorch writes SIZE_MAX so, e.g. an
+                      unknown frame line; callers expecting VPICKLE_INT name it as another type */
 } vpickle_type;
 
 typedef struct vpickle_value vpickle_value;
@@ -40,6 +42,7 @@ struct vpickle_value {
     union {
         int b;
         int64_t i;
+        uint64_t u;          /* UINT */
         double f;
         struct {
             const char *ptr; /* into the document's copy of the input; not NUL-terminated */

@@ -145,6 +145,22 @@ static void test_big_ints(void)
     REFUSED_LIM("\x80\x04\x8b\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01.", NULL,
                 "t: byte 2: LONG4: an integer of 9 bytes is too large (wider than 64 bits: at most "
                 "8 bytes are read)");
+    /* 9 bytes whose last is 0 fit 64 bits unsigned: PyTorch's SIZE_MAX (an unknown frame
+     * line in a public snapshot) is a VPICKLE_UINT; a non-minimal small one an int */
+    assert_ok(PARSE_LIM("\x80\x04\x8a\x09\xff\xff\xff\xff\xff\xff\xff\xff\x00.", NULL, &d));
+    expect_true(vpickle_root(d)->type == VPICKLE_UINT && vpickle_root(d)->u.u == UINT64_MAX);
+    vpickle_free(d);
+    assert_ok(PARSE_LIM("\x80\x04\x8b\x09\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00.",
+                        NULL, &d));
+    expect_true(vpickle_root(d)->type == VPICKLE_UINT && vpickle_root(d)->u.u == UINT64_C(1) << 63);
+    vpickle_free(d);
+    assert_ok(PARSE_LIM("\x80\x04\x8a\x09\x05\x00\x00\x00\x00\x00\x00\x00\x00.", NULL, &d));
+    expect_true(vpickle_root(d)->type == VPICKLE_INT && vpickle_root(d)->u.i == 5);
+    vpickle_free(d);
+    REFUSED_LIM("\x80\x04\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\xff.", NULL,
+                "t: byte 2: LONG1: an integer of 9 bytes is too large (wider than 64 bits: at most "
+                "8 bytes are read)");
+    REFUSED_LIM("\x80\x04\x8a\x09\x00\x00", NULL, "t: byte 2: truncated: LONG1 needs 9 byte(s)");
     /* a length beyond the input is a truncation first */
     REFUSED_LIM("\x80\x04\x8b\x00\x01\x00\x00\x01.", NULL,
                 "t: byte 2: truncated: LONG4 needs 256 byte(s), 2 left");
@@ -224,10 +240,11 @@ static void test_accessors(void)
     expect_true(vpickle_str_eq(root->u.seq.items[0], "kk") == 0);
 
     static const char *const names[] = {"None", "bool", "int", "float", "str",
-                                        "bytes", "list", "tuple", "dict"};
-    for (int t = VPICKLE_NONE; t <= VPICKLE_DICT; t++)
+                                        "bytes", "list", "tuple", "dict", "int"};
+    for (int t = VPICKLE_NONE; t <= VPICKLE_UINT; t++)
         expect_true(strcmp(vpickle_type_name((vpickle_type)t), names[t]) == 0);
-    expect_true(strcmp(vpickle_type_name((vpickle_type)(VPICKLE_DICT + 1)), "?") == 0);
+    expect_true(strcmp(vpickle_type_name((vpickle_type)(VPICKLE_UINT + 1)), "?") == 0);
+    expect_true(strcmp(vpickle_type_phrase(VPICKLE_UINT), "an int above 2^63-1") == 0);
     expect_true(strcmp(vpickle_type_name((vpickle_type)-1), "?") == 0);
     vpickle_free(d);
 }
