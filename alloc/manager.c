@@ -190,6 +190,7 @@ vram_status vram__alloc_index(vram_manager *m, const vram_alloc_desc *d, uint32_
     s->remat = d->remat;
     s->remat_ctx = d->remat_ctx;
     s->tagged = (uint8_t)m->verify;
+    s->pins = d->pinned ? 1 : 0;
     vram__mark_resident(m, i, offset);
     vram__evict_use(m, i);
     vram__evict_sync(m, i);
@@ -231,6 +232,21 @@ vram_status vram_free(vram_manager *m, vram_handle h)
     const vram__handle *s = &m->handles.slots[i];
     if (s->shared_refs || s->pins || s->uses)
         return VRAM_EBUSY;
+    return vram__free_index(m, i);
+}
+
+vram_status vram_unpin_free(vram_manager *m, vram_handle h)
+{
+    uint32_t i;
+    vram_status st = slot_of(m, h, &i);
+    if (st)
+        return st;
+    vram__handle *s = &m->handles.slots[i];
+    if (s->pins == 0)
+        return VRAM_EINVAL;
+    if (s->pins > 1 || s->shared_refs || s->uses)
+        return VRAM_EBUSY;
+    s->pins = 0; /* not evictable in between: vram__drop_contents finds it out of the set */
     return vram__free_index(m, i);
 }
 

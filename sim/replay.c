@@ -479,6 +479,9 @@ static void do_alloc(engine *e)
         vreplay__trace_error(e, text);
         return;
     }
+    req_entry *owner = NULL; /* NEED REQ: the request (the map does not move until the end) */
+    if (e->needs && ev->need == VTRACE_NEED_REQUEST && !(owner = vreplay__need_owner(e)))
+        return;
     uint64_t t0 = time_start(e);
     if (tc_serves(e, ev)) {
         uint64_t off;
@@ -488,7 +491,7 @@ static void do_alloc(engine *e)
             it->h.v = off + 1;
             it->size_lane = ev->size | (uint64_t)LANE_TC << LANE_SHIFT;
             note_live(e, ev->size);
-            vreplay__need_alloc(e, it, ev->id);
+            vreplay__need_alloc(e, it, ev->id, owner, 0);
             return;
         }
         if (st != VRAM_ENOMEM && st != VRAM_EINVAL) {
@@ -506,13 +509,15 @@ static void do_alloc(engine *e)
         d.remat = vreplay__recompute;
         d.remat_ctx = e;
     }
+    /* What a step needs is pinned from its allocation on (replay_need.c). */
+    d.pinned = e->needs && vreplay__need_holds_now(e, owner);
     vram_status st = vram_alloc(e->lane[lane], &d, &it->h);
     timed(e, VREPLAY_OP_ALLOC, t0);
     while (st == VRAM_ENOMEM && e->needs) {
         int p = vreplay__need_preempt(e, lane, ev->need == VTRACE_NEED_REQUEST, ev->owner);
-        it = vsim_idmap_get(e->ids, ev->id);
         if (p <= 0)
             break;
+        d.pinned = vreplay__need_holds_now(e, owner); /* the asking request may be preempted */
         st = vram_alloc(e->lane[lane], &d, &it->h);
     }
     if (e->done)
@@ -521,11 +526,11 @@ static void do_alloc(engine *e)
     if (st == VRAM_OK) {
         note_reserved(e, lane);
         note_live(e, ev->size);
-        vreplay__need_alloc(e, it, ev->id);
+        vreplay__need_alloc(e, it, ev->id, owner, d.pinned);
         return;
     }
     it->h.v = 0;
-    vreplay__need_alloc(e, it, ev->id);
+    vreplay__need_alloc(e, it, ev->id, owner, 0);
     if (st == VRAM_ENOMEM)
         vreplay__record_oom(e, lane, "alloc", ev->size);
     else if (st == VRAM_EINVAL || st == VRAM_EUNSUPPORTED)
@@ -546,7 +551,8 @@ static void do_free_or_use(engine *e)
         vreplay__trace_error(e, text);
         return;
     }
-    if (is_free && e->needs && vreplay__need_free(e, it) < 0)
+    int held = is_free && e->needs ? vreplay__need_free(e, it) : 0;
+    if (held < 0)
         return;
     if (it->h.v == 0) {
         e->res->skipped++;
@@ -570,7 +576,9 @@ static void do_free_or_use(engine *e)
     }
     vram_manager *m = e->lane[id_lane(it)];
     uint64_t t0 = time_start(e);
-    vram_status st = is_free ? vram_free(m, it->h) : vram_touch(m, it->h);
+    vram_status st = !is_free ? vram_touch(m, it->h)
+                     : held   ? vram_unpin_free(m, it->h)
+                              : vram_free(m, it->h);
     timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
     while (!is_free && st == VRAM_ENOMEM && e->needs) {
         int p = vreplay__need_preempt(e, id_lane(it), it->need == VTRACE_NEED_REQUEST, it->owner);

@@ -104,6 +104,8 @@ typedef struct engine {
     int swap;                /* preemptions swap KV to the host (else recompute) */
     double prefill_tokens_per_s, kv_token_bytes;
     vsim_idmap *reqs;        /* request id -> req_entry */
+    uint64_t last_rid;       /* vreplay__need_owner's last answer, while last_req is set */
+    req_entry *last_req;
     req_entry engine_refs;   /* the shared references of NEED engine (always running) */
     req_entry nobody_refs;   /* ... of NEED "-" (never running) */
     uint64_t *running;       /* running, not preempted requests, oldest first */
@@ -125,9 +127,16 @@ void vreplay__record_oom(engine *e, int lane, const char *op, uint64_t size);
 /* replay_need.c */
 vram_status vreplay__need_open(engine *e, const vtrace_header *hdr);
 void vreplay__need_close(engine *e);
-/* After a successful alloc of the current event: takes the NEED's pin. */
-void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id);
-/* Before a free: drops the replay's pin; 0 to go on, -1 when the run ended. */
+/* The request of the current event's NEED REQ, created when new; NULL (the
+ * run ended) without host memory. */
+req_entry *vreplay__need_owner(engine *e);
+/* Whether the current event's NEED holds now (owner: its request, or NULL). */
+int vreplay__need_holds_now(const engine *e, const req_entry *owner);
+/* After the current event's alloc (placed or not): records its NEED, `held`
+ * (placed with desc.pinned) and, for a request's, the id in its list. */
+void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id, req_entry *owner, int held);
+/* Before a free: 1 when the replay holds a pin (free with vram_unpin_free),
+ * 0 when not, -1 when the run ended (a free of an id the trace pinned). */
 int vreplay__need_free(engine *e, id_entry *it);
 /* The current event's acquire of key k (its manager call done, status st). */
 void vreplay__need_acquire(engine *e, key_entry *k, vram_status st);

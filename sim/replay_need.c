@@ -56,6 +56,21 @@ static void req_free_lists(req_entry *r)
     r->nids = r->cap_ids = r->nrefs = r->cap_refs = 0;
 }
 
+/* Every put or remove on the request map goes through these two: they may
+ * move entries, so the pointer vreplay__need_owner keeps is dropped. */
+static req_entry *req_put(engine *e, uint64_t rid)
+{
+    int created;
+    e->last_req = NULL;
+    return vsim_idmap_put(e->reqs, rid, &created);
+}
+
+static void req_remove(engine *e, uint64_t rid)
+{
+    e->last_req = NULL;
+    vsim_idmap_remove(e->reqs, rid);
+}
+
 static int need_holds(const engine *e, vtrace_need need, uint64_t owner)
 {
     if (need == VTRACE_NEED_ENGINE)
@@ -73,8 +88,7 @@ static req_entry *refs_of(engine *e, vtrace_need need, uint64_t owner, int creat
         return &e->engine_refs;
     if (need == VTRACE_NEED_NONE)
         return &e->nobody_refs;
-    int created;
-    return create ? vsim_idmap_put(e->reqs, owner, &created) : vsim_idmap_get(e->reqs, owner);
+    return create ? req_put(e, owner) : vsim_idmap_get(e->reqs, owner);
 }
 
 static void no_host(engine *e) { vreplay__library_failure(e, "the request map", VRAM_ENOHOST); }
@@ -378,43 +392,58 @@ static int hold_all(engine *e, uint64_t rid)
 
 /* ---- events ---- */
 
-void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id)
+req_entry *vreplay__need_owner(engine *e)
+{
+    /* A request allocates its blocks in runs: the last one found is kept
+     * until the request map changes (req_put, req_remove). */
+    if (e->last_req && e->last_rid == e->ev.owner)
+        return e->last_req;
+    req_entry *r = req_put(e, e->ev.owner);
+    if (!r)
+        no_host(e);
+    e->last_rid = e->ev.owner;
+    e->last_req = r;
+    return r;
+}
+
+int vreplay__need_holds_now(const engine *e, const req_entry *owner)
+{
+    switch (e->ev.need) {
+    case VTRACE_NEED_ENGINE:
+        return 1;
+    case VTRACE_NEED_REQUEST:
+        return owner->running && !owner->preempted;
+    default:
+        return 0;
+    }
+}
+
+void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id, req_entry *owner, int held)
 {
     const vtrace_event *ev = &e->ev;
     it->need = (uint8_t)ev->need;
     it->owner = ev->owner;
-    it->held = 0;
+    it->held = (uint8_t)held;
     it->pins = it->pins_failed = 0;
-    if (!e->needs || ev->need == VTRACE_NEED_NONE || !it->h.v || id_lane(it) == LANE_TC)
+    if (!owner || !it->h.v || id_lane(it) == LANE_TC)
         return;
-    if (ev->need == VTRACE_NEED_REQUEST) {
-        req_entry *r = refs_of(e, ev->need, ev->owner, 1);
-        size_t n = r ? r->nids : 0, cap = r ? r->cap_ids : 0;
-        if (r && n == cap) { /* compact: drop the ids it no longer owns */
-            uint32_t k = 0;
-            for (uint32_t i = 0; i < r->nids; i++)
-                if (owned(e, r, ev->owner, i))
-                    r->ids[k++] = r->ids[i];
-            r->nids = k;
-            n = k;
-        }
-        uint64_t *ids = r ? r->ids : NULL;
-        if (!r || push_u64(&ids, &n, &cap, id) < 0) {
-            no_host(e);
-            return;
-        }
-        r->ids = ids;
-        r->nids = (uint32_t)n;
-        r->cap_ids = (uint32_t)cap;
-        it = vsim_idmap_get(e->ids, id);
+    size_t n = owner->nids, cap = owner->cap_ids;
+    if (n == cap) { /* compact: drop the ids it no longer owns */
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < owner->nids; i++)
+            if (owned(e, owner, ev->owner, i))
+                owner->ids[k++] = owner->ids[i];
+        owner->nids = k;
+        n = k;
     }
-    if (!need_holds(e, ev->need, ev->owner))
+    uint64_t *ids = owner->ids;
+    if (push_u64(&ids, &n, &cap, id) < 0) {
+        no_host(e);
         return;
-    vram_status st = vram_pin(e->lane[id_lane(it)], it->h);
-    if (st)
-        vreplay__library_failure(e, "vram_pin of a new block", st);
-    else
-        it->held = 1;
+    }
+    owner->ids = ids;
+    owner->nids = (uint32_t)n;
+    owner->cap_ids = (uint32_t)cap;
 }
 
 int vreplay__need_free(engine *e, id_entry *it)
@@ -426,13 +455,9 @@ int vreplay__need_free(engine *e, id_entry *it)
         vreplay__trace_error(e, text);
         return -1;
     }
-    if (!it->held)
-        return 0;
-    vram_status st = vram_unpin(e->lane[id_lane(it)], it->h);
+    int held = it->held;
     it->held = 0;
-    if (st)
-        vreplay__library_failure(e, "vram_unpin before a free", st);
-    return st ? -1 : 0;
+    return held;
 }
 
 /* Appends a reference to r's list; 0 or -1 without host memory. */
@@ -626,7 +651,7 @@ void vreplay__need_end(engine *e)
     r->nids = k;
     if (r->nids == 0 && r->nrefs == 0) {
         req_free_lists(r);
-        vsim_idmap_remove(e->reqs, rid);
+        req_remove(e, rid);
     }
 }
 

@@ -104,10 +104,13 @@ static int check_range(vtrace_reader *r, const char *what, uint64_t v, uint64_t 
 /* Parses the decimal number in the word at *pp into *v, lo <= *v <= hi, and
  * moves *pp past it. A number too long for 64 bits is named with the field's
  * own range, not the width of the type. */
-static int parse_range(vtrace_reader *r, const char **pp, const char *e, const char *what,
-                       const char *expected, uint64_t lo, uint64_t hi, uint64_t *v)
+static int parse_range_slow(vtrace_reader *r, const char *p, const char **pp, const char *e,
+                            const char *what, const char *expected, uint64_t lo, uint64_t hi,
+                            uint64_t *v);
+
+static inline int parse_range(vtrace_reader *r, const char **pp, const char *e, const char *what,
+                              const char *expected, uint64_t lo, uint64_t hi, uint64_t *v)
 {
-    char tmp[48];
     const char *p = skip_blank(*pp, e);
     /* the common case in one pass: 1 to 19 digits, then a blank or the line end */
     const char *s = p;
@@ -117,8 +120,20 @@ static int parse_range(vtrace_reader *r, const char **pp, const char *e, const c
     if (s > p && (s == e || is_blank(*s))) {
         *v = x;
         *pp = s;
-        return check_range(r, what, x, lo, hi);
+        return x < lo || x > hi ? check_range(r, what, x, lo, hi) : 0;
     }
+    return parse_range_slow(r, p, pp, e, what, expected, lo, hi, v);
+}
+
+/* parse_range past its common case: a sign, more than 19 digits, a bad byte,
+ * a missing field. */
+static int parse_range_slow(vtrace_reader *r, const char *p, const char **pp, const char *e,
+                            const char *what, const char *expected, uint64_t lo, uint64_t hi,
+                            uint64_t *v)
+{
+    char tmp[48];
+    const char *s;
+    uint64_t x;
     if (p == e)
         return fail(r, "missing %s (expected: %s)", what, expected);
     const char *q = word_end(p, e);
@@ -221,17 +236,18 @@ static int parse_need(vtrace_reader *r, const char **pp, const char *e, const ch
     if (p == e)
         return fail(r, "missing NEED (expected: %s, NEED '-', 'engine' or a request id)",
                     expected);
+    if ((unsigned)(unsigned char)*p - '0' <= 9) { /* the common case: a request id */
+        ev->need = VTRACE_NEED_REQUEST;
+        return parse_u64(r, pp, e, "NEED", expected, &ev->owner);
+    }
     const char *q = word_end(p, e);
-    if (word_is(p, q, "-") || word_is(p, q, "engine")) {
+    if ((q - p == 1 && *p == '-') || (q - p == 6 && memcmp(p, "engine", 6) == 0)) {
         ev->need = q - p == 1 ? VTRACE_NEED_NONE : VTRACE_NEED_ENGINE;
         *pp = q;
         return 0;
     }
-    if ((unsigned)(unsigned char)*p - '0' > 9)
-        return fail(r, "NEED '%s' is not '-', 'engine' or a request id (expected: %s)",
-                    show(p, q, tmp), expected);
-    ev->need = VTRACE_NEED_REQUEST;
-    return parse_u64(r, pp, e, "NEED", expected, &ev->owner);
+    return fail(r, "NEED '%s' is not '-', 'engine' or a request id (expected: %s)",
+                show(p, q, tmp), expected);
 }
 
 /* Parses the event line [p, e), p at its first non-blank byte. */

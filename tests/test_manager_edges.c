@@ -479,8 +479,58 @@ static void cuda_total_unknown(void)
 }
 #endif
 
+/* desc.pinned, vram_evict and vram_unpin_free: what the replay's engine
+ * semantics use (sim/replay_need.c). */
+static void pinned_alloc_evict_unpin_free(void)
+{
+    vram_manager *m = make(4 * MIB);
+    vram_alloc_desc d = {.size = 2 * MIB, .kind = VRAM_KIND_KV, .backing = VRAM_BACKING_HOST,
+                         .pinned = 1};
+    vram_handle a, b, c;
+    assert_ok(vram_alloc(m, &d, &a));
+    vram_handle_info info;
+    assert_ok(vram_handle_get(m, a, &info));
+    expect_eq_u64(info.pins, 1);
+    d.pinned = 0;
+    assert_ok(vram_alloc(m, &d, &b));
+    /* full: only b can go, a is pinned from its allocation on */
+    expect_status(vram_alloc(m, &d, &c), VRAM_OK);
+    assert_ok(vram_handle_get(m, a, &info));
+    expect_eq_u64(info.resident, 1);
+    assert_ok(vram_handle_get(m, b, &info));
+    expect_eq_u64(info.resident, 0);
+    /* vram_evict: out of turn; pinned is busy, evicted is a no-op */
+    expect_status(vram_evict(m, a), VRAM_EBUSY);
+    expect_status(vram_evict(m, b), VRAM_OK);
+    expect_status(vram_evict(m, c), VRAM_OK);
+    assert_ok(vram_handle_get(m, c, &info));
+    expect_eq_u64(info.resident, 0);
+    vram_manager_stats st;
+    vram_manager_stats_get(m, &st);
+    expect_eq_u64(st.evictions_by_kind[VRAM_KIND_KV], st.evictions);
+    expect_eq_u64(st.bytes_evicted_by_kind[VRAM_KIND_KV], st.bytes_evicted);
+    /* vram_unpin_free: one pin only */
+    expect_status(vram_unpin_free(m, b), VRAM_EINVAL);
+    assert_ok(vram_pin(m, a));
+    expect_status(vram_unpin_free(m, a), VRAM_EBUSY);
+    assert_ok(vram_unpin(m, a));
+    expect_status(vram_unpin_free(m, a), VRAM_OK);
+    expect_status(vram_unpin_free(m, a), VRAM_EDOUBLEFREE);
+    d.backing = VRAM_BACKING_NONE;
+    vram_handle n;
+    assert_ok(vram_alloc(m, &d, &n));
+    expect_status(vram_evict(m, n), VRAM_EINVAL);
+    char msg[256];
+    expect_status(vram_manager_check(m, msg, sizeof msg), VRAM_OK);
+    assert_ok(vram_free(m, n));
+    assert_ok(vram_free(m, b));
+    assert_ok(vram_free(m, c));
+    expect_eq_u64(vram_manager_destroy(m, NULL), 0);
+}
+
 int main(void)
 {
+    pinned_alloc_evict_unpin_free();
     null_arguments();
     creation_failures();
     bad_descriptor();

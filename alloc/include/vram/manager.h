@@ -62,6 +62,8 @@ typedef struct vram_alloc_desc {
     vram_backing backing;
     vram_remat_fn remat;   /* VRAM_BACKING_CALLBACK */
     void *remat_ctx;
+    int pinned;            /* 1: the handle starts pinned once, as by vram_pin right after
+                              the allocation, without ever entering the eviction set */
 } vram_alloc_desc;
 
 typedef struct vram_manager_config {
@@ -163,6 +165,11 @@ vram_status vram_pin(vram_manager *m, vram_handle h);   /* makes resident and ke
  * VRAM_ENOHOST, VRAM_ECORRUPT) leaves it resident. O(1) plus the copy. */
 vram_status vram_evict(vram_manager *m, vram_handle h);
 vram_status vram_unpin(vram_manager *m, vram_handle h); /* VRAM_EINVAL when not pinned */
+/* vram_unpin then vram_free in one call, the handle never entering the
+ * eviction set in between (the pair an engine makes for memory it needed
+ * until now). VRAM_EINVAL when not pinned, VRAM_EBUSY when pinned more than
+ * once, acquired or shared; otherwise as vram_free. */
+vram_status vram_unpin_free(vram_manager *m, vram_handle h);
 vram_status vram_handle_get(const vram_manager *m, vram_handle h, vram_handle_info *out);
 
 /* Shared weights: one buffer per key, a reference per acquire. The first acquire
