@@ -47,6 +47,14 @@ static int fits(const caching_block *b, uint64_t rsize, uint64_t align)
     return pad <= b->size && b->size - pad >= rsize;
 }
 
+/* The free block at the growing end of an expandable segment, which new
+ * pages extend (the small pool's grows up, the large pool's down). */
+static int at_growing_end(const caching_block *b)
+{
+    const caching_segment *s = b->segment;
+    return s->expandable && b == (s->pool == CACHING_SMALL ? s->last : s->first);
+}
+
 caching_block *vram__caching_find_free(caching_heap *c, int pool, uint64_t rsize, uint64_t align)
 {
     caching_pool *p = &c->pools[pool];
@@ -56,6 +64,17 @@ caching_block *vram__caching_find_free(caching_heap *c, int pool, uint64_t rsize
          b = vram__caching_pool_next(b)) {
         if (!fits(b, rsize, align))
             continue;
+        /* PyTorch's get_free_block with expandable segments ranks a block by
+         * its size plus the unmapped space after it: the block at the growing
+         * end ranks last, so the next fitting block in (size, offset) order is
+         * taken in its place and the growing end is kept for growth. */
+        if (c->opt.expandable_segments && at_growing_end(b)) {
+            caching_block *n = vram__caching_pool_next(b);
+            while (n && !fits(n, rsize, align))
+                n = vram__caching_pool_next(n);
+            if (n)
+                b = n;
+        }
         /* PyTorch's oversize rules: a request below max_split_size never takes
          * a block at or above it, and one at or above it takes no block 20 MiB
          * or more larger than itself. */

@@ -120,7 +120,7 @@ static vram_status check_pool(const caching_heap *c, int pool, const tally *t, c
             (b->next ? b->next->prev : b->segment->last) != b)
             return vram__violation(msg, len, "pool %d indexes block at %" PRIu64
                                    ", not linked in its segment", pool, b->offset);
-        if (a && (a->size > b->size || (a->size == b->size && a->offset >= b->offset)))
+        if (a && !vram__caching_before(p, a, b))
             return vram__violation(msg, len, "pool %d index out of (size, offset) order at %" PRIu64,
                                    pool, b->offset);
     }

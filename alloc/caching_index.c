@@ -10,10 +10,12 @@ static caching_block *of(const vram__rb_node *n)
     return n ? vram__rb_entry(n, caching_block, node) : NULL;
 }
 
-/* The order of a pool's index: by size, then by offset. */
-static int block_before(const caching_block *a, const caching_block *b)
+/* The order of a pool's index: by size, then by offset (descending in a
+ * mirrored pool). */
+int vram__caching_before(const caching_pool *p, const caching_block *a, const caching_block *b)
 {
-    return a->size < b->size || (a->size == b->size && a->offset < b->offset);
+    return a->size < b->size ||
+           (a->size == b->size && (p->mirrored ? a->offset > b->offset : a->offset < b->offset));
 }
 
 void vram__caching_pool_insert(caching_pool *p, caching_block *b)
@@ -21,7 +23,7 @@ void vram__caching_pool_insert(caching_pool *p, caching_block *b)
     vram__rb_node **link = &p->free.root, *parent = NULL;
     while (*link) {
         parent = *link;
-        link = block_before(b, of(parent)) ? &parent->left : &parent->right;
+        link = vram__caching_before(p, b, of(parent)) ? &parent->left : &parent->right;
     }
     vram__rb_link(&p->free, &b->node, parent, link);
     b->gc_base = p->searches;

@@ -60,6 +60,10 @@ struct caching_segment {
  * BlockComparatorSize: best fit is a lower bound, O(log n). */
 typedef struct caching_pool {
     vram__rb_tree free;
+    /* Equal sizes by descending offset: the large pool of expandable segments,
+     * which grows down where PyTorch's grows up, so that best fit's tie goes to
+     * the block PyTorch's lowest address would be (caching_blocks.c). */
+    int mirrored;
     uint64_t searches;         /* best-fit searches so far: the gc's clock */
     caching_segment *expandable; /* the pool's growing segment, if any */
 } caching_pool;
@@ -99,6 +103,8 @@ typedef struct caching_heap {
 /* caching_index.c: the pools' free indexes (they never allocate) and the live
  * map (its insertion needs room reserved first). */
 void vram__caching_pool_insert(caching_pool *p, caching_block *b);
+/* 1 when a comes before b in p's index order. */
+int vram__caching_before(const caching_pool *p, const caching_block *a, const caching_block *b);
 void vram__caching_pool_remove(caching_pool *p, caching_block *b);
 /* The first free block with size >= size in (size, offset) order, or NULL. */
 caching_block *vram__caching_pool_lower_bound(const caching_pool *p, uint64_t size);

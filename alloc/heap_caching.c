@@ -54,6 +54,7 @@ static vram_status caching_create(const vram_heap_config *cfg, void **impl)
         return VRAM_ENOHOST;
     c->capacity = cfg->capacity;
     c->opt = opt;
+    c->pools[CACHING_LARGE].mirrored = opt.expandable_segments;
     vram_status st = vram__caching_space_init(c);
     if (st) {
         free(c);

@@ -5,7 +5,8 @@
  * the 2 MiB small segment, 20 MiB for 1-10 MiB requests, a request rounded to
  * 2 MiB above, best fit in cached blocks, release of every whole cached segment
  * before the retry of a failed cudaMalloc, and with expandable segments 2 MiB
- * and 20 MiB pages whose free rest merges with the next page). Known answers:
+ * and 20 MiB pages whose free rest merges with the next page, the free block at
+ * the growing end ranked last by best fit). Known answers:
  * every record agrees; a second stream's pool is PyTorch's alone (a departure
  * named with its entry); the wrong settings depart at the first record. */
 #include <unistd.h>
@@ -213,11 +214,60 @@ static void test_expandable(void)
     expect_eq_u64(c.departed, 0);
 }
 
+/* PyTorch's best fit ranks the free block at the growing end last (its size plus
+ * the unmapped space after it): the 8 MiB request takes the 10 MiB block, not the
+ * 8.5 MiB one at the end, which the 25 MiB request then extends by one page (two
+ * pages had the end been taken). */
+static void test_growing_end_last(void)
+{
+    begin_snapshot(1);
+    pkb_str(&p, "segments");
+    pkb_list(&p);
+    pkb_segment_begin(&p, 0, 0x7f1000000000, 40 * MiB, 1);
+    pkb_block(&p, 0x7f1000000000, 8 * MiB, 8 * MiB, "active_allocated");
+    pkb_block(&p, 0x7f1000800000, 2 * MiB, 0, "inactive");
+    pkb_block(&p, 0x7f1000a00000, 1536 * 1024, 1536 * 1024, "active_allocated");
+    pkb_block(&p, 0x7f1000b80000, 25 * MiB, 25 * MiB, "active_allocated");
+    pkb_block(&p, 0x7f1002480000, 3584 * 1024, 0, "inactive");
+    pkb_segment_end(&p);
+    pkb_list_end(&p);
+    pkb_str(&p, "device_traces");
+    pkb_list(&p);
+    pkb_list(&p);
+    pkb_entry(&p, "segment_map", 0x7f1000000000, 20 * MiB, 1);
+    pkb_entry(&p, "alloc", 0x7f1000000000, 10 * MiB, 2);          /* X [0, 10) */
+    pkb_entry(&p, "alloc", 0x7f1000a00000, 1536 * 1024, 3);       /* Y [10, 11.5), the end */
+    pkb_entry(&p, "free_completed", 0x7f1000000000, 10 * MiB, 4); /* X free, not at the end */
+    pkb_entry(&p, "alloc", 0x7f1000000000, 8 * MiB, 5);           /* Z in X's block */
+    pkb_entry(&p, "segment_map", 0x7f1001400000, 20 * MiB, 6);
+    pkb_entry(&p, "alloc", 0x7f1000b80000, 25 * MiB, 7);          /* W: the end + one page */
+    pkb_list_end(&p);
+    pkb_list_end(&p);
+    pkb_dict_end(&p);
+    pkb_end(&p);
+    pkb_save(&p, PK);
+    vimport_compare c;
+    vram_status st = vimport_torch_compare(PK, NULL, NULL, &c, err, sizeof err);
+    if (st)
+        fprintf(stderr, "%s\n", err);
+    assert_ok(st);
+    expect_eq_u64(c.capacity, 40 * MiB);
+    expect_eq_u64(c.torch_alloc_bytes, 40 * MiB);
+    expect_eq_u64(c.ours_alloc_bytes, 40 * MiB);
+    expect_eq_u64(c.matched, 2);
+    expect_eq_u64(c.records_compared, 2);
+    expect_eq_u64(c.records_agreeing, 2);
+    if (c.departed)
+        fprintf(stderr, "departure: %s\n", c.departure);
+    expect_eq_u64(c.departed, 0);
+}
+
 int main(void)
 {
     test_agree();
     test_other_stream();
     test_expandable();
+    test_growing_end_last();
     remove(PK);
     free(p.b);
     return test_finish("caching_vs_torch");
