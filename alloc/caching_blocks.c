@@ -139,6 +139,28 @@ caching_block *vram__caching_take(caching_heap *c, caching_block *b, uint64_t rs
     return b;
 }
 
+caching_block *vram__caching_take_at(caching_heap *c, caching_block *b, uint64_t offset,
+                                     uint64_t bsize, uint64_t requested)
+{
+    vram__caching_pool_remove(&c->pools[b->segment->pool], b);
+    if (offset > b->offset) {
+        caching_block *front = b;
+        b = split_at(c, front, offset - front->offset);
+        vram__caching_index(c, front);
+    }
+    if (b->size > bsize)
+        vram__caching_index(c, split_at(c, b, bsize));
+    b->used = 1;
+    b->requested = requested;
+    vram__caching_map_put(&c->live, b);
+    c->live_allocs++;
+    c->st.allocated += b->size;
+    c->st.requested += requested;
+    if (c->st.allocated > c->st.peak_allocated)
+        c->st.peak_allocated = c->st.allocated;
+    return b;
+}
+
 /* b always has a block before it: the one it was merged into (put_back). */
 static void unlink_block(caching_block *b)
 {

@@ -34,10 +34,11 @@ static caching_segment *new_segment_at(caching_heap *c, int pool, uint64_t base)
     return s;
 }
 
-static vram_status fresh_segment(caching_heap *c, int pool, uint64_t rsize, uint64_t align,
-                                 caching_block **out)
+/* A new segment of exactly `size` bytes, free and indexed (cudaMalloc). */
+static vram_status segment_of(caching_heap *c, int pool, uint64_t size, uint64_t align,
+                              caching_block **out)
 {
-    uint64_t size = segment_size(rsize), base;
+    uint64_t base;
     uint64_t salign = align > CACHING_ROUND_LARGE ? align : CACHING_ROUND_LARGE;
     vram_status st = vram__caching_space_take(c, size, salign, &base);
     if (st)
@@ -56,6 +57,13 @@ static vram_status fresh_segment(caching_heap *c, int pool, uint64_t rsize, uint
     *out = b;
     return VRAM_OK;
 }
+
+static vram_status fresh_segment(caching_heap *c, int pool, uint64_t rsize, uint64_t align,
+                                 caching_block **out)
+{
+    return segment_of(c, pool, segment_size(rsize), align, out);
+}
+
 
 static void count_map(caching_heap *c, uint64_t bytes)
 {
@@ -160,4 +168,19 @@ vram_status vram__caching_reserve_more(caching_heap *c, int pool, uint64_t rsize
     if (!c->opt.expandable_segments)
         return fresh_segment(c, pool, rsize, align, out);
     return pool == CACHING_SMALL ? grow_up(c, rsize, align, out) : grow_down(c, rsize, align, out);
+}
+
+vram_status vram__caching_seed_segment(caching_heap *c, int pool, uint64_t size,
+                                       caching_block **out)
+{
+    return segment_of(c, pool, size, CACHING_ROUND_LARGE, out);
+}
+
+vram_status vram__caching_seed(caching_heap *c, int pool, uint64_t size)
+{
+    caching_block *b;
+    if (c->opt.expandable_segments)
+        return pool == CACHING_SMALL ? grow_up(c, size, CACHING_MIN_BLOCK, &b)
+                                     : grow_down(c, size, CACHING_MIN_BLOCK, &b);
+    return segment_of(c, pool, size, CACHING_ROUND_LARGE, &b);
 }

@@ -149,12 +149,23 @@ caching_block *vram__caching_find_free(caching_heap *c, int pool, uint64_t rsize
  * and, by the split rules, a remainder behind; returns the used block. */
 caching_block *vram__caching_take(caching_heap *c, caching_block *b, uint64_t rsize,
                                   uint64_t align, uint64_t requested);
+/* Hands out [offset, offset + bsize) of free block b, which holds it (two
+ * spares): the pieces before and after stay free and indexed. */
+caching_block *vram__caching_take_at(caching_heap *c, caching_block *b, uint64_t offset,
+                                     uint64_t bsize, uint64_t requested);
 /* Frees used block b: merges it with free neighbours and caches the result. */
 void vram__caching_put_back(caching_heap *c, caching_block *b);
 /* caching_grow.c: a new segment (or more pages of the pool's expandable
  * segment) with a free, indexed block that fits; VRAM_ENOMEM when the range
  * has no room. */
 vram_status vram__caching_reserve_more(caching_heap *c, int pool, uint64_t rsize, uint64_t align,
+                                       caching_block **out);
+/* A cached segment of exactly `size` bytes (expandable: pages for `size` bytes
+ * more at the pool's growing end), for vram_heap_caching_seed. */
+vram_status vram__caching_seed(caching_heap *c, int pool, uint64_t size);
+/* A cached segment of exactly `size` bytes (not expandable), its free block
+ * in *out; VRAM_ENOMEM when the range has no room. */
+vram_status vram__caching_seed_segment(caching_heap *c, int pool, uint64_t size,
                                        caching_block **out);
 
 /* caching_release.c */

@@ -310,6 +310,64 @@ const vram_heap_ops vram__heap_caching_ops = {
     .restore_peaks = caching_restore_peaks,
 };
 
+vram_status vram_heap_caching_seed(vram_heap *h, uint64_t size, int large)
+{
+    if (!h || !size || size % CACHING_MIN_BLOCK)
+        return VRAM_EINVAL;
+    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+        return VRAM_EMISMATCH;
+    caching_heap *c = vram__heap_impl(h);
+    if (!c->opt.expandable_segments && size % CACHING_ROUND_LARGE)
+        return VRAM_EINVAL;
+    vram_status st = prepare(c);
+    return st ? st : vram__caching_seed(c, large ? CACHING_LARGE : CACHING_SMALL, size);
+}
+
+vram_status vram_heap_caching_seed_segment(vram_heap *h, uint64_t size, int large, size_t n,
+                                           const uint64_t *at, const uint64_t *block_size,
+                                           const uint64_t *requested, uint64_t *offsets)
+{
+    if (!h || !size || size % CACHING_ROUND_LARGE || (n && (!at || !block_size || !requested ||
+                                                            !offsets)))
+        return VRAM_EINVAL;
+    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+        return VRAM_EMISMATCH;
+    caching_heap *c = vram__heap_impl(h);
+    if (c->opt.expandable_segments)
+        return VRAM_EINVAL;
+    uint64_t end = 0; /* the blocks: in order, aligned, inside, not overlapping */
+    for (size_t i = 0; i < n; i++) {
+        if (at[i] < end || !block_size[i] || block_size[i] % CACHING_MIN_BLOCK ||
+            at[i] % CACHING_MIN_BLOCK || block_size[i] > size || at[i] > size - block_size[i] ||
+            !requested[i] || requested[i] > block_size[i])
+            return VRAM_EINVAL;
+        end = at[i] + block_size[i];
+    }
+    vram_status st = prepare(c);
+    caching_block *b = NULL;
+    if (!st)
+        st = vram__caching_seed_segment(c, large ? CACHING_LARGE : CACHING_SMALL, size, &b);
+    const uint64_t base = b ? b->offset : 0;
+    for (size_t i = 0; i < n && !st; i++) {
+        /* the last block is the free rest, which holds the next used one */
+        if ((st = prepare(c)))
+            break;
+        caching_block *f = b->segment->last;
+        offsets[i] = vram__caching_take_at(c, f, base + at[i], block_size[i], requested[i])->offset;
+    }
+    return st; /* after a failure of host memory the blocks placed so far stay */
+}
+
+vram_status vram_heap_caching_empty_cache(vram_heap *h)
+{
+    if (!h)
+        return VRAM_EINVAL;
+    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+        return VRAM_EMISMATCH;
+    vram__caching_release_all(vram__heap_impl(h));
+    return VRAM_OK;
+}
+
 vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out)
 {
     if (!h || !out)

@@ -125,14 +125,19 @@ vram_status vimport_torch(const char *in_path, const char *out_path, const vimpo
 
 /* The caching policy against PyTorch's own record (import_compare.c): the
  * snapshot's device replayed through a "caching" heap (the capacity
- * vimport_torch would write; the blocks live when the history begins placed
- * first, in address order), each history record (alloc, free_completed, and an
+ * vimport_torch would write) that starts as PyTorch's did when the history
+ * began: its segments then (the dump's the history never touches and those it
+ * releases before making them; with expandable segments each pool's mapped
+ * bytes) made as cached segments (vram_heap_caching_seed), then the blocks
+ * live then placed in address order; each history record (alloc, free_completed, and an
  * oom's failed request) compared with the segment entries PyTorch wrote for it
  * (those before it, since the previous record). */
 typedef struct vimport_compare {
     char settings[256];          /* the caching options used: the recorded ones unless given */
     uint64_t capacity;
     uint64_t start_blocks;       /* placed before the history */
+    uint64_t seeded_segments;    /* PyTorch's segments (or pools' mappings) at the history's
+                                    start, made cached in ours before the start blocks */
     uint64_t torch_start_reserved; /* PyTorch's reserved bytes when the history began */
     uint64_t ours_start_reserved;  /* ours after placing the start blocks */
     /* segment_alloc and segment_map entries (or our segments and mappings), their
@@ -142,6 +147,8 @@ typedef struct vimport_compare {
     uint64_t torch_ooms, ours_ooms;
     /* PyTorch's segment allocations ours reproduces: a segment of the same size
      * made for the same record (or the same bytes mapped there) */
+    uint64_t mirrored_releases;  /* records before which PyTorch released cached memory (an
+                                    empty_cache or a failed cudaMalloc's retry) and ours did too */
     uint64_t matched;
     uint64_t records_compared;   /* records where either side touched a segment */
     uint64_t records_agreeing;   /* of them, where both did the same */

@@ -150,6 +150,7 @@ typedef struct placed {
 
 typedef struct run {
     vimport__torch *t;
+    int expandable;
     vram_heap *h;
     vsim_idmap *blocks;
     vimport_compare *out;
@@ -177,12 +178,20 @@ static vram_status caching_now(run *r, vram_caching_stats *s)
 }
 
 /* Our side of one record: the call, and what it did to the segments. */
-static vram_status our_record(run *r, const char *action, uint64_t addr, uint64_t size, side *o)
+static vram_status our_record(run *r, const char *action, uint64_t addr, uint64_t size,
+                              int torch_released, side *o)
 {
     vram_caching_stats a, b;
     vram_status st = caching_now(r, &a);
     if (st)
         return st;
+    /* PyTorch released cached memory before this record: torch.cuda.empty_cache(),
+     * which a trace does not hold, or the retry of a failed cudaMalloc. Ours
+     * releases its cached memory too, so that what follows starts alike; the
+     * releases are compared. */
+    if (torch_released && (st = vram_heap_caching_empty_cache(r->h)))
+        return fail(r, st, "empty_cache: %s", vram_strerror(st));
+    r->out->mirrored_releases += (uint64_t)(torch_released != 0);
     int oom = 0;
     if (!strcmp(action, "alloc") || !strcmp(action, "oom")) {
         uint64_t off;
@@ -247,10 +256,189 @@ static void compare_record(run *r, size_t entry, const char *what, side *t, side
     snprintf(out->departure, sizeof out->departure, "%s: PyTorch: %s; ours: %s", what, ts, os);
 }
 
+static uint64_t entry_uint(const vpickle_value *e, const char *key)
+{
+    const vpickle_value *v = vpickle_dict_get(e, key);
+    return v && v->type == VPICKLE_INT && v->u.i > 0 ? (uint64_t)v->u.i : 0;
+}
+
+/* The pool of the dump's segment at or below addr (an expandable segment's
+ * pages lie in its pool's range): 1 large, 0 small, -1 none. */
+static int pool_below(const dump_state *d, uint64_t addr)
+{
+    int pool = -1;
+    uint64_t best = 0;
+    for (size_t i = 0; i < d->nsegs; i++)
+        if (d->segs[i].addr <= addr && (pool < 0 || d->segs[i].addr >= best)) {
+            best = d->segs[i].addr;
+            pool = d->segs[i].large;
+        }
+    return pool;
+}
+
+typedef struct seen_seg {
+    int first_is_free; /* 1: the history's first event at this address releases it */
+    uint64_t size;
+} seen_seg;
+
+typedef struct start_seg {
+    uint64_t addr, size;
+    int large;
+} start_seg;
+
+static int by_seg_addr(const void *a, const void *b)
+{
+    const start_seg *x = a, *y = b;
+    return (x->addr > y->addr) - (x->addr < y->addr);
+}
+
+/* The block size PyTorch gave a start block: the dump's for a block live there,
+ * else the request rounded to 512 B. */
+static uint64_t start_block_size(const dump_state *d, uint64_t addr, uint64_t requested)
+{
+    size_t lo = 0, hi = d->nlive; /* d->live is not sorted: a linear scan is O(n) per block */
+    (void)lo;
+    (void)hi;
+    for (size_t i = 0; i < d->nlive; i++)
+        if (d->live[i].addr == addr)
+            return d->live[i].block_size;
+    return (requested + 511) / 512 * 512;
+}
+
+/* Places the start blocks inside their recorded segments, at their recorded
+ * offsets (vram_heap_caching_seed_segment). */
+static vram_status seed_layout(run *r, start_seg *segs, size_t nsegs)
+{
+    vimport__core *c = &r->t->core;
+    const dump_state *d = &r->t->dump;
+    qsort(segs, nsegs, sizeof *segs, by_seg_addr);
+    size_t n = c->n_start, k = 0; /* start blocks are in address order */
+    uint64_t *at = malloc((n + 1) * sizeof *at), *bs = malloc((n + 1) * sizeof *bs);
+    uint64_t *rq = malloc((n + 1) * sizeof *rq), *off = malloc((n + 1) * sizeof *off);
+    vram_status st = at && bs && rq && off ? VRAM_OK : fail(r, VRAM_ENOHOST, "out of host memory");
+    for (size_t i = 0; i < nsegs && !st; i++) {
+        const start_seg *g = &segs[i];
+        while (k < n && c->start[k].addr < g->addr)
+            k++; /* below this segment: placed by the policy later */
+        size_t m = 0, first = k;
+        for (; k < n && c->start[k].addr < g->addr + g->size; k++) {
+            uint64_t b = start_block_size(d, c->start[k].addr, c->start[k].size);
+            if (c->start[k].addr + b > g->addr + g->size || b < c->start[k].size)
+                continue; /* not inside: placed by the policy later */
+            at[m] = c->start[k].addr - g->addr;
+            bs[m] = b;
+            rq[m] = c->start[k].size;
+            m++;
+        }
+        st = vram_heap_caching_seed_segment(r->h, g->size, g->large, m, at, bs, rq, off);
+        for (size_t j = 0, q = first; !st && j < m; q++) {
+            if (c->start[q].addr - g->addr != at[j])
+                continue;
+            placed *p = vsim_idmap_put(r->blocks, c->start[q].addr, &(int){0});
+            if (!p)
+                st = fail(r, VRAM_ENOHOST, "out of host memory");
+            else
+                p->off = off[j++];
+        }
+        if (st == VRAM_EINVAL) /* a layout the seed refuses: the segment alone */
+            st = vram_heap_caching_seed(r->h, g->size, g->large);
+    }
+    free(at);
+    free(bs);
+    free(rq);
+    free(off);
+    return st;
+}
+
+/* PyTorch's segments when the history began, made in ours before it: the
+ * dump's that the history never touches and those it releases before making
+ * them, each with the start blocks it held at their recorded offsets; with
+ * expandable segments, each pool's mapped bytes then (the dump's less the
+ * history's net mapping), the start blocks placed by the policy. */
+static vram_status seed_start(run *r)
+{
+    const dump_state *d = &r->t->dump;
+    const vpickle_value *entries = r->t->entries;
+    const size_t n = entries ? vpickle_len(entries) : 0;
+    vsim_idmap *seen = NULL;
+    if (vsim_idmap_create(sizeof(seen_seg), &seen))
+        return fail(r, VRAM_ENOHOST, "out of host memory");
+    int64_t net[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        const vpickle_value *e = vpickle_item(entries, i);
+        const vpickle_value *act = vpickle_dict_get(e, "action");
+        int make = vpickle_str_eq(act, "segment_alloc") || vpickle_str_eq(act, "segment_map");
+        int drop = vpickle_str_eq(act, "segment_free") || vpickle_str_eq(act, "segment_unmap");
+        if (!make && !drop)
+            continue;
+        uint64_t addr = entry_uint(e, "addr"), size = entry_uint(e, "size");
+        const int mapping = vpickle_str_eq(act, "segment_map") || vpickle_str_eq(act, "segment_unmap");
+        /* a small segment is 2 MiB, a large one never is; pages lie in their pool's range */
+        int pool = mapping ? pool_below(d, addr) : size > 2 * 1048576;
+        if (pool >= 0)
+            net[pool] += make ? (int64_t)size : -(int64_t)size;
+        if (mapping)
+            continue;
+        int created = 0;
+        seen_seg *s = vsim_idmap_put(seen, addr, &created);
+        if (!s) {
+            vsim_idmap_destroy(seen);
+            return fail(r, VRAM_ENOHOST, "out of host memory");
+        }
+        if (created)
+            *s = (seen_seg){.first_is_free = drop, .size = size};
+    }
+    vram_status st = VRAM_OK;
+    if (r->expandable) {
+        int64_t mapped[2] = {0, 0};
+        for (size_t i = 0; i < d->nsegs; i++)
+            mapped[d->segs[i].large] += (int64_t)d->segs[i].size;
+        for (int pool = 0; pool < 2 && !st; pool++)
+            if (mapped[pool] - net[pool] > 0)
+                st = vram_heap_caching_seed(r->h, (uint64_t)(mapped[pool] - net[pool]), pool);
+    } else {
+        start_seg *segs = malloc((d->nsegs + n + 1) * sizeof *segs);
+        size_t ns = 0;
+        if (!segs)
+            st = fail(r, VRAM_ENOHOST, "out of host memory");
+        for (size_t i = 0; segs && i < d->nsegs; i++)
+            if (!vsim_idmap_get(seen, d->segs[i].addr))
+                segs[ns++] = (start_seg){d->segs[i].addr, d->segs[i].size, d->segs[i].large};
+        for (size_t i = 0; segs && i < n; i++) { /* released by the history before it made them */
+            const vpickle_value *e = vpickle_item(entries, i);
+            if (!vpickle_str_eq(vpickle_dict_get(e, "action"), "segment_free"))
+                continue;
+            seen_seg *s = vsim_idmap_get(seen, entry_uint(e, "addr"));
+            if (s && s->first_is_free) {
+                s->first_is_free = 0; /* once */
+                /* a small segment is 2 MiB; a large one never is (10 MiB at least) */
+                segs[ns++] = (start_seg){entry_uint(e, "addr"), s->size, s->size > 2 * 1048576};
+            }
+        }
+        if (!st)
+            st = seed_layout(r, segs, ns);
+        free(segs);
+    }
+    vsim_idmap_destroy(seen);
+    if (st && st != VRAM_ENOHOST)
+        return fail(r, st, "%s: the caching policy cannot hold PyTorch's %" PRIu64 " bytes of "
+                    "segments at the history's start in %" PRIu64 " bytes: %s", r->t->path,
+                    r->out->torch_start_reserved, r->t->capacity, vram_strerror(st));
+    if (st)
+        return st;
+    vram_caching_stats s;
+    if ((st = caching_now(r, &s)))
+        return st;
+    r->out->seeded_segments = s.segment_allocs + s.maps;
+    return VRAM_OK;
+}
+
 static vram_status place_start(run *r)
 {
     vimport__core *c = &r->t->core;
     for (size_t i = 0; i < c->n_start; i++) {
+        if (vsim_idmap_get(r->blocks, c->start[i].addr))
+            continue; /* placed in its recorded segment (seed_start) */
         uint64_t off;
         vram_status st = vram_heap_alloc(r->h, c->start[i].size, 0, &off);
         if (st)
@@ -267,12 +455,6 @@ static vram_status place_start(run *r)
     vram_status st = caching_now(r, &s);
     r->out->ours_start_reserved = s.reserved;
     return st;
-}
-
-static uint64_t entry_uint(const vpickle_value *e, const char *key)
-{
-    const vpickle_value *v = vpickle_dict_get(e, key);
-    return v && v->type == VPICKLE_INT && v->u.i > 0 ? (uint64_t)v->u.i : 0;
 }
 
 /* Walks the history (checked by pass 1) record by record. */
@@ -303,7 +485,7 @@ static vram_status walk(run *r)
                             : vpickle_str_eq(act, "oom") ? "oom"
                                                          : "free_completed";
             side o;
-            vram_status st = our_record(r, a, addr, size, &o);
+            vram_status st = our_record(r, a, addr, size, t.frees || t.unmaps, &o);
             if (st)
                 return st;
             t.oom = !strcmp(a, "oom");
@@ -358,6 +540,7 @@ vram_status vimport_torch_compare(const char *in_path, const vimport_options *op
         int64_t start = (int64_t)t->dump.reserved - t->src.seg_delta;
         out->torch_start_reserved = start > 0 ? (uint64_t)start : 0;
         out->start_blocks = t->core.n_start;
+        r.expandable = co.expandable_segments;
         vram_heap_config cfg = {.capacity = t->capacity, .caching = &co};
         st = vram_heap_create(vram_heap_policy("caching"), &cfg, &r.h);
         if (st)
@@ -366,6 +549,8 @@ vram_status vimport_torch_compare(const char *in_path, const vimport_options *op
     }
     if (!st && vsim_idmap_create(sizeof(placed), &r.blocks))
         st = fail(&r, VRAM_ENOHOST, "out of host memory");
+    if (!st)
+        st = seed_start(&r);
     if (!st)
         st = place_start(&r);
     if (!st)

@@ -183,18 +183,21 @@ int main(void)
            (double)cs.reserved_unallocated / (1 << 20));
     printf("our segment sizes also among PyTorch's live segments (as multisets): %zu of %zu\n",
            common(cold.v, cold.n, ts.snapshot_sizes, ts.n_snapshot), cold.n);
-    /* The state at the dump placed by the caching policy (vimport_torch_compare's start):
-     * what ours reserves for the 223 live blocks against PyTorch's 98 segments. The history
-     * has no segment entries, so no record is compared. */
+    /* vimport_torch_compare's start: PyTorch's 98 segments made in ours with the 223 live
+     * blocks at their recorded offsets, so ours reserves what PyTorch did; the window then
+     * needs no segment on either side. */
     vimport_compare cmp;
     st = vimport_torch_compare(SNAPSHOT, NULL, NULL, &cmp, err, sizeof err);
     if (st)
         fprintf(stderr, "%s\n", err);
     assert_ok(st);
-    printf("state at the dump: PyTorch %.1f MiB reserved; the caching policy %.1f MiB for the same "
-           "%" PRIu64 " blocks placed in address order (settings \"%s\")\n",
+    printf("state at the dump: PyTorch %.1f MiB reserved; the caching policy %.1f MiB (%" PRIu64
+           " segments seeded, %" PRIu64 " blocks at their recorded offsets; settings \"%s\")\n",
            (double)cmp.torch_start_reserved / (1 << 20), (double)cmp.ours_start_reserved / (1 << 20),
-           cmp.start_blocks, cmp.settings);
+           cmp.seeded_segments, cmp.start_blocks, cmp.settings);
+    expect_eq_u64(cmp.ours_start_reserved, cmp.torch_start_reserved);
+    expect_eq_u64(cmp.seeded_segments, 98);
+    expect_eq_u64(cmp.records_compared, 0);
     expect_eq_u64(cmp.start_blocks, 223);
     expect_eq_u64(cmp.torch_start_reserved, UINT64_C(1763704832));
     printf("window from that state: PyTorch made %" PRIu64 " segments; ours %" PRIu64

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "import.h"
+#include "vram/caching.h"
 #include "test_cli_lib.h"
 #include "test_pickle_build.h"
 
@@ -262,12 +263,117 @@ static void test_growing_end_last(void)
     expect_eq_u64(c.departed, 0);
 }
 
+/* A wrapped ring buffer: PyTorch held two 20 MiB segments when the history
+ * began, one with a live block at its start (the state at the dump), the other
+ * with a block the history frees; empty_cache() then releases that one (no
+ * record of its own: the release comes before the next alloc). Ours starts with
+ * both segments and their blocks at their recorded offsets, releases with
+ * PyTorch, and agrees. */
+static void test_wrapped_start(void)
+{
+    begin_snapshot(0);
+    pkb_str(&p, "segments");
+    pkb_list(&p);
+    pkb_segment_begin(&p, 0, 0x1000000, 20 * MiB, 1); /* S1: never touched by the history */
+    pkb_block(&p, 0x1000000, 4 * MiB, 4 * MiB, "active_allocated");
+    pkb_block(&p, 0x1400000, 10 * MiB, 10 * MiB, "active_allocated");
+    pkb_block(&p, 0x1e00000, 6 * MiB, 0, "inactive");
+    pkb_segment_end(&p);
+    pkb_segment_begin(&p, 0, 0x9000000, 20 * MiB, 1); /* S3: made by the history */
+    pkb_block(&p, 0x9000000, 7 * MiB, 7 * MiB, "active_allocated");
+    pkb_block(&p, 0x9700000, 13 * MiB, 0, "inactive");
+    pkb_segment_end(&p);
+    pkb_list_end(&p);
+    pkb_str(&p, "device_traces");
+    pkb_list(&p);
+    pkb_list(&p);
+    pkb_entry(&p, "free_completed", 0x5000000, 8 * MiB, 1);  /* in S2, allocated before */
+    pkb_entry(&p, "segment_free", 0x5000000, 20 * MiB, 2);   /* empty_cache(): S2 */
+    pkb_entry(&p, "alloc", 0x1400000, 10 * MiB, 3);          /* S1's free rest */
+    pkb_entry(&p, "segment_alloc", 0x9000000, 20 * MiB, 4);
+    pkb_entry(&p, "alloc", 0x9000000, 7 * MiB, 5);
+    pkb_list_end(&p);
+    pkb_list_end(&p);
+    pkb_dict_end(&p);
+    pkb_end(&p);
+    pkb_save(&p, PK);
+    vimport_compare c;
+    vram_status st = vimport_torch_compare(PK, NULL, NULL, &c, err, sizeof err);
+    if (st)
+        fprintf(stderr, "%s\n", err);
+    assert_ok(st);
+    expect_eq_u64(c.capacity, 40 * MiB);
+    expect_eq_u64(c.torch_start_reserved, 40 * MiB);
+    expect_eq_u64(c.ours_start_reserved, 40 * MiB);
+    expect_eq_u64(c.seeded_segments, 2);
+    expect_eq_u64(c.start_blocks, 2);
+    expect_eq_u64(c.mirrored_releases, 1);
+    expect_eq_u64(c.records_compared, 2);
+    expect_eq_u64(c.records_agreeing, 2);
+    expect_eq_u64(c.matched, 1);
+    if (c.departed)
+        fprintf(stderr, "departure: %s\n", c.departure);
+    expect_eq_u64(c.departed, 0);
+    CLI_EXPECT(0, TEXTS(""), "vimport", "torch", PK, "-o", OUT);
+    expect_true(strstr(cli_last.out, "at the history's start: PyTorch had 41943040 bytes reserved; "
+                                     "ours 41943040 (its 2 segment(s) or mapping(s) then, and the 2 "
+                                     "block(s) live then)") != NULL);
+    remove(OUT);
+}
+
+/* The seeding calls' refusals. */
+static void test_seed_refusals(void)
+{
+    vram_caching_options o = {0};
+    vram_heap_config cfg = {.capacity = 64 * MiB, .caching = &o};
+    vram_heap *h;
+    assert_ok(vram_heap_create(vram_heap_policy("caching"), &cfg, &h));
+    uint64_t at[2] = {0, MiB}, bs[2] = {2 * MiB, MiB}, rq[2] = {2 * MiB, MiB}, off[2];
+    expect_status(vram_heap_caching_seed_segment(h, 20 * MiB, 1, 2, at, bs, rq, off), VRAM_EINVAL);
+    at[1] = 2 * MiB;
+    assert_ok(vram_heap_caching_seed_segment(h, 20 * MiB, 1, 2, at, bs, rq, off));
+    expect_eq_u64(off[1] - off[0], 2 * MiB);
+    expect_status(vram_heap_caching_seed_segment(h, 3 * MiB, 1, 0, NULL, NULL, NULL, NULL),
+                  VRAM_EINVAL); /* not whole 2 MiB */
+    expect_status(vram_heap_caching_seed(h, 100 * MiB, 1), VRAM_ENOMEM);
+    expect_status(vram_heap_caching_seed(h, 0, 1), VRAM_EINVAL);
+    char msg[256];
+    expect_status(vram_heap_check(h, msg, sizeof msg), VRAM_OK);
+    vram_caching_stats cs;
+    assert_ok(vram_heap_caching_stats(h, &cs));
+    expect_eq_u64(cs.reserved, 20 * MiB);
+    expect_eq_u64(cs.allocated, 3 * MiB);
+    assert_ok(vram_heap_free(h, off[0]));
+    assert_ok(vram_heap_free(h, off[1]));
+    assert_ok(vram_heap_caching_empty_cache(h));
+    assert_ok(vram_heap_caching_stats(h, &cs));
+    expect_eq_u64(cs.reserved, 0);
+    vram_heap *other;
+    vram_heap_config bc = {.capacity = 64 * MiB};
+    assert_ok(vram_heap_create(vram_heap_policy("bestfit"), &bc, &other));
+    expect_status(vram_heap_caching_seed(other, 2 * MiB, 0), VRAM_EMISMATCH);
+    expect_status(vram_heap_caching_empty_cache(other), VRAM_EMISMATCH);
+    expect_status(vram_heap_caching_empty_cache(NULL), VRAM_EINVAL);
+    vram_heap_destroy(other);
+    vram_heap_destroy(h);
+    o.expandable_segments = 1;
+    assert_ok(vram_heap_create(vram_heap_policy("caching"), &cfg, &h));
+    expect_status(vram_heap_caching_seed_segment(h, 20 * MiB, 1, 0, NULL, NULL, NULL, NULL),
+                  VRAM_EINVAL);
+    assert_ok(vram_heap_caching_seed(h, 20 * MiB, 1));
+    assert_ok(vram_heap_caching_stats(h, &cs));
+    expect_eq_u64(cs.map_bytes, 20 * MiB);
+    vram_heap_destroy(h);
+}
+
 int main(void)
 {
     test_agree();
     test_other_stream();
     test_expandable();
     test_growing_end_last();
+    test_wrapped_start();
+    test_seed_refusals();
     remove(PK);
     free(p.b);
     return test_finish("caching_vs_torch");

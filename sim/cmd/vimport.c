@@ -109,9 +109,11 @@ static void compare_segments(const char *input, const vimport_options *opt)
            (unsigned long long)cmp.ours_free_bytes, (unsigned long long)cmp.matched,
            (unsigned long long)cmp.records_agreeing, (unsigned long long)cmp.records_compared);
     if (cmp.start_blocks || cmp.torch_start_reserved)
-        printf("  at the history's start: PyTorch had %llu bytes reserved; ours %llu for the %llu "
-               "block(s) live then\n", (unsigned long long)cmp.torch_start_reserved,
-               (unsigned long long)cmp.ours_start_reserved, (unsigned long long)cmp.start_blocks);
+        printf("  at the history's start: PyTorch had %llu bytes reserved; ours %llu (its %llu "
+               "segment(s) or mapping(s) then, and the %llu block(s) live then)\n",
+               (unsigned long long)cmp.torch_start_reserved,
+               (unsigned long long)cmp.ours_start_reserved,
+               (unsigned long long)cmp.seeded_segments, (unsigned long long)cmp.start_blocks);
     if (cmp.departed)
         printf("  first departure: %s\n", cmp.departure);
 }

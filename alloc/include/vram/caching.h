@@ -52,6 +52,33 @@ typedef struct vram_caching_stats {
  * VRAM_EINVAL when h or out is NULL and VRAM_EMISMATCH when h has another policy. */
 vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out);
 
+/* torch.cuda.empty_cache(): releases every whole cached segment and unmaps the
+ * free pages at the growing ends of expandable segments, as the last retry of
+ * a failed allocation does. Used blocks never change. O(cached blocks). Fails
+ * with VRAM_EINVAL for NULL and VRAM_EMISMATCH for another policy. */
+vram_status vram_heap_caching_empty_cache(vram_heap *h);
+
+/* Adds a cached (free) segment of `size` bytes to the small pool (large = 0)
+ * or the large pool, as a cudaMalloc made earlier would have: for starting a
+ * heap from a recorded allocator's segments (a snapshot's, sim/import_compare.c).
+ * With expandable segments, maps pages for `size` more bytes at the pool's
+ * growing end. Counted as a segment allocation (or map). Cost: one placement.
+ * Fails with VRAM_EINVAL for a NULL heap or a size that is 0, no multiple of
+ * 512 B or (without expandable segments) of 2 MiB, VRAM_EMISMATCH for another
+ * policy, VRAM_ENOMEM when the range has no room, VRAM_ENOHOST. */
+vram_status vram_heap_caching_seed(vram_heap *h, uint64_t size, int large);
+
+/* The same for a non-expandable heap, with used blocks already in the new
+ * segment: block i at at[i] bytes from the segment's start, of block_size[i]
+ * bytes (a multiple of 512 B) with requested[i] asked for, in address order,
+ * not overlapping; the gaps are cached free blocks. offsets[i] receives block
+ * i's heap offset: free it with vram_heap_free as any block. For starting a
+ * heap from a recorded layout. Fails as vram_heap_caching_seed, and with
+ * VRAM_EINVAL for an expandable heap or blocks out of order or outside. */
+vram_status vram_heap_caching_seed_segment(vram_heap *h, uint64_t size, int large, size_t n,
+                                           const uint64_t *at, const uint64_t *block_size,
+                                           const uint64_t *requested, uint64_t *offsets);
+
 /* Parses a PYTORCH_CUDA_ALLOC_CONF string ("max_split_size_mb:128,
  * expandable_segments:True,garbage_collection_threshold:0.6") into *out, so a
  * replay can use the settings a user runs in production. Keys that do not
