@@ -471,11 +471,11 @@ static void test_preemptions(void)
     static const char *const defined[] = {
         "forced preemptions", "preemption cost", "Belady preemptions",
         "evictions weight/kv/adapter/other",
-        "A forced preemption: a placement failed and only memory a running request needs could"
-        " make room, so the newest running request was preempted, its KV recomputed or swapped"
-        " at a modelled cost",
-        "Belady's preemptions: the same rules on an ideal device without fragmentation: a lower"
-        " reference",
+        ("A forced preemption: a placement failed and only memory a running request needs could"
+         " make room, so the newest running request was preempted, its KV recomputed or swapped"
+         " at a modelled cost"),
+        ("Belady's preemptions: the same rules on an ideal device without fragmentation: a lower"
+         " reference"),
         "preemption by recompute: 2.000 MiB dropped, 1 restored"};
     for (size_t i = 0; i < sizeof defined / sizeof defined[0]; i++) {
         expect_file_contains(OUT "/summary.md", defined[i]);
