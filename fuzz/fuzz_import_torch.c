@@ -1,11 +1,35 @@
 /* fuzz_import_torch.c - the PyTorch snapshot importer over any bytes
  * (import_fuzz.h), and the segment reader on the same input: a clean error, or
  * arrays that are set whenever they hold entries, with every segment type 0
- * (small) or 1 (large). */
+ * (small) or 1 (large); and the caching policy's comparison with the
+ * snapshot's segment entries (vimport_torch_compare): a clean error naming the
+ * input, or counts that add up (agreeing records among those compared, the
+ * reproduced allocations among PyTorch's) with the heap's check passing after
+ * every record. */
 #include "import_fuzz.h"
+
+static void compare(const char *in, const char *target)
+{
+    char err[1024] = "";
+    vimport_compare c;
+    vram_status st = vimport_torch_compare(in, NULL, NULL, &c, err, sizeof err);
+    if (st) {
+        int allowed = st == VRAM_EPARSE || st == VRAM_ENOTFOUND || st == VRAM_EINVAL ||
+                      st == VRAM_ENOMEM || st == VRAM_EUNSUPPORTED || st == VRAM_EOVERFLOW;
+        if (!allowed || strncmp(err, in, strlen(in)) != 0)
+            fz_fail(target, "compare", 0, "%s, error '%s'", vram_status_name(st), err);
+        return;
+    }
+    if (c.records_agreeing > c.records_compared || c.departed != c.records_compared - c.records_agreeing ||
+        c.matched > c.torch_allocs || (c.departed && !c.departure[0]))
+        fz_fail(target, "compare", 0, "%" PRIu64 " of %" PRIu64 " records agree, %" PRIu64
+                " departed, %" PRIu64 " of %" PRIu64 " allocations reproduced", c.records_agreeing,
+                c.records_compared, c.departed, c.matched, c.torch_allocs);
+}
 
 static void segments(const char *in, const char *target)
 {
+    compare(in, target);
     char err[1024];
     vimport_torch_segments s;
     vram_status st = vimport_torch_segments_read(in, 0, &s, err, sizeof err);

@@ -10,6 +10,11 @@
  * the bytes as text (gzip is vtrace_open's, tested in tests/test_trace_io.c):
  * the gzip seeds of the corpus (head-*.trace) stop at their first line.
  *
+ * Frame lines (version 2) reach a callback: id >= 1, a file of 1-255 bytes
+ * without blank or control byte, a function of 1-255 bytes without control
+ * byte or blank ends; an alloc names at most 4 frame ids, each >= 1; no other
+ * event names any, nor does a version-1 trace.
+ *
  * A trace that reads to its end is then written by the writer
  * (sim/trace_write.c, in the version its header says) to a file under $TMPDIR
  * (or /tmp) and read back: the writer must accept every header and event the
@@ -23,6 +28,47 @@
 
 #define TARGET "fuzz_trace"
 #define ROUND_TRIP_MAX 4096
+#define FRAMES_KEPT 512
+
+/* The frame lines a read delivers, each with the number of events read before it. */
+typedef struct frames_seen {
+    uint64_t events, n;
+    struct {
+        uint64_t at;
+        vtrace_frame f;
+    } f[FRAMES_KEPT];
+} frames_seen;
+
+static frames_seen seen_in, seen_back;
+
+static void check_frame(void *ctx, const vtrace_frame *f)
+{
+    frames_seen *s = ctx;
+    size_t file = strnlen(f->file, VTRACE_TEXT_MAX), func = strnlen(f->func, VTRACE_TEXT_MAX);
+    if (f->id == 0 || file == 0 || file >= VTRACE_TEXT_MAX || func == 0 ||
+        func >= VTRACE_TEXT_MAX || f->func[0] == ' ' || f->func[func - 1] == ' ' ||
+        f->func[func - 1] == '\t')
+        fz_fail(TARGET, "frame", s->n, "frame %u line %u: file of %zu bytes, function of %zu",
+                f->id, f->line, file, func);
+    for (size_t i = 0; i < file; i++)
+        if ((unsigned char)f->file[i] <= 0x20 || f->file[i] == 0x7f)
+            fz_fail(TARGET, "frame", s->n, "frame %u: byte %zu of its file is %d", f->id, i, f->file[i]);
+    for (size_t i = 0; i < func; i++)
+        if (((unsigned char)f->func[i] < 0x20 && f->func[i] != '\t') || f->func[i] == 0x7f)
+            fz_fail(TARGET, "frame", s->n, "frame %u: byte %zu of its function is %d", f->id, i,
+                    f->func[i]);
+    if (s->n < FRAMES_KEPT) {
+        s->f[s->n].at = s->events;
+        s->f[s->n].f = *f;
+    }
+    s->n++;
+}
+
+static int same_frame(const vtrace_frame *a, const vtrace_frame *b)
+{
+    return a->id == b->id && a->line == b->line && strcmp(a->file, b->file) == 0 &&
+           strcmp(a->func, b->func) == 0;
+}
 
 static void check_key(const vtrace_event *ev, uint64_t n)
 {
@@ -54,6 +100,12 @@ static void check_event(const vtrace_event *ev, const vtrace_event *prev, int ve
         (ev->need != VTRACE_NEED_NONE || ev->owner != 0))
         fz_fail(TARGET, "need", n, "line %" PRIu64 ": %s with need %d owner %" PRIu64, ev->line,
                 vtrace_type_name(ev->type), (int)ev->need, ev->owner);
+    if (ev->nframes > VTRACE_FRAMES_MAX || (ev->nframes && (version < 2 || ev->type != VTRACE_ALLOC)))
+        fz_fail(TARGET, "frames", n, "line %" PRIu64 ": %s with %u frames in a version-%d trace",
+                ev->line, vtrace_type_name(ev->type), ev->nframes, version);
+    for (unsigned i = 0; i < ev->nframes; i++)
+        if (!ev->frames[i])
+            fz_fail(TARGET, "frames", n, "line %" PRIu64 ": frame id 0", ev->line);
     if (ev->line <= prev->line || ev->ts_us < prev->ts_us)
         fz_fail(TARGET, "event", n, "line %" PRIu64 " after %" PRIu64 ", time %" PRIu64 " after %" PRIu64,
                 ev->line, prev->line, ev->ts_us, prev->ts_us);
@@ -86,7 +138,9 @@ static int same_event(const vtrace_event *a, const vtrace_event *b)
 {
     return a->type == b->type && a->ts_us == b->ts_us && a->id == b->id && a->size == b->size &&
            a->align == b->align && a->kind == b->kind && a->priority == b->priority &&
-           strcmp(a->key, b->key) == 0 && a->need == b->need && a->owner == b->owner;
+           strcmp(a->key, b->key) == 0 && a->need == b->need && a->owner == b->owner &&
+           a->nframes == b->nframes &&
+           memcmp(a->frames, b->frames, a->nframes * sizeof a->frames[0]) == 0;
 }
 
 static int same_header(const vtrace_header *a, const vtrace_header *b)
@@ -109,6 +163,7 @@ static void round_trip(const uint8_t *data, size_t size)
     }
     char err[512];
     vtrace_reader *in, *back;
+    /* seen_in holds the input's frame lines from the first read */
     if (vtrace_open_buffer(data, size, "fuzz.trace", &in, err, sizeof err))
         fz_fail(TARGET, "round trip", 0, "the input no longer opens: %s", err);
     const vtrace_header *h = vtrace_header_of(in);
@@ -118,8 +173,12 @@ static void round_trip(const uint8_t *data, size_t size)
         fz_fail(TARGET, "round trip", 0, "the writer refused the header (version %d): %s", h->version,
                 vram_status_name(st));
     vtrace_event ev, got;
-    uint64_t n = 0;
+    uint64_t n = 0, fi = 0, kept = seen_in.n < FRAMES_KEPT ? seen_in.n : FRAMES_KEPT;
     while (n < ROUND_TRIP_MAX && vtrace_next(in, &ev) == 1) {
+        for (; fi < kept && seen_in.f[fi].at <= n; fi++) /* the frame lines before this event */
+            if ((st = vtrace_write_frame(w, &seen_in.f[fi].f)))
+                fz_fail(TARGET, "round trip", n, "the writer refused frame %u: %s",
+                        seen_in.f[fi].f.id, vram_status_name(st));
         n++;
         if ((st = vtrace_write(w, &ev)))
             fz_fail(TARGET, "round trip", n, "line %" PRIu64 ": the writer refused the %s event: %s", ev.line,
@@ -129,7 +188,8 @@ static void round_trip(const uint8_t *data, size_t size)
         fz_fail(TARGET, "round trip", n, "%s: cannot write: %s", path, vram_status_name(st));
     vtrace_close(in);
 
-    if (vtrace_open(path, &back, err, sizeof err))
+    seen_back.events = seen_back.n = 0;
+    if (vtrace_open_frames(path, check_frame, &seen_back, &back, err, sizeof err))
         fz_fail(TARGET, "round trip", 0, "the written trace does not open: %s", err);
     if (vtrace_open_buffer(data, size, "fuzz.trace", &in, err, sizeof err))
         fz_fail(TARGET, "round trip", 0, "the input no longer opens: %s", err);
@@ -146,6 +206,13 @@ static void round_trip(const uint8_t *data, size_t size)
     if (vtrace_next(back, &got) != 0)
         fz_fail(TARGET, "round trip", n, "the written trace goes on after %" PRIu64 " events: %s", n,
                 vtrace_error(back));
+    if (seen_back.n != fi)
+        fz_fail(TARGET, "round trip", n, "%" PRIu64 " frame lines written, %" PRIu64 " read back", fi,
+                seen_back.n);
+    for (uint64_t i = 0; i < fi && i < FRAMES_KEPT; i++)
+        if (!same_frame(&seen_in.f[i].f, &seen_back.f[i].f))
+            fz_fail(TARGET, "round trip", i, "frame line %" PRIu64 " reads back as frame %u", i,
+                    seen_back.f[i].f.id);
     vtrace_close(back);
     vtrace_close(in);
     remove(path);
@@ -155,7 +222,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[512];
     vtrace_reader *r = NULL;
-    vram_status st = vtrace_open_buffer(data, size, "fuzz.trace", &r, err, sizeof err);
+    seen_in.events = seen_in.n = 0;
+    vram_status st = vtrace_open_buffer_frames(data, size, "fuzz.trace", check_frame, &seen_in, &r,
+                                               err, sizeof err);
     if (st) {
         if (r || strncmp(err, "fuzz.trace", 10) != 0)
             fz_fail(TARGET, "open", 0, "%s with reader %p and error '%s'", vram_status_name(st), (void *)r, err);
@@ -169,11 +238,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ", prefill_tokens_per_s %" PRIu64, h->version, h->capacity, h->kv_token_bytes,
                 h->prefill_tokens_per_s);
     const int version = h->version;
+    if (version < 2 && seen_in.n)
+        fz_fail(TARGET, "frame", 0, "%" PRIu64 " frame lines in a version-1 trace", seen_in.n);
     size_t mem = vtrace_memory(r);
     vtrace_event ev, prev = {0};
     uint64_t n = 0;
     int more;
     while ((more = vtrace_next(r, &ev)) == 1) {
+        seen_in.events++;
         check_event(&ev, &prev, version, ++n);
         prev = ev;
         if (vtrace_memory(r) != mem)

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vram/manager.h"
 #include "vram/status.h"
 
 typedef struct vimport_options {
@@ -42,6 +43,7 @@ typedef struct vimport_options {
     uint64_t max_pickle_bytes; /* torch: the most bytes of pickle read into memory;
                                   0 = VPICKLE_MAX_BYTES (4 GiB, pickle.h) */
     int history_only;    /* torch: the history alone, not the blocks live at the dump */
+    int no_frames;       /* torch: no frame lines, no allocs' frames= (traces/FORMAT.md) */
 } vimport_options;
 
 typedef struct vimport_stats {
@@ -59,6 +61,9 @@ typedef struct vimport_stats {
     char clamped_at[256];     /* where the first of them is ("FILE:LINE", "FILE: device_traces[D][I]") */
     uint64_t peak_live_bytes; /* the most bytes live at once, pre-existing blocks included */
     uint64_t capacity;        /* as written in the header */
+    uint64_t frames;          /* torch: frame lines written (distinct code places named) */
+    uint64_t allocs_with_frames; /* torch: allocs that name their code */
+    uint64_t allocs_by_kind[VRAM_KIND_COUNT]; /* torch: allocs by kind (categories, when present) */
     /* torch: the state at the dump (the snapshot's segments) */
     uint64_t state_blocks;    /* live at the dump, not allocated by the history: allocated at time 0 */
     uint64_t state_bytes;

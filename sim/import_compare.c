@@ -196,11 +196,12 @@ static vram_status our_record(run *r, const char *action, uint64_t addr, uint64_
     if (!strcmp(action, "alloc") || !strcmp(action, "oom")) {
         uint64_t off;
         st = vram_heap_alloc(r->h, size, 0, &off);
-        if (st == VRAM_ENOMEM) {
-            oom = 1;
+        if (st == VRAM_ENOMEM || (st == VRAM_EINVAL && size > r->t->capacity)) {
+            oom = 1; /* above the capacity: no device would hold it */
+            st = VRAM_OK;
         } else if (st) {
-            return fail(r, st, "the caching policy refused an allocation of %" PRIu64 " bytes: %s",
-                        size, vram_strerror(st));
+            return fail(r, st, "%s: the caching policy refused an allocation of %" PRIu64
+                        " bytes: %s", r->t->path, size, vram_strerror(st));
         } else if (!strcmp(action, "oom")) {
             vram_heap_free(r->h, off); /* the program never got it */
         } else {
@@ -219,6 +220,10 @@ static vram_status our_record(run *r, const char *action, uint64_t addr, uint64_
     if ((st = caching_now(r, &b)))
         return st;
     *o = delta(&a, &b);
+    char msg[256];
+    if (vram_heap_check(r->h, msg, sizeof msg))
+        return fail(r, VRAM_ECORRUPT, "%s: the caching heap's check failed after a %s: %s",
+                    r->t->path, action, msg);
     o->oom = oom;
     return VRAM_OK;
 }

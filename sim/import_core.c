@@ -66,6 +66,13 @@ vram_status vimport__fail(vimport__core *c, const vimport__source *src, vram_sta
     return st;
 }
 
+/* The next record, its optional fields cleared first. */
+static int next_rec(const vimport__source *src, vimport__rec *r)
+{
+    *r = (vimport__rec){.kind = VRAM_KIND_OTHER};
+    return src->next(src->ctx, r);
+}
+
 static vram_status no_memory(vimport__core *c)
 {
     return vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
@@ -117,7 +124,7 @@ vram_status vimport__scan(vimport__core *c, const vimport__source *src)
     int64_t max_diff = 0;
     vimport__rec r;
     int got;
-    while ((got = src->next(src->ctx, &r)) == 1) {
+    while ((got = next_rec(src, &r)) == 1) {
         if (r.size == 0)
             return vimport__fail(c, src, VRAM_EPARSE, "size 0: expected a size of at least 1 byte");
         int created = 0;
@@ -300,7 +307,7 @@ static vram_status emit_events(vimport__core *c, const vimport__source *src, out
     int first = 1;
     vimport__rec r;
     int got;
-    while ((got = src->next(src->ctx, &r)) == 1) {
+    while ((got = next_rec(src, &r)) == 1) {
         if (first)
             t0 = last = r.ts_us;
         first = 0;
@@ -326,6 +333,19 @@ static vram_status emit_events(vimport__core *c, const vimport__source *src, out
             a->id = next_id++;
             ev.type = VTRACE_ALLOC;
             ev.id = a->id;
+            ev.kind = r.kind;
+            ev.nframes = r.nframes;
+            memcpy(ev.frames, r.frames, sizeof ev.frames);
+            for (unsigned i = 0; i < r.n_new; i++) {
+                st = vtrace_write_frame(o->w, &r.new_frames[i]);
+                if (st == VRAM_EIO)
+                    return vimport__fail(c, NULL, st, "%s: cannot write: %s", o->file.write_path,
+                                         strerror(errno));
+                if (st)
+                    return vimport__fail(c, src, st, "cannot write frame %u as a trace line",
+                                         r.new_frames[i].id);
+                c->stats.frames++;
+            }
             c->stats.allocs++;
         } else {
             if (!a->live) /* pre-existing blocks were made live before the first record */

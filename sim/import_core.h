@@ -25,6 +25,12 @@ typedef struct vimport__rec {
     vimport__rec_type type;
     uint64_t addr, size;
     uint64_t ts_us; /* absolute, in the recording's clock */
+    /* ALLOC, optional (zeroed before each record, kind VRAM_KIND_OTHER): */
+    vram_kind kind;
+    unsigned nframes;                  /* the code that asked, innermost first */
+    uint32_t frames[VTRACE_FRAMES_MAX];
+    const vtrace_frame *new_frames;    /* frame lines to write before this record: */
+    unsigned n_new;                    /* those its frames name for the first time */
 } vimport__rec;
 
 typedef struct vimport__source {

@@ -201,6 +201,9 @@ static void torch_where(void *ctx, char *buf, size_t len)
 static vram_status torch_rewind(void *ctx)
 {
     torch_src *s = ctx;
+    s->pass++; /* every frame is new to the next pass */
+    s->allocs_with_frames = 0;
+    memset(s->by_kind, 0, sizeof s->by_kind);
     s->next = s->cur = 0;
     s->records = s->free_requested = s->segment_events = s->ooms = s->snapshots = 0;
     s->seg_delta = s->seg_delta_max = 0;
@@ -275,6 +278,134 @@ static int oom_event(torch_src *s, const vimport__source *src, const vpickle_val
     return 1;
 }
 
+/* ---- frames and categories ---- */
+
+typedef struct frame_seen {
+    uint32_t id;
+    uint32_t pass; /* the pass that last wrote it */
+} frame_seen;
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+static int contains(const char *s, size_t n, const char *what)
+{
+    size_t k = strlen(what);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(s + i, what, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Which frames name the code: pass 0 takes Python files outside torch (the
+ * user's model), pass 1, when there are none, any named file but the
+ * allocator's own and the traceback's. */
+static int frame_wanted(const vpickle_value *f, int pass)
+{
+    const vpickle_value *file = vpickle_dict_get(f, "filename");
+    if (!file || file->type != VPICKLE_STR || !file->u.s.len)
+        return 0;
+    const char *p = file->u.s.ptr;
+    size_t n = file->u.s.len;
+    if (pass == 0)
+        return ends_with(p, n, ".py") && !contains(p, n, "/torch/");
+    return !(n == 2 && p[0] == '?' && p[1] == '?') && !ends_with(p, n, "CUDACachingAllocator.cpp") &&
+           !ends_with(p, n, "memory_snapshot.cpp");
+}
+
+/* A text of a frame as the format takes it: control bytes (and, for a file,
+ * blanks) as '?', blanks at the ends dropped, at most 255 bytes, "?" if empty. */
+static void frame_text(char out[VTRACE_TEXT_MAX], const vpickle_value *v, int is_file)
+{
+    size_t n = 0;
+    if (v && v->type == VPICKLE_STR) {
+        const char *p = v->u.s.ptr;
+        size_t len = v->u.s.len;
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        for (; n < len && n < VTRACE_TEXT_MAX - 1; n++) {
+            unsigned char ch = (unsigned char)p[n];
+            out[n] = ch < 0x20 || ch == 0x7f || (is_file && ch == ' ') ? '?' : (char)ch;
+        }
+        while (n && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+            n--;
+    }
+    if (!n)
+        out[n++] = '?';
+    out[n] = '\0';
+}
+
+/* The entry's top frames (innermost first) as ids; frames new to this pass
+ * go to rec->new_frames. A frames list of another shape names no code. */
+static int entry_frames(torch_src *s, const vpickle_value *e, vimport__rec *rec)
+{
+    const vpickle_value *frames = vpickle_dict_get(e, "frames");
+    if (!frames || frames->type != VPICKLE_LIST)
+        return 1;
+    for (int pass = 0; pass < 2 && !rec->nframes; pass++)
+        for (size_t i = 0; i < vpickle_len(frames) && rec->nframes < VTRACE_FRAMES_MAX; i++) {
+            const vpickle_value *f = vpickle_item(frames, i);
+            if (f->type != VPICKLE_DICT || !frame_wanted(f, pass))
+                continue;
+            vtrace_frame fr = {0};
+            const vpickle_value *line = vpickle_dict_get(f, "line");
+            fr.line = line && line->type == VPICKLE_INT && line->u.i >= 0 &&
+                              line->u.i <= (int64_t)VTRACE_FRAME_LINE_MAX
+                          ? (uint32_t)line->u.i
+                          : 0; /* PyTorch writes SIZE_MAX for an unknown line */
+            frame_text(fr.file, vpickle_dict_get(f, "filename"), 1);
+            frame_text(fr.func, vpickle_dict_get(f, "name"), 0);
+            char key[2 * VTRACE_TEXT_MAX + 16];
+            snprintf(key, sizeof key, "%u\t%s\t%s", (unsigned)fr.line, fr.file, fr.func);
+            int created = 0;
+            frame_seen *seen = vsim_keymap_put(s->frame_ids, key, &created);
+            if (!seen) {
+                vimport__fail(s->core, NULL, VRAM_ENOHOST, "out of host memory");
+                return 0;
+            }
+            if (created) {
+                if (s->next_frame_id == VTRACE_FRAME_ID_MAX) {
+                    vimport__fail(s->core, NULL, VRAM_EOVERFLOW, "%s: more than %u distinct "
+                                  "frames", s->path, (unsigned)VTRACE_FRAME_ID_MAX);
+                    return 0;
+                }
+                seen->id = ++s->next_frame_id;
+            }
+            if (seen->pass != s->pass) {
+                seen->pass = s->pass;
+                fr.id = seen->id;
+                s->new_frames[rec->n_new++] = fr;
+            }
+            rec->frames[rec->nframes++] = seen->id;
+        }
+    rec->new_frames = s->new_frames;
+    s->allocs_with_frames += rec->nframes > 0;
+    return 1;
+}
+
+/* PyTorch's memory categories (torch.profiler._memory_profiler.Category),
+ * when an entry carries one, as kinds. */
+static vram_kind entry_kind(const vpickle_value *e)
+{
+    const vpickle_value *c = vpickle_dict_get(e, "category");
+    if (!c || c->type != VPICKLE_STR)
+        return VRAM_KIND_OTHER;
+    static const struct {
+        const char *name;
+        vram_kind kind;
+    } map[] = {{"PARAMETER", VRAM_KIND_WEIGHT},    {"parameter", VRAM_KIND_WEIGHT},
+               {"ACTIVATION", VRAM_KIND_ACTIVATION}, {"activation", VRAM_KIND_ACTIVATION},
+               {"INPUT", VRAM_KIND_ACTIVATION},      {"input", VRAM_KIND_ACTIVATION},
+               {"TEMPORARY", VRAM_KIND_WORKSPACE},   {"temporary", VRAM_KIND_WORKSPACE}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (vpickle_str_eq(c, map[i].name))
+            return map[i].kind;
+    return VRAM_KIND_OTHER; /* GRADIENT, OPTIMIZER_STATE, AUTOGRAD_DETAIL, ... */
+}
+
 static int torch_next(void *ctx, vimport__rec *rec)
 {
     torch_src *s = ctx;
@@ -328,6 +459,12 @@ static int torch_next(void *ctx, vimport__rec *rec)
             !int_field(s, &src, e, "size", 0, &rec->size) ||
             !int_field(s, &src, e, "time_us", 1, &rec->ts_us))
             return -1;
+        if (rec->type == VIMPORT__ALLOC) {
+            rec->kind = entry_kind(e);
+            s->by_kind[rec->kind]++;
+            if (s->frame_ids && !entry_frames(s, e, rec))
+                return -1;
+        }
         return 1;
     }
     return 0;
@@ -553,6 +690,8 @@ vram_status vimport__torch_prepare(const char *in_path, const vimport_options *o
         return st;
     t->src = (torch_src){.core = c, .path = in_path, .entries = t->entries, .device = opt->device,
                          .oom_best = -1};
+    if (!opt->no_frames && vsim_keymap_create(sizeof(frame_seen), &t->src.frame_ids))
+        return vimport__fail(c, NULL, VRAM_ENOHOST, "out of host memory");
     torch_src *s = &t->src;
     dump_state *d = &t->dump;
     st = read_dump(c, in_path, t->doc, opt->device, d);
@@ -603,6 +742,8 @@ vram_status vimport__torch_prepare(const char *in_path, const vimport_options *o
 
 void vimport__torch_fini(vimport__torch *t)
 {
+    vsim_keymap_destroy(t->src.frame_ids);
+    t->src.frame_ids = NULL;
     dump_free(&t->dump);
     vpickle_free(t->doc);
     t->doc = NULL;
@@ -647,6 +788,8 @@ static vram_status write_trace(vimport__torch *t, const char *out_path)
     c->stats.segment_events = s->segment_events;
     c->stats.failures = s->ooms;
     c->stats.snapshots = s->snapshots;
+    c->stats.allocs_with_frames = s->allocs_with_frames;
+    memcpy(c->stats.allocs_by_kind, s->by_kind, sizeof s->by_kind);
     return st;
 }
 

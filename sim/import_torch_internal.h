@@ -45,6 +45,15 @@ typedef struct torch_src {
     int64_t seg_delta, seg_delta_max, oom_best;
     size_t oom_at;
     uint64_t oom_free;
+    /* frames: "LINE\tFILE\tFUNC" -> struct frame_seen (import_torch.c); ids from 1,
+     * kept across passes; a frame is written before the first alloc of a pass
+     * that names it */
+    vsim_keymap *frame_ids;
+    uint32_t next_frame_id;
+    uint32_t pass;
+    vtrace_frame new_frames[VTRACE_FRAMES_MAX];
+    uint64_t allocs_with_frames;
+    uint64_t by_kind[VRAM_KIND_COUNT];
 } torch_src;
 
 /* A snapshot read and measured (pass 1, the state, the capacity), ready to be

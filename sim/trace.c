@@ -63,6 +63,9 @@ struct vtrace_reader {
     int pending;                  /* `first` holds the event that ended the header */
     vtrace_event first;
     vtrace_header hdr;
+    vtrace_frame_fn on_frame;     /* frame lines go here (NULL: checked and skipped) */
+    void *frame_ctx;
+    vtrace_frame frame;           /* the frame line last read */
 };
 
 #define fail(r, ...) vlines_fail((r)->src, __VA_ARGS__)
@@ -251,6 +254,83 @@ static int parse_need(vtrace_reader *r, const char **pp, const char *e, const ch
 }
 
 /* Parses the event line [p, e), p at its first non-blank byte. */
+#define FRAMES_USAGE "frames=ID[,ID...] (1 to 4 frame ids)"
+
+/* An alloc's optional " frames=ID[,ID...]" (version 2), after its NEED. */
+static int parse_frames(vtrace_reader *r, const char **pp, const char *e, vtrace_event *ev)
+{
+    char tmp[48];
+    const char *p = skip_blank(*pp, e);
+    if (p == e)
+        return 0;
+    const char *q = word_end(p, e);
+    if (q - p < 7 || memcmp(p, "frames=", 7) != 0)
+        return 0; /* not a frames suffix: the caller reports the trailing text */
+    const char *s = p + 7;
+    for (;;) {
+        uint64_t id = 0;
+        const char *d = s;
+        while (s < q && *s >= '0' && *s <= '9' && s - d < 11)
+            id = id * 10 + (uint64_t)(*s++ - '0');
+        if (s == d || (s < q && *s != ','))
+            return fail(r, "frames: expected frame ids separated by commas, found '%s' (expected: "
+                        FRAMES_USAGE ")", show(p, q, tmp));
+        if (id < 1 || id > VTRACE_FRAME_ID_MAX)
+            return fail(r, "frame id %llu out of range (expected 1 to %llu)",
+                        (unsigned long long)id, (unsigned long long)VTRACE_FRAME_ID_MAX);
+        if (ev->nframes == VTRACE_FRAMES_MAX)
+            return fail(r, "more than %d frame ids in '%s'", VTRACE_FRAMES_MAX, show(p, q, tmp));
+        ev->frames[ev->nframes++] = (uint32_t)id;
+        if (s == q)
+            break;
+        s++; /* the comma */
+    }
+    *pp = q;
+    return 0;
+}
+
+/* A `frame ID LINE FILE FUNCTION` line, the word `frame` read; handed to the callback. */
+static int parse_frame_line(vtrace_reader *r, const char *p, const char *e)
+{
+    static const char u[] = "frame ID LINE FILE FUNCTION";
+    char tmp[48];
+    uint64_t id, line;
+    if (r->hdr.version < 2)
+        return fail(r, "'frame' lines need trace version 2 (this trace is version 1)");
+    if (parse_range(r, &p, e, "frame ID", u, 1, VTRACE_FRAME_ID_MAX, &id) < 0 ||
+        parse_range(r, &p, e, "LINE", u, 0, VTRACE_FRAME_LINE_MAX, &line) < 0)
+        return -1;
+    p = skip_blank(p, e);
+    if (p == e)
+        return fail(r, "missing FILE (expected: %s)", u);
+    const char *q = word_end(p, e);
+    if (q - p >= VTRACE_TEXT_MAX)
+        return fail(r, "FILE too long (%zu bytes, at most %d)", (size_t)(q - p), VTRACE_TEXT_MAX - 1);
+    const char *f = p;
+    p = skip_blank(q, e);
+    while (e > p && is_blank(e[-1]))
+        e--;
+    if (p == e)
+        return fail(r, "missing FUNCTION (expected: %s)", u);
+    if (e - p >= VTRACE_TEXT_MAX)
+        return fail(r, "FUNCTION too long (%zu bytes, at most %d)", (size_t)(e - p),
+                    VTRACE_TEXT_MAX - 1);
+    for (const char *s = f; s < e; s++)
+        if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+            return fail(r, "frame line has control byte 0x%02x in '%s'",
+                        (unsigned)(unsigned char)*s, show(f, e, tmp));
+    vtrace_frame *fr = &r->frame;
+    fr->id = (uint32_t)id;
+    fr->line = (uint32_t)line;
+    memcpy(fr->file, f, (size_t)(q - f));
+    fr->file[q - f] = '\0';
+    memcpy(fr->func, p, (size_t)(e - p));
+    fr->func[e - p] = '\0';
+    if (r->on_frame)
+        r->on_frame(r->frame_ctx, fr);
+    return 0;
+}
+
 static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_event *ev)
 {
     char tmp[48];
@@ -291,6 +371,7 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
     ev->key[0] = '\0';
     ev->need = VTRACE_NEED_NONE;
     ev->owner = 0;
+    ev->nframes = 0;
     p = q;
     switch (ev->type) {
     case VTRACE_ALLOC: {
@@ -308,7 +389,7 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
                            "or other)", show(p, q, tmp));
         p = q;
         if (parse_range(r, &p, e, "PRIORITY", u, 0, PRIORITY_LIMIT, &v) < 0 ||
-            (v2 && parse_need(r, &p, e, u, ev) < 0))
+            (v2 && (parse_need(r, &p, e, u, ev) < 0 || parse_frames(r, &p, e, ev) < 0)))
             return -1;
         ev->priority = (int)v;
         break;
@@ -454,6 +535,11 @@ static int read_header(vtrace_reader *r)
                 return -1;
             continue;
         }
+        if (word_is(p, q, "frame")) {
+            if (check_required(r, "before the first frame line") < 0 || parse_frame_line(r, q, e) < 0)
+                return -1;
+            continue;
+        }
         if (*p != '@' && lookup_type(p, q) < 0) {
             char tmp[48];
             return fail(r, "unknown header key or event '%s' (expected model, engine, capacity, "
@@ -470,8 +556,8 @@ static int read_header(vtrace_reader *r)
 }
 
 /* Takes `src` (closed on failure) and reads the header. */
-static vram_status open_lines(vram_status st, vlines *src, vtrace_reader **out, char *err,
-                              size_t errlen)
+static vram_status open_lines(vram_status st, vlines *src, vtrace_frame_fn fn, void *ctx,
+                              vtrace_reader **out, char *err, size_t errlen)
 {
     if (st)
         return st;
@@ -483,6 +569,8 @@ static vram_status open_lines(vram_status st, vlines *src, vtrace_reader **out, 
         return VRAM_ENOHOST;
     }
     r->src = src;
+    r->on_frame = fn;
+    r->frame_ctx = ctx;
     if (read_header(r) < 0) {
         if (err && errlen)
             snprintf(err, errlen, "%s", vlines_error(src));
@@ -495,22 +583,35 @@ static vram_status open_lines(vram_status st, vlines *src, vtrace_reader **out, 
     return VRAM_OK;
 }
 
-vram_status vtrace_open(const char *path, vtrace_reader **out, char *err, size_t errlen)
+vram_status vtrace_open_frames(const char *path, vtrace_frame_fn fn, void *ctx,
+                               vtrace_reader **out, char *err, size_t errlen)
 {
     vlines *src = NULL;
     *out = NULL;
     vram_status st = vlines_open(path, LINE_MAX_BYTES, &src, err, errlen);
-    return open_lines(st, src, out, err, errlen);
+    return open_lines(st, src, fn, ctx, out, err, errlen);
 }
 
-vram_status vtrace_open_buffer(const void *buf, size_t len, const char *name, vtrace_reader **out,
-                               char *err, size_t errlen)
+vram_status vtrace_open(const char *path, vtrace_reader **out, char *err, size_t errlen)
+{
+    return vtrace_open_frames(path, NULL, NULL, out, err, errlen);
+}
+
+vram_status vtrace_open_buffer_frames(const void *buf, size_t len, const char *name,
+                                      vtrace_frame_fn fn, void *ctx, vtrace_reader **out,
+                                      char *err, size_t errlen)
 {
     vlines *src = NULL;
     *out = NULL;
     vram_status st = vlines_open_buffer(buf, len, name ? name : "(trace)", LINE_MAX_BYTES, &src,
                                         err, errlen);
-    return open_lines(st, src, out, err, errlen);
+    return open_lines(st, src, fn, ctx, out, err, errlen);
+}
+
+vram_status vtrace_open_buffer(const void *buf, size_t len, const char *name, vtrace_reader **out,
+                               char *err, size_t errlen)
+{
+    return vtrace_open_buffer_frames(buf, len, name, NULL, NULL, out, err, errlen);
 }
 
 const vtrace_header *vtrace_header_of(const vtrace_reader *r)
@@ -533,6 +634,12 @@ int vtrace_next(vtrace_reader *r, vtrace_event *ev)
         p = skip_blank(p, e);
         if (p == e || *p == '#')
             continue;
+        const char *q = word_end(p, e);
+        if (word_is(p, q, "frame")) {
+            if (parse_frame_line(r, q, e) < 0)
+                return -1;
+            continue;
+        }
         return parse_event(r, p, e, ev);
     }
 }

@@ -15,6 +15,9 @@
 #define VTRACE_VERSION 2       /* what the writers write; the reader reads 1 and 2 */
 #define VTRACE_KEY_MAX 64     /* shared-weight keys, including the NUL */
 #define VTRACE_TEXT_MAX 256   /* header strings, including the NUL */
+#define VTRACE_FRAMES_MAX 4   /* frame ids one alloc may name (version 2) */
+#define VTRACE_FRAME_ID_MAX UINT32_MAX
+#define VTRACE_FRAME_LINE_MAX UINT32_MAX
 
 typedef enum vtrace_type {
     VTRACE_ALLOC,          /* id size align kind priority */
@@ -66,7 +69,23 @@ typedef struct vtrace_event {
     char key[VTRACE_KEY_MAX]; /* shared acquire/release */
     vtrace_need need;     /* alloc, acquire, release (version 2) */
     uint64_t owner;       /* the request id when need is VTRACE_NEED_REQUEST, else 0 */
+    uint32_t frames[VTRACE_FRAMES_MAX]; /* alloc (version 2, optional): the code that asked,
+                                           innermost first, ids of `frame` lines */
+    unsigned nframes;     /* 0 to VTRACE_FRAMES_MAX */
 } vtrace_event;
+
+/* A `frame ID LINE FILE FUNCTION` line (version 2, optional): one place in
+ * the code, named by allocs' frames=ID,... suffix. Not an event: a reader
+ * opened with a frame callback hands each one over as it reads it; otherwise
+ * frame lines are checked and skipped. */
+typedef struct vtrace_frame {
+    uint32_t id;                    /* 1 to VTRACE_FRAME_ID_MAX */
+    uint32_t line;                  /* 0: unknown */
+    char file[VTRACE_TEXT_MAX];     /* 1-255 bytes, no blank or control byte */
+    char func[VTRACE_TEXT_MAX];     /* 1-255 bytes, no control byte, no blank at the ends */
+} vtrace_frame;
+
+typedef void (*vtrace_frame_fn)(void *ctx, const vtrace_frame *f);
 
 typedef struct vtrace_reader vtrace_reader;
 
@@ -80,6 +99,13 @@ vram_status vtrace_open(const char *path, vtrace_reader **out, char *err, size_t
  * must outlive the reader; `name` stands in for the file name in messages. */
 vram_status vtrace_open_buffer(const void *buf, size_t len, const char *name, vtrace_reader **out,
                                char *err, size_t errlen);
+/* vtrace_open and vtrace_open_buffer with `fn` called for each frame line
+ * (those before the first event during the open), in file order. */
+vram_status vtrace_open_frames(const char *path, vtrace_frame_fn fn, void *ctx,
+                               vtrace_reader **out, char *err, size_t errlen);
+vram_status vtrace_open_buffer_frames(const void *buf, size_t len, const char *name,
+                                      vtrace_frame_fn fn, void *ctx, vtrace_reader **out,
+                                      char *err, size_t errlen);
 const vtrace_header *vtrace_header_of(const vtrace_reader *r);
 /* 1: *ev holds the next event; 0: end of trace; -1: error, see vtrace_error
  * (a malformed line, a line over 4096 bytes, a read error or corrupt gzip).
@@ -112,6 +138,10 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
  * write failed (disk full), errno set to that write's error (ENOSPC, EFBIG).
  * Cost: buffered, amortised O(line). */
 vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev);
+/* Writes a frame line (version 2); VRAM_EINVAL for what the reader would
+ * refuse (version 1, id 0, a file with a blank or control byte, a function
+ * with a control byte or blank ends, either empty or over 255 bytes). */
+vram_status vtrace_write_frame(vtrace_writer *w, const vtrace_frame *f);
 /* Writes "# text"; VRAM_EINVAL when text has a control byte (a newline) or more
  * than 4000 bytes. */
 vram_status vtrace_write_comment(vtrace_writer *w, const char *text);

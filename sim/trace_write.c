@@ -13,7 +13,8 @@
 #include "trace.h"
 
 #define OUT_BYTES (64 * 1024)
-#define EVENT_MAX 256 /* longest formatted event: "@" 20 digits, name, key 63, 3 numbers */
+#define EVENT_MAX 320 /* longest formatted event: "@" 20 digits, name, key 63, 3 numbers,
+                         " frames=" and 4 ids of 10 digits */
 #define SIZE_LIMIT ((uint64_t)INT64_MAX)
 #define ALIGN_LIMIT ((uint64_t)1 << 30)
 
@@ -204,9 +205,21 @@ static int need_ok(const vtrace_writer *w, const vtrace_event *ev)
     return w->version >= 2 || ev->need == VTRACE_NEED_NONE;
 }
 
+static int frames_ok(const vtrace_writer *w, const vtrace_event *ev)
+{
+    if (!ev->nframes)
+        return 1;
+    if (w->version < 2 || ev->type != VTRACE_ALLOC || ev->nframes > VTRACE_FRAMES_MAX)
+        return 0;
+    for (unsigned i = 0; i < ev->nframes; i++)
+        if (!ev->frames[i])
+            return 0;
+    return 1;
+}
+
 static int event_ok(const vtrace_writer *w, const vtrace_event *ev)
 {
-    if ((unsigned)ev->type >= VTRACE_TYPE_COUNT || ev->ts_us < w->ts)
+    if ((unsigned)ev->type >= VTRACE_TYPE_COUNT || ev->ts_us < w->ts || !frames_ok(w, ev))
         return 0;
     switch (ev->type) {
     case VTRACE_ALLOC:
@@ -265,6 +278,10 @@ vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
         *p++ = ' ';
         p = put_u64(p, (uint64_t)ev->priority);
         p = put_need(w, p, ev);
+        for (unsigned i = 0; i < ev->nframes; i++) {
+            p = put_str(p, i ? "," : " frames=");
+            p = put_u64(p, ev->frames[i]);
+        }
         break;
     case VTRACE_SHARED_ACQUIRE:
         p = put_str(p, ev->key);
@@ -285,6 +302,28 @@ vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
     *p++ = '\n';
     w->len += (size_t)(p - start);
     return VRAM_OK;
+}
+
+vram_status vtrace_write_frame(vtrace_writer *w, const vtrace_frame *f)
+{
+    if (w->failed)
+        return failed(w);
+    if (w->version < 2 || !f->id || !text_ok(f->func, VTRACE_TEXT_MAX - 1, 0) ||
+        !text_ok(f->file, VTRACE_TEXT_MAX - 1, 0))
+        return VRAM_EINVAL;
+    for (const char *s = f->file; *s; s++)
+        if (*s == ' ' || *s == '\t')
+            return VRAM_EINVAL;
+    char line[2 * VTRACE_TEXT_MAX + 40];
+    char *p = put_str(line, "frame ");
+    p = put_u64(p, f->id);
+    *p++ = ' ';
+    p = put_u64(p, f->line);
+    *p++ = ' ';
+    p = put_str(p, f->file);
+    *p++ = ' ';
+    p = put_str(p, f->func);
+    return put_line(w, line, (size_t)(p - line));
 }
 
 vram_status vtrace_write_comment(vtrace_writer *w, const char *text)

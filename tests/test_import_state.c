@@ -373,6 +373,110 @@ static void test_refusals(void)
     remove(PK);
 }
 
+static void frame(pkb *q, const char *name, const char *file, int64_t line)
+{
+    pkb_dict(q);
+    pkb_key_str(q, "name", name);
+    pkb_key_str(q, "filename", file);
+    pkb_str(q, "line");
+    if (line < 0)
+        pkb_size_max(q);
+    else
+        pkb_int(q, line);
+    pkb_dict_end(q);
+}
+
+/* An alloc entry with frames (innermost first, as PyTorch records them) and a category. */
+static void alloc_with_frames(int64_t addr, int64_t size, int64_t t, int which, const char *category)
+{
+    pkb_dict(&p);
+    pkb_key_str(&p, "action", "alloc");
+    pkb_key_int(&p, "addr", addr);
+    pkb_key_int(&p, "size", size);
+    pkb_key_int(&p, "time_us", t);
+    if (category)
+        pkb_key_str(&p, "category", category);
+    pkb_str(&p, "frames");
+    pkb_list(&p);
+    frame(&p, "torch::unwind::unwind()", "??", 0);
+    frame(&p, "DeviceCachingAllocator::malloc", "CUDACachingAllocator.cpp", 0);
+    if (which == 0) {
+        frame(&p, "_call_impl", "/v/site-packages/torch/nn/modules/module.py", 1790);
+        frame(&p, "forward", "/m/model.py", -1); /* SIZE_MAX: unknown line */
+        frame(&p, "train step", "/m/my train.py", 12);
+    } else {
+        frame(&p, "at::create_out", "RegisterCUDA_0.cpp", 0);
+    }
+    pkb_list_end(&p);
+    pkb_dict_end(&p);
+}
+
+/* Frames: the model's Python frames first (outside torch), else any named C++
+ * file but the allocator's; deduplicated in frame lines written before the
+ * first alloc that names them; SIZE_MAX lines as 0; categories as kinds. */
+static void test_frames(void)
+{
+    pkb_begin(&p);
+    pkb_dict(&p);
+    pkb_str(&p, "segments");
+    pkb_list(&p);
+    pkb_list_end(&p);
+    pkb_str(&p, "device_traces");
+    pkb_list(&p);
+    pkb_list(&p);
+    alloc_with_frames(0x1000, 4096, 1, 0, "PARAMETER");
+    alloc_with_frames(0x2000, 4096, 2, 0, NULL);
+    alloc_with_frames(0x3000, 512, 3, 1, "TEMPORARY");
+    pkb_entry(&p, "free_completed", 0x3000, 512, 4);
+    pkb_list_end(&p);
+    pkb_list_end(&p);
+    pkb_dict_end(&p);
+    pkb_end(&p);
+    pkb_save(&p, PK);
+    vimport_stats s;
+    assert_ok(vimport_torch(PK, OUT, NULL, &s, err, sizeof err));
+    expect_eq_u64(s.frames, 3);
+    expect_eq_u64(s.allocs_with_frames, 3);
+    expect_eq_u64(s.allocs_by_kind[VRAM_KIND_WEIGHT], 1);
+    expect_eq_u64(s.allocs_by_kind[VRAM_KIND_WORKSPACE], 1);
+    expect_eq_u64(s.allocs_by_kind[VRAM_KIND_OTHER], 1);
+    FILE *f = fopen(OUT, "rb");
+    assert_true(f != NULL);
+    static char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    static const char want[] =
+        "frame 1 0 /m/model.py forward\n"
+        "frame 2 12 /m/my?train.py train step\n"
+        "alloc 1 4096 0 weight 0 - frames=1,2\n"
+        "@1 alloc 2 4096 0 other 0 - frames=1,2\n"
+        "frame 3 0 RegisterCUDA_0.cpp at::create_out\n"
+        "@2 alloc 3 512 0 workspace 0 - frames=3\n"
+        "@3 free 3\n";
+    if (!strstr(text, want)) {
+        fprintf(stderr, "trace:\n%s\nlacks:\n%s", text, want);
+        test_failures++;
+    }
+    CLI_EXPECT(0, TEXTS(""), "vimport", "torch", PK, "-o", OUT);
+    expect_true(strstr(cli_last.out, "frames: 3 of the history's 3 allocs name their code (3 distinct "
+                                     "frames)") != NULL);
+    expect_true(strstr(cli_last.out, "kinds from the recorded categories: 1 weight, 0 activation, 1 "
+                                     "workspace, 1 other") != NULL);
+    vimport_options o = {.no_frames = 1};
+    assert_ok(vimport_torch(PK, OUT, &o, &s, err, sizeof err));
+    expect_eq_u64(s.frames, 0);
+    f = fopen(OUT, "rb");
+    assert_true(f != NULL);
+    n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    expect_true(strstr(text, "frame") == NULL && strstr(text, "alloc 1 4096 0 weight 0 -\n") != NULL);
+    CLI_EXPECT(2, TEXTS("vimport: --no-frames applies to torch snapshots only, not to rmm"),
+               "vimport", "rmm", PK, "-o", OUT, "--no-frames");
+    remove(OUT);
+}
+
 /* replay runs the caching policy with the trace's allocator_settings unless
  * --caching-conf is given; settings it cannot parse are refused with the trace named. */
 static void test_replay_settings(void)
@@ -407,6 +511,7 @@ int main(void)
     test_capacity();
     test_refusals();
     test_replay_settings();
+    test_frames();
     free(p.b);
     return test_finish("import_state");
 }

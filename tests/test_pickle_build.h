@@ -65,6 +65,15 @@ static inline void pkb_int(pkb *p, int64_t v)
     pkb_le(p, u, 8);
 }
 
+/* 2^64-1 as PyTorch's SIZE_MAX pickles: LONG1 of 9 bytes. */
+static inline void pkb_size_max(pkb *p)
+{
+    pkb_byte(p, 0x8a);
+    pkb_byte(p, 9);
+    pkb_le(p, UINT64_MAX, 8);
+    pkb_byte(p, 0);
+}
+
 static inline void pkb_float(pkb *p, double d)
 {
     uint64_t u;

@@ -36,6 +36,9 @@ static const char usage[] =
     "  --history-only         torch: the history alone; by default the blocks live at the dump\n"
     "                         that the history does not allocate (weights, optimizer state) are\n"
     "                         allocated at time 0, in the order of their addresses\n"
+    "  --no-frames            torch: no frame lines; by default each alloc of the history names\n"
+    "                         up to 4 frames of the code that asked (the model's Python frames\n"
+    "                         first), deduplicated in `frame` lines (traces/FORMAT.md)\n"
     "  --max-pickle BYTES     torch: the largest pickle read (it is held in memory whole, about\n"
     "                         3x its size once parsed); suffixes as --capacity (default 4G)\n"
     "  --source TEXT          header source (default: the input's name and format)\n"
@@ -191,6 +194,8 @@ int main(int argc, char **argv)
             device_given = 1;
         } else if (!strcmp(a, "--history-only")) {
             opt.history_only = 1;
+        } else if (!strcmp(a, "--no-frames")) {
+            opt.no_frames = 1;
         } else if (!strcmp(a, "--source") || !strcmp(a, "--licence")) {
             if (!has_value)
                 return usage_error("%s needs a text", a);
@@ -221,6 +226,8 @@ int main(int argc, char **argv)
         return usage_error("--max-pickle applies to torch snapshots only, not to %s", format);
     if (opt.history_only && strcmp(format, "torch") != 0)
         return usage_error("--history-only applies to torch snapshots only, not to %s", format);
+    if (opt.no_frames && strcmp(format, "torch") != 0)
+        return usage_error("--no-frames applies to torch snapshots only, not to %s", format);
     if (!input)
         return usage_error("%s", "no INPUT file");
     if (!output)
@@ -262,9 +269,21 @@ int main(int argc, char **argv)
     printf("  peak live %llu bytes, capacity %llu bytes, %llu timestamp(s) clamped\n",
            (unsigned long long)st.peak_live_bytes, (unsigned long long)st.capacity,
            (unsigned long long)st.clamped_ts);
-    if (!strcmp(format, "torch"))
+    if (!strcmp(format, "torch")) {
         printf("  capacity: %s\n  allocator settings: %s\n", st.capacity_rule,
                st.allocator_settings[0] ? st.allocator_settings : "none recorded");
+        printf("  frames: %llu of the history's %llu allocs name their code (%llu distinct "
+               "frames)%s\n", (unsigned long long)st.allocs_with_frames,
+               (unsigned long long)(st.allocs - st.state_blocks - st.preexisting),
+               (unsigned long long)st.frames, opt.no_frames ? " (--no-frames)" : "");
+        if (st.allocs_by_kind[VRAM_KIND_OTHER] != st.allocs - st.state_blocks - st.preexisting)
+            printf("  kinds from the recorded categories: %llu weight, %llu activation, %llu "
+                   "workspace, %llu other\n",
+                   (unsigned long long)st.allocs_by_kind[VRAM_KIND_WEIGHT],
+                   (unsigned long long)st.allocs_by_kind[VRAM_KIND_ACTIVATION],
+                   (unsigned long long)st.allocs_by_kind[VRAM_KIND_WORKSPACE],
+                   (unsigned long long)st.allocs_by_kind[VRAM_KIND_OTHER]);
+    }
     if (!strcmp(format, "torch") && st.segment_events)
         compare_segments(input, &opt);
     return 0;
