@@ -259,7 +259,7 @@ static uint64_t lanes_sample(const engine *e, vdb_sample *s)
     s->live_bytes = e->live;
     s->internal_waste = s->in_use - s->requested;
     s->ext_frag = ext_frag(e, s);
-    s->modelled_ms = modelled / 1e6;
+    s->modelled_ms = (modelled + e->recompute_ns) / 1e6; /* as the run's total (summarise) */
     s->event_index = e->index;
     s->line = e->ev.line;
     s->ts_us = e->ev.ts_us;

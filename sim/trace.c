@@ -359,7 +359,7 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
             return fail(r, "event '%s' needs trace version 2 (this trace is version 1)",
                         show(p, q, tmp));
         return fail(r, "unknown event '%s' (expected alloc, free, use, acquire, release, step, "
-                       "begin, end%s)", show(p, q, tmp), v2 ? ", pin or unpin" : "");
+                       "begin%s)", show(p, q, tmp), v2 ? ", end, pin or unpin" : " or end");
     }
     const char *u = usage[v2][t];
     ev->type = (vtrace_type)t;

@@ -218,7 +218,7 @@ static const struct {
     {HDR "malloc 1 2\n", "t:5: unknown header key or event 'malloc' (expected model, engine, capacity, "
                          "kv_block_bytes, source, licence, or an event)"},
     {HDR "free 1\nmalloc 1 2\n",
-     "t:6: unknown event 'malloc' (expected alloc, free, use, acquire, release, step, begin, end)"},
+     "t:6: unknown event 'malloc' (expected alloc, free, use, acquire, release, step, begin or end)"},
     {HDR "alloc 1 2 0 kv\n", "t:5: missing PRIORITY (expected: alloc ID SIZE ALIGN KIND PRIORITY)"},
     {HDR "alloc 1 2 0\n", "t:5: missing KIND (expected: alloc ID SIZE ALIGN KIND PRIORITY)"},
     {HDR "alloc\n", "t:5: missing ID (expected: alloc ID SIZE ALIGN KIND PRIORITY)"},
