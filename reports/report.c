@@ -27,6 +27,7 @@
 #include "html.h"
 #include "report.h"
 #include "summary.h"
+#include "signals.h"
 #include "trace.h"
 
 /* mkdir -p */
@@ -141,34 +142,6 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     return vrep_index_html(&r->paths, &page, r->err, sizeof r->err);
 }
 
-static void on_signal(int sig)
-{
-    if (!vrep_stop)
-        vrep_stop = sig;
-}
-
-/* SIGINT, SIGTERM and SIGHUP set vrep_stop (one the shell ignored stays
- * ignored); a second signal changes nothing. */
-static void catch_signals(void)
-{
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&sa.sa_mask, sigs[i]);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-            sigaction(sigs[i], &sa, NULL);
-}
-
-static const char *signal_name(int sig)
-{
-    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
-}
-
 int main(int argc, char **argv)
 {
     vrep_report *r = calloc(1, sizeof *r);
@@ -184,12 +157,12 @@ int main(int argc, char **argv)
         r->paths.out = r->c.out;
         snprintf(r->paths.data, sizeof r->paths.data, "%s/data", r->c.out);
         vrep_figures_init(pl, r->c.at);
-        catch_signals();
+        vsim_catch_signals(&vrep_stop);
         vram_status st = run_report(r, pl);
         if (st && vrep_stop) {
             fprintf(stderr, "report: stopped by %s: %s/index.html and %s/summary.md are as they"
                             " were; %s/data and the figures may be partly rewritten\n",
-                    signal_name(vrep_stop), r->c.out, r->c.out, r->c.out);
+                    vsim_signal_name(vrep_stop), r->c.out, r->c.out, r->c.out);
             rc = 128 + vrep_stop;
         } else if (st) {
             fprintf(stderr, "report: %s\n", r->err);
@@ -199,7 +172,7 @@ int main(int argc, char **argv)
                    r->c.out);
             if (vrep_stop) {
                 fprintf(stderr, "report: %s received after the report was written: it is"
-                                " complete\n", signal_name(vrep_stop));
+                                " complete\n", vsim_signal_name(vrep_stop));
                 rc = 128 + vrep_stop;
             }
         }

@@ -22,45 +22,16 @@
 #include "isolate.h"
 #include "plugin.h"
 #include "replay.h"
+#include "signals.h"
 #include "trace.h"
 #include "vram/caching.h"
 #include "vram/evict.h"
 #include "vramlab_version.h"
 
-/* The number of the first SIGINT, SIGTERM or SIGHUP, 0 before any: the
- * engine polls it after every event, the bounds pass and the database's wait
- * at open end on it. The handler stays in place (no SA_RESETHAND): a second
- * signal (timeout(1) signals the whole process group, a user presses Ctrl-C
- * twice) changes nothing, so the run under way is marked before the exit. */
+/* The number of the first SIGINT, SIGTERM or SIGHUP, 0 before any
+ * (sim/signals.h): the engine polls it after every event, the bounds pass and
+ * the database's wait at open end on it. */
 static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    if (!interrupted)
-        interrupted = sig;
-}
-
-/* SIGINT, SIGTERM and SIGHUP set `interrupted`; one the shell had ignored
- * (nohup, a background job) stays ignored. */
-static void catch_signals(void)
-{
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&sa.sa_mask, sigs[i]);
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-            sigaction(sigs[i], &sa, NULL);
-}
-
-static const char *signal_name(int sig)
-{
-    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
-}
 
 static void usage(FILE *f)
 {
@@ -717,12 +688,13 @@ int main(int argc, char **argv)
     if (settings)
         c.caching_conf = recorded;
     vdb *db = NULL;
-    catch_signals(); /* before the database: its wait for other writers ends on a signal */
+    /* before the database: its wait for other writers ends on a signal */
+    vsim_catch_signals(&interrupted);
     if (!c.no_db) {
         if (vdb_open_stop(c.db_path, &interrupted, &db, err, sizeof err)) {
             if (interrupted) {
                 fprintf(stderr, "replay: stopped by %s while opening %s: no run was started,"
-                                " nothing was logged\n", signal_name(interrupted), c.db_path);
+                                " nothing was logged\n", vsim_signal_name(interrupted), c.db_path);
                 return 128 + interrupted;
             }
             fprintf(stderr, "replay: %s\n", err);
@@ -743,7 +715,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "\r%-70s\r", "");
     if (stopped) {
         fprintf(stderr, "replay: stopped by %s during the bounds pass: no run was started,"
-                        " nothing was logged\n", signal_name(interrupted));
+                        " nothing was logged\n", vsim_signal_name(interrupted));
         vdb_close(db, NULL, 0);
         return 128 + interrupted;
     }
@@ -840,7 +812,7 @@ int main(int argc, char **argv)
     }
     if (interrupted) {
         /* Say what the signal stopped, and only that. */
-        const char *sig = signal_name(interrupted);
+        const char *sig = vsim_signal_name(interrupted);
         char rest[512];
         size_t stop_at = done && res[done - 1].status == VREPLAY_RUN_INTERRUPTED ? done - 1 : done;
         not_run_list(names, done, n, rest, sizeof rest);
