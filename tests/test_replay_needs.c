@@ -37,27 +37,21 @@ static vreplay_status run(const char *name, const char *events, unsigned mib, co
     return st ? VREPLAY_RUN_FAILED : r->status;
 }
 
-/* 8 MiB: 4 MiB of weights and two requests of two blocks fill the device.
- * Request 1 grows by a block: only running KV could make room, so request 2,
- * the newest, is preempted (its 2 blocks dropped). At step 2 it does not fit
- * back (1 MiB free) and waits; after request 1 ends it comes back at step 3,
- * its 32 tokens recomputed at 1,000 tokens/s: 32 ms. */
-static const char preempt_trace[] =
-    "alloc 1 4194304 0 weight 100 engine\n"
-    "begin 1\n"
-    "alloc 2 1048576 0 kv 10 1\n"
-    "alloc 3 1048576 0 kv 10 1\n"
-    "begin 2\n"
-    "alloc 4 1048576 0 kv 10 2\n"
-    "alloc 5 1048576 0 kv 10 2\n"
-    "step 1\n"
-    "alloc 6 1048576 0 kv 10 1\n"
-    "step 2\n"
-    "free 6\nfree 2\nfree 3\nend 1\n"
-    "step 3\n"
-    "free 4\nfree 5\nend 2\n"
-    "free 1\n";
+#define PREEMPT_TRACE VRAM_SOURCE_DIR "/tests/data/needs_preempt.trace"
 
+/* The trace file at `path` (its own header). */
+static vreplay_status run_file(const char *path, const char *policy, int swap, vreplay_result *r)
+{
+    vreplay_options o = {.trace_path = path, .policy = policy, .check_every = 1,
+                         .preempt_swap = swap};
+    vram_status st = vreplay_run(&o, r);
+    if (st || r->status != VREPLAY_RUN_OK)
+        fprintf(stderr, "%s (%s): %s %s\n", path, policy, vram_strerror(st), r->message);
+    return st ? VREPLAY_RUN_FAILED : r->status;
+}
+
+/* tests/data/needs_preempt.trace: one forced preemption, a wait, a restore
+ * and 32 ms of recompute (the file says how). */
 static void test_only_a_preemption_places_it(void)
 {
     /* (not caching: PyTorch's rules put a 4 MiB block in a 20 MiB segment) */
@@ -65,7 +59,7 @@ static void test_only_a_preemption_places_it(void)
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
         vreplay_result r;
         fprintf(stderr, "preemption: %s\n", policies[i]);
-        expect_true(run("preempt.trace", preempt_trace, 8, policies[i], 0, &r) == VREPLAY_RUN_OK);
+        expect_true(run_file(PREEMPT_TRACE, policies[i], 0, &r) == VREPLAY_RUN_OK);
         expect_eq_u64(r.needs, 1);
         expect_eq_u64(r.ooms, 0);
         expect_eq_u64(r.preemptions, 1);
@@ -86,7 +80,7 @@ static void test_only_a_preemption_places_it(void)
 static void test_swap_costs_copies(void)
 {
     vreplay_result r;
-    expect_true(run("preempt.trace", preempt_trace, 8, "bestfit", 1, &r) == VREPLAY_RUN_OK);
+    expect_true(run_file(PREEMPT_TRACE, "bestfit", 1, &r) == VREPLAY_RUN_OK);
     expect_eq_u64(r.preemptions, 1);
     expect_eq_u64(r.recompute_tokens, 0);
     double copy = 10000.0 + MIB / 25.0;

@@ -392,28 +392,6 @@ static void test_defrag(void)
     q = main_db;
 }
 
-/* tests/test_replay_needs.c's preempt_trace: an 8 MiB device, 4 MiB of
- * weights and two requests of two 1 MiB KV blocks; request 1 grows by a
- * block, so request 2 (the newest) is preempted once, restored at step 3 and
- * its 32 tokens recomputed at 1,000 tokens/s: 32 ms. */
-static const char preempt_trace[] =
-    "vramtrace 2\nmodel test\nengine paged\ncapacity 8388608\nkv_block_bytes 1048576\n"
-    "kv_token_bytes 65536\nprefill_tokens_per_s 1000\n"
-    "alloc 1 4194304 0 weight 100 engine\n"
-    "begin 1\n"
-    "alloc 2 1048576 0 kv 10 1\n"
-    "alloc 3 1048576 0 kv 10 1\n"
-    "begin 2\n"
-    "alloc 4 1048576 0 kv 10 2\n"
-    "alloc 5 1048576 0 kv 10 2\n"
-    "step 1\n"
-    "alloc 6 1048576 0 kv 10 1\n"
-    "step 2\n"
-    "free 6\nfree 2\nfree 3\nend 1\n"
-    "step 3\n"
-    "free 4\nfree 5\nend 2\n"
-    "free 1\n";
-
 /* The comparison row of `metric` in the first pair is exactly `want`. */
 static void expect_compare_row(const char *metric, const char *want)
 {
@@ -438,12 +416,9 @@ static void expect_compare_row(const char *metric, const char *want)
  * rows compare n/a with a number and judge nothing. */
 static void test_preemptions(void)
 {
-    FILE *f = fopen(WORK "/preempt.trace", "w");
-    assert_true(f != NULL);
-    fputs(preempt_trace, f);
-    fclose(f);
     const char *const two[] = {"bestfit", "tlsf", NULL};
-    make_db(WORK "/preempt.db", WORK "/preempt.trace", two);
+    /* one forced preemption, 32 ms of recompute (the trace says how) */
+    make_db(WORK "/preempt.db", VRAM_SOURCE_DIR "/tests/data/needs_preempt.trace", two);
     rm_tree(OUT);
     expect_eq_u64(report(NULL, WORK "/preempt.db", "-o", OUT, NULL, NULL), 0);
     sqlite3 *main_db = q;
