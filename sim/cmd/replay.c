@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,15 @@ static void usage(FILE *f)
             "                        written 100 ms after the oldest, and at each run's end);\n"
             "                        many replays may write into one database at once\n"
             "  --quiet               no progress display (shown only when stderr is a terminal)\n"
+            "  --json                print the summary as JSON instead of the tables: an array\n"
+            "                        with one object per policy run, keyed by the database's\n"
+            "                        runs columns (run_id, policy, status, detail, capacity,\n"
+            "                        peak_footprint, ... events_per_s; sim/schema.sql), null\n"
+            "                        where the database has NULL (e.g. the preemption fields of\n"
+            "                        a version-1 trace, or run_id with --no-db); the other\n"
+            "                        lines go to stderr\n"
+            "  --csv                 the same as CSV: a header line, one row per policy run,\n"
+            "                        RFC 4180 (quoted where needed, CRLF line ends), NULL empty\n"
             "  --help                this text\n"
             "  --version             the version and git commit\n"
             "\n"
@@ -106,6 +116,7 @@ typedef struct cli {
     uint64_t prefill_rate;
     int isolate;
     uint64_t isolate_timeout;
+    int json, csv; /* the summary as JSON or CSV on stdout instead of the tables */
 } cli;
 
 /* A decimal number for option `name`; 0 and a message when it is not one. */
@@ -165,7 +176,7 @@ static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
            O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE,
-           O_PREEMPT, O_PREFILL_RATE, O_VERSION, O_ISOLATE, O_ISOLATE_TIMEOUT };
+           O_PREEMPT, O_PREFILL_RATE, O_VERSION, O_ISOLATE, O_ISOLATE_TIMEOUT, O_JSON, O_CSV };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
         {"backend", required_argument, 0, O_BACKEND},
@@ -186,6 +197,8 @@ static int parse_args(int argc, char **argv, cli *c)
         {"no-db", no_argument, 0, O_NO_DB},
         {"batch", required_argument, 0, O_BATCH},
         {"quiet", no_argument, 0, O_QUIET},
+        {"json", no_argument, 0, O_JSON},
+        {"csv", no_argument, 0, O_CSV},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -270,6 +283,8 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_NO_DB: c->no_db = 1; break;
         case O_BATCH: ok = parse_u64("--batch", optarg, &c->batch); break;
         case O_QUIET: c->quiet = 1; break;
+        case O_JSON: c->json = 1; break;
+        case O_CSV: c->csv = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return -1;
         case O_VERSION: vramlab_print_version(argv[0]); return -1;
@@ -279,6 +294,10 @@ static int parse_args(int argc, char **argv, cli *c)
         }
         if (!ok)
             return 2;
+    }
+    if (c->json && c->csv) {
+        fprintf(stderr, "replay: --json and --csv: choose one\n");
+        return 2;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "replay: %s\n", optind == argc ? "no TRACE given" : "more than one TRACE");
@@ -348,17 +367,17 @@ static const char *human(uint64_t b, char *buf, size_t len)
     return buf;
 }
 
-static void print_bounds(const vbounds *b, double seconds)
+static void print_bounds(FILE *out, const vbounds *b, double seconds)
 {
     char a[32], k[32], o[32];
-    printf("bounds computed from the trace in %.2f s (%s)\n", seconds,
+    fprintf(out, "bounds computed from the trace in %.2f s (%s)\n", seconds,
            b->belady_done ? "two passes" : "one pass");
-    printf("%s: %" PRIu64 " events; peak live bytes (lower bound on footprint) %s at line %" PRIu64
+    fprintf(out, "%s: %" PRIu64 " events; peak live bytes (lower bound on footprint) %s at line %" PRIu64
            " (kv alone peaks at %s, other at %s)\n",
            "trace", b->events, human(b->peak_live, a, sizeof a), b->peak_live_line,
            human(b->peak_live_kv, k, sizeof k), human(b->peak_live_other, o, sizeof o));
     if (b->belady_done)
-        printf("Belady on an ideal %s device (%s): %" PRIu64 " evictions, %" PRIu64
+        fprintf(out, "Belady on an ideal %s device (%s): %" PRIu64 " evictions, %" PRIu64
                " re-materialisations (%s), %" PRIu64 " OOMs\n",
                human(b->capacity, a, sizeof a),
                b->belady_exact ? "exact: evictable items share one size"
@@ -543,6 +562,153 @@ static void print_over_capacity(const char *trace, const vreplay_result *res, si
     }
 }
 
+/* One field of a run's JSON object or CSV row: a column of the runs table
+ * (sim/schema.sql) with its value as the database has it. */
+typedef enum mtype { M_NULL, M_U64, M_I64, M_REAL, M_TEXT } mtype;
+typedef struct mfield {
+    const char *key;
+    mtype type;
+    uint64_t u;
+    int64_t i;
+    double d;
+    const char *s;
+} mfield;
+
+#define MACHINE_FIELDS 30
+
+/* The fields of run `r` of policy `name`, in the order of the CSV header;
+ * their number. NULL where the database has NULL: a version-1 trace's
+ * preemption columns, worst_ext_frag without samples, run_id without a
+ * database; a run that was not applicable has no summary at all. */
+static size_t machine_fields(const char *name, const vreplay_result *r, mfield *f)
+{
+    size_t n = 0;
+    int na = r->status == VREPLAY_RUN_NOT_APPLICABLE, v2 = r->needs && !na;
+#define F_U64(k, v, ok) (f[n++] = (mfield){.key = k, .type = (ok) ? M_U64 : M_NULL, .u = (v)})
+#define F_REAL(k, v, ok) (f[n++] = (mfield){.key = k, .type = (ok) ? M_REAL : M_NULL, .d = (v)})
+    f[n++] = (mfield){.key = "run_id", .type = r->run_id ? M_I64 : M_NULL, .i = r->run_id};
+    f[n++] = (mfield){.key = "policy", .type = M_TEXT, .s = name};
+    f[n++] = (mfield){.key = "status", .type = M_TEXT, .s = vreplay_status_name(r->status)};
+    f[n++] = (mfield){.key = "detail", .type = r->message[0] ? M_TEXT : M_NULL, .s = r->message};
+    F_U64("capacity", r->capacity, r->capacity);
+    F_U64("peak_footprint", r->peak_footprint, !na);
+    F_U64("peak_live", r->peak_live, !na);
+    F_REAL("worst_ext_frag", r->worst_ext_frag, !na && r->samples);
+    F_U64("ooms", r->ooms, !na);
+    F_U64("ooms_despite_free", r->ooms_despite_free, !na);
+    F_U64("errors", r->errors, !na);
+    F_U64("preemptions", r->preemptions, v2);
+    F_U64("preempted_bytes", r->preempted_bytes, v2);
+    F_U64("restores", r->restores, v2);
+    F_U64("restore_waits", r->restore_waits, v2);
+    F_U64("recompute_tokens", r->recompute_tokens, v2);
+    F_REAL("preempt_modelled_ms", r->preempt_ns / 1e6, v2);
+    const uint64_t *k = r->evictions_by_kind;
+    F_U64("evictions", r->evictions, !na);
+    F_U64("evictions_weight", k[VRAM_KIND_WEIGHT], !na);
+    F_U64("evictions_kv", k[VRAM_KIND_KV], !na);
+    F_U64("evictions_adapter", k[VRAM_KIND_ADAPTER], !na);
+    F_U64("evictions_other",
+          r->evictions - k[VRAM_KIND_WEIGHT] - k[VRAM_KIND_KV] - k[VRAM_KIND_ADAPTER], !na);
+    F_U64("bytes_rematerialised", r->bytes_rematerialised, !na);
+    F_U64("alloc_p50_ns", vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.50), !na);
+    F_U64("alloc_p99_ns", vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99), !na);
+    F_U64("free_p50_ns", vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.50), !na);
+    F_U64("free_p99_ns", vhist_quantile(&r->lat[VREPLAY_OP_FREE], 0.99), !na);
+    F_REAL("modelled_ms", r->modelled_ns / 1e6, !na);
+    F_REAL("wall_s", r->wall_s, !na);
+    F_REAL("events_per_s", r->wall_s > 0 ? (double)r->events / r->wall_s : 0, !na);
+#undef F_U64
+#undef F_REAL
+    return n;
+}
+
+/* A number as JSON and CSV take it: shortest round-trip-ish form, "null"
+ * (JSON) or nothing (CSV) when not finite. */
+static void put_number(const mfield *f, int json)
+{
+    switch (f->type) {
+    case M_U64: printf("%" PRIu64, f->u); break;
+    case M_I64: printf("%" PRId64, f->i); break;
+    case M_REAL:
+        if (isfinite(f->d))
+            printf("%.15g", f->d);
+        else if (json)
+            printf("null");
+        break;
+    default:
+        if (json)
+            printf("null");
+    }
+}
+
+static void put_json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                printf("\\u%04x", *p);
+            else
+                putchar(*p);
+        }
+    }
+    putchar('"');
+}
+
+/* RFC 4180: quoted (quotes doubled) when it holds a comma, quote, CR or LF. */
+static void put_csv_string(const char *s)
+{
+    if (!s[strcspn(s, ",\"\r\n")]) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            putchar('"');
+        putchar(*p);
+    }
+    putchar('"');
+}
+
+/* --json / --csv: the summary, one object or row per run, on stdout. */
+static void print_machine(int json, const char *const *names, const vreplay_result *res, size_t n)
+{
+    mfield f[MACHINE_FIELDS];
+    if (json)
+        printf("[");
+    for (size_t i = 0; i < n; i++) {
+        size_t m = machine_fields(names[i], &res[i], f);
+        if (!json && i == 0) {
+            for (size_t k = 0; k < m; k++)
+                printf("%s%s", k ? "," : "", f[k].key);
+            printf("\r\n");
+        }
+        if (json)
+            printf("%s\n  {", i ? "," : "");
+        for (size_t k = 0; k < m; k++) {
+            if (json)
+                printf("%s\"%s\": ", k ? ", " : "", f[k].key);
+            else if (k)
+                putchar(',');
+            if (f[k].type == M_TEXT)
+                json ? put_json_string(f[k].s) : put_csv_string(f[k].s);
+            else
+                put_number(&f[k], json);
+        }
+        printf(json ? "}" : "\r\n");
+    }
+    if (json)
+        printf("%s]\n", n ? "\n" : "");
+}
+
 static void join_args(int argc, char **argv, char *out, size_t len)
 {
     size_t used = 0;
@@ -705,6 +871,7 @@ int main(int argc, char **argv)
 
     vbounds bounds;
     const vbounds *bp = NULL;
+    int machine = c.json || c.csv; /* stdout holds the JSON or CSV alone */
     uint64_t t0 = mono_ns();
     int show = !c.quiet && isatty(STDERR_FILENO);
     if (show) /* the pass reads the whole trace once (twice with Belady) before any replay */
@@ -722,7 +889,7 @@ int main(int argc, char **argv)
     if (fp.st == VRAM_OK) {
         bounds = fp.b;
         bp = &bounds;
-        print_bounds(bp, (double)(mono_ns() - t0) / 1e9);
+        print_bounds(machine ? stderr : stdout, bp, (double)(mono_ns() - t0) / 1e9);
     } else {
         fprintf(stderr, "replay: bounds not computed: %s\n", fp.err);
     }
@@ -777,7 +944,9 @@ int main(int argc, char **argv)
         if (st)
             break; /* could not run: the database, device or trace fails every policy alike */
     }
-    if (done) {
+    if (done && machine) {
+        print_machine(c.json, names, res, done);
+    } else if (done) {
         print_table(names, res, done, bp, c.time_every);
         print_engine_table(names, res, done, bp, &c);
         print_options_table(names, res, done, &c);
@@ -807,7 +976,7 @@ int main(int argc, char **argv)
                     c.db_path);
             failed = 1;
         } else if (logged) {
-            printf("logged to %s\n", c.db_path);
+            fprintf(machine ? stderr : stdout, "logged to %s\n", c.db_path);
         }
     }
     if (interrupted) {
