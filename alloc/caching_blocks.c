@@ -98,6 +98,21 @@ static int should_split(const caching_heap *c, const caching_block *b, uint64_t 
     return rsize < c->opt.max_split_size && rest > CACHING_SMALL_SIZE;
 }
 
+/* b becomes the block of a live allocation of `requested` bytes: the live map
+ * and the counters follow. */
+static caching_block *mark_used(caching_heap *c, caching_block *b, uint64_t requested)
+{
+    b->used = 1;
+    b->requested = requested;
+    vram__caching_map_put(&c->live, b);
+    c->live_allocs++;
+    c->st.allocated += b->size;
+    c->st.requested += requested;
+    if (c->st.allocated > c->st.peak_allocated)
+        c->st.peak_allocated = c->st.allocated;
+    return b;
+}
+
 /* The large pool's expandable segment grows down (caching_grow.c) where
  * PyTorch's grows up: mirrored, a block is carved from its top so that the free
  * rest lies at the growing end, where new pages merge with it as PyTorch's do
@@ -128,15 +143,7 @@ caching_block *vram__caching_take(caching_heap *c, caching_block *b, uint64_t rs
         if (should_split(c, b, rsize))
             vram__caching_index(c, split_at(c, b, rsize));
     }
-    b->used = 1;
-    b->requested = requested;
-    vram__caching_map_put(&c->live, b);
-    c->live_allocs++;
-    c->st.allocated += b->size;
-    c->st.requested += requested;
-    if (c->st.allocated > c->st.peak_allocated)
-        c->st.peak_allocated = c->st.allocated;
-    return b;
+    return mark_used(c, b, requested);
 }
 
 caching_block *vram__caching_take_at(caching_heap *c, caching_block *b, uint64_t offset,
@@ -150,15 +157,7 @@ caching_block *vram__caching_take_at(caching_heap *c, caching_block *b, uint64_t
     }
     if (b->size > bsize)
         vram__caching_index(c, split_at(c, b, bsize));
-    b->used = 1;
-    b->requested = requested;
-    vram__caching_map_put(&c->live, b);
-    c->live_allocs++;
-    c->st.allocated += b->size;
-    c->st.requested += requested;
-    if (c->st.allocated > c->st.peak_allocated)
-        c->st.peak_allocated = c->st.allocated;
-    return b;
+    return mark_used(c, b, requested);
 }
 
 /* b always has a block before it: the one it was merged into (put_back). */

@@ -8,8 +8,8 @@
  * invariant checks (the manager's and the needed-memory ones) after every
  * event. A run must end ok, or failed with a "fuzz.trace:LINE: ..." trace
  * error (the generator writes a contradiction on purpose now and then), never
- * with a violated invariant or a library failure; evictions by kind must sum
- * to the evictions; ASan and LeakSanitizer watch the rest. */
+ * with a violated invariant or a library failure; restores never outnumber
+ * preemptions and admissions; ASan and LeakSanitizer watch the rest. */
 #include <stdio.h>
 #include <string.h>
 
@@ -148,12 +148,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_fail(TARGET, policies[mode % 4], r.events, "%s", r.message);
     if (r.status != VREPLAY_RUN_OK && r.status != VREPLAY_RUN_FAILED)
         fz_fail(TARGET, "status", r.events, "%s: %s", vreplay_status_name(r.status), r.message);
-    uint64_t sum = 0;
-    for (int k = 0; k < VRAM_KIND_COUNT; k++)
-        sum += r.evictions_by_kind[k];
-    if (sum != r.evictions || !r.needs)
-        fz_fail(TARGET, "counts", r.events, "evictions %llu, by kind %llu, needs %d",
-                (unsigned long long)r.evictions, (unsigned long long)sum, r.needs);
+    if (!r.needs)
+        fz_fail(TARGET, "counts", r.events, "a version-2 trace replayed without its needs");
     if (r.restores > r.preemptions + r.requests)
         fz_fail(TARGET, "counts", r.events, "%llu restores after %llu preemptions",
                 (unsigned long long)r.restores, (unsigned long long)r.preemptions);

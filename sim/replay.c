@@ -582,7 +582,6 @@ static void do_free_or_use(engine *e)
     timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
     while (!is_free && st == VRAM_ENOMEM && e->needs) {
         int p = vreplay__need_preempt(e, id_lane(it), it->need == VTRACE_NEED_REQUEST, it->owner);
-        it = vsim_idmap_get(e->ids, ev->id);
         if (p <= 0)
             break;
         st = vram_touch(m, it->h);
@@ -644,7 +643,6 @@ static void do_acquire(engine *e)
     }
     if (e->done)
         return;
-    k = vsim_keymap_get(e->keys, ev->key);
     if (st == VRAM_OK)
         k->h = h;
     vreplay__need_acquire(e, k, st);

@@ -153,7 +153,8 @@ void vreplay__need_step(engine *e);
  * (has_owner 0: the engine's own), vLLM's rule: the newest running request
  * that holds memory in the lane is preempted, which may be `owner` itself;
  * once `owner` is preempted nothing more is. 1 when one was preempted
- * (retry), 0 when none is left, -1 when the run ended (a library failure). */
+ * (retry), 0 when none is left, -1 when the run ended (a library failure).
+ * It only reads the id and key maps, so the caller's entries stay valid. */
 int vreplay__need_preempt(engine *e, int lane, int has_owner, uint64_t owner);
 /* The invariants of replay_need.c: VRAM_OK, or VRAM_ECORRUPT with the first
  * violation in words. O(live ids + requests x running + keys). */

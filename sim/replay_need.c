@@ -71,14 +71,18 @@ static void req_remove(engine *e, uint64_t rid)
     vsim_idmap_remove(e->reqs, rid);
 }
 
-static int need_holds(const engine *e, vtrace_need need, uint64_t owner)
+/* Whether a NEED holds now: always for the engine, never for "-", while the
+ * request runs and is not preempted for a request's (r, or NULL if unknown). */
+static int holds(vtrace_need need, const req_entry *r)
 {
     if (need == VTRACE_NEED_ENGINE)
         return 1;
-    if (need == VTRACE_NEED_NONE)
-        return 0;
-    const req_entry *r = vsim_idmap_get(e->reqs, owner);
-    return r && r->running && !r->preempted;
+    return need == VTRACE_NEED_REQUEST && r && r->running && !r->preempted;
+}
+
+static int need_holds(const engine *e, vtrace_need need, uint64_t owner)
+{
+    return holds(need, need == VTRACE_NEED_REQUEST ? vsim_idmap_get(e->reqs, owner) : NULL);
 }
 
 /* The reference list of the current event's NEED; NULL without host memory. */
@@ -169,57 +173,53 @@ static vram_status pin_placed(engine *e, int lane, vram_handle h, int may_preemp
     }
 }
 
-/* Drops the manager pin of a held id and evicts it (the engine frees a
- * preempted request's blocks); counts what went. 0, or -1 when the run ended. */
-static int drop_id(engine *e, id_entry *it)
+/* After its pin went: evicts a preempted request's block unless something
+ * else still holds it (a trace pin, a use, another request's reference) or it
+ * has no backing (an activation a request owns stays), and counts the drop. */
+static vram_status evict_unneeded(engine *e, int lane, vram_handle h)
 {
-    vram_manager *m = e->lane[id_lane(it)];
-    vram_status st = vram_unpin(m, it->h);
-    it->held = 0;
-    if (!st && it->pins == 0) {
-        vram_handle_info info;
-        st = vram_handle_get(m, it->h, &info);
-        /* an activation or workspace a request owns stays: it has no backing */
-        if (!st && info.resident && info.uses == 0 &&
-            vreplay_backing_of(info.kind) != VRAM_BACKING_NONE) {
-            st = vram_evict(m, it->h);
-            if (!st) {
-                e->dropped_by_kind[info.kind]++;
-                e->dropped_bytes_by_kind[info.kind] += info.size;
-                e->res->preempted_bytes += info.size;
-                if (e->swap)
-                    e->res->preempt_ns += swap_ns(e, id_lane(it), info.size, 1, 1);
-            }
-        }
-    }
+    vram_manager *m = e->lane[lane];
+    vram_handle_info info;
+    vram_status st = vram_handle_get(m, h, &info);
+    if (st || !info.resident || info.pins || info.uses)
+        return st;
+    st = vram_evict(m, h);
+    if (st == VRAM_EINVAL) /* no backing: it stays */
+        return VRAM_OK;
     if (st)
-        vreplay__library_failure(e, "dropping a preempted request's block", st);
+        return st;
+    e->dropped_by_kind[info.kind]++;
+    e->dropped_bytes_by_kind[info.kind] += info.size;
+    e->res->preempted_bytes += info.size;
+    if (e->swap)
+        e->res->preempt_ns += swap_ns(e, lane, info.size, 1, 1);
+    return VRAM_OK;
+}
+
+/* Drops the replay's pin of a held id, evicting it when `evict` (a
+ * preemption). 0, or -1 when the run ended. */
+static int unhold_id(engine *e, id_entry *it, int evict)
+{
+    vram_status st = vram_unpin(e->lane[id_lane(it)], it->h);
+    it->held = 0;
+    if (!st && evict)
+        st = evict_unneeded(e, id_lane(it), it->h);
+    if (st)
+        vreplay__library_failure(e, "dropping a request's block", st);
     return st ? -1 : 0;
 }
 
-static int drop_ref(engine *e, key_ref *ref)
+/* The same for a pinned reference to a shared key. */
+static int unhold_ref(engine *e, key_ref *ref, int evict)
 {
     key_entry *k = vsim_keymap_get(e->keys, ref->key);
-    vram_manager *m = e->lane[k->lane];
-    vram_status st = vram_unpin(m, k->h);
+    vram_status st = vram_unpin(e->lane[k->lane], k->h);
     ref->pinned = 0;
     k->pins--;
-    if (!st && k->pins == 0) {
-        vram_handle_info info;
-        st = vram_handle_get(m, k->h, &info);
-        if (!st && info.resident && info.uses == 0 && info.pins == 0) {
-            st = vram_evict(m, k->h);
-            if (!st) {
-                e->dropped_by_kind[info.kind]++;
-                e->dropped_bytes_by_kind[info.kind] += info.size;
-                e->res->preempted_bytes += info.size;
-                if (e->swap)
-                    e->res->preempt_ns += swap_ns(e, (int)k->lane, info.size, 1, 1);
-            }
-        }
-    }
+    if (!st && evict)
+        st = evict_unneeded(e, (int)k->lane, k->h);
     if (st)
-        vreplay__library_failure(e, "dropping a preempted request's shared block", st);
+        vreplay__library_failure(e, "dropping a request's shared block", st);
     return st ? -1 : 0;
 }
 
@@ -240,39 +240,12 @@ static int unhold_all(engine *e, uint64_t rid, int evict)
     req_entry *r = vsim_idmap_get(e->reqs, rid);
     for (uint32_t i = 0; r && i < r->nids; i++) {
         id_entry *it = owned(e, r, rid, i);
-        if (!it || !it->held)
-            continue;
-        if (evict) {
-            if (drop_id(e, it) < 0)
-                return -1;
-        } else {
-            vram_status st = vram_unpin(e->lane[id_lane(it)], it->h);
-            it->held = 0;
-            if (st) {
-                vreplay__library_failure(e, "vram_unpin of a held block", st);
-                return -1;
-            }
-        }
-        r = vsim_idmap_get(e->reqs, rid); /* the maps do not move here; kept for clarity */
+        if (it && it->held && unhold_id(e, it, evict) < 0)
+            return -1;
     }
-    for (uint32_t i = 0; r && i < r->nrefs; i++) {
-        key_ref *ref = &r->refs[i];
-        if (!ref->pinned)
-            continue;
-        if (evict) {
-            if (drop_ref(e, ref) < 0)
-                return -1;
-        } else {
-            key_entry *k = vsim_keymap_get(e->keys, ref->key);
-            vram_status st = vram_unpin(e->lane[k->lane], k->h);
-            ref->pinned = 0;
-            k->pins--;
-            if (st) {
-                vreplay__library_failure(e, "vram_unpin of a held shared block", st);
-                return -1;
-            }
-        }
-    }
+    for (uint32_t i = 0; r && i < r->nrefs; i++)
+        if (r->refs[i].pinned && unhold_ref(e, &r->refs[i], evict) < 0)
+            return -1;
     return 0;
 }
 
@@ -408,14 +381,7 @@ req_entry *vreplay__need_owner(engine *e)
 
 int vreplay__need_holds_now(const engine *e, const req_entry *owner)
 {
-    switch (e->ev.need) {
-    case VTRACE_NEED_ENGINE:
-        return 1;
-    case VTRACE_NEED_REQUEST:
-        return owner->running && !owner->preempted;
-    default:
-        return 0;
-    }
+    return holds(e->ev.need, owner);
 }
 
 void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id, req_entry *owner, int held)
