@@ -257,9 +257,9 @@ static int same_file(const char *a, const char *b)
     return same;
 }
 
-static vtracegen_stats run(const vtracegen_config *c, const char *out)
+static vengine_stats run(const vtracegen_config *c, const char *out)
 {
-    vtracegen_stats st;
+    vengine_stats st;
     char err[1024];
     vram_status rc = vtracegen_run(c, out, &st, err, sizeof err);
     if (rc)
@@ -272,14 +272,14 @@ static void test_determinism(void)
 {
     vtracegen_config c;
     vtracegen_defaults(&c);
-    c.workload = CONV;
-    c.start_s = 1380;
-    c.duration_s = 30;
+    c.e.workload = CONV;
+    c.e.start_s = 1380;
+    c.e.duration_s = 30;
     const char *a = VRAM_BINARY_DIR "/test_tracegen_a.trace", *b = VRAM_BINARY_DIR "/test_tracegen_b.trace";
     run(&c, a);
     run(&c, b);
     expect_true(same_file(a, b));
-    c.seed = 2;
+    c.e.seed = 2;
     run(&c, b);
     expect_true(!same_file(a, b));
     remove(a);
@@ -290,8 +290,8 @@ static void test_balanced(const char *name, const vtracegen_config *c, int want_
 {
     char path[512];
     snprintf(path, sizeof path, "%s/test_tracegen_%s.trace", VRAM_BINARY_DIR, name);
-    vtracegen_stats st = run(c, path);
-    summary s = check_trace(path, c->utilisation);
+    vengine_stats st = run(c, path);
+    summary s = check_trace(path, c->e.utilisation);
     if (!s.ok)
         fprintf(stderr, "%s: trace not balanced\n", name);
     expect_true(s.ok);
@@ -301,7 +301,7 @@ static void test_balanced(const char *name, const vtracegen_config *c, int want_
     expect_eq_u64(s.begins, st.finished + st.preemptions);
     expect_true(s.kinds[VRAM_KIND_WEIGHT] > 0 && s.kinds[VRAM_KIND_KV] > 0 &&
                 s.kinds[VRAM_KIND_ACTIVATION] == st.steps && s.kinds[VRAM_KIND_WORKSPACE] == st.steps);
-    expect_true(c->adapters == 0 || (s.kinds[VRAM_KIND_ADAPTER] > 0 && s.uses > 0 && s.pins > 0));
+    expect_true(c->e.adapters == 0 || (s.kinds[VRAM_KIND_ADAPTER] > 0 && s.uses > 0 && s.pins > 0));
     expect_true(s.need_engine >= s.kinds[VRAM_KIND_WEIGHT] + 2 && s.need_request >= s.kinds[VRAM_KIND_KV]);
     expect_true(s.acquires >= 2); /* the shared embeddings, by the chat and the embedding model */
     expect_true(st.peak_kv_bytes <= st.kv_pool_bytes);
@@ -317,38 +317,38 @@ static void test_traces(void)
 {
     vtracegen_config c;
     vtracegen_defaults(&c);
-    c.workload = CONV;
-    c.start_s = 1380;
-    c.duration_s = 40;
+    c.e.workload = CONV;
+    c.e.start_s = 1380;
+    c.e.duration_s = 40;
     test_balanced("conv", &c, 0);
 
-    c.workload = CODE;
-    c.start_s = 600;
+    c.e.workload = CODE;
+    c.e.start_s = 600;
     test_balanced("code", &c, 0);
 
-    c.workload = CONV;
-    c.start_s = 1380;
-    c.engine = VTRACEGEN_CONTIGUOUS;
+    c.e.workload = CONV;
+    c.e.start_s = 1380;
+    c.e.kv = VENGINE_KV_CONTIGUOUS;
     test_balanced("contig", &c, 0);
 
     /* a small device: preemption under memory pressure, paged and contiguous */
-    c.model = "llama-3-8b";
-    c.tp = 1;
-    c.capacity = UINT64_C(20) << 30;
-    c.speedup = 4;
-    c.engine = VTRACEGEN_PAGED;
+    c.e.model = "llama-3-8b";
+    c.e.tp = 1;
+    c.e.capacity = UINT64_C(20) << 30;
+    c.e.speedup = 4;
+    c.e.kv = VENGINE_KV_PAGED;
     test_balanced("small-paged", &c, 1);
-    c.engine = VTRACEGEN_CONTIGUOUS;
+    c.e.kv = VENGINE_KV_CONTIGUOUS;
     test_balanced("small-contig", &c, 1);
 
     vtracegen_defaults(&c);
-    c.workload = MOONCAKE;
-    c.format = VWORKLOAD_MOONCAKE;
-    c.model = "llama-3.1-70b";
-    c.start_s = 600;
-    c.duration_s = 20;
+    c.e.workload = MOONCAKE;
+    c.e.format = VWORKLOAD_MOONCAKE;
+    c.e.model = "llama-3.1-70b";
+    c.e.start_s = 600;
+    c.e.duration_s = 20;
     test_balanced("mooncake", &c, 0);
-    c.capacity = UINT64_C(50) << 30; /* prefix segments evicted, requests preempted */
+    c.e.capacity = UINT64_C(50) << 30; /* prefix segments evicted, requests preempted */
     test_balanced("mooncake-small", &c, 1);
 }
 
@@ -360,21 +360,21 @@ static void test_errors(void)
     const char *out = VRAM_BINARY_DIR "/test_tracegen_err.trace";
     expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
     expect_true(strcmp(err, "no workload file given") == 0);
-    c.workload = CONV;
-    c.model = "gpt-5";
+    c.e.workload = CONV;
+    c.e.model = "gpt-5";
     expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
     expect_true(strstr(err, "unknown model 'gpt-5'") != NULL);
-    c.model = "llama-3-70b";
-    c.tp = 3;
+    c.e.model = "llama-3-70b";
+    c.e.tp = 3;
     expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
-    c.tp = 1; /* 141 GB of weights on an 80 GiB device */
+    c.e.tp = 1; /* 141 GB of weights on an 80 GiB device */
     expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
     expect_true(strstr(err, "no room for the KV cache") != NULL);
-    c.tp = 4;
-    c.utilisation = 1.5;
+    c.e.tp = 4;
+    c.e.utilisation = 1.5;
     expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EINVAL);
-    c.utilisation = 0.9;
-    c.workload = "/nonexistent.csv";
+    c.e.utilisation = 0.9;
+    c.e.workload = "/nonexistent.csv";
     expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EIO);
     expect_true(strstr(err, "/nonexistent.csv: cannot open") != NULL);
     /* a malformed workload: the file:line error, and no trace left behind */
@@ -383,7 +383,7 @@ static void test_errors(void)
     assert_true(f != NULL);
     fputs("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:47,x,1\n", f);
     fclose(f);
-    c.workload = bad;
+    c.e.workload = bad;
     expect_status(vtracegen_run(&c, out, NULL, err, sizeof err), VRAM_EPARSE);
     expect_true(strstr(err, "test_tracegen_bad.csv:3: ContextTokens: expected a non-negative integer") != NULL);
     FILE *gone = fopen(out, "r");
@@ -431,22 +431,22 @@ static void test_committed(void)
 {
     vtracegen_config c;
     vtracegen_defaults(&c);
-    c.workload = MOONCAKE;
-    c.format = VWORKLOAD_MOONCAKE;
-    c.model = "llama-3.1-70b";
-    c.start_s = 600;
-    c.duration_s = 300;
+    c.e.workload = MOONCAKE;
+    c.e.format = VWORKLOAD_MOONCAKE;
+    c.e.model = "llama-3.1-70b";
+    c.e.start_s = 600;
+    c.e.duration_s = 300;
     const char *out = VRAM_BINARY_DIR "/test_tracegen_committed.trace";
     run(&c, out);
     expect_true(same_events(out, VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace"));
 
     vtracegen_defaults(&c);
-    c.workload = CONV;
-    c.engine = VTRACEGEN_CONTIGUOUS;
-    c.start_s = 1380;
-    c.duration_s = 660;
-    c.speedup = 1.5;
-    c.max_batch_seqs = 512;
+    c.e.workload = CONV;
+    c.e.kv = VENGINE_KV_CONTIGUOUS;
+    c.e.start_s = 1380;
+    c.e.duration_s = 660;
+    c.e.speedup = 1.5;
+    c.e.max_batch_seqs = 512;
     run(&c, out);
     expect_true(same_events(out, VRAM_SOURCE_DIR "/traces/llama70b-contig.trace"));
     remove(out);

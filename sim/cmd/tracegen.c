@@ -132,7 +132,7 @@ int main(int argc, char **argv)
             c.gzip = 1;
             takes = 0;
         } else if (!strcmp(a, "--no-prefix-cache")) {
-            c.prefix_cache = 0;
+            c.e.prefix_cache = 0;
             takes = 0;
         } else if (!takes_value(a)) {
             fprintf(stderr, "tracegen: unknown option '%s' (see --help)\n", a);
@@ -141,80 +141,76 @@ int main(int argc, char **argv)
             fprintf(stderr, "tracegen: %s needs a value (see --help)\n", a);
             return 2;
         } else if (!strcmp(a, "--workload")) {
-            c.workload = v;
+            c.e.workload = v;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             out = v;
         } else if (!strcmp(a, "--format")) {
             format = v;
         } else if (!strcmp(a, "--model")) {
-            c.model = v;
+            c.e.model = v;
         } else if (!strcmp(a, "--source")) {
             c.source = v;
         } else if (!strcmp(a, "--licence")) {
             c.licence = v;
         } else if (!strcmp(a, "--engine")) {
-            if (!strcmp(v, "paged"))
-                c.engine = VTRACEGEN_PAGED;
-            else if (!strcmp(v, "contiguous"))
-                c.engine = VTRACEGEN_CONTIGUOUS;
-            else
+            if (vengine_kv_parse(v, &c.e.kv))
                 rc = bad(a, v, "paged or contiguous");
         } else if (!strcmp(a, "--tp")) {
-            rc = parse_u32(a, v, &c.tp);
+            rc = parse_u32(a, v, &c.e.tp);
         } else if (!strcmp(a, "--capacity-gib")) {
             rc = parse_u64(a, v, UINT64_C(1) << 30, &gib);
         } else if (!strcmp(a, "--utilisation")) {
-            rc = parse_double(a, v, &c.utilisation);
+            rc = parse_double(a, v, &c.e.utilisation);
         } else if (!strcmp(a, "--start-s")) {
-            rc = parse_double(a, v, &c.start_s);
+            rc = parse_double(a, v, &c.e.start_s);
         } else if (!strcmp(a, "--duration-s")) {
-            rc = parse_double(a, v, &c.duration_s);
+            rc = parse_double(a, v, &c.e.duration_s);
         } else if (!strcmp(a, "--speedup")) {
-            rc = parse_double(a, v, &c.speedup);
+            rc = parse_double(a, v, &c.e.speedup);
         } else if (!strcmp(a, "--max-batch-tokens")) {
-            rc = parse_u64(a, v, UINT32_MAX, &c.max_batch_tokens);
+            rc = parse_u64(a, v, UINT32_MAX, &c.e.max_batch_tokens);
         } else if (!strcmp(a, "--max-batch-seqs")) {
-            rc = parse_u64(a, v, 1u << 20, &c.max_batch_seqs);
+            rc = parse_u64(a, v, 1u << 20, &c.e.max_batch_seqs);
         } else if (!strcmp(a, "--block-tokens")) {
-            rc = parse_u32(a, v, &c.block_tokens);
+            rc = parse_u32(a, v, &c.e.block_tokens);
         } else if (!strcmp(a, "--adapters")) {
-            rc = parse_u32(a, v, &c.adapters);
+            rc = parse_u32(a, v, &c.e.adapters);
         } else if (!strcmp(a, "--max-loras")) {
-            rc = parse_u32(a, v, &c.max_loras);
+            rc = parse_u32(a, v, &c.e.max_loras);
         } else if (!strcmp(a, "--lora-rank")) {
-            rc = parse_u32(a, v, &c.lora_rank);
+            rc = parse_u32(a, v, &c.e.lora_rank);
         } else if (!strcmp(a, "--adapter-share")) {
-            rc = parse_double(a, v, &c.adapter_share);
+            rc = parse_double(a, v, &c.e.adapter_share);
         } else {
-            rc = parse_u64(a, v, UINT64_MAX, &c.seed); /* --seed, the last of value_options */
+            rc = parse_u64(a, v, UINT64_MAX, &c.e.seed); /* --seed, the last of value_options */
         }
         i += takes;
     }
     if (rc)
         return rc;
-    if (!c.workload || !out) {
+    if (!c.e.workload || !out) {
         fprintf(stderr, "tracegen: --workload and -o are required (see --help)\n");
         return 2;
     }
-    size_t n = strlen(c.workload);
-    if (format ? vworkload_format_parse(format, &c.format) != 0 : 0)
+    size_t n = strlen(c.e.workload);
+    if (format ? vworkload_format_parse(format, &c.e.format) != 0 : 0)
         return bad("--format", format, "azure or mooncake");
     if (!format)
-        c.format = n >= 6 && !strcmp(c.workload + n - 6, ".jsonl") ? VWORKLOAD_MOONCAKE : VWORKLOAD_AZURE;
+        c.e.format = n >= 6 && !strcmp(c.e.workload + n - 6, ".jsonl") ? VWORKLOAD_MOONCAKE : VWORKLOAD_AZURE;
     size_t olen = strlen(out);
     if (olen >= 3 && !strcmp(out + olen - 3, ".gz"))
         c.gzip = 1;
-    c.capacity = gib << 30;
+    c.e.capacity = gib << 30;
 
     /* A FIFO with no writer would block the open forever, and a device may never
      * end (the trace names its workload as a file, too). A directory or a
      * missing file is named by the reader. */
     struct stat sb;
-    if (stat(c.workload, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
+    if (stat(c.e.workload, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
         fprintf(stderr,
                 "tracegen: %s: not a regular file (a FIFO with no writer would wait forever, a "
                 "device may never end); save the workload to a file first\n",
-                c.workload);
+                c.e.workload);
         return 1;
     }
 
@@ -231,7 +227,7 @@ int main(int argc, char **argv)
     }
     c.comment = len < sizeof cmd && !strpbrk(cmd, "\n\r") ? cmd : NULL;
 
-    vtracegen_stats st;
+    vengine_stats st;
     char err[1024];
     partial_output_arm(out);
     const vram_status rs = vtracegen_run(&c, out, &st, err, sizeof err);

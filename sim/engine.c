@@ -1,0 +1,551 @@
+/* engine.c - the engine model (engine.h): the recorded requests and a
+ * continuous-batching scheduler over them (start-up and shut-down are in
+ * engine_setup.c, the events and the KV bookkeeping in engine_kv.c).
+ *
+ * Time is engine time in microseconds: arrivals come from the recording
+ * (shifted to the window start, divided by the speedup); each step lasts as
+ * engine_internal.h models it. Byte counts all come from the budget planner. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* ---- requests ---- */
+
+static void req_free(ereq *r)
+{
+    if (r) {
+        free(r->blocks);
+        free(r->segs);
+        free(r);
+    }
+}
+
+static vram_status push_waiting(vengine *e, ereq *r, int front)
+{
+    if (e->wait_len == e->wait_cap) {
+        size_t cap = e->wait_cap ? e->wait_cap * 2 : 256;
+        ereq **q = malloc(cap * sizeof *q);
+        if (!q)
+            return vengine_fail(e, VRAM_ENOHOST, "out of host memory");
+        for (size_t i = 0; i < e->wait_len; i++)
+            q[i] = e->waiting[(e->wait_head + i) % e->wait_cap];
+        free(e->waiting);
+        e->waiting = q;
+        e->wait_cap = cap;
+        e->wait_head = 0;
+    }
+    if (front) {
+        e->wait_head = (e->wait_head + e->wait_cap - 1) % e->wait_cap;
+        e->waiting[e->wait_head] = r;
+    } else {
+        e->waiting[(e->wait_head + e->wait_len) % e->wait_cap] = r;
+    }
+    e->wait_len++;
+    return VRAM_OK;
+}
+
+static ereq **waiting_at(vengine *e, size_t i)
+{
+    return &e->waiting[(e->wait_head + i) % e->wait_cap];
+}
+
+/* Removes the i-th waiting request, keeping the order of the others. */
+static ereq *take_waiting(vengine *e, size_t i)
+{
+    ereq *r = *waiting_at(e, i);
+    for (; i > 0; i--)
+        *waiting_at(e, i) = *waiting_at(e, i - 1);
+    e->wait_head = (e->wait_head + 1) % e->wait_cap;
+    e->wait_len--;
+    return r;
+}
+
+/* Reads the next request of the window into e->ahead (NULL at the end). Requests
+ * the engine can never serve are rejected here, counted and noted in a comment. */
+static vram_status read_ahead(vengine *e)
+{
+    e->ahead = NULL;
+    for (;;) {
+        vworkload_request q;
+        int rc = vworkload_next(e->wl, &q);
+        if (rc < 0)
+            return vengine_fail(e, VRAM_EPARSE, "%s", vworkload_error(e->wl));
+        if (rc == 0 || q.arrival_us >= e->win_end_us)
+            return VRAM_OK;
+        if (q.arrival_us < e->win_start_us)
+            continue;
+        e->st.requests++;
+        vram_request_budget b;
+        uint64_t out = q.output_tokens;
+        int fits = vram_budget_request(&e->plan.prof, e->plan.model.context_max, q.prompt_tokens, out, &b) == VRAM_OK &&
+                   b.completion_tokens > 0;
+        if (fits) {
+            out = b.completion_tokens;
+            ereq probe = {0};
+            fits = vengine__kv_need(e, &probe, q.prompt_tokens + out - 1) <= e->plan.pool;
+        }
+        if (!fits) {
+            char note[160];
+            snprintf(note, sizeof note, "rejected request %llu: %llu prompt + %llu output tokens do not fit "
+                     "the context (%llu) or the KV pool", (unsigned long long)q.line,
+                     (unsigned long long)q.prompt_tokens, (unsigned long long)q.output_tokens,
+                     (unsigned long long)e->plan.model.context_max);
+            TRY(vengine__note(e, note));
+            e->st.rejected++;
+            continue;
+        }
+        ereq *r = calloc(1, sizeof *r);
+        if (!r)
+            return vengine_fail(e, VRAM_ENOHOST, "out of host memory");
+        r->rid = q.line;
+        const double arrival = (double)(q.arrival_us - e->win_start_us) / e->c->speedup;
+        if (!(arrival < 0x1p63)) {
+            free(r);
+            return vengine_fail(e, VRAM_EINVAL, "%s:%llu: arrival %.0f us after the window start at "
+                             "--speedup %g: beyond 2^63 us", e->c->workload,
+                             (unsigned long long)q.line, arrival, e->c->speedup);
+        }
+        r->arrival_us = (uint64_t)arrival;
+        r->prompt = q.prompt_tokens;
+        r->output = out;
+        r->adapter = -1;
+        if (e->c->adapters) {
+            uint64_t x = mix64(e->c->seed ^ mix64(q.line));
+            double u = (double)(x >> 11) / 9007199254740992.0;
+            if (u < e->c->adapter_share) {
+                double v = u / e->c->adapter_share; /* uniform in [0, 1): popular adapters first */
+                r->adapter = (int)((double)e->c->adapters * v * v);
+            }
+        }
+        if (e->sharing) {
+            r->nsegs = q.prompt_tokens / SEGMENT_TOKENS;
+            if (r->nsegs > q.n_hash)
+                r->nsegs = q.n_hash;
+            if (r->nsegs) {
+                r->segs = malloc(r->nsegs * sizeof *r->segs);
+                if (!r->segs) {
+                    req_free(r);
+                    return vengine_fail(e, VRAM_ENOHOST, "out of host memory");
+                }
+                memcpy(r->segs, q.hash_ids, r->nsegs * sizeof *r->segs);
+            }
+            /* a segment repeated within one request ends its shareable prefix */
+            for (size_t i = 1; i < r->nsegs; i++)
+                for (size_t j = 0; j < i; j++)
+                    if (r->segs[j] == r->segs[i])
+                        r->nsegs = i;
+        }
+        e->ahead = r;
+        return VRAM_OK;
+    }
+}
+
+/* ---- adapters ---- */
+
+/* Makes the request's adapter resident, freeing the least recently used idle
+ * one if all slots are taken (adapter_available said one is). */
+static vram_status adapter_load(vengine *e, ereq *r)
+{
+    if (r->adapter < 0 || e->ad[r->adapter].id)
+        return VRAM_OK;
+    if (e->ad_resident == e->c->max_loras) {
+        int victim = -1;
+        for (uint32_t i = 0; i < e->c->adapters; i++)
+            if (e->ad[i].id && !e->ad[i].users &&
+                (victim < 0 || e->ad[i].last_step < e->ad[victim].last_step))
+                victim = (int)i;
+        if (victim < 0)
+            return vengine_fail(e, VRAM_ECORRUPT, "no adapter slot for request %llu", (unsigned long long)r->rid);
+        TRY(vengine__emit_id(e, VTRACE_FREE, e->ad[victim].id));
+        e->ad[victim].id = 0;
+        e->ad_resident--;
+    }
+    TRY(vengine__emit_alloc(e, e->plan.adapter_bytes, VRAM_KIND_ADAPTER, PRIO_ADAPTER, VTRACE_NEED_NONE, 0,
+                        &e->ad[r->adapter].id));
+    e->ad[r->adapter].last_step = e->st.steps;
+    e->ad_resident++;
+    return VRAM_OK;
+}
+
+static int adapter_available(const vengine *e, const ereq *r)
+{
+    if (r->adapter < 0 || e->ad[r->adapter].id || e->ad_resident < e->c->max_loras)
+        return 1;
+    for (uint32_t i = 0; i < e->c->adapters; i++)
+        if (e->ad[i].id && !e->ad[i].users)
+            return 1;
+    return 0;
+}
+
+/* A running request starts or stops using its adapter: the adapter is pinned
+ * while at least one running request uses it (users 0 -> 1: pin, 1 -> 0: unpin),
+ * so the unpin comes before the request's end and before the adapter's free. */
+static vram_status adapter_take(vengine *e, const ereq *r)
+{
+    if (r->adapter < 0)
+        return VRAM_OK;
+    adapter *a = &e->ad[r->adapter];
+    if (a->users++ == 0)
+        TRY(vengine__emit_id(e, VTRACE_PIN, a->id));
+    return VRAM_OK;
+}
+
+static vram_status adapter_drop(vengine *e, const ereq *r)
+{
+    if (r->adapter < 0)
+        return VRAM_OK;
+    adapter *a = &e->ad[r->adapter];
+    if (a->users == 0)
+        return vengine_fail(e, VRAM_ECORRUPT, "adapter %d dropped by request %llu but not used", r->adapter,
+                         (unsigned long long)r->rid);
+    if (--a->users == 0)
+        TRY(vengine__emit_id(e, VTRACE_UNPIN, a->id));
+    return VRAM_OK;
+}
+
+/* ---- the scheduler ---- */
+
+/* Preempts the most recently admitted running request: its KV is freed (and
+ * its adapter unpinned if it was the last user) before its end, and it goes
+ * back to the head of the queue, to recompute prompt + generated tokens. */
+static vram_status preempt_newest(vengine *e)
+{
+    ereq *v = e->running[e->nrun - 1]; /* still running: freed with them after a failure */
+    TRY(vengine__kv_release(e, v));
+    TRY(adapter_drop(e, v));
+    TRY(vengine__emit_id(e, VTRACE_REQUEST_END, v->rid));
+    v->prompt += v->generated;
+    v->output -= v->generated;
+    v->computed = v->generated = 0;
+    e->st.preemptions++;
+    e->nrun--;
+    vram_status st = push_waiting(e, v, 1);
+    if (st)
+        req_free(v);
+    return st;
+}
+
+/* Makes `need` KV bytes free: idle prefix segments first, then preemption of
+ * the newest running requests. *self = 1 if running[idx] itself was preempted. */
+static vram_status make_room(vengine *e, uint64_t need, size_t idx, int *self)
+{
+    *self = 0;
+    while (vengine__kv_free(e) < need) {
+        int evicted;
+        TRY(vengine__evict_segment(e, &evicted));
+        if (evicted)
+            continue;
+        if (e->nrun - 1 == idx)
+            *self = 1;
+        TRY(preempt_newest(e));
+        if (*self)
+            return VRAM_OK;
+    }
+    return VRAM_OK;
+}
+
+/* Admits the first waiting request whose adapter can be loaded (a request
+ * waiting for an adapter slot lets those behind it pass, as vLLM's LoRA
+ * scheduling does) if its prompt's KV fits, after evicting idle prefix
+ * segments but never by preemption: memory is first come, first served.
+ * *admitted tells. */
+static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
+{
+    size_t idx = 0;
+    *admitted = 0;
+    while (idx < e->wait_len && idx < ADMIT_LOOKAHEAD && !adapter_available(e, *waiting_at(e, idx)))
+        idx++;
+    if (idx == e->wait_len || idx == ADMIT_LOOKAHEAD)
+        return VRAM_OK;
+    ereq *r = *waiting_at(e, idx);
+    /* bytes: missing segments and private blocks of the prompt; idle segments
+     * this request hits are not counted as reclaimable */
+    uint64_t need = 0, idle_hits = 0, hit_prefix = 0;
+    int leading = 1;
+    for (size_t i = 0; i < r->nsegs; i++) {
+        int resident = vtg_prefix_resident(e->prefix, r->segs[i]);
+        need += resident ? 0 : e->plan.seg_bytes;
+        idle_hits += vtg_prefix_idle(e->prefix, r->segs[i]);
+        leading &= resident;
+        hit_prefix += leading;
+    }
+    uint64_t priv = r->prompt - r->nsegs * SEGMENT_TOKENS;
+    need += vengine__ceil_div(priv, e->c->block_tokens) * e->plan.block_bytes;
+    if (e->c->kv == VENGINE_KV_CONTIGUOUS)
+        need = vengine__kv_need(e, r, r->prompt);
+    uint64_t reclaimable = (vtg_prefix_idle_count(e->prefix) - idle_hits) * e->plan.seg_bytes;
+    if (vengine__kv_free(e) + reclaimable < need)
+        return VRAM_OK;
+
+    *admitted = 1;
+    TRY(vengine__emit_id(e, VTRACE_REQUEST_BEGIN, r->rid));
+    TRY(adapter_load(e, r));
+    TRY(adapter_take(e, r));
+    /* hits first (no allocation), then evictions, then the new allocations */
+    for (size_t i = 0; i < r->nsegs; i++) {
+        if (!vtg_prefix_resident(e->prefix, r->segs[i]))
+            continue;
+        int was;
+        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
+        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
+        e->st.prefix_hits++;
+    }
+    while (vengine__kv_free(e) < need) {
+        int evicted;
+        TRY(vengine__evict_segment(e, &evicted));
+        if (!evicted)
+            return vengine_fail(e, VRAM_ECORRUPT, "KV accounting: %llu bytes needed, %llu free",
+                        (unsigned long long)need, (unsigned long long)vengine__kv_free(e));
+    }
+    /* the misses: created by this request (its reference, NEED the request), kept
+     * by the cache from now until evicted (the cache's reference, NEED '-') */
+    for (size_t i = 0; i < r->nsegs; i++) {
+        int was = 1;
+        if (vtg_prefix_resident(e->prefix, r->segs[i]))
+            continue;
+        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
+        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
+        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], NULL));
+        vengine__add_used(e, e->plan.seg_bytes);
+        e->st.prefix_misses++;
+    }
+    r->segs_held = r->nsegs;
+    TRY(vengine__kv_grow(e, r, r->prompt));
+    /* cached leading tokens are not computed again; at least one token is */
+    r->computed = hit_prefix * SEGMENT_TOKENS;
+    if (r->computed >= r->prompt)
+        r->computed = r->prompt - 1;
+    r->step_tokens = r->prompt - r->computed < budget ? r->prompt - r->computed : budget;
+    take_waiting(e, idx); /* queued until running: after a failure above, freed with the queue */
+    e->running[e->nrun++] = r;
+    return VRAM_OK;
+}
+
+/* The embedding model that shares the token embeddings attaches and detaches. */
+static vram_status embed_consumer(vengine *e)
+{
+    if (e->embed_state == 0 && e->now >= e->embed_attach_us) {
+        TRY(vengine__emit_key(e, VTRACE_SHARED_ACQUIRE, e->plan.embed_key, e->plan.prof.weights.embed, PRIO_WEIGHT,
+                          VTRACE_NEED_ENGINE, 0));
+        e->embed_state = 1;
+    }
+    if (e->embed_state == 1 && e->embed_detach_us && e->now >= e->embed_detach_us) {
+        TRY(vengine__emit_key(e, VTRACE_SHARED_RELEASE, e->plan.embed_key, 0, 0, VTRACE_NEED_ENGINE, 0));
+        e->embed_state = 2;
+    }
+    return VRAM_OK;
+}
+
+/* One engine step: growth (with preemption), admissions, the step's buffers,
+ * progress, completions. *idle = 1 when there was nothing to run. */
+static vram_status step(vengine *e, int *idle)
+{
+    uint64_t budget = e->c->max_batch_tokens;
+    *idle = 0;
+    /* running requests, oldest first: decode needs a token's KV, prefill continues */
+    for (size_t i = 0; i < e->nrun; i++) {
+        ereq *r = e->running[i];
+        r->step_tokens = 0;
+        if (budget == 0)
+            continue;
+        if (r->computed < r->prompt) {
+            r->step_tokens = r->prompt - r->computed < budget ? r->prompt - r->computed : budget;
+        } else {
+            int self;
+            TRY(make_room(e, vengine__kv_need(e, r, r->computed + 1), i, &self));
+            if (self)
+                break;
+            TRY(vengine__kv_grow(e, r, r->computed + 1));
+            r->step_tokens = 1;
+        }
+        budget -= r->step_tokens;
+    }
+    /* admissions, first come first served: the head blocks those behind it */
+    while (budget && e->wait_len && e->nrun < e->c->max_batch_seqs) {
+        int admitted;
+        TRY(try_admit(e, budget, &admitted));
+        if (!admitted)
+            break;
+        budget -= e->running[e->nrun - 1]->step_tokens;
+    }
+    uint64_t tokens = e->c->max_batch_tokens - budget, seqs = 0, prefill = 0, context = 0;
+    for (size_t i = 0; i < e->nrun; i++) {
+        const ereq *r = e->running[i];
+        seqs += r->step_tokens > 0;
+        prefill += r->computed < r->prompt ? r->step_tokens : 0;
+        context += r->step_tokens ? r->computed + r->step_tokens : 0;
+    }
+    if (tokens == 0) {
+        *idle = 1;
+        return VRAM_OK;
+    }
+    if (e->nrun > e->st.peak_running)
+        e->st.peak_running = e->nrun;
+    TRY(vengine__emit_id(e, VTRACE_STEP, ++e->st.steps));
+    uint64_t act_bytes, ws_bytes, act, ws;
+    TRY(vengine__step_buffers(e, tokens, seqs, &act_bytes, &ws_bytes));
+    TRY(vengine__emit_alloc(e, act_bytes, VRAM_KIND_ACTIVATION, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, &act));
+    TRY(vengine__emit_alloc(e, ws_bytes, VRAM_KIND_WORKSPACE, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, &ws));
+    for (uint32_t a = 0; a < e->c->adapters; a++) {
+        if (e->ad[a].id && e->ad[a].users) {
+            TRY(vengine__emit_id(e, VTRACE_USE, e->ad[a].id));
+            e->ad[a].last_step = e->st.steps;
+        }
+    }
+    e->now += STEP_BASE_US + prefill * PREFILL_NS_PER_TOKEN / 1000 + context / KV_TOKENS_PER_US;
+    TRY(vengine__emit_id(e, VTRACE_FREE, ws));
+    TRY(vengine__emit_id(e, VTRACE_FREE, act));
+    /* progress and completions */
+    size_t kept = 0;
+    for (size_t i = 0; i < e->nrun; i++) {
+        ereq *r = e->running[i];
+        if (r->computed < r->prompt) {
+            r->computed += r->step_tokens;
+            if (r->computed == r->prompt)
+                r->generated = 1; /* the last prefill chunk yields the first token */
+        } else if (r->step_tokens) {
+            r->computed++;
+            r->generated++;
+        }
+        if (r->generated >= r->output) {
+            TRY(vengine__kv_release(e, r));
+            TRY(adapter_drop(e, r));
+            TRY(vengine__emit_id(e, VTRACE_REQUEST_END, r->rid));
+            e->st.finished++;
+            req_free(r);
+            continue;
+        }
+        e->running[kept++] = r;
+    }
+    e->nrun = kept;
+    return VRAM_OK;
+}
+
+
+vram_status vengine_fail(vengine *e, vram_status st, const char *fmt, ...)
+{
+    if (e->err && e->errlen && !e->err[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->err, e->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+void vengine_defaults(vengine_config *c)
+{
+    *c = (vengine_config){
+        .model = "llama-3-70b", .tp = 4, .kv = VENGINE_KV_PAGED, .format = VWORKLOAD_AZURE,
+        .capacity = UINT64_C(80) << 30, .seed = 1, .speedup = 1, .max_batch_tokens = 8192,
+        .max_batch_seqs = 256, .block_tokens = 16, .contig_min_tokens = 256, .utilisation = 0.9,
+        .adapters = 8, .max_loras = 4, .lora_rank = 64, .adapter_share = 0.3, .prefix_cache = 1,
+    };
+}
+
+vram_status vengine_create(const vengine_config *c, const vengine_sink *sink, char *err, size_t errlen,
+                           vengine **out)
+{
+    *out = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    vengine *e = calloc(1, sizeof *e);
+    if (!e) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of host memory");
+        return VRAM_ENOHOST;
+    }
+    *e = (vengine){.c = c, .sink = *sink, .next_id = 1, .err = err, .errlen = errlen};
+    char werr[512];
+    vram_status st = vengine__plan(e);
+    if (!st && (st = vworkload_open(c->workload, c->format, &e->wl, werr, sizeof werr)))
+        vengine_fail(e, st, "%s", werr);
+    if (!st) {
+        e->running = calloc(c->max_batch_seqs, sizeof *e->running);
+        e->ad = calloc(c->adapters ? c->adapters : 1, sizeof *e->ad);
+        if (!e->running || !e->ad || vtg_prefix_create(&e->prefix))
+            st = vengine_fail(e, VRAM_ENOHOST, "out of host memory");
+    }
+    if (st) {
+        vengine_destroy(e);
+        return st;
+    }
+    *out = e;
+    return VRAM_OK;
+}
+
+void vengine_destroy(vengine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nrun; i++)
+        req_free(e->running[i]);
+    while (e->wait_len)
+        req_free(take_waiting(e, 0));
+    req_free(e->ahead);
+    free(e->running);
+    free(e->waiting);
+    free(e->ad);
+    free(e->weight_ids);
+    vtg_prefix_destroy(e->prefix);
+    vworkload_close(e->wl);
+    free(e);
+}
+
+const vengine_plan *vengine_plan_of(const vengine *e)
+{
+    return &e->plan;
+}
+
+const vengine_stats *vengine_stats_of(const vengine *e)
+{
+    return &e->st;
+}
+
+vram_status vengine_start(vengine *e)
+{
+    TRY(vengine__start_up(e));
+    return read_ahead(e);
+}
+
+vram_status vengine_advance(vengine *e, int *done)
+{
+    *done = !e->ahead && !e->wait_len && !e->nrun;
+    if (*done)
+        return VRAM_OK;
+    while (e->ahead && e->ahead->arrival_us <= e->now) {
+        TRY(push_waiting(e, e->ahead, 0));
+        TRY(read_ahead(e));
+    }
+    TRY(embed_consumer(e));
+    int idle;
+    TRY(step(e, &idle));
+    if (!idle)
+        return VRAM_OK;
+    if (e->nrun || e->wait_len)
+        return vengine_fail(e, VRAM_ECORRUPT, "scheduler stalled at %llu us with %zu waiting",
+                            (unsigned long long)e->now, e->wait_len);
+    if (e->ahead)
+        e->now = e->ahead->arrival_us;
+    return VRAM_OK;
+}
+
+vram_status vengine_finish(vengine *e)
+{
+    if (e->embed_state == 0 && e->c->duration_s > 0) /* a window shorter than the attach time */
+        TRY(embed_consumer(e));
+    TRY(vengine__shut_down(e));
+    e->st.end_us = e->now;
+    return VRAM_OK;
+}
