@@ -1,0 +1,428 @@
+/* sweep - runs a grid of replays (traces x policies x capacities x caching
+ * settings) on this machine's cores into one database, or writes it as one
+ * command line per run for a distributed runner (docs/SWEEPS.md).
+ *
+ * Each run is one `replay` process (the replay program beside this one),
+ * with one value of every axis: the local sweep and an emitted job run the
+ * same command, only the database differs.
+ *
+ * Exit status: 0 every run ended ok; 1 a run failed, or the database or the
+ * jobs file failed; 2 bad usage or a bad grid (found before anything runs);
+ * 128 + N when signal N stopped it (docs/RELIABILITY.md). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "db_merge.h"
+#include "signals.h"
+#include "sweep_grid.h"
+#include "sweep_run.h"
+#include "trace.h"
+#include "vramlab_version.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sweep [options] TRACE... [-- REPLAY-OPTIONS]\n"
+            "       sweep --merge OUT.db IN.db...\n"
+            "Runs `replay` once per point of a grid (every TRACE x --policy x --capacity x\n"
+            "--caching-conf), several at a time, each run logged into one database; or, with\n"
+            "--emit-jobs, writes the grid as one replay command line per run, each with its own\n"
+            "database, for GNU parallel, a Slurm array or a CI matrix (docs/SWEEPS.md).\n"
+            "The grid is checked before anything runs: policies, capacities, caching settings\n"
+            "and every TRACE's header.\n"
+            "\n"
+            "Grid:\n"
+            "  --policy LIST|all     heap policies, comma-separated (bestfit, buddy, tlsf, pool,\n"
+            "                        caching, plugin:PATH[:NAME]); default all (pool only over\n"
+            "                        traces with KV blocks)\n"
+            "  --capacity LIST       device sizes, comma-separated: bytes, or a number with KiB,\n"
+            "                        MiB, GiB or TiB (64GiB), or trace (the header's); default\n"
+            "                        trace\n"
+            "  --caching-conf TEXT   one caching setting (PYTORCH_CUDA_ALLOC_CONF syntax, e.g.\n"
+            "                        expandable_segments:True), or trace (the replay's default);\n"
+            "                        repeat the option for more; varies the caching policy's\n"
+            "                        runs only\n"
+            "Running:\n"
+            "  --jobs N              replays at once (default: the number of online cores)\n"
+            "  --db PATH             the database every run writes (default sweep.db); with\n"
+            "                        --emit-jobs, run K writes PATH with -K before .db\n"
+            "                        (sweep-0001.db, ...)\n"
+            "  --replay PROGRAM      the replay to run (default: the replay beside this program,\n"
+            "                        %s)\n"
+            "  --emit-jobs FILE      write the runs' command lines to FILE (- for stdout), one\n"
+            "                        per line, quoted for sh, and run nothing\n"
+            "  --merge OUT.db IN.db...  copy the runs of every IN.db into OUT.db (created when\n"
+            "                        missing), renumbered after OUT's: the emitted jobs'\n"
+            "                        databases as one (report IN.db... reads them as one too)\n"
+            "  --help                this text\n"
+            "  --version             the version and git commit\n"
+            "After --, options for every replay (e.g. --no-belady --sample-every 100); the ones\n"
+            "the sweep sets itself (--policy, --capacity, --caching-conf, --db, --no-db, --json,\n"
+            "--csv) are refused there.\n"
+            "Progress: a line per run as it ends, with the replay's messages under it.\n"
+            "Exit status: 0 all runs ok, 1 a run failed (or the database or FILE), 2 bad usage\n"
+            "or a bad grid (nothing was run), 128+N stopped by signal N (SIGINT 130, SIGTERM\n"
+            "143): the signal is passed to the running replays, which mark their runs\n"
+            "\"interrupted\"; no other run is started.\n",
+            "replay in the build tree, vramlab-replay installed");
+}
+
+typedef struct cli {
+    vsweep_grid grid;
+    unsigned jobs;
+    const char *db, *replay, *emit;
+    char *const *extra; /* after "--" */
+    size_t nextra;
+    int merge;
+    char *const *operands;
+    size_t noperands;
+} cli;
+
+/* The replay options a sweep sets itself. */
+static const char *const owned[] = {"--policy", "--capacity", "--caching-conf", "--db",
+                                    "--no-db", "--json", "--csv", "--help", "--version", "-h",
+                                    NULL};
+
+static int check_extra(char *const *extra, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (const char *const *o = owned; *o; o++) {
+            size_t len = strlen(*o);
+            if (strncmp(extra[i], *o, len) == 0 && (!extra[i][len] || extra[i][len] == '=')) {
+                fprintf(stderr, "sweep: %s after --: the sweep sets it itself%s\n", extra[i],
+                        o - owned < 3 ? " (give it before --: it is an axis of the grid)" : "");
+                return 0;
+            }
+        }
+    return 1;
+}
+
+/* 0 ok, 2 bad usage (message printed), -1 --help or --version printed. */
+static int parse_args(int argc, char **argv, cli *c)
+{
+    enum { O_POLICY = 256, O_CAPACITY, O_CACHING_CONF, O_JOBS, O_DB, O_REPLAY, O_EMIT, O_MERGE,
+           O_HELP, O_VERSION };
+    static const struct option opts[] = {
+        {"policy", required_argument, 0, O_POLICY},
+        {"capacity", required_argument, 0, O_CAPACITY},
+        {"caching-conf", required_argument, 0, O_CACHING_CONF},
+        {"jobs", required_argument, 0, O_JOBS},
+        {"db", required_argument, 0, O_DB},
+        {"replay", required_argument, 0, O_REPLAY},
+        {"emit-jobs", required_argument, 0, O_EMIT},
+        {"merge", no_argument, 0, O_MERGE},
+        {"help", no_argument, 0, O_HELP},
+        {"version", no_argument, 0, O_VERSION},
+        {0, 0, 0, 0},
+    };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->jobs = cores > 0 ? (unsigned)cores : 1;
+    c->db = "sweep.db";
+    /* The replay's options start after the first "--": getopt sees what is before. */
+    int split = 1;
+    while (split < argc && strcmp(argv[split], "--") != 0)
+        split++;
+    if (split < argc) {
+        c->extra = argv + split + 1;
+        c->nextra = (size_t)(argc - split - 1);
+    }
+    char why[2048];
+    int o;
+    opterr = 0;
+    while ((o = getopt_long(split, argv, "h", opts, NULL)) != -1) {
+        int ok = 1;
+        switch (o) {
+        case O_POLICY: ok = !vsweep_grid_add(&c->grid, VSWEEP_POLICY, optarg, why, sizeof why); break;
+        case O_CAPACITY:
+            ok = !vsweep_grid_add(&c->grid, VSWEEP_CAPACITY, optarg, why, sizeof why);
+            break;
+        case O_CACHING_CONF:
+            ok = !vsweep_grid_add(&c->grid, VSWEEP_CACHING_CONF, optarg, why, sizeof why);
+            break;
+        case O_JOBS: {
+            char *end;
+            errno = 0;
+            unsigned long v = strtoul(optarg, &end, 10);
+            ok = !errno && end != optarg && !*end && optarg[0] != '-' && v >= 1 && v <= 1024;
+            snprintf(why, sizeof why, "--jobs: \"%s\" is not 1 to 1024", optarg);
+            c->jobs = (unsigned)v;
+            break;
+        }
+        case O_DB: c->db = optarg; break;
+        case O_REPLAY: c->replay = optarg; break;
+        case O_EMIT: c->emit = optarg; break;
+        case O_MERGE: c->merge = 1; break;
+        case 'h':
+        case O_HELP: usage(stdout); return -1;
+        case O_VERSION: vramlab_print_version(argv[0]); return -1;
+        default:
+            snprintf(why, sizeof why, "unknown option or missing value: %s", argv[optind - 1]);
+            ok = 0;
+        }
+        if (!ok) {
+            fprintf(stderr, "sweep: %s\n", why);
+            return 2;
+        }
+    }
+    c->operands = argv + optind;
+    c->noperands = (size_t)(split - optind);
+    if (c->merge) {
+        if (c->noperands < 2 || c->nextra || c->emit || c->grid.n[VSWEEP_POLICY] ||
+            c->grid.n[VSWEEP_CAPACITY] || c->grid.n[VSWEEP_CACHING_CONF]) {
+            fprintf(stderr, "sweep: --merge takes OUT.db and at least one IN.db, and no other"
+                            " option\n");
+            return 2;
+        }
+        return 0;
+    }
+    if (!check_extra(c->extra, c->nextra))
+        return 2;
+    for (size_t i = 0; i < c->noperands; i++)
+        if (vsweep_grid_add(&c->grid, VSWEEP_TRACE, c->operands[i], why, sizeof why)) {
+            fprintf(stderr, "sweep: %s\n", why);
+            return 2;
+        }
+    char note[4096];
+    if (vsweep_grid_finish(&c->grid, note, sizeof note, why, sizeof why)) {
+        fprintf(stderr, "sweep: %s\n", why);
+        return 2;
+    }
+    if (note[0])
+        fprintf(stderr, "sweep: note: %s\n", note);
+    return 0;
+}
+
+/* The program on PATH, or at the path given; 0 when there is none to run. */
+static int runnable(const char *prog)
+{
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    for (const char *p = path ? path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        char full[4096];
+        snprintf(full, sizeof full, "%.*s/%s", (int)len, len ? p : ".", prog);
+        if (access(full, X_OK) == 0)
+            return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
+/* --replay, else the replay beside this program: its name with "sweep" at
+ * the end made "replay" (bin/sweep: bin/replay; vramlab-sweep: vramlab-replay). */
+static const char *find_replay(const char *given, char *buf, size_t len)
+{
+    if (given) {
+        if (runnable(given))
+            return given;
+        fprintf(stderr, "sweep: --replay %s: no such program to run\n", given);
+        return NULL;
+    }
+    ssize_t n = readlink("/proc/self/exe", buf, len - 8);
+    size_t end = n > 0 ? (size_t)n : 0;
+    if (end >= 5 && memcmp(buf + end - 5, "sweep", 5) == 0) {
+        memcpy(buf + end - 5, "replay", 7);
+        if (access(buf, X_OK) == 0)
+            return buf;
+    } else {
+        snprintf(buf, len, "(this program's path is unknown)");
+    }
+    fprintf(stderr, "sweep: cannot find the replay beside this program (%s): give --replay"
+                    " PROGRAM\n", n > 0 ? buf : "/proc/self/exe unreadable");
+    return NULL;
+}
+
+/* PATH with "-K" before its ".db" (or at its end), K zero-padded to `width`;
+ * 0 when it does not fit in len. */
+static int job_db(const char *path, size_t k, int width, char *out, size_t len)
+{
+    size_t stem = strlen(path);
+    if (stem > 3 && strcmp(path + stem - 3, ".db") == 0)
+        stem -= 3;
+    int w = snprintf(out, len, "%.*s-%0*zu.db", (int)stem, path, width, k);
+    return w > 0 && (size_t)w < len;
+}
+
+/* One argument as sh reads it back: bare when only safe characters, else in
+ * single quotes. */
+static void put_sh(FILE *f, const char *arg)
+{
+    if (*arg && !arg[strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789_@%+=:,./-")]) {
+        fputs(arg, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *p = arg; *p; p++)
+        fputs(*p == '\'' ? "'\\''" : (char[2]){*p, 0}, f);
+    fputc('\'', f);
+}
+
+/* --emit-jobs: every run's command line to c->emit, replaced only when whole. */
+static int emit_jobs(const cli *c, const char *replay)
+{
+    const vsweep_grid *g = &c->grid;
+    int width = 4;
+    for (size_t n = g->npoints; n >= 10000; n /= 10)
+        width++;
+    const char **argv = malloc((VSWEEP_ARGV_FIXED + c->nextra) * sizeof *argv);
+    vtrace_output out = {0};
+    char err[1024];
+    int to_stdout = strcmp(c->emit, "-") == 0;
+    if (!argv || (!to_stdout && vtrace_output_begin(c->emit, &out, err, sizeof err))) {
+        fprintf(stderr, "sweep: %s\n", argv ? err : "out of memory");
+        free(argv);
+        return 1;
+    }
+    FILE *f = to_stdout ? stdout : fopen(out.write_path, "w");
+    if (!f) {
+        fprintf(stderr, "sweep: %s: cannot write: %s\n", out.write_path, strerror(errno));
+        vtrace_output_abort(&out);
+        free(argv);
+        return 1;
+    }
+    char db[4200], first[4200] = "";
+    int bad = 0;
+    for (size_t k = 0; k < g->npoints; k++) {
+        if (!job_db(c->db, k + 1, width, db, sizeof db)) {
+            errno = ENAMETOOLONG; /* the --db path */
+            bad = 1;
+            break;
+        }
+        if (!k)
+            snprintf(first, sizeof first, "%s", db);
+        size_t n = vsweep_grid_argv(g, k, replay, db, c->extra, c->nextra, argv);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                fputc(' ', f);
+            put_sh(f, argv[i]);
+        }
+        fputc('\n', f);
+    }
+    free(argv);
+    bad |= ferror(f);
+    if (to_stdout ? fflush(f) != 0 || bad : fclose(f) != 0 || bad) {
+        fprintf(stderr, "sweep: %s: write failed: %s\n", to_stdout ? "stdout" : out.write_path,
+                strerror(errno));
+        if (!to_stdout)
+            vtrace_output_abort(&out);
+        return 1;
+    }
+    if (!to_stdout && vtrace_output_commit(&out, err, sizeof err)) {
+        fprintf(stderr, "sweep: %s\n", err);
+        return 1;
+    }
+    char shape[512];
+    vsweep_grid_shape(g, shape, sizeof shape);
+    fprintf(stderr, "sweep: %zu job(s) (%s) written to %s, each writing its own database (%s,"
+                    " ...): read them as one with `report DB...` or `sweep --merge`\n",
+            g->npoints, shape, to_stdout ? "stdout" : c->emit, first);
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The local sweep: every run into c->db, c->jobs at once. */
+static int run_local(const cli *c, const char *replay)
+{
+    const vsweep_grid *g = &c->grid;
+    char err[1024];
+    vdb *db = NULL; /* made (or checked) once, before any replay opens it */
+    vsim_catch_signals(&interrupted);
+    if (vdb_open_stop(c->db, &interrupted, &db, err, sizeof err)) {
+        if (interrupted) {
+            fprintf(stderr, "sweep: stopped by %s while opening %s: nothing was run\n",
+                    vsim_signal_name(interrupted), c->db);
+            return 128 + interrupted;
+        }
+        fprintf(stderr, "sweep: %s\n", err);
+        return 1;
+    }
+    vdb_close(db, NULL, 0);
+    vsweep_job *jobs = calloc(g->npoints, sizeof *jobs);
+    const char **argvs = calloc(g->npoints * (VSWEEP_ARGV_FIXED + c->nextra), sizeof *argvs);
+    char *labels = calloc(g->npoints, 512);
+    if (!jobs || !argvs || !labels) {
+        fprintf(stderr, "sweep: out of memory\n");
+        free(jobs), free(argvs), free(labels);
+        return 1;
+    }
+    for (size_t k = 0; k < g->npoints; k++) {
+        const char **argv = argvs + k * (VSWEEP_ARGV_FIXED + c->nextra);
+        vsweep_grid_argv(g, k, replay, c->db, c->extra, c->nextra, argv);
+        vsweep_grid_label(g, k, labels + k * 512, 512);
+        jobs[k] = (vsweep_job){.argv = (char *const *)argv, .label = labels + k * 512};
+    }
+    char shape[512];
+    vsweep_grid_shape(g, shape, sizeof shape);
+    unsigned parallel = c->jobs < g->npoints ? c->jobs : (unsigned)g->npoints;
+    fprintf(stderr, "sweep: %zu run(s) (%s), %u at a time, into %s\n", g->npoints, shape,
+            parallel, c->db);
+    double t0 = now_s();
+    vsweep_tally t;
+    int rc = vsweep_run(jobs, g->npoints, parallel, &interrupted, stderr, &t);
+    free(jobs), free(argvs), free(labels);
+    if (interrupted) {
+        fprintf(stderr, "sweep: stopped by %s: %zu run(s) stopped (marked \"interrupted\" in %s"
+                        " by their replay), %zu not started, %zu ok, %zu failed\n",
+                vsim_signal_name(interrupted), t.stopped, c->db, t.not_started, t.ok, t.failed);
+        return 128 + interrupted;
+    }
+    fprintf(stderr, "sweep: %zu run(s) in %.1f s: %zu ok, %zu failed%s%s; logged to %s\n",
+            g->npoints, now_s() - t0, t.ok, t.failed, t.not_started ? ", not started: " : "",
+            t.not_started ? (t.usage ? "the replay refused its options (exit status 2)"
+                                     : "a process could not be started")
+                          : "",
+            c->db);
+    return rc || t.failed || t.not_started ? 1 : 0;
+}
+
+static int merge(const cli *c)
+{
+    char err[2048];
+    size_t n = c->noperands - 1;
+    int64_t(*ids)[2] = calloc(n, sizeof *ids);
+    if (!ids || vdb_merge(c->operands[0], (const char *const *)c->operands + 1, n, ids, err,
+                          sizeof err)) {
+        fprintf(stderr, "sweep: --merge: %s\n", ids ? err : "out of memory");
+        free(ids);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ids[i][0])
+            fprintf(stderr, "sweep: %s: runs %lld to %lld of %s\n", c->operands[i + 1],
+                    (long long)ids[i][0], (long long)ids[i][1], c->operands[0]);
+        else
+            fprintf(stderr, "sweep: %s: no run\n", c->operands[i + 1]);
+    free(ids);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static cli c;
+    int rc = parse_args(argc, argv, &c);
+    if (!rc && c.merge) {
+        rc = merge(&c);
+    } else if (!rc) {
+        char buf[4096];
+        const char *replay = find_replay(c.replay, buf, sizeof buf);
+        rc = !replay ? 2 : c.emit ? emit_jobs(&c, replay) : run_local(&c, replay);
+    }
+    vsweep_grid_free(&c.grid);
+    return rc < 0 ? 0 : rc;
+}
