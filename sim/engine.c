@@ -92,7 +92,7 @@ static vram_status read_ahead(vengine *e)
                    b.completion_tokens > 0;
         if (fits) {
             out = b.completion_tokens;
-            ereq probe = {0};
+            ereq probe = {.prompt = q.prompt_tokens, .output = out};
             fits = vengine__kv_need(e, &probe, q.prompt_tokens + out - 1) <= e->plan.pool;
         }
         if (!fits) {
@@ -282,7 +282,7 @@ static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
     }
     uint64_t priv = r->prompt - r->nsegs * SEGMENT_TOKENS;
     need += vengine__ceil_div(priv, e->c->block_tokens) * e->plan.block_bytes;
-    if (e->c->kv == VENGINE_KV_CONTIGUOUS)
+    if (e->c->kv != VENGINE_KV_PAGED)
         need = vengine__kv_need(e, r, r->prompt);
     uint64_t reclaimable = (vtg_prefix_idle_count(e->prefix) - idle_hits) * e->plan.seg_bytes;
     if (vengine__kv_free(e) + reclaimable < need)

@@ -34,10 +34,15 @@
 typedef enum vengine_kv_style {
     VENGINE_KV_PAGED,      /* blocks of block_tokens tokens, allocated as requests grow */
     VENGINE_KV_CONTIGUOUS, /* one buffer per request, replaced by one twice as large when full */
+    /* one buffer per request reserved at admission, never grown (the PagedAttention
+     * paper's Orca baselines): */
+    VENGINE_KV_MAX,        /* the model's maximum context */
+    VENGINE_KV_POW2,       /* prompt + output rounded up to a power of two */
+    VENGINE_KV_ORACLE,     /* exactly prompt + output (the recorded output length) */
     VENGINE_KV_COUNT
 } vengine_kv_style;
 
-/* The styles' names ("paged", "contiguous"), one table in engine_kv.c:
+/* The styles' names ("paged", "contiguous", "max", "pow2", "oracle"), one table in engine_kv.c:
  * vengine_kv_name(VENGINE_KV_COUNT) and beyond is NULL; vengine_kv_parse
  * answers 0 and *out, or -1 for another name. */
 const char *vengine_kv_name(vengine_kv_style s);

@@ -92,6 +92,13 @@ static inline uint64_t vengine__ceil_div(uint64_t a, uint64_t b)
     return a / b + (a % b != 0);
 }
 
+/* The tokens whose KV r will ever hold: the recorded prompt + output - 1 (the
+ * last token generated is never fed back). */
+static inline uint64_t vengine__kv_total(const ereq *r)
+{
+    return r->prompt + r->output - 1;
+}
+
 /* Events at the engine time e->now. need/owner is the NEED field
  * (traces/FORMAT.md, "Needed memory"): VTRACE_NEED_ENGINE for the weights and
  * the shared embeddings, VTRACE_NEED_REQUEST with the request id for a

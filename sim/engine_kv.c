@@ -9,6 +9,9 @@
 static const char *const kv_names[VENGINE_KV_COUNT] = {
     [VENGINE_KV_PAGED] = "paged",
     [VENGINE_KV_CONTIGUOUS] = "contiguous",
+    [VENGINE_KV_MAX] = "max",
+    [VENGINE_KV_POW2] = "pow2",
+    [VENGINE_KV_ORACLE] = "oracle",
 };
 
 const char *vengine_kv_name(vengine_kv_style s)
@@ -85,7 +88,7 @@ void vengine__add_used(vengine *e, uint64_t bytes)
 /* Tokens the request's KV can hold now. */
 static uint64_t kv_capacity(const vengine *e, const ereq *r)
 {
-    if (e->c->kv == VENGINE_KV_CONTIGUOUS)
+    if (e->c->kv != VENGINE_KV_PAGED)
         return r->kv_tokens;
     return r->segs_held * SEGMENT_TOKENS + r->nblocks * e->c->block_tokens;
 }
@@ -97,8 +100,42 @@ static uint64_t contig_size(const vengine *e, const ereq *r, uint64_t tokens)
     uint64_t min = vengine__ceil_div(tokens, e->c->contig_min_tokens) * e->c->contig_min_tokens;
     if (cap < min)
         cap = min;
-    uint64_t ceiling = vengine__ceil_div(e->plan.model.context_max, e->c->contig_min_tokens) * e->c->contig_min_tokens;
+    uint64_t ceiling =
+        vengine__ceil_div(e->plan.model.context_max, e->c->contig_min_tokens) * e->c->contig_min_tokens;
     return cap > ceiling ? (min > ceiling ? min : ceiling) : cap;
+}
+
+static uint64_t pow2_ceil(uint64_t x)
+{
+    uint64_t p = 1;
+    while (p < x)
+        p <<= 1;
+    return p;
+}
+
+/* The buffer styles: the size in tokens of the buffer that holds `tokens`.
+ * The reservations are made once, at admission: the model's context (max),
+ * or the tokens whose KV the request will ever hold, prompt + output - 1
+ * (the last token generated is never fed back), rounded up to a power of two
+ * (pow2) or exact (oracle). prompt + output stays the recorded total through
+ * preemptions (a recompute moves generated tokens into the prompt). */
+static uint64_t buffer_tokens(const vengine *e, const ereq *r, uint64_t tokens)
+{
+    uint64_t total = vengine__kv_total(r), size;
+    switch (e->c->kv) {
+    case VENGINE_KV_MAX:
+        size = e->plan.model.context_max;
+        break;
+    case VENGINE_KV_POW2:
+        size = pow2_ceil(total);
+        break;
+    case VENGINE_KV_ORACLE:
+        size = total;
+        break;
+    default:
+        return contig_size(e, r, tokens);
+    }
+    return size > tokens ? size : tokens;
 }
 
 /* Bytes to add so that the request holds `tokens` (its segments already counted). */
@@ -106,8 +143,8 @@ uint64_t vengine__kv_need(const vengine *e, const ereq *r, uint64_t tokens)
 {
     if (tokens <= kv_capacity(e, r))
         return 0;
-    if (e->c->kv == VENGINE_KV_CONTIGUOUS)
-        return contig_size(e, r, tokens) * e->plan.prof.kv_bytes_per_token;
+    if (e->c->kv != VENGINE_KV_PAGED)
+        return buffer_tokens(e, r, tokens) * e->plan.prof.kv_bytes_per_token;
     uint64_t priv = tokens - r->segs_held * SEGMENT_TOKENS;
     return (vengine__ceil_div(priv, e->c->block_tokens) - r->nblocks) * e->plan.block_bytes;
 }
@@ -117,9 +154,9 @@ vram_status vengine__kv_grow(vengine *e, ereq *r, uint64_t tokens)
 {
     if (tokens <= kv_capacity(e, r))
         return VRAM_OK;
-    if (e->c->kv == VENGINE_KV_CONTIGUOUS) {
+    if (e->c->kv != VENGINE_KV_PAGED) {
         /* a bigger buffer, the contents copied, the old one freed */
-        uint64_t size = contig_size(e, r, tokens), id;
+        uint64_t size = buffer_tokens(e, r, tokens), id;
         TRY(vengine__emit_alloc(e, size * e->plan.prof.kv_bytes_per_token, VRAM_KIND_KV, PRIO_KV,
                             VTRACE_NEED_REQUEST, r->rid, &id));
         vengine__add_used(e, size * e->plan.prof.kv_bytes_per_token);

@@ -29,6 +29,7 @@ typedef struct keyslot {
 typedef struct summary {
     uint64_t events, allocs, acquires, steps, begins, peak_live, uses;
     uint64_t pins, unpins, need_engine, need_request; /* version 2 */
+    uint64_t peak_running;                            /* the generator's count */
     uint64_t kinds[VRAM_KIND_COUNT];
     int ok;
 } summary;
@@ -286,7 +287,7 @@ static void test_determinism(void)
     remove(b);
 }
 
-static void test_balanced(const char *name, const vtracegen_config *c, int want_preemptions)
+static summary test_balanced(const char *name, const vtracegen_config *c, int want_preemptions)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/test_tracegen_%s.trace", VRAM_BINARY_DIR, name);
@@ -311,6 +312,8 @@ static void test_balanced(const char *name, const vtracegen_config *c, int want_
            " prefix hits, %" PRIu64 " pins, peak live %.1f GiB\n",
            name, st.events, st.requests, st.preemptions, st.prefix_hits, s.pins, (double)s.peak_live / (1 << 30));
     remove(path);
+    s.peak_running = st.peak_running;
+    return s;
 }
 
 static void test_traces(void)
@@ -340,6 +343,27 @@ static void test_traces(void)
     test_balanced("small-paged", &c, 1);
     c.e.kv = VENGINE_KV_CONTIGUOUS;
     test_balanced("small-contig", &c, 1);
+
+    /* the reservation styles under load (Llama-3-70B, 8192-token context): one
+     * buffer per admission, never grown; reserving the whole context admits
+     * fewer requests at once than reserving exactly */
+    vtracegen_defaults(&c);
+    c.e.workload = CONV;
+    c.e.start_s = 1380;
+    c.e.duration_s = 40;
+    c.e.speedup = 4;
+    static const vengine_kv_style styles[] = {VENGINE_KV_MAX, VENGINE_KV_POW2, VENGINE_KV_ORACLE};
+    uint64_t peak[3];
+    for (size_t i = 0; i < 3; i++) {
+        c.e.kv = styles[i];
+        char name[32];
+        snprintf(name, sizeof name, "conv-%s", vengine_kv_name(styles[i]));
+        summary r = test_balanced(name, &c, 0);
+        expect_eq_u64(r.kinds[VRAM_KIND_KV], r.begins);
+        peak[i] = r.peak_running;
+        printf("%s: peak %" PRIu64 " running\n", name, peak[i]);
+    }
+    expect_true(peak[0] < peak[1] && peak[1] <= peak[2]);
 
     vtracegen_defaults(&c);
     c.e.workload = MOONCAKE;

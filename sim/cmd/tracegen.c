@@ -33,8 +33,11 @@ static void usage(FILE *f)
     fprintf(f,
             "\n"
             "  --tp N                 tensor-parallel degree (default 4)\n"
-            "  --engine paged|contiguous  KV in 16-token blocks, or per-request buffers that\n"
-            "                         double when full (default paged)\n"
+            "  --engine STYLE         how KV is reserved (default paged): paged (blocks of\n"
+            "                         --block-tokens), contiguous (a buffer per request, doubled\n"
+            "                         when full), max (the model's context per request), pow2\n"
+            "                         (prompt + output rounded up to a power of two), oracle\n"
+            "                         (exactly prompt + the recorded output)\n"
             "  --capacity-gib N       device memory (default 80)\n"
             "  --utilisation F        share of the device the engine plans with (default 0.9)\n"
             "  --start-s S            first arrival taken, seconds into the recording (default 0)\n"
@@ -154,7 +157,7 @@ int main(int argc, char **argv)
             c.licence = v;
         } else if (!strcmp(a, "--engine")) {
             if (vengine_kv_parse(v, &c.e.kv))
-                rc = bad(a, v, "paged or contiguous");
+                rc = bad(a, v, "paged, contiguous, max, pow2 or oracle");
         } else if (!strcmp(a, "--tp")) {
             rc = parse_u32(a, v, &c.e.tp);
         } else if (!strcmp(a, "--capacity-gib")) {
