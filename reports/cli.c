@@ -16,9 +16,12 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: report RESULTS.db [options]\n"
+            "usage: report RESULTS.db... [options]\n"
             "Plots and summarises replay runs (sim/schema.sql) with gnuplot into one directory:\n"
             "index.html (all of it, readable offline), summary.md, PNG and SVG figures, data/.\n"
+            "Several databases (a sweep's jobs, docs/SWEEPS.md) are read as one: their runs are\n"
+            "copied into a temporary database, numbered in the order given (the numbers of each\n"
+            "database's runs are said on stderr).\n"
             "\n"
             "  -o DIR               output directory (default report/)\n"
             "  --runs ID,ID...      the runs to report (default: the newest run of each policy\n"
@@ -93,11 +96,13 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
             return 2;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "report: give exactly one results database (see --help)\n");
+    if (optind == argc) {
+        fprintf(stderr, "report: give at least one results database (see --help)\n");
         return 2;
     }
     c->db = argv[optind];
+    c->dbs = (const char *const *)argv + optind;
+    c->ndb = (size_t)(argc - optind);
     if (c->compare && c->compare_runs) {
         fprintf(stderr, "report: --compare and --compare-runs exclude each other\n");
         return 2;

@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "db_merge.h"
 
 volatile sig_atomic_t vrep_stop;
 
 struct vrep_db {
     sqlite3 *h;
     char *path;
+    char *merged; /* the temporary merge of several databases (removed at close), or NULL */
 };
 
 const char *vrep_db_path(const vrep_db *db) { return db->path; }
@@ -89,11 +91,68 @@ vram_status vrep_db_open(const char *path, vrep_db **out, char *err, size_t errl
     return VRAM_OK;
 }
 
+/* Removes the temporary merge at `path` and the WAL files beside it. */
+static void remove_merged(const char *path)
+{
+    char side[4200];
+    remove(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    remove(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    remove(side);
+}
+
+vram_status vrep_db_open_many(const char *const *paths, size_t n, vrep_db **out, char *err,
+                              size_t errlen)
+{
+    if (n == 1)
+        return vrep_db_open(paths[0], out, err, errlen);
+    *out = NULL;
+    const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char tmp[4096], shown[4200];
+    snprintf(tmp, sizeof tmp, "%s/vramlab-report-XXXXXX.db", dir);
+    int fd = mkstemps(tmp, 3);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot make a temporary database to read %zu databases as"
+                              " one: %s", tmp, n, strerror(errno));
+        return VRAM_EIO;
+    }
+    close(fd);
+    int64_t(*ids)[2] = calloc(n, sizeof *ids);
+    snprintf(shown, sizeof shown, "%s + %zu more", paths[0], n - 1);
+    char *merged = strdup(tmp), *path = strdup(shown);
+    vram_status st = ids && merged && path ? vdb_merge(tmp, paths, n, ids, err, errlen)
+                                           : VRAM_ENOHOST;
+    if (st == VRAM_ENOHOST && !(ids && merged && path))
+        snprintf(err, errlen, "out of host memory");
+    if (!st)
+        st = vrep_db_open(tmp, out, err, errlen);
+    if (st) {
+        remove_merged(tmp);
+        free(ids), free(merged), free(path);
+        return st;
+    }
+    free((*out)->path);
+    (*out)->path = path;
+    (*out)->merged = merged;
+    for (size_t i = 0; i < n; i++)
+        if (ids[i][0])
+            fprintf(stderr, "report: note: %s: its runs are runs %lld to %lld here\n", paths[i],
+                    (long long)ids[i][0], (long long)ids[i][1]);
+        else
+            fprintf(stderr, "report: note: %s holds no run\n", paths[i]);
+    free(ids);
+    return VRAM_OK;
+}
+
 void vrep_db_close(vrep_db *db)
 {
     if (!db)
         return;
     sqlite3_close(db->h);
+    if (db->merged)
+        remove_merged(db->merged);
+    free(db->merged);
     free(db->path);
     free(db);
 }

@@ -23,6 +23,14 @@ extern volatile sig_atomic_t vrep_stop;
  * (corrupt), has no vramlab meta table or another schema version; VRAM_ENOHOST
  * without memory. */
 vram_status vrep_db_open(const char *path, vrep_db **out, char *err, size_t errlen);
+/* Several databases read as one (a sweep's emitted jobs each write their
+ * own): n == 1 is vrep_db_open; more are merged (sim/db_merge.h) into a
+ * temporary database in $TMPDIR (else /tmp), removed by vrep_db_close, their
+ * runs renumbered in the order given, each database's new run ids named on
+ * stderr. vrep_db_path is then "FIRST + N more". Fails as vrep_db_open, or
+ * as vdb_merge naming the database at fault. Cost: copying every row. */
+vram_status vrep_db_open_many(const char *const *paths, size_t n, vrep_db **out, char *err,
+                              size_t errlen);
 /* NULL is a no-op. */
 void vrep_db_close(vrep_db *db);
 const char *vrep_db_path(const vrep_db *db);

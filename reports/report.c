@@ -111,7 +111,7 @@ static vram_status stop_check(vrep_report *r, vram_status st)
 
 static vram_status run_report(vrep_report *r, vrep_figures *pl)
 {
-    vram_status st = vrep_db_open(r->c.db, &r->db, r->err, sizeof r->err);
+    vram_status st = vrep_db_open_many(r->c.dbs, r->c.ndb, &r->db, r->err, sizeof r->err);
     if (!st)
         st = stop_check(r, vrep_select(r));
     if (!st && !make_dir(r->paths.data, r->err, sizeof r->err))
@@ -133,7 +133,7 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     const char *trace = strrchr(r->s[0].run.trace, '/');
     char title[1200];
     snprintf(title, sizeof title, "vramlab report: %s (%s)",
-             trace ? trace + 1 : r->s[0].run.trace, r->c.db);
+             trace ? trace + 1 : r->s[0].run.trace, vrep_db_path(r->db));
     st = write_summary_md(r, pl, title);
     if (st)
         return st;

@@ -46,6 +46,8 @@ typedef struct vrep_pair {
 /* The command line (cli.c). */
 typedef struct vrep_cli {
     const char *db, *out, *runs, *compare, *compare_runs;
+    const char *const *dbs;   /* every RESULTS.db given (db is the first), ndb of them */
+    size_t ndb;
     const char *share;        /* --share or $VREPORT_DIR; NULL: vrep_default_share */
     const char *gnuplot;      /* $VREPORT_GNUPLOT or "gnuplot" */
     uint64_t at;              /* --at, 0 = each run's sampled peak footprint */

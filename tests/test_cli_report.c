@@ -27,7 +27,7 @@ static void make_db(void)
 static void test_usage(void)
 {
     CLI_EXPECT_HELP("report", "usage: report RESULTS.db");
-    CLI_EXPECT(2, TEXTS("give exactly one results database"), "report");
+    CLI_EXPECT(2, TEXTS("give at least one results database"), "report");
     CLI_EXPECT(2, TEXTS("--at: \"0\" is not an event number"), "report", DB, "--at", "0");
     CLI_EXPECT(2, TEXTS("exclude each other"), "report", DB, "--compare", DB, "--compare-runs", "1,2");
 }
