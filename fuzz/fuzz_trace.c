@@ -6,7 +6,11 @@
  * priorities >= 0, a known NEED with an owner only for a request's (version 1:
  * NEED '-' always, no pin/unpin, no kv_token_bytes/prefill_tokens_per_s/
  * allocator_settings), line
- * numbers increasing, timestamps never decreasing. vtrace_open_buffer reads
+ * numbers increasing, timestamps never decreasing. Prefix events (version 2,
+ * a header with kv_block_tokens and prefix_segment_tokens, one a multiple of
+ * the other): pnode numbers 1, 2, ... in order with a parent defined before;
+ * a lookup names a defined node, PROMPT 1 to 2^32-1, TOKENS PROMPT to 2^32-1;
+ * a fill's TOKENS 1 to 2^32-1. vtrace_open_buffer reads
  * the bytes as text (gzip is vtrace_open's, tested in tests/test_trace_io.c):
  * the gzip seeds of the corpus (head-*.trace) stop at their first line.
  *
@@ -89,11 +93,44 @@ static void check_need(const vtrace_event *ev, int version, uint64_t n)
                 (int)ev->need, ev->owner, version);
 }
 
+/* A prefix event against the header and the nodes defined before it. */
+static void check_prefix(const vtrace_event *ev, const vtrace_header *h, uint64_t *nodes, uint64_t n)
+{
+    if (ev->type < VTRACE_PNODE) {
+        if (ev->node || ev->hash || ev->prompt || ev->tokens)
+            fz_fail(TARGET, "prefix", n, "line %" PRIu64 ": %s with prefix fields", ev->line,
+                    vtrace_type_name(ev->type));
+        return;
+    }
+    if (!h->kv_block_tokens || !h->prefix_segment_tokens || h->prefix_segment_tokens % h->kv_block_tokens)
+        fz_fail(TARGET, "prefix", n, "line %" PRIu64 ": %s with block tokens %" PRIu64 ", segment %" PRIu64,
+                ev->line, vtrace_type_name(ev->type), h->kv_block_tokens, h->prefix_segment_tokens);
+    int ok;
+    switch (ev->type) {
+    case VTRACE_PNODE:
+        ok = ev->id == *nodes + 1 && ev->node <= *nodes && !ev->prompt && !ev->tokens;
+        *nodes += ok;
+        break;
+    case VTRACE_LOOKUP:
+        ok = ev->node >= 1 && ev->node <= *nodes && ev->prompt >= 1 && ev->tokens >= ev->prompt &&
+             ev->tokens <= VTRACE_PREFIX_TOKENS_MAX && !ev->hash;
+        break;
+    default:
+        ok = ev->tokens >= 1 && ev->tokens <= VTRACE_PREFIX_TOKENS_MAX && !ev->node && !ev->hash &&
+             !ev->prompt;
+        break;
+    }
+    if (!ok)
+        fz_fail(TARGET, "prefix", n, "line %" PRIu64 ": %s %" PRIu64 " node %" PRIu64 " prompt %" PRIu64
+                " tokens %" PRIu64 " after %" PRIu64 " nodes", ev->line, vtrace_type_name(ev->type), ev->id,
+                ev->node, ev->prompt, ev->tokens, *nodes);
+}
+
 static void check_event(const vtrace_event *ev, const vtrace_event *prev, int version, uint64_t n)
 {
     if ((unsigned)ev->type >= VTRACE_TYPE_COUNT)
         fz_fail(TARGET, "event", n, "type %d", (int)ev->type);
-    if (version < 2 && (ev->type == VTRACE_PIN || ev->type == VTRACE_UNPIN))
+    if (version < 2 && ev->type >= VTRACE_PIN)
         fz_fail(TARGET, "event", n, "line %" PRIu64 ": %s in a version-1 trace", ev->line,
                 vtrace_type_name(ev->type));
     if (ev->type != VTRACE_ALLOC && ev->type != VTRACE_SHARED_ACQUIRE && ev->type != VTRACE_SHARED_RELEASE &&
@@ -139,7 +176,8 @@ static int same_event(const vtrace_event *a, const vtrace_event *b)
     return a->type == b->type && a->ts_us == b->ts_us && a->id == b->id && a->size == b->size &&
            a->align == b->align && a->kind == b->kind && a->priority == b->priority &&
            strcmp(a->key, b->key) == 0 && a->need == b->need && a->owner == b->owner &&
-           a->nframes == b->nframes &&
+           a->nframes == b->nframes && a->node == b->node && a->hash == b->hash &&
+           a->prompt == b->prompt && a->tokens == b->tokens &&
            memcmp(a->frames, b->frames, a->nframes * sizeof a->frames[0]) == 0;
 }
 
@@ -149,7 +187,9 @@ static int same_header(const vtrace_header *a, const vtrace_header *b)
            a->capacity == b->capacity && a->kv_block_bytes == b->kv_block_bytes &&
            strcmp(a->source, b->source) == 0 && strcmp(a->licence, b->licence) == 0 &&
            a->kv_token_bytes == b->kv_token_bytes && a->prefill_tokens_per_s == b->prefill_tokens_per_s &&
-           strcmp(a->allocator_settings, b->allocator_settings) == 0;
+           strcmp(a->allocator_settings, b->allocator_settings) == 0 &&
+           a->kv_block_tokens == b->kv_block_tokens && a->prefix_segment_tokens == b->prefix_segment_tokens &&
+           a->prefix_cache_blocks == b->prefix_cache_blocks;
 }
 
 /* Writes the header and the first ROUND_TRIP_MAX events of the (valid) input
@@ -241,12 +281,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (version < 2 && seen_in.n)
         fz_fail(TARGET, "frame", 0, "%" PRIu64 " frame lines in a version-1 trace", seen_in.n);
     size_t mem = vtrace_memory(r);
+    if (h->kv_block_tokens > VTRACE_BLOCK_TOKENS_MAX || h->prefix_segment_tokens > VTRACE_SEGMENT_TOKENS_MAX ||
+        h->prefix_cache_blocks > VTRACE_PREFIX_BLOCKS_MAX ||
+        (version < 2 && (h->kv_block_tokens || h->prefix_segment_tokens || h->prefix_cache_blocks)))
+        fz_fail(TARGET, "header", 0, "version %d, kv_block_tokens %" PRIu64 ", prefix_segment_tokens %" PRIu64
+                ", prefix_cache_blocks %" PRIu64, version, h->kv_block_tokens, h->prefix_segment_tokens,
+                h->prefix_cache_blocks);
     vtrace_event ev, prev = {0};
-    uint64_t n = 0;
+    uint64_t n = 0, nodes = 0;
     int more;
     while ((more = vtrace_next(r, &ev)) == 1) {
         seen_in.events++;
         check_event(&ev, &prev, version, ++n);
+        check_prefix(&ev, h, &nodes, n);
         prev = ev;
         if (vtrace_memory(r) != mem)
             fz_fail(TARGET, "memory", n, "reader memory grew from %zu to %zu", mem, vtrace_memory(r));

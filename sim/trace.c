@@ -4,6 +4,7 @@
  * place between two pointers, never past the end of the line, with
  * hand-written number parsing. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 enum {
     HDR_MODEL, HDR_ENGINE, HDR_CAPACITY, HDR_KV_BLOCK, HDR_SOURCE, HDR_LICENCE,
     HDR_KV_TOKEN, HDR_PREFILL, HDR_ALLOC_SETTINGS, /* version 2 */
+    HDR_BLOCK_TOKENS, HDR_SEGMENT_TOKENS, HDR_PREFIX_BLOCKS, /* version 2, the prefix cache */
     HDR_COUNT
 };
 
@@ -26,7 +28,8 @@ static const char *const header_keys[HDR_COUNT] = {
     [HDR_MODEL] = "model",         [HDR_ENGINE] = "engine", [HDR_CAPACITY] = "capacity",
     [HDR_KV_BLOCK] = "kv_block_bytes", [HDR_SOURCE] = "source", [HDR_LICENCE] = "licence",
     [HDR_KV_TOKEN] = "kv_token_bytes", [HDR_PREFILL] = "prefill_tokens_per_s",
-    [HDR_ALLOC_SETTINGS] = "allocator_settings",
+    [HDR_ALLOC_SETTINGS] = "allocator_settings", [HDR_BLOCK_TOKENS] = "kv_block_tokens",
+    [HDR_SEGMENT_TOKENS] = "prefix_segment_tokens", [HDR_PREFIX_BLOCKS] = "prefix_cache_blocks",
 };
 #define HDR_REQUIRED ((1u << HDR_MODEL) | (1u << HDR_ENGINE) | (1u << HDR_CAPACITY))
 
@@ -53,6 +56,9 @@ static const char *const usage[2][VTRACE_TYPE_COUNT] = {
         [VTRACE_REQUEST_END] = "end ID",
         [VTRACE_PIN] = "pin ID",
         [VTRACE_UNPIN] = "unpin ID",
+        [VTRACE_PNODE] = "pnode N PARENT HASHID",
+        [VTRACE_LOOKUP] = "lookup REQ NODE PROMPT TOKENS",
+        [VTRACE_FILL] = "fill REQ TOKENS",
     },
 };
 
@@ -66,6 +72,7 @@ struct vtrace_reader {
     vtrace_frame_fn on_frame;     /* frame lines go here (NULL: checked and skipped) */
     void *frame_ctx;
     vtrace_frame frame;           /* the frame line last read */
+    uint64_t pnodes;              /* pnode lines read: they are numbered 1 .. pnodes */
 };
 
 #define fail(r, ...) vlines_fail((r)->src, __VA_ARGS__)
@@ -221,8 +228,14 @@ static int lookup_type(const char *p, const char *q)
     int t;
     switch (q - p) {
     case 3: t = *p == 'u' ? VTRACE_USE : *p == 'p' ? VTRACE_PIN : VTRACE_REQUEST_END; break;
-    case 4: t = *p == 'f' ? VTRACE_FREE : VTRACE_STEP; break;
-    case 5: t = *p == 'a' ? VTRACE_ALLOC : *p == 'u' ? VTRACE_UNPIN : VTRACE_REQUEST_BEGIN; break;
+    case 4: t = *p == 's' ? VTRACE_STEP : p[1] == 'r' ? VTRACE_FREE : VTRACE_FILL; break;
+    case 5:
+        t = *p == 'a'   ? VTRACE_ALLOC
+            : *p == 'u' ? VTRACE_UNPIN
+            : *p == 'p' ? VTRACE_PNODE
+                        : VTRACE_REQUEST_BEGIN;
+        break;
+    case 6: t = VTRACE_LOOKUP; break;
     case 7: t = *p == 'a' ? VTRACE_SHARED_ACQUIRE : VTRACE_SHARED_RELEASE; break;
     default: return -1;
     }
@@ -331,6 +344,64 @@ static int parse_frame_line(vtrace_reader *r, const char *p, const char *e)
     return 0;
 }
 
+/* The fields of a prefix event (pnode, lookup, fill), its name read. Nodes
+ * are numbered in order, so the reader checks a node's number and its parent
+ * with one counter; whether a lookup's prompt fits its node's path, and
+ * whether fills follow a lookup and never go back, takes a table of the nodes
+ * and requests, which the replay keeps (sim/replay_prefix.c). */
+static int parse_prefix(vtrace_reader *r, const char *p, const char *e, const char *u,
+                        vtrace_event *ev)
+{
+    if (!r->hdr.kv_block_tokens || !r->hdr.prefix_segment_tokens)
+        return fail(r, "'%s' needs the header keys kv_block_tokens and prefix_segment_tokens",
+                    vtrace_type_name(ev->type));
+    uint64_t last = r->pnodes;
+    switch (ev->type) {
+    case VTRACE_PNODE:
+        if (last == VTRACE_PNODE_MAX)
+            return fail(r, "more than %llu pnode lines", (unsigned long long)VTRACE_PNODE_MAX);
+        if (parse_u64(r, &p, e, "N", u, &ev->id) < 0)
+            return -1;
+        if (ev->id != last + 1)
+            return fail(r, "pnode %llu out of order (expected node %llu: nodes are numbered 1, "
+                        "2, ... in order)", (unsigned long long)ev->id, (unsigned long long)last + 1);
+        if (parse_u64(r, &p, e, "PARENT", u, &ev->node) < 0)
+            return -1;
+        if (ev->node > last)
+            return fail(r, "pnode %llu: unknown parent %llu (expected 0, the root, to %llu)",
+                        (unsigned long long)ev->id, (unsigned long long)ev->node,
+                        (unsigned long long)last);
+        if (parse_u64(r, &p, e, "HASHID", u, &ev->hash) < 0)
+            return -1;
+        r->pnodes++;
+        break;
+    case VTRACE_LOOKUP:
+        if (parse_u64(r, &p, e, "REQ", u, &ev->id) < 0)
+            return -1;
+        if (parse_u64(r, &p, e, "NODE", u, &ev->node) < 0)
+            return -1;
+        if (ev->node < 1 || ev->node > last)
+            return fail(r, "lookup: unknown node %llu (%llu pnode lines so far)",
+                        (unsigned long long)ev->node, (unsigned long long)last);
+        if (parse_range(r, &p, e, "PROMPT", u, 1, VTRACE_PREFIX_TOKENS_MAX, &ev->prompt) < 0 ||
+            parse_range(r, &p, e, "TOKENS", u, ev->prompt, VTRACE_PREFIX_TOKENS_MAX, &ev->tokens) < 0)
+            return -1;
+        break;
+    default: /* fill */
+        if (parse_u64(r, &p, e, "REQ", u, &ev->id) < 0 ||
+            parse_range(r, &p, e, "TOKENS", u, 1, VTRACE_PREFIX_TOKENS_MAX, &ev->tokens) < 0)
+            return -1;
+        break;
+    }
+    p = skip_blank(p, e);
+    if (p != e) {
+        char tmp[48];
+        return fail(r, "trailing text '%s' after the %s event (expected: %s)", show(p, e, tmp),
+                    vtrace_type_name(ev->type), u);
+    }
+    return 1;
+}
+
 static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_event *ev)
 {
     char tmp[48];
@@ -352,14 +423,15 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
     const char *q = word_end(p, e);
     int t = lookup_type(p, q);
     int v2 = r->hdr.version >= 2;
-    if (t < 0 || (!v2 && (t == VTRACE_PIN || t == VTRACE_UNPIN))) {
+    if (t < 0 || (!v2 && t >= VTRACE_PIN)) {
         if (lookup_header_key(p, q) >= 0)
             return fail(r, "header key '%s' after the first event", show(p, q, tmp));
         if (t >= 0)
             return fail(r, "event '%s' needs trace version 2 (this trace is version 1)",
                         show(p, q, tmp));
         return fail(r, "unknown event '%s' (expected alloc, free, use, acquire, release, step, "
-                       "begin%s)", show(p, q, tmp), v2 ? ", end, pin or unpin" : " or end");
+                       "begin%s)", show(p, q, tmp),
+                    v2 ? ", end, pin, unpin, pnode, lookup or fill" : " or end");
     }
     const char *u = usage[v2][t];
     ev->type = (vtrace_type)t;
@@ -372,6 +444,7 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
     ev->need = VTRACE_NEED_NONE;
     ev->owner = 0;
     ev->nframes = 0;
+    ev->node = ev->hash = ev->prompt = ev->tokens = 0;
     p = q;
     switch (ev->type) {
     case VTRACE_ALLOC: {
@@ -409,6 +482,10 @@ static int parse_event(vtrace_reader *r, const char *p, const char *e, vtrace_ev
         if (parse_u64(r, &p, e, "N", u, &ev->id) < 0)
             return -1;
         break;
+    case VTRACE_PNODE:
+    case VTRACE_LOOKUP:
+    case VTRACE_FILL:
+        return parse_prefix(r, p, e, u, ev);
     default: /* free, use, begin, end, pin, unpin */
         if (parse_u64(r, &p, e, "ID", u, &ev->id) < 0)
             return -1;
@@ -457,15 +534,29 @@ static int parse_header_line(vtrace_reader *r, int k, const char *p, const char 
     case HDR_LICENCE: return parse_text(r, key, p, e, r->hdr.licence);
     case HDR_ALLOC_SETTINGS: return parse_text(r, key, p, e, r->hdr.allocator_settings);
     default: {
-        uint64_t *dst = k == HDR_CAPACITY   ? &r->hdr.capacity
-                        : k == HDR_KV_BLOCK ? &r->hdr.kv_block_bytes
-                        : k == HDR_KV_TOKEN ? &r->hdr.kv_token_bytes
-                                            : &r->hdr.prefill_tokens_per_s;
-        const char *expected = k == HDR_CAPACITY   ? "capacity BYTES"
-                               : k == HDR_KV_BLOCK ? "kv_block_bytes BYTES"
-                               : k == HDR_KV_TOKEN ? "kv_token_bytes BYTES"
-                                                   : "prefill_tokens_per_s TOKENS";
-        if (parse_range(r, &p, e, key, expected, k == HDR_CAPACITY ? 1 : 0, SIZE_LIMIT, dst) < 0)
+        /* the numeric keys: where the value goes, its usage, its range */
+        static const struct {
+            size_t at;
+            const char *expected;
+            uint64_t lo, hi;
+        } num[HDR_COUNT] = {
+            [HDR_CAPACITY] = {offsetof(vtrace_header, capacity), "capacity BYTES", 1, SIZE_LIMIT},
+            [HDR_KV_BLOCK] = {offsetof(vtrace_header, kv_block_bytes), "kv_block_bytes BYTES", 0,
+                              SIZE_LIMIT},
+            [HDR_KV_TOKEN] = {offsetof(vtrace_header, kv_token_bytes), "kv_token_bytes BYTES", 0,
+                              SIZE_LIMIT},
+            [HDR_PREFILL] = {offsetof(vtrace_header, prefill_tokens_per_s),
+                             "prefill_tokens_per_s TOKENS", 0, SIZE_LIMIT},
+            [HDR_BLOCK_TOKENS] = {offsetof(vtrace_header, kv_block_tokens),
+                                  "kv_block_tokens TOKENS", 1, VTRACE_BLOCK_TOKENS_MAX},
+            [HDR_SEGMENT_TOKENS] = {offsetof(vtrace_header, prefix_segment_tokens),
+                                    "prefix_segment_tokens TOKENS", 1, VTRACE_SEGMENT_TOKENS_MAX},
+            [HDR_PREFIX_BLOCKS] = {offsetof(vtrace_header, prefix_cache_blocks),
+                                   "prefix_cache_blocks BLOCKS", 0, VTRACE_PREFIX_BLOCKS_MAX},
+        };
+        const char *expected = num[k].expected;
+        uint64_t *dst = (uint64_t *)((char *)&r->hdr + num[k].at);
+        if (parse_range(r, &p, e, key, expected, num[k].lo, num[k].hi, dst) < 0)
             return -1;
         p = skip_blank(p, e);
         if (p != e)
@@ -476,11 +567,19 @@ static int parse_header_line(vtrace_reader *r, int k, const char *p, const char 
     }
 }
 
+/* The header is complete: the required keys are there, and a prefix segment
+ * is whole blocks. */
 static int check_required(vtrace_reader *r, const char *before)
 {
     for (int k = 0; k < HDR_COUNT; k++)
         if ((HDR_REQUIRED & (1u << k)) && !(r->hdr_seen & (1u << k)))
             return fail(r, "missing header key '%s' %s", header_keys[k], before);
+    const vtrace_header *h = &r->hdr;
+    if (h->prefix_segment_tokens && h->kv_block_tokens &&
+        h->prefix_segment_tokens % h->kv_block_tokens)
+        return fail(r, "prefix_segment_tokens %llu is not a multiple of kv_block_tokens %llu",
+                    (unsigned long long)h->prefix_segment_tokens,
+                    (unsigned long long)h->kv_block_tokens);
     return 0;
 }
 
@@ -546,6 +645,7 @@ static int read_header(vtrace_reader *r)
                            "kv_block_bytes, source, licence,%s or an event)", show(p, q, tmp),
                         r->hdr.version >= 2
                             ? " kv_token_bytes, prefill_tokens_per_s, allocator_settings,"
+                              " kv_block_tokens, prefix_segment_tokens, prefix_cache_blocks,"
                             : "");
         }
         if (check_required(r, "before the first event") < 0 || parse_event(r, p, e, &r->first) < 0)

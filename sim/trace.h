@@ -18,6 +18,11 @@
 #define VTRACE_FRAMES_MAX 4   /* frame ids one alloc may name (version 2) */
 #define VTRACE_FRAME_ID_MAX UINT32_MAX
 #define VTRACE_FRAME_LINE_MAX UINT32_MAX
+#define VTRACE_PNODE_MAX UINT32_MAX      /* prefix nodes of one trace */
+#define VTRACE_PREFIX_TOKENS_MAX UINT32_MAX /* a request's tokens in lookup and fill */
+#define VTRACE_BLOCK_TOKENS_MAX 65536    /* kv_block_tokens */
+#define VTRACE_SEGMENT_TOKENS_MAX (1u << 24) /* prefix_segment_tokens */
+#define VTRACE_PREFIX_BLOCKS_MAX (1u << 30) /* prefix_cache_blocks (VRAM_PREFIX_MAX_BLOCKS) */
 
 typedef enum vtrace_type {
     VTRACE_ALLOC,          /* id size align kind priority */
@@ -30,6 +35,11 @@ typedef enum vtrace_type {
     VTRACE_REQUEST_END,    /* id = request id */
     VTRACE_PIN,            /* id: needed from now until its unpin (version 2) */
     VTRACE_UNPIN,          /* id (version 2) */
+    /* The prefix cache's block stream (version 2, traces/FORMAT.md "Prefix
+     * cache"): a trie of prompt segments and each request's walk over it. */
+    VTRACE_PNODE,          /* id = node N, node = its parent (0: the root), hash = the segment's id */
+    VTRACE_LOOKUP,         /* id = request, node = its prompt's last segment, prompt, tokens */
+    VTRACE_FILL,           /* id = request, tokens = its tokens with KV now */
     VTRACE_TYPE_COUNT
 } vtrace_type;
 
@@ -55,6 +65,12 @@ typedef struct vtrace_header {
      * ("expandable_segments:True"): the caching policy's default in a replay;
      * "" = none recorded. Version 2. */
     char allocator_settings[VTRACE_TEXT_MAX];
+    /* The prefix cache (version 2; 0 = absent): tokens of one KV block and of
+     * one prefix segment (a multiple of it; both needed by prefix events), and
+     * the blocks of the generator's cache (the replay's default). */
+    uint64_t kv_block_tokens;
+    uint64_t prefix_segment_tokens;
+    uint64_t prefix_cache_blocks;
 } vtrace_header;
 
 typedef struct vtrace_event {
@@ -72,6 +88,10 @@ typedef struct vtrace_event {
     uint32_t frames[VTRACE_FRAMES_MAX]; /* alloc (version 2, optional): the code that asked,
                                            innermost first, ids of `frame` lines */
     unsigned nframes;     /* 0 to VTRACE_FRAMES_MAX */
+    uint64_t node;        /* pnode: the parent node (0: the root); lookup: the prompt's last node */
+    uint64_t hash;        /* pnode: the segment's hash id */
+    uint64_t prompt;      /* lookup: the prompt's tokens, 1 .. VTRACE_PREFIX_TOKENS_MAX */
+    uint64_t tokens;      /* lookup: prompt .. max; fill: 1 .. max */
 } vtrace_event;
 
 /* A `frame ID LINE FILE FUNCTION` line (version 2, optional): one place in

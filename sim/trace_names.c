@@ -19,6 +19,9 @@ static const char *const type_names[VTRACE_TYPE_COUNT] = {
     [VTRACE_REQUEST_END] = "end",
     [VTRACE_PIN] = "pin",
     [VTRACE_UNPIN] = "unpin",
+    [VTRACE_PNODE] = "pnode",
+    [VTRACE_LOOKUP] = "lookup",
+    [VTRACE_FILL] = "fill",
 };
 
 static const char *const kind_names[VRAM_KIND_COUNT] = {

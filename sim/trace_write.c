@@ -24,6 +24,8 @@ struct vtrace_writer {
     int failed;        /* a write failed: every later call returns VRAM_EIO */
     int errnum;        /* ... and sets errno to this, the failed write's */
     uint64_t ts;       /* the timestamp last written (sticky in the format) */
+    int prefix;        /* the header allows prefix events (block and segment tokens) */
+    uint64_t pnodes;   /* pnode lines written: numbered 1 .. pnodes */
     size_t len;
     char out[OUT_BYTES];
 };
@@ -122,7 +124,7 @@ static void put_num_header(vtrace_writer *w, const char *key, uint64_t v)
     append_line(w, line, (size_t)(p - line));
 }
 
-/* The header goes into the empty buffer: at most ten lines of under
+/* The header goes into the empty buffer: at most thirteen lines of under
  * VTRACE_TEXT_MAX + 32 bytes each, far below OUT_BYTES, so nothing is flushed
  * and nothing can fail before the first event. */
 static void write_header(vtrace_writer *w, const vtrace_header *h)
@@ -145,6 +147,24 @@ static void write_header(vtrace_writer *w, const vtrace_header *h)
         put_num_header(w, "prefill_tokens_per_s", h->prefill_tokens_per_s);
     if (h->allocator_settings[0])
         put_text_header(w, "allocator_settings", h->allocator_settings);
+    if (h->kv_block_tokens)
+        put_num_header(w, "kv_block_tokens", h->kv_block_tokens);
+    if (h->prefix_segment_tokens)
+        put_num_header(w, "prefix_segment_tokens", h->prefix_segment_tokens);
+    if (h->prefix_cache_blocks)
+        put_num_header(w, "prefix_cache_blocks", h->prefix_cache_blocks);
+}
+
+/* The prefix cache's header keys as the reader takes them (version 2). */
+static int prefix_header_ok(const vtrace_header *h)
+{
+    if (h->version < 2)
+        return !h->kv_block_tokens && !h->prefix_segment_tokens && !h->prefix_cache_blocks;
+    return h->kv_block_tokens <= VTRACE_BLOCK_TOKENS_MAX &&
+           h->prefix_segment_tokens <= VTRACE_SEGMENT_TOKENS_MAX &&
+           h->prefix_cache_blocks <= VTRACE_PREFIX_BLOCKS_MAX &&
+           (!h->kv_block_tokens || !h->prefix_segment_tokens ||
+            h->prefix_segment_tokens % h->kv_block_tokens == 0);
 }
 
 vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, int gzip,
@@ -158,7 +178,8 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
         !text_ok(hdr->model, VTRACE_TEXT_MAX - 1, 0) || !text_ok(hdr->engine, VTRACE_TEXT_MAX - 1, 0) ||
         !text_ok(hdr->source, VTRACE_TEXT_MAX - 1, 1) || !text_ok(hdr->licence, VTRACE_TEXT_MAX - 1, 1) ||
         !text_ok(hdr->allocator_settings, VTRACE_TEXT_MAX - 1, 1) ||
-        hdr->capacity == 0 || hdr->capacity > SIZE_LIMIT || hdr->kv_block_bytes > SIZE_LIMIT)
+        hdr->capacity == 0 || hdr->capacity > SIZE_LIMIT || hdr->kv_block_bytes > SIZE_LIMIT ||
+        !prefix_header_ok(hdr))
         return VRAM_EINVAL;
     vtrace_writer *w = malloc(sizeof *w);
     if (!w)
@@ -168,6 +189,8 @@ vram_status vtrace_writer_open_as(const char *path, const vtrace_header *hdr, in
     w->errnum = 0;
     w->ts = 0;
     w->len = 0;
+    w->prefix = hdr->kv_block_tokens && hdr->prefix_segment_tokens;
+    w->pnodes = 0;
     w->gz = gzopen(path, gzip ? "wb6" : "wbT");
     if (!w->gz) {
         free(w);
@@ -234,6 +257,14 @@ static int event_ok(const vtrace_writer *w, const vtrace_event *ev)
     case VTRACE_PIN:
     case VTRACE_UNPIN:
         return w->version >= 2;
+    case VTRACE_PNODE:
+        return w->prefix && w->pnodes < VTRACE_PNODE_MAX && ev->id == w->pnodes + 1 &&
+               ev->node <= w->pnodes;
+    case VTRACE_LOOKUP:
+        return w->prefix && ev->node >= 1 && ev->node <= w->pnodes && ev->prompt >= 1 &&
+               ev->tokens >= ev->prompt && ev->tokens <= VTRACE_PREFIX_TOKENS_MAX;
+    case VTRACE_FILL:
+        return w->prefix && ev->tokens >= 1 && ev->tokens <= VTRACE_PREFIX_TOKENS_MAX;
     default:
         return 1;
     }
@@ -294,6 +325,28 @@ vram_status vtrace_write(vtrace_writer *w, const vtrace_event *ev)
     case VTRACE_SHARED_RELEASE:
         p = put_str(p, ev->key);
         p = put_need(w, p, ev);
+        break;
+    case VTRACE_PNODE:
+        p = put_u64(p, ev->id);
+        *p++ = ' ';
+        p = put_u64(p, ev->node);
+        *p++ = ' ';
+        p = put_u64(p, ev->hash);
+        w->pnodes++;
+        break;
+    case VTRACE_LOOKUP:
+        p = put_u64(p, ev->id);
+        *p++ = ' ';
+        p = put_u64(p, ev->node);
+        *p++ = ' ';
+        p = put_u64(p, ev->prompt);
+        *p++ = ' ';
+        p = put_u64(p, ev->tokens);
+        break;
+    case VTRACE_FILL:
+        p = put_u64(p, ev->id);
+        *p++ = ' ';
+        p = put_u64(p, ev->tokens);
         break;
     default:
         p = put_u64(p, ev->id);

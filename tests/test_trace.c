@@ -301,9 +301,10 @@ static const struct {
      "t:5: ID out of range: '18446744073709551616' (at most 18446744073709551615)"},
     {HDR2 "pins 1\n", "t:5: unknown header key or event 'pins' (expected model, engine, capacity, "
                       "kv_block_bytes, source, licence, kv_token_bytes, prefill_tokens_per_s, "
-                      "allocator_settings, or an event)"},
+                      "allocator_settings, kv_block_tokens, prefix_segment_tokens, "
+                      "prefix_cache_blocks, or an event)"},
     {HDR2 "free 1\nunpinn 1\n", "t:6: unknown event 'unpinn' (expected alloc, free, use, acquire, release, "
-                                 "step, begin, end, pin or unpin)"},
+                                 "step, begin, end, pin, unpin, pnode, lookup or fill)"},
 
     /* version 2: header keys */
     {"vramtrace 2\nmodel m\nkv_token_bytes 8 9\n",

@@ -1,5 +1,5 @@
 /* test_trace_io.c - the writer and the reader together: random round trips
- * (plain and gzip; version 2 with every NEED, pin and unpin and its header keys,
+ * (plain and gzip; version 2 with every NEED, pin, unpin, prefix event and header key,
  * and version 1), gzip recognised by its bytes rather than its name, a long
  * trace read with constant memory, gzip members one after another (read as
  * one stream) and bytes after the last member (an error), numbers too long for
@@ -19,6 +19,9 @@ static vtrace_header make_header_v(int version)
     if (version >= 2) {
         h.kv_token_bytes = 81920;
         h.prefill_tokens_per_s = 16667;
+        h.kv_block_tokens = 16;
+        h.prefix_segment_tokens = 512;
+        h.prefix_cache_blocks = 29000;
     }
     snprintf(h.model, sizeof h.model, "llama-3-70b tp=4 bf16");
     snprintf(h.engine, sizeof h.engine, "paged");
@@ -47,19 +50,27 @@ static void random_need(uint64_t *rng, vtrace_event *ev)
     }
 }
 
+/* What random events depend on: the timestamp, the prefix nodes defined. */
+typedef struct gen_state {
+    uint64_t ts, nodes;
+} gen_state;
+
 /* A random valid event of a trace of `version`; timestamps move forward now and
- * then. Version 1 has no pin, unpin or NEED (they read as steps and NEED '-'). */
-static vtrace_event random_event_v(uint64_t *rng, uint64_t *ts, int version)
+ * then. Version 1 has no pin, unpin, prefix events or NEED (they read as steps
+ * and NEED '-'); a lookup before the first pnode is a pnode. */
+static vtrace_event random_event_v(uint64_t *rng, gen_state *gs, int version)
 {
     vtrace_event ev;
     memset(&ev, 0, sizeof ev);
     uint64_t x = test_rand(rng);
     if (x % 4 == 0)
-        *ts += x % 1000;
-    ev.ts_us = *ts;
+        gs->ts += x % 1000;
+    ev.ts_us = gs->ts;
     ev.type = (vtrace_type)(test_rand(rng) % VTRACE_TYPE_COUNT);
-    if (version < 2 && (ev.type == VTRACE_PIN || ev.type == VTRACE_UNPIN))
+    if (version < 2 && ev.type >= VTRACE_PIN)
         ev.type = VTRACE_STEP;
+    if (ev.type == VTRACE_LOOKUP && gs->nodes == 0)
+        ev.type = VTRACE_PNODE;
     ev.id = test_rand(rng) >> (test_rand(rng) % 64);
     switch (ev.type) {
     case VTRACE_ALLOC:
@@ -84,15 +95,28 @@ static vtrace_event random_event_v(uint64_t *rng, uint64_t *ts, int version)
             random_need(rng, &ev);
         break;
     }
+    case VTRACE_PNODE:
+        ev.id = ++gs->nodes;
+        ev.node = test_rand(rng) % ev.id;
+        ev.hash = test_rand(rng) >> (test_rand(rng) % 64);
+        break;
+    case VTRACE_LOOKUP:
+        ev.node = 1 + test_rand(rng) % gs->nodes;
+        ev.prompt = 1 + test_rand(rng) % VTRACE_PREFIX_TOKENS_MAX;
+        ev.tokens = ev.prompt + test_rand(rng) % (VTRACE_PREFIX_TOKENS_MAX - ev.prompt + 1);
+        break;
+    case VTRACE_FILL:
+        ev.tokens = 1 + test_rand(rng) % VTRACE_PREFIX_TOKENS_MAX;
+        break;
     default:
         break;
     }
     return ev;
 }
 
-static vtrace_event random_event(uint64_t *rng, uint64_t *ts)
+static vtrace_event random_event(uint64_t *rng, gen_state *gs)
 {
-    return random_event_v(rng, ts, VTRACE_VERSION);
+    return random_event_v(rng, gs, VTRACE_VERSION);
 }
 
 static int same_event(const vtrace_event *a, const vtrace_event *b)
@@ -100,7 +124,8 @@ static int same_event(const vtrace_event *a, const vtrace_event *b)
     return a->type == b->type && a->ts_us == b->ts_us && a->id == b->id && a->size == b->size &&
            a->align == b->align && (a->type != VTRACE_ALLOC || a->kind == b->kind) &&
            a->priority == b->priority && strcmp(a->key, b->key) == 0 && a->need == b->need &&
-           a->owner == b->owner;
+           a->owner == b->owner && a->node == b->node && a->hash == b->hash &&
+           a->prompt == b->prompt && a->tokens == b->tokens;
 }
 
 /* gzip: 0 plain, 1 gzip, 2 chosen by the writer from the name; every event
@@ -114,10 +139,11 @@ static void round_trip_v(const char *path, int gzip, uint64_t seed, int n, int v
     else
         assert_ok(vtrace_writer_open_as(path, &h, gzip, &w));
     assert_ok(vtrace_write_comment(w, "round trip"));
-    uint64_t rng = seed, ts = 0;
+    uint64_t rng = seed;
+    gen_state gs = {0, 0};
     uint64_t types[VTRACE_TYPE_COUNT] = {0}, needs[3] = {0};
     for (int i = 0; i < n; i++) {
-        vtrace_event ev = random_event_v(&rng, &ts, version);
+        vtrace_event ev = random_event_v(&rng, &gs, version);
         assert_ok(vtrace_write(w, &ev));
         types[ev.type]++;
         if (ev.type == VTRACE_ALLOC || ev.type == VTRACE_SHARED_ACQUIRE || ev.type == VTRACE_SHARED_RELEASE)
@@ -125,7 +151,7 @@ static void round_trip_v(const char *path, int gzip, uint64_t seed, int n, int v
     }
     assert_ok(vtrace_writer_close(w));
     for (int t = 0; t < VTRACE_TYPE_COUNT; t++)
-        expect_true(types[t] > 0 || (version < 2 && (t == VTRACE_PIN || t == VTRACE_UNPIN)));
+        expect_true(types[t] > 0 || (version < 2 && t >= VTRACE_PIN));
     expect_true(needs[VTRACE_NEED_NONE] > 0);
     expect_true(version < 2 || (needs[VTRACE_NEED_ENGINE] > 0 && needs[VTRACE_NEED_REQUEST] > 0));
 
@@ -143,13 +169,16 @@ static void round_trip_v(const char *path, int gzip, uint64_t seed, int n, int v
                 strcmp(g->source, h.source) == 0 && strcmp(g->licence, h.licence) == 0 &&
                 g->capacity == h.capacity && g->kv_block_bytes == h.kv_block_bytes);
     expect_true(g->version == version && g->kv_token_bytes == h.kv_token_bytes &&
-                g->prefill_tokens_per_s == h.prefill_tokens_per_s);
+                g->prefill_tokens_per_s == h.prefill_tokens_per_s &&
+                g->kv_block_tokens == h.kv_block_tokens &&
+                g->prefix_segment_tokens == h.prefix_segment_tokens &&
+                g->prefix_cache_blocks == h.prefix_cache_blocks);
     rng = seed;
-    ts = 0;
+    gs = (gen_state){0, 0};
     vtrace_event got;
     int i = 0, rc;
     while ((rc = vtrace_next(r, &got)) == 1) {
-        vtrace_event want = random_event_v(&rng, &ts, version);
+        vtrace_event want = random_event_v(&rng, &gs, version);
         if (!same_event(&want, &got)) {
             fprintf(stderr, "%s: event %d (line %" PRIu64 ") differs, seed %" PRIu64 "\n", path, i,
                     got.line, seed);
@@ -217,9 +246,10 @@ static void test_gzip_errors(void)
     vtrace_header h = make_header();
     vtrace_writer *w;
     assert_ok(vtrace_writer_open_as(path, &h, 1, &w));
-    uint64_t rng = 7, ts = 0;
+    uint64_t rng = 7;
+    gen_state gs = {0, 0};
     for (int i = 0; i < 20000; i++) {
-        vtrace_event ev = random_event(&rng, &ts);
+        vtrace_event ev = random_event(&rng, &gs);
         assert_ok(vtrace_write(w, &ev));
     }
     assert_ok(vtrace_writer_close(w));
