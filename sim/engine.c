@@ -109,6 +109,7 @@ static vram_status read_ahead(vengine *e)
         if (!r)
             return vengine_fail(e, VRAM_ENOHOST, "out of host memory");
         r->rid = q.line;
+        r->admitted_us = r->first_token_us = UINT64_MAX;
         const double arrival = (double)(q.arrival_us - e->win_start_us) / e->c->speedup;
         if (!(arrival < 0x1p63)) {
             free(r);
@@ -118,7 +119,7 @@ static vram_status read_ahead(vengine *e)
         }
         r->arrival_us = (uint64_t)arrival;
         r->prompt = q.prompt_tokens;
-        r->output = out;
+        r->output = r->out_total = out;
         r->adapter = -1;
         if (e->c->adapters) {
             uint64_t x = mix64(e->c->seed ^ mix64(q.line));
@@ -219,7 +220,7 @@ static vram_status adapter_drop(vengine *e, const ereq *r)
 /* Preempts the most recently admitted running request: its KV is freed (and
  * its adapter unpinned if it was the last user) before its end, and it goes
  * back to the head of the queue, to recompute prompt + generated tokens. */
-static vram_status preempt_newest(vengine *e)
+static vram_status preempt_newest(vengine *e, vengine_preempt_cause cause)
 {
     ereq *v = e->running[e->nrun - 1]; /* still running: freed with them after a failure */
     TRY(vengine__kv_release(e, v));
@@ -229,6 +230,7 @@ static vram_status preempt_newest(vengine *e)
     v->output -= v->generated;
     v->computed = v->generated = 0;
     e->st.preemptions++;
+    e->st.preempt_by_cause[cause]++;
     e->nrun--;
     vram_status st = push_waiting(e, v, 1);
     if (st)
@@ -236,30 +238,119 @@ static vram_status preempt_newest(vengine *e)
     return st;
 }
 
-/* Makes `need` KV bytes free: idle prefix segments first, then preemption of
- * the newest running requests. *self = 1 if running[idx] itself was preempted. */
-static vram_status make_room(vengine *e, uint64_t need, size_t idx, int *self)
+/* Grows running[idx]'s KV to hold `tokens`, making room as vLLM does until
+ * the KV budget has the bytes and the sink placed them: idle prefix segments
+ * first, then preemption of the newest running requests. *self = 1 if
+ * running[idx] itself was preempted (then nothing grew). */
+static vram_status grow_running(vengine *e, size_t idx, uint64_t tokens, int *self)
 {
+    ereq *r = e->running[idx];
     *self = 0;
-    while (vengine__kv_free(e) < need) {
+    for (;;) {
+        vengine_preempt_cause cause = VENGINE_PREEMPT_BUDGET;
+        if (vengine__kv_free(e) >= vengine__kv_need(e, r, tokens)) {
+            vram_status st = vengine__kv_grow(e, r, tokens);
+            if (st != VRAM_ENOMEM)
+                return st;
+            cause = VENGINE_PREEMPT_PLACEMENT; /* closed loop: within the budget, not placed */
+        }
         int evicted;
         TRY(vengine__evict_segment(e, &evicted));
         if (evicted)
             continue;
         if (e->nrun - 1 == idx)
             *self = 1;
-        TRY(preempt_newest(e));
+        TRY(preempt_newest(e, cause));
         if (*self)
             return VRAM_OK;
     }
+}
+
+/* Closed loop: st is an admission's allocation; when the sink could not place
+ * it (VRAM_ENOMEM), an idle prefix segment is evicted and *retry = 1, or none
+ * is left and VRAM_ENOMEM stays. */
+static vram_status retry_admission(vengine *e, vram_status st, int *retry)
+{
+    *retry = 0;
+    if (st != VRAM_ENOMEM)
+        return st;
+    TRY(vengine__evict_segment(e, retry));
+    return *retry ? VRAM_OK : VRAM_ENOMEM;
+}
+
+#define PLACE_FOR_ADMISSION(call)                                                          \
+    for (int retry_ = 1; retry_;)                                                          \
+        TRY(retry_admission(e, (call), &retry_))
+
+/* The memory of an admission: the adapter, the prefix hits (no allocation),
+ * evictions of idle segments until the KV budget has `need` bytes, the misses,
+ * the prompt's private KV. VRAM_ENOMEM (closed loop): the sink could not place
+ * something even after every idle segment went; *took_adapter says whether
+ * the adapter was taken. */
+static vram_status admit_memory(vengine *e, ereq *r, uint64_t need, int *took_adapter)
+{
+    *took_adapter = 0;
+    PLACE_FOR_ADMISSION(adapter_load(e, r));
+    TRY(adapter_take(e, r));
+    *took_adapter = 1;
+    /* hits first (no allocation), then evictions, then the new allocations */
+    for (size_t i = 0; i < r->nsegs; i++) {
+        if (!vtg_prefix_resident(e->prefix, r->segs[i]))
+            continue;
+        int was;
+        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
+        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
+        e->st.prefix_hits++;
+    }
+    while (vengine__kv_free(e) < need) {
+        int evicted;
+        TRY(vengine__evict_segment(e, &evicted));
+        if (!evicted)
+            return vengine_fail(e, VRAM_ECORRUPT, "KV accounting: %llu bytes needed, %llu free",
+                                (unsigned long long)need, (unsigned long long)vengine__kv_free(e));
+    }
+    /* the misses: created by this request (its reference, NEED the request), kept
+     * by the cache from now until evicted (the cache's reference, NEED '-') */
+    for (size_t i = 0; i < r->nsegs; i++) {
+        int was = 1;
+        if (vtg_prefix_resident(e->prefix, r->segs[i]))
+            continue;
+        PLACE_FOR_ADMISSION(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
+        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
+        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], NULL));
+        vengine__add_used(e, e->plan.seg_bytes);
+        e->segs_resident++;
+        e->st.prefix_misses++;
+    }
+    r->segs_held = r->nsegs;
+    PLACE_FOR_ADMISSION(vengine__kv_grow(e, r, r->prompt));
     return VRAM_OK;
+}
+
+/* Closed loop: an admission the sink could not place is undone: what the
+ * request took is given back (its placed prefix misses stay cached) and it
+ * keeps its place in the queue. Every resident segment of the request is one
+ * it holds: the hits were taken first, and a miss is resident only once the
+ * request took it. */
+static vram_status admit_undo(vengine *e, ereq *r, int took_adapter)
+{
+    r->segs_held = 0;
+    TRY(vengine__kv_release(e, r));
+    for (size_t i = r->nsegs; i-- > 0;)
+        if (vtg_prefix_resident(e->prefix, r->segs[i]))
+            TRY(vengine__drop_segment(e, r, r->segs[i]));
+    if (took_adapter)
+        TRY(adapter_drop(e, r));
+    e->st.admissions_refused++;
+    return vengine__emit_id(e, VTRACE_REQUEST_END, r->rid);
 }
 
 /* Admits the first waiting request whose adapter can be loaded (a request
  * waiting for an adapter slot lets those behind it pass, as vLLM's LoRA
- * scheduling does) if its prompt's KV fits, after evicting idle prefix
- * segments but never by preemption: memory is first come, first served.
- * *admitted tells. */
+ * scheduling does) if its prompt's KV fits the budget, after evicting idle
+ * prefix segments but never by preemption: memory is first come, first
+ * served. In closed loop the sink must also place it, else the admission is
+ * undone. *admitted tells. */
 static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
 {
     size_t idx = 0;
@@ -288,40 +379,15 @@ static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
     if (vengine__kv_free(e) + reclaimable < need)
         return VRAM_OK;
 
-    *admitted = 1;
     TRY(vengine__emit_id(e, VTRACE_REQUEST_BEGIN, r->rid));
-    TRY(adapter_load(e, r));
-    TRY(adapter_take(e, r));
-    /* hits first (no allocation), then evictions, then the new allocations */
-    for (size_t i = 0; i < r->nsegs; i++) {
-        if (!vtg_prefix_resident(e->prefix, r->segs[i]))
-            continue;
-        int was;
-        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
-        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
-        e->st.prefix_hits++;
-    }
-    while (vengine__kv_free(e) < need) {
-        int evicted;
-        TRY(vengine__evict_segment(e, &evicted));
-        if (!evicted)
-            return vengine_fail(e, VRAM_ECORRUPT, "KV accounting: %llu bytes needed, %llu free",
-                        (unsigned long long)need, (unsigned long long)vengine__kv_free(e));
-    }
-    /* the misses: created by this request (its reference, NEED the request), kept
-     * by the cache from now until evicted (the cache's reference, NEED '-') */
-    for (size_t i = 0; i < r->nsegs; i++) {
-        int was = 1;
-        if (vtg_prefix_resident(e->prefix, r->segs[i]))
-            continue;
-        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
-        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
-        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], NULL));
-        vengine__add_used(e, e->plan.seg_bytes);
-        e->st.prefix_misses++;
-    }
-    r->segs_held = r->nsegs;
-    TRY(vengine__kv_grow(e, r, r->prompt));
+    int took_adapter;
+    vram_status st = admit_memory(e, r, need, &took_adapter);
+    if (st == VRAM_ENOMEM)
+        return admit_undo(e, r, took_adapter);
+    TRY(st);
+    *admitted = 1;
+    if (r->admitted_us == UINT64_MAX)
+        r->admitted_us = e->now;
     /* cached leading tokens are not computed again; at least one token is */
     r->computed = hit_prefix * SEGMENT_TOKENS;
     if (r->computed >= r->prompt)
@@ -347,6 +413,53 @@ static vram_status embed_consumer(vengine *e)
     return VRAM_OK;
 }
 
+/* What the running requests do in this step. */
+typedef struct step_batch {
+    uint64_t tokens, seqs, prefill, context;
+} step_batch;
+
+static step_batch batch_of(const vengine *e)
+{
+    step_batch b = {0};
+    for (size_t i = 0; i < e->nrun; i++) {
+        const ereq *r = e->running[i];
+        b.tokens += r->step_tokens;
+        b.seqs += r->step_tokens > 0;
+        b.prefill += r->computed < r->prompt ? r->step_tokens : 0;
+        b.context += r->step_tokens ? r->computed + r->step_tokens : 0;
+    }
+    return b;
+}
+
+/* The step's activation and workspace buffers, sized by its batch. Closed
+ * loop: when the sink cannot place them, the newest running request is
+ * preempted and the smaller batch tried again; with one request left the
+ * step runs without them (an OOM: *act or *ws 0). */
+static vram_status place_step_buffers(vengine *e, uint64_t *act, uint64_t *ws)
+{
+    for (;;) {
+        step_batch b = batch_of(e);
+        uint64_t act_bytes, ws_bytes;
+        TRY(vengine__step_buffers(e, b.tokens, b.seqs, &act_bytes, &ws_bytes));
+        *act = *ws = 0;
+        vram_status st = vengine__emit_alloc(e, act_bytes, VRAM_KIND_ACTIVATION, PRIO_ACTIVATION,
+                                             VTRACE_NEED_NONE, 0, act);
+        if (!st)
+            st = vengine__emit_alloc(e, ws_bytes, VRAM_KIND_WORKSPACE, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, ws);
+        if (st != VRAM_ENOMEM)
+            return st;
+        if (*act) {
+            TRY(vengine__emit_id(e, VTRACE_FREE, *act));
+            *act = 0;
+        }
+        if (e->nrun <= 1) {
+            e->st.ooms++;
+            return VRAM_OK;
+        }
+        TRY(preempt_newest(e, VENGINE_PREEMPT_BUFFERS));
+    }
+}
+
 /* One engine step: growth (with preemption), admissions, the step's buffers,
  * progress, completions. *idle = 1 when there was nothing to run. */
 static vram_status step(vengine *e, int *idle)
@@ -363,10 +476,9 @@ static vram_status step(vengine *e, int *idle)
             r->step_tokens = r->prompt - r->computed < budget ? r->prompt - r->computed : budget;
         } else {
             int self;
-            TRY(make_room(e, vengine__kv_need(e, r, r->computed + 1), i, &self));
+            TRY(grow_running(e, i, r->computed + 1, &self));
             if (self)
                 break;
-            TRY(vengine__kv_grow(e, r, r->computed + 1));
             r->step_tokens = 1;
         }
         budget -= r->step_tokens;
@@ -379,41 +491,43 @@ static vram_status step(vengine *e, int *idle)
             break;
         budget -= e->running[e->nrun - 1]->step_tokens;
     }
-    uint64_t tokens = e->c->max_batch_tokens - budget, seqs = 0, prefill = 0, context = 0;
-    for (size_t i = 0; i < e->nrun; i++) {
-        const ereq *r = e->running[i];
-        seqs += r->step_tokens > 0;
-        prefill += r->computed < r->prompt ? r->step_tokens : 0;
-        context += r->step_tokens ? r->computed + r->step_tokens : 0;
-    }
-    if (tokens == 0) {
+    step_batch batch = batch_of(e);
+    if (batch.tokens == 0) {
         *idle = 1;
         return VRAM_OK;
     }
     if (e->nrun > e->st.peak_running)
         e->st.peak_running = e->nrun;
     TRY(vengine__emit_id(e, VTRACE_STEP, ++e->st.steps));
-    uint64_t act_bytes, ws_bytes, act, ws;
-    TRY(vengine__step_buffers(e, tokens, seqs, &act_bytes, &ws_bytes));
-    TRY(vengine__emit_alloc(e, act_bytes, VRAM_KIND_ACTIVATION, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, &act));
-    TRY(vengine__emit_alloc(e, ws_bytes, VRAM_KIND_WORKSPACE, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, &ws));
+    uint64_t act, ws;
+    TRY(place_step_buffers(e, &act, &ws));
+    batch = batch_of(e); /* closed loop: after the preemptions that made room */
+    e->st.running_sum += e->nrun;
     for (uint32_t a = 0; a < e->c->adapters; a++) {
         if (e->ad[a].id && e->ad[a].users) {
             TRY(vengine__emit_id(e, VTRACE_USE, e->ad[a].id));
             e->ad[a].last_step = e->st.steps;
         }
     }
-    e->now += STEP_BASE_US + prefill * PREFILL_NS_PER_TOKEN / 1000 + context / KV_TOKENS_PER_US;
-    TRY(vengine__emit_id(e, VTRACE_FREE, ws));
-    TRY(vengine__emit_id(e, VTRACE_FREE, act));
+    const uint64_t dur = STEP_BASE_US + batch.prefill * PREFILL_NS_PER_TOKEN / 1000 + batch.context / KV_TOKENS_PER_US;
+    if (e->sink.stepped)
+        TRY(e->sink.stepped(e->sink.ctx, dur));
+    e->now += dur;
+    if (ws)
+        TRY(vengine__emit_id(e, VTRACE_FREE, ws));
+    if (act)
+        TRY(vengine__emit_id(e, VTRACE_FREE, act));
     /* progress and completions */
     size_t kept = 0;
     for (size_t i = 0; i < e->nrun; i++) {
         ereq *r = e->running[i];
         if (r->computed < r->prompt) {
             r->computed += r->step_tokens;
-            if (r->computed == r->prompt)
+            if (r->computed == r->prompt) {
                 r->generated = 1; /* the last prefill chunk yields the first token */
+                if (r->first_token_us == UINT64_MAX)
+                    r->first_token_us = e->now;
+            }
         } else if (r->step_tokens) {
             r->computed++;
             r->generated++;
@@ -423,6 +537,13 @@ static vram_status step(vengine *e, int *idle)
             TRY(adapter_drop(e, r));
             TRY(vengine__emit_id(e, VTRACE_REQUEST_END, r->rid));
             e->st.finished++;
+            e->st.tokens_out += r->out_total;
+            if (e->sink.done) {
+                vengine_request_times t = {.rid = r->rid, .arrival_us = r->arrival_us,
+                                           .admitted_us = r->admitted_us, .first_token_us = r->first_token_us,
+                                           .end_us = e->now, .output = r->out_total};
+                TRY(e->sink.done(e->sink.ctx, &t));
+            }
             req_free(r);
             continue;
         }
@@ -511,6 +632,17 @@ const vengine_plan *vengine_plan_of(const vengine *e)
 const vengine_stats *vengine_stats_of(const vengine *e)
 {
     return &e->st;
+}
+
+uint64_t vengine_now(const vengine *e)
+{
+    return e->now;
+}
+
+void vengine_load(const vengine *e, uint64_t *running, uint64_t *waiting)
+{
+    *running = e->nrun;
+    *waiting = e->wait_len;
 }
 
 vram_status vengine_start(vengine *e)

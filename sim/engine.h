@@ -72,11 +72,24 @@ typedef struct vengine_config {
     int prefix_cache;            /* paged + Mooncake: equal hash ids share KV; default 1 */
 } vengine_config;
 
+/* Why a running request was preempted (vLLM's rule picks the newest). */
+typedef enum vengine_preempt_cause {
+    VENGINE_PREEMPT_BUDGET,    /* a running request's next KV is beyond the KV budget */
+    VENGINE_PREEMPT_PLACEMENT, /* closed loop: within the budget, but the allocator could not place it */
+    VENGINE_PREEMPT_BUFFERS,   /* closed loop: the step's activation or workspace could not be placed */
+    VENGINE_PREEMPT_COUNT
+} vengine_preempt_cause;
+
 typedef struct vengine_stats {
     uint64_t requests;           /* in the window */
     uint64_t rejected;           /* prompt beyond the context ceiling, or KV beyond the whole pool */
     uint64_t finished;
-    uint64_t preemptions;
+    uint64_t preemptions;        /* the sum of preempt_by_cause */
+    uint64_t preempt_by_cause[VENGINE_PREEMPT_COUNT];
+    uint64_t admissions_refused; /* closed loop: admissions undone, the allocator could not place them */
+    uint64_t ooms;               /* closed loop: steps run without their buffers (one request left) */
+    uint64_t tokens_out;         /* the recorded outputs of the finished requests */
+    uint64_t running_sum;        /* running requests summed over the steps (mean batch: / steps) */
     uint64_t steps;
     uint64_t events;             /* handed to the sink and accepted */
     uint64_t prefix_hits, prefix_misses;  /* 512-token segments found resident or not */
@@ -98,14 +111,25 @@ typedef struct vengine_plan {
     char embed_key[VTRACE_KEY_MAX]; /* the shared token embeddings */
 } vengine_plan;
 
+/* A finished request's times, engine microseconds. */
+typedef struct vengine_request_times {
+    uint64_t rid;                /* the workload line */
+    uint64_t arrival_us, admitted_us, first_token_us, end_us; /* admitted: first admission */
+    uint64_t output;             /* tokens generated (the recorded output) */
+} vengine_request_times;
+
 /* Where the engine's events go. `event` gets every event with ts_us set; any
  * failure but VRAM_ENOMEM ends the run (the sink writes its message first,
  * through vengine_fail). VRAM_ENOMEM (closed loop only): the alloc or the
  * first acquire of a key was not placed and nothing is held for it. `note`
- * (may be NULL) gets a line of commentary, e.g. a rejected request. */
+ * (may be NULL) gets a line of commentary, e.g. a rejected request; `done`
+ * (may be NULL) each finished request's times; `stepped` below. */
 typedef struct vengine_sink {
     vram_status (*event)(void *ctx, const vtrace_event *ev);
     vram_status (*note)(void *ctx, const char *text);
+    vram_status (*done)(void *ctx, const vengine_request_times *t);
+    /* (may be NULL) after a step's memory is placed, before it runs for dur_us */
+    vram_status (*stepped)(void *ctx, uint64_t dur_us);
     void *ctx;
     int closed_loop;
 } vengine_sink;
@@ -141,6 +165,34 @@ vram_status vengine_start(vengine *e);
  * when nothing can run. */
 vram_status vengine_advance(vengine *e, int *done);
 vram_status vengine_finish(vengine *e);
+
+/* The engine's side of the KV ledger: the KV bytes it holds (requests'
+ * blocks and buffers, resident prefix segments) split by what their token
+ * slots hold. tokens + reserved + unused == held at every moment
+ * (vengine_check). */
+typedef struct vengine_kv_ledger {
+    uint64_t held;      /* KV bytes held, within the budget (plan.pool) */
+    uint64_t tokens;    /* token states: tokens computed; a resident prefix segment counts whole
+                           (its prefill is the step that placed it) */
+    uint64_t reserved;  /* slots that running requests' future tokens will fill */
+    uint64_t unused;    /* slots no token will fill: a reservation beyond the request's true
+                           length (the tail of its last block, a doubled, rounded or maximal buffer) */
+} vengine_kv_ledger;
+
+/* O(running requests). */
+void vengine_kv_ledger_get(const vengine *e, vengine_kv_ledger *out);
+/* The engine's invariants: VRAM_OK, or VRAM_ECORRUPT with the first violation
+ * in words (msg, len): the KV bytes held are the requests' and the cache's
+ * and within the budget, the ledger adds up, no running request computed
+ * beyond what it holds, the batch within max_batch_seqs. O(running). */
+vram_status vengine_check(const vengine *e, char *msg, size_t len);
+uint64_t vengine_now(const vengine *e);
+/* Requests running and waiting now. */
+void vengine_load(const vengine *e, uint64_t *running, uint64_t *waiting);
+/* The smallest KV allocation the engine asks for next, bytes: paged, a
+ * block; the buffer styles, the head of the queue's buffer or a running
+ * contiguous request's next one (0 when none is wanted). O(running). */
+uint64_t vengine_next_kv_bytes(const vengine *e);
 
 /* Records the first error message in err (of vengine_create) and returns st. */
 vram_status vengine_fail(vengine *e, vram_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

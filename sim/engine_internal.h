@@ -35,6 +35,8 @@ typedef struct ereq {
     uint64_t computed;         /* tokens whose KV exists */
     uint64_t generated;        /* tokens generated since (re)admission */
     uint64_t step_tokens;      /* tokens of the current step */
+    uint64_t out_total;        /* the recorded output (output counts down through preemptions) */
+    uint64_t admitted_us, first_token_us; /* first admission, first token; UINT64_MAX: not yet */
     int adapter;               /* -1: none */
     /* KV, paged: the first segs_held segments are shared, then nblocks private blocks */
     uint64_t *blocks;
@@ -58,6 +60,7 @@ struct vengine {
     vengine_plan plan;
     uint64_t now, next_id;
     uint64_t used;             /* KV bytes requests and the prefix cache hold (<= plan.pool) */
+    uint64_t segs_resident;    /* prefix segments held or cached: segs_resident * seg_bytes of used */
     int sharing;               /* prefix segments are shared */
     /* input */
     vworkload_reader *wl;
@@ -124,6 +127,8 @@ uint64_t vengine__kv_need(const vengine *e, const ereq *r, uint64_t tokens);
 vram_status vengine__kv_grow(vengine *e, ereq *r, uint64_t tokens);
 /* Frees all of r's KV: blocks or buffer, and its segment references. */
 vram_status vengine__kv_release(vengine *e, ereq *r);
+/* Drops r's reference to the prefix segment `hash` (held). */
+vram_status vengine__drop_segment(vengine *e, const ereq *r, uint64_t hash);
 /* Evicts the least recently used idle prefix segment; *evicted = 0 when none is idle. */
 vram_status vengine__evict_segment(vengine *e, int *evicted);
 

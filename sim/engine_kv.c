@@ -47,8 +47,9 @@ vram_status vengine__emit_alloc(vengine *e, uint64_t size, vram_kind kind, int p
 {
     vtrace_event ev = {.type = VTRACE_ALLOC, .id = e->next_id++, .size = size, .kind = kind,
                        .priority = prio, .need = need, .owner = owner};
+    TRY(emit(e, &ev));
     *id = ev.id;
-    return emit(e, &ev);
+    return VRAM_OK;
 }
 
 vram_status vengine__emit_id(vengine *e, vtrace_type t, uint64_t id)
@@ -201,14 +202,17 @@ vram_status vengine__kv_release(vengine *e, ereq *r)
         r->kv_id = 0;
         r->kv_tokens = 0;
     }
-    for (size_t i = r->segs_held; i-- > 0;) {
-        if (vtg_prefix_drop(e->prefix, r->segs[i]) < 0)
-            return vengine_fail(e, VRAM_ECORRUPT, "prefix segment %llu dropped but not held",
-                        (unsigned long long)r->segs[i]);
-        TRY(vengine__emit_segment(e, VTRACE_SHARED_RELEASE, r->segs[i], r));
-    }
+    for (size_t i = r->segs_held; i-- > 0;)
+        TRY(vengine__drop_segment(e, r, r->segs[i]));
     r->segs_held = 0;
     return VRAM_OK;
+}
+
+vram_status vengine__drop_segment(vengine *e, const ereq *r, uint64_t hash)
+{
+    if (vtg_prefix_drop(e->prefix, hash) < 0)
+        return vengine_fail(e, VRAM_ECORRUPT, "prefix segment %llu dropped but not held", (unsigned long long)hash);
+    return vengine__emit_segment(e, VTRACE_SHARED_RELEASE, hash, r);
 }
 
 /* Evicts one idle prefix segment: the cache's reference (NEED '-') is released. 0 if none. */
@@ -219,5 +223,86 @@ vram_status vengine__evict_segment(vengine *e, int *evicted)
     if (!*evicted)
         return VRAM_OK;
     e->used -= e->plan.seg_bytes;
+    e->segs_resident--;
     return vengine__emit_segment(e, VTRACE_SHARED_RELEASE, h, NULL);
+}
+
+uint64_t vengine_next_kv_bytes(const vengine *e)
+{
+    if (e->c->kv == VENGINE_KV_PAGED)
+        return e->plan.block_bytes;
+    uint64_t next = e->wait_len ? vengine__kv_need(e, e->waiting[e->wait_head], e->waiting[e->wait_head]->prompt) : 0;
+    for (size_t i = 0; i < e->nrun; i++) {
+        const ereq *r = e->running[i];
+        uint64_t cap = kv_capacity(e, r);
+        uint64_t grow = cap < vengine__kv_total(r) ? vengine__kv_need(e, r, cap + 1) : 0;
+        if (grow && (!next || grow < next))
+            next = grow;
+    }
+    return next;
+}
+
+/* The ledger of r's private KV (its blocks or buffer), in token slots. */
+static void req_slots(const vengine *e, const ereq *r, uint64_t *held, uint64_t *tokens, uint64_t *fill)
+{
+    uint64_t start = r->segs_held * SEGMENT_TOKENS, total = vengine__kv_total(r);
+    *held = kv_capacity(e, r) - start;
+    *tokens = r->computed > start ? r->computed - start : 0;
+    *fill = total > start ? total - start : 0;
+    if (*fill > *held)
+        *fill = *held;
+}
+
+void vengine_kv_ledger_get(const vengine *e, vengine_kv_ledger *out)
+{
+    const uint64_t bpt = e->plan.prof.kv_bytes_per_token, segs = e->segs_resident * e->plan.seg_bytes;
+    *out = (vengine_kv_ledger){.held = e->used, .tokens = segs};
+    for (size_t i = 0; i < e->nrun; i++) {
+        uint64_t held, tokens, fill;
+        req_slots(e, e->running[i], &held, &tokens, &fill);
+        out->tokens += tokens * bpt;
+        out->reserved += (fill - tokens) * bpt;
+        out->unused += (held - fill) * bpt;
+    }
+}
+
+vram_status vengine_check(const vengine *e, char *msg, size_t len)
+{
+    const uint64_t bpt = e->plan.prof.kv_bytes_per_token;
+    if (e->used > e->plan.pool) {
+        snprintf(msg, len, "KV bytes held %llu beyond the budget %llu", (unsigned long long)e->used,
+                 (unsigned long long)e->plan.pool);
+        return VRAM_ECORRUPT;
+    }
+    if (e->nrun > e->c->max_batch_seqs) {
+        snprintf(msg, len, "%zu requests running, more than --max-batch-seqs %llu", e->nrun,
+                 (unsigned long long)e->c->max_batch_seqs);
+        return VRAM_ECORRUPT;
+    }
+    uint64_t held = e->segs_resident * e->plan.seg_bytes;
+    for (size_t i = 0; i < e->nrun; i++) {
+        const ereq *r = e->running[i];
+        uint64_t slots, tokens, fill;
+        req_slots(e, r, &slots, &tokens, &fill);
+        if (tokens > fill) {
+            snprintf(msg, len, "request %llu computed %llu tokens of KV beyond the %llu it holds or will need",
+                     (unsigned long long)r->rid, (unsigned long long)tokens, (unsigned long long)fill);
+            return VRAM_ECORRUPT;
+        }
+        held += slots * bpt;
+    }
+    if (held != e->used) {
+        snprintf(msg, len, "KV bytes held %llu, but the running requests and the prefix cache hold %llu",
+                 (unsigned long long)e->used, (unsigned long long)held);
+        return VRAM_ECORRUPT;
+    }
+    vengine_kv_ledger l;
+    vengine_kv_ledger_get(e, &l);
+    if (l.tokens + l.reserved + l.unused != l.held) {
+        snprintf(msg, len, "KV ledger: tokens %llu + reserved %llu + unused %llu != held %llu",
+                 (unsigned long long)l.tokens, (unsigned long long)l.reserved, (unsigned long long)l.unused,
+                 (unsigned long long)l.held);
+        return VRAM_ECORRUPT;
+    }
+    return VRAM_OK;
 }
