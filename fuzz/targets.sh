@@ -22,6 +22,7 @@ vram_fuzz_dict() {
     fuzz_workload_azure) dict=azure ;;
     fuzz_workload_mooncake) dict=mooncake ;;
     fuzz_caching_conf) dict=caching_conf ;;
+    fuzz_sweep_grid) dict=sweep_grid ;;
     esac
     if [ -n "$dict" ]; then
         echo "-dict=$VRAM_ROOT/fuzz/dict/$dict.dict"

@@ -274,7 +274,8 @@ int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, si
 
 const char *vsweep_grid_value(const vsweep_grid *g, size_t k, vsweep_axis_id axis)
 {
-    return g->values[axis][g->points[k][axis]];
+    const char *policy = g->values[VSWEEP_POLICY][g->points[k][VSWEEP_POLICY]];
+    return varies(axis, policy) ? g->values[axis][g->points[k][axis]] : NULL;
 }
 
 void vsweep_grid_label(const vsweep_grid *g, size_t k, char *out, size_t len)

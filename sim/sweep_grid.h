@@ -42,7 +42,8 @@ extern const vsweep_axis vsweep_axes[VSWEEP_AXES];
  * axis' other values; a NULL value is the replay's default (no option). After
  * vsweep_grid_finish, every axis has at least one value and points[] holds the
  * runs: per run, one value index per axis, an axis that does not vary the
- * run's policy at index 0. */
+ * run's policy at index 0 (its value for the run is then the replay's
+ * default, whatever values[0] is). */
 typedef struct vsweep_grid {
     char **values[VSWEEP_AXES];
     size_t n[VSWEEP_AXES];
@@ -56,7 +57,8 @@ typedef struct vsweep_grid {
 /* Adds the values of one option (split at commas for a list axis; "all" on
  * the policy axis is every built-in policy; a plugin:PATH[:NAME] policy is
  * loaded once to check it). 0 ok; -1 with why ("--capacity: ...") for a value
- * its check refuses, one already given, or no memory. */
+ * its check refuses, one already given, or no memory: the items of the list
+ * before the one refused stay added (the sweep stops on a refusal). */
 int vsweep_grid_add(vsweep_grid *g, vsweep_axis_id axis, const char *text, char *why,
                     size_t whylen);
 
@@ -69,7 +71,8 @@ int vsweep_grid_add(vsweep_grid *g, vsweep_axis_id axis, const char *text, char 
  * header read per trace. */
 int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, size_t whylen);
 
-/* The value of `axis` at run k: NULL for the replay's default. */
+/* The value of `axis` at run k: NULL for the replay's default (also for an
+ * axis that does not vary the run's policy). */
 const char *vsweep_grid_value(const vsweep_grid *g, size_t k, vsweep_axis_id axis);
 
 /* "trace small.trace, policy tlsf, capacity 68719476736": run k's values, the

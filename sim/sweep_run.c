@@ -5,11 +5,15 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "signals.h"
+
+/* A "still running" line after this long without a line. */
+#define QUIET_S 30.0
 
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
 #define NSTOP (sizeof stop_signals / sizeof stop_signals[0])
@@ -105,9 +109,25 @@ static void finish(const vsweep_job *jobs, size_t n, slot *s, int status, int si
     s->pid = 0;
 }
 
+/* "sweep: [2/8 done] still running: run 3 (45 s), run 4 (40 s)" */
+static void still_running(const slot *slots, unsigned parallel, size_t ended, size_t n,
+                          FILE *msgs)
+{
+    fprintf(msgs, "sweep: [%zu/%zu done] still running:", ended, n);
+    const char *sep = " ";
+    for (unsigned i = 0; i < parallel; i++)
+        if (slots[i].pid > 0) {
+            fprintf(msgs, "%srun %zu (%.0f s)", sep, slots[i].job + 1,
+                    seconds_since(&slots[i].t0));
+            sep = ", ";
+        }
+    fputc('\n', msgs);
+    fflush(msgs);
+}
+
 static void on_child(int sig)
 {
-    (void)sig; /* only wakes sigsuspend */
+    (void)sig; /* only ends the wait in pselect */
 }
 
 int vsweep_run(const vsweep_job *jobs, size_t n, unsigned parallel,
@@ -120,9 +140,9 @@ int vsweep_run(const vsweep_job *jobs, size_t n, unsigned parallel,
         fprintf(msgs, "sweep: out of memory\n");
         return -1;
     }
-    /* The stop signals and SIGCHLD stay blocked but inside sigsuspend, so
-     * that a signal or a child's end between a look at the flags and the wait
-     * is never missed. */
+    /* The stop signals and SIGCHLD stay blocked but inside pselect, so that a
+     * signal or a child's end between a look at the flags and the wait is
+     * never missed; its timeout brings the "still running" lines. */
     struct sigaction sa, old_chld;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_child;
@@ -141,7 +161,10 @@ int vsweep_run(const vsweep_job *jobs, size_t n, unsigned parallel,
 
     size_t next = 0, running = 0, ended = 0;
     int forwarded = 0, rc = 0;
+    struct timespec last; /* of the last line */
+    clock_gettime(CLOCK_MONOTONIC, &last);
     for (;;) {
+        size_t ended_before = ended;
         int status;
         pid_t pid;
         while (running && (pid = waitpid(-1, &status, WNOHANG)) > 0)
@@ -168,7 +191,17 @@ int vsweep_run(const vsweep_job *jobs, size_t n, unsigned parallel,
             }
         if (!running)
             break;
-        sigsuspend(&wait_mask);
+        if (ended != ended_before)
+            clock_gettime(CLOCK_MONOTONIC, &last);
+        double quiet = seconds_since(&last);
+        if (quiet >= QUIET_S) {
+            still_running(slots, parallel, ended, n, msgs);
+            clock_gettime(CLOCK_MONOTONIC, &last);
+            quiet = 0;
+        }
+        double left = QUIET_S - quiet;
+        struct timespec timeout = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+        pselect(0, NULL, NULL, NULL, &timeout, &wait_mask);
     }
     tally->not_started = n - next;
     sigprocmask(SIG_SETMASK, &orig, NULL);

@@ -4,7 +4,8 @@
  * Each job is one program run with its argv (no shell), stdin from
  * /dev/null, stdout discarded, stderr kept in a temporary file and shown,
  * each line indented under the job's line, when the job ends. A job's line
- * says how it ended and took how long: the progress of the sweep.
+ * says how it ended and took how long: the progress of the sweep, with a
+ * "still running" line naming the running jobs after 30 s without a line.
  *
  * Signals: while it runs, SIGINT, SIGTERM and SIGHUP set *stop (sim/signals.h)
  * and the runner sends that signal once to every job still running, starts no

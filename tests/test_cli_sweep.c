@@ -19,7 +19,7 @@
 
 /* The grid of the both-ways test, before the options that differ. */
 #define GRID "--policy", "tlsf,caching", "--capacity", "64MiB,33554432", "--caching-conf", \
-             "trace", "--caching-conf", "expandable_segments:True", TRACE_A, TRACE_B
+             "expandable_segments:True", "--caching-conf", "trace", TRACE_A, TRACE_B
 
 static void remove_db(const char *path)
 {
@@ -244,6 +244,8 @@ static void test_both_ways(void)
         job_db(++k, db, sizeof db);
         expect_true(strstr(line, db) != NULL);
         expect_true(strstr(line, "--sample-every 7 ") != NULL);
+        /* the caching settings vary the caching runs only: tlsf runs with the default */
+        expect_true(!strstr(line, "--policy tlsf") || !strstr(line, "--caching-conf"));
         expect_eq_u64(run_sh(line), 0);
         expect_true(exists(db));
     }
@@ -314,19 +316,21 @@ static void test_sigint(void)
     kill(pid, SIGINT);
     expect_eq_u64(cli_wait(pid), 130);
     expect_true(strstr(cli_last.err, "sweep: SIGINT: passing it to the 2 running replay(s)"));
+    /* both were running; another may have ended before (a slow bounds pass) */
     expect_true(strstr(cli_last.err, "sweep: stopped by SIGINT: 2 run(s) stopped (marked"
-                                     " \"interrupted\" in " LOCAL_DB " by their replay), 4 not"
-                                     " started, 0 ok, 0 failed"));
+                                     " \"interrupted\" in " LOCAL_DB " by their replay), "));
+    expect_true(strstr(cli_last.err, " not started, ") && strstr(cli_last.err, ", 0 failed\n"));
     expect_true(!strstr(cli_last.err, "Sanitizer") && !strstr(cli_last.err, "runtime error"));
     if (h) {
         sqlite3_stmt *st;
         assert_true(sqlite3_prepare_v2(h, "SELECT count(*), sum(status = 'interrupted'),"
-                                          " sum(ended IS NULL) FROM runs", -1, &st,
-                                       NULL) == SQLITE_OK);
+                                          " sum(status = 'ok'), sum(ended IS NULL) FROM runs",
+                                       -1, &st, NULL) == SQLITE_OK);
         assert_true(sqlite3_step(st) == SQLITE_ROW);
-        expect_eq_u64(sqlite3_column_int(st, 0), 2);
         expect_eq_u64(sqlite3_column_int(st, 1), 2);
-        expect_eq_u64(sqlite3_column_int(st, 2), 0);
+        expect_eq_u64(sqlite3_column_int(st, 0), 2 + sqlite3_column_int(st, 2));
+        expect_eq_u64(sqlite3_column_int(st, 3), 0);
+        expect_true(sqlite3_column_int(st, 0) < 6);
         sqlite3_finalize(st);
     }
     sqlite3_close(h);

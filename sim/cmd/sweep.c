@@ -55,8 +55,8 @@ static void usage(FILE *f)
             "  --db PATH             the database every run writes (default sweep.db); with\n"
             "                        --emit-jobs, run K writes PATH with -K before .db\n"
             "                        (sweep-0001.db, ...)\n"
-            "  --replay PROGRAM      the replay to run (default: the replay beside this program,\n"
-            "                        %s)\n"
+            "  --replay PROGRAM      the replay to run (default: the one beside this program,\n"
+            "                        replay in the build tree, vramlab-replay installed)\n"
             "  --emit-jobs FILE      write the runs' command lines to FILE (- for stdout), one\n"
             "                        per line, quoted for sh, and run nothing\n"
             "  --merge OUT.db IN.db...  copy the runs of every IN.db into OUT.db (created when\n"
@@ -71,8 +71,7 @@ static void usage(FILE *f)
             "Exit status: 0 all runs ok, 1 a run failed (or the database or FILE), 2 bad usage\n"
             "or a bad grid (nothing was run), 128+N stopped by signal N (SIGINT 130, SIGTERM\n"
             "143): the signal is passed to the running replays, which mark their runs\n"
-            "\"interrupted\"; no other run is started.\n",
-            "replay in the build tree, vramlab-replay installed");
+            "\"interrupted\"; no other run is started.\n");
 }
 
 typedef struct cli {
@@ -228,28 +227,32 @@ static const char *find_replay(const char *given, char *buf, size_t len)
         return NULL;
     }
     ssize_t n = readlink("/proc/self/exe", buf, len - 8);
-    size_t end = n > 0 ? (size_t)n : 0;
-    if (end >= 5 && memcmp(buf + end - 5, "sweep", 5) == 0) {
-        memcpy(buf + end - 5, "replay", 7);
+    if (n <= 0) {
+        fprintf(stderr, "sweep: cannot find the replay beside this program (/proc/self/exe: %s):"
+                        " give --replay PROGRAM\n", strerror(errno));
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (n >= 5 && strcmp(buf + n - 5, "sweep") == 0) {
+        memcpy(buf + n - 5, "replay", 7);
         if (access(buf, X_OK) == 0)
             return buf;
-    } else {
-        snprintf(buf, len, "(this program's path is unknown)");
     }
-    fprintf(stderr, "sweep: cannot find the replay beside this program (%s): give --replay"
-                    " PROGRAM\n", n > 0 ? buf : "/proc/self/exe unreadable");
+    fprintf(stderr, "sweep: no replay beside this program (%s): give --replay PROGRAM\n", buf);
     return NULL;
 }
 
-/* PATH with "-K" before its ".db" (or at its end), K zero-padded to `width`;
- * 0 when it does not fit in len. */
-static int job_db(const char *path, size_t k, int width, char *out, size_t len)
+/* PATH with "-K" before its ".db" (or at its end), K zero-padded to 4 digits,
+ * or as many as n has (at most 6: VSWEEP_MAX_RUNS), so that the names sort
+ * in the grid's order; out has room for PATH and 32 bytes. */
+static void job_db(const char *path, size_t k, size_t n, char *out, size_t len)
 {
     size_t stem = strlen(path);
     if (stem > 3 && strcmp(path + stem - 3, ".db") == 0)
         stem -= 3;
-    int w = snprintf(out, len, "%.*s-%0*zu.db", (int)stem, path, width, k);
-    return w > 0 && (size_t)w < len;
+    memcpy(out, path, stem);
+    int width = n >= 100000 ? 6 : n >= 10000 ? 5 : 4;
+    snprintf(out + stem, len - stem, "-%0*zu.db", width, k);
 }
 
 /* One argument as sh reads it back: bare when only safe characters, else in
@@ -271,35 +274,26 @@ static void put_sh(FILE *f, const char *arg)
 static int emit_jobs(const cli *c, const char *replay)
 {
     const vsweep_grid *g = &c->grid;
-    int width = 4;
-    for (size_t n = g->npoints; n >= 10000; n /= 10)
-        width++;
     const char **argv = malloc((VSWEEP_ARGV_FIXED + c->nextra) * sizeof *argv);
+    size_t dblen = strlen(c->db) + 32;
+    char *db = malloc(dblen);
     vtrace_output out = {0};
     char err[1024];
     int to_stdout = strcmp(c->emit, "-") == 0;
-    if (!argv || (!to_stdout && vtrace_output_begin(c->emit, &out, err, sizeof err))) {
-        fprintf(stderr, "sweep: %s\n", argv ? err : "out of memory");
-        free(argv);
+    if (!argv || !db || (!to_stdout && vtrace_output_begin(c->emit, &out, err, sizeof err))) {
+        fprintf(stderr, "sweep: %s\n", argv && db ? err : "out of memory");
+        free(argv), free(db);
         return 1;
     }
     FILE *f = to_stdout ? stdout : fopen(out.write_path, "w");
     if (!f) {
         fprintf(stderr, "sweep: %s: cannot write: %s\n", out.write_path, strerror(errno));
         vtrace_output_abort(&out);
-        free(argv);
+        free(argv), free(db);
         return 1;
     }
-    char db[4200], first[4200] = "";
-    int bad = 0;
     for (size_t k = 0; k < g->npoints; k++) {
-        if (!job_db(c->db, k + 1, width, db, sizeof db)) {
-            errno = ENAMETOOLONG; /* the --db path */
-            bad = 1;
-            break;
-        }
-        if (!k)
-            snprintf(first, sizeof first, "%s", db);
+        job_db(c->db, k + 1, g->npoints, db, dblen);
         size_t n = vsweep_grid_argv(g, k, replay, db, c->extra, c->nextra, argv);
         for (size_t i = 0; i < n; i++) {
             if (i)
@@ -309,23 +303,27 @@ static int emit_jobs(const cli *c, const char *replay)
         fputc('\n', f);
     }
     free(argv);
-    bad |= ferror(f);
+    int bad = ferror(f);
     if (to_stdout ? fflush(f) != 0 || bad : fclose(f) != 0 || bad) {
         fprintf(stderr, "sweep: %s: write failed: %s\n", to_stdout ? "stdout" : out.write_path,
                 strerror(errno));
         if (!to_stdout)
             vtrace_output_abort(&out);
+        free(db);
         return 1;
     }
     if (!to_stdout && vtrace_output_commit(&out, err, sizeof err)) {
         fprintf(stderr, "sweep: %s\n", err);
+        free(db);
         return 1;
     }
     char shape[512];
     vsweep_grid_shape(g, shape, sizeof shape);
+    job_db(c->db, 1, g->npoints, db, dblen);
     fprintf(stderr, "sweep: %zu job(s) (%s) written to %s, each writing its own database (%s,"
                     " ...): read them as one with `report DB...` or `sweep --merge`\n",
-            g->npoints, shape, to_stdout ? "stdout" : c->emit, first);
+            g->npoints, shape, to_stdout ? "stdout" : c->emit, db);
+    free(db);
     return 0;
 }
 
