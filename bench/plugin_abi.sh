@@ -25,7 +25,7 @@ for mode in "" --isolate; do
     : >/tmp/plugin_abi.$$.wrap
     : >/tmp/plugin_abi.$$.ratio
     for i in $(seq "$runs"); do
-        out=$("$replay" --no-db --quiet --no-belady $mode --policy "tlsf,plugin:$wrap" "$trace")
+        out=$("$replay" --wide --no-db --quiet --no-belady $mode --policy "tlsf,plugin:$wrap" "$trace")
         t=$(echo "$out" | rate tlsf | head -1) w=$(echo "$out" | rate plugin:tlsf_wrap | head -1)
         r=$(awk -v a="$w" -v b="$t" 'BEGIN { printf "%.3f", a / b }')
         echo "run $i${mode:+ ($mode)}: tlsf $t M events/s, plugin:tlsf_wrap $w M events/s, ratio $r"

@@ -17,7 +17,8 @@ i=0
 while [ "$i" -lt "$rounds" ]; do
     for side in A B; do
         if [ "$side" = A ]; then bin="$a" t="$ta"; else bin="$b" t="$tb"; fi
-        "$bin" "$t" --no-db --quiet --no-belady 2>/dev/null |
+        wide=$("$bin" --help | grep -q -- --wide && echo --wide || true) # events/s: --wide
+        "$bin" "$t" $wide --no-db --quiet --no-belady 2>/dev/null |
             awk -v s="$side" -F'|' '/^\| (bestfit|buddy|tlsf|pool|caching) / && $(NF-1) ~ / M / {
                 v = $(NF-1); gsub(/[ M]/, "", v); print s, $2, v }'
     done

@@ -290,6 +290,11 @@ static void take_sample(engine *e)
     e->res->samples++;
     if (s.ext_frag > e->res->worst_ext_frag)
         e->res->worst_ext_frag = s.ext_frag;
+    if (s.footprint > e->res->peak_sample_footprint) {
+        e->res->peak_sample_footprint = s.footprint;
+        e->res->waste_at_peak = s.internal_waste;
+        e->res->free_at_peak = s.footprint - s.in_use;
+    }
     if (!e->opt->db)
         return;
     if (!db_check(e, vdb_sample_add(e->opt->db, e->res->run_id, &s)))

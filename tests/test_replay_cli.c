@@ -58,10 +58,10 @@ int main(void)
     expect_run("--caching-conf roundup_power2_divisions:4 " DATA "small.trace", 2,
                "'roundup_power2_divisions:4': key not modelled");
     expect_run("--tensor-cache 1000 " DATA "small.trace", 2, "1000 is not a multiple of 256");
-    expect_run("--no-db --policy caching --caching-conf expandable_segments:True " DATA
+    expect_run("--wide --no-db --policy caching --caching-conf expandable_segments:True " DATA
                "small.trace", 0, "reserved but unallocated at peak");
     expect_true(strstr(out, "Caching settings: \"expandable_segments:True\"") != NULL);
-    expect_run("--no-db --policy bestfit --tensor-cache 65536 " DATA "small.trace", 0,
+    expect_run("--wide --no-db --policy bestfit --tensor-cache 65536 " DATA "small.trace", 0,
                "Tensor cache: 64.000 KiB");
     expect_run("--no-db --evict-policy lru --policy bestfit " DATA "belady.trace", 0, "| bestfit |");
 

@@ -339,7 +339,7 @@ static void test_cli_errors(void)
     /* A malformed trace: no bounds, every run failed, the table without ratios. */
     CLI_EXPECT(1, TEXTS("replay: bounds not computed: ", "malformed.trace:8:",
                         "replay: bestfit: failed: "),
-               "replay", "--no-db", "--policy", "bestfit", CLI_DATA "malformed.trace");
+               "replay", "--wide", "--no-db", "--policy", "bestfit", CLI_DATA "malformed.trace");
     expect_true(strstr(cli_last.out, "| bestfit (failed) | ") != NULL);
     expect_true(strstr(cli_last.out, "| - | - |") != NULL); /* no ratio, no sample */
 }
@@ -360,7 +360,8 @@ static void test_cli_runs(void)
                         "device (1048576 bytes)",
                         "replay: warning: replay_edges_over.trace: 2 more requests larger than the "
                         "device"),
-               "replay", "--policy", "bestfit,tlsf", "--time-every", "4", "--defrag", "every=5",
+               "replay", "--wide", "--policy", "bestfit,tlsf", "--time-every", "4", "--defrag",
+               "every=5",
                "--tensor-cache", "4096", "--batch", "2000000", "--db", OUT_DB,
                "replay_edges_over.trace");
     expect_true(strstr(cli_last.out, "Trace: 6 requests larger than the device (1.000 MiB), first "
@@ -369,8 +370,8 @@ static void test_cli_runs(void)
     expect_true(strstr(cli_last.out, "Compaction: --defrag every N. Tensor cache: 4.000 KiB") != NULL);
     expect_true(strstr(cli_last.out, "| - (0/0) |") != NULL); /* no activation: no hit rate */
     expect_true(strstr(cli_last.out, "logged to " OUT_DB) != NULL);
-    CLI_EXPECT(0, TEXTS(""), "replay", "--policy", "bestfit", "--defrag", "on-oom", "--no-db",
-               "replay_edges_over.trace");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--wide", "--policy", "bestfit", "--defrag", "on-oom",
+               "--no-db", "replay_edges_over.trace");
     expect_true(strstr(cli_last.out, "Compaction: --defrag on-oom.") != NULL);
 
     /* OOMs alone mark the ratio; no Belady column without Belady. */
@@ -378,15 +379,16 @@ static void test_cli_runs(void)
                "vramtrace 1\nmodel m\nengine contiguous\ncapacity 1048576\n"
                "alloc 1 524288 0 activation 0\nalloc 2 524288 0 activation 0\n"
                "alloc 3 524288 0 activation 0\nfree 1\nfree 2\n");
-    CLI_EXPECT(0, TEXTS(""), "replay", "--policy", "bestfit", "--no-db", "--no-belady", "--defrag",
-               "off", "replay_edges_oom.trace");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--wide", "--policy", "bestfit", "--no-db", "--no-belady",
+               "--defrag", "off", "replay_edges_oom.trace");
     expect_true(strstr(cli_last.out, "(one pass)") != NULL);
     expect_true(strstr(cli_last.out, " * | ") != NULL);
     expect_true(strstr(cli_last.out, "| 1 (0) | 0 | - | 0 | - |") != NULL); /* v1: no preemptions */
     /* A trace that allocates nothing: no peak, so no ratio. */
     write_text("replay_edges_none.trace",
                "vramtrace 1\nmodel m\nengine contiguous\ncapacity 1048576\nstep 1\n");
-    CLI_EXPECT(0, TEXTS(""), "replay", "--policy", "bestfit", "--no-db", "replay_edges_none.trace");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--wide", "--policy", "bestfit", "--no-db",
+               "replay_edges_none.trace");
     expect_true(strstr(cli_last.out, "| bestfit | 0 B | - | 0.000 |") != NULL);
     remove("replay_edges_oom.trace");
     remove("replay_edges_none.trace");

@@ -25,6 +25,8 @@
 #include "replay.h"
 #include "signals.h"
 #include "trace.h"
+#include "units.h"
+#include "verdict.h"
 #include "vram/caching.h"
 #include "vram/evict.h"
 #include "vramlab_version.h"
@@ -54,7 +56,9 @@ static void usage(FILE *f)
             "  --backend sim|cuda    device backend (default sim)\n"
             "  --capacity BYTES      device bytes (default: the trace header's capacity)\n"
             "  --evict-policy NAME   prio-lru (default), lru or cost\n"
-            "  --sample-every N      a heap sample every N events (default 1000; 0 = none)\n"
+            "  --sample-every N      a heap sample every N events (0 = none; default: the\n"
+            "                        trace's events / 1000, at least 1, so every run has about\n"
+            "                        1000 samples; 1000 when the bounds pass failed)\n"
             "  --check-every N       run the invariant checks every N events and after the last\n"
             "                        one (default 250000: about 3%% of the replay time on\n"
             "                        traces/llama70b.trace; 0 = never)\n"
@@ -96,6 +100,9 @@ static void usage(FILE *f)
             "                        lines go to stderr\n"
             "  --csv                 the same as CSV: a header line, one row per policy run,\n"
             "                        RFC 4180 (quoted where needed, CRLF line ends), NULL empty\n"
+            "  --wide                every column of the comparison and the tables of forced\n"
+            "                        preemptions and of the options' effects (default: a summary\n"
+            "                        that fits 100 columns, then the verdict)\n"
             "  --help                this text\n"
             "  --version             the version and git commit\n"
             "\n"
@@ -117,7 +124,12 @@ typedef struct cli {
     int isolate;
     uint64_t isolate_timeout;
     int json, csv; /* the summary as JSON or CSV on stdout instead of the tables */
+    int wide;      /* every column and the detail tables, not the 100-column summary */
+    int sample_auto; /* no --sample-every: SAMPLES_PER_RUN per run */
 } cli;
+
+/* Samples per run when --sample-every is not given (the report's figures). */
+#define SAMPLES_PER_RUN 1000
 
 /* A decimal number for option `name`; 0 and a message when it is not one. */
 static int parse_u64(const char *name, const char *text, uint64_t *out)
@@ -176,7 +188,8 @@ static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
            O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE,
-           O_PREEMPT, O_PREFILL_RATE, O_VERSION, O_ISOLATE, O_ISOLATE_TIMEOUT, O_JSON, O_CSV };
+           O_PREEMPT, O_PREFILL_RATE, O_VERSION, O_ISOLATE, O_ISOLATE_TIMEOUT, O_JSON, O_CSV,
+           O_WIDE };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
         {"backend", required_argument, 0, O_BACKEND},
@@ -199,6 +212,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"quiet", no_argument, 0, O_QUIET},
         {"json", no_argument, 0, O_JSON},
         {"csv", no_argument, 0, O_CSV},
+        {"wide", no_argument, 0, O_WIDE},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -207,7 +221,8 @@ static int parse_args(int argc, char **argv, cli *c)
     c->policy = "all";
     c->backend = "sim";
     c->db_path = "results.db";
-    c->sample_every = 1000;
+    c->sample_every = SAMPLES_PER_RUN;
+    c->sample_auto = 1;
     c->check_every = 250000;
     c->time_every = 1;
     c->batch = 4096;
@@ -222,7 +237,10 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_BACKEND: c->backend = optarg; break;
         case O_CAPACITY: ok = parse_u64("--capacity", optarg, &c->capacity); break;
         case O_EVICT: c->evict_policy = optarg; break;
-        case O_SAMPLE: ok = parse_u64("--sample-every", optarg, &c->sample_every); break;
+        case O_SAMPLE:
+            ok = parse_u64("--sample-every", optarg, &c->sample_every);
+            c->sample_auto = 0;
+            break;
         case O_CHECK: ok = parse_u64("--check-every", optarg, &c->check_every); break;
         case O_TIME: ok = parse_u64("--time-every", optarg, &c->time_every); break;
         case O_DEFRAG:
@@ -285,6 +303,7 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_QUIET: c->quiet = 1; break;
         case O_JSON: c->json = 1; break;
         case O_CSV: c->csv = 1; break;
+        case O_WIDE: c->wide = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return -1;
         case O_VERSION: vramlab_print_version(argv[0]); return -1;
@@ -353,37 +372,128 @@ static void show_progress(void *ctx, uint64_t events)
                 rate / 1e6);
 }
 
-/* Bytes in the largest binary unit that keeps the number >= 1. */
+/* Bytes for people (sim/units.h). */
 static const char *human(uint64_t b, char *buf, size_t len)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double v = (double)b;
-    int u = 0;
-    while (v >= 1024.0 && u < 4) {
-        v /= 1024.0;
-        u++;
+    return vsim_bytes((double)b, buf, len);
+}
+
+#define COLUMNS 100 /* the terminal width the default output keeps to */
+#define MAX_RUNS 32
+
+/* `text` on `out` in lines of at most COLUMNS characters (broken at blanks),
+ * every line after the first indented by `indent` blanks. */
+static void print_wrapped(FILE *out, const char *text, int indent)
+{
+    int col = 0, fresh = 1; /* fresh: nothing on this line yet but the indent */
+    for (text += strspn(text, " "); *text; text += strspn(text, " ")) {
+        int word = (int)strcspn(text, " ");
+        if (!fresh && col + 1 + word > COLUMNS) {
+            fprintf(out, "\n%*s", indent, "");
+            col = indent;
+            fresh = 1;
+        }
+        col += fprintf(out, "%s%.*s", fresh ? "" : " ", word, text);
+        fresh = 0;
+        text += word;
     }
-    snprintf(buf, len, u ? "%.3f %s" : "%.0f %s", v, units[u]);
-    return buf;
+    fputc('\n', out);
 }
 
 static void print_bounds(FILE *out, const vbounds *b, double seconds)
 {
-    char a[32], k[32], o[32];
+    char a[32], k[32], o[32], line[512];
     fprintf(out, "bounds computed from the trace in %.2f s (%s)\n", seconds,
-           b->belady_done ? "two passes" : "one pass");
-    fprintf(out, "%s: %" PRIu64 " events; peak live bytes (lower bound on footprint) %s at line %" PRIu64
-           " (kv alone peaks at %s, other at %s)\n",
-           "trace", b->events, human(b->peak_live, a, sizeof a), b->peak_live_line,
-           human(b->peak_live_kv, k, sizeof k), human(b->peak_live_other, o, sizeof o));
-    if (b->belady_done)
-        fprintf(out, "Belady on an ideal %s device (%s): %" PRIu64 " evictions, %" PRIu64
-               " re-materialisations (%s), %" PRIu64 " OOMs\n",
-               human(b->capacity, a, sizeof a),
-               b->belady_exact ? "exact: evictable items share one size"
-                               : "a reference, not a bound: evictable sizes differ",
-               b->belady_evictions, b->belady_rematerialisations,
-               human(b->belady_bytes_rematerialised, k, sizeof k), b->belady_ooms);
+            b->belady_done ? "two passes" : "one pass");
+    snprintf(line, sizeof line, "trace: %" PRIu64 " events; peak live bytes (lower bound on"
+             " footprint) %s at line %" PRIu64 " (kv alone peaks at %s, other at %s)",
+             b->events, human(b->peak_live, a, sizeof a), b->peak_live_line,
+             human(b->peak_live_kv, k, sizeof k), human(b->peak_live_other, o, sizeof o));
+    print_wrapped(out, line, 2);
+    if (!b->belady_done)
+        return;
+    snprintf(line, sizeof line, "Belady on an ideal %s device (%s): %" PRIu64 " evictions, %"
+             PRIu64 " re-materialisations (%s), %" PRIu64 " OOMs", human(b->capacity, a, sizeof a),
+             b->belady_exact ? "exact: evictable items share one size"
+                             : "a reference, not a bound: evictable sizes differ",
+             b->belady_evictions, b->belady_rematerialisations,
+             human(b->belady_bytes_rematerialised, k, sizeof k), b->belady_ooms);
+    print_wrapped(out, line, 2);
+}
+
+/* The summary that fits COLUMNS columns, a Markdown table (--wide prints
+ * every column). Not-applicable runs say why below it. */
+static void print_summary(const char *const *names, const vreplay_result *res, size_t n,
+                          const vbounds *b)
+{
+    printf("\n| policy | footprint | / peak live | OOMs | preemptions | evictions | modelled ms |"
+           " alloc p99 |\n|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        const vreplay_result *r = &res[i];
+        if (r->status == VREPLAY_RUN_NOT_APPLICABLE) {
+            printf("| %s | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", names[i]);
+            continue;
+        }
+        char fp[32], ratio[32] = "-", pre[32] = "-";
+        if (b && b->peak_live)
+            snprintf(ratio, sizeof ratio, "%.3f%s", (double)r->peak_footprint / (double)b->peak_live,
+                     r->errors || r->ooms ? " *" : "");
+        if (r->needs)
+            snprintf(pre, sizeof pre, "%" PRIu64, r->preemptions);
+        printf("| %s%s%s%s | %s | %s | %" PRIu64 " | %s | %" PRIu64 " | %.1f | %" PRIu64 " ns |\n",
+               names[i], r->status == VREPLAY_RUN_OK ? "" : " (",
+               r->status == VREPLAY_RUN_OK ? "" : vreplay_status_name(r->status),
+               r->status == VREPLAY_RUN_OK ? "" : ")", human(r->peak_footprint, fp, sizeof fp),
+               ratio, r->ooms, pre, r->evictions, r->modelled_ns / 1e6,
+               vhist_quantile(&r->lat[VREPLAY_OP_ALLOC], 0.99));
+    }
+    for (size_t i = 0; i < n; i++) {
+        char line[1024];
+        if (res[i].status == VREPLAY_RUN_NOT_APPLICABLE)
+            snprintf(line, sizeof line, "%s: n/a: %s", names[i], res[i].message);
+        else if (res[i].layout[0])
+            snprintf(line, sizeof line, "%s: %s", names[i], res[i].layout);
+        else
+            continue;
+        print_wrapped(stdout, line, 2);
+    }
+    print_wrapped(stdout,
+                  "footprint: the peak footprint; / peak live: over the trace's peak live bytes"
+                  " (* requests refused or OOM); alloc p99: measured on this machine. replay"
+                  " --wide: every column and the detail tables; each term: docs/METRICS.md.", 0);
+}
+
+/* The verdict (sim/verdict.h) over the runs that ran, on `out`. */
+static void print_verdict(FILE *out, const char *const *names, const vreplay_result *res,
+                          size_t n, const vbounds *b)
+{
+    vverdict_run v[MAX_RUNS];
+    size_t order[MAX_RUNS], m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const vreplay_result *r = &res[i];
+        if (r->status == VREPLAY_RUN_NOT_APPLICABLE)
+            continue;
+        const vhist *alloc = &r->lat[VREPLAY_OP_ALLOC];
+        v[m++] = (vverdict_run){
+            .label = names[i], .policy = names[i], .status = vreplay_status_name(r->status),
+            .ratio = b && b->peak_live ? (double)r->peak_footprint / (double)b->peak_live : NAN,
+            .ooms = (double)r->ooms, .preemptions = r->needs ? (double)r->preemptions : NAN,
+            .modelled_ms = r->modelled_ns / 1e6, .preempt_ms = r->preempt_ns / 1e6,
+            .alloc_p99_ns = alloc->count ? (double)vhist_quantile(alloc, 0.99) : NAN,
+            .waste_at_peak = r->samples ? (double)r->waste_at_peak : NAN,
+            .free_at_peak = r->samples ? (double)r->free_at_peak : NAN};
+    }
+    if (!m)
+        return;
+    vverdict_rank(v, m, order);
+    fprintf(out, "\nVerdict (terms: docs/METRICS.md)\n");
+    for (size_t k = 0; k < m; k++) {
+        char line[1536];
+        int w = snprintf(line, sizeof line, "%zu. ", k + 1);
+        vverdict_entry(v, order, m, k, line + w, sizeof line - (size_t)w);
+        print_wrapped(out, line, 3);
+    }
+    print_wrapped(out, vverdict_rule, 0);
 }
 
 static void print_table(const char *const *names, const vreplay_result *res, size_t n,
@@ -721,8 +831,6 @@ static void join_args(int argc, char **argv, char *out, size_t len)
     }
 }
 
-#define MAX_RUNS 32
-
 /* Appends the list's plugins to specs[] (a copy of each item) and names[]
  * ("plugin:NAME"), loading each once to refuse a bad one before any run.
  * 0, or 2 with the loader's message printed. */
@@ -889,6 +997,10 @@ int main(int argc, char **argv)
     if (fp.st == VRAM_OK) {
         bounds = fp.b;
         bp = &bounds;
+        if (c.sample_auto) /* about SAMPLES_PER_RUN samples, whatever the trace's length */
+            c.sample_every = bp->events > SAMPLES_PER_RUN
+                                 ? (bp->events + SAMPLES_PER_RUN - 1) / SAMPLES_PER_RUN
+                                 : 1;
         print_bounds(machine ? stderr : stdout, bp, (double)(mono_ns() - t0) / 1e9);
     } else {
         fprintf(stderr, "replay: bounds not computed: %s\n", fp.err);
@@ -946,12 +1058,17 @@ int main(int argc, char **argv)
     }
     if (done && machine) {
         print_machine(c.json, names, res, done);
-    } else if (done) {
+    } else if (done && c.wide) {
         print_table(names, res, done, bp, c.time_every);
         print_engine_table(names, res, done, bp, &c);
         print_options_table(names, res, done, &c);
-        print_over_capacity(c.trace, res, done);
+    } else if (done) {
+        print_summary(names, res, done, bp);
     }
+    if (done && !machine)
+        print_over_capacity(c.trace, res, done);
+    if (done)
+        print_verdict(machine ? stderr : stdout, names, res, done, bp);
     size_t ran = 0;
     for (size_t i = 0; i < done; i++)
         ran += res[i].status != VREPLAY_RUN_NOT_APPLICABLE;
