@@ -1,6 +1,7 @@
 /* db.c - the results database (db.h): schema, prepared statements, batching,
  * failure handling and fault injection. */
 #include "db.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -171,14 +172,44 @@ static const char schema_sql[] =
     "  belady_bytes_rematerialised INTEGER, belady_ooms INTEGER,\n"
     "  belady_preemptions INTEGER,    -- version 2: forced preemptions under the same rules\n"
     "  belady_preempted_bytes INTEGER\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS serve (  -- a closed-loop run's outcomes (bin/serve, docs/ENGINE_MODEL.md)\n"
+    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id),\n"
+    "  kv_bytes INTEGER,              -- the KV region: the planner's KV budget, the policy's heap\n"
+    "  requests INTEGER, rejected INTEGER, finished INTEGER, steps INTEGER,\n"
+    "  modelled_s REAL,               -- engine time at the end\n"
+    "  tokens_per_s REAL,             -- generated tokens (finished requests) per modelled second\n"
+    "  mean_batch REAL,               -- running requests per step\n"
+    "  queue_mean_ms REAL, queue_p99_ms REAL, -- arrival to first admission, modelled\n"
+    "  ttft_mean_ms REAL, ttft_p99_ms REAL,   -- arrival to first token, modelled\n"
+    "  preempt_budget INTEGER,        -- preemptions: the KV budget was full\n"
+    "  preempt_placement INTEGER,     -- ... within the budget, the KV heap could not place it\n"
+    "  preempt_buffers INTEGER,       -- ... the step's activation or workspace could not be placed\n"
+    "  admissions_refused INTEGER,    -- admissions undone: the KV heap could not place them\n"
+    "  ooms INTEGER,                  -- steps run without their buffers\n"
+    "  -- the KV ledger's shares of kv_bytes, weighted by step duration (they sum to 1)\n"
+    "  share_tokens REAL, share_reserved REAL, share_waste REAL,\n"
+    "  share_free_unusable REAL, share_free_usable REAL,\n"
+    "  cpu_s REAL                     -- the run's CPU time\n"
+    ");\n"
+    "CREATE TABLE IF NOT EXISTS kv_ledger (  -- closed loop: the KV region after each step's placements\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"
+    "  step INTEGER NOT NULL, ts_us INTEGER, -- the step and its start, engine time\n"
+    "  dur_us INTEGER,                -- the step's modelled duration (the sample's weight)\n"
+    "  running INTEGER, waiting INTEGER,\n"
+    "  -- bytes; they add up to serve.kv_bytes: token states, reserved for running requests' future\n"
+    "  -- tokens, internal waste (slots no token will fill, heap rounding), free in pieces smaller\n"
+    "  -- than the next KV allocation (external fragmentation), free usable\n"
+    "  tokens INTEGER, reserved INTEGER, waste INTEGER, free_unusable INTEGER, free_usable INTEGER,\n"
+    "  PRIMARY KEY (run_id, step)\n"
     ");\n";
 
 const char *vdb_schema_sql(void) { return schema_sql; }
 
 /* The row tables, staged per connection (see "Staging" below). */
-enum { T_SAMPLES, T_EVENTS, T_LATENCY, T_LATENCY_SUMMARY, T_BOUNDS, T_COUNT };
-static const char *const table_name[T_COUNT] = {"samples", "events", "latency",
-                                                "latency_summary", "bounds"};
+enum { T_SAMPLES, T_EVENTS, T_LATENCY, T_LATENCY_SUMMARY, T_BOUNDS, T_SERVE, T_KV_LEDGER, T_COUNT };
+static const char *const table_name[T_COUNT] = {"samples", "events", "latency", "latency_summary",
+                                                "bounds", "serve", "kv_ledger"};
 
 enum {
     ST_BEGIN,           /* the staging transaction (TEMP tables only: no lock on the file) */
@@ -192,6 +223,8 @@ enum {
     ST_LATENCY,
     ST_LATENCY_SUMMARY,
     ST_BOUNDS,
+    ST_SERVE,
+    ST_KV_LEDGER,        /* the row statements ST_SAMPLE ... ST_KV_LEDGER follow T_ order */
     ST_COPY,            /* ST_COPY + t: copy staged table t into the file */
     ST_CLEAR = ST_COPY + T_COUNT, /* ST_CLEAR + t: empty staged table t */
     ST_COUNT = ST_CLEAR + T_COUNT
@@ -244,17 +277,32 @@ static const char *const stmt_sql[ST_COUNT] = {
         " belady_evictions, belady_rematerialisations, belady_bytes_rematerialised, belady_ooms,"
         " belady_preemptions, belady_preempted_bytes)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [ST_SERVE] =
+        "INSERT INTO temp.stage_serve (run_id, kv_bytes, requests, rejected, finished, steps,"
+        " modelled_s, tokens_per_s, mean_batch, queue_mean_ms, queue_p99_ms, ttft_mean_ms, ttft_p99_ms,"
+        " preempt_budget, preempt_placement, preempt_buffers, admissions_refused, ooms, share_tokens,"
+        " share_reserved, share_waste, share_free_unusable, share_free_usable, cpu_s)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
+        " ?20, ?21, ?22, ?23, ?24)",
+    [ST_KV_LEDGER] =
+        "INSERT INTO temp.stage_kv_ledger (run_id, step, ts_us, dur_us, running, waiting, tokens,"
+        " reserved, waste, free_unusable, free_usable)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_COPY + T_SAMPLES] = "INSERT INTO main.samples SELECT * FROM temp.stage_samples",
     [ST_COPY + T_EVENTS] = "INSERT INTO main.events SELECT * FROM temp.stage_events",
     [ST_COPY + T_LATENCY] = "INSERT INTO main.latency SELECT * FROM temp.stage_latency",
     [ST_COPY + T_LATENCY_SUMMARY] =
         "INSERT INTO main.latency_summary SELECT * FROM temp.stage_latency_summary",
     [ST_COPY + T_BOUNDS] = "INSERT INTO main.bounds SELECT * FROM temp.stage_bounds",
+    [ST_COPY + T_SERVE] = "INSERT INTO main.serve SELECT * FROM temp.stage_serve",
+    [ST_COPY + T_KV_LEDGER] = "INSERT INTO main.kv_ledger SELECT * FROM temp.stage_kv_ledger",
     [ST_CLEAR + T_SAMPLES] = "DELETE FROM temp.stage_samples",
     [ST_CLEAR + T_EVENTS] = "DELETE FROM temp.stage_events",
     [ST_CLEAR + T_LATENCY] = "DELETE FROM temp.stage_latency",
     [ST_CLEAR + T_LATENCY_SUMMARY] = "DELETE FROM temp.stage_latency_summary",
     [ST_CLEAR + T_BOUNDS] = "DELETE FROM temp.stage_bounds",
+    [ST_CLEAR + T_SERVE] = "DELETE FROM temp.stage_serve",
+    [ST_CLEAR + T_KV_LEDGER] = "DELETE FROM temp.stage_kv_ledger",
 };
 
 #define DB_DEFAULT_BATCH 4096u
@@ -884,6 +932,40 @@ vram_status vdb_bounds_add(vdb *db, int64_t run, const vbounds *b)
         bind_u64(s, 16, b->belady_preempted_bytes);
     }
     return db_row(db, ST_BOUNDS, "inserting the bounds");
+}
+
+vram_status vdb_serve_add(vdb *db, int64_t run, const struct vserve_result *r)
+{
+    sqlite3_stmt *s = db->st[ST_SERVE];
+    const vengine_stats *e = &r->engine;
+    sqlite3_bind_int64(s, 1, run);
+    const uint64_t a[] = {r->kv_bytes, e->requests, e->rejected, e->finished, e->steps};
+    for (int k = 0; k < 5; k++)
+        bind_u64(s, 2 + k, a[k]);
+    const double b[] = {r->modelled_s, r->tokens_per_s, r->mean_batch, r->queue_mean_ms,
+                        r->queue_p99_ms, r->ttft_mean_ms, r->ttft_p99_ms};
+    for (int k = 0; k < 7; k++)
+        sqlite3_bind_double(s, 7 + k, b[k]);
+    const uint64_t c[] = {e->preempt_by_cause[VENGINE_PREEMPT_BUDGET], e->preempt_by_cause[VENGINE_PREEMPT_PLACEMENT],
+                          e->preempt_by_cause[VENGINE_PREEMPT_BUFFERS], e->admissions_refused, e->ooms};
+    for (int k = 0; k < 5; k++)
+        bind_u64(s, 14 + k, c[k]);
+    const double d[] = {r->avg.tokens, r->avg.reserved, r->avg.waste, r->avg.free_unusable,
+                        r->avg.free_usable, r->cpu_s};
+    for (int k = 0; k < 6; k++)
+        sqlite3_bind_double(s, 19 + k, d[k]);
+    return db_row(db, ST_SERVE, "inserting the closed-loop outcomes");
+}
+
+vram_status vdb_kv_ledger_add(vdb *db, int64_t run, const struct vserve_sample *x)
+{
+    sqlite3_stmt *s = db->st[ST_KV_LEDGER];
+    sqlite3_bind_int64(s, 1, run);
+    const uint64_t v[] = {x->step, x->ts_us, x->dur_us, x->running, x->waiting, x->l.tokens,
+                          x->l.reserved, x->l.waste, x->l.free_unusable, x->l.free_usable};
+    for (int k = 0; k < 10; k++)
+        bind_u64(s, 2 + k, v[k]);
+    return db_row(db, ST_KV_LEDGER, "inserting a KV ledger sample");
 }
 
 static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)

@@ -35,7 +35,7 @@
 #include "hist.h"
 #include "vram/status.h"
 
-#define VDB_SCHEMA_VERSION 3
+#define VDB_SCHEMA_VERSION 4
 /* Staged rows are flushed at the first row written this long after the oldest. */
 #define VDB_FLUSH_MS 100u
 /* How long a write waits for another writer's lock before it fails. */
@@ -163,6 +163,11 @@ vram_status vdb_event_add(vdb *db, int64_t run, const vdb_event *e);
 /* One row per non-empty bucket plus one summary row (latency_summary). */
 vram_status vdb_latency_add(vdb *db, int64_t run, const char *op, const vhist *h);
 vram_status vdb_bounds_add(vdb *db, int64_t run, const vbounds *b);
+/* A closed-loop run (serve.h): its outcomes (table serve), one KV ledger sample (kv_ledger). */
+struct vserve_result;
+struct vserve_sample;
+vram_status vdb_serve_add(vdb *db, int64_t run, const struct vserve_result *r);
+vram_status vdb_kv_ledger_add(vdb *db, int64_t run, const struct vserve_sample *s);
 /* status: "ok", "failed" or "interrupted"; detail may be NULL; sum may be NULL
  * (summary columns stay NULL). VRAM_EIO when the database failed, now or
  * before: the run is then marked failed with vdb_error as its detail (or, if

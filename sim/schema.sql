@@ -156,3 +156,33 @@ CREATE TABLE IF NOT EXISTS bounds (  -- references computed from the trace alone
   belady_preemptions INTEGER,    -- version 2: forced preemptions under the same rules
   belady_preempted_bytes INTEGER
 );
+CREATE TABLE IF NOT EXISTS serve (  -- a closed-loop run's outcomes (bin/serve, docs/ENGINE_MODEL.md)
+  run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+  kv_bytes INTEGER,              -- the KV region: the planner's KV budget, the policy's heap
+  requests INTEGER, rejected INTEGER, finished INTEGER, steps INTEGER,
+  modelled_s REAL,               -- engine time at the end
+  tokens_per_s REAL,             -- generated tokens (finished requests) per modelled second
+  mean_batch REAL,               -- running requests per step
+  queue_mean_ms REAL, queue_p99_ms REAL, -- arrival to first admission, modelled
+  ttft_mean_ms REAL, ttft_p99_ms REAL,   -- arrival to first token, modelled
+  preempt_budget INTEGER,        -- preemptions: the KV budget was full
+  preempt_placement INTEGER,     -- ... within the budget, the KV heap could not place it
+  preempt_buffers INTEGER,       -- ... the step's activation or workspace could not be placed
+  admissions_refused INTEGER,    -- admissions undone: the KV heap could not place them
+  ooms INTEGER,                  -- steps run without their buffers
+  -- the KV ledger's shares of kv_bytes, weighted by step duration (they sum to 1)
+  share_tokens REAL, share_reserved REAL, share_waste REAL,
+  share_free_unusable REAL, share_free_usable REAL,
+  cpu_s REAL                     -- the run's CPU time
+);
+CREATE TABLE IF NOT EXISTS kv_ledger (  -- closed loop: the KV region after each step's placements
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  step INTEGER NOT NULL, ts_us INTEGER, -- the step and its start, engine time
+  dur_us INTEGER,                -- the step's modelled duration (the sample's weight)
+  running INTEGER, waiting INTEGER,
+  -- bytes; they add up to serve.kv_bytes: token states, reserved for running requests' future
+  -- tokens, internal waste (slots no token will fill, heap rounding), free in pieces smaller
+  -- than the next KV allocation (external fragmentation), free usable
+  tokens INTEGER, reserved INTEGER, waste INTEGER, free_unusable INTEGER, free_usable INTEGER,
+  PRIMARY KEY (run_id, step)
+);

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "engine_cli.h"
+#include "replay.h"
 #include "serve.h"
 #include "signals.h"
 #include "vramlab_version.h"
@@ -34,6 +36,10 @@ static void usage(FILE *f)
             "                         steps (default 0: at the end; the ledger adds up at every step)\n"
             "  --progress N           a line on stderr every N steps (default 5000; 0: none)\n"
             "  --json                 the results on stdout as one JSON object per policy, a line each\n"
+            "  --db FILE              the results database (default serve.db): a runs row per policy,\n"
+            "                         its outcomes in the table serve, the ledger of every step in\n"
+            "                         kv_ledger (sim/schema.sql)\n"
+            "  --no-db                write no database\n"
             "  -h, --help\n"
             "  --version              the version and git commit\n"
             "\n"
@@ -57,6 +63,50 @@ static int parse_count(const char *opt, const char *val, uint64_t *out)
 static void progress(void *ctx, uint64_t steps)
 {
     fprintf(stderr, "serve: %s: step %llu\n", (const char *)ctx, (unsigned long long)steps);
+}
+
+/* One policy's run, logged to the database when there is one. */
+typedef struct run_ctx {
+    vdb *db;
+    int64_t run;
+} run_ctx;
+
+static vram_status on_sample(void *ctx, const vserve_sample *s)
+{
+    run_ctx *rc = ctx;
+    return vdb_kv_ledger_add(rc->db, rc->run, s);
+}
+
+static const char *const run_status[] = {"ok", "failed", "interrupted"};
+
+/* Runs one policy: 0 ok, 1 failed (message printed). */
+static int run_policy(vserve_options *o, vdb *db, const vdb_run_info *info, vserve_result *r)
+{
+    run_ctx rc = {.db = db};
+    char err[1024] = "";
+    if (db) {
+        vdb_run_info in = *info;
+        in.policy = o->policy;
+        if (vdb_run_begin(db, &in, &rc.run)) {
+            fprintf(stderr, "serve: %s: %s\n", o->policy, vdb_error(db));
+            return 1;
+        }
+        o->sample = on_sample;
+        o->sample_ctx = &rc;
+    }
+    vram_status st = vserve_run(o, r, err, sizeof err);
+    if (st == VRAM_EIO && db && vdb_error(db)[0])
+        snprintf(err, sizeof err, "%s", vdb_error(db));
+    if (!st && db)
+        st = vdb_serve_add(db, rc.run, r);
+    int how = !st ? 0 : *o->stop ? 2 : 1;
+    if (db && vdb_run_end(db, rc.run, run_status[how], how ? err : NULL, NULL) && !st) {
+        snprintf(err, sizeof err, "%s", vdb_error(db));
+        st = VRAM_EIO;
+    }
+    if (st && !*o->stop)
+        fprintf(stderr, "serve: %s: %s\n", o->policy, err);
+    return st != VRAM_OK;
 }
 
 static void print_header(void)
@@ -115,7 +165,7 @@ int main(int argc, char **argv)
 {
     vengine_cli ec;
     vengine_cli_init(&ec);
-    const char *policies = NULL;
+    const char *policies = NULL, *db_path = "serve.db";
     uint64_t check_every = 0, progress_every = 5000;
     int json = 0;
     for (int i = 1; i < argc; i++) {
@@ -132,7 +182,10 @@ int main(int argc, char **argv)
             return vramlab_print_version(argv[0]);
         } else if (!strcmp(a, "--json")) {
             json = 1;
-        } else if (strcmp(a, "--policy") && strcmp(a, "--check-every") && strcmp(a, "--progress")) {
+        } else if (!strcmp(a, "--no-db")) {
+            db_path = NULL;
+        } else if (strcmp(a, "--policy") && strcmp(a, "--check-every") && strcmp(a, "--progress") &&
+                   strcmp(a, "--db")) {
             fprintf(stderr, "serve: unknown option '%s' (see --help)\n", a);
             return 2;
         } else if (i + 1 == argc) {
@@ -140,6 +193,8 @@ int main(int argc, char **argv)
             return 2;
         } else if (!strcmp(a, "--policy")) {
             policies = argv[++i];
+        } else if (!strcmp(a, "--db")) {
+            db_path = argv[++i];
         } else if ((rc = parse_count(a, argv[i + 1], !strcmp(a, "--progress") ? &progress_every : &check_every))) {
             return rc;
         } else {
@@ -184,6 +239,22 @@ int main(int argc, char **argv)
         return 2;
     }
     vsim_catch_signals(&stop);
+    vdb *db = NULL;
+    char err[1024], crc[9], model[64], options[2048];
+    if (db_path && vdb_open_stop(db_path, &stop, &db, err, sizeof err)) {
+        fprintf(stderr, "serve: %s\n", err);
+        return 1;
+    }
+    uint64_t bytes;
+    vreplay_trace_crc32(ec.c.workload, crc, &bytes);
+    snprintf(model, sizeof model, "%s tp=%u", ec.c.model, ec.c.tp);
+    size_t len = (size_t)snprintf(options, sizeof options, "serve");
+    for (int i = 1; i < argc && len < sizeof options; i++)
+        len += (size_t)snprintf(options + len, sizeof options - len, " %s", argv[i]);
+    const vdb_run_info info = {.trace = ec.c.workload, .trace_crc32 = crc, .trace_bytes = bytes, .model = model,
+                               .engine = vengine_kv_name(ec.c.kv), .backend = "sim",
+                               .capacity = ec.c.capacity, .sample_every = 1, .check_every = check_every,
+                               .options = options, .layout = "KV region + bestfit"};
     if (!json)
         print_header();
     int failed = 0;
@@ -192,11 +263,7 @@ int main(int argc, char **argv)
                             .progress = progress, .progress_ctx = (void *)list[k],
                             .progress_every = progress_every};
         vserve_result r;
-        char err[1024];
-        vram_status st = vserve_run(&o, &r, err, sizeof err);
-        if (st) {
-            if (!stop)
-                fprintf(stderr, "serve: %s: %s\n", list[k], err);
+        if (run_policy(&o, db, &info, &r)) {
             failed = 1;
             continue;
         }
@@ -205,6 +272,10 @@ int main(int argc, char **argv)
         else
             print_row(list[k], &r);
         fflush(stdout);
+    }
+    if (db && vdb_close(db, err, sizeof err)) {
+        fprintf(stderr, "serve: %s\n", err);
+        failed = 1;
     }
     if (stop) {
         fprintf(stderr, "serve: stopped by %s\n", vsim_signal_name((int)stop));
