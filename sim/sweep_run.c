@@ -63,6 +63,7 @@ static int start(const vsweep_job *jobs, size_t k, slot *s, const sigset_t *orig
                 strerror(errno));
         return -1;
     }
+    fcntl(fileno(s->err), F_SETFD, FD_CLOEXEC); /* the jobs started later do not inherit it */
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
