@@ -12,6 +12,7 @@
 #include "plugin.h"
 #include "replay.h"
 #include "summary.h"
+#include "units.h"
 
 #define KIND_FREE 6
 
@@ -225,8 +226,8 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
         *strip += c.lanes;
         s->heap_at = event;
         char used[32], free_bytes[32];
-        vrep_fmt_bytes((double)c.used, used, sizeof used);
-        vrep_fmt_bytes((double)c.free_bytes, free_bytes, sizeof free_bytes);
+        vsim_bytes((double)c.used, used, sizeof used);
+        vsim_bytes((double)c.free_bytes, free_bytes, sizeof free_bytes);
         snprintf(s->heap_note, sizeof s->heap_note,
                  "after event %llu: %s used, %s free, %llu blocks%s%s",
                  (unsigned long long)event, used, free_bytes, (unsigned long long)c.blocks,

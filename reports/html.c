@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ranking.h"
 #include "trace.h"
 
 static const char css[] =
@@ -141,11 +142,12 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
     vrep_html_text(f, pg->title);
     fprintf(f, "</title>\n<style>%s</style></head><body>\n<h1>", css);
     vrep_html_text(f, pg->title);
-    fputs("</h1>\n<h2>Summary</h2>\n", f);
+    fputs("</h1>\n<h2>Verdict</h2>\n", f);
+    vrep_ranking_html(f, pg->s, pg->n);
+    fputs("<h2>Summary</h2>\n", f);
     vrep_summary_html(f, pg->s, pg->n);
-    fputs("<p class=\"note\">", f);
-    vrep_html_text(f, vrep_summary_notes);
-    fputs("</p>\n", f);
+    fputs("<h2>Definitions</h2>\n", f);
+    vrep_terms_html(f);
     if (pg->npairs) {
         fputs("<h2>Comparison</h2>\n", f);
         vrep_compare_html(f, pg->pairs, pg->npairs);

@@ -25,6 +25,7 @@
 #include "figures.h"
 #include "heapmap.h"
 #include "html.h"
+#include "ranking.h"
 #include "report.h"
 #include "summary.h"
 #include "signals.h"
@@ -63,9 +64,12 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
         vtrace_output_abort(&out);
         return VRAM_EIO;
     }
-    fprintf(f, "# %s\n\n", title);
+    fprintf(f, "# %s\n\n## Verdict\n\n", title);
+    vrep_ranking_md(f, r->s, r->n);
+    fputs("\n## Summary\n\n", f);
     vrep_summary_md(f, r->s, r->n);
-    fprintf(f, "\n%s\n", vrep_summary_notes);
+    fputs("\n## Definitions\n\n", f);
+    vrep_terms_md(f);
     if (r->npairs) {
         fputs("\n## Comparison\n\n", f);
         vrep_compare_md(f, r->pairs, r->npairs);

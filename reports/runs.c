@@ -41,7 +41,11 @@ static const col_spec columns[] = {
     I64(alloc_p50_ns), I64(alloc_p99_ns), I64(free_p50_ns), I64(free_p99_ns),
     TEXT(preempt_mode, "preempt_mode"), I64(preemptions), I64(preempted_bytes), I64(restores),
     I64(belady_preemptions), REAL(preempt_modelled_ms), I64(evictions_weight),
-    I64(evictions_kv), I64(evictions_adapter), I64(evictions_other),
+    I64(evictions_kv), I64(evictions_adapter), I64(evictions_other), REAL(modelled_ms),
+    TEXT(caching_conf, "caching_conf"), TEXT(tool_version, "tool_version"),
+    TEXT(model, "model"), TEXT(engine, "engine"), I64(tensor_cache), I64(check_every),
+    I64(time_every), I64(peak_sample_event), I64(waste_at_peak), I64(free_at_peak),
+    I64(last_ts_us),
 };
 
 static void read_column(sqlite3_stmt *st, int c, const col_spec *spec, vrep_run *r)

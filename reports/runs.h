@@ -30,6 +30,14 @@ typedef struct vrep_run {
     double preempt_modelled_ms;
     /* What the policy evicted, by kind (sum: evictions). */
     int64_t evictions_weight, evictions_kv, evictions_adapter, evictions_other;
+    double modelled_ms;       /* the device cost model's time, preemptions included */
+    /* The options a comparison names when they differ (runs columns). */
+    char caching_conf[512], tool_version[64], model[128], engine[32];
+    int64_t tensor_cache, check_every, time_every;
+    /* The first sample with the highest footprint (sql/summary.sql): its event,
+     * internal waste and footprint - in_use; the last sample's timestamp (0 or
+     * -1: the trace has none). */
+    int64_t peak_sample_event, waste_at_peak, free_at_peak, last_ts_us;
 } vrep_run;
 
 /* 1 when the run was marked at its end (ok, failed or interrupted, with an end

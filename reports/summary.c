@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "units.h"
+
 typedef enum unit { U_BYTES, U_RATIO, U_FRAC, U_COUNT, U_NS, U_MS } unit;
 
 /* A value of the summary (NaN = unknown) and which way is worse. Metrics with
@@ -41,11 +43,16 @@ GETTER(a50, i64(r->alloc_p50_ns))
 GETTER(a99, i64(r->alloc_p99_ns))
 GETTER(f50, i64(r->free_p50_ns))
 GETTER(f99, i64(r->free_p99_ns))
+GETTER(modelled, r->modelled_ms)
+GETTER(waste_peak, i64(r->waste_at_peak))
+GETTER(free_peak, i64(r->free_at_peak))
 
 #define BY_KIND "evictions weight/kv/adapter/other"
 static const metric metrics[] = {
     {"peak footprint", U_BYTES, 1, peak_fp, NULL},
     {"footprint / lower bound", U_RATIO, 1, ratio, NULL},
+    {"waste at peak", U_BYTES, 1, waste_peak, NULL},
+    {"free at peak", U_BYTES, 1, free_peak, NULL},
     {"worst ext. frag", U_FRAC, 1, ext, NULL},
     {"OOMs", U_COUNT, 1, ooms, NULL},
     {"OOMs despite free", U_COUNT, 1, ooms_df, NULL},
@@ -59,6 +66,7 @@ static const metric metrics[] = {
     {"forced preemptions", U_COUNT, 1, preempt, NULL},
     {"preemption cost", U_MS, 1, preempt_ms, NULL},
     {"Belady preemptions", U_COUNT, 0, bel_preempt, NULL},
+    {"modelled time", U_MS, 1, modelled, NULL},
     {"alloc p50", U_NS, 1, a50, NULL},
     {"alloc p99", U_NS, 1, a99, NULL},
     {"free p50", U_NS, 1, f50, NULL},
@@ -76,32 +84,62 @@ static size_t column_span(size_t m)
     return k;
 }
 
-const char vrep_summary_notes[] =
-    "Footprint / lower bound: peak footprint over the trace's peak live bytes (no policy can use"
-    " less; below 1 only when the policy evicted). Evictions by kind: what the policy chose to"
-    " evict (forced preemptions not included). A forced preemption: a placement failed and only"
-    " memory a running request needs could make room, so the newest running request was"
-    " preempted, its KV recomputed or swapped at a modelled cost (preemption cost, the device"
-    " cost model's time). Belady's preemptions: the same rules on an ideal device without"
-    " fragmentation: a lower reference. The preemption columns are n/a for version-1 traces"
-    " (no needed memory), Belady's also when it was not run (replay --no-belady). Latencies:"
-    " measured per call on the machine that ran the replay, histogram bucket upper bounds (at"
-    " most 6.25% high).";
+/* The page's definitions, one per measure it shows (docs/METRICS.md says the
+ * same at more length, with the database columns). */
+static const struct {
+    const char *term, *definition;
+} terms[] = {
+    {"peak footprint", "the most device memory the policy needed at once: the end of its highest"
+     " used block (bestfit, buddy, tlsf), its high-water mark in blocks (pool), its reserved"
+     " segments (caching); both lanes summed in the pool layout"},
+    {"lower bound (peak live)", "the most requested bytes live at once in the trace: no policy"
+     " needs less unless it evicts"},
+    {"footprint / lower bound", "peak footprint over peak live (replay's \"/ peak live\"): 1.000"
+     " is a perfect packing; below 1 only when the policy evicted"},
+    {"waste at peak", "internal waste, bytes in use minus bytes requested (rounding), at the first"
+     " sample with the highest footprint"},
+    {"free at peak", "footprint minus bytes in use at that sample: free blocks below the"
+     " footprint, holes left by frees or, for caching, blocks cached in its segments"},
+    {"worst ext. frag", "external fragmentation, 1 - largest free block / free bytes, at its"
+     " worst over the samples"},
+    {"OOMs", "allocations the policy could not place (despite free: the free bytes in total"
+     " covered the request, so fragmentation, not capacity, failed it)"},
+    {"evictions", "handles the policy moved off the device to make room, by kind of buffer;"
+     " forced preemptions not included"},
+    {"Belady", "the same trace on an ideal device of the same capacity without fragmentation,"
+     " evicting what is needed farthest in the future (and preempting by the replay's rule):"
+     " the optimum when evictable items share one size, else a reference"},
+    {"bytes re-materialised", "bytes brought back onto the device after evictions or"
+     " preemptions"},
+    {"forced preemptions", "version-2 traces: a placement failed and only memory a running"
+     " request needs could make room, so the newest running request was preempted, its KV"
+     " recomputed or swapped at a modelled cost (preemption cost); n/a for version-1 traces"},
+    {"modelled time", "the device cost model's time for the run (docs/COST_MODEL.md): segment"
+     " allocations, eviction copies, the preemption cost; exact and repeatable"},
+    {"p50, p99", "measured latency per call on the machine that ran the replay, histogram bucket"
+     " upper bounds (at most 6.25% high); noisy from run to run"},
+};
 
-void vrep_fmt_bytes(double v, char *buf, size_t len)
+void vrep_terms_md(FILE *f)
 {
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-    if (v < 1024) {
-        snprintf(buf, len, "%.0f B", v);
-        return;
-    }
-    int u = 0;
-    for (v /= 1024; v >= 1024 && u < 3; u++)
-        v /= 1024;
-    snprintf(buf, len, "%.3f %s", v, units[u]);
+    for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++)
+        fprintf(f, "- **%s**: %s.\n", terms[i].term, terms[i].definition);
 }
 
-/* The one formatting of a value: bytes by vrep_fmt_bytes, ratios with 3
+void vrep_terms_html(FILE *f)
+{
+    fputs("<dl id=\"terms\">\n", f);
+    for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++) {
+        fputs("<dt>", f);
+        vrep_html_text(f, terms[i].term);
+        fputs("</dt><dd>", f);
+        vrep_html_text(f, terms[i].definition);
+        fputs(".</dd>\n", f);
+    }
+    fputs("</dl>\n", f);
+}
+
+/* The one formatting of a value: bytes by vsim_bytes, ratios with 3
  * decimals, counts and ns as integers, "n/a" when unknown. */
 static void fmt(unit u, double v, char *buf, size_t len)
 {
@@ -111,7 +149,7 @@ static void fmt(unit u, double v, char *buf, size_t len)
     }
     switch (u) {
     case U_BYTES:
-        vrep_fmt_bytes(v, buf, len);
+        vsim_bytes(v, buf, len);
         break;
     case U_RATIO:
     case U_FRAC:

@@ -23,18 +23,15 @@ void vrep_summary_html(FILE *f, const vrep_series *s, size_t n);
 void vrep_compare_md(FILE *f, const vrep_pair *p, size_t n);
 void vrep_compare_html(FILE *f, const vrep_pair *p, size_t n);
 
-/* The sentences under the summary table that define its columns (plain text,
- * no markup), the same in summary.md and index.html. */
-extern const char vrep_summary_notes[];
+/* The definitions of every measure the page shows, the same in summary.md (a
+ * list) and index.html (<dl id="terms">). */
+void vrep_terms_md(FILE *f);
+void vrep_terms_html(FILE *f);
 
 /* A version-2 run's preemption mode and what its preemptions moved, for the
  * runs lists: "preemption by recompute: 2.000 MiB dropped, 1 restored"; ""
  * for a run without a mode (version-1 trace). */
 void vrep_preempt_text(const vrep_run *r, char *buf, size_t len);
-
-/* Bytes as people read them: "512 B", else 3 decimals of the largest unit
- * (KiB, MiB, GiB, TiB) that leaves at least 1. */
-void vrep_fmt_bytes(double v, char *buf, size_t len);
 
 /* Writes `text` with &, <, >, " escaped. */
 void vrep_html_text(FILE *f, const char *text);

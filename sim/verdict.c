@@ -76,7 +76,7 @@ void vverdict_rank(const vverdict_run *runs, size_t n, size_t *order)
 /* A key's value as the tables print it. */
 static void show(const vverdict_run *r, int k, char *buf, size_t len)
 {
-    static const char *const fmt[K_COUNT] = {"", "%.0f", "%.3f", "%.1f ms", "%.0f ns"};
+    static const char *const fmt[K_COUNT] = {"", "%.0f", "%.3f", "%.3f ms", "%.0f ns"};
     double v = raw(r, k);
     if (k == K_OK)
         snprintf(buf, len, "%s", r->status);
@@ -136,7 +136,7 @@ void vverdict_entry(const vverdict_run *runs, const size_t *order, size_t n, siz
     if (ooms)
         add(fails, sizeof fails, "%.0f OOM%s%s", ooms, ooms == 1 ? "" : "s", pre ? " and " : "");
     if (pre)
-        add(fails, sizeof fails, "%.0f forced preemption%s (%.1f ms of the modelled time)", pre,
+        add(fails, sizeof fails, "%.0f forced preemption%s (%.3f ms of the modelled time)", pre,
             pre == 1 ? "" : "s", known(r->preempt_ms));
     footprint_why(r, why, sizeof why);
     snprintf(buf, len, "%s: %s x peak live, %s, %s modelled, alloc p99 %s", r->label, ratio,

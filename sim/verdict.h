@@ -35,9 +35,10 @@ extern const char vverdict_rule[];
 void vverdict_rank(const vverdict_run *runs, size_t n, size_t *order);
 
 /* Entry k of the ranking (order from vverdict_rank), plain text without its
- * number: "bestfit: 1.000 x peak live, no OOM or forced preemption, 21.1 ms
- * modelled, alloc p99 447 ns. It ... at its peak footprint. Ahead of tlsf
- * on alloc p99 (447 vs 463 ns)." */
+ * number: "bestfit: 1.000 x peak live, no OOM or forced preemption, 21.073 ms
+ * modelled, alloc p99 447 ns. Freed blocks leave ... below its peak
+ * footprint. Ahead of tlsf on alloc p99 (447 ns vs 463 ns)." Values are
+ * printed as the report's summary prints them (ms with 3 decimals). */
 void vverdict_entry(const vverdict_run *runs, const size_t *order, size_t n, size_t k,
                     char *buf, size_t len);
 

@@ -356,7 +356,7 @@ static void test_terminal(void)
     expect_true(longest <= 100);
     expect_true(strstr(cli_last.out, "| policy | footprint | / peak live | OOMs |") != NULL);
     expect_true(strstr(cli_last.out, "Verdict (terms: docs/METRICS.md)\n1. ") != NULL);
-    expect_true(strstr(cli_last.out, "1 forced preemption (32.0 ms of the modelled time)") != NULL);
+    expect_true(strstr(cli_last.out, "1 forced preemption (32.000 ms of the modelled time)") != NULL);
     expect_true(strstr(cli_last.out, "2. ") != NULL);
     expect_true(strstr(cli_last.out, "Ranked by, in turn: ") != NULL);
     CLI_EXPECT(0, TEXTS(""), "replay", "--no-db", "--quiet", "--wide", "--policy", "bestfit",

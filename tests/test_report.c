@@ -142,9 +142,15 @@ static void check_images(const char *out)
 
 /* The columns of summary.md after run, policy and status. */
 enum {
-    C_PEAK = 3, C_RATIO, C_FRAG, C_OOMS, C_OOMS_DF, C_EVICT, C_BY_KIND, C_BELADY, C_REMAT,
-    C_PREEMPT, C_PREEMPT_MS, C_BELADY_PREEMPT, C_ALLOC50, C_CELLS = C_ALLOC50 + 4
+    C_PEAK = 3, C_RATIO, C_WASTE, C_FREE, C_FRAG, C_OOMS, C_OOMS_DF, C_EVICT, C_BY_KIND, C_BELADY,
+    C_REMAT, C_PREEMPT, C_PREEMPT_MS, C_BELADY_PREEMPT, C_MODELLED, C_ALLOC50,
+    C_ALLOC99 = C_ALLOC50 + 1, C_CELLS = C_ALLOC50 + 4
 };
+
+/* The first sample with the highest footprint (the verdict's and the
+ * summary's "at peak"). */
+#define PEAK_SAMPLE "(SELECT event_index FROM samples WHERE run_id=%1$lld ORDER BY footprint DESC," \
+                    " event_index LIMIT 1)"
 
 /* Every summary cell equals what SQL gives for the run. */
 static void check_summary(int64_t run, const char *label)
@@ -167,6 +173,14 @@ static void check_summary(int64_t run, const char *label)
     expect_cell(c[C_RATIO], want, "footprint / lower bound", run);
     snprintf(want, sizeof want, "%.3f", qd("SELECT worst_ext_frag FROM runs WHERE id=%lld", run));
     expect_cell(c[C_FRAG], want, "worst ext frag", run);
+    fmt_bytes(qd("SELECT internal_waste FROM samples WHERE run_id=%1$lld AND event_index="
+                 PEAK_SAMPLE, run), want, sizeof want);
+    expect_cell(c[C_WASTE], want, "waste at peak", run);
+    fmt_bytes(qd("SELECT footprint - in_use FROM samples WHERE run_id=%1$lld AND event_index="
+                 PEAK_SAMPLE, run), want, sizeof want);
+    expect_cell(c[C_FREE], want, "free at peak", run);
+    snprintf(want, sizeof want, "%.3f ms", qd("SELECT modelled_ms FROM runs WHERE id=%lld", run));
+    expect_cell(c[C_MODELLED], want, "modelled time", run);
     static const struct {
         int cell;
         const char *what, *sql;
@@ -267,6 +281,56 @@ static void check_data(int64_t run, int first_strip, int strips)
     expect_file_contains(OUT "/summary.md", note);
 }
 
+/* The verdict: one entry per run, ranked (no run with more OOMs + forced
+ * preemptions above one with fewer), each of its numbers the summary
+ * table's: ratio, modelled time, alloc p99, and the waste or free bytes its
+ * sentence names. */
+static void check_verdict(const char *path, size_t runs)
+{
+    char *md = read_file(path, NULL);
+    assert_true(md != NULL);
+    const char *item = strstr(md, "## Verdict\n\n");
+    size_t seen = 0;
+    double last_fails = -1;
+    for (item = item ? strstr(item, "\n1. ") : NULL; item; item = strstr(item, "\n")) {
+        item++;
+        char num[16];
+        snprintf(num, sizeof num, "%zu. ", seen + 1);
+        if (strncmp(item, num, strlen(num)) != 0)
+            break;
+        const char *label = item + strlen(num), *colon = strchr(label, ':');
+        const char *eol = strchr(item, '\n');
+        assert_true(colon && eol);
+        char name[64], entry[2048], c[MAX_CELLS][64], want[160];
+        snprintf(name, sizeof name, "%.*s", (int)(colon - label), label);
+        snprintf(entry, sizeof entry, "%.*s", (int)(eol - item), item);
+        expect_eq_u64(summary_cells(md, name, c), C_CELLS);
+        const char *const wants[] = {"%s x peak live", "%s modelled", "alloc p99 %s"};
+        const int cells[] = {C_RATIO, C_MODELLED, C_ALLOC99};
+        for (int k = 0; k < 3; k++) {
+            snprintf(want, sizeof want, wants[k], c[cells[k]]);
+            if (!strstr(entry, want)) {
+                fprintf(stderr, "FAILED: verdict entry lacks \"%s\": %s\n", want, entry);
+                test_failures++;
+            }
+        }
+        if (strstr(entry, "internal waste") ? !strstr(entry, c[C_WASTE])
+                                            : !strstr(entry, c[C_FREE]) &&
+                                                  !strstr(entry, "every byte below it")) {
+            fprintf(stderr, "FAILED: verdict entry names neither waste %s nor free %s: %s\n",
+                    c[C_WASTE], c[C_FREE], entry);
+            test_failures++;
+        }
+        double fails = atof(c[C_OOMS]) + atof(c[C_PREEMPT]);
+        expect_true(fails >= last_fails);
+        last_fails = fails;
+        seen++;
+    }
+    expect_eq_u64(seen, runs);
+    expect_true(strstr(md, "Ranked by, in turn: ") != NULL);
+    free(md);
+}
+
 static void test_report(void)
 {
     rm_tree(OUT);
@@ -279,6 +343,11 @@ static void test_report(void)
         check_data(run, strip, strips);
         strip += strips;
     }
+    check_verdict(OUT "/summary.md", 5);
+    /* buddy's rounding, named with its bytes */
+    expect_file_contains(OUT "/summary.md", "It rounds every block up to a power of two: ");
+    expect_file_contains(OUT "/index.html", "<ol id=\"verdict\">\n<li>");
+    expect_file_contains(OUT "/index.html", "<dl id=\"terms\">");
     expect_file_contains(OUT "/index.html", "<img alt=");
     expect_file_contains(OUT "/index.html", "data:image/png;base64,iVBORw0KGgo");
 }
@@ -440,17 +509,17 @@ static void test_preemptions(void)
         expect_cell(c[C_PREEMPT_MS], "32.000 ms", "preemption cost", 1);
         expect_cell(c[C_BY_KIND], "0/0/0/0", "evictions by kind", 1);
     }
+    check_verdict(OUT "/summary.md", 2);
+    expect_file_contains(OUT "/summary.md", "1 forced preemption (32.000 ms of the modelled time)");
     free(md);
     sqlite3_close(q);
     q = main_db;
     static const char *const defined[] = {
         "forced preemptions", "preemption cost", "Belady preemptions",
         "evictions weight/kv/adapter/other",
-        ("A forced preemption: a placement failed and only memory a running request needs could"
-         " make room, so the newest running request was preempted, its KV recomputed or swapped"
-         " at a modelled cost"),
-        ("Belady's preemptions: the same rules on an ideal device without fragmentation: a lower"
-         " reference"),
+        ("a placement failed and only memory a running request needs could make room, so the"
+         " newest running request was preempted, its KV recomputed or swapped at a modelled cost"),
+        ("the same trace on an ideal device of the same capacity without fragmentation"),
         "preemption by recompute: 2.000 MiB dropped, 1 restored"};
     for (size_t i = 0; i < sizeof defined / sizeof defined[0]; i++) {
         expect_file_contains(OUT "/summary.md", defined[i]);

@@ -2,7 +2,10 @@
 -- report reads the columns by these names. footprint_ratio is peak footprint
 -- over the peak-live lower bound (NULL without a bounds row). The preemption
 -- columns are NULL for runs of version-1 traces (no preempt_mode), Belady's
--- too (its pass counts 0 there).
+-- too (its pass counts 0 there). waste_at_peak and free_at_peak are the internal
+-- waste and footprint - in_use of the first sample with the highest footprint
+-- (peak_sample_event; the verdict's why, sim/verdict.h); last_ts_us is NULL or 0
+-- for a trace without timestamps.
 SELECT r.id, r.policy, r.status, r.ended, r.backend, r.trace, r.trace_crc32, r.evict_policy,
        r.options, r.defrag, r.layout, r.detail, r.capacity, r.events, r.sample_every,
        r.peak_footprint, b.peak_live,
@@ -15,6 +18,14 @@ SELECT r.id, r.policy, r.status, r.ended, r.backend, r.trace, r.trace_crc32, r.e
        CASE WHEN r.preempt_mode IS NOT NULL THEN b.belady_preemptions END
          AS belady_preemptions,
        r.evictions_weight, r.evictions_kv, r.evictions_adapter, r.evictions_other,
-       (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id) AS samples
+       r.modelled_ms, r.caching_conf, r.tensor_cache, r.tool_version, r.check_every,
+       r.time_every, r.model, r.engine,
+       (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id) AS samples,
+       p.internal_waste AS waste_at_peak, p.footprint - p.in_use AS free_at_peak,
+       p.event_index AS peak_sample_event,
+       (SELECT MAX(ts_us) FROM samples s WHERE s.run_id = r.id) AS last_ts_us
 FROM runs r LEFT JOIN bounds b ON b.run_id = r.id
+LEFT JOIN samples p ON p.run_id = r.id AND p.event_index =
+  (SELECT event_index FROM samples s WHERE s.run_id = r.id
+   ORDER BY footprint DESC, event_index ASC LIMIT 1)
 WHERE r.id = ?1
