@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evstream.h"
 #include "idmap.h"
 #include "nextuse.h"
 #include "replay.h"
@@ -82,6 +83,7 @@ typedef struct rlist {
 } rlist;
 
 typedef struct walk {
+    const vevs *stream; /* the trace parsed once, or NULL: read the file at path */
     const char *path;
     char *err;
     size_t errlen;
@@ -926,30 +928,23 @@ static void walk_destroy(walk *w)
     free(w->heap);
 }
 
-static vram_status open_trace(const char *path, vtrace_reader **r, char *err, size_t errlen)
-{
-    vram_status st = vtrace_open(path, r, err, errlen);
-    if (st && err && errlen && !err[0])
-        set_err(err, errlen, "%s: cannot open trace: %s", path, vram_strerror(st));
-    return st;
-}
-
 /* Walks the whole trace. Pass 2 reports an inconsistency as a change of the
  * file between the passes (pass 1 found none). */
 static vram_status run_pass(walk *w)
 {
-    vtrace_reader *r;
-    vram_status st = open_trace(w->path, &r, w->err, w->errlen);
+    vevs_cursor *r;
+    vram_status st = vevs_open(w->stream, w->path, NULL, 0, &r, w->err, w->errlen);
     if (st)
         return st;
-    const vtrace_header *h = vtrace_header_of(r);
+    const vtrace_header *h = vevs_header(r);
     if (w->b->capacity == 0)
         w->b->capacity = h->capacity;
     w->block = h->kv_block_bytes;
     w->v2 = h->version >= 2;
     vtrace_event ev;
+    uint32_t slot;
     int got;
-    while ((got = vtrace_next(r, &ev)) == 1) {
+    while ((got = vevs_next(r, &ev, &slot)) == 1) {
         w->index++;
         if ((st = walk_event(w, &ev)) || (st = w->io))
             break;
@@ -961,7 +956,7 @@ static vram_status run_pass(walk *w)
         }
     }
     if (got < 0) {
-        set_err(w->err, w->errlen, "%s", vtrace_error(r));
+        set_err(w->err, w->errlen, "%s", vevs_error(r));
         st = VRAM_EPARSE;
     } else if (st == VRAM_EPARSE && w->sim) {
         set_err(w->err, w->errlen, "%s:%llu: the trace changed between the two passes", w->path,
@@ -969,7 +964,7 @@ static vram_status run_pass(walk *w)
     }
     if (!w->sim)
         w->b->events = w->index;
-    vtrace_close(r);
+    vevs_close(r);
     return st;
 }
 
@@ -983,6 +978,13 @@ vram_status vbounds_compute_stop(const char *path, uint64_t capacity, int belady
                                  volatile sig_atomic_t *stop, vbounds *out, char *err,
                                  size_t errlen)
 {
+    return vbounds_compute_stream(NULL, path, capacity, belady, stop, out, err, errlen);
+}
+
+vram_status vbounds_compute_stream(const vevs *stream, const char *path, uint64_t capacity,
+                                   int belady, volatile sig_atomic_t *stop, vbounds *out,
+                                   char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     if (err && errlen)
         err[0] = '\0';
@@ -995,6 +997,7 @@ vram_status vbounds_compute_stop(const char *path, uint64_t capacity, int belady
         vnextuse_set_stop(next, stop);
     if (!st) {
         st = walk_init(&w, path, 0, next, out, err, errlen);
+        w.stream = stream;
         w.stop = stop;
         if (!st)
             st = run_pass(&w);
@@ -1008,6 +1011,7 @@ vram_status vbounds_compute_stop(const char *path, uint64_t capacity, int belady
     }
     if (!st && belady) {
         st = walk_init(&w, path, 1, next, out, err, errlen);
+        w.stream = stream;
         w.stop = stop;
         if (!st)
             st = run_pass(&w);

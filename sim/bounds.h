@@ -101,5 +101,12 @@ vram_status vbounds_compute(const char *path, uint64_t capacity, int belady, vbo
 vram_status vbounds_compute_stop(const char *path, uint64_t capacity, int belady,
                                  volatile sig_atomic_t *stop, vbounds *out, char *err,
                                  size_t errlen);
+/* vbounds_compute_stop over the trace parsed once (evstream.h; `path` names it
+ * in messages): both passes read the stream, not the file. With stream NULL,
+ * vbounds_compute_stop itself. */
+struct vevs;
+vram_status vbounds_compute_stream(const struct vevs *stream, const char *path,
+                                   uint64_t capacity, int belady, volatile sig_atomic_t *stop,
+                                   vbounds *out, char *err, size_t errlen);
 
 #endif

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "replay_internal.h"
 #include "vram/caching.h"
 #include "vram/defrag.h"
@@ -83,13 +83,6 @@ static int recomputed(const engine *e, int is_kv)
     return e->needs && !e->swap && is_kv;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -102,9 +95,9 @@ static double timer_cost_ns(void)
     enum { N = 101 };
     uint64_t d[N];
     for (int i = 0; i < N; i++) {
-        uint64_t a = now_ns();
-        uint64_t b = now_ns();
-        d[i] = b - a;
+        uint64_t a = vclock_ticks();
+        uint64_t b = vclock_ticks();
+        d[i] = vclock_ns(b - a);
     }
     qsort(d, N, sizeof d[0], cmp_u64);
     return (double)d[N / 2];
@@ -378,19 +371,19 @@ static void record_refusal(engine *e, const char *op, uint64_t size, vram_status
 
 /* Timing: with time_every N, the calls of every N-th timed event are measured
  * (a systematic sample), the others pay no clock reading. Returns the start
- * time, or 0 for "not timed" (CLOCK_MONOTONIC counts from boot: never 0). */
+ * reading, or 0 for "not timed" (neither clock.h source reads 0 after boot). */
 static uint64_t time_start(engine *e)
 {
     if (--e->to_time != 0)
         return 0;
     e->to_time = e->time_every;
-    return now_ns();
+    return vclock_ticks();
 }
 
 static void timed(engine *e, vreplay_op op, uint64_t t0)
 {
     if (t0)
-        vhist_record(&e->res->lat[op], now_ns() - t0);
+        vhist_record(&e->res->lat[op], vclock_ns(vclock_ticks() - t0));
 }
 
 static void note_live(engine *e, uint64_t size)
@@ -468,22 +461,48 @@ static int tc_serves(const engine *e, const vtrace_event *ev)
            ev->align <= VRAM_DEFAULT_ALIGN;
 }
 
+/* The entry of the event's slot, the table grown to hold it; NULL (the run
+ * ended) without host memory. */
+static id_entry *slot_entry(engine *e)
+{
+    if (e->slot >= e->nids) {
+        uint32_t n = e->slot >= e->nids * 2 ? e->slot + 1 : e->nids * 2;
+        id_entry *p = realloc(e->ids, (size_t)n * sizeof *p);
+        if (!p) {
+            vreplay__library_failure(e, "the id table", VRAM_ENOHOST);
+            return NULL;
+        }
+        memset(p + e->nids, 0, (size_t)(n - e->nids) * sizeof *p);
+        e->ids = p;
+        e->nids = n;
+    }
+    return &e->ids[e->slot];
+}
+
+/* The trace error of an event on an id the stream found not live. */
+static void not_live(engine *e, const char *what)
+{
+    char text[96];
+    snprintf(text, sizeof text, "%s of id %llu, which is %s", what, (unsigned long long)e->ev.id,
+             e->ev.type == VTRACE_ALLOC ? "already live" : "not live");
+    vreplay__trace_error(e, text);
+}
+
 static void do_alloc(engine *e)
 {
     const vtrace_event *ev = &e->ev;
-    int created;
-    id_entry *it = vsim_idmap_put(e->ids, ev->id, &created);
-    if (!it) {
-        vreplay__library_failure(e, "the id map", VRAM_ENOHOST);
+    if (e->slot == VEVS_NO_SLOT) {
+        not_live(e, "alloc");
         return;
     }
-    if (!created) {
-        char text[96];
-        snprintf(text, sizeof text, "alloc of id %llu, which is already live",
-                 (unsigned long long)ev->id);
-        vreplay__trace_error(e, text);
+    id_entry *it = slot_entry(e);
+    if (!it)
         return;
-    }
+    uint32_t gen = it->gen + 1;
+    memset(it, 0, sizeof *it);
+    it->gen = gen;
+    it->live = 1;
+    it->id = ev->id;
     req_entry *owner = NULL; /* NEED REQ: the request (the map does not move until the end) */
     if (e->needs && ev->need == VTRACE_NEED_REQUEST && !(owner = vreplay__need_owner(e)))
         return;
@@ -496,7 +515,7 @@ static void do_alloc(engine *e)
             it->h.v = off + 1;
             it->size_lane = ev->size | (uint64_t)LANE_TC << LANE_SHIFT;
             note_live(e, ev->size);
-            vreplay__need_alloc(e, it, ev->id, owner, 0);
+            vreplay__need_alloc(e, it, owner, 0);
             return;
         }
         if (st != VRAM_ENOMEM && st != VRAM_EINVAL) {
@@ -531,11 +550,11 @@ static void do_alloc(engine *e)
     if (st == VRAM_OK) {
         note_reserved(e, lane);
         note_live(e, ev->size);
-        vreplay__need_alloc(e, it, ev->id, owner, d.pinned);
+        vreplay__need_alloc(e, it, owner, d.pinned);
         return;
     }
     it->h.v = 0;
-    vreplay__need_alloc(e, it, ev->id, owner, 0);
+    vreplay__need_alloc(e, it, owner, 0);
     if (st == VRAM_ENOMEM)
         vreplay__record_oom(e, lane, "alloc", ev->size);
     else if (st == VRAM_EINVAL || st == VRAM_EUNSUPPORTED)
@@ -548,21 +567,18 @@ static void do_free_or_use(engine *e)
 {
     const vtrace_event *ev = &e->ev;
     int is_free = ev->type == VTRACE_FREE;
-    id_entry *it = vsim_idmap_get(e->ids, ev->id);
-    if (!it) {
-        char text[96];
-        snprintf(text, sizeof text, "%s of id %llu, which is not live", is_free ? "free" : "use",
-                 (unsigned long long)ev->id);
-        vreplay__trace_error(e, text);
+    if (e->slot == VEVS_NO_SLOT) {
+        not_live(e, is_free ? "free" : "use");
         return;
     }
+    id_entry *it = &e->ids[e->slot];
     int held = is_free && e->needs ? vreplay__need_free(e, it) : 0;
     if (held < 0)
         return;
     if (it->h.v == 0) {
         e->res->skipped++;
         if (is_free)
-            vsim_idmap_remove(e->ids, ev->id);
+            it->live = 0;
         return;
     }
     if (id_lane(it) == LANE_TC) {
@@ -572,7 +588,7 @@ static void do_free_or_use(engine *e)
         uint64_t size = id_size(it), t0 = time_start(e);
         vram_status st = tc_free(e, size, it->h.v - 1);
         timed(e, VREPLAY_OP_FREE, t0);
-        vsim_idmap_remove(e->ids, ev->id);
+        it->live = 0;
         if (st)
             vreplay__library_failure(e, "the tensor cache's free", st);
         else
@@ -597,7 +613,7 @@ static void do_free_or_use(engine *e)
         note_reserved(e, id_lane(it));
     if (is_free) {
         uint64_t size = id_size(it);
-        vsim_idmap_remove(e->ids, ev->id);
+        it->live = 0;
         if (st)
             vreplay__library_failure(e, "vram_free of a live handle", st);
         else
@@ -790,7 +806,7 @@ static void replay_loop(engine *e)
     uint64_t to_sample = o->sample_every, to_defrag = o->defrag_every;
     uint64_t to_check = o->check_every, to_progress = progress_every;
     int got = 0;
-    while (!e->done && (got = vtrace_next(e->r, &e->ev)) == 1) {
+    while (!e->done && (got = vevs_next(e->c, &e->ev, &e->slot)) == 1) {
         e->index++;
         if (o->position) {
             o->position->line = e->ev.line;
@@ -817,7 +833,7 @@ static void replay_loop(engine *e)
         }
     }
     if (!e->done && got < 0) {
-        const char *err = vtrace_error(e->r);
+        const char *err = vevs_error(e->c);
         fail_run(e, "trace_error", error_line(err, o->trace_path), "%s", err);
     }
     /* The final state, unless the last event was sampled (checked) already. */
@@ -1136,9 +1152,9 @@ static void engine_free(engine *e)
     vram_tensor_cache_destroy(e->tc);
     vram_heap_destroy(e->tc_heap);
     vreplay__need_close(e);
-    vsim_idmap_destroy(e->ids);
+    free(e->ids);
     vsim_keymap_destroy(e->keys);
-    vtrace_close(e->r);
+    vevs_close(e->c);
     vplugin_close(e->plugin); /* after the lanes: their heaps are the plugin's */
 }
 
@@ -1147,9 +1163,8 @@ static vram_status open_trace(engine *e, uint64_t *capacity)
 {
     char err[512] = "";
     const vreplay_options *o = e->opt;
-    vram_status st = o->trace_data ? vtrace_open_buffer(o->trace_data, o->trace_size,
-                                                        o->trace_path, &e->r, err, sizeof err)
-                                   : vtrace_open(o->trace_path, &e->r, err, sizeof err);
+    vram_status st = vevs_open(o->stream, o->trace_path, o->trace_data, o->trace_size, &e->c, err,
+                               sizeof err);
     if (st) {
         if (!err[0])
             snprintf(err, sizeof err, "%s: cannot open trace: %s", e->opt->trace_path,
@@ -1161,7 +1176,13 @@ static vram_status open_trace(engine *e, uint64_t *capacity)
         fail_run(e, "trace_error", error_line(err, e->opt->trace_path), "%s", err);
         return close_run(e, &none) ? VRAM_EIO : st;
     }
-    *capacity = e->opt->capacity ? e->opt->capacity : vtrace_header_of(e->r)->capacity;
+    *capacity = e->opt->capacity ? e->opt->capacity : vevs_header(e->c)->capacity;
+    /* A stream in memory knows every slot: no growth while replaying. */
+    e->nids = vevs_slots(e->c);
+    if (e->nids && !(e->ids = calloc(e->nids, sizeof *e->ids))) {
+        snprintf(e->res->message, sizeof e->res->message, "out of host memory");
+        return VRAM_ENOHOST;
+    }
     return VRAM_OK;
 }
 
@@ -1170,6 +1191,7 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
     memset(out, 0, sizeof *out);
     for (int op = 0; op < VREPLAY_OP_COUNT; op++)
         vhist_init(&out->lat[op]);
+    vclock_init();
     out->timer_ns = timer_cost_ns();
     engine e;
     memset(&e, 0, sizeof e);
@@ -1197,9 +1219,7 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
         if (st)
             return st;
     }
-    st = vsim_idmap_create(sizeof(id_entry), &e.ids);
-    if (!st)
-        st = vsim_keymap_create(sizeof(key_entry), &e.keys);
+    st = vsim_keymap_create(sizeof(key_entry), &e.keys);
     uint64_t capacity = 0;
     if (!st)
         st = open_trace(&e, &capacity);
@@ -1207,7 +1227,7 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
         engine_free(&e);
         return st;
     }
-    const vtrace_header *hdr = vtrace_header_of(e.r);
+    const vtrace_header *hdr = vevs_header(e.c);
     st = vreplay__need_open(&e, hdr);
     if (st) {
         snprintf(out->message, sizeof out->message, "out of host memory");
@@ -1233,9 +1253,9 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
         memcpy(why, out->message, sizeof why);
         fail_run(&e, "error", 0, "%s", why);
     } else {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = vclock_mono_ns();
         replay_loop(&e);
-        out->wall_s = (double)(now_ns() - t0) / 1e9;
+        out->wall_s = (double)(vclock_mono_ns() - t0) / 1e9;
         e.ran = 1;
     }
     vdb_summary sum;

@@ -4,8 +4,10 @@
  *
  * Event mapping: alloc -> vram_alloc (backing by kind, vreplay_backing_of),
  * free -> vram_free, use -> vram_touch, acquire/release -> vram_acquire_shared /
- * vram_release_shared, step/begin/end -> counters. Trace ids map to handles in
- * a hash map whose memory follows the live ids, so replay memory does not grow
+ * vram_release_shared, step/begin/end -> counters. Events come from a cursor
+ * (evstream.h): the trace parsed once in memory, or the file parsed as the
+ * run goes. Trace ids map to handles in a table indexed by the ids' dense
+ * slots, as large as the most ids live at once, so replay memory does not grow
  * with trace length.
  *
  * Outcomes per event: an allocation the device cannot hold (VRAM_ENOMEM) is an
@@ -41,6 +43,7 @@
 
 #include "bounds.h"
 #include "db.h"
+#include "evstream.h"
 #include "hist.h"
 #include "vram/manager.h"
 
@@ -89,6 +92,8 @@ typedef struct vreplay_options {
     const char *trace_path;      /* the trace file; with trace_data, the name in messages */
     const void *trace_data;      /* if not NULL: the trace is these trace_size bytes (fuzzers) */
     size_t trace_size;
+    const vevs *stream;          /* if not NULL: the trace parsed once (evstream.h), read from
+                                    memory instead of the file; trace_path names it */
     const char *policy;          /* a heap policy name (vram_heap_policy_names), or
                                     "plugin:PATH[:NAME]" (plugin.h): runs.policy is then
                                     "plugin:NAME" and runs.layout the file and its CRC-32 */

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "evstream.h"
 #include "idmap.h"
 #include "plugin.h"
 #include "replay.h"
@@ -17,22 +18,34 @@
 #define LANE_KV 1
 #define LANE_TC 2 /* an id served by the tensor cache (not a manager lane) */
 
-/* A live trace id. h.v 0 (never a valid handle): the allocation failed, later
- * events on the id are skipped. LANE_TC: h.v is the offset in the tensor
- * cache's heap plus 1. size_lane: the requested size, with the lane in the
- * top two bits (a placed allocation is below 2^48, the heap's limit; the size
- * of a failed one is never read). Version 2: `held` is 1 while the replay
- * holds one manager pin for the id's NEED (engine: from alloc to free; a
- * request: while it runs and is not preempted); `pins` counts the trace's
- * `pin`s that took hold, `pins_failed` those that could not be placed. */
+/* A trace id's state, kept in the slot the event stream gives the id
+ * (evstream.h) while it is live. h.v 0 (never a valid handle): the
+ * allocation failed, later events on the id are skipped. LANE_TC: h.v is the
+ * offset in the tensor cache's heap plus 1. size_lane: the requested size,
+ * with the lane in the top two bits (a placed allocation is below 2^48, the
+ * heap's limit; the size of a failed one is never read). `gen` counts the
+ * allocations the slot has held, so (gen, slot) names one allocation
+ * (id_ref). Version 2: `held` is 1 while the replay holds one manager pin for
+ * the id's NEED (engine: from alloc to free; a request: while it runs and is
+ * not preempted); `pins` counts the trace's `pin`s that took hold,
+ * `pins_failed` those that could not be placed. */
 typedef struct id_entry {
     vram_handle h;
     uint64_t size_lane;
     uint64_t owner;          /* the request, for need VTRACE_NEED_REQUEST */
+    uint64_t id;             /* the trace's id */
     uint32_t pins, pins_failed;
+    uint32_t gen;
     uint8_t need;            /* vtrace_need */
     uint8_t held;
+    uint8_t live;            /* the slot holds a live id; the rest is stale when 0 */
 } id_entry;
+
+/* One allocation of a slot, as requests list what they own. */
+static inline uint64_t id_ref(uint32_t slot, const id_entry *it)
+{
+    return (uint64_t)it->gen << 32 | slot;
+}
 
 #define LANE_SHIFT 62
 static inline uint64_t id_size(const id_entry *it)
@@ -61,11 +74,12 @@ typedef struct key_ref {
 } key_ref;
 
 /* A request of a version-2 trace (and the two pseudo-requests "engine" and
- * "-"): what it owns and whether it runs. `ids` may list ids that were freed
- * since, or twice (an id reused): each is looked up and judged by its entry's
- * owner and `held`, so every walk is idempotent; the list is compacted when it
- * fills. `order`: when it was last begun or restored (the newest goes first
- * when the engine must preempt, vLLM's rule). */
+ * "-"): what it owns and whether it runs. `ids` lists allocations (id_ref) in
+ * the order they were made, some freed since: each is judged by its slot's
+ * entry (the same allocation, still live, owned by the request), so every
+ * walk is idempotent; the list is compacted when it fills. `order`: when it
+ * was last begun or restored (the newest goes first when the engine must
+ * preempt, vLLM's rule). */
 typedef struct req_entry {
     uint64_t *ids;
     uint32_t nids, cap_ids;
@@ -78,16 +92,18 @@ typedef struct req_entry {
 typedef struct engine {
     const vreplay_options *opt;
     vreplay_result *res;
-    vtrace_reader *r;
+    vevs_cursor *c;
     vram_manager *lane[MAX_LANES];
     int lanes;
     int kv_lane;             /* lane of what vreplay_pooled() selects */
     uint64_t block;          /* the trace's kv_block_bytes */
-    vsim_idmap *ids;
+    id_entry *ids;           /* by slot (evstream.h) */
+    uint32_t nids;           /* entries of ids */
     vsim_keymap *keys;
     uint64_t live;           /* requested bytes of live, placed allocations */
     uint64_t index;          /* events read so far */
     vtrace_event ev;
+    uint32_t slot;           /* the event's slot, VEVS_NO_SLOT if none */
     int done;                /* the run has ended (failed or interrupted) */
     int ran;                 /* the replay loop ran: latencies and bounds are worth logging */
     int device_failed;       /* set-up failed in the device layer, not in the policy */
@@ -134,7 +150,7 @@ req_entry *vreplay__need_owner(engine *e);
 int vreplay__need_holds_now(const engine *e, const req_entry *owner);
 /* After the current event's alloc (placed or not): records its NEED, `held`
  * (placed with desc.pinned) and, for a request's, the id in its list. */
-void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id, req_entry *owner, int held);
+void vreplay__need_alloc(engine *e, id_entry *it, req_entry *owner, int held);
 /* Before a free: 1 when the replay holds a pin (free with vram_unpin_free),
  * 0 when not, -1 when the run ended (a free of an id the trace pinned). */
 int vreplay__need_free(engine *e, id_entry *it);

@@ -223,12 +223,12 @@ static int unhold_ref(engine *e, key_ref *ref, int evict)
     return st ? -1 : 0;
 }
 
-/* The live id of r's list at i, when r (rid) still owns it; else NULL. */
+/* The allocation of r's list at i, when it is live and r (rid) owns it; else NULL. */
 static id_entry *owned(engine *e, const req_entry *r, uint64_t rid, uint32_t i)
 {
-    id_entry *it = vsim_idmap_get(e->ids, r->ids[i]);
-    return it && it->h.v && it->need == VTRACE_NEED_REQUEST && it->owner == rid &&
-                   id_lane(it) != LANE_TC
+    id_entry *it = &e->ids[(uint32_t)r->ids[i]];
+    return it->live && it->gen == (uint32_t)(r->ids[i] >> 32) && it->h.v &&
+                   it->need == VTRACE_NEED_REQUEST && it->owner == rid && id_lane(it) != LANE_TC
                ? it
                : NULL;
 }
@@ -384,7 +384,7 @@ int vreplay__need_holds_now(const engine *e, const req_entry *owner)
     return holds(e->ev.need, owner);
 }
 
-void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id, req_entry *owner, int held)
+void vreplay__need_alloc(engine *e, id_entry *it, req_entry *owner, int held)
 {
     const vtrace_event *ev = &e->ev;
     it->need = (uint8_t)ev->need;
@@ -403,7 +403,7 @@ void vreplay__need_alloc(engine *e, id_entry *it, uint64_t id, req_entry *owner,
         n = k;
     }
     uint64_t *ids = owner->ids;
-    if (push_u64(&ids, &n, &cap, id) < 0) {
+    if (push_u64(&ids, &n, &cap, id_ref(e->slot, it)) < 0) {
         no_host(e);
         return;
     }
@@ -496,14 +496,13 @@ int vreplay__need_release(engine *e, key_entry *k, int *failed_ref)
 
 static id_entry *pin_target(engine *e, const char *what)
 {
-    id_entry *it = vsim_idmap_get(e->ids, e->ev.id);
-    if (!it) {
-        char text[96];
-        snprintf(text, sizeof text, "%s of id %llu, which is not live", what,
-                 (unsigned long long)e->ev.id);
-        vreplay__trace_error(e, text);
-    }
-    return it;
+    if (e->slot != VEVS_NO_SLOT)
+        return &e->ids[e->slot];
+    char text[96];
+    snprintf(text, sizeof text, "%s of id %llu, which is not live", what,
+             (unsigned long long)e->ev.id);
+    vreplay__trace_error(e, text);
+    return NULL;
 }
 
 void vreplay__need_pin(engine *e)
@@ -521,8 +520,7 @@ void vreplay__need_pin(engine *e)
         return;
     }
     int lane = id_lane(it);
-    vram_status st = pin_placed(e, lane, it->h, 1);
-    it = vsim_idmap_get(e->ids, e->ev.id);
+    vram_status st = pin_placed(e, lane, it->h, 1); /* preempting never moves the table */
     if (st == VRAM_OK) {
         it->pins++;
     } else if (st == VRAM_ENOMEM) {
@@ -660,12 +658,10 @@ typedef struct check_ctx {
         (c)->bad = 1;                                                                      \
     } while (0)
 
-static void check_id(uint64_t id, const char *key, void *value, void *ctx)
+static void check_id(check_ctx *c, const id_entry *it)
 {
-    (void)key;
-    check_ctx *c = ctx;
-    const id_entry *it = value;
-    if (c->bad || !it->h.v || id_lane(it) == LANE_TC)
+    uint64_t id = it->id;
+    if (c->bad || !it->live || !it->h.v || id_lane(it) == LANE_TC)
         return;
     int want = need_holds(c->e, (vtrace_need)it->need, it->owner);
     if (it->held != want) {
@@ -735,7 +731,8 @@ vram_status vreplay__need_check(engine *e, char *msg, size_t len)
     if (!e->needs)
         return VRAM_OK;
     check_ctx c = {.e = e, .msg = msg, .len = len};
-    vsim_idmap_each(e->ids, check_id, &c);
+    for (uint32_t i = 0; i < e->nids; i++)
+        check_id(&c, &e->ids[i]);
     vsim_idmap_each(e->reqs, check_request, &c);
     check_refs(&c, &e->engine_refs, VTRACE_NEED_ENGINE, 0);
     check_refs(&c, &e->nobody_refs, VTRACE_NEED_NONE, 0);

@@ -234,7 +234,7 @@ static void test_disk_full(void)
     for (size_t i = 0; i < sizeof limits_kib / sizeof limits_kib[0]; i++) {
         test_remove_db("cli_replay_full.db");
         CLI_EXPECT_FULL(limits_kib[i], 1, TEXTS("cli_replay_full.db"), "replay", "--quiet",
-                        "--no-belady", "--sample-every", "1", "--batch", "64", "--db",
+                        "--jobs", "1", "--no-belady", "--sample-every", "1", "--batch", "64", "--db",
                         "cli_replay_full.db", VRAM_SOURCE_DIR "/traces/llama70b-contig.trace");
         expect_true(occurrences(cli_last.err, "the run could not be marked") <= 1);
         /* never "logged to" after the database failed (issue 13, item 6) */
@@ -266,8 +266,8 @@ static int run_logged(const char *path)
 static void test_terminated(void)
 {
     test_remove_db("cli_replay_term.db");
-    const char *const argv[] = {"replay", "--quiet", "--sample-every", "1", "--check-every", "1",
-                                "--db", "cli_replay_term.db",
+    const char *const argv[] = {"replay", "--quiet", "--jobs", "1", "--sample-every", "1",
+                                "--check-every", "1", "--db", "cli_replay_term.db",
                                 VRAM_SOURCE_DIR "/traces/llama70b.trace", NULL};
     pid_t pid = cli_start(0, argv);
     /* signal once the first run is logged: the handler is in place by then */

@@ -145,8 +145,8 @@ static void test_policy_run(const char *policy, const char *then, int sig, int t
     test_remove_db(DB);
     char list[64];
     snprintf(list, sizeof list, "%s%s%s", policy, then ? "," : "", then ? then : "");
-    const char *const argv[] = {"replay", "--quiet", "--no-belady", "--policy", list,
-                                "--db", DB, LLAMA, NULL};
+    const char *const argv[] = {"replay", "--quiet", "--no-belady", "--jobs", "1", "--policy",
+                                list, "--db", DB, LLAMA, NULL};
     pid_t pid = cli_start(0, argv);
     for (int i = 0; i < 2000 && cli_running(pid) && runs_where("1") == 0; i++)
         sleep_ms(5);

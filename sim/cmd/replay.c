@@ -20,9 +20,11 @@
 
 #include "bounds.h"
 #include "db.h"
+#include "evstream.h"
 #include "isolate.h"
 #include "plugin.h"
 #include "replay.h"
+#include "replay_jobs.h"
 #include "signals.h"
 #include "trace.h"
 #include "units.h"
@@ -42,7 +44,8 @@ static void usage(FILE *f)
             "usage: replay [options] TRACE\n"
             "Replays TRACE (traces/FORMAT.md) through the manager with each heap policy and\n"
             "prints a comparison; every run is logged to a SQLite database (sim/schema.sql).\n"
-            "TRACE is read once per policy: a regular file (not a pipe or a device).\n"
+            "TRACE is read and parsed once, then every policy replays it from memory (a trace\n"
+            "past --stream-memory is parsed again by each): a regular file, not a pipe.\n"
             "A request larger than the device is warned about (file:line) and counted as\n"
             "refused; the replay goes on.\n"
             "\n"
@@ -84,6 +87,12 @@ static void usage(FILE *f)
             "  --isolate-timeout S   with --isolate: a plugin that replays no event for S seconds\n"
             "                        is killed (default 60; 0 = never)\n"
             "  --no-belady           skip Belady's reference (one pass over the trace fewer)\n"
+            "  --jobs N              replay up to N policies at once, on N threads (default: the\n"
+            "                        number of online cores); the output is the same for any N\n"
+            "                        (timings aside); a list with a plugin runs one at a time\n"
+            "  --stream-memory BYTES the most memory the parsed trace may take (default\n"
+            "                        268435456, about 30 M events); a longer trace is parsed\n"
+            "                        as it is replayed, once per policy (0: always)\n"
             "  --db PATH             results database (default results.db)\n"
             "  --no-db               log nothing\n"
             "  --batch N             rows kept in memory before they are written to the\n"
@@ -124,6 +133,8 @@ typedef struct cli {
     int isolate;
     uint64_t isolate_timeout;
     int json, csv; /* the summary as JSON or CSV on stdout instead of the tables */
+    uint64_t jobs;          /* policies replayed at once */
+    uint64_t stream_memory; /* the parsed trace's bound (evstream.h) */
     int wide;      /* every column and the detail tables, not the 100-column summary */
     int sample_auto; /* no --sample-every: SAMPLES_PER_RUN per run */
 } cli;
@@ -189,7 +200,7 @@ static int parse_args(int argc, char **argv, cli *c)
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
            O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE,
            O_PREEMPT, O_PREFILL_RATE, O_VERSION, O_ISOLATE, O_ISOLATE_TIMEOUT, O_JSON, O_CSV,
-           O_WIDE };
+           O_WIDE, O_JOBS, O_STREAM_MEMORY };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
         {"backend", required_argument, 0, O_BACKEND},
@@ -212,6 +223,8 @@ static int parse_args(int argc, char **argv, cli *c)
         {"quiet", no_argument, 0, O_QUIET},
         {"json", no_argument, 0, O_JSON},
         {"csv", no_argument, 0, O_CSV},
+        {"jobs", required_argument, 0, O_JOBS},
+        {"stream-memory", required_argument, 0, O_STREAM_MEMORY},
         {"wide", no_argument, 0, O_WIDE},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
@@ -228,6 +241,9 @@ static int parse_args(int argc, char **argv, cli *c)
     c->batch = 4096;
     c->belady = 1;
     c->isolate_timeout = 60;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->jobs = cores > 0 ? (uint64_t)cores : 1;
+    c->stream_memory = VEVS_LIMIT_DEFAULT;
     int o;
     opterr = 0;
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -301,6 +317,14 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_NO_DB: c->no_db = 1; break;
         case O_BATCH: ok = parse_u64("--batch", optarg, &c->batch); break;
         case O_QUIET: c->quiet = 1; break;
+        case O_JOBS:
+            ok = parse_u64("--jobs", optarg, &c->jobs);
+            if (ok && (c->jobs == 0 || c->jobs > 64)) {
+                fprintf(stderr, "replay: --jobs: %s is not 1 to 64\n", optarg);
+                ok = 0;
+            }
+            break;
+        case O_STREAM_MEMORY: ok = parse_u64("--stream-memory", optarg, &c->stream_memory); break;
         case O_JSON: c->json = 1; break;
         case O_CSV: c->csv = 1; break;
         case O_WIDE: c->wide = 1; break;
@@ -863,9 +887,10 @@ static int load_plugins(const char *list, const char **specs, const char **names
     return 0;
 }
 
-/* What the first pass over the trace gives: the bounds and, for the
- * database, the trace's CRC-32 and size. */
+/* What the first pass over the trace gives: the trace parsed once, the
+ * bounds and, for the database, the trace's CRC-32 and size. */
 typedef struct first_pass {
+    vevs *stream;    /* NULL: past --stream-memory, or unreadable (the runs say why) */
     vram_status st;  /* the bounds' status (err says why) */
     vbounds b;
     char err[1024];
@@ -894,18 +919,27 @@ static void trace_crc32(const char *path, char hex[9], uint64_t *bytes)
     fclose(f);
 }
 
-/* The CRC (when `crc`) and the bounds pass; 1 when a signal stopped it
- * (`interrupted`: both look at it, the pass after every event), 0 when it
- * ended, its outcome in *fp. */
+/* The CRC (when `crc`), the parse and the bounds pass; 1 when a signal
+ * stopped it (`interrupted`: all look at it, the parse and the pass after
+ * every event), 0 when it ended, its outcome in *fp. */
 static int first_pass_run(const cli *c, int crc, first_pass *fp)
 {
     memset(fp, 0, sizeof *fp);
     if (crc)
         trace_crc32(c->trace, fp->crc, &fp->bytes);
+    if (!interrupted) /* a failure leaves no stream: the bounds and the runs read the file */
+        vevs_build(c->trace, NULL, 0, c->stream_memory, &interrupted, &fp->stream, fp->err,
+                   sizeof fp->err);
     if (!interrupted)
-        fp->st = vbounds_compute_stop(c->trace, c->capacity, c->belady, &interrupted, &fp->b,
-                                      fp->err, sizeof fp->err);
+        fp->st = vbounds_compute_stream(fp->stream, c->trace, c->capacity, c->belady,
+                                        &interrupted, &fp->b, fp->err, sizeof fp->err);
     return interrupted != 0;
+}
+
+/* replay_jobs' `started`: a run's progress counts from its start. */
+static void run_started(void *ctx, size_t i)
+{
+    ((progress *)ctx)[i].t0 = mono_ns();
 }
 
 /* "pool, caching" for the runs [from, n) that were not started. */
@@ -982,8 +1016,9 @@ int main(int argc, char **argv)
     int machine = c.json || c.csv; /* stdout holds the JSON or CSV alone */
     uint64_t t0 = mono_ns();
     int show = !c.quiet && isatty(STDERR_FILENO);
-    if (show) /* the pass reads the whole trace once (twice with Belady) before any replay */
-        fprintf(stderr, "computing the bounds (%s)...", c.belady ? "peak live, Belady" : "peak live");
+    if (show) /* the pass parses the trace and walks it once (twice with Belady) */
+        fprintf(stderr, "parsing the trace, computing the bounds (%s)...",
+                c.belady ? "peak live, Belady" : "peak live");
     static first_pass fp;
     int stopped = first_pass_run(&c, db != NULL, &fp);
     if (show)
@@ -992,6 +1027,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "replay: stopped by %s during the bounds pass: no run was started,"
                         " nothing was logged\n", vsim_signal_name(interrupted));
         vdb_close(db, NULL, 0);
+        vevs_destroy(fp.stream);
         return 128 + interrupted;
     }
     if (fp.st == VRAM_OK) {
@@ -1009,19 +1045,24 @@ int main(int argc, char **argv)
     char cmdline[2048];
     join_args(argc, argv, cmdline, sizeof cmdline);
     vreplay_result *res = calloc(n, sizeof *res);
-    if (!res) {
+    vreplay_job *jobs = calloc(n, sizeof *jobs);
+    progress *pr = calloc(n, sizeof *pr);
+    if (!res || !jobs || !pr) {
         fprintf(stderr, "replay: out of memory\n");
         vdb_close(db, NULL, 0);
         return 1;
     }
     const char *crc = fp.crc;
     uint64_t trace_bytes = fp.bytes;
-    int failed = 0, warned = 0, db_failed = 0;
+    int failed = 0, warned = 0, db_failed = 0, plugins = 0;
     size_t done = 0, logged = 0;
-    for (; done < n && !interrupted; done++) {
-        progress pr = {.policy = names[done], .total = bp ? bp->events : 0, .t0 = mono_ns()};
-        vreplay_options o = {
-            .trace_path = c.trace, .policy = specs[done], .backend = c.backend,
+    for (size_t i = 0; i < n; i++) {
+        plugins |= vplugin_is_spec(specs[i]);
+        pr[i] = (progress){.policy = names[i], .total = bp ? bp->events : 0};
+        jobs[i].res = &res[i];
+        jobs[i].isolated = c.isolate && vplugin_is_spec(specs[i]);
+        jobs[i].opt = (vreplay_options){
+            .trace_path = c.trace, .stream = fp.stream, .policy = specs[i], .backend = c.backend,
             .capacity = c.capacity, .evict_policy = c.evict_policy,
             .sample_every = c.sample_every, .check_every = c.check_every,
             .time_every = c.time_every,
@@ -1030,32 +1071,37 @@ int main(int argc, char **argv)
             .tensor_cache = c.tensor_cache, .preempt_swap = c.preempt_swap,
             .prefill_tokens_per_s = (double)c.prefill_rate,
             .options_text = cmdline, .trace_crc32 = crc[0] ? crc : NULL,
-            .trace_bytes = trace_bytes, .bounds = bp, .db = db,
-            .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr,
+            .trace_bytes = trace_bytes, .bounds = bp,
+            .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr[i],
             .progress_every = 1u << 16};
-        vram_status st =
-            c.isolate && vplugin_is_spec(specs[done])
-                ? vreplay_run_isolated(&o, db ? c.db_path : NULL,
-                                       c.batch > 1000000 ? 1000000 : (unsigned)c.batch,
-                                       (unsigned)c.isolate_timeout, &res[done])
-                : vreplay_run(&o, &res[done]);
-        if (show)
-            fprintf(stderr, "\r%-70s\r", "");
-        const vreplay_result *r = &res[done];
+    }
+    /* A plugin's code need not be thread-safe, and --isolate forks: one at a time. */
+    vreplay_jobs_config jc = {.jobs = plugins ? 1 : (unsigned)c.jobs, .db = db,
+                              .db_path = c.db_path,
+                              .batch = c.batch > 1000000 ? 1000000 : (unsigned)c.batch,
+                              .isolate_timeout = (unsigned)c.isolate_timeout,
+                              .stop = &interrupted, .started = run_started, .started_ctx = pr};
+    done = vreplay_jobs_run(jobs, n, &jc);
+    if (show)
+        fprintf(stderr, "\r%-70s\r", "");
+    for (size_t i = 0; i < done; i++) {
+        const vreplay_result *r = &res[i];
+        vram_status st = jobs[i].st;
         logged += r->run_id != 0;
         if (r->over_capacity && !warned) {
             warn_over_capacity(c.trace, r);
             warned = 1;
         }
-        db_failed |= st == VRAM_EIO && db != NULL && vdb_error(db)[0];
+        db_failed |= jobs[i].db_failed;
         if (st || r->status == VREPLAY_RUN_FAILED) {
             failed = 1;
-            fprintf(stderr, "replay: %s: %s: %s\n", names[done],
+            fprintf(stderr, "replay: %s: %s: %s\n", names[i],
                     st ? vram_strerror(st) : vreplay_status_name(r->status), r->message);
         }
-        if (st)
-            break; /* could not run: the database, device or trace fails every policy alike */
     }
+    free(jobs);
+    free(pr);
+    vevs_destroy(fp.stream);
     if (done && machine) {
         print_machine(c.json, names, res, done);
     } else if (done && c.wide) {
@@ -1100,21 +1146,25 @@ int main(int argc, char **argv)
         /* Say what the signal stopped, and only that. */
         const char *sig = vsim_signal_name(interrupted);
         char rest[512];
-        size_t stop_at = done && res[done - 1].status == VREPLAY_RUN_INTERRUPTED ? done - 1 : done;
         not_run_list(names, done, n, rest, sizeof rest);
-        if (stop_at < done) {
-            const vreplay_result *r = &res[stop_at];
-            const char *where = r->message;
-            if (!db)
-                fprintf(stderr, "replay: stopped by %s: the %s run was stopped (%s); nothing is"
-                                " logged (--no-db)", sig, names[stop_at], where);
-            else if (db_failed)
-                fprintf(stderr, "replay: stopped by %s: the %s run was stopped (%s)", sig,
-                        names[stop_at], where);
+        size_t under_way = 0; /* the runs it stopped (one, or up to --jobs) */
+        for (size_t i = 0; i < done; i++) {
+            const vreplay_result *r = &res[i];
+            if (r->status != VREPLAY_RUN_INTERRUPTED)
+                continue;
+            if (under_way++)
+                fprintf(stderr, "; ");
             else
-                fprintf(stderr, "replay: stopped by %s: the %s run is marked \"interrupted\" in"
-                                " %s (run %" PRId64 ", %s)", sig, names[stop_at], c.db_path,
-                        r->run_id, where);
+                fprintf(stderr, "replay: stopped by %s: ", sig);
+            if (!db || db_failed)
+                fprintf(stderr, "the %s run was stopped (%s)", names[i], r->message);
+            else
+                fprintf(stderr, "the %s run is marked \"interrupted\" in %s (run %" PRId64 ", %s)",
+                        names[i], c.db_path, r->run_id, r->message);
+        }
+        if (under_way) {
+            if (!db)
+                fprintf(stderr, "; nothing is logged (--no-db)");
         } else if (done == 0) {
             fprintf(stderr, "replay: stopped by %s before the first run: no run was started,"
                             " nothing was logged", sig);
