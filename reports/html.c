@@ -151,10 +151,9 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
     if (pg->npairs) {
         fputs("<h2>Comparison</h2>\n", f);
         vrep_compare_html(f, pg->pairs, pg->npairs);
-        fprintf(f, "<p class=\"note\">Marked worse: any increase, latencies more than %.0f%%"
-                   " higher (bucketed and noisy). Belady's counts are references; n/a on either"
-                   " side is not compared.</p>\n",
-                100 * VREP_WORSE_LATENCY);
+        fputs("<p class=\"note\">", f);
+        vrep_html_text(f, vrep_compare_note);
+        fputs("</p>\n", f);
     }
     int ok = 1;
     for (size_t i = 0; i < pg->nfigs && ok; i++)

@@ -73,9 +73,7 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
     if (r->npairs) {
         fputs("\n## Comparison\n\n", f);
         vrep_compare_md(f, r->pairs, r->npairs);
-        fprintf(f, "\nMarked worse: any increase; latencies more than %.0f%% higher. Belady's"
-                   " counts are references; n/a on either side is not compared.\n",
-                100 * VREP_WORSE_LATENCY);
+        fprintf(f, "\n%s\n", vrep_compare_note);
     }
     fputs("\n## Runs\n\n", f);
     for (size_t i = 0; i < r->n; i++) {
@@ -118,6 +116,14 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     vram_status st = vrep_db_open_many(r->c.dbs, r->c.ndb, &r->db, r->err, sizeof r->err);
     if (!st)
         st = stop_check(r, vrep_select(r));
+    for (size_t i = 0; i < r->npairs && !st; i++) {
+        vrep_pair *p = &r->pairs[i];
+        st = vrep_spread_load(p->before->db, r->paths.share, p->before->run.id, &p->before_spread,
+                              r->err, sizeof r->err);
+        if (!st)
+            st = vrep_spread_load(p->after->db, r->paths.share, p->after->run.id,
+                                  &p->after_spread, r->err, sizeof r->err);
+    }
     if (!st && !make_dir(r->paths.data, r->err, sizeof r->err))
         st = VRAM_EIO;
     for (size_t i = 0; i < r->n && !st; i++) {

@@ -8,6 +8,7 @@
 
 #include "rdb.h"
 #include "runs.h"
+#include "spread.h"
 
 /* Bit i set: the op vreplay_op_name(i) has latency data. */
 typedef unsigned vrep_ops;
@@ -38,9 +39,11 @@ vram_status vrep_export(const vrep_paths *p, vrep_series *s, char *err, size_t e
 vram_status vrep_export_missing_ops(const vrep_paths *p, const vrep_series *s, vrep_ops ops,
                                     char *err, size_t errlen);
 
-/* A before/after pair of series for the comparison. */
+/* A before/after pair of series for the comparison, with the spread of each
+ * side's latencies over its repeats (spread.h; loaded by vrep_pairs_spread). */
 typedef struct vrep_pair {
     const vrep_series *before, *after;
+    vrep_spread before_spread, after_spread;
 } vrep_pair;
 
 /* The command line (cli.c). */

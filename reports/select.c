@@ -93,13 +93,13 @@ vram_status vrep_select(vrep_report *r)
         return VRAM_ENOHOST;
     }
     if (r->c.compare_runs) {
-        r->pairs[r->npairs++] = (vrep_pair){&r->s[0], &r->s[1]};
+        r->pairs[r->npairs++] = (vrep_pair){.before = &r->s[0], .after = &r->s[1]};
     } else if (r->c.compare) {
         /* Policy by policy: each after-run with the first base run of its policy. */
         for (size_t i = 0; i < na; i++)
             for (size_t j = na; j < r->n; j++)
                 if (strcmp(r->s[i].run.policy, r->s[j].run.policy) == 0) {
-                    r->pairs[r->npairs++] = (vrep_pair){&r->s[j], &r->s[i]};
+                    r->pairs[r->npairs++] = (vrep_pair){.before = &r->s[j], .after = &r->s[i]};
                     break;
                 }
         if (!r->npairs) {

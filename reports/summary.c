@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "differ.h"
 #include "units.h"
 
 typedef enum unit { U_BYTES, U_RATIO, U_FRAC, U_COUNT, U_NS, U_MS } unit;
@@ -18,6 +19,7 @@ typedef struct metric {
     int higher_is_worse;      /* 0: a reference (Belady), never marked */
     double (*get)(const vrep_run *r);
     const char *group;        /* NULL: a column of its own */
+    int lat;                  /* measured: its index in vrep_spread; -1: exact */
 } metric;
 
 static double i64(int64_t v) { return v < 0 ? NAN : (double)v; }
@@ -49,28 +51,28 @@ GETTER(free_peak, i64(r->free_at_peak))
 
 #define BY_KIND "evictions weight/kv/adapter/other"
 static const metric metrics[] = {
-    {"peak footprint", U_BYTES, 1, peak_fp, NULL},
-    {"footprint / lower bound", U_RATIO, 1, ratio, NULL},
-    {"waste at peak", U_BYTES, 1, waste_peak, NULL},
-    {"free at peak", U_BYTES, 1, free_peak, NULL},
-    {"worst ext. frag", U_FRAC, 1, ext, NULL},
-    {"OOMs", U_COUNT, 1, ooms, NULL},
-    {"OOMs despite free", U_COUNT, 1, ooms_df, NULL},
-    {"evictions", U_COUNT, 1, evict, NULL},
-    {"evictions: weight", U_COUNT, 1, ev_weight, BY_KIND},
-    {"evictions: kv", U_COUNT, 1, ev_kv, BY_KIND},
-    {"evictions: adapter", U_COUNT, 1, ev_adapter, BY_KIND},
-    {"evictions: other", U_COUNT, 1, ev_other, BY_KIND},
-    {"Belady evictions", U_COUNT, 0, bel_evict, NULL},
-    {"bytes re-materialised", U_BYTES, 1, remat, NULL},
-    {"forced preemptions", U_COUNT, 1, preempt, NULL},
-    {"preemption cost", U_MS, 1, preempt_ms, NULL},
-    {"Belady preemptions", U_COUNT, 0, bel_preempt, NULL},
-    {"modelled time", U_MS, 1, modelled, NULL},
-    {"alloc p50", U_NS, 1, a50, NULL},
-    {"alloc p99", U_NS, 1, a99, NULL},
-    {"free p50", U_NS, 1, f50, NULL},
-    {"free p99", U_NS, 1, f99, NULL},
+    {"peak footprint", U_BYTES, 1, peak_fp, NULL, -1},
+    {"footprint / lower bound", U_RATIO, 1, ratio, NULL, -1},
+    {"waste at peak", U_BYTES, 1, waste_peak, NULL, -1},
+    {"free at peak", U_BYTES, 1, free_peak, NULL, -1},
+    {"worst ext. frag", U_FRAC, 1, ext, NULL, -1},
+    {"OOMs", U_COUNT, 1, ooms, NULL, -1},
+    {"OOMs despite free", U_COUNT, 1, ooms_df, NULL, -1},
+    {"evictions", U_COUNT, 1, evict, NULL, -1},
+    {"evictions: weight", U_COUNT, 1, ev_weight, BY_KIND, -1},
+    {"evictions: kv", U_COUNT, 1, ev_kv, BY_KIND, -1},
+    {"evictions: adapter", U_COUNT, 1, ev_adapter, BY_KIND, -1},
+    {"evictions: other", U_COUNT, 1, ev_other, BY_KIND, -1},
+    {"Belady evictions", U_COUNT, 0, bel_evict, NULL, -1},
+    {"bytes re-materialised", U_BYTES, 1, remat, NULL, -1},
+    {"forced preemptions", U_COUNT, 1, preempt, NULL, -1},
+    {"preemption cost", U_MS, 1, preempt_ms, NULL, -1},
+    {"Belady preemptions", U_COUNT, 0, bel_preempt, NULL, -1},
+    {"modelled time", U_MS, 1, modelled, NULL, -1},
+    {"alloc p50", U_NS, 1, a50, NULL, VREP_LAT_ALLOC50},
+    {"alloc p99", U_NS, 1, a99, NULL, VREP_LAT_ALLOC99},
+    {"free p50", U_NS, 1, f50, NULL, VREP_LAT_FREE50},
+    {"free p99", U_NS, 1, f99, NULL, VREP_LAT_FREE99},
 };
 #define NMETRICS (sizeof metrics / sizeof metrics[0])
 
@@ -194,17 +196,25 @@ static void fmt_delta(unit u, double before, double after, char *buf, size_t len
         snprintf(buf, len, "%s%s", sign, abs_);
 }
 
-/* -1 better, 0 same (or not judged), 1 worse. */
-static int judge(const metric *m, double before, double after)
+const char vrep_compare_note[] =
+    "The settings that differ between the two runs come first. Exact figures (bytes, counts,"
+    " modelled time) are marked worse or better on any difference: a replay repeats them to the"
+    " last digit. Measured latencies are marked only beyond the run-to-run spread: when every"
+    " repeat of the run after lies above (or below) every repeat of the run before, which luck"
+    " alone does with a chance of at most 5% (repeats: the runs of a database with the same trace"
+    " and settings; 3 a side are the fewest that can tell; replay the same command again to add"
+    " one). Belady's counts are references; n/a on either side is not compared.";
+
+/* -1 better, 0 same (or not judged), 1 worse; why (for latencies) in `why`. */
+static int judge(const metric *m, const vrep_pair *p, double before, double after, char *why,
+                 size_t len)
 {
-    if (!m->higher_is_worse || isnan(before) || isnan(after) || after == before)
+    why[0] = '\0';
+    if (!m->higher_is_worse || isnan(before) || isnan(after))
         return 0;
-    double slack = m->u == U_NS ? VREP_WORSE_LATENCY * before : 0;
-    if (after > before + slack)
-        return 1;
-    if (after < before - slack)
-        return -1;
-    return 0;
+    if (m->lat >= 0)
+        return vrep_spread_judge(&p->before_spread, &p->after_spread, m->lat, why, len);
+    return after > before ? 1 : after < before ? -1 : 0;
 }
 
 void vrep_html_text(FILE *f, const char *text)
@@ -313,15 +323,27 @@ void vrep_compare_md(FILE *f, const vrep_pair *p, size_t n)
         fprintf(f, "| **%s** (run %lld) vs **%s** (run %lld) | | | |\n", p[i].before->label,
                 (long long)p[i].before->run.id, p[i].after->label,
                 (long long)p[i].after->run.id);
+        static vrep_difference d[VREP_SETTINGS];
+        size_t nd = vrep_differences(&p[i].before->run, &p[i].after->run, d);
+        for (size_t k = 0; k < nd; k++) {
+            fprintf(f, "| setting: %s | ", d[k].name);
+            md_text(f, d[k].before);
+            fputs(" | ", f);
+            md_text(f, d[k].after);
+            fputs(" | differs |\n", f);
+        }
+        if (!nd)
+            fputs("| settings | the same | the same | |\n", f);
         for (size_t m = 0; m < NMETRICS; m++) {
             double b = metrics[m].get(&p[i].before->run), a = metrics[m].get(&p[i].after->run);
-            char bs[64], as[64], ds[96];
+            char bs[64], as[64], ds[96], why[256];
             fmt(metrics[m].u, b, bs, sizeof bs);
             fmt(metrics[m].u, a, as, sizeof as);
             fmt_delta(metrics[m].u, b, a, ds, sizeof ds);
-            int j = judge(&metrics[m], b, a);
-            fprintf(f, "| %s | %s | %s | %s%s%s |\n", metrics[m].name, bs, as,
-                    j > 0 ? "**" : "", ds, j > 0 ? " worse**" : j < 0 ? " better" : "");
+            int j = judge(&metrics[m], &p[i], b, a, why, sizeof why);
+            fprintf(f, "| %s | %s | %s | %s%s%s%s%s |\n", metrics[m].name, bs, as,
+                    j > 0 ? "**" : "", ds, j > 0 ? " worse**" : j < 0 ? " better" : "",
+                    why[0] ? ": " : "", why);
         }
     }
 }
@@ -336,17 +358,37 @@ void vrep_compare_html(FILE *f, const vrep_pair *p, size_t n)
         fprintf(f, " (run %lld) vs ", (long long)p[i].before->run.id);
         vrep_html_text(f, p[i].after->label);
         fprintf(f, " (run %lld)</th></tr>\n", (long long)p[i].after->run.id);
+        static vrep_difference d[VREP_SETTINGS];
+        size_t nd = vrep_differences(&p[i].before->run, &p[i].after->run, d);
+        for (size_t k = 0; k < nd; k++) {
+            fputs("<tr class=\"setting\"><td>setting: ", f);
+            vrep_html_text(f, d[k].name);
+            fputs("</td><td>", f);
+            vrep_html_text(f, d[k].before);
+            fputs("</td><td>", f);
+            vrep_html_text(f, d[k].after);
+            fputs("</td><td>differs</td></tr>\n", f);
+        }
+        if (!nd)
+            fputs("<tr class=\"setting\"><td>settings</td><td>the same</td><td>the same</td>"
+                  "<td></td></tr>\n", f);
         for (size_t m = 0; m < NMETRICS; m++) {
             double b = metrics[m].get(&p[i].before->run), a = metrics[m].get(&p[i].after->run);
-            char bs[64], as[64], ds[96];
+            char bs[64], as[64], ds[96], why[256];
             fmt(metrics[m].u, b, bs, sizeof bs);
             fmt(metrics[m].u, a, as, sizeof as);
             fmt_delta(metrics[m].u, b, a, ds, sizeof ds);
-            int j = judge(&metrics[m], b, a);
+            int j = judge(&metrics[m], &p[i], b, a, why, sizeof why);
             fprintf(f, "<tr><td>%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td>"
-                       "<td class=\"num %s\">%s%s</td></tr>\n",
+                       "<td class=\"num %s\">%s%s",
                     metrics[m].name, bs, as, j > 0 ? "worse" : j < 0 ? "better" : "", ds,
                     j > 0 ? " &#9650; worse" : j < 0 ? " better" : "");
+            if (why[0]) {
+                fputs("<br><span class=\"note\">", f);
+                vrep_html_text(f, why);
+                fputs("</span>", f);
+            }
+            fputs("</td></tr>\n", f);
         }
     }
     fputs("</table>\n", f);

@@ -15,13 +15,17 @@
 void vrep_summary_md(FILE *f, const vrep_series *s, size_t n);
 void vrep_summary_html(FILE *f, const vrep_series *s, size_t n);
 
-/* The comparison: a row per metric and pair, before / after / delta, the
- * delta marked "worse" when the after run is worse (latencies: more than
- * VREP_WORSE_LATENCY higher, as they are bucketed and noisy; others: any
- * increase). O(pairs). */
-#define VREP_WORSE_LATENCY 0.10
+/* The comparison, pair by pair: first the settings that differ between the
+ * two runs (differ.h), then a row per metric, before / after / delta, the
+ * delta marked "worse" or "better": exact figures (bytes, counts, modelled
+ * time) on any difference; measured latencies only beyond the run-to-run
+ * spread of their repeats (spread.h), the row saying why not otherwise.
+ * O(pairs). */
 void vrep_compare_md(FILE *f, const vrep_pair *p, size_t n);
 void vrep_compare_html(FILE *f, const vrep_pair *p, size_t n);
+
+/* The sentence under the comparison: what is marked and how. */
+extern const char vrep_compare_note[];
 
 /* The definitions of every measure the page shows, the same in summary.md (a
  * list) and index.html (<dl id="terms">). */

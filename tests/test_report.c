@@ -415,6 +415,124 @@ static void test_compare(void)
     check_images(OUT);
 }
 
+/* The comparison table of summary.md (empty when there is none), malloc'ed. */
+static char *comparison_md(void)
+{
+    char *md = read_file(OUT "/summary.md", NULL);
+    assert_true(md != NULL);
+    char *start = strstr(md, "## Comparison"), *end = start ? strstr(start + 15, "\n\n") : NULL;
+    if (end)
+        *end = '\0';
+    char *part = strdup(start ? start : "");
+    free(md);
+    return part;
+}
+
+/* Replays MIX_TRACE with bin/replay: `policy`, then `extra` (may be NULL), into db. */
+static void replay_cli(const char *db, const char *policy, const char *extra, const char *value)
+{
+    char *argv[] = {VRAM_BINARY_DIR "/bin/replay", "--quiet", "--policy", (char *)policy, "--db",
+                    (char *)db, (char *)MIX_TRACE, (char *)extra, (char *)value, NULL};
+    expect_eq_u64(run_logged(argv, NULL, WORK "/replay.log"), 0);
+}
+
+/* Sets a latency quantile of run `id` in `db` (the spread test needs
+ * latencies that differ for sure; the replay measures them). */
+static void set_latency(const char *db, long long id, const char *column, long long ns)
+{
+    sqlite3 *w;
+    char sql[256];
+    assert_true(sqlite3_open(db, &w) == SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE runs SET %s = %lld WHERE id = %lld", column, ns, id);
+    expect_true(sqlite3_exec(w, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(w);
+}
+
+/* Honest comparison: two identical replays flag nothing (exact figures
+ * equal, latencies not judged on one repeat a side); the setting that
+ * differs comes first; a latency is marked only when 3 repeats a side do
+ * not overlap, and not on 2. */
+static void test_compare_spread(void)
+{
+    const char *const two[] = {"bestfit", "caching", NULL};
+    make_db(WORK "/same_a.db", MIX_TRACE, two);
+    make_db(WORK "/same_b.db", MIX_TRACE, two);
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/same_b.db", "-o", OUT, "--compare", WORK "/same_a.db"), 0);
+    char *cmp = comparison_md();
+    expect_true(strstr(cmp, "| **caching/before** (run 2) vs **caching/after** (run 2)") != NULL);
+    expect_true(strstr(cmp, "| settings | the same | the same | |") != NULL);
+    expect_true(strstr(cmp, "worse") == NULL);
+    expect_true(strstr(cmp, "better") == NULL);
+    expect_true(strstr(cmp, "| modelled time |") != NULL);
+    expect_true(strstr(cmp, "not judged: 1 repeat before, 1 after") != NULL);
+    free(cmp);
+    expect_file_contains(OUT "/index.html", "not judged: 1 repeat before, 1 after");
+
+    /* the caching setting under test, first in its pair */
+    test_remove_db(WORK "/exp.db");
+    test_remove_db(WORK "/noexp.db");
+    replay_cli(WORK "/noexp.db", "caching", NULL, NULL);
+    replay_cli(WORK "/exp.db", "caching", "--caching-conf", "expandable_segments:True");
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/exp.db", "-o", OUT, "--compare", WORK "/noexp.db"), 0);
+    cmp = comparison_md();
+    const char *setting = strstr(cmp, "| setting: caching settings | defaults |"
+                                      " expandable_segments:True | differs |");
+    const char *first = strstr(cmp, "| peak footprint |");
+    expect_true(setting != NULL && first != NULL && setting < first);
+    free(cmp);
+    expect_file_contains(OUT "/index.html", "<td>setting: caching settings</td>");
+
+    /* three repeats a side: judged; separated alloc p99s are marked */
+    test_remove_db(WORK "/rep.db");
+    for (int i = 0; i < 6; i++)
+        replay_cli(WORK "/rep.db", "tlsf", NULL, NULL);
+    for (long long id = 1; id <= 6; id++)
+        set_latency(WORK "/rep.db", id, "alloc_p99_ns", id <= 3 ? 1000 + id : 2000 + id);
+    rm_tree(OUT);
+    /* runs 1-6 are repeats of each other: one spread, nothing marked */
+    expect_eq_u64(report(NULL, WORK "/rep.db", "-o", OUT, "--compare-runs", "1,6"), 0);
+    cmp = comparison_md();
+    expect_true(strstr(cmp, "worse") == NULL);
+    expect_true(strstr(cmp, "within the run-to-run spread of 6 and 6 repeats") != NULL);
+    free(cmp);
+    /* split into two databases of three: the after side lies above */
+    test_remove_db(WORK "/rep_a.db");
+    test_remove_db(WORK "/rep_b.db");
+    for (int i = 0; i < 3; i++) {
+        replay_cli(WORK "/rep_a.db", "tlsf", NULL, NULL);
+        replay_cli(WORK "/rep_b.db", "tlsf", NULL, NULL);
+    }
+    for (long long id = 1; id <= 3; id++) {
+        set_latency(WORK "/rep_a.db", id, "alloc_p99_ns", 1000 + id);
+        set_latency(WORK "/rep_b.db", id, "alloc_p99_ns", 2000 + id);
+    }
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/rep_b.db", "-o", OUT, "--compare", WORK "/rep_a.db"), 0);
+    cmp = comparison_md();
+    expect_true(strstr(cmp, "| alloc p99 | 1003 ns | 2003 ns | **+1000 ns (+99.7%) worse**: beyond"
+                            " the run-to-run spread of 3 and 3 repeats (1001-1003 ns before,"
+                            " 2001-2003 ns after) |") != NULL);
+    free(cmp);
+    /* two repeats a side (1/6 by luck): not judged */
+    set_latency(WORK "/rep_a.db", 1, "alloc_p99_ns", 0);
+    {
+        sqlite3 *w;
+        assert_true(sqlite3_open(WORK "/rep_a.db", &w) == SQLITE_OK);
+        expect_true(sqlite3_exec(w, "UPDATE runs SET status = 'failed' WHERE id = 1", NULL, NULL,
+                                 NULL) == SQLITE_OK);
+        sqlite3_close(w);
+    }
+    set_latency(WORK "/rep_b.db", 1, "alloc_p99_ns", 2000);
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/rep_b.db", "-o", OUT, "--compare", WORK "/rep_a.db"), 0);
+    cmp = comparison_md();
+    expect_true(strstr(cmp, "not judged: 2 repeats before, 3 after") != NULL);
+    expect_true(strstr(cmp, "worse") == NULL);
+    free(cmp);
+}
+
 static void test_at(void)
 {
     rm_tree(OUT);
@@ -599,6 +717,7 @@ int main(void)
     test_report();
     test_no_gnuplot();
     test_compare();
+    test_compare_spread();
     test_at();
     test_trace_gone();
     test_defrag();
