@@ -1,17 +1,16 @@
-/* replay_cost - the replay's throughput per policy on a real trace, and its
- * own cost per event: what is not the policy's calls.
+/* replay_cost - the replay's throughput per policy on a real trace.
  *
- * The trace is parsed once (evstream.h) and its bounds computed, both timed;
- * then every policy replays it from memory, R rounds of all the policies in
- * turn (so the machine's load falls on all alike), every call timed as the
- * `replay` tool times it (--time-every 1), samples and checks at the tool's
- * defaults. Per run: the thread's CPU time (CLOCK_THREAD_CPUTIME_ID: a loaded
- * machine does not inflate it) and the sum of the timed calls (the latency
- * histograms' sums: the policy's work, each with one clock reading). Printed,
- * medians over the rounds: events per CPU second, CPU ns per event, the
- * policy's ns per event, and the replay's own ns per event (CPU minus the
- * timed calls: dispatch, slots, the clock's other reading, histograms,
- * samples, checks).
+ * The trace is parsed once (evstream.h) and its peak live bytes walked, both
+ * timed; then every policy replays it from memory, R rounds of all the
+ * policies in turn (so the machine's load falls on all alike), every call
+ * timed as the `replay` tool times it (--time-every 1), samples and checks at
+ * the tool's defaults. Per run: the thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID: time other processes take on a shared machine is
+ * not counted). Printed, medians over the rounds: events per CPU second and
+ * CPU ns per event. The part of it that is the replay's own and not the
+ * policy's calls needs a profile (bench/replay_speed.sh: perf's samples in
+ * and out of the calls): on a shared machine the calls' own timings are wall
+ * time, which other processes inflate and CPU time does not.
  * Usage: replay_cost TRACE [--rounds R] [--policy LIST] */
 #include <inttypes.h>
 #include <stdio.h>
@@ -94,7 +93,7 @@ int main(int argc, char **argv)
            bounds_s);
 
     static vreplay_result res;
-    static double cpu[POLICIES_MAX][ROUNDS_MAX], calls[POLICIES_MAX][ROUNDS_MAX];
+    static double cpu[POLICIES_MAX][ROUNDS_MAX];
     double timer_ns = 0;
     for (int r = 0; r < rounds; r++)
         for (int p = 0; p < np; p++) {
@@ -108,26 +107,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "replay_cost: %s: %s\n", policy[p], res.message);
                 return 1;
             }
-            double sum = 0;
-            for (int op = 0; op < VREPLAY_OP_COUNT; op++)
-                sum += (double)res.lat[op].sum;
-            calls[p][r] = sum / 1e9;
             timer_ns = res.timer_ns;
         }
     printf("clock: %s, %.0f ns per reading (median); %d rounds, medians\n\n", vclock_source(),
            timer_ns, rounds);
-    printf("| policy | M events/s per core | ns/event | policy calls ns/event | replay's own"
-           " ns/event |\n|---|---:|---:|---:|---:|\n");
+    printf("| policy | M events/s per core | CPU ns/event |\n|---|---:|---:|\n");
     for (int p = 0; p < np; p++) {
-        double own[ROUNDS_MAX], per[ROUNDS_MAX], pc[ROUNDS_MAX];
-        for (int r = 0; r < rounds; r++) {
+        double per[ROUNDS_MAX];
+        for (int r = 0; r < rounds; r++)
             per[r] = cpu[p][r] * 1e9 / (double)events;
-            pc[r] = calls[p][r] * 1e9 / (double)events;
-            own[r] = per[r] - pc[r];
-        }
         double m = median(per, rounds);
-        printf("| %s | %.2f | %.1f | %.1f | %.1f |\n", policy[p], 1e3 / m, m, median(pc, rounds),
-               median(own, rounds));
+        printf("| %s | %.2f | %.1f |\n", policy[p], 1e3 / m, m);
     }
     vevs_destroy(s);
     free(names);

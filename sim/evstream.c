@@ -7,7 +7,7 @@
  * it is not the previous one + 1, the timestamp as the difference from the
  * previous one (timestamps never go back: the reader refuses it). Every field
  * of vtrace_event is carried: a field added to it must be added to the mask,
- * encode() and decode(), or fuzz_trace's round trip fails.
+ * encode() and decode(), or fuzz_evstream's comparison with the reader fails.
  *
  * Invariants of a built stream (vevs_check): the records tile [0, used);
  * `events` records; every slot below `slots`, every key index below `nkeys`. */
@@ -23,8 +23,8 @@
 _Static_assert(VTRACE_TYPE_COUNT <= 16, "the record head holds the type in 4 bits");
 
 enum {
-    M_ID = 1 << 0,
-    M_SLOT = 1 << 1,
+    M_SLOT = 1 << 0, /* first: vevs_peek_slot reads it right after the head */
+    M_ID = 1 << 1,
     M_SIZE = 1 << 2,
     M_KIND = 1 << 3,
     M_PRIORITY = 1 << 4,
@@ -120,11 +120,20 @@ static unsigned char *put_varint(unsigned char *p, uint64_t v)
     return p;
 }
 
-/* Reads a varint at *p below end; 0, or -1 when it runs past end or 64 bits. */
-static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+/* Reads a varint at *p below end; 0, or -1 when it runs past end or 64 bits.
+ * Unchecked (a cursor over a built stream, which always decodes): the bytes
+ * are trusted and end is not looked at. Inlined, so each caller's `checked`
+ * is a constant and the unchecked path has no test but the continuation bit. */
+static inline __attribute__((always_inline)) int get_varint(const unsigned char **p,
+                                                            const unsigned char *end, int checked,
+                                                            uint64_t *v)
 {
+    if ((!checked || *p < end) && **p < 0x80) { /* most fields fit 7 bits */
+        *v = *(*p)++;
+        return 0;
+    }
     uint64_t x = 0;
-    for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+    for (unsigned shift = 0; (!checked || *p < end) && shift < 64; shift += 7) {
         unsigned char b = *(*p)++;
         x |= (uint64_t)(b & 0x7f) << shift;
         if (b < 0x80) {
@@ -218,10 +227,10 @@ static vram_status encode(builder *b, const vtrace_event *ev, uint32_t slot)
     }
     unsigned m = mask_of(b, ev, slot);
     unsigned char *p = put_varint(s->buf + s->used, (uint64_t)ev->type | (uint64_t)m << 4);
-    if (m & M_ID)
-        p = put_varint(p, ev->id);
     if (m & M_SLOT)
         p = put_varint(p, slot);
+    if (m & M_ID)
+        p = put_varint(p, ev->id);
     if (m & M_SIZE)
         p = put_varint(p, ev->size);
     if (m & M_KIND)
@@ -262,12 +271,14 @@ static vram_status encode(builder *b, const vtrace_event *ev, uint32_t slot)
 
 /* Decodes one record at *p (below end) after the event whose line and
  * timestamp are *line and *ts; 0, or -1 for a record that does not decode
- * (vevs_check's job: a built stream always decodes). */
-static int decode(const vevs *s, const unsigned char **p, const unsigned char *end,
-                  uint64_t *line, uint64_t *ts, vtrace_event *ev, uint32_t *slot)
+ * (`checked`: vevs_check's; a built stream always decodes). */
+static inline __attribute__((always_inline)) int decode(const vevs *s, const unsigned char **p,
+                                                        const unsigned char *end, int checked,
+                                                        uint64_t *line, uint64_t *ts,
+                                                        vtrace_event *ev, uint32_t *slot)
 {
     uint64_t head, v = 0, dline = 1;
-    if (get_varint(p, end, &head) || (head & 15) >= VTRACE_TYPE_COUNT || (head >> 4) > M_ALL)
+    if (get_varint(p, end, checked, &head) || (head & 15) >= VTRACE_TYPE_COUNT || (head >> 4) > M_ALL)
         return -1;
     unsigned m = (unsigned)(head >> 4);
     ev->type = (vtrace_type)(head & 15);
@@ -281,12 +292,12 @@ static int decode(const vevs *s, const unsigned char **p, const unsigned char *e
     *slot = VEVS_NO_SLOT;
 #define FIELD(bit, dst, cast)                                                                      \
     if (m & (bit)) {                                                                               \
-        if (get_varint(p, end, &v))                                                                \
+        if (get_varint(p, end, checked, &v))                                                       \
             return -1;                                                                             \
         dst = (cast)v;                                                                             \
     }
-    FIELD(M_ID, ev->id, uint64_t)
     FIELD(M_SLOT, *slot, uint32_t)
+    FIELD(M_ID, ev->id, uint64_t)
     FIELD(M_SIZE, ev->size, uint64_t)
     FIELD(M_KIND, ev->kind, vram_kind)
     FIELD(M_PRIORITY, ev->priority, int)
@@ -297,16 +308,16 @@ static int decode(const vevs *s, const unsigned char **p, const unsigned char *e
     *ts += m & M_TS ? v : 0;
     FIELD(M_ALIGN, ev->align, uint64_t)
     if (m & M_KEY) {
-        if (get_varint(p, end, &v) || v >= s->nkeys)
+        if (get_varint(p, end, checked, &v) || v >= s->nkeys)
             return -1;
         memcpy(ev->key, s->keys[v], VTRACE_KEY_MAX);
     }
     if (m & M_FRAMES) {
-        if (get_varint(p, end, &v) || v == 0 || v > VTRACE_FRAMES_MAX)
+        if (get_varint(p, end, checked, &v) || v == 0 || v > VTRACE_FRAMES_MAX)
             return -1;
         ev->nframes = (unsigned)v;
         for (unsigned i = 0; i < ev->nframes; i++) {
-            if (get_varint(p, end, &v))
+            if (get_varint(p, end, checked, &v))
                 return -1;
             ev->frames[i] = (uint32_t)v;
         }
@@ -427,7 +438,7 @@ vram_status vevs_check(const vevs *s, char *msg, size_t len)
         uint64_t prev_line = line;
         vtrace_event ev;
         uint32_t slot;
-        if (decode(s, &p, end, &line, &ts, &ev, &slot))
+        if (decode(s, &p, end, 1, &line, &ts, &ev, &slot))
             return check_fail(msg, len, "record %llu at byte %zu does not decode",
                               (unsigned long long)n + 1, (size_t)(p - s->buf));
         if (line <= prev_line)
@@ -497,10 +508,23 @@ int vevs_next(vevs_cursor *c, vtrace_event *ev, uint32_t *slot)
         return got;
     }
     if (c->p < c->end) {
-        decode(c->s, &c->p, c->end, &c->line, &c->ts, ev, slot);
+        decode(c->s, &c->p, c->end, 0, &c->line, &c->ts, ev, slot);
         return 1;
     }
     return c->s->error ? -1 : 0;
+}
+
+uint32_t vevs_peek_slot(const vevs_cursor *c)
+{
+    const unsigned char *p = c->p;
+    uint64_t head = 0, slot = VEVS_NO_SLOT;
+    if (!c->s || p == c->end)
+        return VEVS_NO_SLOT;
+    get_varint(&p, c->end, 0, &head);
+    if (!((head >> 4) & M_SLOT))
+        return VEVS_NO_SLOT;
+    get_varint(&p, c->end, 0, &slot);
+    return (uint32_t)slot;
 }
 
 const char *vevs_error(const vevs_cursor *c)

@@ -68,6 +68,10 @@ const vtrace_header *vevs_header(const vevs_cursor *c);
  * error, see vevs_error (sticky). */
 int vevs_next(vevs_cursor *c, vtrace_event *ev, uint32_t *slot);
 const char *vevs_error(const vevs_cursor *c);
+/* The slot of the event vevs_next gives next, without reading it: for a
+ * consumer to prefetch its state; VEVS_NO_SLOT when it has none, or the
+ * cursor reads a file (a live cursor does not look ahead). Cost: two varints. */
+uint32_t vevs_peek_slot(const vevs_cursor *c);
 /* The number of slots used so far (all of them for a stream in memory): an
  * upper bound on every slot given until then. */
 uint32_t vevs_slots(const vevs_cursor *c);

@@ -20,17 +20,23 @@
 #include "replay_internal.h"
 #include "vram/device.h"
 
+/* Doubles a growable array of uint64_t; 0, or -1 without host memory. */
+static int grow_u64(uint64_t **a, size_t *cap)
+{
+    size_t c = *cap ? *cap * 2 : 16;
+    uint64_t *p = realloc(*a, c * sizeof *p);
+    if (!p)
+        return -1;
+    *a = p;
+    *cap = c;
+    return 0;
+}
+
 /* Appends v to a growable array of uint64_t; 0, or -1 without host memory. */
 static int push_u64(uint64_t **a, size_t *n, size_t *cap, uint64_t v)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 16;
-        uint64_t *p = realloc(*a, c * sizeof *p);
-        if (!p)
-            return -1;
-        *a = p;
-        *cap = c;
-    }
+    if (*n == *cap && grow_u64(a, cap) < 0)
+        return -1;
     (*a)[(*n)++] = v;
     return 0;
 }
@@ -394,15 +400,21 @@ void vreplay__need_alloc(engine *e, id_entry *it, req_entry *owner, int held)
     if (!owner || !it->h.v || id_lane(it) == LANE_TC)
         return;
     size_t n = owner->nids, cap = owner->cap_ids;
-    if (n == cap) { /* compact: drop the ids it no longer owns */
+    uint64_t *ids = owner->ids;
+    if (n == cap && n) {
+        /* compact: drop the ids it no longer owns; grow when that leaves it
+         * more than half full, so a walk costs O(1) amortised per alloc */
         uint32_t k = 0;
         for (uint32_t i = 0; i < owner->nids; i++)
             if (owned(e, owner, ev->owner, i))
-                owner->ids[k++] = owner->ids[i];
+                ids[k++] = ids[i];
         owner->nids = k;
         n = k;
+        if (n > cap / 2 && grow_u64(&ids, &cap) < 0) {
+            no_host(e);
+            return;
+        }
     }
-    uint64_t *ids = owner->ids;
     if (push_u64(&ids, &n, &cap, id_ref(e->slot, it)) < 0) {
         no_host(e);
         return;
