@@ -1,6 +1,7 @@
 /* db.c - the results database (db.h): schema, prepared statements, batching,
  * failure handling and fault injection. */
 #include "db.h"
+#include "replay_prefix.h"
 #include "serve.h"
 
 #include <errno.h>
@@ -101,6 +102,23 @@ static const char schema_sql[] =
     "  -- evictions (the rest: activation, workspace, other)\n"
     "  evictions_weight INTEGER, evictions_kv INTEGER, evictions_adapter INTEGER,\n"
     "  evictions_other INTEGER,\n"
+    "  -- the prefix cache (a trace with prefix events, traces/FORMAT.md; NULL otherwise):\n"
+    "  prefix_policy TEXT,            -- its eviction policy (vram/prefix_cache.h)\n"
+    "  prefix_blocks INTEGER,         -- its device blocks (running requests' and cached)\n"
+    "  prefix_host_blocks INTEGER,    -- entries of its host tier (0: none)\n"
+    "  prefix_lookups INTEGER,        -- lookup events\n"
+    "  prefix_lookup_blocks INTEGER,  -- full blocks they asked for\n"
+    "  prefix_hit_blocks INTEGER,     -- of those, found on the device tier\n"
+    "  prefix_host_hit_blocks INTEGER, -- ... found on the host tier and copied back\n"
+    "  prefix_hit_ratio REAL,         -- (hit + host hit blocks) / lookup blocks\n"
+    "  prefix_token_hit_ratio REAL,   -- hit tokens / the lookups' tokens\n"
+    "  prefix_evictions INTEGER,      -- cached blocks evicted from the device tier\n"
+    "  prefix_alloc_failures INTEGER, -- blocks a request could not get (every block held)\n"
+    "  prefix_saved_tokens INTEGER,   -- prefill tokens the hits spared\n"
+    "  prefix_saved_ms REAL,          -- their prefill time at the trace's rate, less host copies\n"
+    "  -- references over the same block stream at prefix_blocks (sim/prefix_ref.h): textbook\n"
+    "  -- LRU, Belady (the optimum) and an unlimited cache, in hit blocks\n"
+    "  prefix_lru_hits INTEGER, prefix_belady_hits INTEGER, prefix_unlimited_hits INTEGER,\n"
     "  modelled_ms REAL,              -- the device cost model's time (with recompute time)\n"
     "  wall_s REAL, events_per_s REAL -- measured, trace parsing included\n"
     ");\n"
@@ -254,7 +272,12 @@ static const char *const stmt_sql[ST_COUNT] = {
         " preempt_mode = ?36, preemptions = ?37, preempted_bytes = ?38, restores = ?39,"
         " restore_waits = ?40, recompute_tokens = ?41, preempt_modelled_ms = ?42,"
         " evictions_weight = ?43, evictions_kv = ?44, evictions_adapter = ?45,"
-        " evictions_other = ?46"
+        " evictions_other = ?46, prefix_policy = ?47, prefix_blocks = ?48,"
+        " prefix_host_blocks = ?49, prefix_lookups = ?50, prefix_lookup_blocks = ?51,"
+        " prefix_hit_blocks = ?52, prefix_host_hit_blocks = ?53, prefix_hit_ratio = ?54,"
+        " prefix_token_hit_ratio = ?55, prefix_evictions = ?56, prefix_alloc_failures = ?57,"
+        " prefix_saved_tokens = ?58, prefix_saved_ms = ?59, prefix_lru_hits = ?60,"
+        " prefix_belady_hits = ?61, prefix_unlimited_hits = ?62"
         " WHERE id = ?1",
     [ST_SAMPLE] =
         "INSERT INTO temp.stage_samples (run_id, event_index, line, ts_us, live_bytes, requested,"
@@ -1013,6 +1036,24 @@ static void bind_summary(sqlite3_stmt *s, const vdb_summary *m)
     i += 7;
     for (int k = 0; k < 4; k++)
         bind_u64(s, i + k, m->evictions_by_kind[k]);
+    i += 4;
+    const vrprefix_result *p = m->prefix;
+    if (p) {
+        bind_text(s, i, p->policy);
+        const uint64_t a[] = {p->blocks, p->host_blocks, p->lookups, p->lookup_blocks,
+                              p->hit_blocks, p->host_hit_blocks};
+        for (size_t k = 0; k < sizeof a / sizeof a[0]; k++)
+            bind_u64(s, i + 1 + (int)k, a[k]);
+        sqlite3_bind_double(s, i + 7, p->hit_ratio);
+        sqlite3_bind_double(s, i + 8, p->token_hit_ratio);
+        bind_u64(s, i + 9, p->evictions);
+        bind_u64(s, i + 10, p->alloc_failures);
+        bind_u64(s, i + 11, p->saved_tokens);
+        sqlite3_bind_double(s, i + 12, p->saved_ms);
+        bind_u64(s, i + 13, p->lru_hits);
+        bind_u64(s, i + 14, p->belady_hits);
+        bind_u64(s, i + 15, p->unlimited_hits);
+    }
 }
 
 /* Marks the run failed with the database's error as its detail, in one

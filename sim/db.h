@@ -94,6 +94,8 @@ typedef struct vdb_event {
     const char *message;
 } vdb_event;
 
+struct vrprefix_result;
+
 /* What a run row ends with (the summary columns). */
 typedef struct vdb_summary {
     uint64_t events, steps, requests, skipped, errors;
@@ -113,6 +115,8 @@ typedef struct vdb_summary {
     double preempt_modelled_ms;
     /* weight, kv, adapter, everything else (runs.evictions_weight ... _other) */
     uint64_t evictions_by_kind[4];
+    /* The prefix cache (replay_prefix.h), or NULL: the prefix_* columns are NULL. */
+    const struct vrprefix_result *prefix;
     uint64_t samples;         /* 0: worst_ext_frag is unknown (stored as NULL) */
     double worst_ext_frag;
     uint64_t alloc_p50_ns, alloc_p99_ns, free_p50_ns, free_p99_ns;

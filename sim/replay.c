@@ -736,6 +736,21 @@ static void check_invariants(engine *e)
         fail_run(e, "violation", e->ev.line,
                  "%s:%llu: tensor cache invariant violated after this event: %s",
                  e->opt->trace_path, (unsigned long long)e->ev.line, text);
+    if (e->prefix && !e->done && vrprefix_check(e->prefix, text, sizeof text))
+        fail_run(e, "violation", e->ev.line,
+                 "%s:%llu: prefix cache invariant violated after this event: %s",
+                 e->opt->trace_path, (unsigned long long)e->ev.line, text);
+}
+
+/* A prefix-cache event (replay_prefix.h); a contradiction ends the run at its line. */
+static void prefix_event(engine *e)
+{
+    char err[512];
+    vram_status st = e->prefix ? vrprefix_event(e->prefix, &e->ev, e->opt->trace_path, err,
+                                                sizeof err)
+                               : VRAM_OK;
+    if (st)
+        fail_run(e, st == VRAM_EPARSE ? "trace_error" : "error", e->ev.line, "%s", err);
 }
 
 static void dispatch(engine *e)
@@ -766,6 +781,12 @@ static void dispatch(engine *e)
     case VTRACE_REQUEST_END:
         if (e->needs)
             vreplay__need_end(e);
+        prefix_event(e);
+        break;
+    case VTRACE_PNODE:
+    case VTRACE_LOOKUP:
+    case VTRACE_FILL:
+        prefix_event(e);
         break;
     case VTRACE_PIN:
         vreplay__need_pin(e);
@@ -1032,6 +1053,8 @@ static void summarise(engine *e, vdb_summary *s)
         r->peak_in_use += h.peak_in_use;
     }
     r->events = e->index;
+    if (e->prefix && vrprefix_result_get(e->prefix, e->ran, &r->prefix))
+        vreplay__library_failure(e, "the prefix cache's references", VRAM_ENOHOST);
     memset(s, 0, sizeof *s);
     s->events = r->events;
     s->steps = r->steps;
@@ -1077,6 +1100,7 @@ static void summarise(engine *e, vdb_summary *s)
     s->evictions_by_kind[0] = r->evictions_by_kind[VRAM_KIND_WEIGHT];
     s->evictions_by_kind[1] = r->evictions_by_kind[VRAM_KIND_KV];
     s->evictions_by_kind[2] = r->evictions_by_kind[VRAM_KIND_ADAPTER];
+    s->prefix = r->prefix.on ? &r->prefix : NULL;
     s->evictions_by_kind[3] = r->evictions - s->evictions_by_kind[0] - s->evictions_by_kind[1] -
                               s->evictions_by_kind[2];
     s->modelled_ms = r->modelled_ns / 1e6;
@@ -1157,6 +1181,7 @@ static void engine_free(engine *e)
     vram_tensor_cache_destroy(e->tc);
     vram_heap_destroy(e->tc_heap);
     vreplay__need_close(e);
+    vrprefix_destroy(e->prefix);
     free(e->ids);
     vsim_keymap_destroy(e->keys);
     vevs_close(e->c);
@@ -1236,6 +1261,12 @@ vram_status vreplay_run(const vreplay_options *opt, vreplay_result *out)
     st = vreplay__need_open(&e, hdr);
     if (st) {
         snprintf(out->message, sizeof out->message, "out of host memory");
+        engine_free(&e);
+        return st;
+    }
+    st = vrprefix_create(hdr, &opt->prefix, e.prefill_tokens_per_s, &e.prefix, out->message,
+                         sizeof out->message);
+    if (st) {
         engine_free(&e);
         return st;
     }

@@ -45,6 +45,7 @@
 #include "db.h"
 #include "evstream.h"
 #include "hist.h"
+#include "replay_prefix.h"
 #include "vram/manager.h"
 
 /* The timed operations, in the order of the latency histograms. */
@@ -115,6 +116,7 @@ typedef struct vreplay_options {
      * (copied to the host and back over the modelled PCIe link). */
     int preempt_swap;
     double prefill_tokens_per_s; /* 0: the trace header's, else VREPLAY_PREFILL_DEFAULT */
+    vrprefix_options prefix;     /* the prefix cache of a trace with prefix events */
     const char *options_text;    /* free text stored in runs.options (the command line) */
     const char *trace_crc32;     /* vreplay_trace_crc32 of the trace, computed once by a caller
                                     running several policies; NULL: the run computes it */
@@ -172,6 +174,7 @@ typedef struct vreplay_result {
     int needs;                   /* the trace is version 2: the fields below apply */
     uint64_t preemptions, preempted_bytes, restores, restore_waits, recompute_tokens;
     double preempt_ns;
+    vrprefix_result prefix;      /* the prefix cache (prefix.on: the trace drives one) */
     uint64_t peak_footprint;     /* heap footprint high-water mark (sampled every event) */
     uint64_t peak_in_use;
     uint64_t peak_live;          /* the requested bytes of live, placed allocations */

@@ -114,6 +114,7 @@ typedef struct engine {
     uint64_t capacity;       /* the device's bytes (all lanes and the tensor cache) */
     vram_heap *tc_heap;      /* the tensor cache's heap and the cache, or NULL */
     vram_tensor_cache *tc;
+    vrprefix *prefix;        /* the prefix cache, or NULL (replay_prefix.h) */
     /* Version 2 (replay_need.c); `needs` is 0 for a version-1 trace, which
      * replays without any of it. */
     int needs;

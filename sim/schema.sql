@@ -84,6 +84,23 @@ CREATE TABLE IF NOT EXISTS runs (
   -- evictions (the rest: activation, workspace, other)
   evictions_weight INTEGER, evictions_kv INTEGER, evictions_adapter INTEGER,
   evictions_other INTEGER,
+  -- the prefix cache (a trace with prefix events, traces/FORMAT.md; NULL otherwise):
+  prefix_policy TEXT,            -- its eviction policy (vram/prefix_cache.h)
+  prefix_blocks INTEGER,         -- its device blocks (running requests' and cached)
+  prefix_host_blocks INTEGER,    -- entries of its host tier (0: none)
+  prefix_lookups INTEGER,        -- lookup events
+  prefix_lookup_blocks INTEGER,  -- full blocks they asked for
+  prefix_hit_blocks INTEGER,     -- of those, found on the device tier
+  prefix_host_hit_blocks INTEGER, -- ... found on the host tier and copied back
+  prefix_hit_ratio REAL,         -- (hit + host hit blocks) / lookup blocks
+  prefix_token_hit_ratio REAL,   -- hit tokens / the lookups' tokens
+  prefix_evictions INTEGER,      -- cached blocks evicted from the device tier
+  prefix_alloc_failures INTEGER, -- blocks a request could not get (every block held)
+  prefix_saved_tokens INTEGER,   -- prefill tokens the hits spared
+  prefix_saved_ms REAL,          -- their prefill time at the trace's rate, less host copies
+  -- references over the same block stream at prefix_blocks (sim/prefix_ref.h): textbook
+  -- LRU, Belady (the optimum) and an unlimited cache, in hit blocks
+  prefix_lru_hits INTEGER, prefix_belady_hits INTEGER, prefix_unlimited_hits INTEGER,
   modelled_ms REAL,              -- the device cost model's time (with recompute time)
   wall_s REAL, events_per_s REAL -- measured, trace parsing included
 );

@@ -200,7 +200,11 @@ static const char *const columns[] = {
     "restores", "restore_waits", "recompute_tokens", "preempt_modelled_ms", "evictions",
     "evictions_weight", "evictions_kv", "evictions_adapter", "evictions_other",
     "bytes_rematerialised", "alloc_p50_ns", "alloc_p99_ns", "free_p50_ns", "free_p99_ns",
-    "modelled_ms", "wall_s", "events_per_s"};
+    "modelled_ms", "wall_s", "events_per_s", "prefix_policy", "prefix_blocks",
+    "prefix_host_blocks", "prefix_lookups", "prefix_lookup_blocks", "prefix_hit_blocks",
+    "prefix_host_hit_blocks", "prefix_hit_ratio", "prefix_token_hit_ratio", "prefix_evictions",
+    "prefix_alloc_failures", "prefix_saved_tokens", "prefix_saved_ms", "prefix_lru_hits",
+    "prefix_belady_hits", "prefix_unlimited_hits"};
 #define NCOLUMNS (sizeof columns / sizeof columns[0])
 
 static jdoc doc;

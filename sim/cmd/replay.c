@@ -31,6 +31,7 @@
 #include "verdict.h"
 #include "vram/caching.h"
 #include "vram/evict.h"
+#include "vram/prefix_cache.h"
 #include "vramlab_version.h"
 
 /* The number of the first SIGINT, SIGTERM or SIGHUP, 0 before any
@@ -82,6 +83,15 @@ static void usage(FILE *f)
             "                        (copied to the host and back over the modelled PCIe link)\n"
             "  --prefill-rate N      prefill tokens per second for recompute (default: the trace\n"
             "                        header's prefill_tokens_per_s, else 16667)\n"
+            "  --prefix-cache-blocks N  traces with prefix events (traces/FORMAT.md): the prefix\n"
+            "                        cache's KV blocks, running requests' and cached (default:\n"
+            "                        the trace's prefix_cache_blocks, what the generator's pool\n"
+            "                        held); beside its hit ratio, LRU, Belady and an unlimited\n"
+            "                        cache over the same block stream at N\n"
+            "  --prefix-policy NAME  the prefix cache's eviction policy: vllm (default), lru,\n"
+            "                        lfu or priority (docs/PREFIX_CACHE.md)\n"
+            "  --prefix-host-blocks N  a host tier of N blocks behind it (default 0: none);\n"
+            "                        a hit there costs a PCIe copy instead of the prefill\n"
             "  --isolate             run each plugin in a child process: a crash or a hang in the\n"
             "                        plugin fails its run (with the trace line), the others go on\n"
             "  --isolate-timeout S   with --isolate: a plugin that replays no event for S seconds\n"
@@ -130,6 +140,7 @@ typedef struct cli {
     uint64_t tensor_cache;
     int preempt_swap;
     uint64_t prefill_rate;
+    vrprefix_options prefix;
     int isolate;
     uint64_t isolate_timeout;
     int json, csv; /* the summary as JSON or CSV on stdout instead of the tables */
@@ -200,6 +211,7 @@ static int parse_args(int argc, char **argv, cli *c)
     enum { O_POLICY = 256, O_BACKEND, O_CAPACITY, O_EVICT, O_SAMPLE, O_CHECK, O_TIME, O_DEFRAG,
            O_NO_BELADY, O_DB, O_NO_DB, O_BATCH, O_QUIET, O_HELP, O_CACHING_CONF, O_TENSOR_CACHE,
            O_PREEMPT, O_PREFILL_RATE, O_VERSION, O_ISOLATE, O_ISOLATE_TIMEOUT, O_JSON, O_CSV,
+           O_PREFIX_BLOCKS, O_PREFIX_POLICY, O_PREFIX_HOST,
            O_WIDE, O_JOBS, O_STREAM_MEMORY };
     static const struct option opts[] = {
         {"policy", required_argument, 0, O_POLICY},
@@ -214,6 +226,9 @@ static int parse_args(int argc, char **argv, cli *c)
         {"tensor-cache", required_argument, 0, O_TENSOR_CACHE},
         {"preempt", required_argument, 0, O_PREEMPT},
         {"prefill-rate", required_argument, 0, O_PREFILL_RATE},
+        {"prefix-cache-blocks", required_argument, 0, O_PREFIX_BLOCKS},
+        {"prefix-policy", required_argument, 0, O_PREFIX_POLICY},
+        {"prefix-host-blocks", required_argument, 0, O_PREFIX_HOST},
         {"no-belady", no_argument, 0, O_NO_BELADY},
         {"isolate", no_argument, 0, O_ISOLATE},
         {"isolate-timeout", required_argument, 0, O_ISOLATE_TIMEOUT},
@@ -327,6 +342,26 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_STREAM_MEMORY: ok = parse_u64("--stream-memory", optarg, &c->stream_memory); break;
         case O_JSON: c->json = 1; break;
         case O_CSV: c->csv = 1; break;
+        case O_PREFIX_BLOCKS:
+        case O_PREFIX_HOST: {
+            const char *name = o == O_PREFIX_BLOCKS ? "--prefix-cache-blocks" : "--prefix-host-blocks";
+            uint64_t *v = o == O_PREFIX_BLOCKS ? &c->prefix.blocks : &c->prefix.host_blocks;
+            ok = parse_u64(name, optarg, v);
+            if (ok && (*v > VRAM_PREFIX_MAX_BLOCKS || (o == O_PREFIX_BLOCKS && *v == 0))) {
+                fprintf(stderr, "replay: %s: %s is not %d to %u blocks\n", name, optarg,
+                        o == O_PREFIX_BLOCKS, (unsigned)VRAM_PREFIX_MAX_BLOCKS);
+                ok = 0;
+            }
+            break;
+        }
+        case O_PREFIX_POLICY:
+            c->prefix.policy = optarg;
+            if (!vram_prefix_policy(optarg)) {
+                fprintf(stderr, "replay: --prefix-policy: \"%s\" is not vllm, lru, lfu or priority\n",
+                        optarg);
+                ok = 0;
+            }
+            break;
         case O_WIDE: c->wide = 1; break;
         case 'h':
         case O_HELP: usage(stdout); return -1;
@@ -680,6 +715,43 @@ static void warn_over_capacity(const char *trace, const vreplay_result *r)
                 trace, r->over_capacity - kept);
 }
 
+static double ratio(uint64_t part, uint64_t whole)
+{
+    return whole ? (double)part / (double)whole : 0;
+}
+
+/* Traces with prefix events: the prefix cache's hit ratio beside the
+ * references over the same block stream at the same capacity. */
+static void print_prefix_table(const char *const *names, const vreplay_result *res, size_t n)
+{
+    const vrprefix_result *any = NULL;
+    for (size_t i = 0; i < n && !any; i++)
+        if (res[i].prefix.on && res[i].status != VREPLAY_RUN_NOT_APPLICABLE)
+            any = &res[i].prefix;
+    if (!any)
+        return;
+    printf("\n| policy | prefix cache | lookups | hit ratio blocks (tokens) | hits (host) |"
+           " evictions | no block | saved tokens | saved ms | LRU | Belady | unlimited |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        const vrprefix_result *p = &res[i].prefix;
+        if (!p->on || res[i].status == VREPLAY_RUN_NOT_APPLICABLE)
+            continue;
+        printf("| %s | %s, %" PRIu64 " blocks%s | %" PRIu64 " | %.4f (%.4f) | %" PRIu64 " (%" PRIu64
+               ") | %" PRIu64 " | %" PRIu64 " | %" PRIu64 " | %.1f | %.4f | %.4f | %.4f |\n",
+               names[i], p->policy, p->blocks, p->host_blocks ? " + host" : "", p->lookups,
+               p->hit_ratio, p->token_hit_ratio, p->hit_blocks + p->host_hit_blocks,
+               p->host_hit_blocks, p->evictions, p->alloc_failures, p->saved_tokens, p->saved_ms,
+               ratio(p->lru_hits, p->lookup_blocks), ratio(p->belady_hits, p->lookup_blocks),
+               ratio(p->unlimited_hits, p->lookup_blocks));
+    }
+    printf("Prefix cache: %" PRIu64 "-token blocks, the longest cached prefix of each lookup's"
+           " full blocks; LRU, Belady (the optimum) and unlimited: hit ratios over the same block"
+           " stream at the same capacity (docs/PREFIX_CACHE.md). No block: blocks a request could"
+           " not get, every block held.\n",
+           any->block_tokens);
+}
+
 /* The summary's line on requests larger than the device, if any. */
 static void print_over_capacity(const char *trace, const vreplay_result *res, size_t n)
 {
@@ -708,7 +780,7 @@ typedef struct mfield {
     const char *s;
 } mfield;
 
-#define MACHINE_FIELDS 30
+#define MACHINE_FIELDS 46
 
 /* The fields of run `r` of policy `name`, in the order of the CSV header;
  * their number. NULL where the database has NULL: a version-1 trace's
@@ -752,6 +824,24 @@ static size_t machine_fields(const char *name, const vreplay_result *r, mfield *
     F_REAL("modelled_ms", r->modelled_ns / 1e6, !na);
     F_REAL("wall_s", r->wall_s, !na);
     F_REAL("events_per_s", r->wall_s > 0 ? (double)r->events / r->wall_s : 0, !na);
+    const vrprefix_result *p = &r->prefix;
+    int pc = p->on && !na;
+    f[n++] = (mfield){.key = "prefix_policy", .type = pc ? M_TEXT : M_NULL, .s = p->policy};
+    F_U64("prefix_blocks", p->blocks, pc);
+    F_U64("prefix_host_blocks", p->host_blocks, pc);
+    F_U64("prefix_lookups", p->lookups, pc);
+    F_U64("prefix_lookup_blocks", p->lookup_blocks, pc);
+    F_U64("prefix_hit_blocks", p->hit_blocks, pc);
+    F_U64("prefix_host_hit_blocks", p->host_hit_blocks, pc);
+    F_REAL("prefix_hit_ratio", p->hit_ratio, pc);
+    F_REAL("prefix_token_hit_ratio", p->token_hit_ratio, pc);
+    F_U64("prefix_evictions", p->evictions, pc);
+    F_U64("prefix_alloc_failures", p->alloc_failures, pc);
+    F_U64("prefix_saved_tokens", p->saved_tokens, pc);
+    F_REAL("prefix_saved_ms", p->saved_ms, pc);
+    F_U64("prefix_lru_hits", p->lru_hits, pc);
+    F_U64("prefix_belady_hits", p->belady_hits, pc);
+    F_U64("prefix_unlimited_hits", p->unlimited_hits, pc);
 #undef F_U64
 #undef F_REAL
     return n;
@@ -1069,7 +1159,7 @@ int main(int argc, char **argv)
             .defrag_on_oom = c.defrag_on_oom, .defrag_every = c.defrag_every,
             .caching = c.caching_conf ? &c.caching : NULL, .caching_conf = c.caching_conf,
             .tensor_cache = c.tensor_cache, .preempt_swap = c.preempt_swap,
-            .prefill_tokens_per_s = (double)c.prefill_rate,
+            .prefill_tokens_per_s = (double)c.prefill_rate, .prefix = c.prefix,
             .options_text = cmdline, .trace_crc32 = crc[0] ? crc : NULL,
             .trace_bytes = trace_bytes, .bounds = bp,
             .stop = &interrupted, .progress = show ? show_progress : NULL, .progress_ctx = &pr[i],
@@ -1111,8 +1201,10 @@ int main(int argc, char **argv)
     } else if (done) {
         print_summary(names, res, done, bp);
     }
-    if (done && !machine)
+    if (done && !machine) {
+        print_prefix_table(names, res, done);
         print_over_capacity(c.trace, res, done);
+    }
     if (done)
         print_verdict(machine ? stderr : stdout, names, res, done, bp);
     size_t ran = 0;

@@ -1,0 +1,163 @@
+/* test_replay_prefix.c - the replay's prefix cache (sim/replay_prefix.c)
+ * over hand-made traces with known answers:
+ *   - tests/data/prefix_lru.trace: the classic page reference string
+ *     7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1, one block per request, at 3
+ *     blocks. LRU hits 8 (12 faults, the textbook figure); Belady's MIN, which
+ *     may leave a key uncached, hits 12 (an exhaustive search over every
+ *     choice, with and without caching the new key, finds no more); an
+ *     unlimited cache hits 20 - 6 distinct = 14. The module's vllm, lru and
+ *     priority policies are LRU here (chains of one block, all leaves), lfu
+ *     may do better but never above Belady. With a host tier of 20 blocks
+ *     every repeat hits on one tier or the other: 14.
+ *   - tests/data/prefix_chain.trace: chained segments of two blocks; request
+ *     1 misses its 3 blocks, request 2 shares its first segment (2 hits), 3
+ *     repeats 1 (3 hits): 5 of 9.
+ * Then every contradiction the replay refuses with the trace line, the runs
+ * table's columns, and the committed Mooncake trace's hit ratio against its
+ * references. */
+#include "test_db_lib.h"
+
+#define DATA VRAM_SOURCE_DIR "/tests/data/"
+#define DB VRAM_BINARY_DIR "/test_replay_prefix.db"
+
+static vreplay_result run(const char *trace, const char *policy, uint64_t blocks, uint64_t host,
+                          vdb *db)
+{
+    vreplay_options o = test_replay_opts(trace, "bestfit", NULL, db, "test_replay_prefix");
+    o.prefix.policy = policy;
+    o.prefix.blocks = blocks;
+    o.prefix.host_blocks = host;
+    vreplay_result r;
+    expect_status(vreplay_run(&o, &r), VRAM_OK);
+    if (r.status != VREPLAY_RUN_OK)
+        fprintf(stderr, "%s (%s): %s\n", trace, policy, r.message);
+    expect_true(r.status == VREPLAY_RUN_OK);
+    return r;
+}
+
+static void test_lru_string(void)
+{
+    static const char *const lru_like[] = {"vllm", "lru", "priority"};
+    for (size_t i = 0; i < 3; i++) {
+        vreplay_result r = run(DATA "prefix_lru.trace", lru_like[i], 0, 0, NULL);
+        const vrprefix_result *p = &r.prefix;
+        expect_true(p->on);
+        expect_true(strcmp(p->policy, lru_like[i]) == 0);
+        expect_eq_u64(p->blocks, 3); /* the trace's prefix_cache_blocks */
+        expect_eq_u64(p->lookups, 20);
+        expect_eq_u64(p->lookup_blocks, 20);
+        expect_eq_u64(p->lookup_tokens, 20 * 17);
+        expect_eq_u64(p->hit_blocks, 8);
+        expect_eq_u64(p->host_hit_blocks, 0);
+        expect_eq_u64(p->evictions, 12 - 3); /* every miss after the first three */
+        expect_eq_u64(p->saved_tokens, 8 * 16);
+        expect_true(p->hit_ratio == 8.0 / 20);
+        expect_true(p->token_hit_ratio == 128.0 / 340);
+        expect_eq_u64(p->lru_hits, 8);
+        expect_eq_u64(p->belady_hits, 12);
+        expect_eq_u64(p->unlimited_hits, 14);
+        expect_eq_u64(p->alloc_failures, 0);
+        /* 128 tokens at the default rate (the trace gives none) */
+        expect_true(p->saved_ms > 128 / VREPLAY_PREFILL_DEFAULT * 1e3 - 1e-9 &&
+                    p->saved_ms < 128 / VREPLAY_PREFILL_DEFAULT * 1e3 + 1e-9);
+    }
+    vreplay_result lfu = run(DATA "prefix_lru.trace", "lfu", 0, 0, NULL);
+    expect_true(lfu.prefix.hit_blocks >= 8 && lfu.prefix.hit_blocks <= 12);
+    /* a larger capacity: every repeat hits, the references agree */
+    vreplay_result big = run(DATA "prefix_lru.trace", "vllm", 6, 0, NULL);
+    expect_eq_u64(big.prefix.hit_blocks, 14);
+    expect_eq_u64(big.prefix.lru_hits, 14);
+    expect_eq_u64(big.prefix.belady_hits, 14);
+    expect_eq_u64(big.prefix.evictions, 0);
+    /* a host tier behind 3 blocks: the evicted blocks hit there */
+    vreplay_result host = run(DATA "prefix_lru.trace", "vllm", 3, 20, NULL);
+    expect_eq_u64(host.prefix.hit_blocks + host.prefix.host_hit_blocks, 14);
+    expect_eq_u64(host.prefix.host_hit_blocks, 6);
+    expect_true(host.prefix.saved_ms < 14 * 16 / VREPLAY_PREFILL_DEFAULT * 1e3);
+}
+
+static void test_chain(void)
+{
+    vreplay_result r = run(DATA "prefix_chain.trace", "lru", 0, 0, NULL);
+    expect_eq_u64(r.prefix.lookups, 3);
+    expect_eq_u64(r.prefix.lookup_blocks, 9);
+    expect_eq_u64(r.prefix.hit_blocks, 5);
+    expect_eq_u64(r.prefix.unlimited_hits, 5);
+    /* one block: each request gets its first block only (no block for its
+     * second: the first is held), so only node 1's first block is cached and
+     * requests 2 and 3 hit it */
+    vreplay_result one = run(DATA "prefix_chain.trace", "vllm", 1, 0, NULL);
+    expect_eq_u64(one.prefix.hit_blocks, 2);
+    expect_true(one.prefix.alloc_failures > 0);
+}
+
+/* A trace that must fail at a line with a message. */
+static void expect_refused(const char *events, const char *want)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "vramtrace 2\nmodel m\nengine paged\ncapacity 1048576\nkv_block_tokens 16\n"
+             "prefix_segment_tokens 32\nprefix_cache_blocks 8\npnode 1 0 5\npnode 2 1 6\n%s",
+             events);
+    vreplay_options o = test_replay_opts("t.trace", "bestfit", NULL, NULL, "refused");
+    o.trace_data = text;
+    o.trace_size = strlen(text);
+    vreplay_result r;
+    expect_status(vreplay_run(&o, &r), VRAM_OK);
+    expect_true(r.status == VREPLAY_RUN_FAILED);
+    if (strcmp(r.message, want) != 0) {
+        fprintf(stderr, "got  '%s'\nwant '%s'\n", r.message, want);
+        test_failures++;
+    }
+}
+
+static void test_refusals(void)
+{
+    expect_refused("lookup 1 2 32 32\n",
+                   "t.trace:10: lookup 1: PROMPT 32 does not end in node 2, whose segment holds "
+                   "tokens 33 to 64 of a prompt");
+    expect_refused("lookup 1 1 33 40\n",
+                   "t.trace:10: lookup 1: PROMPT 33 does not end in node 1, whose segment holds "
+                   "tokens 1 to 32 of a prompt");
+    expect_refused("lookup 1 2 40 40\nlookup 1 2 40 40\n",
+                   "t.trace:11: lookup of request 1, which holds its blocks since its lookup at "
+                   "line 10 (no end since)");
+    expect_refused("fill 3 16\n", "t.trace:10: fill of request 3 without a lookup (since its "
+                                  "last end)");
+    expect_refused("lookup 1 2 40 40\nfill 1 32\nfill 1 20\n",
+                   "t.trace:12: fill 1 20 goes back (its last fill was 32 tokens)");
+    expect_refused("begin 1\nlookup 1 2 40 40\nend 1\nfill 1 20\n",
+                   "t.trace:13: fill of request 1 without a lookup (since its last end)");
+}
+
+static void test_db_columns(void)
+{
+    test_remove_db(DB);
+    vdb *db;
+    char err[512];
+    assert_ok(vdb_open(DB, &db, err, sizeof err));
+    run(DATA "prefix_lru.trace", "lru", 0, 0, db);
+    vreplay_options o = test_replay_opts(DATA "needs_preempt.trace", "bestfit", NULL, db, "none");
+    vreplay_result r;
+    expect_status(vreplay_run(&o, &r), VRAM_OK);
+    expect_true(!r.prefix.on);
+    assert_ok(vdb_close(db, err, sizeof err));
+    sqlite3 *q = test_open_db(DB);
+    expect_eq_u64(test_q1(q, "SELECT prefix_hit_blocks FROM runs WHERE id = 1"), 8);
+    expect_eq_u64(test_q1(q, "SELECT prefix_blocks FROM runs WHERE id = 1"), 3);
+    expect_eq_u64(test_q1(q, "SELECT prefix_belady_hits FROM runs WHERE id = 1"), 12);
+    expect_eq_u64(test_q1(q, "SELECT prefix_policy = 'lru' FROM runs WHERE id = 1"), 1);
+    expect_true(test_qd(q, "SELECT prefix_hit_ratio FROM runs WHERE id = 1") == 0.4);
+    expect_true(test_q1(q, "SELECT prefix_hit_blocks FROM runs WHERE id = 2") == -1); /* NULL */
+    sqlite3_close(q);
+    test_remove_db(DB);
+}
+
+int main(void)
+{
+    test_lru_string();
+    test_chain();
+    test_refusals();
+    test_db_columns();
+    return test_finish("replay_prefix");
+}
