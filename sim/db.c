@@ -120,7 +120,7 @@ static const char schema_sql[] =
     "  -- LRU, Belady (the optimum) and an unlimited cache, in hit blocks\n"
     "  prefix_lru_hits INTEGER, prefix_belady_hits INTEGER, prefix_unlimited_hits INTEGER,\n"
     "  modelled_ms REAL,              -- the device cost model's time (with recompute time)\n"
-    "  wall_s REAL, events_per_s REAL -- measured, trace parsing included\n"
+    "  wall_s REAL, events_per_s REAL -- measured: the replay loop (the parse too past --stream-memory)\n"
     ");\n"
     "CREATE TABLE IF NOT EXISTS samples (  -- every --sample-every events\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id),\n"

@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS runs (
   -- LRU, Belady (the optimum) and an unlimited cache, in hit blocks
   prefix_lru_hits INTEGER, prefix_belady_hits INTEGER, prefix_unlimited_hits INTEGER,
   modelled_ms REAL,              -- the device cost model's time (with recompute time)
-  wall_s REAL, events_per_s REAL -- measured, trace parsing included
+  wall_s REAL, events_per_s REAL -- measured: the replay loop (the parse too past --stream-memory)
 );
 CREATE TABLE IF NOT EXISTS samples (  -- every --sample-every events
   run_id INTEGER NOT NULL REFERENCES runs(id),
