@@ -150,22 +150,29 @@ static vram_status copy_source(merger *m, const char *path, int64_t ids[2])
     return st;
 }
 
-static vram_status merge_one(merger *m, const char *path, int64_t ids[2])
+/* A source that can be read, is a regular file with bytes in it, and is
+ * not the destination. */
+static vram_status check_file(const char *dst, const char *path, char *err, size_t errlen)
 {
     struct stat a, b;
     if (access(path, R_OK) != 0 || stat(path, &a) != 0) {
-        snprintf(m->err, m->errlen, "%s: cannot read the database: %s", path, strerror(errno));
+        snprintf(err, errlen, "%s: cannot read the database: %s", path, strerror(errno));
         return VRAM_EIO;
     }
     if (!S_ISREG(a.st_mode) || a.st_size == 0) {
-        snprintf(m->err, m->errlen, "%s: %s, not a results database", path,
+        snprintf(err, errlen, "%s: %s, not a results database", path,
                  S_ISREG(a.st_mode) ? "an empty file" : "not a regular file");
         return VRAM_EIO;
     }
-    if (stat(m->dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-        snprintf(m->err, m->errlen, "%s: the destination itself", path);
+    if (stat(dst, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        snprintf(err, errlen, "%s: the destination itself", path);
         return VRAM_EIO;
     }
+    return VRAM_OK;
+}
+
+static vram_status merge_one(merger *m, const char *path, int64_t ids[2])
+{
     char *uri = ro_uri(path);
     char *attach = uri ? sqlite3_mprintf("ATTACH DATABASE %Q AS src", uri) : NULL;
     vram_status st = attach ? exec(m, attach, path, "cannot open") : VRAM_ENOHOST;
@@ -185,8 +192,12 @@ static vram_status merge_one(merger *m, const char *path, int64_t ids[2])
 vram_status vdb_merge(const char *dst, const char *const *src, size_t n, int64_t (*ids)[2],
                       char *err, size_t errlen)
 {
+    vram_status st = VRAM_OK;
+    for (size_t i = 0; i < n && !st; i++) /* before anything is written */
+        st = check_file(dst, src[i], err, errlen);
     vdb *created = NULL; /* the schema, made or checked as every writer does */
-    vram_status st = vdb_open(dst, &created, err, errlen);
+    if (!st)
+        st = vdb_open(dst, &created, err, errlen);
     if (st)
         return st;
     vdb_close(created, NULL, 0);

@@ -17,7 +17,9 @@
  * highest; the first and last new id of source i go to ids[i] when ids is not
  * NULL ({0, 0} for a source without runs). A source is read only (opened
  * read-only; it may be a copy from another machine). Each source is copied in
- * one transaction, so dst holds whole sources only. VRAM_EIO with "PATH: why"
+ * one transaction, so dst holds whole sources only; a source that is not a
+ * readable, non-empty regular file, or is dst itself, is refused before
+ * anything is written. VRAM_EIO with "PATH: why"
  * in err when dst cannot be opened (vdb_open's reasons), a source cannot be
  * read, is not a results database or holds another schema version, dst and a
  * source are the same file, or a table has no run_id (a schema this merge

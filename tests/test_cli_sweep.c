@@ -283,6 +283,14 @@ static void test_both_ways(void)
                "no_such.db", "-o", "cli_sweep_report");
     CLI_EXPECT(1, TEXTS("sweep: --merge: " JOBS ": cannot open: file is not a database"), "sweep",
                "--merge", MERGED_DB, JOBS);
+    CLI_EXPECT(1, TEXTS("sweep: --merge: " MERGED_DB ": the destination itself"), "sweep",
+               "--merge", MERGED_DB, dbs[0], MERGED_DB);
+    CLI_EXPECT(1, TEXTS("sweep: --merge: no_such.db: cannot read the database"), "sweep",
+               "--merge", LOCAL_DB, dbs[0], "no_such.db");
+    /* into a database holding runs: numbered after them, whole sources only */
+    CLI_EXPECT(0, TEXTS("sweep: cli_sweep_job-0002.db: runs 13 to 13 of " LOCAL_DB,
+                        "sweep: cli_sweep_job-0003.db: runs 14 to 14 of " LOCAL_DB),
+               "sweep", "--merge", LOCAL_DB, dbs[1], dbs[2]);
     clean();
 }
 
