@@ -7,7 +7,8 @@
 # It installs the build into WORK_DIR/prefix, builds and runs tests/install/consumer.c
 # against it with find_package(vram CONFIG) and with `pkg-config --cflags --libs vram`,
 # and checks the installed tools (vramlab-NAME --version; vramlab-report on a tiny replay,
-# reading its scripts from share/vramlab/reports), LICENSE and, with help2man, the man pages.
+# reading its scripts from share/vramlab/reports; vramlab-sweep running vramlab-replay),
+# LICENSE and, with help2man, the man pages.
 cmake_minimum_required(VERSION 3.20)
 set(src ${CMAKE_CURRENT_LIST_DIR})
 set(prefix ${WORK_DIR}/prefix)
@@ -42,7 +43,7 @@ foreach(f ${CMAKE_INSTALL_LIBDIR}/libvram.a ${CMAKE_INSTALL_INCLUDEDIR}/vram/vra
     message(FATAL_ERROR "install_consumer: ${prefix}/${f} was not installed")
   endif()
 endforeach()
-foreach(tool replay tracegen vimport report)
+foreach(tool replay tracegen vimport report sweep)
   if(EXISTS ${prefix}/${CMAKE_INSTALL_BINDIR}/${tool})
     message(FATAL_ERROR "install_consumer: bin/${tool} installed under its build-tree name")
   endif()
@@ -89,6 +90,13 @@ if(rc EQUAL 0 OR named EQUAL -1)
           "(exit ${rc} with a broken installed summary.sql):\n${out}")
 endif()
 message(STATUS "vramlab-report reads ${prefix}/${share}")
+
+# The installed sweep runs the installed replay beside it (vramlab-replay, not bin/replay).
+run("vramlab-sweep" ${bin}/vramlab-sweep --policy bestfit,tlsf --db sweep.db tiny.trace)
+if(NOT out MATCHES "2 run\\(s\\) in [0-9.]+ s: 2 ok, 0 failed; logged to sweep.db")
+  message(FATAL_ERROR "install_consumer: vramlab-sweep did not run both replays:\n${out}")
+endif()
+message(STATUS "vramlab-sweep runs ${bin}/vramlab-replay")
 
 # find_package(vram VERSION CONFIG REQUIRED), vram::vram.
 set(cmake_args -G ${GENERATOR} -DCMAKE_C_COMPILER=${C_COMPILER} "-DCMAKE_C_FLAGS=${C_FLAGS}"
