@@ -92,6 +92,12 @@ static int same(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* The option an axis' values come from, for messages. */
+static const char *option_name(const vsweep_axis *a)
+{
+    return a->option ? a->option : "TRACE";
+}
+
 /* Appends one value (checked; NULL = the replay's default). */
 static int add_value(vsweep_grid *g, vsweep_axis_id axis, const char *text, char *why,
                      size_t whylen)
@@ -100,7 +106,7 @@ static int add_value(vsweep_grid *g, vsweep_axis_id axis, const char *text, char
     char canon[4096];
     const char *value = canon;
     if (strlen(text) >= sizeof canon) {
-        snprintf(why, whylen, "%s: a value of %zu bytes is too long", a->option ? a->option : "TRACE",
+        snprintf(why, whylen, "%s: a value of %zu bytes is too long", option_name(a),
                  strlen(text));
         return -1;
     }
@@ -112,8 +118,7 @@ static int add_value(vsweep_grid *g, vsweep_axis_id axis, const char *text, char
         snprintf(canon, sizeof canon, "%s", text);
     for (size_t i = 0; i < g->n[axis]; i++)
         if (same(g->values[axis][i], value)) {
-            snprintf(why, whylen, "%s%s: \"%s\" is given twice", a->option ? a->option : "",
-                     a->option ? "" : "TRACE", text);
+            snprintf(why, whylen, "%s: \"%s\" is given twice", option_name(a), text);
             return -1;
         }
     char **grown = realloc(g->values[axis], (g->n[axis] + 1) * sizeof *grown);

@@ -32,7 +32,9 @@ typedef struct vsweep_axis {
     const char *option;      /* the sweep's option, and the replay's: "--policy"; NULL: operands */
     int list;                /* 1: one option holds a comma-separated list; 0: one value each */
     const char *only_policy; /* the one policy whose runs the axis varies, NULL: every policy */
-    const char *replay_default; /* the word for the replay's default (no option given), or NULL */
+    const char *replay_default; /* the word for the replay's default (no option given): every
+                                   axis but trace and policy has one, and runs with it when
+                                   given no value */
     vsweep_check_fn check;   /* NULL: the value as given */
 } vsweep_axis;
 
