@@ -7,8 +7,9 @@
  * option holds a comma-separated list, the check that turns a value into what
  * the replay is given, and the one policy the axis varies, if any (the caching
  * settings vary the caching policy's runs only: the other policies run once
- * with the replay's default). Adding an axis (a pool block size, a KV
- * reservation style) is one entry here and one in vsweep_axis_id. */
+ * with the replay's default). Adding an axis is one entry here and one in
+ * vsweep_axis_id: the sweep's option is made from the entry (sim/cmd/sweep.c),
+ * only its --help lines are written by hand. */
 #ifndef VSIM_SWEEP_GRID_H
 #define VSIM_SWEEP_GRID_H
 

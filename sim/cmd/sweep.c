@@ -108,12 +108,10 @@ static int check_extra(char *const *extra, size_t n)
 /* 0 ok, 2 bad usage (message printed), -1 --help or --version printed. */
 static int parse_args(int argc, char **argv, cli *c)
 {
-    enum { O_POLICY = 256, O_CAPACITY, O_CACHING_CONF, O_JOBS, O_DB, O_REPLAY, O_EMIT, O_MERGE,
-           O_HELP, O_VERSION };
-    static const struct option opts[] = {
-        {"policy", required_argument, 0, O_POLICY},
-        {"capacity", required_argument, 0, O_CAPACITY},
-        {"caching-conf", required_argument, 0, O_CACHING_CONF},
+    /* The grid's options are its axes' (O_AXIS + the axis id), then the sweep's own. */
+    enum { O_AXIS = 256, O_JOBS = O_AXIS + VSWEEP_AXES, O_DB, O_REPLAY, O_EMIT, O_MERGE, O_HELP,
+           O_VERSION };
+    struct option opts[VSWEEP_AXES + 8] = {
         {"jobs", required_argument, 0, O_JOBS},
         {"db", required_argument, 0, O_DB},
         {"replay", required_argument, 0, O_REPLAY},
@@ -121,8 +119,10 @@ static int parse_args(int argc, char **argv, cli *c)
         {"merge", no_argument, 0, O_MERGE},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
-        {0, 0, 0, 0},
     };
+    for (int a = 0, n = 7; a < VSWEEP_AXES; a++)
+        if (vsweep_axes[a].option)
+            opts[n++] = (struct option){vsweep_axes[a].option + 2, required_argument, 0, O_AXIS + a};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->jobs = cores > 0 ? (unsigned)cores : 1;
     c->db = "sweep.db";
@@ -140,13 +140,6 @@ static int parse_args(int argc, char **argv, cli *c)
     while ((o = getopt_long(split, argv, "h", opts, NULL)) != -1) {
         int ok = 1;
         switch (o) {
-        case O_POLICY: ok = !vsweep_grid_add(&c->grid, VSWEEP_POLICY, optarg, why, sizeof why); break;
-        case O_CAPACITY:
-            ok = !vsweep_grid_add(&c->grid, VSWEEP_CAPACITY, optarg, why, sizeof why);
-            break;
-        case O_CACHING_CONF:
-            ok = !vsweep_grid_add(&c->grid, VSWEEP_CACHING_CONF, optarg, why, sizeof why);
-            break;
         case O_JOBS: {
             char *end;
             errno = 0;
@@ -164,6 +157,11 @@ static int parse_args(int argc, char **argv, cli *c)
         case O_HELP: usage(stdout); return -1;
         case O_VERSION: vramlab_print_version(argv[0]); return -1;
         default:
+            if (o >= O_AXIS && o < O_AXIS + VSWEEP_AXES) {
+                vsweep_axis_id axis = (vsweep_axis_id)(o - O_AXIS);
+                ok = !vsweep_grid_add(&c->grid, axis, optarg, why, sizeof why);
+                break;
+            }
             snprintf(why, sizeof why, "unknown option or missing value: %s", argv[optind - 1]);
             ok = 0;
         }
@@ -175,8 +173,10 @@ static int parse_args(int argc, char **argv, cli *c)
     c->operands = argv + optind;
     c->noperands = (size_t)(split - optind);
     if (c->merge) {
-        if (c->noperands < 2 || c->nextra || c->emit || c->grid.n[VSWEEP_POLICY] ||
-            c->grid.n[VSWEEP_CAPACITY] || c->grid.n[VSWEEP_CACHING_CONF]) {
+        int axes = 0;
+        for (int a = 0; a < VSWEEP_AXES; a++)
+            axes |= c->grid.n[a] != 0;
+        if (c->noperands < 2 || c->nextra || c->emit || axes) {
             fprintf(stderr, "sweep: --merge takes OUT.db and at least one IN.db, and no other"
                             " option\n");
             return 2;
