@@ -103,6 +103,10 @@ int main(int argc, char **argv)
             t0 = thread_s();
             vram_status st = vreplay_run(&o, &res);
             cpu[p][r] = thread_s() - t0;
+            if (!st && res.status == VREPLAY_RUN_NOT_APPLICABLE) { /* pool without KV blocks */
+                cpu[p][r] = -1;
+                continue;
+            }
             if (st || res.status != VREPLAY_RUN_OK) {
                 fprintf(stderr, "replay_cost: %s: %s\n", policy[p], res.message);
                 return 1;
@@ -114,6 +118,10 @@ int main(int argc, char **argv)
     printf("| policy | M events/s per core | CPU ns/event |\n|---|---:|---:|\n");
     for (int p = 0; p < np; p++) {
         double per[ROUNDS_MAX];
+        if (cpu[p][0] < 0) {
+            printf("| %s | n/a | n/a |\n", policy[p]);
+            continue;
+        }
         for (int r = 0; r < rounds; r++)
             per[r] = cpu[p][r] * 1e9 / (double)events;
         double m = median(per, rounds);

@@ -9,8 +9,10 @@
  * of vtrace_event is carried: a field added to it must be added to the mask,
  * encode() and decode(), or fuzz_evstream's comparison with the reader fails.
  *
- * Invariants of a built stream (vevs_check): the records tile [0, used);
- * `events` records; every slot below `slots`, every key index below `nkeys`. */
+ * Invariants of a built stream (vevs_check): the records tile [0, used),
+ * followed by SLACK zero bytes (an unchecked varint read loads 8 bytes at
+ * once); `events` records; every slot below `slots`, every key index below
+ * `nkeys`. */
 #include "evstream.h"
 
 #include <stdarg.h>
@@ -120,15 +122,32 @@ static unsigned char *put_varint(unsigned char *p, uint64_t v)
     return p;
 }
 
+#define SLACK 8
+
 /* Reads a varint at *p below end; 0, or -1 when it runs past end or 64 bits.
  * Unchecked (a cursor over a built stream, which always decodes): the bytes
- * are trusted and end is not looked at. Inlined, so each caller's `checked`
- * is a constant and the unchecked path has no test but the continuation bit. */
+ * are trusted, end is not looked at, and a varint of up to 3 bytes (ids,
+ * slots, KV block sizes: below 2^21) comes from one 8-byte load (little-
+ * endian; the stream's slack keeps the load inside it). Inlined, so each
+ * caller's `checked` is a constant. */
 static inline __attribute__((always_inline)) int get_varint(const unsigned char **p,
                                                             const unsigned char *end, int checked,
                                                             uint64_t *v)
 {
-    if ((!checked || *p < end) && **p < 0x80) { /* most fields fit 7 bits */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!checked) {
+        uint64_t w;
+        memcpy(&w, *p, sizeof w);
+        unsigned n = !(w & 0x80) ? 1 : !(w & 0x8000) ? 2 : !(w & 0x800000) ? 3 : 0;
+        if (n) {
+            *v = (w & 0x7f) | (w >> 1 & 0x3f80) | (w >> 2 & 0x1fc000);
+            *v &= (UINT64_C(1) << (7 * n)) - 1;
+            *p += n;
+            return 0;
+        }
+    }
+#endif
+    if ((!checked || *p < end) && **p < 0x80) {
         *v = *(*p)++;
         return 0;
     }
@@ -379,6 +398,15 @@ static vram_status build_events(builder *b, vtrace_reader *r, slotter *sl,
     if (got < 0 && !(b->s->error = strdup(vtrace_error(r))))
         return VRAM_ENOHOST;
     b->s->slots = sl->slots;
+    vevs *s = b->s;
+    if (s->cap - s->used < SLACK) { /* encode() left RECORD_MAX before each record, not after */
+        unsigned char *p = realloc(s->buf, s->used + SLACK);
+        if (!p)
+            return VRAM_ENOHOST;
+        s->buf = p;
+        s->cap = s->used + SLACK;
+    }
+    memset(s->buf + s->used, 0, SLACK);
     return VRAM_OK;
 }
 
@@ -430,8 +458,11 @@ static vram_status check_fail(char *msg, size_t len, const char *fmt, ...)
 
 vram_status vevs_check(const vevs *s, char *msg, size_t len)
 {
-    if (s->used > s->cap)
-        return check_fail(msg, len, "%zu bytes used of %zu", s->used, s->cap);
+    if (s->used > s->cap || s->cap - s->used < SLACK)
+        return check_fail(msg, len, "%zu bytes used of %zu: no slack", s->used, s->cap);
+    for (size_t i = 0; i < SLACK; i++)
+        if (s->buf[s->used + i])
+            return check_fail(msg, len, "slack byte %zu is %u", i, s->buf[s->used + i]);
     const unsigned char *p = s->buf, *end = s->buf + s->used;
     uint64_t line = 0, ts = 0, n = 0;
     while (p < end) {
