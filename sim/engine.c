@@ -27,6 +27,7 @@ static void req_free(ereq *r)
     if (r) {
         free(r->blocks);
         free(r->segs);
+        free(r->path);
         free(r);
     }
 }
@@ -146,6 +147,11 @@ static vram_status read_ahead(vengine *e)
                 for (size_t j = 0; j < i; j++)
                     if (r->segs[j] == r->segs[i])
                         r->nsegs = i;
+            vram_status st = vengine__prefix_path(e, r, q.hash_ids, q.n_hash);
+            if (st) {
+                req_free(r);
+                return st;
+            }
         }
         e->ahead = r;
         return VRAM_OK;
@@ -380,6 +386,7 @@ static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
         return VRAM_OK;
 
     TRY(vengine__emit_id(e, VTRACE_REQUEST_BEGIN, r->rid));
+    TRY(vengine__prefix_lookup(e, r));
     int took_adapter;
     vram_status st = admit_memory(e, r, need, &took_adapter);
     if (st == VRAM_ENOMEM)
@@ -532,6 +539,7 @@ static vram_status step(vengine *e, int *idle)
             r->computed++;
             r->generated++;
         }
+        TRY(vengine__prefix_fill(e, r));
         if (r->generated >= r->output) {
             TRY(vengine__kv_release(e, r));
             TRY(adapter_drop(e, r));
@@ -598,6 +606,8 @@ vram_status vengine_create(const vengine_config *c, const vengine_sink *sink, ch
         if (!e->running || !e->ad || vtg_prefix_create(&e->prefix))
             st = vengine_fail(e, VRAM_ENOHOST, "out of host memory");
     }
+    if (!st)
+        st = vengine__prefix_open(e);
     if (st) {
         vengine_destroy(e);
         return st;
@@ -620,6 +630,7 @@ void vengine_destroy(vengine *e)
     free(e->ad);
     free(e->weight_ids);
     vtg_prefix_destroy(e->prefix);
+    vengine__prefix_close(e);
     vworkload_close(e->wl);
     free(e);
 }

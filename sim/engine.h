@@ -108,6 +108,8 @@ typedef struct vengine_plan {
     uint64_t adapter_bytes;      /* one LoRA adapter's shard */
     uint64_t pool;               /* the KV budget */
     uint64_t prefill_tokens_per_s; /* the step model's prefill rate */
+    uint64_t prefix_blocks;      /* the prefix block stream's cache, the pool in KV blocks
+                                    (paged + Mooncake); 0: no prefix events */
     char embed_key[VTRACE_KEY_MAX]; /* the shared token embeddings */
 } vengine_plan;
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "idmap.h"
 #include "tracegen_prefix.h"
 
 #define PRIO_WEIGHT 100
@@ -45,6 +46,12 @@ typedef struct ereq {
     size_t nsegs, segs_held;
     /* KV, contiguous: one buffer of kv_tokens tokens (kv_id 0: none) */
     uint64_t kv_id, kv_tokens;
+    /* the prefix block stream (engine_prefix.c): the hash ids of the segments
+     * the prompt reaches (npath 0: none), the prompt's tokens along them, the
+     * full blocks of the last fill since the lookup */
+    uint64_t *path;
+    size_t npath;
+    uint64_t path_prompt, filled_blocks;
 } ereq;
 
 typedef struct adapter {
@@ -74,6 +81,8 @@ struct vengine {
     adapter *ad;
     uint32_t ad_resident;
     vtg_prefix *prefix;
+    vsim_idmap *trie;          /* (parent node, hash id) -> its pnode; NULL: no prefix stream */
+    uint64_t pnodes;           /* pnode events so far: nodes 1 .. pnodes */
     /* start-up state */
     uint64_t *weight_ids;
     size_t nweights;
@@ -116,6 +125,19 @@ vram_status vengine__emit_key(vengine *e, vtrace_type t, const char *key, uint64
  * prefix cache's own (r NULL: NEED '-', the cache may drop it) */
 vram_status vengine__emit_segment(vengine *e, vtrace_type t, uint64_t hash, const ereq *r);
 vram_status vengine__note(vengine *e, const char *text);
+/* Any event (its ts_us set here). */
+vram_status vengine__emit(vengine *e, vtrace_event *ev);
+
+/* The prefix block stream (engine_prefix.c; traces/FORMAT.md, "Prefix cache"),
+ * when segments are shared: open sizes plan.prefix_blocks and the trie; path
+ * keeps the hash ids a new request's prompt reaches; lookup emits the pnodes
+ * its path adds and its lookup, at each admission; fill emits a fill when its
+ * full blocks grew. */
+vram_status vengine__prefix_open(vengine *e);
+void vengine__prefix_close(vengine *e);
+vram_status vengine__prefix_path(vengine *e, ereq *r, const uint64_t *hash_ids, size_t n);
+vram_status vengine__prefix_lookup(vengine *e, ereq *r);
+vram_status vengine__prefix_fill(vengine *e, ereq *r);
 
 /* KV bookkeeping against the planner's pool: e->used never exceeds plan.pool
  * (callers make room first). */

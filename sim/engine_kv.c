@@ -29,7 +29,7 @@ int vengine_kv_parse(const char *name, vengine_kv_style *out)
     return -1;
 }
 
-static vram_status emit(vengine *e, vtrace_event *ev)
+vram_status vengine__emit(vengine *e, vtrace_event *ev)
 {
     ev->ts_us = e->now;
     TRY(e->sink.event(e->sink.ctx, ev));
@@ -47,7 +47,7 @@ vram_status vengine__emit_alloc(vengine *e, uint64_t size, vram_kind kind, int p
 {
     vtrace_event ev = {.type = VTRACE_ALLOC, .id = e->next_id++, .size = size, .kind = kind,
                        .priority = prio, .need = need, .owner = owner};
-    TRY(emit(e, &ev));
+    TRY(vengine__emit(e, &ev));
     *id = ev.id;
     return VRAM_OK;
 }
@@ -55,7 +55,7 @@ vram_status vengine__emit_alloc(vengine *e, uint64_t size, vram_kind kind, int p
 vram_status vengine__emit_id(vengine *e, vtrace_type t, uint64_t id)
 {
     vtrace_event ev = {.type = t, .id = id};
-    return emit(e, &ev);
+    return vengine__emit(e, &ev);
 }
 
 vram_status vengine__emit_key(vengine *e, vtrace_type t, const char *key, uint64_t size, int prio,
@@ -63,7 +63,7 @@ vram_status vengine__emit_key(vengine *e, vtrace_type t, const char *key, uint64
 {
     vtrace_event ev = {.type = t, .size = size, .priority = prio, .need = need, .owner = owner};
     snprintf(ev.key, sizeof ev.key, "%s", key);
-    return emit(e, &ev);
+    return vengine__emit(e, &ev);
 }
 
 vram_status vengine__emit_segment(vengine *e, vtrace_type t, uint64_t hash, const ereq *r)

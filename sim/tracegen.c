@@ -53,7 +53,10 @@ static vram_status write_start(gen *g, const vtracegen_config *tc, const char *p
     vtrace_header h = {.version = VTRACE_VERSION, .capacity = c->capacity,
                        .kv_block_bytes = c->kv == VENGINE_KV_PAGED ? p->block_bytes : 0,
                        .kv_token_bytes = p->prof.kv_bytes_per_token,
-                       .prefill_tokens_per_s = p->prefill_tokens_per_s};
+                       .prefill_tokens_per_s = p->prefill_tokens_per_s,
+                       .kv_block_tokens = p->prefix_blocks ? c->block_tokens : 0,
+                       .prefix_segment_tokens = p->prefix_blocks ? VWORKLOAD_MOONCAKE_BLOCK_TOKENS : 0,
+                       .prefix_cache_blocks = p->prefix_blocks};
     snprintf(h.model, sizeof h.model, "%s tp=%u %s", p->model.name, c->tp, dtype_name(p->model.dtype_bytes));
     snprintf(h.engine, sizeof h.engine, "%s", vengine_kv_name(c->kv));
     snprintf(h.source, sizeof h.source, "%s", tc->source ? tc->source : base_name(c->workload));

@@ -14,7 +14,7 @@
  *     repeats 1 (3 hits): 5 of 9.
  * Then every contradiction the replay refuses with the trace line, the runs
  * table's columns, and the committed Mooncake trace's hit ratio against its
- * references. */
+ * references under every policy. */
 #include "test_db_lib.h"
 
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
@@ -153,8 +153,40 @@ static void test_db_columns(void)
     test_remove_db(DB);
 }
 
+/* The committed Mooncake trace (traces/README.md): one lookup per admission,
+ * re-admissions after a preemption included; the vLLM layout's pool serves
+ * its KV blocks; no policy above Belady, Belady not above an unlimited cache. */
+static void test_mooncake(void)
+{
+    vreplay_options o = test_replay_opts(VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace", "bestfit",
+                                         NULL, NULL, "mooncake");
+    o.sample_every = 0;
+    o.check_every = 100000;
+    static const char *const policies[] = {"vllm", "lru", "lfu", "priority"};
+    for (size_t i = 0; i < 4; i++) {
+        o.prefix.policy = policies[i];
+        vreplay_result r;
+        expect_status(vreplay_run(&o, &r), VRAM_OK);
+        expect_true(r.status == VREPLAY_RUN_OK);
+        const vrprefix_result *p = &r.prefix;
+        expect_true(p->on);
+        expect_eq_u64(p->blocks, 29856); /* the trace's prefix_cache_blocks: its KV pool */
+        expect_eq_u64(p->lookups, r.requests);
+        expect_true(p->lookup_blocks > 100000);
+        expect_true(p->hit_blocks > 0 && p->hit_blocks <= p->belady_hits);
+        expect_true(p->belady_hits <= p->unlimited_hits && p->lru_hits <= p->belady_hits);
+        expect_true(p->hit_ratio > 0 && p->hit_ratio < 1 && p->token_hit_ratio > 0);
+        expect_true(p->evictions > 0 && p->saved_ms > 0);
+        fprintf(stderr, "llama70b-mooncake, %s: hit ratio %.4f (LRU %.4f, Belady %.4f, unlimited %.4f)\n",
+                policies[i], p->hit_ratio, (double)p->lru_hits / (double)p->lookup_blocks,
+                (double)p->belady_hits / (double)p->lookup_blocks,
+                (double)p->unlimited_hits / (double)p->lookup_blocks);
+    }
+}
+
 int main(void)
 {
+    test_mooncake();
     test_lru_string();
     test_chain();
     test_refusals();

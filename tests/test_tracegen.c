@@ -30,6 +30,7 @@ typedef struct summary {
     uint64_t events, allocs, acquires, steps, begins, peak_live, uses;
     uint64_t pins, unpins, need_engine, need_request; /* version 2 */
     uint64_t peak_running;                            /* the generator's count */
+    uint64_t pnodes, lookups, fills;                  /* the prefix block stream */
     uint64_t kinds[VRAM_KIND_COUNT];
     int ok;
 } summary;
@@ -85,7 +86,8 @@ static summary check_trace(const char *path, double utilisation)
     keyslot *refs = calloc(nkeys, sizeof *refs); /* "KEY NEED": the references per NEED */
     uint64_t *req_open = calloc(MAX_REQ, sizeof *req_open); /* by request id (a line number) */
     uint64_t *req_holds = calloc(MAX_REQ, sizeof *req_holds); /* its live KV allocs and references */
-    assert_true(size && pins && owner && keys && refs && req_open && req_holds);
+    uint64_t *req_fill = calloc(MAX_REQ, sizeof *req_fill); /* 1 + its last fill's tokens since its lookup */
+    assert_true(size && pins && owner && keys && refs && req_open && req_holds && req_fill);
     expect_true(vtrace_header_of(r)->version == 2);
     expect_true(vtrace_header_of(r)->kv_token_bytes > 0);
     expect_eq_u64(vtrace_header_of(r)->prefill_tokens_per_s, 16667); /* 1e9 / 60000 ns, rounded */
@@ -211,7 +213,21 @@ static summary check_trace(const char *path, double utilisation)
                   "request %" PRIu64 " ends with %" PRIu64 " KV allocations or references", ev.id,
                   req_holds[ev.id]);
             req_open[ev.id] = ev.type == VTRACE_REQUEST_BEGIN;
+            req_fill[ev.id] = 0;
             s.begins += ev.type == VTRACE_REQUEST_BEGIN;
+            break;
+        case VTRACE_PNODE:
+            s.pnodes++;
+            break;
+        case VTRACE_LOOKUP:
+        case VTRACE_FILL:
+            /* a lookup right after its begin; fills between it and the end, never going back */
+            CHECK(ev.id < MAX_REQ && req_open[ev.id] && (ev.type == VTRACE_LOOKUP) == !req_fill[ev.id] &&
+                      ev.tokens + 1 > req_fill[ev.id],
+                  "%s of request %" PRIu64 " out of order", vtrace_type_name(ev.type), ev.id);
+            req_fill[ev.id] = ev.type == VTRACE_FILL ? ev.tokens + 1 : 1;
+            s.lookups += ev.type == VTRACE_LOOKUP;
+            s.fills += ev.type == VTRACE_FILL;
             break;
         default:
             CHECK(0, "unexpected event type %d", (int)ev.type);
@@ -237,6 +253,7 @@ out:
     free(refs);
     free(req_open);
     free(req_holds);
+    free(req_fill);
     vtrace_close(r);
     return s;
 }
@@ -371,9 +388,12 @@ static void test_traces(void)
     c.e.model = "llama-3.1-70b";
     c.e.start_s = 600;
     c.e.duration_s = 20;
-    test_balanced("mooncake", &c, 0);
+    summary m = test_balanced("mooncake", &c, 0);
+    /* the prefix block stream: a lookup at every admission, its trie, fills */
+    expect_true(m.lookups == m.begins && m.pnodes > 0 && m.fills > m.lookups);
     c.e.capacity = UINT64_C(50) << 30; /* prefix segments evicted, requests preempted */
-    test_balanced("mooncake-small", &c, 1);
+    m = test_balanced("mooncake-small", &c, 1);
+    expect_true(m.lookups == m.begins);
 }
 
 static void test_errors(void)
