@@ -15,35 +15,35 @@
 #define MAX_OFFERS 16
 
 vram_status vram__defrag_offer(vram_manager *m, uint32_t index, vram__offer_fn accept,
-                               const void *ctx, uint64_t *dst)
+                               const void *ctx, vram__block *dst)
 {
     const vram__handle *s = &m->handles.slots[index];
     vram_heap_stats before;
     vram_heap_stats_get(m->heap, &before);
-    uint64_t held[MAX_OFFERS];
+    uint64_t held[MAX_OFFERS]; /* tokens */
     int n = 0;
     vram_status st = VRAM_ENOMEM;
     while (n < MAX_OFFERS) {
-        uint64_t off;
-        vram_status a = vram_heap_alloc(m->heap, s->size, s->align, &off);
+        vram__block b;
+        vram_status a = vram_heap_alloc_token(m->heap, s->size, s->align, &b.offset, &b.token);
         if (a) {
             st = a;
             break;
         }
-        if (accept(ctx, off, s->size)) {
-            *dst = off;
+        if (accept(ctx, b.offset, s->size)) {
+            *dst = b;
             st = VRAM_OK;
             break;
         }
-        held[n++] = off;
+        held[n++] = b.token;
     }
     while (n--)
-        vram_heap_free(m->heap, held[n]);
+        vram_heap_free_token(m->heap, held[n]);
     vram_heap_restore_peaks(m->heap, before.peak_in_use, before.peak_footprint);
     return st;
 }
 
-vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, uint64_t dst)
+vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, vram__block dst)
 {
     vram__handle *s = &m->handles.slots[index];
     uint64_t tag = vram__handles_value(&m->handles, index).v;
@@ -53,18 +53,19 @@ vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, uint64_t dst)
     if (m->verify && s->tagged)
         st = vram_device_verify(m->dev, vram__addr(m, s), s->size, tag);
     if (!st)
-        st = vram_device_copy_d2d(m->dev, m->base + dst, vram__addr(m, s), s->size);
+        st = vram_device_copy_d2d(m->dev, m->base + dst.offset, vram__addr(m, s), s->size);
     if (!st && m->verify && s->tagged)
-        st = vram_device_verify(m->dev, m->base + dst, s->size, tag);
+        st = vram_device_verify(m->dev, m->base + dst.offset, s->size, tag);
     vram_device_stats_get(m->dev, &after);
     m->counters.defrag_modelled_ns += after.modelled_ns - before.modelled_ns;
     if (!st)
-        st = vram_heap_free(m->heap, s->offset);
+        st = vram_heap_free_token(m->heap, s->token);
     if (st) {
-        vram_heap_free(m->heap, dst);
+        vram_heap_free_token(m->heap, dst.token);
         return st;
     }
-    s->offset = dst;
+    s->offset = dst.offset;
+    s->token = dst.token;
     m->counters.defrag_moves++;
     m->counters.defrag_bytes_moved += s->size;
     return VRAM_OK;
@@ -108,7 +109,7 @@ vram_status vram_manager_defrag(vram_manager *m, uint64_t byte_budget, vram_defr
         r.candidates++;
         if (byte_budget && s->size > byte_budget - r.bytes_moved)
             continue;
-        uint64_t dst;
+        vram__block dst;
         st = vram__defrag_offer(m, i, below, &s->offset, &dst);
         if (st == VRAM_ENOMEM) {
             st = VRAM_OK;

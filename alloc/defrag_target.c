@@ -155,7 +155,7 @@ vram_status vram__defrag_for(vram_manager *m, uint64_t size, uint64_t align)
         for (size_t k = w.first; k < w.end && !st; k++) {
             if (c.b[k].kind != T_MOVABLE)
                 continue;
-            uint64_t dst;
+            vram__block dst;
             st = vram__defrag_offer(m, c.b[k].index, outside, &w, &dst);
             if (!st)
                 st = vram__defrag_relocate(m, c.b[k].index, dst);

@@ -148,7 +148,7 @@ static vram_status evict_one(vram_manager *m, uint32_t index)
             return st;
         }
     }
-    st = vram_heap_free(m->heap, s->offset);
+    st = vram_heap_free_token(m->heap, s->token);
     if (st) {
         host_copy_free(m, copy);
         return st;
@@ -157,7 +157,7 @@ static vram_status evict_one(vram_manager *m, uint32_t index)
     s->host_copy = copy;
     s->resident = 0;
     s->evictable = 0;
-    s->offset = 0;
+    s->offset = s->token = 0;
     m->evictable_bytes -= s->size;
     m->resident_bytes -= s->size;
     m->resident_handles--;
@@ -190,7 +190,7 @@ vram_status vram__evict_index(vram_manager *m, uint32_t index)
 
 /* Step 2 and 3 of the rule: one eviction round. */
 static vram_status evict_until_fits(vram_manager *m, uint64_t size, uint64_t align,
-                                    uint64_t *offset)
+                                    vram__block *b)
 {
     uint64_t start = ++m->clock;
     uint32_t victim;
@@ -204,7 +204,7 @@ static vram_status evict_until_fits(vram_manager *m, uint64_t size, uint64_t ali
         m->policy->evicted(m->policy_impl, &key);
         /* A round that evicts nothing leaves the previous round's record. */
         m->round = (vram__round){.valid = 1, .start = start, .last = key};
-        st = vram_heap_alloc(m->heap, size, align, offset);
+        st = vram_heap_alloc_token(m->heap, size, align, &b->offset, &b->token);
         if (st != VRAM_ENOMEM)
             return st;
     }
@@ -224,7 +224,7 @@ static vram_status evict_until_fits(vram_manager *m, uint64_t size, uint64_t ali
  * futile pass the next attempts are also skipped by the back-off above, which
  * a successful pass or a free (vram__drop_contents) resets. */
 static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t align,
-                                   uint64_t *offset)
+                                   vram__block *b)
 {
     if (!m->defrag_on_oom || heap_free_bytes(m) < size)
         return VRAM_ENOMEM;
@@ -236,7 +236,7 @@ static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t alig
     }
     vram_status st = vram__defrag_for(m, size, align);
     if (st == VRAM_OK)
-        st = vram_heap_alloc(m->heap, size, align, offset);
+        st = vram_heap_alloc_token(m->heap, size, align, &b->offset, &b->token);
     if (st == VRAM_OK) {
         m->counters.defrag_oom_saved++;
         m->defrag_streak = 0;
@@ -251,26 +251,27 @@ static vram_status place_by_defrag(vram_manager *m, uint64_t size, uint64_t alig
     return st;
 }
 
-vram_status vram__place(vram_manager *m, uint64_t size, uint64_t align, uint64_t *offset)
+vram_status vram__place(vram_manager *m, uint64_t size, uint64_t align, vram__block *b)
 {
-    vram_status st = vram_heap_alloc(m->heap, size, align, offset);
+    vram_status st = vram_heap_alloc_token(m->heap, size, align, &b->offset, &b->token);
     if (st != VRAM_ENOMEM)
         return st;
-    st = place_by_defrag(m, size, align, offset);
+    st = place_by_defrag(m, size, align, b);
     if (st != VRAM_ENOMEM || !m->evict)
         return st;
     if (heap_free_bytes(m) + m->evictable_bytes < size)
         return VRAM_ENOMEM; /* step 1: unchanged */
-    st = evict_until_fits(m, size, align, offset);
+    st = evict_until_fits(m, size, align, b);
     if (st != VRAM_ENOMEM)
         return st;
-    return place_by_defrag(m, size, align, offset);
+    return place_by_defrag(m, size, align, b);
 }
 
-void vram__mark_resident(vram_manager *m, uint32_t index, uint64_t offset)
+void vram__mark_resident(vram_manager *m, uint32_t index, vram__block b)
 {
     vram__handle *s = &m->handles.slots[index];
-    s->offset = offset;
+    s->offset = b.offset;
+    s->token = b.token;
     s->resident = 1;
     m->resident_bytes += s->size;
     m->resident_handles++;
@@ -278,13 +279,13 @@ void vram__mark_resident(vram_manager *m, uint32_t index, uint64_t offset)
 
 vram_status vram__remat(vram_manager *m, uint32_t index)
 {
-    uint64_t offset;
+    vram__block b;
     uint64_t size = m->handles.slots[index].size;
-    vram_status st = vram__place(m, size, m->handles.slots[index].align, &offset);
+    vram_status st = vram__place(m, size, m->handles.slots[index].align, &b);
     if (st)
         return st;
     vram__handle *s = &m->handles.slots[index];
-    uint64_t addr = m->base + offset;
+    uint64_t addr = m->base + b.offset;
     if (s->backing == VRAM_BACKING_HOST) {
         unsigned char dummy = 0;
         st = vram_device_copy_h2d(m->dev, addr, s->host_copy ? s->host_copy : &dummy, size);
@@ -293,12 +294,12 @@ vram_status vram__remat(vram_manager *m, uint32_t index)
         s->tagged = 0; /* the callback wrote what it wanted */
     }
     if (st) {
-        vram_heap_free(m->heap, offset);
+        vram_heap_free_token(m->heap, b.token);
         return st;
     }
     host_copy_free(m, s->host_copy);
     s->host_copy = NULL;
-    vram__mark_resident(m, index, offset);
+    vram__mark_resident(m, index, b);
     m->counters.rematerialisations++;
     m->counters.bytes_rematerialised += size;
     vram__evict_sync(m, index);
@@ -318,7 +319,7 @@ vram_status vram__drop_contents(vram_manager *m, uint32_t index)
             s->evictable = 0;
             m->evictable_bytes -= s->size;
         }
-        vram_status st = vram_heap_free(m->heap, s->offset);
+        vram_status st = vram_heap_free_token(m->heap, s->token);
         if (st && !verdict)
             verdict = st;
         m->releases++;

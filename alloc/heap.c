@@ -116,6 +116,29 @@ vram_status vram_heap_free(vram_heap *h, uint64_t offset)
     return h->ops->free(h->impl, offset);
 }
 
+vram_status vram_heap_alloc_token(vram_heap *h, uint64_t size, uint64_t align, uint64_t *offset,
+                                  uint64_t *token)
+{
+    if (!h || !offset || !token)
+        return VRAM_EINVAL;
+    vram_status st = heap_request(h, size, &align);
+    if (st)
+        return st;
+    if (h->ops->alloc_token)
+        return h->ops->alloc_token(h->impl, size, align, offset, token);
+    st = h->ops->alloc(h->impl, size, align, offset);
+    if (st == VRAM_OK)
+        *token = *offset;
+    return st;
+}
+
+vram_status vram_heap_free_token(vram_heap *h, uint64_t token)
+{
+    if (!h)
+        return VRAM_EINVAL;
+    return h->ops->free_token ? h->ops->free_token(h->impl, token) : h->ops->free(h->impl, token);
+}
+
 vram_status vram_heap_alloc_batch(vram_heap *h, size_t n, const uint64_t *sizes, uint64_t align,
                                   uint64_t *offsets)
 {

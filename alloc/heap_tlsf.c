@@ -1,7 +1,11 @@
 /* heap_tlsf.c - the "tlsf" policy: two-level segregated fit (Masmano et al.;
  * the layout of mattconte/tlsf and VMA's TLSF), with every piece of metadata
- * outside the managed range: blocks are records in a node slab, found by start
- * offset through an open-addressing hash (tlsf_map.h).
+ * outside the managed range: blocks are 32-byte records in one array, named by
+ * a token (the record's index and its allocation count, so a stale token is
+ * told from a live one) and, once a caller frees by offset, found by start
+ * offset through an open-addressing hash (tlsf_map.h). The hash is built on the
+ * first free or free_batch by offset and kept from then on; a caller that frees
+ * only by token never pays for it.
  *
  * Sizes are counted in units of the minimum alignment A. A free block of u units
  * lives in list (fl, sl): fl = 0 holds u < 32 exactly (sl = u); above that
@@ -20,9 +24,16 @@
  *     - A) is non-empty, which can happen while a free block of the size exists
  *     (see max_alloc); VRAM_ENOHOST. (Sizes above the capacity and grows that
  *     are no multiple of A are refused by the wrapper, vram_heap_*.)
- *   - free: O(1) expected. VRAM_ENOTFOUND for an offset that starts no used
- *     block; VRAM_EDOUBLEFREE when it starts a free block that was freed there
- *     (a block freed and then merged into its lower neighbour is ENOTFOUND).
+ *   - free: O(1) expected (the first one O(blocks): it builds the hash).
+ *     VRAM_ENOTFOUND for an offset that starts no used block; VRAM_EDOUBLEFREE
+ *     when it starts a free block that was freed there (a block freed and then
+ *     merged into its lower neighbour is ENOTFOUND); VRAM_ENOHOST when the hash
+ *     cannot be built (nothing changed).
+ *   - alloc_token: alloc; free_token: O(1), no lookup. VRAM_EDOUBLEFREE when
+ *     the token's record has held no allocation since the token's block was
+ *     freed, VRAM_ENOTFOUND for any other token that names no used block
+ *     (forged, or its record reallocated: counts wrap after 2^32 - 1
+ *     allocations of one record, where a stale token could name a live block).
  *   - free_batch: O(n); every offset is validated first (a repeated offset is a
  *     double free), so on failure nothing changed.
  *   - grow: O(1); VRAM_EOVERFLOW past 2^56 bytes, VRAM_ENOHOST.
@@ -43,22 +54,36 @@
 /* Node indices are uint32_t, NIL excluded. */
 #define TLSF_MAX_NODES (UINT32_MAX - 1u)
 
-/* One block of the range. Invariants (kept by split, merge and grow below):
- *  - off and size are multiples of A and size > 0 (every block start aligned);
- *  - blocks tile [0, capacity) in the order of the prev/next links;
+/* One block of the range. A block has no size field: it ends where the next
+ * block starts (the last one at the capacity), so blocks tile the range by
+ * construction and a split or a merge only relinks. Invariants (kept by split,
+ * absorb and grow below):
+ *  - the head starts at 0 and starts increase along the next links, each a
+ *    multiple of A (every block start and size aligned, no block empty);
+ *  - prev links mirror next links; the tail is the last block;
  *  - no two physically adjacent blocks are both free (free merges at once);
- *  - a free block is in exactly one free list, the one its size maps to, and
- *    prev_free/next_free link that list; they are meaningless for used blocks;
- *  - every block's start offset is in the hash. */
+ *  - a free block is in exactly one free list, the one its size maps to, which
+ *    fl/sl name, and u.link links that list; a used block holds u.req instead;
+ *  - a used block's gen is not 0 and is the gen of the token it was given;
+ *  - while the hash is built, every block's start offset is in it.
+ * 32 bytes in an array aligned to 64: a record never straddles a cache line. */
 typedef struct tlsf_node {
     uint64_t off;
-    uint64_t size;
-    uint64_t req;           /* bytes asked for; 0 while free */
+    union {
+        uint64_t req; /* used: bytes asked for */
+        struct {
+            uint32_t prev_free, next_free; /* free: its list; unused record: next_free chains spares */
+        } link;
+    } u;
     uint32_t prev, next;    /* physical neighbours (NIL at the ends) */
-    uint32_t prev_free, next_free; /* free list links; next_free also chains unused nodes */
+    uint32_t gen;           /* allocations this record has held (a token's is never 0) */
     uint8_t used;           /* 0 free, 1 used; 2 while a batch free holds it validated */
     uint8_t freed;          /* free block that starts where a freed used block started */
+    uint8_t fl, sl;         /* free: the list it is in */
 } tlsf_node;
+
+#define TLSF_NODE_ALIGN 64
+_Static_assert(TLSF_NODE_ALIGN % sizeof(tlsf_node) == 0, "a record straddles no cache line");
 
 typedef struct tlsf {
     uint64_t align;         /* A */
@@ -73,7 +98,7 @@ typedef struct tlsf {
     uint32_t lists[FL_COUNT][SL_COUNT];
     tlsf_node *nodes;
     uint32_t nodes_cap, nodes_used, spare; /* spare: chain of released nodes by next_free */
-    tlsf_map map;
+    tlsf_map map;           /* offset -> node; map.slots NULL until the first free by offset */
 } tlsf;
 
 static unsigned log2_floor(uint64_t x) { return 63u - (unsigned)__builtin_clzll(x); }
@@ -104,16 +129,25 @@ static void mapping_search(uint64_t u, unsigned *fl, unsigned *sl)
     mapping(u, fl, sl);
 }
 
+/* The bytes of block i: up to the next block's start, or the capacity. */
+static uint64_t block_size(const tlsf *t, uint32_t i)
+{
+    uint32_t next = t->nodes[i].next;
+    return (next != NIL ? t->nodes[next].off : t->capacity) - t->nodes[i].off;
+}
+
 static void list_insert(tlsf *t, uint32_t i)
 {
     tlsf_node *n = &t->nodes[i];
     unsigned fl, sl;
-    mapping(n->size >> t->shift, &fl, &sl);
+    mapping(block_size(t, i) >> t->shift, &fl, &sl);
+    n->fl = (uint8_t)fl;
+    n->sl = (uint8_t)sl;
     uint32_t head = t->lists[fl][sl];
-    n->prev_free = NIL;
-    n->next_free = head;
+    n->u.link.prev_free = NIL;
+    n->u.link.next_free = head;
     if (head != NIL)
-        t->nodes[head].prev_free = i;
+        t->nodes[head].u.link.prev_free = i;
     t->lists[fl][sl] = i;
     t->sl_map[fl] |= 1u << sl;
     t->fl_map |= UINT64_C(1) << fl;
@@ -123,14 +157,13 @@ static void list_insert(tlsf *t, uint32_t i)
 static void list_remove(tlsf *t, uint32_t i)
 {
     tlsf_node *n = &t->nodes[i];
-    unsigned fl, sl;
-    mapping(n->size >> t->shift, &fl, &sl);
-    if (n->prev_free != NIL)
-        t->nodes[n->prev_free].next_free = n->next_free;
+    unsigned fl = n->fl, sl = n->sl;
+    if (n->u.link.prev_free != NIL)
+        t->nodes[n->u.link.prev_free].u.link.next_free = n->u.link.next_free;
     else
-        t->lists[fl][sl] = n->next_free;
-    if (n->next_free != NIL)
-        t->nodes[n->next_free].prev_free = n->prev_free;
+        t->lists[fl][sl] = n->u.link.next_free;
+    if (n->u.link.next_free != NIL)
+        t->nodes[n->u.link.next_free].u.link.prev_free = n->u.link.prev_free;
     if (t->lists[fl][sl] == NIL) {
         t->sl_map[fl] &= ~(1u << sl);
         if (!t->sl_map[fl])
@@ -155,47 +188,53 @@ static uint32_t list_find(const tlsf *t, unsigned fl, unsigned sl)
     return t->lists[fl][__builtin_ctz(sm)];
 }
 
-/* Makes sure `k` nodes and `k` hash entries can be added without failing, so
- * that an operation can check for host memory before it changes anything. */
+/* Makes sure `k` nodes (and `k` hash entries while the hash is built) can be
+ * added without failing, so that an operation can check for host memory before
+ * it changes anything. */
 static vram_status reserve(tlsf *t, uint32_t k)
 {
     if (t->nodes_used + k > t->nodes_cap) {
         if (t->nodes_cap > TLSF_MAX_NODES / 2)
             return VRAM_ENOHOST;
         uint32_t cap = t->nodes_cap ? t->nodes_cap * 2 : 64;
-        tlsf_node *grown = realloc(t->nodes, (size_t)cap * sizeof *grown);
+        tlsf_node *grown = aligned_alloc(TLSF_NODE_ALIGN, (size_t)cap * sizeof *grown);
         if (!grown)
             return VRAM_ENOHOST;
+        if (t->nodes_used)
+            memcpy(grown, t->nodes, (size_t)t->nodes_used * sizeof *grown);
+        free(t->nodes);
         t->nodes = grown;
         t->nodes_cap = cap;
     }
-    return tlsf_map_reserve(&t->map, k);
+    return t->map.slots ? tlsf_map_reserve(&t->map, k) : VRAM_OK;
 }
 
-/* A node for [off, off + size), linked into the hash; reserve() came first. */
-static uint32_t node_new(tlsf *t, uint64_t off, uint64_t size)
+/* A free node starting at off, unlinked, in the hash if it is built;
+ * reserve() came first. A reused record keeps its gen, so that tokens of its
+ * earlier blocks stay stale. */
+static uint32_t node_new(tlsf *t, uint64_t off)
 {
-    uint32_t i;
+    uint32_t i, gen = 0;
     if (t->spare != NIL) {
         i = t->spare;
-        t->spare = t->nodes[i].next_free;
+        t->spare = t->nodes[i].u.link.next_free;
+        gen = t->nodes[i].gen;
     } else {
         i = t->nodes_used++;
     }
-    tlsf_node *n = &t->nodes[i];
-    memset(n, 0, sizeof *n);
-    n->off = off;
-    n->size = size;
-    n->prev = n->next = n->prev_free = n->next_free = NIL;
-    tlsf_map_put(&t->map, off, i);
+    t->nodes[i] = (tlsf_node){.off = off, .prev = NIL, .next = NIL, .gen = gen};
+    if (t->map.slots)
+        tlsf_map_put(&t->map, off, i);
     t->blocks++;
     return i;
 }
 
 static void node_release(tlsf *t, uint32_t i)
 {
-    tlsf_map_remove(&t->map, t->nodes[i].off);
-    t->nodes[i].next_free = t->spare;
+    if (t->map.slots)
+        tlsf_map_remove(&t->map, t->nodes[i].off);
+    t->nodes[i].used = 0;
+    t->nodes[i].u.link.next_free = t->spare;
     t->spare = i;
     t->blocks--;
 }
@@ -204,9 +243,8 @@ static void node_release(tlsf *t, uint32_t i)
  * is returned unlinked from any free list. */
 static uint32_t split(tlsf *t, uint32_t i, uint64_t at)
 {
-    uint32_t j = node_new(t, t->nodes[i].off + at, t->nodes[i].size - at);
+    uint32_t j = node_new(t, t->nodes[i].off + at);
     tlsf_node *a = &t->nodes[i], *b = &t->nodes[j];
-    a->size = at;
     b->prev = i;
     b->next = a->next;
     if (a->next != NIL)
@@ -221,7 +259,6 @@ static uint32_t split(tlsf *t, uint32_t i, uint64_t at)
 static void absorb(tlsf *t, uint32_t a, uint32_t b)
 {
     tlsf_node *na = &t->nodes[a], *nb = &t->nodes[b];
-    na->size += nb->size;
     na->next = nb->next;
     if (nb->next != NIL)
         t->nodes[nb->next].prev = a;
@@ -250,13 +287,11 @@ static vram_status tlsf_create(const vram_heap_config *cfg, void **impl)
     t->capacity = cfg->capacity;
     t->spare = NIL;
     memset(t->lists, 0xff, sizeof t->lists);
-    if (tlsf_map_init(&t->map, 6, t->shift) || reserve(t, 1)) {
-        tlsf_map_free(&t->map);
-        free(t->nodes);
+    if (reserve(t, 1)) {
         free(t);
         return VRAM_ENOHOST;
     }
-    t->head = t->tail = node_new(t, 0, cfg->capacity);
+    t->head = t->tail = node_new(t, 0);
     list_insert(t, t->head);
     *impl = t;
     return VRAM_OK;
@@ -270,7 +305,11 @@ static void tlsf_destroy(void *impl)
     free(t);
 }
 
-static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
+/* The token of used node i: its gen above its index. */
+static uint64_t token_of(const tlsf *t, uint32_t i) { return (uint64_t)t->nodes[i].gen << 32 | i; }
+
+static vram_status tlsf_alloc_token(void *impl, uint64_t size, uint64_t align, uint64_t *offset,
+                                    uint64_t *token)
 {
     tlsf *t = impl;
     uint64_t bytes = vram__align_up(size, t->align);
@@ -294,14 +333,16 @@ static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_
         i = split(t, front, pad);
         list_insert(t, front);
     }
-    if (t->nodes[i].size > bytes) {
+    if (block_size(t, i) > bytes) {
         /* The remainder's successor was i's, so not free: nothing to merge. */
         list_insert(t, split(t, i, bytes));
     }
     tlsf_node *n = &t->nodes[i];
     n->used = 1;
     n->freed = 0;
-    n->req = size;
+    n->u.req = size;
+    if (++n->gen == 0)
+        n->gen = 1; /* 0 is never a token's: a forged (0, i) is ENOTFOUND */
     t->live++;
     t->in_use += bytes;
     t->requested += size;
@@ -311,14 +352,37 @@ static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_
     if (fp > t->peak_footprint)
         t->peak_footprint = fp;
     *offset = n->off;
+    *token = token_of(t, i);
+    return VRAM_OK;
+}
+
+static vram_status tlsf_alloc(void *impl, uint64_t size, uint64_t align, uint64_t *offset)
+{
+    uint64_t token;
+    return tlsf_alloc_token(impl, size, align, offset, &token);
+}
+
+/* Builds the offset hash from the block list, for the frees by offset: O(blocks)
+ * once. VRAM_ENOHOST (nothing changed) if it cannot. */
+static vram_status index_build(tlsf *t)
+{
+    unsigned bits = 6;
+    while ((UINT64_C(1) << bits) < 2 * (t->blocks + 2))
+        bits++;
+    if (tlsf_map_init(&t->map, bits, t->shift))
+        return VRAM_ENOHOST;
+    for (uint32_t i = t->head; i != NIL; i = t->nodes[i].next)
+        tlsf_map_put(&t->map, t->nodes[i].off, i);
     return VRAM_OK;
 }
 
 /* The used block starting at `offset`, or why there is none. O(1) expected. */
-static vram_status lookup_used(const tlsf *t, uint64_t offset, uint32_t *out)
+static vram_status lookup_used(tlsf *t, uint64_t offset, uint32_t *out)
 {
     if (offset % t->align || offset >= t->capacity)
         return VRAM_ENOTFOUND;
+    if (!t->map.slots && index_build(t))
+        return VRAM_ENOHOST;
     uint32_t i = tlsf_map_get(&t->map, offset);
     if (i == NIL)
         return VRAM_ENOTFOUND;
@@ -333,10 +397,9 @@ static void release(tlsf *t, uint32_t i)
 {
     tlsf_node *n = &t->nodes[i];
     t->live--;
-    t->in_use -= n->size;
-    t->requested -= n->req;
+    t->in_use -= block_size(t, i);
+    t->requested -= n->u.req;
     n->used = 0;
-    n->req = 0;
     n->freed = 1;
     uint32_t next = n->next, prev = n->prev;
     if (next != NIL && !t->nodes[next].used) {
@@ -358,6 +421,19 @@ static vram_status tlsf_free(void *impl, uint64_t offset)
     vram_status st = lookup_used(t, offset, &i);
     if (st)
         return st;
+    release(t, i);
+    return VRAM_OK;
+}
+
+/* The record a token names, if it holds that token's used block: no lookup. */
+static vram_status tlsf_free_token(void *impl, uint64_t token)
+{
+    tlsf *t = impl;
+    uint32_t i = (uint32_t)token, gen = (uint32_t)(token >> 32);
+    if (i >= t->nodes_used || gen == 0 || t->nodes[i].gen != gen)
+        return VRAM_ENOTFOUND;
+    if (!t->nodes[i].used)
+        return VRAM_EDOUBLEFREE;
     release(t, i);
     return VRAM_OK;
 }
@@ -396,19 +472,19 @@ static vram_status tlsf_grow(void *impl, uint64_t bytes)
     uint32_t tail = t->tail;
     if (!t->nodes[tail].used) {
         list_remove(t, tail);
-        t->nodes[tail].size += bytes;
+        t->capacity += bytes;
         list_insert(t, tail);
     } else {
         vram_status st = reserve(t, 1);
         if (st)
             return st;
-        uint32_t j = node_new(t, t->capacity, bytes);
+        uint32_t j = node_new(t, t->capacity);
         t->nodes[j].prev = tail;
         t->nodes[tail].next = j;
         t->tail = j;
+        t->capacity += bytes;
         list_insert(t, j);
     }
-    t->capacity += bytes;
     return VRAM_OK;
 }
 
@@ -421,9 +497,9 @@ static uint64_t largest_free(const tlsf *t)
     unsigned fl = log2_floor(t->fl_map);
     unsigned sl = log2_floor(t->sl_map[fl]);
     uint64_t best = 0;
-    for (uint32_t i = t->lists[fl][sl]; i != NIL; i = t->nodes[i].next_free)
-        if (t->nodes[i].size > best)
-            best = t->nodes[i].size;
+    for (uint32_t i = t->lists[fl][sl]; i != NIL; i = t->nodes[i].u.link.next_free)
+        if (block_size(t, i) > best)
+            best = block_size(t, i);
     return best;
 }
 
@@ -447,7 +523,8 @@ static vram_status tlsf_walk(const void *impl, vram_walk_fn fn, void *ctx)
     const tlsf *t = impl;
     for (uint32_t i = t->head; i != NIL; i = t->nodes[i].next) {
         const tlsf_node *n = &t->nodes[i];
-        vram_block_info b = {n->off, n->size, n->req, n->used ? 1u : 0u, n->used};
+        vram_block_info b = {n->off, block_size(t, i), n->used ? n->u.req : 0, n->used ? 1u : 0u,
+                             n->used};
         if (fn(&b, ctx))
             break;
     }
@@ -466,10 +543,11 @@ static uint64_t tlsf_max_alloc(const void *impl)
     return list_start(fl, sl) << t->shift;
 }
 
-/* The address-ordered block list: alignment, tiling, merging, the hash, counters. */
+/* The address-ordered block list: order and alignment (which make the blocks
+ * tile the range), merging, the hash, counters. */
 static vram_status check_blocks(const tlsf *t, char *msg, size_t len)
 {
-    uint64_t end = 0, in_use = 0, requested = 0, live = 0, free_blocks = 0, blocks = 0;
+    uint64_t in_use = 0, requested = 0, live = 0, free_blocks = 0, blocks = 0;
     uint32_t prev = NIL;
     for (uint32_t i = t->head; i != NIL; prev = i, i = t->nodes[i].next) {
         const tlsf_node *n = &t->nodes[i];
@@ -479,24 +557,31 @@ static vram_status check_blocks(const tlsf *t, char *msg, size_t len)
         if (n->prev != prev)
             return vram__violation(msg, len, "block at %llu: back link broken",
                                    (unsigned long long)n->off);
-        if (n->off % t->align || n->size % t->align || n->size == 0)
-            return vram__violation(msg, len, "block at %llu size %llu: not aligned to %llu",
-                                   (unsigned long long)n->off, (unsigned long long)n->size,
-                                   (unsigned long long)t->align);
-        if (n->off != end)
-            return vram__violation(msg, len, "block at %llu: expected at %llu (gap or overlap)",
-                                   (unsigned long long)n->off, (unsigned long long)end);
-        if (tlsf_map_get(&t->map, n->off) != i)
+        if (n->off % t->align)
+            return vram__violation(msg, len, "block at %llu: not aligned to %llu",
+                                   (unsigned long long)n->off, (unsigned long long)t->align);
+        if (prev == NIL && n->off != 0)
+            return vram__violation(msg, len, "the first block starts at %llu, not 0",
+                                   (unsigned long long)n->off);
+        if (prev != NIL && n->off <= t->nodes[prev].off)
+            return vram__violation(msg, len, "block at %llu follows block at %llu (empty or overlap)",
+                                   (unsigned long long)n->off,
+                                   (unsigned long long)t->nodes[prev].off);
+        uint64_t size = block_size(t, i);
+        if (t->map.slots && tlsf_map_get(&t->map, n->off) != i)
             return vram__violation(msg, len, "block at %llu: missing from the offset hash",
                                    (unsigned long long)n->off);
         if (n->used) {
-            if (n->req == 0 || n->req > n->size)
+            if (n->u.req == 0 || n->u.req > size)
                 return vram__violation(msg, len, "block at %llu: requested %llu of %llu bytes",
-                                       (unsigned long long)n->off, (unsigned long long)n->req,
-                                       (unsigned long long)n->size);
+                                       (unsigned long long)n->off, (unsigned long long)n->u.req,
+                                       (unsigned long long)size);
+            if (n->gen == 0)
+                return vram__violation(msg, len, "used block at %llu: no token was issued",
+                                       (unsigned long long)n->off);
             live++;
-            in_use += n->size;
-            requested += n->req;
+            in_use += size;
+            requested += n->u.req;
         } else {
             if (prev != NIL && !t->nodes[prev].used)
                 return vram__violation(msg, len, "free blocks at %llu and %llu should have merged",
@@ -504,14 +589,14 @@ static vram_status check_blocks(const tlsf *t, char *msg, size_t len)
                                        (unsigned long long)n->off);
             free_blocks++;
         }
-        end = n->off + n->size;
     }
     if (prev != t->tail)
         return vram__violation(msg, len, "tail is not the last block");
-    if (end != t->capacity)
-        return vram__violation(msg, len, "blocks end at %llu, capacity is %llu",
-                               (unsigned long long)end, (unsigned long long)t->capacity);
-    if (blocks != t->blocks || t->map.count != blocks)
+    if (t->capacity % t->align || t->nodes[prev].off >= t->capacity)
+        return vram__violation(msg, len, "the last block starts at %llu, capacity is %llu",
+                               (unsigned long long)t->nodes[prev].off,
+                               (unsigned long long)t->capacity);
+    if (blocks != t->blocks || (t->map.slots && t->map.count != blocks))
         return vram__violation(msg, len, "%llu blocks, counted %llu, hashed %llu",
                                (unsigned long long)blocks, (unsigned long long)t->blocks,
                                (unsigned long long)t->map.count);
@@ -542,7 +627,8 @@ static vram_status check_lists(const tlsf *t, char *msg, size_t len)
                 return vram__violation(msg, len, "bitmap bit (%u,%u) disagrees with its list", fl,
                                        sl);
             uint32_t prev = NIL;
-            for (uint32_t i = t->lists[fl][sl]; i != NIL; prev = i, i = t->nodes[i].next_free) {
+            for (uint32_t i = t->lists[fl][sl]; i != NIL;
+                 prev = i, i = t->nodes[i].u.link.next_free) {
                 const tlsf_node *n = &t->nodes[i];
                 unsigned f, s;
                 if (++listed > t->free_blocks)
@@ -551,16 +637,17 @@ static vram_status check_lists(const tlsf *t, char *msg, size_t len)
                 if (n->used)
                     return vram__violation(msg, len, "used block at %llu in free list (%u,%u)",
                                            (unsigned long long)n->off, fl, sl);
-                if (n->prev_free != prev)
+                if (n->u.link.prev_free != prev)
                     return vram__violation(msg, len, "free list (%u,%u): back link broken at %llu",
                                            fl, sl, (unsigned long long)n->off);
-                mapping(n->size >> t->shift, &f, &s);
-                if (f != fl || s != sl)
+                mapping(block_size(t, i) >> t->shift, &f, &s);
+                if (f != fl || s != sl || n->fl != fl || n->sl != sl)
                     return vram__violation(msg, len,
                                            "free block at %llu size %llu in list (%u,%u), "
-                                           "belongs in (%u,%u)",
-                                           (unsigned long long)n->off, (unsigned long long)n->size,
-                                           fl, sl, f, s);
+                                           "belongs in (%u,%u), noted in (%u,%u)",
+                                           (unsigned long long)n->off,
+                                           (unsigned long long)block_size(t, i), fl, sl, f, s,
+                                           n->fl, n->sl);
             }
         }
     }
@@ -591,6 +678,8 @@ const vram_heap_ops vram__heap_tlsf_ops = {
     .destroy = tlsf_destroy,
     .alloc = tlsf_alloc,
     .free = tlsf_free,
+    .alloc_token = tlsf_alloc_token,
+    .free_token = tlsf_free_token,
     .free_batch = tlsf_free_batch,
     .grow = tlsf_grow,
     .stats = tlsf_stats,

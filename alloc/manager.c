@@ -165,17 +165,17 @@ vram_status vram__alloc_index(vram_manager *m, const vram_alloc_desc *d, uint32_
         if (st == VRAM_OK)
             m->policy_cap = m->handles.cap;
     }
-    uint64_t offset = 0;
+    vram__block b = {0, 0};
     int placed = 0;
     if (st == VRAM_OK) {
-        st = vram__place(m, d->size, d->align, &offset);
+        st = vram__place(m, d->size, d->align, &b);
         placed = st == VRAM_OK;
     }
     if (st == VRAM_OK && m->verify)
-        st = vram_device_fill(m->dev, m->base + offset, d->size, vram__handles_value(&m->handles, i).v);
+        st = vram_device_fill(m->dev, m->base + b.offset, d->size, vram__handles_value(&m->handles, i).v);
     if (st) {
         if (placed)
-            vram_heap_free(m->heap, offset);
+            vram_heap_free_token(m->heap, b.token);
         vram__handles_release(&m->handles, i);
         if (st == VRAM_ENOMEM)
             vram__count_oom(m, d->size);
@@ -191,7 +191,7 @@ vram_status vram__alloc_index(vram_manager *m, const vram_alloc_desc *d, uint32_
     s->remat_ctx = d->remat_ctx;
     s->tagged = (uint8_t)m->verify;
     s->pins = d->pinned ? 1 : 0;
-    vram__mark_resident(m, i, offset);
+    vram__mark_resident(m, i, b);
     vram__evict_use(m, i);
     vram__evict_sync(m, i);
     *index = i;

@@ -14,11 +14,17 @@ extern const vram_evict_ops vram__evict_prio_lru_ops;
 extern const vram_evict_ops vram__evict_lru_ops;
 extern const vram_evict_ops vram__evict_cost_ops;
 
+/* A heap block as the manager holds it: its offset and the heap's token for
+ * it, which frees it without a lookup (vram_heap_free_token). */
+typedef struct vram__block {
+    uint64_t offset, token;
+} vram__block;
+
 /* One slot of the handle table. A slot is live between vram__handles_new and
  * vram__handles_release; the live handle's value is (gen << 32) | index and
  * gen is never 0, so the value 0 is never a valid handle.
- *   resident:  offset is a live heap block holding `size` bytes; else the
- *              handle holds no device bytes (host_copy holds its contents
+ *   resident:  offset is a live heap block holding `size` bytes, which token
+ *              names to the heap; else the handle holds no device bytes (host_copy holds its contents
  *              when backing is HOST and the device keeps real contents).
  *   evictable: the handle is in the eviction policy's set, which is exactly
  *              when resident && pins == 0 && uses == 0 && backing != NONE.
@@ -29,6 +35,7 @@ typedef struct vram__handle {
     uint64_t size;         /* bytes requested */
     uint64_t align;        /* alignment requested (0 = the heap's minimum) */
     uint64_t offset;       /* heap offset while resident */
+    uint64_t token;        /* the heap's token of that block while resident */
     uint64_t last_use;     /* manager clock of the last use */
     uint64_t key_since;    /* manager clock when it last entered the set or its key changed */
     void *host_copy;       /* contents while evicted (HOST backing) */
@@ -142,15 +149,15 @@ void vram__evict_sync(vram_manager *m, uint32_t index);
 /* A use of the handle now: new stamp, the policy's order updated. */
 void vram__evict_use(vram_manager *m, uint32_t index);
 /* A heap block for size/align, evicting as the rule in evict.c says. */
-vram_status vram__place(vram_manager *m, uint64_t size, uint64_t align, uint64_t *offset);
+vram_status vram__place(vram_manager *m, uint64_t size, uint64_t align, vram__block *b);
 /* vram_evict on a slot: evicts a resident, evictable handle out of turn. */
 vram_status vram__evict_index(vram_manager *m, uint32_t index);
 /* Brings an evicted handle back (may evict others). */
 vram_status vram__remat(vram_manager *m, uint32_t index);
 /* Frees the handle's device bytes or host copy (verifying its contents). */
 vram_status vram__drop_contents(vram_manager *m, uint32_t index);
-/* Bookkeeping of a handle that now holds the heap block at `offset`. */
-void vram__mark_resident(vram_manager *m, uint32_t index, uint64_t offset);
+/* Bookkeeping of a handle that now holds the heap block b. */
+void vram__mark_resident(vram_manager *m, uint32_t index, vram__block b);
 /* Counts an ENOMEM answered to a caller (failed_despite_free when the heap had
  * `size` free bytes in total). */
 void vram__count_oom(vram_manager *m, uint64_t size);
@@ -163,11 +170,11 @@ typedef int (*vram__offer_fn)(const void *ctx, uint64_t offset, uint64_t size);
 /* A new heap block for the handle that `accept` takes, among at most a few
  * offers of the heap: VRAM_OK and *dst (allocated), VRAM_ENOMEM when none. */
 vram_status vram__defrag_offer(vram_manager *m, uint32_t index, vram__offer_fn accept,
-                               const void *ctx, uint64_t *dst);
+                               const void *ctx, vram__block *dst);
 /* Moves the resident handle into the allocated block dst (device copy,
  * contents verified on a host-backed device); on failure dst is freed and
  * the handle stays where it was. Counts the move. */
-vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, uint64_t dst);
+vram_status vram__defrag_relocate(vram_manager *m, uint32_t index, vram__block dst);
 /* defrag_target.c: evacuates a window of the heap so that size/align fits
  * (the automatic compaction on OOM): VRAM_OK when it made room, VRAM_ENOMEM
  * when no window could be evacuated. */

@@ -1,7 +1,17 @@
 /* rbtree.c - red-black insertion and deletion (CLRS, with NULL for the leaves). */
 #include "rbtree.h"
 
-static int is_red(const vram__rb_node *n) { return n && n->red; }
+static int is_red(const vram__rb_node *n) { return n && vram__rb_is_red(n); }
+
+static void set_parent(vram__rb_node *n, const vram__rb_node *p)
+{
+    n->parent_red = (uintptr_t)p | (n->parent_red & 1u);
+}
+
+static void set_red(vram__rb_node *n, int red)
+{
+    n->parent_red = (n->parent_red & ~(uintptr_t)1) | (uintptr_t)(red != 0);
+}
 
 /* Puts `with` where `old` hangs below `parent` (or at the root). */
 static void replace_child(vram__rb_tree *t, vram__rb_node *parent, vram__rb_node *old,
@@ -20,11 +30,11 @@ static void rotate_left(vram__rb_tree *t, vram__rb_node *x)
     vram__rb_node *y = x->right;
     x->right = y->left;
     if (y->left)
-        y->left->parent = x;
-    y->parent = x->parent;
-    replace_child(t, x->parent, x, y);
+        set_parent(y->left, x);
+    set_parent(y, vram__rb_parent(x));
+    replace_child(t, vram__rb_parent(x), x, y);
     y->left = x;
-    x->parent = y;
+    set_parent(x, y);
 }
 
 static void rotate_right(vram__rb_tree *t, vram__rb_node *x)
@@ -32,58 +42,59 @@ static void rotate_right(vram__rb_tree *t, vram__rb_node *x)
     vram__rb_node *y = x->left;
     x->left = y->right;
     if (y->right)
-        y->right->parent = x;
-    y->parent = x->parent;
-    replace_child(t, x->parent, x, y);
+        set_parent(y->right, x);
+    set_parent(y, vram__rb_parent(x));
+    replace_child(t, vram__rb_parent(x), x, y);
     y->right = x;
-    x->parent = y;
+    set_parent(x, y);
 }
 
 void vram__rb_link(vram__rb_tree *t, vram__rb_node *n, vram__rb_node *parent, vram__rb_node **link)
 {
-    n->parent = parent;
+    n->parent_red = (uintptr_t)parent | 1u; /* red */
     n->left = n->right = NULL;
-    n->red = 1;
     *link = n;
     t->count++;
     vram__rb_node *p;
-    while ((p = n->parent) && p->red) {
-        vram__rb_node *g = p->parent; /* exists: a red node is never the root */
+    while ((p = vram__rb_parent(n)) && vram__rb_is_red(p)) {
+        vram__rb_node *g = vram__rb_parent(p); /* exists: a red node is never the root */
         if (p == g->left) {
             vram__rb_node *u = g->right;
             if (is_red(u)) {
-                p->red = u->red = 0;
-                g->red = 1;
+                set_red(p, 0);
+                set_red(u, 0);
+                set_red(g, 1);
                 n = g;
                 continue;
             }
             if (n == p->right) {
                 rotate_left(t, p);
                 n = p;
-                p = n->parent;
+                p = vram__rb_parent(n);
             }
-            p->red = 0;
-            g->red = 1;
+            set_red(p, 0);
+            set_red(g, 1);
             rotate_right(t, g);
         } else {
             vram__rb_node *u = g->left;
             if (is_red(u)) {
-                p->red = u->red = 0;
-                g->red = 1;
+                set_red(p, 0);
+                set_red(u, 0);
+                set_red(g, 1);
                 n = g;
                 continue;
             }
             if (n == p->left) {
                 rotate_right(t, p);
                 n = p;
-                p = n->parent;
+                p = vram__rb_parent(n);
             }
-            p->red = 0;
-            g->red = 1;
+            set_red(p, 0);
+            set_red(g, 1);
             rotate_left(t, g);
         }
     }
-    t->root->red = 0;
+    set_red(t->root, 0);
 }
 
 /* Restores the black height after a black node left the path through x
@@ -93,57 +104,57 @@ static void erase_fixup(vram__rb_tree *t, vram__rb_node *x, vram__rb_node *xp)
     while (x != t->root && !is_red(x)) {
         if (x == xp->left) {
             vram__rb_node *w = xp->right; /* exists: x's side is one black short */
-            if (w->red) {
-                w->red = 0;
-                xp->red = 1;
+            if (vram__rb_is_red(w)) {
+                set_red(w, 0);
+                set_red(xp, 1);
                 rotate_left(t, xp);
                 w = xp->right;
             }
             if (!is_red(w->left) && !is_red(w->right)) {
-                w->red = 1;
+                set_red(w, 1);
                 x = xp;
-                xp = x->parent;
+                xp = vram__rb_parent(x);
                 continue;
             }
             if (!is_red(w->right)) {
-                w->left->red = 0;
-                w->red = 1;
+                set_red(w->left, 0);
+                set_red(w, 1);
                 rotate_right(t, w);
                 w = xp->right;
             }
-            w->red = xp->red;
-            xp->red = 0;
-            w->right->red = 0;
+            set_red(w, vram__rb_is_red(xp));
+            set_red(xp, 0);
+            set_red(w->right, 0);
             rotate_left(t, xp);
         } else {
             vram__rb_node *w = xp->left;
-            if (w->red) {
-                w->red = 0;
-                xp->red = 1;
+            if (vram__rb_is_red(w)) {
+                set_red(w, 0);
+                set_red(xp, 1);
                 rotate_right(t, xp);
                 w = xp->left;
             }
             if (!is_red(w->left) && !is_red(w->right)) {
-                w->red = 1;
+                set_red(w, 1);
                 x = xp;
-                xp = x->parent;
+                xp = vram__rb_parent(x);
                 continue;
             }
             if (!is_red(w->left)) {
-                w->right->red = 0;
-                w->red = 1;
+                set_red(w->right, 0);
+                set_red(w, 1);
                 rotate_left(t, w);
                 w = xp->left;
             }
-            w->red = xp->red;
-            xp->red = 0;
-            w->left->red = 0;
+            set_red(w, vram__rb_is_red(xp));
+            set_red(xp, 0);
+            set_red(w->left, 0);
             rotate_right(t, xp);
         }
         x = t->root;
     }
     if (x)
-        x->red = 0;
+        set_red(x, 0);
 }
 
 void vram__rb_erase(vram__rb_tree *t, vram__rb_node *z)
@@ -156,22 +167,22 @@ void vram__rb_erase(vram__rb_tree *t, vram__rb_node *z)
             y = y->left;
     }
     vram__rb_node *x = y->left ? y->left : y->right;
-    vram__rb_node *xp = y->parent;
+    vram__rb_node *xp = vram__rb_parent(y);
     if (x)
-        x->parent = xp;
+        set_parent(x, xp);
     replace_child(t, xp, y, x);
-    int removed_red = y->red;
+    int removed_red = vram__rb_is_red(y);
     if (y != z) {
         if (xp == z)
             xp = y;
         y->left = z->left;
         y->right = z->right;
-        y->parent = z->parent;
-        y->red = z->red;
-        y->left->parent = y; /* z had two children: y is its successor */
+        set_parent(y, vram__rb_parent(z));
+        set_red(y, vram__rb_is_red(z));
+        set_parent(y->left, y); /* z had two children: y is its successor */
         if (y->right)
-            y->right->parent = y;
-        replace_child(t, z->parent, z, y);
+            set_parent(y->right, y);
+        replace_child(t, vram__rb_parent(z), z, y);
     }
     t->count--;
     if (!removed_red)
@@ -202,9 +213,9 @@ vram__rb_node *vram__rb_next(const vram__rb_node *n)
             n = n->left;
         return (vram__rb_node *)n;
     }
-    while (n->parent && n == n->parent->right)
-        n = n->parent;
-    return n->parent;
+    while (vram__rb_parent(n) && n == vram__rb_parent(n)->right)
+        n = vram__rb_parent(n);
+    return vram__rb_parent(n);
 }
 
 vram__rb_node *vram__rb_prev(const vram__rb_node *n)
@@ -215,9 +226,9 @@ vram__rb_node *vram__rb_prev(const vram__rb_node *n)
             n = n->right;
         return (vram__rb_node *)n;
     }
-    while (n->parent && n == n->parent->left)
-        n = n->parent;
-    return n->parent;
+    while (vram__rb_parent(n) && n == vram__rb_parent(n)->left)
+        n = vram__rb_parent(n);
+    return vram__rb_parent(n);
 }
 
 /* Black height of the subtree at n, or -1 after storing a violation in *why.
@@ -227,11 +238,11 @@ static int verify_subtree(const vram__rb_node *n, size_t *count, const char **wh
     if (!n)
         return 0;
     (*count)++;
-    if ((n->left && n->left->parent != n) || (n->right && n->right->parent != n)) {
+    if ((n->left && vram__rb_parent(n->left) != n) || (n->right && vram__rb_parent(n->right) != n)) {
         *why = "red-black tree: a child's parent link does not name its parent";
         return -1;
     }
-    if (n->red && (is_red(n->left) || is_red(n->right))) {
+    if (vram__rb_is_red(n) && (is_red(n->left) || is_red(n->right))) {
         *why = "red-black tree: a red node has a red child";
         return -1;
     }
@@ -245,12 +256,12 @@ static int verify_subtree(const vram__rb_node *n, size_t *count, const char **wh
         *why = "red-black tree: two paths cross different numbers of black nodes";
         return -1;
     }
-    return l + !n->red;
+    return l + !vram__rb_is_red(n);
 }
 
 const char *vram__rb_verify(const vram__rb_tree *t)
 {
-    if (t->root && (t->root->red || t->root->parent))
+    if (t->root && t->root->parent_red)
         return "red-black tree: the root is red or has a parent";
     const char *why = NULL;
     size_t count = 0;

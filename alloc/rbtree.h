@@ -9,16 +9,25 @@
  * Invariants (the red-black rules, kept by vram__rb_link and vram__rb_erase and
  * verified by vram__rb_verify): the root is black; a red node has no red child;
  * every path from a node down to a missing child crosses the same number of
- * black nodes; each child's parent pointer names its parent. */
+ * black nodes; each child's parent pointer names its parent; the root has
+ * neither parent nor colour bit. */
 #ifndef VRAM_RBTREE_H
 #define VRAM_RBTREE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+/* 24 bytes: the colour is bit 0 of the parent's address (nodes are aligned). */
 typedef struct vram__rb_node {
-    struct vram__rb_node *parent, *left, *right;
-    int red;
+    uintptr_t parent_red; /* the parent (0 at the root), | 1 when red */
+    struct vram__rb_node *left, *right;
 } vram__rb_node;
+
+static inline vram__rb_node *vram__rb_parent(const vram__rb_node *n)
+{
+    return (vram__rb_node *)(n->parent_red & ~(uintptr_t)1);
+}
+static inline int vram__rb_is_red(const vram__rb_node *n) { return (int)(n->parent_red & 1u); }
 
 typedef struct vram__rb_tree {
     vram__rb_node *root;

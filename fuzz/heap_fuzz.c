@@ -9,7 +9,10 @@
  * bit 0 expandable segments, bit 1 max_split_size 32 MiB, bit 2 gc_threshold 0.5.
  * Each operation is one opcode byte (mod 16) and its operands:
  *   0-5 alloc(size, align)      6-9 free of a live block
- *   10  free that must fail      11  alloc_batch of 1-8 sizes
+ *       (3-5 through vram_heap_alloc_token; 6-7 free such a block by its
+ *       token, 8-9 and blocks without one by offset)
+ *   10  free that must fail (an offset, then a stale or forged token)
+ *   11  alloc_batch of 1-8 sizes
  *   12  free_batch of live ones  13  grow
  *   14  retain (pool; EUNSUPPORTED elsewhere)   15 free_batch that must fail
  *
@@ -34,10 +37,12 @@
 #define FZ_BATCH 8
 #define MiB (UINT64_C(1) << 20)
 
-/* A live block: offset, bytes asked for, references (pool retain), trace id. */
+/* A live block: offset, bytes asked for, references (pool retain), trace id,
+ * the heap's token when it was allocated with one. */
 typedef struct fz_block {
-    uint64_t off, size, id;
+    uint64_t off, size, id, token;
     uint32_t refs;
+    int has_token;
 } fz_block;
 
 typedef enum fz_round { ROUND_UNKNOWN, ROUND_MIN_ALIGN, ROUND_POW2, ROUND_BLOCK } fz_round;
@@ -56,6 +61,8 @@ typedef struct fz_heap {
     uint32_t nlive;
     uint64_t recent[FZ_RECENT]; /* offsets freed lately, for the must-fail frees */
     uint32_t nrecent;
+    uint64_t stale[FZ_RECENT];  /* tokens of blocks freed lately */
+    uint32_t nstale;
     char why[512];
 } fz_heap;
 
@@ -187,12 +194,14 @@ static void expect_unchanged(fz_heap *r, const vram_heap_stats *before, const ch
 
 static void remember_freed(fz_heap *r, uint64_t off) { r->recent[r->nrecent++ % FZ_RECENT] = off; }
 
-/* Records a block the heap just returned, after the shadow's checks. */
-static void record(fz_heap *r, uint64_t off, uint64_t size, uint64_t align)
+/* Records a block the heap just returned, after the shadow's checks; token
+ * NULL when it was allocated without one. */
+static void record(fz_heap *r, uint64_t off, uint64_t size, uint64_t align, const uint64_t *token)
 {
     if (heap_shadow_add(&r->sh, off, size, align, rounded_size(r, size), r->why, sizeof r->why))
         FAIL(r, "alloc(%" PRIu64 ", align %" PRIu64 "): %s", size, align, r->why);
-    r->live[r->nlive++] = (fz_block){.off = off, .size = size, .id = ++r->next_id, .refs = 1};
+    r->live[r->nlive++] = (fz_block){.off = off, .size = size, .id = ++r->next_id, .refs = 1,
+                                     .token = token ? *token : 0, .has_token = token != NULL};
     fz_trace_line(&r->tr, "alloc %" PRIu64 " %" PRIu64 " %" PRIu64 " other 0 -", r->next_id, size,
                   align <= (UINT64_C(1) << 30) ? align : 0);
 }
@@ -209,6 +218,8 @@ static void forget(fz_heap *r, uint32_t i)
         FAIL(r, "shadow: no live block at %" PRIu64, b->off);
     fz_trace_line(&r->tr, "free %" PRIu64, b->id);
     remember_freed(r, b->off);
+    if (b->has_token)
+        r->stale[r->nstale++ % FZ_RECENT] = b->token;
     *b = r->live[--r->nlive];
 }
 
@@ -243,18 +254,19 @@ static int alloc_invalid(const fz_heap *r, uint64_t size, uint64_t align, const 
     return size > s->capacity ? -1 : 0; /* above the capacity: EINVAL or ENOMEM both fit the contract */
 }
 
-static void op_alloc(fz_heap *r, fz_in *in)
+static void op_alloc(fz_heap *r, fz_in *in, int by_token)
 {
-    uint64_t size = fz_size(in, (unsigned)r->max_log2), align = read_align(in), off = 0;
+    uint64_t size = fz_size(in, (unsigned)r->max_log2), align = read_align(in), off = 0, token = 0;
     if (r->nlive == FZ_MAX_LIVE)
         return;
     vram_heap_stats before = stats_of(r);
     int invalid = alloc_invalid(r, size, align, &before);
     uint64_t a = align < r->min_align ? r->min_align : align;
     int rule = invalid ? -1 : fit_rule(r, size, a);
-    vram_status st = vram_heap_alloc(r->h, size, align, &off);
+    vram_status st = by_token ? vram_heap_alloc_token(r->h, size, align, &off, &token)
+                              : vram_heap_alloc(r->h, size, align, &off);
     if (st == VRAM_OK && invalid != 1 && rule != 0) {
-        record(r, off, size, a);
+        record(r, off, size, a, by_token ? &token : NULL);
         return;
     }
     if (st == VRAM_OK)
@@ -273,16 +285,28 @@ static void op_alloc(fz_heap *r, fz_in *in)
     expect_unchanged(r, &before, "alloc");
 }
 
-static void op_free(fz_heap *r, fz_in *in)
+static void op_free(fz_heap *r, fz_in *in, int by_token)
 {
     uint8_t pick = fz_u8(in);
     if (!r->nlive)
         return;
     uint32_t i = pick % r->nlive;
-    vram_status st = vram_heap_free(r->h, r->live[i].off);
+    const fz_block *b = &r->live[i];
+    vram_status st = by_token && b->has_token ? vram_heap_free_token(r->h, b->token)
+                                              : vram_heap_free(r->h, b->off);
     if (st)
-        FAIL(r, "free(%" PRIu64 ") of a live block gave %s", r->live[i].off, vram_status_name(st));
+        FAIL(r, "free(%" PRIu64 "%s) of a live block gave %s", b->off,
+             by_token && b->has_token ? ", by token" : "", vram_status_name(st));
     forget(r, i);
+}
+
+/* Is t the token of a live block? */
+static int live_token(const fz_heap *r, uint64_t t)
+{
+    for (uint32_t i = 0; i < r->nlive; i++)
+        if (r->live[i].has_token && r->live[i].token == t)
+            return 1;
+    return 0;
 }
 
 /* An offset no live block starts at: freed lately, inside a live block, or past the range. */
@@ -313,6 +337,17 @@ static void op_bad_free(fz_heap *r, fz_in *in)
         FAIL(r, "free(%" PRIu64 ") of no live block gave %s", off, vram_status_name(st));
     fz_trace_line(&r->tr, "# free of offset %" PRIu64 " (no live block): %s", off, vram_status_name(st));
     expect_unchanged(r, &before, "free");
+    /* A token of a block freed lately, else a forged one: refused unless it is
+     * a live block's (a policy whose token is the offset reuses it). */
+    uint64_t t = r->nstale ? r->stale[off % (r->nstale < FZ_RECENT ? r->nstale : FZ_RECENT)]
+                           : UINT64_MAX - off % 256;
+    if (live_token(r, t) || find_live(r, t) != UINT32_MAX)
+        return;
+    st = vram_heap_free_token(r->h, t);
+    if (st != VRAM_ENOTFOUND && st != VRAM_EDOUBLEFREE)
+        FAIL(r, "free of token %#" PRIx64 " (no live block) gave %s", t, vram_status_name(st));
+    fz_trace_line(&r->tr, "# free of token %#" PRIx64 " (no live block): %s", t, vram_status_name(st));
+    expect_unchanged(r, &before, "free_token");
 }
 
 static void op_bad_batch(fz_heap *r, fz_in *in)
@@ -356,7 +391,7 @@ static void op_alloc_batch(fz_heap *r, fz_in *in)
     vram_status st = vram_heap_alloc_batch(r->h, n, sizes, align, offs);
     if (st == VRAM_OK && invalid != 1) {
         for (size_t i = 0; i < n; i++)
-            record(r, offs[i], sizes[i], a);
+            record(r, offs[i], sizes[i], a, NULL);
         return;
     }
     /* No order between the errors of a batch: one invalid size and too few
@@ -512,8 +547,10 @@ int fz_heap_run_ops(const uint8_t *data, size_t size, const vram_heap_ops *ops, 
     }
     for (r->op = 1; in.n && r->op <= FZ_MAX_OPS; r->op++) {
         switch (fz_u8(&in) % 16) {
-        case 0: case 1: case 2: case 3: case 4: case 5: op_alloc(r, &in); break;
-        case 6: case 7: case 8: case 9: op_free(r, &in); break;
+        case 0: case 1: case 2: op_alloc(r, &in, 0); break;
+        case 3: case 4: case 5: op_alloc(r, &in, 1); break;
+        case 6: case 7: op_free(r, &in, 1); break;
+        case 8: case 9: op_free(r, &in, 0); break;
         case 10: op_bad_free(r, &in); break;
         case 11: op_alloc_batch(r, &in); break;
         case 12: op_free_batch(r, &in); break;
@@ -524,9 +561,10 @@ int fz_heap_run_ops(const uint8_t *data, size_t size, const vram_heap_ops *ops, 
         verify(r);
     }
     while (r->nlive) {
-        vram_status st = vram_heap_free(r->h, r->live[0].off);
+        const fz_block *b = &r->live[0];
+        vram_status st = b->has_token ? vram_heap_free_token(r->h, b->token) : vram_heap_free(r->h, b->off);
         if (st)
-            FAIL(r, "draining: free(%" PRIu64 ") gave %s", r->live[0].off, vram_status_name(st));
+            FAIL(r, "draining: free(%" PRIu64 ") gave %s", b->off, vram_status_name(st));
         forget(r, 0);
     }
     vram_heap_stats s = stats_of(r);

@@ -155,9 +155,9 @@ static void stray_remove(fixture *x, stray *s)
 static void test_pool_index(fixture *x)
 {
     caching_pool *small = &x->c->pools[CACHING_SMALL];
-    small->free.root->red = 1;
+    small->free.root->parent_red |= 1u; /* red */
     EXPECT_HEAP_VIOLATION(x->h, "pool 0 index: red-black tree: the root is red or has a parent");
-    small->free.root->red = 0;
+    small->free.root->parent_red &= ~(uintptr_t)1;
     EXPECT_HEAP_CLEAN(x->h);
 
     x->b->used = 0;

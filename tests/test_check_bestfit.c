@@ -10,10 +10,12 @@
 
 #include "../alloc/heap_bestfit.c"
 
-/* The layout every case starts from, over 64 KiB with 256-byte alignment:
- *   a [0, 1024) used (1000 requested), b [1024, 1536) free,
- *   c [1536, 1792) used (256 requested), tail [1792, 65536) free.
- * The size index holds tail (the black root) and b (its red left child). */
+/* The layout every case starts from, over 64 KiB with 256-byte alignment (b
+ * freed by offset, so the offset index is built):
+ *   a [0, 1024) used (1000 requested), record 0; b [1024, 1536) free, record 1;
+ *   c [1536, 1792) used (256 requested), record 2; tail [1792, 65536) free,
+ *   record 3. The size index holds tail (the black root) and b (its red left
+ *   child). */
 typedef struct fixture {
     vram_heap *heap;
     bf_heap *h;
@@ -44,8 +46,9 @@ static fixture setup(void)
     f.c = block_at(f.h, 1536);
     f.tail = block_at(f.h, 1792);
     vram__rb_node *root = f.h->by_size.root;
-    assert_true(root == &f.tail->by_size && root->left == &f.b->by_size && !root->right);
-    assert_true(!root->red && f.b->by_size.red);
+    assert_true(root == &f.tail->u.by_size && root->left == &f.b->u.by_size && !root->right);
+    assert_true(!vram__rb_is_red(root) && vram__rb_is_red(&f.b->u.by_size));
+    assert_true(f.a->idx == 0 && f.b->idx == 1 && f.c->idx == 2 && f.tail->idx == 3);
     EXPECT_HEAP_CLEAN(f.heap);
     return f;
 }
@@ -54,18 +57,23 @@ static void test_block_list(void)
 {
     fixture f = setup();
     bf_heap *h = f.h;
-    CORRUPT(f.heap, f.c->prev, NULL, "block at 1536: prev link does not name the block before it");
+    CORRUPT(f.heap, f.c->prev, BF_NIL, "block at 1536: prev link does not name the block before it");
+    CORRUPT(f.heap, f.c->idx, 7, "block at 1536: record 2 calls itself 7");
+    CORRUPT(f.heap, f.b->next, 9, "block list: record 9, or more than the 4 made");
     CORRUPT(f.heap, f.c->off, 1792, "blocks do not tile the range: block at 1792, expected 1536");
     CORRUPT(f.heap, f.c->size, 0, "block [1536, +0) is empty or not aligned to min_align 256");
     CORRUPT(f.heap, f.c->size, 300, "block [1536, +300) is empty or not aligned to min_align 256");
     CORRUPT(f.heap, f.c->used, 0, "free blocks at 1024 and 1536 should have coalesced");
-    CORRUPT(f.heap, f.a->requested, 0, "used block at 0: requested 0 outside (0, size 1024]");
-    CORRUPT(f.heap, f.a->requested, 1025, "used block at 0: requested 1025 outside (0, size 1024]");
-    CORRUPT(f.heap, f.b->requested, 5, "free block at 1024 has requested bytes");
+    CORRUPT(f.heap, f.a->u.requested, 0, "used block at 0: requested 0 outside (0, size 1024]");
+    CORRUPT(f.heap, f.a->u.requested, 1025,
+            "used block at 0: requested 1025 outside (0, size 1024]");
+    CORRUPT(f.heap, f.a->gen, 0, "used block at 0: no token was issued");
     CORRUPT(f.heap, f.a->batch_mark, 1, "block at 0 still carries a batch mark");
-    CORRUPT(f.heap, h->tail, f.a, "the tail pointer is not the last block");
+    CORRUPT(f.heap, h->tail, f.a->idx, "the tail pointer is not the last block");
     CORRUPT(f.heap, h->capacity, 64 * KiB + 256, "blocks end at 65536, capacity is 65792");
     CORRUPT(f.heap, h->by_off.count, 5, "offset index holds 5 blocks, the list 4");
+    CORRUPT(f.heap, h->nspare, 1, "4 blocks and 0 spare records (1 counted), 4 made");
+    CORRUPT(f.heap, h->made, 5, "4 blocks and 0 spare records (0 counted), 5 made");
     vram_heap_destroy(f.heap);
 }
 
@@ -92,29 +100,30 @@ static void test_tree_rules(void)
 {
     fixture f = setup();
     vram__rb_tree *t = &f.h->by_size;
-    vram__rb_node *root = t->root, *b = &f.b->by_size;
+    vram__rb_node *root = t->root, *b = &f.b->u.by_size;
     vram__rb_node x = {0}, y = {0};
 
-    CORRUPT(f.heap, root->red, 1, "red-black tree: the root is red or has a parent");
-    CORRUPT(f.heap, root->parent, &x, "red-black tree: the root is red or has a parent");
-    CORRUPT(f.heap, b->parent, NULL,
+    CORRUPT(f.heap, root->parent_red, 1, "red-black tree: the root is red or has a parent");
+    CORRUPT(f.heap, root->parent_red, (uintptr_t)&x,
+            "red-black tree: the root is red or has a parent");
+    CORRUPT(f.heap, b->parent_red, 1, /* red, no parent */
             "red-black tree: a child's parent link does not name its parent");
     CORRUPT(f.heap, root->right, &x, /* x.parent is NULL */
             "red-black tree: a child's parent link does not name its parent");
     CORRUPT(f.heap, t->count, 3, "red-black tree: node count differs from the recorded count");
 
     /* b is red: a red child under it, on either side. */
-    x = (vram__rb_node){.parent = b, .red = 1};
+    x = (vram__rb_node){.parent_red = (uintptr_t)b | 1u};
     CORRUPT(f.heap, b->left, &x, "red-black tree: a red node has a red child");
     CORRUPT(f.heap, b->right, &x, "red-black tree: a red node has a red child");
 
     /* Two red nodes in a row in the root's right subtree. */
-    x = (vram__rb_node){.parent = root, .left = &y, .red = 1};
-    y = (vram__rb_node){.parent = &x, .red = 1};
+    x = (vram__rb_node){.parent_red = (uintptr_t)root | 1u, .left = &y};
+    y = (vram__rb_node){.parent_red = (uintptr_t)&x | 1u};
     CORRUPT(f.heap, root->right, &x, "red-black tree: a red node has a red child");
 
     /* A black leaf on the right: one black node more than through red b. */
-    x = (vram__rb_node){.parent = root};
+    x = (vram__rb_node){.parent_red = (uintptr_t)root};
     CORRUPT(f.heap, root->right, &x,
             "red-black tree: two paths cross different numbers of black nodes");
 
@@ -163,31 +172,37 @@ static void test_indexes(void)
     fixture f = setup();
     bf_heap *h = f.h;
 
-    vram__rb_erase(&h->by_size, &f.b->by_size);
+    vram__rb_erase(&h->by_size, &f.b->u.by_size);
     EXPECT_HEAP_VIOLATION(f.heap, "size index holds 1 blocks, the list 2 free ones");
-    size_insert(h, f.c); /* a used block in b's place */
-    EXPECT_HEAP_VIOLATION(f.heap, "used block at 1536 is in the size index");
-    vram__rb_erase(&h->by_size, &f.c->by_size);
+    /* A used block in b's place: its node overwrites its requested bytes (with
+     * the address of the tail's node, its parent, and the red bit), caught first. */
+    size_insert(h, f.c);
+    char want[128];
+    snprintf(want, sizeof want, "used block at 1536: requested %llu outside (0, size 256]",
+             (unsigned long long)f.c->u.requested);
+    EXPECT_HEAP_VIOLATION(f.heap, want);
+    vram__rb_erase(&h->by_size, &f.c->u.by_size);
+    f.c->u.requested = 256;
     /* b linked after the largest block: out of (size, offset) order. */
     vram__rb_node *last = vram__rb_last(&h->by_size);
-    vram__rb_link(&h->by_size, &f.b->by_size, last, &last->right);
+    vram__rb_link(&h->by_size, &f.b->u.by_size, last, &last->right);
     EXPECT_HEAP_VIOLATION(f.heap, "size index out of order at block 1024");
-    vram__rb_erase(&h->by_size, &f.b->by_size);
+    vram__rb_erase(&h->by_size, &f.b->u.by_size);
 
     /* The size index holds a copy of b, not b itself. */
     bf_block copy = *f.b;
     size_insert(h, &copy);
     EXPECT_HEAP_VIOLATION(f.heap, "size index does not find free block at 1024");
-    vram__rb_erase(&h->by_size, &copy.by_size);
+    vram__rb_erase(&h->by_size, &copy.u.by_size);
     /* ... or a smaller stranger: b's search lands on the larger tail. */
     bf_block stranger = {.off = 8 * KiB, .size = 256};
     size_insert(h, &stranger);
     EXPECT_HEAP_VIOLATION(f.heap, "size index does not find free block at 1024");
     /* ... or the stranger instead of the tail: nothing is large enough for it. */
-    vram__rb_erase(&h->by_size, &f.tail->by_size);
+    vram__rb_erase(&h->by_size, &f.tail->u.by_size);
     size_insert(h, f.b);
     EXPECT_HEAP_VIOLATION(f.heap, "size index does not find free block at 1792");
-    vram__rb_erase(&h->by_size, &stranger.by_size);
+    vram__rb_erase(&h->by_size, &stranger.u.by_size);
     size_insert(h, f.tail);
     EXPECT_HEAP_CLEAN(f.heap);
 

@@ -9,7 +9,8 @@
 
 #include "../alloc/heap_tlsf.c"
 
-/* The layout every case starts from, 256-byte units over 64 KiB:
+/* The layout every case starts from (b freed by offset, so the offset hash is
+ * built), 256-byte units over 64 KiB:
  *   a [0, 1024) used (1000 requested), b [1024, 1536) free (list (0,2)),
  *   c [1536, 1792) used (256 requested), tail [1792, 65536) free: 249 units,
  *   list (3,30). */
@@ -54,15 +55,18 @@ static void test_block_list(void)
     tlsf_node *nodes = t->nodes;
     CORRUPT(f.h, t->blocks, 3, "block list longer than the 3 blocks counted");
     CORRUPT(f.h, nodes[f.c].prev, NIL, "block at 1536: back link broken");
-    CORRUPT(f.h, nodes[f.c].off, 1537, "block at 1537 size 256: not aligned to 256");
-    CORRUPT(f.h, nodes[f.c].size, 300, "block at 1536 size 300: not aligned to 256");
-    CORRUPT(f.h, nodes[f.c].size, 0, "block at 1536 size 0: not aligned to 256");
-    CORRUPT(f.h, nodes[f.c].off, 1792, "block at 1792: expected at 1536 (gap or overlap)");
-    CORRUPT(f.h, nodes[f.a].req, 0, "block at 0: requested 0 of 1024 bytes");
-    CORRUPT(f.h, nodes[f.a].req, 1025, "block at 0: requested 1025 of 1024 bytes");
+    CORRUPT(f.h, nodes[f.c].off, 1537, "block at 1537: not aligned to 256");
+    CORRUPT(f.h, nodes[f.a].off, 256, "the first block starts at 256, not 0");
+    /* A block ends where the next starts: an empty or overlapping one is out of order. */
+    CORRUPT(f.h, nodes[f.c].off, 1024, "block at 1024 follows block at 1024 (empty or overlap)");
+    CORRUPT(f.h, nodes[f.c].off, 512, "block at 512 follows block at 1024 (empty or overlap)");
+    CORRUPT(f.h, nodes[f.a].u.req, 0, "block at 0: requested 0 of 1024 bytes");
+    CORRUPT(f.h, nodes[f.a].u.req, 1025, "block at 0: requested 1025 of 1024 bytes");
+    CORRUPT(f.h, nodes[f.a].gen, 0, "used block at 0: no token was issued");
     CORRUPT(f.h, nodes[f.c].used, 0, "free blocks at 1024 and 1536 should have merged");
     CORRUPT(f.h, t->tail, f.a, "tail is not the last block");
-    CORRUPT(f.h, t->capacity, 64 * KiB + 256, "blocks end at 65536, capacity is 65792");
+    CORRUPT(f.h, t->capacity, 1792, "the last block starts at 1792, capacity is 1792");
+    CORRUPT(f.h, t->capacity, 64 * KiB + 1, "the last block starts at 1792, capacity is 65537");
 
     /* The hash: an entry removed, then put back where it was. */
     tlsf_map_remove(&t->map, 1536);
@@ -111,36 +115,40 @@ static void test_free_lists(void)
     tlsf_node *nodes = t->nodes;
     CORRUPT(f.h, t->fl_map, t->fl_map | 2, "first-level bit 1 disagrees with its lists");
     CORRUPT(f.h, t->sl_map[0], t->sl_map[0] | 1u << 5, "bitmap bit (0,5) disagrees with its list");
-    CORRUPT(f.h, nodes[f.b].prev_free, f.tail, "free list (0,2): back link broken at 1024");
+    CORRUPT(f.h, nodes[f.b].u.link.prev_free, f.tail, "free list (0,2): back link broken at 1024");
+    CORRUPT(f.h, nodes[f.b].sl, 3,
+            "free block at 1024 size 512 in list (0,2), belongs in (0,2), noted in (0,3)");
 
-    /* A used block linked behind b in b's list. */
-    nodes[f.b].next_free = f.c;
-    nodes[f.c].prev_free = f.b;
+    /* A used block linked behind b in b's list (its own links would overwrite its req). */
+    nodes[f.b].u.link.next_free = f.c;
     EXPECT_HEAP_VIOLATION(f.h, "used block at 1536 in free list (0,2)");
-    nodes[f.b].next_free = NIL;
+    nodes[f.b].u.link.next_free = NIL;
     EXPECT_HEAP_CLEAN(f.h);
 
-    /* A node outside the block list, linked behind b: three listed, two free. */
+    /* A node outside the block list, linked behind b, that looks like b (512
+     * bytes up to c, noted in b's list): three listed, two free. */
     assert_true(t->nodes_used < t->nodes_cap);
     uint32_t extra = t->nodes_used;
-    nodes[extra] = (tlsf_node){.off = 4 * KiB, .size = 512, .prev_free = f.b, .next_free = NIL};
-    nodes[f.b].next_free = extra;
+    nodes[extra] = (tlsf_node){.off = 1024, .next = f.c, .u.link = {f.b, NIL}, .fl = 0, .sl = 2};
+    nodes[f.b].u.link.next_free = extra;
     EXPECT_HEAP_VIOLATION(f.h, "free lists hold more than 2 blocks");
-    nodes[f.b].next_free = NIL;
+    nodes[f.b].u.link.next_free = NIL;
     EXPECT_HEAP_CLEAN(f.h);
 
     /* b moved to another second-level list, then to another first-level one. */
     t->lists[0][2] = NIL;
     t->lists[0][3] = f.b;
     t->sl_map[0] = 1u << 3;
-    EXPECT_HEAP_VIOLATION(f.h, "free block at 1024 size 512 in list (0,3), belongs in (0,2)");
+    EXPECT_HEAP_VIOLATION(f.h,
+                          "free block at 1024 size 512 in list (0,3), belongs in (0,2), noted in (0,2)");
     t->lists[0][3] = NIL;
     t->sl_map[0] = 0;
     t->fl_map &= ~UINT64_C(1);
     t->lists[1][0] = f.b;
     t->sl_map[1] = 1;
     t->fl_map |= 2;
-    EXPECT_HEAP_VIOLATION(f.h, "free block at 1024 size 512 in list (1,0), belongs in (0,2)");
+    EXPECT_HEAP_VIOLATION(f.h,
+                          "free block at 1024 size 512 in list (1,0), belongs in (0,2), noted in (0,2)");
 
     /* b in no list at all. */
     t->lists[1][0] = NIL;

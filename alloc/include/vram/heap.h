@@ -8,7 +8,8 @@
  *   - size 0, size > capacity, or an alignment that is not a power of two is
  *     VRAM_EINVAL; an alignment below the heap's minimum is raised to it;
  *   - freeing an offset that is not the start of a live block is VRAM_ENOTFOUND,
- *     or VRAM_EDOUBLEFREE when the policy can tell it was freed already;
+ *     or VRAM_EDOUBLEFREE when the policy can tell it was freed already (the
+ *     same for a token that names no live block, vram_heap_free_token);
  *   - a failed call leaves the heap unchanged. "caching" keeps its used blocks
  *     and capacity so, but not always its reserved segments (footprint): an
  *     allocation that ends in VRAM_ENOMEM may have released cached segments
@@ -114,6 +115,13 @@ typedef struct vram_heap_ops {
      * table itself, so that its entries can find the state they share. */
     vram_status (*create_from)(const struct vram_heap_ops *self, const vram_heap_config *cfg,
                                void **impl);
+    /* Optional pair, free without a lookup: alloc_token is alloc that also
+     * answers a token naming the block, and free_token frees the block its token
+     * names, as free frees it by offset (the two may be mixed on one heap).
+     * Without the pair the wrapper's token is the offset (see vram_heap_alloc_token). */
+    vram_status (*alloc_token)(void *impl, uint64_t size, uint64_t align, uint64_t *offset,
+                               uint64_t *token);
+    vram_status (*free_token)(void *impl, uint64_t token);
 } vram_heap_ops;
 
 /* The registered policies by name ("bestfit", "buddy", "tlsf", "pool", "caching");
@@ -129,6 +137,21 @@ uint64_t vram_heap_min_align(const vram_heap *h);
 
 vram_status vram_heap_alloc(vram_heap *h, uint64_t size, uint64_t align, uint64_t *offset);
 vram_status vram_heap_free(vram_heap *h, uint64_t offset);
+/* Free without a lookup, as OffsetAllocator's allocation handle: alloc_token is
+ * vram_heap_alloc that also answers a token, an opaque 64-bit value that names
+ * the block until it is freed; vram_heap_free_token(token) frees it as
+ * vram_heap_free(offset) would, without finding the block by its offset ("tlsf"
+ * and "bestfit": the token holds the block's record index and that record's
+ * allocation count; the other policies' token is the offset: pool's lookup is
+ * arithmetic, buddy's and caching's a hash). A token that names no live block
+ * (freed already, forged, another heap's) is refused and changes nothing:
+ * VRAM_EDOUBLEFREE when the policy can tell that the block was freed and not
+ * reallocated since, else VRAM_ENOTFOUND. Both O(1) but as vram_heap_alloc and
+ * vram_heap_free cost otherwise. A token is only for vram_heap_free_token: a
+ * block freed by offset is gone for its token too, and vice versa. */
+vram_status vram_heap_alloc_token(vram_heap *h, uint64_t size, uint64_t align, uint64_t *offset,
+                                  uint64_t *token);
+vram_status vram_heap_free_token(vram_heap *h, uint64_t token);
 /* All-or-nothing: on failure no block of the batch stays allocated (they are
  * freed; "caching" keeps the segments reserved for them cached, as any free). */
 vram_status vram_heap_alloc_batch(vram_heap *h, size_t n, const uint64_t *sizes, uint64_t align,
