@@ -26,38 +26,47 @@ static void usage(FILE *f)
             "  -o DIR               output directory (default report/)\n"
             "  --runs ID,ID...      the runs to report (default: the newest run of each policy\n"
             "                       over the trace of the newest run)\n"
-            "  --at EVENT           draw the heap maps after this trace event (default: at each\n"
-            "                       run's peak footprint as sampled)\n"
+            "  --at EVENT           draw the heap map after this trace event (default: where\n"
+            "                       the trace's live bytes peak; a second map is drawn at\n"
+            "                       each run's first OOM, when a run had one)\n"
+            "  --no-heapmap         no heap maps (they replay each run again): a trace that\n"
+            "                       cannot be found is then no error\n"
             "  --compare BASE.db    compare with BASE.db's default runs, policy by policy: BASE\n"
             "                       is 'before', RESULTS.db 'after'\n"
             "  --compare-runs A,B   compare run A (before) with run B (after) of RESULTS.db\n"
             "  --share DIR          where sql/ and the .gp scripts are (default $VREPORT_DIR,\n"
             "                       else ../share/vramlab/reports beside this program when\n"
-            "                       there (installed), else %s)\n"
+            "                       there (installed), else the source tree it was built from)\n"
             "  --help               this text\n"
             "  --version            the version and git commit\n"
             "\n"
-            "The heap maps replay each run's trace again up to the event: run the report where\n"
-            "the trace path recorded in the database resolves. gnuplot: $VREPORT_GNUPLOT or\n"
-            "gnuplot on PATH (Debian: apt-get install gnuplot-nox).\n"
+            "The heap maps replay each run's trace again up to the event. The trace is looked\n"
+            "for at the path replay was given (from here), at its absolute path, then at its\n"
+            "path from the database's directory (both moved), each with the CRC-32 recorded;\n"
+            "a trace not found is a warning at the top of the page and exit status 1 (the\n"
+            "report is written without its heap maps). gnuplot: $VREPORT_GNUPLOT or gnuplot\n"
+            "on PATH (Debian: apt-get install gnuplot-nox). The SVG figures are interactive:\n"
+            "hover for values, click a legend entry to hide its curve.\n"
             "Runs never marked at their end (in progress, or killed) are left out of the default\n"
             "selection, and named.\n"
             "Exit status: 0 report written (without figures, and a warning, when gnuplot is\n"
-            "missing), 1 a database, run, trace or file error (or no finished run), 2 bad\n"
+            "missing), 1 a database, run, trace or file error (or no finished run; or a\n"
+            "trace not found: the report is written), 2 bad\n"
             "usage (including a malformed --runs or --compare-runs list), 128+N stopped by\n"
-            "signal N (SIGINT 130, SIGTERM 143): index.html and summary.md are left as they were.\n",
-            VREPORT_DIR);
+            "signal N (SIGINT 130, SIGTERM 143): index.html and summary.md are left as they were.\n");
 }
 
 int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
 {
-    enum { O_RUNS = 256, O_AT, O_COMPARE, O_COMPARE_RUNS, O_SHARE, O_HELP, O_VERSION };
+    enum { O_RUNS = 256, O_AT, O_COMPARE, O_COMPARE_RUNS, O_SHARE, O_HELP, O_VERSION,
+           O_NO_HEAPMAP };
     static const struct option opts[] = {
         {"runs", required_argument, 0, O_RUNS},
         {"at", required_argument, 0, O_AT},
         {"compare", required_argument, 0, O_COMPARE},
         {"compare-runs", required_argument, 0, O_COMPARE_RUNS},
         {"share", required_argument, 0, O_SHARE},
+        {"no-heapmap", no_argument, 0, O_NO_HEAPMAP},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -75,6 +84,7 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
         case O_COMPARE: c->compare = optarg; break;
         case O_COMPARE_RUNS: c->compare_runs = optarg; break;
         case O_SHARE: c->share = optarg; break;
+        case O_NO_HEAPMAP: c->no_heapmap = 1; break;
         case O_AT: {
             char *end;
             errno = 0;

@@ -1,7 +1,8 @@
 # heapmap.gp - the address space of each heap at one moment as a strip, each
 # run of blocks coloured by the kind of buffer it holds, or free.
-# Data: heapmap.dat (heapmap.c): strip, from, to (bytes), kind.
+# Data: HMFILE.dat (heapmap.c): strip, from, to (bytes), kind.
 # Parameters: those of common.gp (tags/titles unused), and
+#   hmfile   'heapmap' (peak live or --at) or 'heapmap_oom' (each run's first OOM)
 #   strips   the number of strips
 #   yt       the strip labels as a gnuplot ytics list ('"bestfit" 0, ...')
 #   caption  the moment drawn
@@ -20,6 +21,6 @@ set palette defined (0 '#4c72b0', 1 '#dd8452', 2 '#55a868', 3 '#c44e52', 4 '#817
 set cbrange [-0.5:6.5]
 unset colorbox
 kinds = "weight kv activation workspace adapter other free"
-plot datadir.'/heapmap.dat' using (($2 + $3) / 2 / scale):1:($2 / scale):($3 / scale):($1 - 0.4):($1 + 0.4):4 \
+plot datadir.'/'.hmfile.'.dat' using (($2 + $3) / 2 / scale):1:($2 / scale):($3 / scale):($1 - 0.4):($1 + 0.4):4 \
          with boxxyerror fs solid 1.0 noborder lc palette notitle, \
      for [k=0:6] NaN with boxes fs solid 1.0 lc palette cb k title word(kinds, k + 1)

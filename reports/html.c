@@ -15,7 +15,9 @@ static const char css[] =
     "td.num{text-align:right;white-space:nowrap}td.worse{background:#fbd0d0;font-weight:bold}"
     "td.better{background:#d5f0d5}td.bad{color:#b00;font-weight:bold}"
     "figure{margin:2em 0}img{max-width:100%;border:1px solid #ddd}"
-    "figcaption{font-size:90%;color:#444}.note{color:#666;font-size:85%}";
+    "figcaption{font-size:90%;color:#444}.note{color:#666;font-size:85%}"
+    "object.fig{max-width:100%;border:1px solid #ddd;display:block}"
+    "p.warning{background:#fde2c8;border:1px solid #e0a060;padding:6px}";
 
 /* Base64 of the file at `path` into f; 0 when it cannot be read. */
 static int base64_file(FILE *f, const char *path)
@@ -77,7 +79,12 @@ static void runs_table(FILE *f, const vrep_page *pg)
             fputs("<br>", f);
         }
         fputs("<span class=\"note\">heap map: ", f);
-        vrep_html_text(f, s->heap_note);
+        vrep_html_text(f, s->map_note[VREP_MAP_PEAK][0] ? s->map_note[VREP_MAP_PEAK]
+                                                        : "not drawn");
+        if (s->map_note[VREP_MAP_OOM][0]) {
+            fputs("<br>at its first OOM: ", f);
+            vrep_html_text(f, s->map_note[VREP_MAP_OOM]);
+        }
         fputs("</span></td></tr>\n", f);
     }
     fputs("</table>\n", f);
@@ -90,16 +97,19 @@ static int figure(FILE *f, const vrep_paths *p, const vrep_figure *fig, char *er
     if (fig->made) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s.png", p->out, fig->stem);
-        fputs("<img alt=\"", f);
+        fprintf(f, "<object class=\"fig\" type=\"image/svg+xml\" data=\"%s.svg\"><img alt=\"",
+                fig->stem);
         vrep_html_text(f, fig->caption);
         fputs("\" src=\"data:image/png;base64,", f);
         if (!base64_file(f, path)) {
             snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             return 0;
         }
-        fputs("\">\n<figcaption>", f);
+        fputs("\"></object>\n<figcaption>", f);
         vrep_html_text(f, fig->caption);
-        fprintf(f, " <a href=\"%s.svg\">SVG</a></figcaption>\n", fig->stem);
+        fprintf(f, ". <span class=\"note\">Hover for values, click a legend entry to hide its"
+                   " curve (<a href=\"%s.svg\">SVG</a>, <a href=\"%s.png\">PNG</a>).</span>"
+                   "</figcaption>\n", fig->stem, fig->stem);
     } else {
         fputs("<figcaption>", f);
         vrep_html_text(f, fig->caption);
@@ -112,16 +122,23 @@ static int figure(FILE *f, const vrep_paths *p, const vrep_figure *fig, char *er
 }
 
 static const char self_check[] =
-    "<p id=\"imgcheck\" class=\"note\">images: not checked (scripts off)</p>\n"
+    "<p id=\"imgcheck\" hidden></p>\n"
     "<script>\n"
     "window.addEventListener('load', function () {\n"
-    "  var imgs = document.images, ok = 0;\n"
-    "  for (var i = 0; i < imgs.length; i++)\n"
-    "    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;\n"
+    "  var figs = document.querySelectorAll('object.fig'), shown = 0, live = 0;\n"
+    "  for (var i = 0; i < figs.length; i++) {\n"
+    "    var doc = null, img = figs[i].querySelector('img');\n"
+    "    try { doc = figs[i].contentDocument; } catch (e) {}\n"
+    "    if (doc && doc.documentElement && doc.documentElement.nodeName == 'svg') {\n"
+    "      shown++;\n"
+    "      if (doc.querySelector('g[id$=\"_keyentry\"]') &&\n"
+    "          !doc.querySelector('g[id$=\"_keyentry\"][onclick]')) live++;\n"
+    "    } else if (img && img.complete && img.naturalWidth > 0) shown++;\n"
+    "  }\n"
     "  var p = document.getElementById('imgcheck');\n"
-    "  p.setAttribute('data-rendered', ok);\n"
-    "  p.setAttribute('data-total', imgs.length);\n"
-    "  p.textContent = 'images: ' + ok + ' of ' + imgs.length + ' rendered';\n"
+    "  p.setAttribute('data-total', figs.length);\n"
+    "  p.setAttribute('data-rendered', shown);\n"
+    "  p.setAttribute('data-interactive', live);\n"
     "});\n"
     "</script>\n";
 
@@ -142,7 +159,13 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
     vrep_html_text(f, pg->title);
     fprintf(f, "</title>\n<style>%s</style></head><body>\n<h1>", css);
     vrep_html_text(f, pg->title);
-    fputs("</h1>\n<h2>Verdict</h2>\n", f);
+    fputs("</h1>\n", f);
+    if (pg->warning && pg->warning[0]) {
+        fputs("<p class=\"warning\" id=\"warning\"><b>Warning</b>: ", f);
+        vrep_html_text(f, pg->warning);
+        fputs(".</p>\n", f);
+    }
+    fputs("<h2>Verdict</h2>\n", f);
     vrep_ranking_html(f, pg->s, pg->n);
     fputs("<h2>Summary</h2>\n", f);
     vrep_summary_html(f, pg->s, pg->n);

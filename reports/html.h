@@ -1,5 +1,6 @@
-/* html.h - index.html: the whole report on one page, readable offline (PNGs
- * embedded as base64 data URIs, SVGs linked beside it). */
+/* html.h - index.html: the whole report on one page, readable offline: each
+ * figure is the interactive SVG beside the page (an <object>), with its PNG
+ * embedded as a base64 data URI inside it, shown where the SVG is not. */
 #ifndef VREP_HTML_H
 #define VREP_HTML_H
 
@@ -8,6 +9,7 @@
 
 typedef struct vrep_page {
     const char *title;
+    const char *warning;      /* shown at the top when not "" */
     const vrep_series *s;
     size_t n;
     const vrep_pair *pairs;   /* the comparison, or NULL */
@@ -17,9 +19,13 @@ typedef struct vrep_page {
 } vrep_page;
 
 /* Writes OUT/index.html. O(image bytes). The page ends with a script that
- * records, once loaded, how many of its images rendered in
- * <p id="imgcheck" data-rendered="R" data-total="T"> (the headless browser
- * test reads it). VRAM_EIO with "PATH: why" when a file cannot be read or written. */
+ * records, once loaded, in the hidden <p id="imgcheck" data-total="T"
+ * data-rendered="R" data-interactive="I">, how many figures it has, how many
+ * rendered (the SVG, or else its PNG) and how many SVGs run gnuplot's script
+ * (their legend entries' inline handlers replaced: readable where the page
+ * may look into its <object>s, file:// with --allow-file-access-from-files),
+ * for the headless browser test. VRAM_EIO with "PATH: why" when a file
+ * cannot be read or written. */
 vram_status vrep_index_html(const vrep_paths *p, const vrep_page *page, char *err,
                             size_t errlen);
 

@@ -17,7 +17,7 @@ latfile(i, op) = sprintf('%s/lat_%s_%s.dat', datadir, word(tags, i), op)
 do for [k=1:nops] {
     set title word(ops, k)
     plot for [i=1:n] latfile(i, word(ops, k)) using 1:2 with steps lw 1.5 lc rgb colour(i) \
-         title word(titles, i)
+         dt dash(i) title word(titles, i)
     unset key
 }
 unset multiplot

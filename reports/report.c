@@ -11,8 +11,10 @@
  *
  * Exit status: 0 the report was written (also when gnuplot is missing: the
  * data and summaries are written, the figures are not, and a warning says how
- * to install it); 1 the database, a run, the trace or a file failed (message
- * names it); 2 bad usage; 128 + N when signal N (SIGHUP, SIGINT, SIGTERM)
+ * to install it); 1 the database, a run or a file failed (message names it),
+ * or a run's trace is not found (tracefind.h: the report is written without
+ * its heap maps, a warning at the top of the page; --no-heapmap: 0); 2 bad
+ * usage; 128 + N when signal N (SIGHUP, SIGINT, SIGTERM)
  * stopped it: within 10 ms of the signal in gnuplot, in the heap map's
  * replay or in an export, with index.html and summary.md left as they were. */
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include "heapmap.h"
 #include "html.h"
 #include "ranking.h"
+#include "tracefind.h"
 #include "report.h"
 #include "summary.h"
 #include "signals.h"
@@ -64,7 +67,10 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
         vtrace_output_abort(&out);
         return VRAM_EIO;
     }
-    fprintf(f, "# %s\n\n## Verdict\n\n", title);
+    fprintf(f, "# %s\n\n", title);
+    if (r->warning[0])
+        fprintf(f, "**Warning**: %s.\n\n", r->warning);
+    fputs("## Verdict\n\n", f);
     vrep_ranking_md(f, r->s, r->n);
     fputs("\n## Summary\n\n", f);
     vrep_summary_md(f, r->s, r->n);
@@ -80,9 +86,12 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
         const vrep_series *s = &r->s[i];
         char preempt[160];
         vrep_preempt_text(&s->run, preempt, sizeof preempt);
-        fprintf(f, "- %s: %s run %lld, trace %s (crc32 %s), %s backend%s%s; heap map: %s\n",
+        fprintf(f, "- %s: %s run %lld, trace %s (crc32 %s), %s backend%s%s; heap map: %s%s%s\n",
                 s->label, vrep_db_path(s->db), (long long)s->run.id, s->run.trace,
-                s->run.crc32, s->run.backend, preempt[0] ? ", " : "", preempt, s->heap_note);
+                s->run.crc32, s->run.backend, preempt[0] ? ", " : "", preempt,
+                r->c.no_heapmap ? "not drawn (--no-heapmap)" : s->map_note[VREP_MAP_PEAK],
+                s->map_note[VREP_MAP_OOM][0] ? "; at its first OOM: " : "",
+                s->map_note[VREP_MAP_OOM]);
     }
     fputs("\n## Figures\n\n", f);
     for (int k = 0; k < FIG_COUNT; k++) {
@@ -132,9 +141,17 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     }
     for (size_t i = 0; i < r->n && !st; i++)
         st = vrep_export_missing_ops(&r->paths, &r->s[i], pl->ops, r->err, sizeof r->err);
-    if (!st)
-        st = stop_check(r, vrep_heapmap(&r->paths, r->s, r->n, r->c.at, pl->yt, sizeof pl->yt,
-                                        &pl->strips, r->err, sizeof r->err));
+    for (size_t i = 0; i < r->n && !st && !r->c.no_heapmap; i++) {
+        vrep_series *s = &r->s[i];
+        s->trace_found = vrep_trace_find(s, s->trace_path, sizeof s->trace_path);
+        if (!s->trace_found && !r->warning[0])
+            snprintf(r->warning, sizeof r->warning,
+                     "run %lld (%s): %.1500s: its heap maps are not drawn (report --no-heapmap"
+                     " reports without them)", (long long)s->run.id, s->label, s->trace_path);
+    }
+    for (int m = 0; m < VREP_MAPS && !st && !r->c.no_heapmap; m++)
+        st = stop_check(r, vrep_heapmap(&r->paths, r->s, r->n, m, r->c.at, pl->yt[m],
+                                        sizeof pl->yt[m], &pl->strips[m], r->err, sizeof r->err));
     if (st)
         return st;
     st = stop_check(r, vrep_figures_draw(r, pl));
@@ -147,7 +164,8 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     st = write_summary_md(r, pl, title);
     if (st)
         return st;
-    vrep_page page = {.title = title, .s = r->s, .n = r->n, .pairs = r->pairs,
+    vrep_page page = {.title = title, .warning = r->warning, .s = r->s, .n = r->n,
+                      .pairs = r->pairs,
                       .npairs = r->npairs, .figs = pl->fig, .nfigs = FIG_COUNT};
     return vrep_index_html(&r->paths, &page, r->err, sizeof r->err);
 }
@@ -180,6 +198,10 @@ int main(int argc, char **argv)
         } else {
             printf("report: %zu run(s) -> %s/index.html, %s/summary.md\n", r->n, r->c.out,
                    r->c.out);
+            if (r->warning[0]) { /* written, but without what the trace gives */
+                fprintf(stderr, "report: warning: %s\n", r->warning);
+                rc = 1;
+            }
             if (vrep_stop) {
                 fprintf(stderr, "report: %s received after the report was written: it is"
                                 " complete\n", vsim_signal_name(vrep_stop));

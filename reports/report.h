@@ -10,6 +10,10 @@
 #include "runs.h"
 #include "spread.h"
 
+/* The heap maps (heapmap.h): at the trace's peak of live bytes (or --at), and
+ * at each run's first OOM. */
+enum { VREP_MAP_PEAK, VREP_MAP_OOM, VREP_MAPS };
+
 /* Bit i set: the op vreplay_op_name(i) has latency data. */
 typedef unsigned vrep_ops;
 
@@ -19,8 +23,10 @@ typedef struct vrep_series {
     char tag[24];         /* data file stem: "a3" = run 3 of results.db, "b3" of --compare's */
     char label[64];       /* legend title, no blanks (gnuplot splits lists on them) */
     vrep_ops ops;         /* ops with latency data (export) */
-    uint64_t heap_at;     /* the heap map's event, 0 when there is none */
-    char heap_note[1024];  /* the heap map's moment, or why it is missing */
+    char trace_path[4096];          /* the trace found again (tracefind.h), or why not */
+    int trace_found;
+    uint64_t map_at[VREP_MAPS];     /* each heap map's event, 0 when there is none */
+    char map_note[VREP_MAPS][1024]; /* its moment, or why it is missing ("": no OOM map) */
 } vrep_series;
 
 typedef struct vrep_paths {
@@ -53,7 +59,8 @@ typedef struct vrep_cli {
     size_t ndb;
     const char *share;        /* --share or $VREPORT_DIR; NULL: vrep_default_share */
     const char *gnuplot;      /* $VREPORT_GNUPLOT or "gnuplot" */
-    uint64_t at;              /* --at, 0 = each run's sampled peak footprint */
+    uint64_t at;              /* --at, 0 = the trace's peak of live bytes */
+    int no_heapmap;           /* --no-heapmap: no heap maps, and a missing trace is no error */
 } vrep_cli;
 
 /* cli.c: parses the arguments; 0 ok, 2 bad usage (the reason printed), -1
@@ -73,6 +80,8 @@ typedef struct vrep_report {
     size_t n;
     vrep_pair *pairs;         /* the comparison, npairs = 0 without one */
     size_t npairs;
+    char warning[2048];       /* a missing trace (heap maps not drawn): shown on the page,
+                                 exit 1; "" when none */
     char err[8192];           /* why the report failed */
     int bad_usage;            /* the failure is a malformed option value (exit 2) */
 } vrep_report;

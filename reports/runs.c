@@ -45,7 +45,7 @@ static const col_spec columns[] = {
     TEXT(caching_conf, "caching_conf"), TEXT(tool_version, "tool_version"),
     TEXT(model, "model"), TEXT(engine, "engine"), I64(tensor_cache), I64(check_every),
     I64(time_every), I64(peak_sample_event), I64(waste_at_peak), I64(free_at_peak),
-    I64(last_ts_us),
+    I64(last_ts_us), TEXT(trace_abs, "trace_abs"), TEXT(trace_rel, "trace_rel"),
 };
 
 static void read_column(sqlite3_stmt *st, int c, const col_spec *spec, vrep_run *r)

@@ -15,6 +15,7 @@ typedef struct vrep_run {
     char policy[32], status[16], backend[16], evict_policy[32], crc32[16], defrag[32];
     char ended[40];           /* "" when the run was never marked: in progress, or killed */
     char trace[1024], options[1024], layout[512], detail[512];
+    char trace_abs[1024], trace_rel[1024]; /* where the trace was ("": not recorded) */
     int64_t capacity, events, sample_every, samples;
     int64_t peak_footprint, peak_live;
     double footprint_ratio, worst_ext_frag;

@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS runs (
   trace TEXT NOT NULL,           -- trace path as given on the command line
   trace_crc32 TEXT,              -- CRC-32 (hex) of the trace file's bytes
   trace_bytes INTEGER,           -- size of the trace file
+  trace_abs TEXT,                -- its absolute path when the run began (NULL: unresolved)
+  trace_rel TEXT,                -- its path from the database's directory then (report finds
+                                 -- the trace by it when both moved)
   model TEXT, engine TEXT,       -- from the trace header
   policy TEXT NOT NULL,          -- heap policy: bestfit, buddy, tlsf, pool, caching
   backend TEXT NOT NULL,         -- sim or cuda

@@ -14,7 +14,9 @@
 #define OUT WORK "/out"
 #define LOG WORK "/log.txt"
 
-static const char *const stems[] = {"footprint", "frag", "latency", "heapmap", "evictions"};
+/* The figures of the mix database's report (caching has OOMs: the second heap map). */
+static const char *const stems[] = {"footprint", "frag",      "latency",
+                                    "heapmap",   "evictions", "heapmap_oom", NULL};
 static const char *const policies[] = {"bestfit", "buddy", "tlsf", "pool", "caching", NULL};
 
 static sqlite3 *q;
@@ -112,13 +114,14 @@ static void expect_cell(const char *cell, const char *want, const char *what, in
     }
 }
 
-static void check_images(const char *out)
+/* Each of `which` (NULL-terminated) is a PNG and an interactive SVG of sensible size. */
+static void check_images(const char *out, const char *const *which)
 {
-    for (size_t i = 0; i < sizeof stems / sizeof stems[0]; i++) {
+    for (size_t i = 0; which[i]; i++) {
         char path[512];
-        snprintf(path, sizeof path, "%s/%s.png", out, stems[i]);
+        snprintf(path, sizeof path, "%s/%s.png", out, which[i]);
         expect_true(png_ok(path, 200, 5000));
-        snprintf(path, sizeof path, "%s/%s.svg", out, stems[i]);
+        snprintf(path, sizeof path, "%s/%s.svg", out, which[i]);
         size_t len;
         char *svg = read_file(path, &len);
         int w = 0, h = 0;
@@ -130,6 +133,7 @@ static void check_images(const char *out)
         if (ha)
             h = atoi(ha + 8);
         const char *end = svg ? strstr(svg, "</svg>") : NULL;
+        expect_true(svg && strstr(svg, "gnuplot_svg.toggleVisibility") != NULL); /* mouse */
         if (!svg || strncmp(svg, "<?xml", 5) != 0 || !tag || !end || w < 200 || w > 5000 ||
             h < 100 || h > 5000 || len < 5000) {
             fprintf(stderr, "FAILED: %s is not an SVG of sensible size (%d x %d, %zu bytes)\n",
@@ -248,7 +252,7 @@ static long data_rows(const char *path)
 }
 
 /* The exported samples and latency CDFs match SQL; the heap map's used bytes
- * are the sample's in_use at its event. */
+ * are the sample's in_use at the peak of live bytes. */
 static void check_data(int64_t run, int first_strip, int strips)
 {
     char path[512];
@@ -257,11 +261,10 @@ static void check_data(int64_t run, int first_strip, int strips)
     snprintf(path, sizeof path, OUT "/data/lat_a%lld_alloc.dat", (long long)run);
     expect_eq_u64(data_rows(path), q1("SELECT COUNT(*) FROM latency WHERE run_id=%lld AND"
                                       " op='alloc' AND count>0", run));
-    int64_t event = q1("SELECT event_index FROM samples WHERE run_id=%lld"
-                       " ORDER BY footprint DESC, event_index LIMIT 1", run);
+    /* drawn where the trace's live bytes peak (every event is sampled here) */
+    int64_t event = q1("SELECT peak_live_event FROM bounds WHERE run_id=%lld", run);
     int64_t in_use = q1("SELECT in_use FROM samples WHERE run_id=%lld AND event_index="
-                        "(SELECT event_index FROM samples WHERE run_id=%1$lld"
-                        " ORDER BY footprint DESC, event_index LIMIT 1)", run);
+                        "(SELECT peak_live_event FROM bounds WHERE run_id=%1$lld)", run);
     char *hm = read_file(OUT "/data/heapmap.dat", NULL);
     assert_true(hm != NULL);
     uint64_t used = 0;
@@ -335,7 +338,7 @@ static void test_report(void)
 {
     rm_tree(OUT);
     expect_eq_u64(report(NULL, DB, "-o", OUT, NULL, NULL), 0);
-    check_images(OUT);
+    check_images(OUT, stems);
     int strip = 0;
     for (int64_t run = 1; policies[run - 1]; run++) {
         check_summary(run, policies[run - 1]);
@@ -412,7 +415,7 @@ static void test_compare(void)
     rm_tree(OUT);
     expect_eq_u64(report(NULL, DB, "-o", OUT, "--compare", WORK "/base.db"), 0);
     expect_file_contains(OUT "/summary.md", "| **tlsf/before** (run 1) vs **tlsf/after** (run 3)");
-    check_images(OUT);
+    check_images(OUT, stems);
 }
 
 /* The comparison table of summary.md (empty when there is none), malloc'ed. */
@@ -556,10 +559,68 @@ static void test_trace_gone(void)
     make_db(WORK "/gone.db", WORK "/gone.trace", one);
     unlink(WORK "/gone.trace");
     rm_tree(OUT);
-    expect_eq_u64(report(NULL, WORK "/gone.db", "-o", OUT, NULL, NULL), 0);
-    expect_file_contains(OUT "/summary.md", "no heap map: the trace " WORK "/gone.trace cannot");
-    expect_file_contains(OUT "/summary.md", "Heap map");
+    /* written, with a warning on the page, and exit 1 */
+    expect_eq_u64(report(NULL, WORK "/gone.db", "-o", OUT, NULL, NULL), 1);
+    expect_file_contains(LOG, "report: warning: run 1 (bestfit): the trace cannot be read: not at "
+                              WORK "/gone.trace (from here), /");
+    expect_file_contains(OUT "/summary.md", "**Warning**: run 1 (bestfit): the trace cannot be"
+                                            " read");
+    expect_file_contains(OUT "/index.html", "<p class=\"warning\" id=\"warning\">");
+    expect_file_contains(OUT "/summary.md", "heap map: no heap map: the trace cannot be read");
     expect_true(png_ok(OUT "/footprint.png", 200, 5000));
+    /* --no-heapmap: the same report without heap maps, and no error */
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/gone.db", "-o", OUT, "--no-heapmap", NULL), 0);
+    expect_file_contains(OUT "/summary.md", "heap map: not drawn (--no-heapmap)");
+    expect_file_contains(OUT "/summary.md", "not drawn: --no-heapmap");
+    char *md = read_file(OUT "/summary.md", NULL);
+    expect_true(md && !strstr(md, "Warning"));
+    free(md);
+}
+
+/* The database and its trace moved together, the report run from elsewhere:
+ * the trace is found from the database's directory (runs.trace_rel), or by
+ * its absolute path (runs.trace_abs) from any directory. */
+static void test_trace_moved(void)
+{
+    rm_tree(WORK "/mv");
+    rm_tree(WORK "/mv2");
+    mkdir(WORK "/mv", 0777);
+    char *text = read_file(MIX_TRACE, NULL);
+    assert_true(text != NULL);
+    FILE *f = fopen(WORK "/mv/t.trace", "w");
+    assert_true(f != NULL);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    const char *const one[] = {"bestfit", NULL};
+    make_db(WORK "/mv/a.db", WORK "/mv/t.trace", one);
+    sqlite3 *db;
+    assert_true(sqlite3_open_v2(WORK "/mv/a.db", &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_true(sqlite3_prepare_v2(db, "SELECT trace_rel, substr(trace_abs, 1, 1) FROM runs", -1,
+                                   &st, NULL) == SQLITE_OK);
+    assert_true(sqlite3_step(st) == SQLITE_ROW);
+    expect_true(strcmp((const char *)sqlite3_column_text(st, 0), "t.trace") == 0);
+    expect_true(strcmp((const char *)sqlite3_column_text(st, 1), "/") == 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* from another directory: the absolute path */
+    char *cwd = getcwd(NULL, 0);
+    assert_true(cwd != NULL);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "cd / && exec '%s' '%s/" WORK "/mv/a.db' -o '%s/" OUT "'",
+             REPORT_BIN, cwd, cwd);
+    char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+    rm_tree(OUT);
+    expect_eq_u64(run_logged(sh, NULL, LOG), 0);
+    expect_file_contains(OUT "/summary.md", "; heap map: after event ");
+    /* moved together: the path from the database */
+    expect_true(rename(WORK "/mv", WORK "/mv2") == 0);
+    rm_tree(OUT);
+    expect_eq_u64(report(NULL, WORK "/mv2/a.db", "-o", OUT, NULL, NULL), 0);
+    expect_file_contains(OUT "/summary.md", "; heap map: after event ");
+    free(cwd);
 }
 
 /* A run with compaction passes: the heap map re-run carries runs.defrag. */
@@ -644,7 +705,12 @@ static void test_preemptions(void)
         expect_file_contains(OUT "/index.html", defined[i]);
     }
     expect_file_contains(OUT "/index.html", "<td class=\"num\">32.000 ms</td>");
-    check_images(OUT);
+    /* a few calls of each op (no latency panel), no OOM (no second heap map) */
+    static const char *const drawn[] = {"footprint", "frag", "heapmap", "evictions", NULL};
+    check_images(OUT, drawn);
+    expect_file_contains(OUT "/summary.md", "not drawn: no run has an op with 20 timed calls");
+    expect_file_contains(OUT "/summary.md", "not drawn: no run had an OOM");
+    expect_true(access(OUT "/latency.png", F_OK) != 0 && access(OUT "/heapmap_oom.svg", F_OK) != 0);
 
     /* before: the version-1 mix database; after: this one */
     rm_tree(OUT);
@@ -720,6 +786,7 @@ int main(void)
     test_compare_spread();
     test_at();
     test_trace_gone();
+    test_trace_moved();
     test_defrag();
     test_preemptions();
     test_errors();

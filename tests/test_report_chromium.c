@@ -1,8 +1,11 @@
 /* test_report_chromium.c - the report page in headless Chromium: once loaded,
- * every image on it has rendered (the page's own check writes the counts into
- * <p id="imgcheck">, read back with --dump-dom), and a screenshot of it is a
- * real picture. Exits 77 (ctest: skipped) with the reason where Chromium is
- * not installed or cannot start here. $VREPORT_CHROMIUM names another binary. */
+ * every figure on it has rendered as its interactive SVG, whose gnuplot script
+ * ran (the page's own check writes the counts into <p id="imgcheck">, read
+ * back with --dump-dom), the verdict ranks both runs, an SVG opened alone runs
+ * its script too (its legend entries' inline handlers replaced by listeners),
+ * and a screenshot of the page is a real picture. Exits 77 (ctest: skipped)
+ * with the reason where Chromium is not installed or cannot start here.
+ * $VREPORT_CHROMIUM names another binary. */
 #include <limits.h>
 
 #include "test_report_lib.h"
@@ -37,6 +40,8 @@ static int chromium(const char *bin, const char *mode, const char *url, const ch
     char *argv[] = {(char *)bin, "--headless", "--no-sandbox", "--disable-gpu",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", profile,
+                    /* the page's check looks into its <object>s, file:// beside it */
+                    "--allow-file-access-from-files",
                     "--virtual-time-budget=10000", "--window-size=1200,2400", (char *)mode,
                     (char *)url, NULL};
     return run_logged(argv, NULL, log);
@@ -76,11 +81,35 @@ int main(void)
     const char *check = strstr(dom, "id=\"imgcheck\"");
     const char *r = check ? strstr(check, "data-rendered=\"") : NULL;
     const char *t = check ? strstr(check, "data-total=\"") : NULL;
+    const char *in = check ? strstr(check, "data-interactive=\"") : NULL;
     int rendered = r ? atoi(r + 15) : -1, total = t ? atoi(t + 12) : -1;
-    printf("chromium: %d of %d images rendered\n", rendered, total);
-    expect_eq_u64(total, 5);
+    int live = in ? atoi(in + 18) : -1;
+    printf("chromium: %d figures, %d rendered, %d interactive\n", total, rendered, live);
+    expect_eq_u64(total, 5); /* footprint, frag, latency, heap map, evictions */
     expect_eq_u64(rendered, total);
+    expect_eq_u64(live, total);
+    /* the verdict: both runs ranked, in the rendered page */
+    const char *v = strstr(dom, "<ol id=\"verdict\">");
+    const char *vend = v ? strstr(v, "</ol>") : NULL;
+    int items = 0;
+    for (const char *li = v; li && vend && (li = strstr(li + 1, "<li>")) && li < vend;)
+        items++;
+    expect_eq_u64(items, 2);
+    expect_true(v && strstr(v, " x peak live, ") != NULL);
     free(dom);
+
+    /* an SVG alone: gnuplot's script replaced the legend's inline handlers */
+    char svg_url[PATH_MAX + 64];
+    snprintf(svg_url, sizeof svg_url, "%.*sfootprint.svg", (int)(strlen(url) - strlen("index.html")),
+             url);
+    char *file = read_file(WORK "/out/footprint.svg", NULL);
+    expect_true(file && strstr(file, "_keyentry\" visibility=\"visible\" onclick=") != NULL);
+    free(file);
+    expect_eq_u64(chromium(bin, "--dump-dom", svg_url, WORK "/svg.html"), 0);
+    char *svg = read_file(WORK "/svg.html", NULL);
+    expect_true(svg && strstr(svg, "_keyentry") != NULL);
+    expect_true(svg && strstr(svg, "_keyentry\" visibility=\"visible\" onclick=") == NULL);
+    free(svg);
 
     expect_eq_u64(chromium(bin, shot, url, WORK "/shot.log"), 0);
     /* A blank 1200 x 2400 page compresses to a few KiB; tables and plots do not. */
