@@ -4,22 +4,19 @@
 width = 1100; height = 760
 load gpdir.'/common.gp'
 set multiplot layout 2,2 title 'Fragmentation over the trace'
-set xlabel xname
+set xlabel 'trace event'
 set autoscale xfix
 set key top left font ',8'
 set title 'external fragmentation: 1 - largest free / total free'
-set yrange [0:1.05]
-plot for [i=1:n] datfile('samples', i) using (xval(0)):5 with lines lc rgb colour(i) \
-         dt dash(i) title word(titles, i)
+set yrange [0:1]
+plot for [i=1:n] datfile('samples', i) using 1:5 with lines lc rgb colour(i) title word(titles, i)
 set autoscale y
 set yrange [0:*]
 unset key
 set title 'internal waste: in use - requested ('.unit.')'
-plot for [i=1:n] datfile('samples', i) using (xval(0)):($6/scale) with lines lc rgb colour(i) \
-         dt dash(i)
+plot for [i=1:n] datfile('samples', i) using 1:($6/scale) with lines lc rgb colour(i)
 set title 'free blocks'
-plot for [i=1:n] datfile('samples', i) using (xval(0)):7 with lines lc rgb colour(i) dt dash(i)
+plot for [i=1:n] datfile('samples', i) using 1:7 with lines lc rgb colour(i)
 set title 'largest free block ('.unit.')'
-plot for [i=1:n] datfile('samples', i) using (xval(0)):($8/scale) with lines lc rgb colour(i) \
-         dt dash(i)
+plot for [i=1:n] datfile('samples', i) using 1:($8/scale) with lines lc rgb colour(i)
 unset multiplot

@@ -43,7 +43,7 @@ foreach(f ${CMAKE_INSTALL_LIBDIR}/libvram.a ${CMAKE_INSTALL_INCLUDEDIR}/vram/vra
     message(FATAL_ERROR "install_consumer: ${prefix}/${f} was not installed")
   endif()
 endforeach()
-foreach(tool replay tracegen vimport report sweep)
+foreach(tool replay tracegen serve vimport report sweep)
   if(EXISTS ${prefix}/${CMAKE_INSTALL_BINDIR}/${tool})
     message(FATAL_ERROR "install_consumer: bin/${tool} installed under its build-tree name")
   endif()
