@@ -10,28 +10,57 @@
 void vrep_figures_init(vrep_figures *pl, uint64_t at)
 {
     static const char *const stems[FIG_COUNT] = {"footprint", "frag", "latency", "heapmap",
-                                                 "evictions"};
+                                                 "heapmap_oom", "evictions"};
+    static const char *const scripts[FIG_COUNT] = {"footprint", "frag", "latency", "heapmap",
+                                                   "heapmap", "evictions"};
     static const char *const captions[FIG_COUNT] = {
-        "Footprint and live bytes over the trace, with the lower bound (peak live bytes)",
+        "Footprint and live bytes over the trace, with the lower bound (peak live bytes) and the"
+        " device's capacity",
         "Fragmentation: external ratio, internal waste, free blocks, largest free block",
-        "Op latency per op kind: CDF on a log scale",
-        NULL, /* the heap map's depends on the moment */
+        "Op latency per op kind (those with at least 20 timed calls): CDF on a log scale",
+        NULL, /* the heap maps' depend on the moment */
+        NULL,
         "Evictions and bytes re-materialised over the trace against Belady"};
     memset(pl, 0, sizeof *pl);
     if (at)
-        snprintf(pl->caption, sizeof pl->caption, "Heap map after event %llu",
+        snprintf(pl->caption[VREP_MAP_PEAK], sizeof pl->caption[0], "Heap map after event %llu",
                  (unsigned long long)at);
     else
-        snprintf(pl->caption, sizeof pl->caption,
-                 "Heap map at each run's peak footprint (as sampled; events in the runs table)");
+        snprintf(pl->caption[VREP_MAP_PEAK], sizeof pl->caption[0],
+                 "Heap map at the trace's peak of live bytes, the moment the lower bound is about"
+                 " (the event in the runs table)");
+    snprintf(pl->caption[VREP_MAP_OOM], sizeof pl->caption[0],
+             "Heap map at each run's first OOM, for the runs that had one (the event in the runs"
+             " table)");
     for (int k = 0; k < FIG_COUNT; k++) {
         pl->fig[k].stem = stems[k];
-        pl->fig[k].caption = k == FIG_HEAPMAP ? pl->caption : captions[k];
+        pl->fig[k].script = scripts[k];
+        pl->fig[k].caption = k == FIG_HEAPMAP       ? pl->caption[VREP_MAP_PEAK]
+                             : k == FIG_HEAPMAP_OOM ? pl->caption[VREP_MAP_OOM]
+                                                    : captions[k];
     }
 }
 
+/* A policy's colour, the same in every figure: the built-in policies' fixed,
+ * others' by a hash of the name over the rest of the palette. */
+static const char *colour_of(const char *policy)
+{
+    static const char *const fixed[][2] = {{"bestfit", "#1f77b4"}, {"buddy", "#ff7f0e"},
+                                           {"tlsf", "#2ca02c"}, {"pool", "#d62728"},
+                                           {"caching", "#9467bd"}};
+    static const char *const rest[] = {"#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(policy, fixed[i][0]) == 0)
+            return fixed[i][1];
+    unsigned h = 5381;
+    for (const char *p = policy; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return rest[h % (sizeof rest / sizeof rest[0])];
+}
+
 /* What list_of gives for each series. */
-typedef enum list_item { L_TAG, L_LABEL, L_BOUND, L_BELADY_EV, L_BELADY_BYTES } list_item;
+typedef enum list_item { L_TAG, L_LABEL, L_BOUND, L_BELADY_EV, L_BELADY_BYTES, L_COLOUR,
+                         L_DASH } list_item;
 
 /* The blank-separated `what` of the series in `pick` (a gnuplot word list);
  * unknown numbers are 0 for the bound and -1 for Belady, as the scripts read. */
@@ -60,6 +89,12 @@ static void list_of(const vrep_report *r, const int *pick, list_item what, char 
         case L_BELADY_BYTES:
             snprintf(word, sizeof word, "%lld", (long long)run->belady_bytes_rematerialised);
             break;
+        case L_COLOUR:
+            snprintf(word, sizeof word, "%s", colour_of(run->policy));
+            break;
+        case L_DASH: /* a comparison's before run dashed */
+            snprintf(word, sizeof word, "%d", strstr(r->s[i].label, "/before") ? 2 : 1);
+            break;
         }
         size_t used = strlen(buf);
         snprintf(buf + used, len - used, "%s%s", used ? " " : "", word);
@@ -77,7 +112,7 @@ static vram_status draw(vrep_report *r, vrep_figures *pl, int k, vrep_params *pr
         return VRAM_OK;
     }
     char script[4200], log[4200];
-    snprintf(script, sizeof script, "%s/%s.gp", r->paths.share, fig->stem);
+    snprintf(script, sizeof script, "%s/%s.gp", r->paths.share, fig->script);
     snprintf(log, sizeof log, "%s/gnuplot.log", r->paths.out);
     static const char *const terms[] = {"png", "svg"};
     for (int t = 0; t < 2; t++) {
@@ -133,12 +168,20 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         st = VRAM_ENOHOST;
         goto out;
     }
-    int any_samples = 0, exact = 1;
+    int any_samples = 0, exact = 1, timed = 1, evicted = 0, remat = 0, oom = 0;
+    int64_t capacity = 0;
     for (size_t i = 0; i < r->n; i++) {
-        with_samples[i] = r->s[i].run.samples > 0;
+        const vrep_run *run = &r->s[i].run;
+        with_samples[i] = run->samples > 0;
         with_ops[i] = r->s[i].ops != 0;
         any_samples |= with_samples[i];
-        exact &= r->s[i].run.belady_exact == 1;
+        exact &= run->belady_exact == 1;
+        timed &= !with_samples[i] || run->last_ts_us > 0;
+        evicted |= run->evictions > 0 || run->belady_evictions > 0;
+        remat |= run->bytes_rematerialised > 0 || run->belady_bytes_rematerialised > 0;
+        oom |= run->ooms > 0;
+        if (run->capacity > capacity)
+            capacity = run->capacity;
     }
     char log[4200];
     snprintf(log, sizeof log, "%s/gnuplot.log", r->paths.out);
@@ -147,6 +190,10 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
     vrep_param_str(base, "gpdir", r->paths.share);
     vrep_param_str(base, "unit", unit_of(r));
     vrep_param_str(base, "datadir", r->paths.data);
+    /* x: the trace's time (samples.ts_us, column 11) where every run has it */
+    vrep_param_num(base, "xcol", timed ? 11 : 1);
+    vrep_param_num(base, "xdiv", timed ? 1e6 : 1);
+    vrep_param_str(base, "xname", timed ? "trace time (s)" : "trace event");
     if (!any_samples) {
         /* why, run by run: not finished, --sample-every 0, or ended before the first */
         char why[sizeof pl->fig[0].why] = "no run has samples (";
@@ -159,23 +206,40 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         size_t used = strlen(why);
         snprintf(why + used, sizeof why - used, ")");
         for (int k = 0; k < FIG_COUNT; k++)
-            if (k != FIG_LATENCY)
+            if (k == FIG_FOOTPRINT || k == FIG_FRAG || k == FIG_EVICTIONS)
                 snprintf(pl->fig[k].why, sizeof pl->fig[k].why, "%s", why);
-    } else if (!pl->strips) {
-        snprintf(pl->fig[FIG_HEAPMAP].why, sizeof pl->fig[FIG_HEAPMAP].why,
-                 "no run could be replayed to the event (see the runs table)");
+    }
+    if (!evicted && !remat)
+        snprintf(pl->fig[FIG_EVICTIONS].why, sizeof pl->fig[0].why,
+                 "no run evicted or re-materialised anything, nor would Belady");
+    if (r->c.no_heapmap) {
+        snprintf(pl->fig[FIG_HEAPMAP].why, sizeof pl->fig[0].why, "--no-heapmap");
+        snprintf(pl->fig[FIG_HEAPMAP_OOM].why, sizeof pl->fig[0].why, "--no-heapmap");
+    } else {
+        if (!pl->strips[VREP_MAP_PEAK])
+            snprintf(pl->fig[FIG_HEAPMAP].why, sizeof pl->fig[0].why,
+                     "no run could be replayed to the event (see the runs table)");
+        if (!pl->strips[VREP_MAP_OOM])
+            snprintf(pl->fig[FIG_HEAPMAP_OOM].why, sizeof pl->fig[0].why, "%s",
+                     oom ? "no run with an OOM could be replayed to it (see the runs table)"
+                         : "no run had an OOM");
     }
     if (!pl->ops)
         snprintf(pl->fig[FIG_LATENCY].why, sizeof pl->fig[FIG_LATENCY].why,
-                 "no run has latency data");
+                 "no run has an op with 20 timed calls");
 
     *p = *base;
     list_of(r, with_samples, L_TAG, a, 4096);
     vrep_param_str(p, "tags", a);
     list_of(r, with_samples, L_LABEL, a, 4096);
     vrep_param_str(p, "titles", a);
+    list_of(r, with_samples, L_COLOUR, a, 4096);
+    vrep_param_str(p, "colours", a);
+    list_of(r, with_samples, L_DASH, a, 4096);
+    vrep_param_str(p, "dashes", a);
     list_of(r, with_samples, L_BOUND, b, 4096);
     vrep_param_str(p, "bounds", b);
+    vrep_param_num(p, "capacity", (double)capacity);
     st = draw(r, pl, FIG_FOOTPRINT, p);
     if (!st)
         st = draw(r, pl, FIG_FRAG, p);
@@ -185,6 +249,7 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         list_of(r, with_samples, L_BELADY_BYTES, a, 4096);
         vrep_param_str(p, "belady_bytes", a);
         vrep_param_str(p, "belady_what", exact ? "optimum" : "reference (mixed sizes)");
+        vrep_param_num(p, "remat_panel", remat);
         st = draw(r, pl, FIG_EVICTIONS, p);
     }
     if (!st) {
@@ -193,6 +258,10 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         vrep_param_str(p, "tags", a);
         list_of(r, with_ops, L_LABEL, a, 4096);
         vrep_param_str(p, "titles", a);
+        list_of(r, with_ops, L_COLOUR, a, 4096);
+        vrep_param_str(p, "colours", a);
+        list_of(r, with_ops, L_DASH, a, 4096);
+        vrep_param_str(p, "dashes", a);
         b[0] = '\0';
         for (int k = 0; k < VREPLAY_OP_COUNT; k++)
             if (pl->ops & (1u << k)) {
@@ -203,14 +272,15 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         vrep_param_str(p, "ops", b);
         st = draw(r, pl, FIG_LATENCY, p);
     }
-    if (!st) {
+    for (int m = 0; m < VREP_MAPS && !st; m++) {
         *p = *base;
         vrep_param_str(p, "tags", "");
         vrep_param_str(p, "titles", "");
-        vrep_param_num(p, "strips", pl->strips);
-        vrep_param_str(p, "yt", pl->yt);
-        vrep_param_str(p, "caption", pl->caption);
-        st = draw(r, pl, FIG_HEAPMAP, p);
+        vrep_param_str(p, "hmfile", m == VREP_MAP_OOM ? "heapmap_oom" : "heapmap");
+        vrep_param_num(p, "strips", pl->strips[m]);
+        vrep_param_str(p, "yt", pl->yt[m]);
+        vrep_param_str(p, "caption", pl->caption[m]);
+        st = draw(r, pl, m == VREP_MAP_OOM ? FIG_HEAPMAP_OOM : FIG_HEAPMAP, p);
     }
     for (int k = 0; k < FIG_COUNT && !st; k++)
         if (!pl->fig[k].made)

@@ -1,16 +1,20 @@
-/* figures.h - the report's five figures, each drawn by gnuplot from one of
- * reports/STEM.gp as OUT/STEM.png and OUT/STEM.svg. */
+/* figures.h - the report's figures, each drawn by gnuplot from one of
+ * reports/SCRIPT.gp as OUT/STEM.png and OUT/STEM.svg (the SVG interactive:
+ * gnuplot's mouse and standalone options). A policy has one colour in every
+ * figure (the before run of a comparison dashed); the x axis is the trace's
+ * time where every run's samples have timestamps, else the event index. */
 #ifndef VREP_FIGURES_H
 #define VREP_FIGURES_H
 
 #include "plot.h"
 #include "report.h"
 
-enum { FIG_FOOTPRINT, FIG_FRAG, FIG_LATENCY, FIG_HEAPMAP, FIG_EVICTIONS, FIG_COUNT };
+enum { FIG_FOOTPRINT, FIG_FRAG, FIG_LATENCY, FIG_HEAPMAP, FIG_HEAPMAP_OOM, FIG_EVICTIONS,
+       FIG_COUNT };
 
 /* One figure: drawn (`made`), or `why` not. */
 typedef struct vrep_figure {
-    const char *stem;
+    const char *stem, *script;
     const char *caption;
     int made;
     char why[512];
@@ -19,13 +23,13 @@ typedef struct vrep_figure {
 typedef struct vrep_figures {
     vrep_figure fig[FIG_COUNT];
     vrep_ops ops;             /* ops with latency data in any series (export) */
-    int strips;               /* heap map strips (vrep_heapmap) */
-    char yt[8192];            /* their ytics list */
-    char caption[512];        /* the heap map's caption */
+    int strips[VREP_MAPS];    /* heap map strips (vrep_heapmap) */
+    char yt[VREP_MAPS][8192]; /* their ytics lists */
+    char caption[VREP_MAPS][512]; /* the heap maps' captions */
     int no_gnuplot;           /* gnuplot could not be run: nothing more is tried */
 } vrep_figures;
 
-/* Stems and captions; `at` is --at (0: peak footprint) for the heap map's. */
+/* Stems and captions; `at` is --at (0: peak live) for the heap map's. */
 void vrep_figures_init(vrep_figures *pl, uint64_t at);
 
 /* Draws every figure that has data, removing stale images of those that are

@@ -13,6 +13,7 @@
 #include "replay.h"
 #include "summary.h"
 #include "units.h"
+#include "vram/caching.h"
 
 #define KIND_FREE 6
 
@@ -87,40 +88,6 @@ static void poll_stop(void *ctx, uint64_t events)
         ((capture *)ctx)->stop = 1;
 }
 
-/* 1 when the file's CRC-32 is `hex` (or the run recorded none). */
-static int same_crc(const char *path, const char *hex)
-{
-    char mine[9];
-    uint64_t bytes;
-    if (!hex[0])
-        return 1;
-    vreplay_trace_crc32(path, mine, &bytes);
-    return strcmp(mine, hex) == 0;
-}
-
-/* The event to draw, 0 with the note set when there is none. */
-static vram_status pick_event(const vrep_paths *p, vrep_series *s, uint64_t at, uint64_t *event,
-                              char *err, size_t errlen)
-{
-    *event = at;
-    if (at)
-        return VRAM_OK;
-    sqlite3_stmt *st;
-    vram_status r = vrep_sql_prepare(s->db, p->share, "peak_sample", &st, err, errlen);
-    if (r)
-        return r;
-    sqlite3_bind_int64(st, 1, s->run.id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *event = (uint64_t)sqlite3_column_int64(st, 0);
-    } else {
-        char why[256];
-        vrep_run_why_no_samples(&s->run, why, sizeof why);
-        snprintf(s->heap_note, sizeof s->heap_note, "no heap map: no samples (%s)", why);
-    }
-    sqlite3_finalize(st);
-    return VRAM_OK;
-}
-
 /* The bounds the run was replayed with (the pool layout is sized from them). */
 static vram_status load_bounds(const vrep_paths *p, const vrep_series *s, vbounds *b,
                                int *have, char *err, size_t errlen)
@@ -146,6 +113,43 @@ static vram_status load_bounds(const vrep_paths *p, const vrep_series *s, vbound
     return VRAM_OK;
 }
 
+/* The first column of sql/NAME.sql's first row for the run, 0 when NULL or none. */
+static vram_status event_of(const vrep_paths *p, vrep_series *s, const char *name,
+                            uint64_t *event, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    vram_status r = vrep_sql_prepare(s->db, p->share, name, &st, err, errlen);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, s->run.id);
+    *event = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return VRAM_OK;
+}
+
+/* The event map `map` is drawn at (heapmap.h), 0 with the note set when there
+ * is none. */
+static vram_status pick_event(const vrep_paths *p, vrep_series *s, int map, uint64_t at,
+                              const vbounds *b, int have_bounds, uint64_t *event, char *err,
+                              size_t errlen)
+{
+    *event = 0;
+    if (map == VREP_MAP_OOM)
+        return event_of(p, s, "first_oom", event, err, errlen);
+    if (at || (have_bounds && b->peak_live_event)) {
+        *event = at ? at : b->peak_live_event;
+        return VRAM_OK;
+    }
+    vram_status r = event_of(p, s, "peak_sample", event, err, errlen);
+    if (!r && !*event) {
+        char why[256];
+        vrep_run_why_no_samples(&s->run, why, sizeof why);
+        snprintf(s->map_note[map], sizeof s->map_note[map],
+                 "no heap map: no bounds row and no samples (%s)", why);
+    }
+    return r;
+}
+
 /* runs.defrag ("off", "on-oom", "every=N"; "" in older rows) as replay options. */
 static void defrag_options(const char *defrag, vreplay_options *o)
 {
@@ -155,39 +159,30 @@ static void defrag_options(const char *defrag, vreplay_options *o)
         o->defrag_every = strtoull(defrag + 6, NULL, 10);
 }
 
-/* Replays one run up to `event` and walks it into strips from *strip on. */
-static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, FILE *f,
-                           int *strip, char *yt, size_t ytlen, char *err, size_t errlen)
+/* Replays one run up to `event` and walks it into strips from *strip on; the
+ * note (map_note[map]) says what was drawn or why nothing was. */
+static vram_status one_run(vrep_series *s, int map, uint64_t event, const vbounds *bounds,
+                           int have_bounds, FILE *f, int *strip, char *yt, size_t ytlen,
+                           char *err, size_t errlen)
 {
     const vrep_run *run = &s->run;
-    if (access(run->trace, R_OK) != 0) {
-        snprintf(s->heap_note, sizeof s->heap_note,
-                 "no heap map: the trace %.300s cannot be read from here (the path is as replay"
-                 " was given it; run the report from that directory)", run->trace);
+    char *note = s->map_note[map];
+    const size_t notelen = sizeof s->map_note[map];
+    if (!s->trace_found) {
+        snprintf(note, notelen, "no heap map: %s", s->trace_path);
         return VRAM_OK;
     }
-    if (!same_crc(run->trace, run->crc32)) {
-        snprintf(s->heap_note, sizeof s->heap_note,
-                 "no heap map: %.300s has changed since the run (CRC-32 differs from %s)",
-                 run->trace,
-                 run->crc32);
-        return VRAM_OK;
-    }
-    vbounds b;
-    int have;
-    vram_status r = load_bounds(p, s, &b, &have, err, errlen);
-    if (r)
-        return r;
-    if (!have && strcmp(run->policy, "pool") == 0) {
-        r = vbounds_compute_stop(run->trace, (uint64_t)run->capacity, 0, &vrep_stop, &b, err,
-                                 errlen);
+    vbounds b = *bounds;
+    if (!have_bounds && strcmp(run->policy, "pool") == 0) {
+        vram_status r = vbounds_compute_stop(s->trace_path, (uint64_t)run->capacity, 0,
+                                             &vrep_stop, &b, err, errlen);
         if (r)
             return r;
     }
     capture c = {.f = f, .first_strip = *strip};
     char plugin[1200]; /* a plugin's run: its file, from runs.layout */
     int is_plugin = vplugin_spec_of_run(run->policy, run->layout, plugin, sizeof plugin);
-    vreplay_options o = {.trace_path = run->trace, .policy = is_plugin ? plugin : run->policy,
+    vreplay_options o = {.trace_path = s->trace_path, .policy = is_plugin ? plugin : run->policy,
                          .backend = "sim",
                          .capacity = (uint64_t)run->capacity,
                          .evict_policy = run->evict_policy[0] ? run->evict_policy : NULL,
@@ -197,12 +192,20 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
                          .inspect_at = event, .progress = poll_stop, .progress_ctx = &c,
                          .progress_every = 4096};
     defrag_options(run->defrag, &o);
+    vram_caching_options caching; /* the run's caching settings, parsed as replay did */
+    char why[256];
+    if (run->caching_conf[0] &&
+        vram_caching_options_parse(run->caching_conf, &caching, why, sizeof why) == VRAM_OK) {
+        o.caching = &caching;
+        o.caching_conf = run->caching_conf;
+    }
+    o.tensor_cache = run->tensor_cache > 0 ? (uint64_t)run->tensor_cache : 0;
     vreplay_result *res = malloc(sizeof *res);
     if (!res) {
         snprintf(err, errlen, "out of host memory");
         return VRAM_ENOHOST;
     }
-    r = vreplay_run(&o, res);
+    vram_status r = vreplay_run(&o, res);
     if (vrep_stop) {
         snprintf(err, errlen, "heap map of run %lld: stopped by a signal", (long long)run->id);
         r = VRAM_EBUSY;
@@ -211,10 +214,9 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
                  (long long)run->id, vram_strerror(c.status));
         r = c.status;
     } else if (c.lanes == 0) {
-        snprintf(s->heap_note, sizeof s->heap_note,
+        snprintf(note, notelen,
                  "no heap map: replaying %.200s again did not reach event %llu (%s: %.240s)",
-                 run->trace,
-                 (unsigned long long)event, vreplay_status_name(res->status),
+                 s->trace_path, (unsigned long long)event, vreplay_status_name(res->status),
                  res->message[0] ? res->message : vram_strerror(r));
         r = VRAM_OK;
     } else {
@@ -224,13 +226,13 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
                      c.lanes == 1 ? "" : i == 0 ? "/other" : "/kv", *strip + i);
         }
         *strip += c.lanes;
-        s->heap_at = event;
+        s->map_at[map] = event;
         char used[32], free_bytes[32];
         vsim_bytes((double)c.used, used, sizeof used);
         vsim_bytes((double)c.free_bytes, free_bytes, sizeof free_bytes);
-        snprintf(s->heap_note, sizeof s->heap_note,
-                 "after event %llu: %s used, %s free, %llu blocks%s%s",
-                 (unsigned long long)event, used, free_bytes, (unsigned long long)c.blocks,
+        snprintf(note, notelen, "after event %llu%s: %s used, %s free, %llu blocks%s%s",
+                 (unsigned long long)event, map == VREP_MAP_OOM ? " (its first OOM)" : "", used,
+                 free_bytes, (unsigned long long)c.blocks,
                  strcmp(run->backend, "sim") ? " (re-run on the sim backend)" : "",
                  c.lanes > 1 ? " (pool layout: the bestfit lane and the KV pool)" : "");
         r = VRAM_OK;
@@ -239,11 +241,12 @@ static vram_status one_run(const vrep_paths *p, vrep_series *s, uint64_t event, 
     return r;
 }
 
-vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, uint64_t at, char *yt,
-                         size_t ytlen, int *strips, char *err, size_t errlen)
+vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, int map, uint64_t at,
+                         char *yt, size_t ytlen, int *strips, char *err, size_t errlen)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/heapmap.dat", p->data);
+    snprintf(path, sizeof path, "%s/%s.dat", p->data,
+             map == VREP_MAP_OOM ? "heapmap_oom" : "heapmap");
     FILE *f = fopen(path, "w");
     if (!f) {
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
@@ -256,10 +259,15 @@ vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, uint64_t
     vram_status r = VRAM_OK;
     for (size_t i = 0; i < n && !r; i++) {
         uint64_t event;
-        s[i].heap_at = 0;
-        r = pick_event(p, &s[i], at, &event, err, errlen);
+        vbounds b;
+        int have;
+        s[i].map_at[map] = 0;
+        s[i].map_note[map][0] = '\0';
+        r = load_bounds(p, &s[i], &b, &have, err, errlen);
+        if (!r)
+            r = pick_event(p, &s[i], map, at, &b, have, &event, err, errlen);
         if (!r && event)
-            r = one_run(p, &s[i], event, f, strips, yt, ytlen, err, errlen);
+            r = one_run(&s[i], map, event, &b, have, f, strips, yt, ytlen, err, errlen);
     }
     const int bad = ferror(f); /* a write failed before the close */
     if ((fclose(f) != 0 || bad) && !r) {

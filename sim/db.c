@@ -1,10 +1,12 @@
 /* db.c - the results database (db.h): schema, prepared statements, batching,
  * failure handling and fault injection. */
 #include "db.h"
+#include "paths.h"
 #include "replay_prefix.h"
 #include "serve.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +50,9 @@ static const char schema_sql[] =
     "  trace TEXT NOT NULL,           -- trace path as given on the command line\n"
     "  trace_crc32 TEXT,              -- CRC-32 (hex) of the trace file's bytes\n"
     "  trace_bytes INTEGER,           -- size of the trace file\n"
+    "  trace_abs TEXT,                -- its absolute path when the run began (NULL: unresolved)\n"
+    "  trace_rel TEXT,                -- its path from the database's directory then (report finds\n"
+    "                                 -- the trace by it when both moved)\n"
     "  model TEXT, engine TEXT,       -- from the trace header\n"
     "  policy TEXT NOT NULL,          -- heap policy: bestfit, buddy, tlsf, pool, caching\n"
     "  backend TEXT NOT NULL,         -- sim or cuda\n"
@@ -256,8 +261,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_BEGIN] =
         "INSERT INTO main.runs (trace, trace_crc32, trace_bytes, model, engine, policy, backend,"
         " evict_policy, capacity, sample_every, check_every, options, layout, tool_version,"
-        " defrag, time_every, caching_conf, tensor_cache, started, status, detail) VALUES (?1, ?2, ?3, ?4,"
-        " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+        " defrag, time_every, caching_conf, tensor_cache, trace_abs, trace_rel, started, status,"
+        " detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+        " ?17, ?18, ?19, ?20,"
         " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'failed', '" VDB_NOT_FINISHED "')",
     [ST_RUN_END] =
         "UPDATE main.runs SET ended = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), status = ?2, detail = ?3,"
@@ -841,6 +847,11 @@ vram_status vdb_run_begin(vdb *db, const vdb_run_info *in, int64_t *run_id)
     bind_text(s, 17, in->caching_conf);
     if (in->tensor_cache)
         bind_u64(s, 18, in->tensor_cache);
+    char abs[PATH_MAX], rel[PATH_MAX]; /* where report finds the trace again */
+    if (vsim_trace_paths(in->trace, db->path, abs, rel, sizeof abs)) {
+        bind_text(s, 19, abs);
+        bind_text(s, 20, rel);
+    }
     if (db_step(db, s, "inserting the run"))
         return db_broken(db);
     *run_id = sqlite3_last_insert_rowid(db->h);

@@ -19,7 +19,7 @@ SELECT r.id, r.policy, r.status, r.ended, r.backend, r.trace, r.trace_crc32, r.e
          AS belady_preemptions,
        r.evictions_weight, r.evictions_kv, r.evictions_adapter, r.evictions_other,
        r.modelled_ms, r.caching_conf, r.tensor_cache, r.tool_version, r.check_every,
-       r.time_every, r.model, r.engine,
+       r.time_every, r.model, r.engine, r.trace_abs, r.trace_rel,
        (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.id) AS samples,
        p.internal_waste AS waste_at_peak, p.footprint - p.in_use AS free_at_peak,
        p.event_index AS peak_sample_event,

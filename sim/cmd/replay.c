@@ -530,8 +530,8 @@ static void print_verdict(FILE *out, const char *const *names, const vreplay_res
     size_t order[MAX_RUNS], m = 0;
     for (size_t i = 0; i < n; i++) {
         const vreplay_result *r = &res[i];
-        if (r->status == VREPLAY_RUN_NOT_APPLICABLE)
-            continue;
+        if (r->status == VREPLAY_RUN_NOT_APPLICABLE || (r->status != VREPLAY_RUN_OK && !r->events))
+            continue; /* nothing replayed: nothing to rank */
         const vhist *alloc = &r->lat[VREPLAY_OP_ALLOC];
         v[m++] = (vverdict_run){
             .label = names[i], .policy = names[i], .status = vreplay_status_name(r->status),
