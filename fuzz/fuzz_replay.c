@@ -9,12 +9,20 @@
  * event. A run must end ok, or failed with a "fuzz.trace:LINE: ..." trace
  * error (the generator writes a contradiction on purpose now and then), never
  * with a violated invariant or a library failure; restores never outnumber
- * preemptions and admissions; ASan and LeakSanitizer watch the rest. */
+ * preemptions and admissions; ASan and LeakSanitizer watch the rest.
+ *
+ * The prefix block stream rides along (traces/FORMAT.md, "Prefix cache";
+ * sim/replay_prefix.c): a trie of 2-block segments, lookups of running
+ * requests with prompts that end in their node's segment, fills that grow,
+ * a cache of 1 to 16 blocks under one of the four policies, sometimes a host
+ * tier; its check runs after every event too, and its counters must agree
+ * (hits within the blocks looked up, the references ordered). */
 #include <stdio.h>
 #include <string.h>
 
 #include "fuzz_input.h"
 #include "replay.h"
+#include "vram/prefix_cache.h"
 
 #define TARGET "fuzz_replay"
 #define MAX_OPS 400
@@ -22,6 +30,8 @@
 #define REQS 6
 #define KEYS 4
 #define TEXT_MAX (64 * 1024)
+#define NODES 32
+#define SEG 32 /* prefix_segment_tokens: two blocks of 16 */
 
 typedef struct gen {
     char text[TEXT_MAX];
@@ -32,6 +42,8 @@ typedef struct gen {
     int nlive;
     int running[REQS];
     int refs[KEYS][REQS + 2]; /* references held per NEED: requests, engine, "-" */
+    int nodes, depth[NODES + 1]; /* pnodes so far, each one's depth (0: the root) */
+    unsigned fill[REQS];         /* a running request's tokens since its lookup (0: none) */
 } gen;
 
 static void put(gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,7 +71,7 @@ static const uint64_t key_size[KEYS] = {1 << 20, 1 << 20, 2 << 20, 3 << 19};
 
 static void op(gen *g, fz_in *in)
 {
-    unsigned o = fz_u8(in) % 14;
+    unsigned o = fz_u8(in) % 17;
     int i = g->nlive ? (int)(fz_u8(in) % (unsigned)g->nlive) : -1;
     int r = fz_u8(in) % REQS, k = fz_u8(in) % KEYS, need = fz_u8(in) % (REQS + 2);
     char nt[16];
@@ -101,6 +113,29 @@ static void op(gen *g, fz_in *in)
     case 8:
         put(g, "%s %d\n", g->running[r] ? "end" : "begin", r);
         g->running[r] = !g->running[r];
+        g->fill[r] = 0;
+        break;
+    case 14:
+        if (g->nodes < NODES) {
+            int parent = (int)(fz_u8(in) % (unsigned)(g->nodes + 1));
+            g->nodes++;
+            g->depth[g->nodes] = g->depth[parent] + 1;
+            put(g, "pnode %d %d %u\n", g->nodes, parent, fz_u8(in) % 8);
+        }
+        break;
+    case 15:
+        if (g->nodes && g->running[r] && !g->fill[r]) {
+            int n = 1 + (int)(fz_u8(in) % (unsigned)g->nodes);
+            unsigned prompt = (unsigned)(g->depth[n] - 1) * SEG + 1 + fz_u8(in) % SEG;
+            g->fill[r] = prompt + fz_u8(in) % 40;
+            put(g, "lookup %d %d %u %u\n", r, n, prompt, g->fill[r]);
+        }
+        break;
+    case 16:
+        if (g->fill[r]) {
+            g->fill[r] += fz_u8(in) % 24;
+            put(g, "fill %d %u\n", r, g->fill[r]);
+        }
         break;
     case 9: case 10:
         put(g, "step %u\n", fz_u8(in));
@@ -118,7 +153,7 @@ static void op(gen *g, fz_in *in)
     default: /* a contradiction: the run must fail with its line */
         if (fz_u8(in) < 16)
             put(g, "%s\n", (const char *[]){"free 999999", "unpin 999999", "end 77",
-                                           "release kv:9 -"}[fz_u8(in) % 4]);
+                                           "release kv:9 -", "fill 5 1"}[fz_u8(in) % 5]);
         break;
     }
 }
@@ -131,13 +166,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const policies[] = {"bestfit", "tlsf", "buddy", "caching"};
     uint8_t mode = fz_u8(&in);
     unsigned mib = 4u << (fz_u8(&in) % 4); /* 4 to 32 MiB */
+    uint8_t pc = fz_u8(&in);
     put(&g, "vramtrace 2\nmodel fuzz\nengine paged\ncapacity %u\nkv_block_bytes 1048576\n"
-            "kv_token_bytes 65536\nprefill_tokens_per_s 1000\n", mib << 20);
+            "kv_token_bytes 65536\nprefill_tokens_per_s 1000\nkv_block_tokens 16\n"
+            "prefix_segment_tokens %d\nprefix_cache_blocks %u\n", mib << 20, SEG, 1 + pc % 16);
     for (int n = 0; n < MAX_OPS && in.n; n++)
         op(&g, &in);
     vreplay_options o = {.trace_path = "fuzz.trace", .trace_data = g.text, .trace_size = g.len,
                          .policy = policies[mode % 4], .preempt_swap = (mode >> 2) & 1,
-                         .check_every = 1, .evict_policy = (mode & 8) ? "lru" : NULL};
+                         .check_every = 1, .evict_policy = (mode & 8) ? "lru" : NULL,
+                         .prefix = {.policy = vram_prefix_policy_names[(pc >> 4) % 4],
+                                    .host_blocks = (pc & 0x40) ? pc % 8 : 0}};
     static vreplay_result r;
     vram_status st = vreplay_run(&o, &r);
     if (st != VRAM_OK)
@@ -150,6 +189,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_fail(TARGET, "status", r.events, "%s: %s", vreplay_status_name(r.status), r.message);
     if (!r.needs)
         fz_fail(TARGET, "counts", r.events, "a version-2 trace replayed without its needs");
+    const vrprefix_result *p = &r.prefix;
+    if (!p->on || p->hit_blocks + p->host_hit_blocks > p->lookup_blocks ||
+        p->lru_hits > p->unlimited_hits || p->belady_hits > p->unlimited_hits ||
+        p->lru_hits > p->belady_hits || p->saved_tokens != (p->hit_blocks + p->host_hit_blocks) * 16)
+        fz_fail(TARGET, "prefix", r.events, "%llu lookups of %llu blocks: %llu + %llu hits, LRU %llu,"
+                " Belady %llu, unlimited %llu", (unsigned long long)p->lookups,
+                (unsigned long long)p->lookup_blocks, (unsigned long long)p->hit_blocks,
+                (unsigned long long)p->host_hit_blocks, (unsigned long long)p->lru_hits,
+                (unsigned long long)p->belady_hits, (unsigned long long)p->unlimited_hits);
     if (r.restores > r.preemptions + r.requests)
         fz_fail(TARGET, "counts", r.events, "%llu restores after %llu preemptions",
                 (unsigned long long)r.restores, (unsigned long long)r.preemptions);

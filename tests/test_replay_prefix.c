@@ -154,8 +154,10 @@ static void test_db_columns(void)
 }
 
 /* The committed Mooncake trace (traces/README.md): one lookup per admission,
- * re-admissions after a preemption included; the vLLM layout's pool serves
- * its KV blocks; no policy above Belady, Belady not above an unlimited cache. */
+ * re-admissions after a preemption included; LRU not above Belady, Belady not
+ * above an unlimited cache. (A policy may pass Belady in principle: a fill
+ * caches blocks no lookup asked for, docs/PREFIX_CACHE.md; on this trace none
+ * does.) */
 static void test_mooncake(void)
 {
     vreplay_options o = test_replay_opts(VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace", "bestfit",
