@@ -114,20 +114,21 @@ static int floor_pairs(uint64_t live, const bench_mode *m, uint64_t *samples)
 }
 
 /* Pre-fills a heap to `live` blocks, warms up, then times pairs (free a random
- * live block, allocate a new one). Only the two heap calls are timed: picking
- * the victim and the size (and the cache miss on offs[i]) is the bench's work,
- * done before the clock starts. */
+ * live block, allocate a new one), by token as the manager does
+ * (vram_heap_free_token). Only the two heap calls are timed: picking the victim
+ * and the size (and the cache miss on tokens[i]) is the bench's work, done
+ * before the clock starts. */
 static int heap_pairs(vram_heap *h, uint64_t live, const bench_mode *m, uint64_t *samples)
 {
     const char *name = vram_heap_name(h);
     int pool = strcmp(name, "pool") == 0;
-    uint64_t *offs = malloc(live * sizeof *offs);
-    if (!offs)
+    uint64_t *tokens = malloc(live * sizeof *tokens), off;
+    if (!tokens)
         return -1;
     uint64_t s = SEED;
     vram_status st = VRAM_OK;
     for (uint64_t i = 0; i < live && !st; i++) {
-        st = vram_heap_alloc(h, request_size(&s, pool), 0, &offs[i]);
+        st = vram_heap_alloc_token(h, request_size(&s, pool), 0, &off, &tokens[i]);
         if (st)
             fprintf(stderr, "heap_bench: %s: pre-fill allocation %" PRIu64 " failed: %s\n", name,
                     i, vram_strerror(st));
@@ -136,23 +137,23 @@ static int heap_pairs(vram_heap *h, uint64_t live, const bench_mode *m, uint64_t
     for (uint64_t k = 0; k < warm + nsamples * m->batch && !st; k++) {
         uint64_t j = k - warm; /* the timed pair's number, once k >= warm */
         uint64_t i = rnd(&s) % live;
-        uint64_t size = request_size(&s, pool), victim = offs[i], fresh = 0;
+        uint64_t size = request_size(&s, pool), victim = tokens[i], fresh = 0;
         if (k >= warm && j % m->batch == 0) {
             if (m->evict)
                 evict_caches(m, k);
             t0 = now_ns();
         }
-        st = vram_heap_free(h, victim);
+        st = vram_heap_free_token(h, victim);
         if (!st)
-            st = vram_heap_alloc(h, size, 0, &fresh);
+            st = vram_heap_alloc_token(h, size, 0, &off, &fresh);
         if (k >= warm && j % m->batch == m->batch - 1)
             samples[j / m->batch] = now_ns() - t0;
         if (st)
             fprintf(stderr, "heap_bench: %s: pair %" PRIu64 " at %" PRIu64 " live failed: %s\n",
                     name, k, live, vram_strerror(st));
-        offs[i] = fresh;
+        tokens[i] = fresh;
     }
-    free(offs);
+    free(tokens);
     char msg[256];
     if (!st && (st = vram_heap_check(h, msg, sizeof msg)) != VRAM_OK)
         fprintf(stderr, "heap_bench: %s: check failed after the run: %s\n", name, msg);
