@@ -180,7 +180,8 @@ static void test_signal_stops_all(void)
 int main(void)
 {
     test_same_output(VRAM_SOURCE_DIR "/tests/data/needs_preempt.trace", "all");
-    test_same_output(VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace", "all");
+    test_same_output(VRAM_SOURCE_DIR "/tests/data/kv_shared.trace", "all");
+    test_same_output(VRAM_SOURCE_DIR "/tests/data/prefix_chain.trace", "all");
     test_same_output(VRAM_SOURCE_DIR "/traces/llama70b-contig.trace", "bestfit,tlsf,caching");
     test_signal_stops_all();
     return test_finish("replay_jobs");
