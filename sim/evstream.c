@@ -398,14 +398,13 @@ static vram_status build_events(builder *b, vtrace_reader *r, slotter *sl,
     if (got < 0 && !(b->s->error = strdup(vtrace_error(r))))
         return VRAM_ENOHOST;
     b->s->slots = sl->slots;
+    /* The buffer grew by doubling: cut to what is used and the slack. */
     vevs *s = b->s;
-    if (s->cap - s->used < SLACK) { /* encode() left RECORD_MAX before each record, not after */
-        unsigned char *p = realloc(s->buf, s->used + SLACK);
-        if (!p)
-            return VRAM_ENOHOST;
-        s->buf = p;
-        s->cap = s->used + SLACK;
-    }
+    unsigned char *p = realloc(s->buf, s->used + SLACK);
+    if (!p)
+        return VRAM_ENOHOST;
+    s->buf = p;
+    s->cap = s->used + SLACK;
     memset(s->buf + s->used, 0, SLACK);
     return VRAM_OK;
 }

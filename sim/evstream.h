@@ -11,8 +11,8 @@
  * an alloc of a live id, carry VEVS_NO_SLOT and change nothing: the
  * consumer reports the contradiction.
  *
- * Memory: the stream holds ~8 bytes per event (varint fields, lines and
- * timestamps as deltas, shared keys interned), 8 MB for the 1 M events of
+ * Memory: the stream holds 7-11 bytes per event (varint fields, lines and
+ * timestamps as deltas, shared keys interned), 10.6 MB for the 1 M events of
  * traces/llama70b.trace. A trace whose stream would pass `limit` bytes is not
  * kept: vevs_build answers NULL, and each cursor then reads and parses the
  * file itself as it goes (the reader streams: memory stays flat in the trace
