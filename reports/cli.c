@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "listing.h"
 #include "report.h"
 #include "vramlab_version.h"
 
@@ -31,6 +32,11 @@ static void usage(FILE *f)
             "                       each run's first OOM, when a run had one)\n"
             "  --no-heapmap         no heap maps (they replay each run again): a trace that\n"
             "                       cannot be found is then no error\n"
+            "  --list               list the database's runs on stdout (id, policy, status,\n"
+            "                       capacity, peak footprint, events, trace) instead of a report\n"
+            "  --json, --csv        with --list: every column of the runs table (sim/schema.sql)\n"
+            "                       under its own name, as JSON (an array of objects, null for\n"
+            "                       NULL) or RFC 4180 CSV (a header line, NULL an empty field)\n"
             "  --compare BASE.db    compare with BASE.db's default runs, policy by policy: BASE\n"
             "                       is 'before', RESULTS.db 'after'\n"
             "  --compare-runs A,B   compare run A (before) with run B (after) of RESULTS.db\n"
@@ -53,13 +59,14 @@ static void usage(FILE *f)
             "missing), 1 a database, run, trace or file error (or no finished run; or a\n"
             "trace not found: the report is written), 2 bad\n"
             "usage (including a malformed --runs or --compare-runs list), 128+N stopped by\n"
-            "signal N (SIGINT 130, SIGTERM 143): index.html and summary.md are left as they were.\n");
+            "signal N (SIGINT 130, SIGTERM 143): index.html and summary.md are left as they\n"
+            "were.\n");
 }
 
 int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
 {
     enum { O_RUNS = 256, O_AT, O_COMPARE, O_COMPARE_RUNS, O_SHARE, O_HELP, O_VERSION,
-           O_NO_HEAPMAP };
+           O_NO_HEAPMAP, O_LIST, O_JSON, O_CSV };
     static const struct option opts[] = {
         {"runs", required_argument, 0, O_RUNS},
         {"at", required_argument, 0, O_AT},
@@ -67,6 +74,9 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
         {"compare-runs", required_argument, 0, O_COMPARE_RUNS},
         {"share", required_argument, 0, O_SHARE},
         {"no-heapmap", no_argument, 0, O_NO_HEAPMAP},
+        {"list", no_argument, 0, O_LIST},
+        {"json", no_argument, 0, O_JSON},
+        {"csv", no_argument, 0, O_CSV},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0},
@@ -85,6 +95,15 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
         case O_COMPARE_RUNS: c->compare_runs = optarg; break;
         case O_SHARE: c->share = optarg; break;
         case O_NO_HEAPMAP: c->no_heapmap = 1; break;
+        case O_LIST: c->list = 1; break;
+        case O_JSON:
+        case O_CSV:
+            if (c->list_format) {
+                fprintf(stderr, "report: --json and --csv: choose one\n");
+                return 2;
+            }
+            c->list_format = o == O_JSON ? VREP_LIST_JSON : VREP_LIST_CSV;
+            break;
         case O_AT: {
             char *end;
             errno = 0;
@@ -113,6 +132,10 @@ int vrep_cli_parse(int argc, char **argv, vrep_cli *c)
     c->db = argv[optind];
     c->dbs = (const char *const *)argv + optind;
     c->ndb = (size_t)(argc - optind);
+    if (c->list_format && !c->list) {
+        fprintf(stderr, "report: --json and --csv print the --list listing: add --list\n");
+        return 2;
+    }
     if (c->compare && c->compare_runs) {
         fprintf(stderr, "report: --compare and --compare-runs exclude each other\n");
         return 2;

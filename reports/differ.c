@@ -25,7 +25,9 @@ static void setting(const vrep_run *r, int k, char *buf, size_t len)
     case S_BACKEND: snprintf(buf, len, "%s", r->backend); break;
     case S_EVICT: snprintf(buf, len, "%s", r->evict_policy[0] ? r->evict_policy : "default"); break;
     case S_DEFRAG: snprintf(buf, len, "%s", r->defrag[0] ? r->defrag : "off"); break;
-    case S_CACHING: snprintf(buf, len, "%s", r->caching_conf[0] ? r->caching_conf : "defaults"); break;
+    case S_CACHING:
+        snprintf(buf, len, "%s", r->caching_conf[0] ? r->caching_conf : "defaults");
+        break;
     case S_TENSOR_CACHE:
         if (r->tensor_cache > 0)
             vsim_bytes((double)r->tensor_cache, buf, len);

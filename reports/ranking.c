@@ -51,8 +51,8 @@ static void ranking(FILE *f, const vrep_series *s, size_t n, int html)
         }
     }
     if (!v)
-        fputs(html ? "<li>not ranked: out of host memory</li>\n" : "not ranked: out of host memory\n",
-              f);
+        fputs(html ? "<li>not ranked: out of host memory</li>\n"
+                   : "not ranked: out of host memory\n", f);
     if (html) {
         fputs("</ol>\n<p class=\"note\">", f);
         vrep_html_text(f, vverdict_rule);

@@ -27,6 +27,7 @@
 #include "figures.h"
 #include "heapmap.h"
 #include "html.h"
+#include "listing.h"
 #include "ranking.h"
 #include "tracefind.h"
 #include "report.h"
@@ -170,6 +171,13 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     return vrep_index_html(&r->paths, &page, r->err, sizeof r->err);
 }
 
+/* --list: the runs on stdout, no report. */
+static vram_status list_runs(vrep_report *r)
+{
+    vram_status st = vrep_db_open_many(r->c.dbs, r->c.ndb, &r->db, r->err, sizeof r->err);
+    return st ? st : vrep_list(r->db, r->paths.share, r->c.list_format, r->err, sizeof r->err);
+}
+
 int main(int argc, char **argv)
 {
     vrep_report *r = calloc(1, sizeof *r);
@@ -186,7 +194,7 @@ int main(int argc, char **argv)
         snprintf(r->paths.data, sizeof r->paths.data, "%s/data", r->c.out);
         vrep_figures_init(pl, r->c.at);
         vsim_catch_signals(&vrep_stop);
-        vram_status st = run_report(r, pl);
+        vram_status st = r->c.list ? list_runs(r) : run_report(r, pl);
         if (st && vrep_stop) {
             fprintf(stderr, "report: stopped by %s: %s/index.html and %s/summary.md are as they"
                             " were; %s/data and the figures may be partly rewritten\n",
@@ -195,7 +203,7 @@ int main(int argc, char **argv)
         } else if (st) {
             fprintf(stderr, "report: %s\n", r->err);
             rc = r->bad_usage ? 2 : 1;
-        } else {
+        } else if (!r->c.list) {
             printf("report: %zu run(s) -> %s/index.html, %s/summary.md\n", r->n, r->c.out,
                    r->c.out);
             if (r->warning[0]) { /* written, but without what the trace gives */

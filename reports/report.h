@@ -61,6 +61,8 @@ typedef struct vrep_cli {
     const char *gnuplot;      /* $VREPORT_GNUPLOT or "gnuplot" */
     uint64_t at;              /* --at, 0 = the trace's peak of live bytes */
     int no_heapmap;           /* --no-heapmap: no heap maps, and a missing trace is no error */
+    int list;                 /* --list: the runs on stdout (listing.h), no report */
+    int list_format;          /* VREP_LIST_TABLE, or --json / --csv's */
 } vrep_cli;
 
 /* cli.c: parses the arguments; 0 ok, 2 bad usage (the reason printed), -1

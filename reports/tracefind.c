@@ -32,7 +32,8 @@ int vrep_trace_find(const vrep_series *s, char *path, size_t len)
         snprintf(path, len, "the trace %.1000s has changed since the run (CRC-32 differs from %s)",
                  changed, r->crc32);
     else
-        snprintf(path, len, "the trace cannot be read: not at %.1000s (from here)%s%.1000s%s%.1000s",
+        snprintf(path, len,
+                 "the trace cannot be read: not at %.1000s (from here)%s%.1000s%s%.1000s",
                  r->trace, r->trace_abs[0] ? ", " : "", r->trace_abs,
                  r->trace_rel[0] ? ", " : "", r->trace_rel[0] ? from_db : "");
     return 0;

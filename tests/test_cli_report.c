@@ -15,8 +15,9 @@ static void make_db(void)
     remove(DB);
     remove(DB "-wal");
     remove(DB "-shm");
-    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit,tlsf", "--db", DB,
-               CLI_DATA "small.trace");
+    /* --jobs 1: run ids in the policies' order */
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--jobs", "1", "--policy", "bestfit,tlsf", "--db",
+               DB, CLI_DATA "small.trace");
     /* rollback journal: a reader then needs no -shm file (which a small file-size limit refuses) */
     sqlite3 *db;
     assert_true(sqlite3_open(DB, &db) == SQLITE_OK);
@@ -129,8 +130,8 @@ static void test_unfinished_runs(void)
     remove(UNF);
     remove(UNF "-wal");
     remove(UNF "-shm");
-    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--policy", "bestfit,tlsf", "--db", UNF,
-               CLI_DATA "small.trace");
+    CLI_EXPECT(0, TEXTS(""), "replay", "--quiet", "--jobs", "1", "--policy", "bestfit,tlsf", "--db",
+               UNF, CLI_DATA "small.trace");
     add_unfinished_run(UNF, 1); /* run 3: bestfit, killed */
     assert_true(system("rm -rf " OUT) == 0);
     CLI_EXPECT(0, TEXTS("report: note: " UNF ": left out 1 run(s) not finished (in progress, or"
@@ -167,6 +168,68 @@ static void test_unfinished_runs(void)
     unsetenv("VREPORT_GNUPLOT");
 }
 
+/* Lines of `text` (stdout), the longest in *longest. */
+static int count_lines(const char *text, size_t *longest)
+{
+    int n = 0;
+    *longest = 0;
+    for (const char *p = text; *p; n++) {
+        size_t len = strcspn(p, "\n");
+        if (len > *longest)
+            *longest = len;
+        p += len + (p[len] == '\n');
+    }
+    return n;
+}
+
+/* report --list: a table in 100 columns; --json and --csv with every column
+ * of the runs table under its name (as many as the database has). */
+static void test_list(void)
+{
+    sqlite3 *db;
+    assert_true(sqlite3_open_v2(DB, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_true(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM pragma_table_info('runs')", -1, &st,
+                                   NULL) == SQLITE_OK);
+    assert_true(sqlite3_step(st) == SQLITE_ROW);
+    int columns = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    size_t longest;
+    CLI_EXPECT(0, TEXTS(""), "report", DB, "--list");
+    expect_eq_u64(count_lines(cli_last.out, &longest), 4); /* header, rule, 2 runs */
+    expect_true(longest <= 100);
+    expect_true(strstr(cli_last.out, "| 1 | bestfit | ok | 64.000 MiB | ") != NULL);
+    expect_true(strstr(cli_last.out, "| small.trace |\n") != NULL);
+
+    CLI_EXPECT(0, TEXTS(""), "report", DB, "--list", "--csv");
+    expect_eq_u64(count_lines(cli_last.out, &longest), 3);
+    expect_true(strncmp(cli_last.out, "id,trace,trace_crc32,trace_bytes,", 33) == 0);
+    int commas = 0;
+    for (const char *p = cli_last.out; *p && *p != '\r'; p++)
+        commas += *p == ',';
+    expect_eq_u64(commas, columns - 1);
+    expect_true(strstr(cli_last.out, "\r\n2,") != NULL);
+
+    CLI_EXPECT(0, TEXTS(""), "report", DB, "--list", "--json");
+    const char *start = "[\n  {\"id\": 1, \"trace\": \"";
+    expect_true(strncmp(cli_last.out, start, strlen(start)) == 0);
+    expect_true(strstr(cli_last.out, "\"policy\": \"tlsf\"") != NULL);
+    expect_true(strstr(cli_last.out, "\"detail\": null") != NULL);
+    int keys = 0;
+    for (const char *p = cli_last.out; (p = strstr(p, "\": ")) != NULL; p++)
+        keys++;
+    expect_eq_u64(keys, 2 * columns);
+    expect_true(strcmp(cli_last.out + strlen(cli_last.out) - 3, "}\n]") == 0 ||
+                strcmp(cli_last.out + strlen(cli_last.out) - 4, "}\n]\n") == 0);
+
+    CLI_EXPECT(2, TEXTS("--json and --csv print the --list listing: add --list"), "report", DB,
+               "--json");
+    CLI_EXPECT(2, TEXTS("--json and --csv: choose one"), "report", DB, "--list", "--json",
+               "--csv");
+}
+
 int main(void)
 {
     assert_true(system("rm -rf " OUT) == 0);
@@ -176,5 +239,6 @@ int main(void)
     test_bad_runs();
     test_bad_outputs();
     test_unfinished_runs();
+    test_list();
     return test_finish("cli_report");
 }

@@ -153,8 +153,9 @@ enum {
 
 /* The first sample with the highest footprint (the verdict's and the
  * summary's "at peak"). */
-#define PEAK_SAMPLE "(SELECT event_index FROM samples WHERE run_id=%1$lld ORDER BY footprint DESC," \
-                    " event_index LIMIT 1)"
+#define PEAK_SAMPLE                                                                        \
+    "(SELECT event_index FROM samples WHERE run_id=%1$lld ORDER BY footprint DESC, event_index" \
+    " LIMIT 1)"
 
 /* Every summary cell equals what SQL gives for the run. */
 static void check_summary(int64_t run, const char *label)

@@ -100,8 +100,8 @@ int main(void)
 
     /* an SVG alone: gnuplot's script replaced the legend's inline handlers */
     char svg_url[PATH_MAX + 64];
-    snprintf(svg_url, sizeof svg_url, "%.*sfootprint.svg", (int)(strlen(url) - strlen("index.html")),
-             url);
+    snprintf(svg_url, sizeof svg_url, "%.*sfootprint.svg",
+             (int)(strlen(url) - strlen("index.html")), url);
     char *file = read_file(WORK "/out/footprint.svg", NULL);
     expect_true(file && strstr(file, "_keyentry\" visibility=\"visible\" onclick=") != NULL);
     free(file);

@@ -20,6 +20,7 @@
 
 #include "bounds.h"
 #include "db.h"
+#include "emit.h"
 #include "evstream.h"
 #include "isolate.h"
 #include "plugin.h"
@@ -866,42 +867,6 @@ static void put_number(const mfield *f, int json)
     }
 }
 
-static void put_json_string(const char *s)
-{
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", stdout); break;
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f)
-                printf("\\u%04x", *p);
-            else
-                putchar(*p);
-        }
-    }
-    putchar('"');
-}
-
-/* RFC 4180: quoted (quotes doubled) when it holds a comma, quote, CR or LF. */
-static void put_csv_string(const char *s)
-{
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        fputs(s, stdout);
-        return;
-    }
-    putchar('"');
-    for (const char *p = s; *p; p++) {
-        if (*p == '"')
-            putchar('"');
-        putchar(*p);
-    }
-    putchar('"');
-}
-
 /* --json / --csv: the summary, one object or row per run, on stdout. */
 static void print_machine(int json, const char *const *names, const vreplay_result *res, size_t n)
 {
@@ -923,7 +888,7 @@ static void print_machine(int json, const char *const *names, const vreplay_resu
             else if (k)
                 putchar(',');
             if (f[k].type == M_TEXT)
-                json ? put_json_string(f[k].s) : put_csv_string(f[k].s);
+                json ? vsim_json_string(stdout, f[k].s) : vsim_csv_field(stdout, f[k].s);
             else
                 put_number(&f[k], json);
         }
