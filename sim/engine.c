@@ -598,7 +598,9 @@ vram_status vengine_create(const vengine_config *c, const vengine_sink *sink, ch
     *e = (vengine){.c = c, .sink = *sink, .next_id = 1, .err = err, .errlen = errlen};
     char werr[512];
     vram_status st = vengine__plan(e);
-    if (!st && (st = vworkload_open(c->workload, c->format, &e->wl, werr, sizeof werr)))
+    if (!st && (st = c->workload_data ? vworkload_open_buffer(c->workload_data, c->workload_size, c->workload,
+                                                              c->format, &e->wl, werr, sizeof werr)
+                                      : vworkload_open(c->workload, c->format, &e->wl, werr, sizeof werr)))
         vengine_fail(e, st, "%s", werr);
     if (!st) {
         e->running = calloc(c->max_batch_seqs, sizeof *e->running);

@@ -52,7 +52,10 @@ typedef struct vengine_config {
     const char *model;           /* a budget-planner built-in name; default "llama-3-70b" */
     uint32_t tp;                 /* tensor-parallel degree (one shard is modelled); default 4 */
     vengine_kv_style kv;         /* default paged */
-    const char *workload;        /* path of the recording (required) */
+    const char *workload;        /* path of the recording (required); with workload_data, the
+                                    name its messages give */
+    const void *workload_data;   /* if not NULL: the recording is these workload_size bytes (fuzzers) */
+    size_t workload_size;
     vworkload_format format;     /* default azure */
     uint64_t capacity;           /* device bytes; default 80 GiB */
     uint64_t seed;               /* adapter assignment; default 1 */
