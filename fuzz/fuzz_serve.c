@@ -44,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r.samples && (sum < 0.999999 || sum > 1.000001))
             fz_fail("fuzz_serve", what, r.engine.steps, "%s: the ledger's shares sum to %.9f", policy, sum);
         if (r.engine.finished + r.engine.rejected != r.engine.requests)
-            fz_fail("fuzz_serve", what, r.engine.steps, "%s: %llu requests, %llu finished, %llu rejected", policy,
-                    (unsigned long long)r.engine.requests, (unsigned long long)r.engine.finished,
+            fz_fail("fuzz_serve", what, r.engine.steps, "%s: %llu requests, %llu finished, %llu rejected",
+                    policy, (unsigned long long)r.engine.requests, (unsigned long long)r.engine.finished,
                     (unsigned long long)r.engine.rejected);
     }
     return 0;

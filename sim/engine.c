@@ -89,7 +89,8 @@ static vram_status read_ahead(vengine *e)
         e->st.requests++;
         vram_request_budget b;
         uint64_t out = q.output_tokens;
-        int fits = vram_budget_request(&e->plan.prof, e->plan.model.context_max, q.prompt_tokens, out, &b) == VRAM_OK &&
+        int fits = vram_budget_request(&e->plan.prof, e->plan.model.context_max, q.prompt_tokens, out,
+                                       &b) == VRAM_OK &&
                    b.completion_tokens > 0;
         if (fits) {
             out = b.completion_tokens;
@@ -173,7 +174,8 @@ static vram_status adapter_load(vengine *e, ereq *r)
                 (victim < 0 || e->ad[i].last_step < e->ad[victim].last_step))
                 victim = (int)i;
         if (victim < 0)
-            return vengine_fail(e, VRAM_ECORRUPT, "no adapter slot for request %llu", (unsigned long long)r->rid);
+            return vengine_fail(e, VRAM_ECORRUPT, "no adapter slot for request %llu",
+                                (unsigned long long)r->rid);
         TRY(vengine__emit_id(e, VTRACE_FREE, e->ad[victim].id));
         e->ad[victim].id = 0;
         e->ad_resident--;
@@ -409,7 +411,8 @@ static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
 static vram_status embed_consumer(vengine *e)
 {
     if (e->embed_state == 0 && e->now >= e->embed_attach_us) {
-        TRY(vengine__emit_key(e, VTRACE_SHARED_ACQUIRE, e->plan.embed_key, e->plan.prof.weights.embed, PRIO_WEIGHT,
+        TRY(vengine__emit_key(e, VTRACE_SHARED_ACQUIRE, e->plan.embed_key, e->plan.prof.weights.embed,
+                              PRIO_WEIGHT,
                           VTRACE_NEED_ENGINE, 0));
         e->embed_state = 1;
     }
@@ -452,7 +455,8 @@ static vram_status place_step_buffers(vengine *e, uint64_t *act, uint64_t *ws)
         vram_status st = vengine__emit_alloc(e, act_bytes, VRAM_KIND_ACTIVATION, PRIO_ACTIVATION,
                                              VTRACE_NEED_NONE, 0, act);
         if (!st)
-            st = vengine__emit_alloc(e, ws_bytes, VRAM_KIND_WORKSPACE, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0, ws);
+            st = vengine__emit_alloc(e, ws_bytes, VRAM_KIND_WORKSPACE, PRIO_ACTIVATION, VTRACE_NEED_NONE, 0,
+                                     ws);
         if (st != VRAM_ENOMEM)
             return st;
         if (*act) {
@@ -516,7 +520,8 @@ static vram_status step(vengine *e, int *idle)
             e->ad[a].last_step = e->st.steps;
         }
     }
-    const uint64_t dur = STEP_BASE_US + batch.prefill * PREFILL_NS_PER_TOKEN / 1000 + batch.context / KV_TOKENS_PER_US;
+    const uint64_t dur =
+        STEP_BASE_US + batch.prefill * PREFILL_NS_PER_TOKEN / 1000 + batch.context / KV_TOKENS_PER_US;
     if (e->sink.stepped)
         TRY(e->sink.stepped(e->sink.ctx, dur));
     e->now += dur;

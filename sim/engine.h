@@ -10,10 +10,10 @@
  * Every memory action is a trace event (trace.h's vocabulary: alloc, free,
  * acquire, release, use, pin, unpin, begin, end, step) handed to a sink, with
  * ids the engine gives. Two drivers:
- *   - open loop (sink.closed_loop 0; tracegen.c writes the events as a trace):
+ *   - open loop (tracegen.c writes the events as a trace):
  *     the engine admits and grows KV by the planner's byte count of the KV
  *     pool and never asks an allocator; the sink must place everything;
- *   - closed loop (sink.closed_loop 1; serve.c gives them to a live manager):
+ *   - closed loop (serve.c gives them to live managers):
  *     the byte count still bounds the KV bytes (vLLM's KV budget), and the
  *     sink answers an alloc or acquire it cannot place with VRAM_ENOMEM; the
  *     engine then makes room (idle prefix segments first, then preemption of
@@ -136,7 +136,6 @@ typedef struct vengine_sink {
     /* (may be NULL) after a step's memory is placed, before it runs for dur_us */
     vram_status (*stepped)(void *ctx, uint64_t dur_us);
     void *ctx;
-    int closed_loop;
 } vengine_sink;
 
 typedef struct vengine vengine;
@@ -200,6 +199,7 @@ void vengine_load(const vengine *e, uint64_t *running, uint64_t *waiting);
 uint64_t vengine_next_kv_bytes(const vengine *e);
 
 /* Records the first error message in err (of vengine_create) and returns st. */
-vram_status vengine_fail(vengine *e, vram_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+vram_status vengine_fail(vengine *e, vram_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

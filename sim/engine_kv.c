@@ -211,7 +211,8 @@ vram_status vengine__kv_release(vengine *e, ereq *r)
 vram_status vengine__drop_segment(vengine *e, const ereq *r, uint64_t hash)
 {
     if (vtg_prefix_drop(e->prefix, hash) < 0)
-        return vengine_fail(e, VRAM_ECORRUPT, "prefix segment %llu dropped but not held", (unsigned long long)hash);
+        return vengine_fail(e, VRAM_ECORRUPT, "prefix segment %llu dropped but not held",
+                            (unsigned long long)hash);
     return vengine__emit_segment(e, VTRACE_SHARED_RELEASE, hash, r);
 }
 
@@ -231,7 +232,8 @@ uint64_t vengine_next_kv_bytes(const vengine *e)
 {
     if (e->c->kv == VENGINE_KV_PAGED)
         return e->plan.block_bytes;
-    uint64_t next = e->wait_len ? vengine__kv_need(e, e->waiting[e->wait_head], e->waiting[e->wait_head]->prompt) : 0;
+    const ereq *head = e->wait_len ? e->waiting[e->wait_head] : NULL;
+    uint64_t next = head ? vengine__kv_need(e, head, head->prompt) : 0;
     for (size_t i = 0; i < e->nrun; i++) {
         const ereq *r = e->running[i];
         uint64_t cap = kv_capacity(e, r);

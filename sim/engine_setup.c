@@ -49,11 +49,11 @@ static vram_status check_options(vengine *e)
     if (c->adapters > ADAPTERS_MAX)
         return vengine_fail(e, VRAM_EINVAL, "--adapters %u: expected at most %u", c->adapters, ADAPTERS_MAX);
     if (c->adapters && !c->max_loras)
-        return vengine_fail(e, VRAM_EINVAL, "--max-loras 0 with %u adapters: expected at least 1 (or --adapters 0)",
-                         c->adapters);
+        return vengine_fail(e, VRAM_EINVAL,
+                            "--max-loras 0 with %u adapters: expected at least 1 (or --adapters 0)", c->adapters);
     if (c->adapters && !c->lora_rank)
-        return vengine_fail(e, VRAM_EINVAL, "--lora-rank 0 with %u adapters: expected at least 1 (or --adapters 0)",
-                         c->adapters);
+        return vengine_fail(e, VRAM_EINVAL,
+                            "--lora-rank 0 with %u adapters: expected at least 1 (or --adapters 0)", c->adapters);
     if (!(c->adapter_share >= 0 && c->adapter_share <= 1))
         return vengine_fail(e, VRAM_EINVAL, "--adapter-share %g: expected a share in [0, 1]", c->adapter_share);
     if (!(c->start_s >= 0 && c->start_s <= WINDOW_MAX_S))
@@ -88,7 +88,8 @@ vram_status vengine__plan(vengine *e)
     /* LoRA on q, k, v, o: A (in x r) and B (r x out); column-parallel q/k/v shard
      * B, row-parallel o shards A */
     uint64_t q = (uint64_t)e->plan.model.heads / c->tp * e->plan.model.head_dim;
-    uint64_t kv = (e->plan.model.kv_heads >= c->tp ? e->plan.model.kv_heads / c->tp : 1) * (uint64_t)e->plan.model.head_dim;
+    uint64_t kv = (e->plan.model.kv_heads >= c->tp ? e->plan.model.kv_heads / c->tp : 1) *
+                  (uint64_t)e->plan.model.head_dim;
     uint64_t h = e->plan.model.hidden;
     e->plan.adapter_bytes = (uint64_t)e->plan.model.layers * e->plan.model.dtype_bytes * c->lora_rank *
                        ((h + q) + 2 * (h + kv) + (q + h));
@@ -97,7 +98,8 @@ vram_status vengine__plan(vengine *e)
     double usable = floor(c->utilisation * (double)c->capacity);
     double reserved = (double)e->plan.prof.device_local_bytes + (double)ws +
                       (double)(c->adapters ? c->max_loras : 0) * (double)e->plan.adapter_bytes;
-    if (usable - reserved < (double)(e->plan.block_bytes > e->plan.seg_bytes ? e->plan.block_bytes : e->plan.seg_bytes))
+    const uint64_t unit = e->plan.block_bytes > e->plan.seg_bytes ? e->plan.block_bytes : e->plan.seg_bytes;
+    if (usable - reserved < (double)unit)
         return vengine_fail(e, VRAM_EINVAL, "no room for the KV cache: %.0f bytes usable, %.0f for weights, "
                     "activations, workspace and adapters", usable, reserved);
     e->plan.pool = (uint64_t)(usable - reserved);
@@ -120,20 +122,21 @@ vram_status vengine__start_up(vengine *e)
 {
     /* start-up: the chat model's shard, its embeddings shared by key; the engine
      * needs all of it at every step */
-    TRY(vengine__emit_key(e, VTRACE_SHARED_ACQUIRE, e->plan.embed_key, e->plan.prof.weights.embed, PRIO_WEIGHT,
-                      VTRACE_NEED_ENGINE, 0));
+    const vram_weight_bytes *w = &e->plan.prof.weights;
+    TRY(vengine__emit_key(e, VTRACE_SHARED_ACQUIRE, e->plan.embed_key, w->embed, PRIO_WEIGHT, VTRACE_NEED_ENGINE,
+                          0));
     e->nweights = e->plan.model.layers + 2;
     e->weight_ids = calloc(e->nweights, sizeof *e->weight_ids);
     if (!e->weight_ids)
         return vengine_fail(e, VRAM_ENOHOST, "out of host memory");
     for (uint32_t l = 0; l < e->plan.model.layers; l++)
-        TRY(vengine__emit_alloc(e, e->plan.prof.weights.per_layer, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
-                            &e->weight_ids[l]));
-    TRY(vengine__emit_alloc(e, e->plan.prof.weights.final_norm, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
-                        &e->weight_ids[e->plan.model.layers]));
-    if (e->plan.prof.weights.lm_head)
-        TRY(vengine__emit_alloc(e, e->plan.prof.weights.lm_head, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
-                            &e->weight_ids[e->plan.model.layers + 1]));
+        TRY(vengine__emit_alloc(e, w->per_layer, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
+                                &e->weight_ids[l]));
+    TRY(vengine__emit_alloc(e, w->final_norm, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
+                            &e->weight_ids[e->plan.model.layers]));
+    if (w->lm_head)
+        TRY(vengine__emit_alloc(e, w->lm_head, VRAM_KIND_WEIGHT, PRIO_WEIGHT, VTRACE_NEED_ENGINE, 0,
+                                &e->weight_ids[e->plan.model.layers + 1]));
     return VRAM_OK;
 }
 

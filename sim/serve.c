@@ -274,7 +274,8 @@ static vram_status sink_stepped(void *ctx, uint64_t dur_us)
     vram_status st = ledger_now(s, &smp.l);
     if (st)
         return st;
-    const uint64_t parts[5] = {smp.l.tokens, smp.l.reserved, smp.l.waste, smp.l.free_unusable, smp.l.free_usable};
+    const uint64_t parts[5] = {smp.l.tokens, smp.l.reserved, smp.l.waste, smp.l.free_unusable,
+                               smp.l.free_usable};
     for (int i = 0; i < 5; i++)
         s->sum[i] += (double)parts[i] * (double)dur_us;
     s->weight_us += (double)dur_us;
@@ -385,8 +386,7 @@ vram_status vserve_run(const vserve_options *o, vserve_result *out, char *err, s
         return fail(&s, VRAM_EINVAL, "unknown policy '%s' (expected bestfit, buddy, tlsf, pool or caching)",
                     o->policy ? o->policy : "(null)");
     const clock_t c0 = clock();
-    const vengine_sink sink = {.event = sink_event, .done = sink_done, .stepped = sink_stepped, .ctx = &s,
-                               .closed_loop = 1};
+    const vengine_sink sink = {.event = sink_event, .done = sink_done, .stepped = sink_stepped, .ctx = &s};
     vram_status st = vengine_create(&o->e, &sink, err, errlen, &s.e);
     if (!st)
         st = run(&s);

@@ -65,7 +65,8 @@ static vram_status write_start(gen *g, const vtracegen_config *tc, const char *p
     errno = 0;
     vram_status st = vtrace_writer_open_as(path, &h, tc->gzip, &g->w);
     if (st)
-        return vengine_fail(g->e, st, "%s: cannot write: %s", path, errno ? strerror(errno) : vram_strerror(st));
+        return vengine_fail(g->e, st, "%s: cannot write: %s", path,
+                            errno ? strerror(errno) : vram_strerror(st));
     char note[512];
     snprintf(note, sizeof note,
              "weights %llu bytes (%u layers of %llu, embeddings shared as %s), KV %llu bytes/token, "

@@ -70,7 +70,8 @@ static void test_runs(void)
     expect_true(a && b && a < b && strstr(cli_last.out, "\"finished\":40,"));
     sqlite3 *db = NULL;
     assert_true(sqlite3_open_v2("cli_serve.db", &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
-    expect_eq_u64((uint64_t)one_int(db, "SELECT COUNT(*) FROM runs WHERE status = 'ok' AND engine = 'pow2'"), 2);
+    expect_eq_u64((uint64_t)one_int(db, "SELECT COUNT(*) FROM runs WHERE status = 'ok' AND engine = 'pow2'"),
+                  2);
     expect_eq_u64((uint64_t)one_int(db, "SELECT COUNT(*) FROM serve WHERE finished = 40"), 2);
     /* a ledger row per step, adding up to the region */
     expect_eq_u64((uint64_t)one_int(db, "SELECT COUNT(*) FROM kv_ledger k JOIN serve s USING (run_id)"

@@ -195,7 +195,8 @@ int main(int argc, char **argv)
             policies = argv[++i];
         } else if (!strcmp(a, "--db")) {
             db_path = argv[++i];
-        } else if ((rc = parse_count(a, argv[i + 1], !strcmp(a, "--progress") ? &progress_every : &check_every))) {
+        } else if ((rc = parse_count(a, argv[i + 1],
+                                     !strcmp(a, "--progress") ? &progress_every : &check_every))) {
             return rc;
         } else {
             i++;
@@ -223,8 +224,8 @@ int main(int argc, char **argv)
             for (size_t k = 0; vserve_policy_names[k]; k++)
                 known |= !strcmp(p, vserve_policy_names[k]);
             if (!known || n == sizeof list / sizeof list[0]) {
-                fprintf(stderr, "serve: --policy '%s': expected a list of bestfit, buddy, tlsf, pool, caching\n",
-                        p);
+                fprintf(stderr,
+                        "serve: --policy '%s': expected a list of bestfit, buddy, tlsf, pool, caching\n", p);
                 return 2;
             }
             list[n++] = p;
