@@ -15,6 +15,7 @@
  * Then every contradiction the replay refuses with the trace line, the runs
  * table's columns, and the committed Mooncake trace's hit ratio against its
  * references under every policy. */
+#include "test_cli_lib.h"
 #include "test_db_lib.h"
 
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
@@ -186,8 +187,32 @@ static void test_mooncake(void)
     }
 }
 
+/* The options: bad values refused (exit 2), the table and the JSON fields. */
+static void test_cli(void)
+{
+    const char *t = DATA "prefix_lru.trace";
+    CLI_EXPECT(2, TEXTS("replay: --prefix-policy: \"fifo\" is not vllm, lru, lfu or priority"),
+               "replay", "--no-db", "--prefix-policy", "fifo", t);
+    CLI_EXPECT(2, TEXTS("replay: --prefix-cache-blocks: 0 is not 1 to 1073741824 blocks"), "replay",
+               "--no-db", "--prefix-cache-blocks", "0", t);
+    CLI_EXPECT(2, TEXTS("replay: --prefix-host-blocks: \"-1\" is not a non-negative decimal number"),
+               "replay", "--no-db", "--prefix-host-blocks", "-1", t);
+    CLI_EXPECT(0, TEXTS(""), "replay", "--no-db", "--quiet", "--policy", "bestfit", "--prefix-policy",
+               "lru", t);
+    expect_true(strstr(cli_last.out, "| bestfit | lru, 3 blocks | 20 | 0.4000 (0.3765) | 8 (0) | 9 | 0 |"
+                                     " 128 |") != NULL);
+    CLI_EXPECT(0, TEXTS(""), "replay", "--no-db", "--quiet", "--json", "--policy", "bestfit",
+               "--prefix-cache-blocks", "6", t);
+    expect_true(strstr(cli_last.out, "\"prefix_policy\": \"vllm\", \"prefix_blocks\": 6,") != NULL);
+    expect_true(strstr(cli_last.out, "\"prefix_hit_blocks\": 14,") != NULL);
+    CLI_EXPECT(0, TEXTS(""), "replay", "--help");
+    expect_true(strstr(cli_last.out, "--prefix-cache-blocks N") && strstr(cli_last.out, "--prefix-policy NAME") &&
+                strstr(cli_last.out, "--prefix-host-blocks N"));
+}
+
 int main(void)
 {
+    test_cli();
     test_mooncake();
     test_lru_string();
     test_chain();
