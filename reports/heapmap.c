@@ -169,7 +169,7 @@ static vram_status one_run(vrep_series *s, int map, uint64_t event, const vbound
     char *note = s->map_note[map];
     const size_t notelen = sizeof s->map_note[map];
     if (!s->trace_found) {
-        snprintf(note, notelen, "no heap map: %s", s->trace_path);
+        snprintf(note, notelen, "no heap map: %.1000s", s->trace_path);
         return VRAM_OK;
     }
     vbounds b = *bounds;

@@ -17,7 +17,8 @@ static const char css[] =
     "figure{margin:2em 0}img{max-width:100%;border:1px solid #ddd}"
     "figcaption{font-size:90%;color:#444}.note{color:#666;font-size:85%}"
     "object.fig{max-width:100%;border:1px solid #ddd;display:block}"
-    "p.warning{background:#fde2c8;border:1px solid #e0a060;padding:6px}";
+    "p.warning{background:#fde2c8;border:1px solid #e0a060;padding:6px}"
+    "div.wide{overflow-x:auto}dt{font-weight:bold}dd{margin-bottom:4px}";
 
 /* Base64 of the file at `path` into f; 0 when it cannot be read. */
 static int base64_file(FILE *f, const char *path)
@@ -167,8 +168,9 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
     }
     fputs("<h2>Verdict</h2>\n", f);
     vrep_ranking_html(f, pg->s, pg->n);
-    fputs("<h2>Summary</h2>\n", f);
+    fputs("<h2>Summary</h2>\n<div class=\"wide\">\n", f);
     vrep_summary_html(f, pg->s, pg->n);
+    fputs("</div>\n", f);
     fputs("<h2>Definitions</h2>\n", f);
     vrep_terms_html(f);
     if (pg->npairs) {

@@ -771,6 +771,9 @@ static void test_errors(void)
     expect_file_contains(LOG, WORK "/nowhere/sql/default_runs.sql: cannot read");
     expect_file_contains(LOG, "set VREPORT_DIR or --share");
     expect_fails(0, "usage: report RESULTS.db", "--help", NULL, NULL, NULL);
+    char *help = read_file(LOG, NULL); /* the man page is made from it: no build machine's path */
+    expect_true(help && !strstr(help, VRAM_SOURCE_DIR));
+    free(help);
     expect_fails(2, "give at least one results database", NULL, NULL, NULL, NULL);
     expect_fails(2, "unknown or incomplete option \"--bogus\"", DB, "--bogus", NULL, NULL);
     expect_fails(2, "--at: \"0\" is not an event number", DB, "--at", "0", NULL);
