@@ -9,14 +9,22 @@
  *     the paged trace), or is refused when they give none, too many, or a
  *     caching setting without caching;
  *   - every run's replay command holds its policy and trace, and no caching
- *     setting unless the policy is caching.
+ *     setting unless the policy is caching;
+ *   - a serve grid (the first line "@serve") likewise: every workload x
+ *     policy x KV style x capacity, the block sizes for paged only, pool
+ *     paged only and not over the Mooncake workload; each command holds its
+ *     --workload and policy, no --block-tokens beside an --engine, and no
+ *     axis of the other tool (which each grid refuses).
  * Input: lines up to the first NUL, at most 4,095 bytes: the --policy text,
- * the --capacity text, then one --caching-conf text per line. Plugin specs
- * are skipped (the grid would load them). The two traces (one paged, one
- * not) are written once to $TMPDIR and removed at the exit. */
+ * the --capacity text, then one --caching-conf text per line; or "@serve",
+ * the --policy text, the --engine text, the --block-tokens text, then one
+ * --capacity-gib text per line. Plugin specs are skipped (the grid would load
+ * them). The inputs (a paged trace, one not; an Azure and a Mooncake
+ * workload) are written once to $TMPDIR and removed at the exit. */
 #include <string.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "fuzz_input.h"
 #include "sweep_grid.h"
 #include "vram/heap.h"
@@ -48,6 +56,20 @@ static size_t count_policy(const vsweep_grid *g, const char *name)
     return n;
 }
 
+/* Every value of a count or size axis reads back as itself. */
+static void check_reads_back(const vsweep_grid *g, vsweep_axis_id axis)
+{
+    for (size_t i = 0; i < g->n[axis]; i++) {
+        const char *v = g->values[axis][i];
+        vsweep_grid again = {.tool = g->tool};
+        char why[512];
+        if (v && (vsweep_grid_add(&again, axis, v, why, sizeof why) ||
+                  strcmp(again.values[axis][0], v) != 0))
+            fail("a value does not read back as itself: ", v);
+        vsweep_grid_free(&again);
+    }
+}
+
 static void check_values(const vsweep_grid *g)
 {
     for (int a = 0; a < VSWEEP_AXES; a++)
@@ -57,14 +79,14 @@ static void check_values(const vsweep_grid *g)
                 if (x == y || (x && y && strcmp(x, y) == 0))
                     fail("a value twice on the axis ", vsweep_axes[a].name);
             }
-    for (size_t i = 0; i < g->n[VSWEEP_CAPACITY]; i++) {
-        const char *v = g->values[VSWEEP_CAPACITY][i];
-        vsweep_grid again = {0};
-        char why[512];
-        if (v && (vsweep_grid_add(&again, VSWEEP_CAPACITY, v, why, sizeof why) ||
-                  strcmp(again.values[VSWEEP_CAPACITY][0], v) != 0))
-            fail("a capacity does not read back as itself: ", v);
-        vsweep_grid_free(&again);
+    check_reads_back(g, VSWEEP_CAPACITY);
+    check_reads_back(g, VSWEEP_BLOCK_TOKENS);
+    check_reads_back(g, VSWEEP_CAPACITY_GIB);
+    for (size_t i = 0; i < g->n[VSWEEP_ENGINE]; i++) {
+        vengine_kv_style s;
+        const char *v = g->values[VSWEEP_ENGINE][i];
+        if (v && (vengine_kv_parse(v, &s) || strcmp(vengine_kv_name(s), v) != 0))
+            fail("not a KV style's name: ", v);
     }
     for (size_t i = 0; i < g->n[VSWEEP_POLICY]; i++) {
         const char *v = g->values[VSWEEP_POLICY][i];
@@ -89,12 +111,80 @@ static void add(vsweep_grid *g, vsweep_axis_id axis, const char *text)
         fail("a refused value was added: ", text);
 }
 
-static char paged[256], contig[256];
+static char paged[256], contig[256], azure[256], mooncake[256];
 
-static void remove_traces(void)
+static void remove_inputs(void)
 {
     remove(paged);
     remove(contig);
+    remove(azure);
+    remove(mooncake);
+}
+
+/* Whether argv[1..m) holds `option`. */
+static int has(const char **argv, size_t m, const char *option)
+{
+    for (size_t i = 1; i < m; i++)
+        if (strcmp(argv[i], option) == 0)
+            return 1;
+    return 0;
+}
+
+/* A serve grid from the lines after "@serve". */
+static void serve_grid(char *line)
+{
+    vsweep_grid g = {.tool = VSWEEP_SERVE};
+    static const vsweep_axis_id fields[] = {VSWEEP_POLICY, VSWEEP_ENGINE, VSWEEP_BLOCK_TOKENS};
+    char *next;
+    for (size_t field = 0; line; field++, line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        add(&g, field < 3 ? fields[field] : VSWEEP_CAPACITY_GIB, line);
+    }
+    char note[4096], why[2048];
+    if (!vsweep_grid_add(&g, VSWEEP_CAPACITY, "64GiB", why, sizeof why) ||
+        !vsweep_grid_add(&g, VSWEEP_CACHING_CONF, "trace", why, sizeof why))
+        fail("a serve grid took a replay axis", "");
+    check_values(&g);
+    size_t blocks_given = g.n[VSWEEP_BLOCK_TOKENS];
+    if (vsweep_grid_add(&g, VSWEEP_INPUT, azure, why, sizeof why) ||
+        vsweep_grid_add(&g, VSWEEP_INPUT, mooncake, why, sizeof why))
+        fail("a workload refused: ", why);
+    int rc = vsweep_grid_finish(&g, note, sizeof note, why, sizeof why);
+    check_values(&g);
+    size_t styles = g.n[VSWEEP_ENGINE], blocks = g.n[VSWEEP_BLOCK_TOKENS];
+    size_t caps = g.n[VSWEEP_CAPACITY_GIB], is_paged = 0;
+    for (size_t i = 0; i < styles; i++)
+        is_paged += g.values[VSWEEP_ENGINE][i] == NULL; /* paged is serve's default */
+    size_t pools = count_policy(&g, "pool"), others = g.n[VSWEEP_POLICY] - pools;
+    size_t want = caps * (2 * others * (styles - is_paged + is_paged * blocks) +
+                          pools * is_paged * blocks);
+    size_t product = 2 * g.n[VSWEEP_POLICY] * styles * blocks * caps;
+    int refused = (blocks_given && !is_paged) || product > VSWEEP_MAX_RUNS || want == 0;
+    if (rc != 0) {
+        if (!refused || !why[0])
+            fail("a serve grid refused without cause: ", why);
+        vsweep_grid_free(&g);
+        return;
+    }
+    if (refused || g.npoints != want)
+        fail("the serve runs are not those the rules give: ", note);
+    const char *argv[VSWEEP_ARGV_FIXED + 1];
+    for (size_t k = 0; k < g.npoints; k++) {
+        size_t m = vsweep_grid_argv(&g, k, "serve", "x.db", NULL, 0, argv);
+        const char *policy = vsweep_grid_value(&g, k, VSWEEP_POLICY);
+        const char *input = vsweep_grid_value(&g, k, VSWEEP_INPUT);
+        if (m > VSWEEP_ARGV_FIXED - 1 || argv[m] || strcmp(argv[1], "--workload") != 0 ||
+            strcmp(argv[2], input) != 0 || strcmp(argv[3], "--policy") != 0 ||
+            strcmp(argv[4], policy) != 0 || strcmp(argv[m - 1], "0") != 0 ||
+            (has(argv, m, "--engine") && has(argv, m, "--block-tokens")) ||
+            has(argv, m, "--capacity") || has(argv, m, "--caching-conf"))
+            fail("a serve run's command is wrong: policy ", policy);
+        if (strcmp(policy, "pool") == 0 && (has(argv, m, "--engine") || !strcmp(input, mooncake)))
+            fail("pool where serve refuses it", "");
+    }
+    vsweep_grid_free(&g);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -104,7 +194,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         "kv_block_bytes 65536\nalloc 1 65536 0 kv 10\nfree 1\n");
         trace_file(contig, sizeof contig, "vramtrace 1\nmodel m\nengine contiguous\n"
                                           "capacity 67108864\nalloc 1 4096 0 kv 10\nfree 1\n");
-        atexit(remove_traces);
+        trace_file(azure, sizeof azure, "TIMESTAMP,ContextTokens,GeneratedTokens\n");
+        char dir[256];
+        snprintf(dir, sizeof dir, "%s.jsonl", trace_file(mooncake, sizeof mooncake, ""));
+        if (rename(mooncake, dir))
+            fail("cannot name a workload ", dir);
+        snprintf(mooncake, sizeof mooncake, "%s", dir);
+        atexit(remove_inputs);
     }
     char text[4096];
     size_t n = 0;
@@ -114,6 +210,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[n] = '\0';
     if (strstr(text, "plugin:"))
         return 0;
+    if (strncmp(text, "@serve\n", 7) == 0) {
+        serve_grid(text + 7);
+        return 0;
+    }
 
     vsweep_grid g = {0};
     char *line = text, *next;
@@ -127,8 +227,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_values(&g);
     size_t confs_given = g.n[VSWEEP_CACHING_CONF];
     char note[4096], why[2048];
-    if (vsweep_grid_add(&g, VSWEEP_TRACE, paged, why, sizeof why) ||
-        vsweep_grid_add(&g, VSWEEP_TRACE, contig, why, sizeof why))
+    if (!vsweep_grid_add(&g, VSWEEP_ENGINE, "pow2", why, sizeof why))
+        fail("a replay grid took a serve axis", "");
+    if (vsweep_grid_add(&g, VSWEEP_INPUT, paged, why, sizeof why) ||
+        vsweep_grid_add(&g, VSWEEP_INPUT, contig, why, sizeof why))
         fail("a trace refused: ", why);
 
     int rc = vsweep_grid_finish(&g, note, sizeof note, why, sizeof why);
@@ -159,8 +261,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             has_policy |= strcmp(argv[i], "--policy") == 0 && strcmp(argv[i + 1], policy) == 0;
         }
         if (m > VSWEEP_ARGV_FIXED - 1 || argv[m] || strcmp(argv[0], "replay") != 0 ||
-            strcmp(argv[m - 1], vsweep_grid_value(&g, k, VSWEEP_TRACE)) != 0 || !has_policy ||
-            (has_conf && strcmp(policy, "caching") != 0))
+            strcmp(argv[m - 1], vsweep_grid_value(&g, k, VSWEEP_INPUT)) != 0 || !has_policy ||
+            (has_conf && strcmp(policy, "caching") != 0) || has(argv, m, "--engine") ||
+            has(argv, m, "--block-tokens") || has(argv, m, "--capacity-gib"))
             fail("a run's replay command is wrong: policy ", policy);
         if (strcmp(policy, "pool") == 0 && strcmp(argv[m - 1], contig) == 0)
             fail("pool over a trace without KV blocks", "");

@@ -1,98 +1,151 @@
-/* sweep_grid.h - a sweep's grid: the axes (traces x policies x capacities x
- * caching settings ...), their values checked before anything runs, and the
- * runs the grid expands to, each one replay command line (docs/SWEEPS.md).
+/* sweep_grid.h - a sweep's grid: the tool each run runs (replay or serve), the
+ * axes (inputs x policies x capacities x caching settings x KV styles x block
+ * sizes ...), their values checked before anything runs, and the runs the
+ * grid expands to, each one command line of the tool (docs/SWEEPS.md).
  *
- * An axis is one entry of vsweep_axes: its name, the replay option that
- * carries a value (the TRACE operand for the trace axis), whether one sweep
- * option holds a comma-separated list, the check that turns a value into what
- * the replay is given, and the one policy the axis varies, if any (the caching
- * settings vary the caching policy's runs only: the other policies run once
- * with the replay's default). Adding an axis is one entry here and one in
- * vsweep_axis_id: the sweep's option is made from the entry (sim/cmd/sweep.c),
- * only its --help lines are written by hand. */
+ * A tool is one entry of vsweep_tools: its program, how it takes its input
+ * (an operand or an option), what silences its progress, how an input is
+ * checked before anything runs, and which runs of its policies do not apply.
+ * An axis is one entry of vsweep_axes: its name, the option that carries a
+ * value (the same in the sweep and the tool; none for the input), whether one
+ * sweep option holds a comma-separated list, the tools it applies to, the
+ * check that turns a value into what the tool is given, the word for the
+ * tool's default, and the value of an earlier axis it is tied to, if any (the
+ * caching settings vary the caching policy's runs only, the block sizes the
+ * paged KV style's: the other runs take the tool's default). Adding an axis is
+ * one entry here and one in vsweep_axis_id: the sweep's option is made from
+ * the entry (sim/cmd/sweep.c), only its --help lines are written by hand. */
 #ifndef VSIM_SWEEP_GRID_H
 #define VSIM_SWEEP_GRID_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+typedef enum vsweep_tool_id {
+    VSWEEP_REPLAY, /* the default: a zeroed grid sweeps replays */
+    VSWEEP_SERVE,
+    VSWEEP_TOOLS
+} vsweep_tool_id;
 
 typedef enum vsweep_axis_id {
-    VSWEEP_TRACE,
+    VSWEEP_INPUT, /* the traces of a replay sweep, the workloads of a serve sweep */
     VSWEEP_POLICY,
     VSWEEP_CAPACITY,
     VSWEEP_CACHING_CONF,
+    VSWEEP_ENGINE,
+    VSWEEP_BLOCK_TOKENS,
+    VSWEEP_CAPACITY_GIB,
     VSWEEP_AXES
 } vsweep_axis_id;
 
-/* Checks one value as given and writes what the replay is given to out (len
+/* The axes a tool takes, as a mask of (1u << tool id). */
+#define VSWEEP_FOR(t) (1u << (t))
+
+typedef struct vsweep_grid vsweep_grid;
+
+typedef struct vsweep_tool {
+    const char *name;         /* --tool's value, and the program beside the sweep: "replay" */
+    const char *input;        /* what an input is, in messages and labels: "trace" */
+    const char *inputs;       /* "traces" */
+    const char *input_option; /* the option carrying the input; NULL: the last operand */
+    const char *quiet[3];     /* the options that silence its progress, NULL-ended */
+    const char *const *policies; /* its built-in policies, NULL-ended: what "all" means */
+    int plugins;              /* 1: plugin:PATH[:NAME] policies too */
+    /* Checks one input before anything runs; 0 with why. *info is what
+     * left_out reads (the trace's kv_block_bytes; 1 for a Mooncake workload). */
+    int (*check_input)(const char *path, uint64_t *info, char *why, size_t whylen);
+    /* Whether the run with these value indexes cannot run (pool where it does
+     * not apply); left_out_note says which, before the inputs' names. */
+    int (*left_out)(const vsweep_grid *g, const size_t *idx, uint64_t info);
+    const char *left_out_note;
+} vsweep_tool;
+
+extern const vsweep_tool vsweep_tools[VSWEEP_TOOLS];
+
+/* Checks one value as given and writes what the tool is given to out (len
  * bytes); 0 with why (naming the value) when it is not one. */
-typedef int (*vsweep_check_fn)(const char *text, char *out, size_t len, char *why, size_t whylen);
+typedef int (*vsweep_check_fn)(const vsweep_tool *t, const char *text, char *out, size_t len,
+                               char *why, size_t whylen);
 
 typedef struct vsweep_axis {
-    const char *name;        /* in messages and run labels: "policy" */
+    const char *name;        /* in messages and run labels: "policy"; NULL: the tool's input */
     const char *plural;      /* "policies" */
-    const char *option;      /* the sweep's option, and the replay's: "--policy"; NULL: operands */
+    const char *option;      /* the sweep's option, and the tool's: "--policy"; NULL: the input */
     int list;                /* 1: one option holds a comma-separated list; 0: one value each */
-    const char *only_policy; /* the one policy whose runs the axis varies, NULL: every policy */
-    const char *replay_default; /* the word for the replay's default (no option given): every
-                                   axis but trace and policy has one, and runs with it when
-                                   given no value */
+    unsigned tools;          /* VSWEEP_FOR(tool) of the tools it applies to */
+    vsweep_axis_id tied;     /* with tied_value: the earlier axis whose value it varies with */
+    const char *tied_value;  /* the runs with this value of `tied` only; NULL: every run */
+    const char *tool_default; /* the word for the tool's default (no option given): every
+                                 axis but the input and the policy has one, and runs with it
+                                 when given no value (or when it does not apply to the tool) */
     vsweep_check_fn check;   /* NULL: the value as given */
 } vsweep_axis;
 
 extern const vsweep_axis vsweep_axes[VSWEEP_AXES];
 
 /* Invariant: every value of an axis has passed its check and differs from the
- * axis' other values; a NULL value is the replay's default (no option). After
- * vsweep_grid_finish, every axis has at least one value and points[] holds the
- * runs: per run, one value index per axis, an axis that does not vary the
- * run's policy at index 0 (its value for the run is then the replay's
- * default, whatever values[0] is). */
-typedef struct vsweep_grid {
+ * axis' other values; a NULL value is the tool's default (no option). After
+ * vsweep_grid_finish, every axis has at least one value (an axis the tool
+ * does not take: only NULL) and points[] holds the runs: per run, one value
+ * index per axis, an axis tied to a value its tied axis does not have in the
+ * run at index 0 (its value for the run is then the tool's default, whatever
+ * values[0] is). An axis is tied only to an earlier one, so one pass in axis
+ * order settles every tie. */
+struct vsweep_grid {
+    vsweep_tool_id tool; /* set before the first vsweep_grid_add */
     char **values[VSWEEP_AXES];
     size_t n[VSWEEP_AXES];
     size_t (*points)[VSWEEP_AXES];
     size_t npoints;
-} vsweep_grid;
+};
 
 /* The most runs one grid may expand to. */
 #define VSWEEP_MAX_RUNS 100000u
 
+/* The name of axis a in the grid's messages ("trace", "workload" for the
+ * input); whether the grid's tool takes it. */
+const char *vsweep_axis_name(const vsweep_grid *g, vsweep_axis_id a, int plural);
+int vsweep_axis_applies(const vsweep_grid *g, vsweep_axis_id a);
+
 /* Adds the values of one option (split at commas for a list axis; "all" on
- * the policy axis is every built-in policy; a plugin:PATH[:NAME] policy is
- * loaded once to check it). 0 ok; -1 with why ("--capacity: ...") for a value
- * its check refuses, one already given, or no memory: the items of the list
- * before the one refused stay added (the sweep stops on a refusal). */
+ * the policy axis is every built-in policy of the tool; a plugin:PATH[:NAME]
+ * policy is loaded once to check it). 0 ok; -1 with why ("--capacity: ...")
+ * for an axis the tool does not take, a value its check refuses, one already
+ * given, or no memory: the items of the list before the one refused stay
+ * added (the sweep stops on a refusal). */
 int vsweep_grid_add(vsweep_grid *g, vsweep_axis_id axis, const char *text, char *why,
                     size_t whylen);
 
 /* Completes the grid once every option is added: an axis without values gets
- * the replay's default (the policy axis: every built-in policy); checks every
- * trace (a regular file whose header reads: the reader's FILE:LINE message
- * otherwise) and that an axis tied to one policy has it in the grid; expands
- * the points (the pool policy only over traces with KV blocks: the others are
- * left out and named in note, "" when none). 0 ok; -1 with why. Cost: one
- * header read per trace. */
+ * the tool's default (the policy axis: every built-in policy); checks every
+ * input (the tool's check_input: a trace's header, a workload's file) and that
+ * an axis tied to a value has it in the grid; expands the points (the runs
+ * the tool's left_out refuses are left out and named in note, "" when none).
+ * 0 ok; -1 with why. Cost: one header read per trace. */
 int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, size_t whylen);
 
-/* The value of `axis` at run k: NULL for the replay's default (also for an
- * axis that does not vary the run's policy). */
+/* The value of `axis` at run k: NULL for the tool's default (also for an
+ * axis tied to a value the run does not have). */
 const char *vsweep_grid_value(const vsweep_grid *g, size_t k, vsweep_axis_id axis);
 
 /* "trace small.trace, policy tlsf, capacity 68719476736": run k's values, the
- * replay's defaults left out. */
+ * tool's defaults left out. */
 void vsweep_grid_label(const vsweep_grid *g, size_t k, char *out, size_t len);
 
-/* "2 traces x 3 policies x 2 capacities": the axes' sizes. */
+/* "2 traces x 3 policies x 2 capacities": the sizes of the tool's axes. */
 void vsweep_grid_shape(const vsweep_grid *g, char *out, size_t len);
 
-/* The most argv entries vsweep_grid_argv writes beside the extra ones. */
-#define VSWEEP_ARGV_FIXED (2 * VSWEEP_AXES + 4)
+/* The most argv entries vsweep_grid_argv writes beside the extra ones: the
+ * program, an option and value per axis, --db and its value, two quiet
+ * options, the terminating NULL. */
+#define VSWEEP_ARGV_FIXED (2 * VSWEEP_AXES + 6)
 
-/* Run k's replay command: argv[] = {replay, each axis' option and value but
- * the replay's defaults', "--db", db, "--quiet", extra[0..nextra), TRACE,
- * NULL}, pointing into g and the arguments (nothing copied); argv has room
- * for VSWEEP_ARGV_FIXED + nextra entries. Its entry count, NULL excluded. */
-size_t vsweep_grid_argv(const vsweep_grid *g, size_t k, const char *replay, const char *db,
+/* Run k's command: argv[] = {program, the input's option and value (serve),
+ * each axis' option and value but the tool's defaults', "--db", db, the quiet
+ * options, extra[0..nextra), the input (replay), NULL}, pointing into g and
+ * the arguments (nothing copied); argv has room for VSWEEP_ARGV_FIXED +
+ * nextra entries. Its entry count, NULL excluded. */
+size_t vsweep_grid_argv(const vsweep_grid *g, size_t k, const char *program, const char *db,
                         char *const *extra, size_t nextra, const char **argv);
 
 void vsweep_grid_free(vsweep_grid *g);

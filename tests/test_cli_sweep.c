@@ -1,9 +1,9 @@
-/* test_cli_sweep - the sweep tool (docs/SWEEPS.md): a grid run both ways, on
- * local cores into one database and as emitted jobs run one by one, each into
- * its own database, then merged (sweep --merge) and reported together (report
- * A.db B.db ...); the runs of both ways hold the same rows but for ids and
- * timings. Bad grids fail before anything runs; SIGINT stops every replay,
- * whose runs are marked. */
+/* test_cli_sweep - the sweep tool (docs/SWEEPS.md): a grid of replays and one
+ * of serve runs, each run both ways, on local cores into one database and as
+ * emitted jobs run one by one, each into its own database, then merged (sweep
+ * --merge) and reported together (report A.db B.db ...); the runs of both ways
+ * hold the same rows but for ids and timings. Bad grids fail before anything
+ * runs; SIGINT stops every replay, whose runs are marked. */
 #include <sqlite3.h>
 
 #include "test_cli_lib.h"
@@ -16,8 +16,10 @@
 #define MERGED_DB "cli_sweep_merged.db"
 #define JOBS "cli_sweep_jobs.txt"
 #define RUNS 12 /* 2 traces x (tlsf x 2 capacities + caching x 2 capacities x 2 settings) */
+#define WORKLOAD_A CLI_DATA "serve_small.csv"
+#define WORKLOAD_B CLI_DATA "serve_small.jsonl"
 
-/* The grid of the both-ways test, before the options that differ. */
+/* The replay grid of the both-ways test, before the options that differ. */
 #define GRID "--policy", "tlsf,caching", "--capacity", "64MiB,33554432", "--caching-conf", \
              "expandable_segments:True", "--caching-conf", "trace", TRACE_A, TRACE_B
 
@@ -58,6 +60,8 @@ static void test_usage(void)
     CLI_EXPECT_HELP("sweep", "usage: sweep [options] TRACE...");
     CLI_EXPECT(0, TEXTS(""), "sweep", "--help");
     expect_true(strstr(cli_last.out, "--emit-jobs FILE") && strstr(cli_last.out, "--jobs N"));
+    expect_true(strstr(cli_last.out, "--tool replay|serve") &&
+                strstr(cli_last.out, "--block-tokens LIST"));
 }
 
 /* Each bad grid exits 2 with its message, and nothing ran: no database. */
@@ -84,8 +88,8 @@ static void test_bad_grids(void)
                CLI_DATA);
     CLI_EXPECT(2, TEXTS("--caching-conf: \"max_split_size_mb:x\""), "sweep", "--db", LOCAL_DB,
                "--caching-conf", "max_split_size_mb:x", TRACE_A);
-    CLI_EXPECT(2, TEXTS("--caching-conf varies the caching policy's runs only, and --policy has"
-                        " no caching"),
+    CLI_EXPECT(2, TEXTS("--caching-conf varies only the runs with policy caching, and --policy"
+                        " has no caching"),
                "sweep", "--db", LOCAL_DB, "--policy", "tlsf", "--caching-conf",
                "expandable_segments:True", TRACE_A);
     CLI_EXPECT(2, TEXTS("sweep: --db after --: the sweep sets it itself"), "sweep", "--db",
@@ -96,8 +100,48 @@ static void test_bad_grids(void)
     CLI_EXPECT(2, TEXTS("sweep: --jobs: \"0\" is not 1 to 1024"), "sweep", "--jobs", "0",
                TRACE_A);
     CLI_EXPECT(2, TEXTS("sweep: no TRACE given"), "sweep", "--db", LOCAL_DB);
-    CLI_EXPECT(2, TEXTS("sweep: --replay ./no-such-replay: no such program to run"), "sweep",
+    CLI_EXPECT(2, TEXTS("sweep: --program ./no-such-replay: no such program to run"), "sweep",
                "--db", LOCAL_DB, "--replay", "./no-such-replay", TRACE_A);
+    /* serve grids */
+    CLI_EXPECT(2, TEXTS("sweep: --tool: \"simulate\" is not replay or serve"), "sweep", "--tool",
+               "simulate", TRACE_A);
+    CLI_EXPECT(2, TEXTS("sweep: --engine: not an axis of replay sweeps"), "sweep", "--db",
+               LOCAL_DB, "--engine", "pow2", TRACE_A);
+    CLI_EXPECT(2, TEXTS("sweep: --capacity: not an axis of serve sweeps"), "sweep", "--db",
+               LOCAL_DB, "--capacity", "64GiB", "--tool", "serve", WORKLOAD_A);
+    CLI_EXPECT(2, TEXTS("sweep: --engine: unknown KV style \"blocks\" (one of: paged,"),
+               "sweep", "--db", LOCAL_DB, "--tool", "serve", "--engine", "pow2,blocks",
+               WORKLOAD_A);
+    CLI_EXPECT(2, TEXTS("sweep: --block-tokens: \"0\" is not a count of 1 to 4294967295"),
+               "sweep", "--db", LOCAL_DB, "--tool", "serve", "--block-tokens", "16,0", WORKLOAD_A);
+    CLI_EXPECT(2, TEXTS("sweep: --capacity-gib: \"1073741825\" is not a count of 1 to"
+                        " 1073741824"),
+               "sweep", "--db", LOCAL_DB, "--tool", "serve", "--capacity-gib", "1073741825",
+               WORKLOAD_A);
+    CLI_EXPECT(2, TEXTS("sweep: --engine: \"pow2\" is given twice"), "sweep", "--db", LOCAL_DB,
+               "--tool", "serve", "--engine", "pow2,max,pow2", WORKLOAD_A);
+    CLI_EXPECT(2, TEXTS("sweep: --policy: unknown policy \"plugin:x.so\" (one of: bestfit"
+                        " buddy tlsf pool caching, all)"),
+               "sweep", "--db", LOCAL_DB, "--tool", "serve", "--policy", "plugin:x.so",
+               WORKLOAD_A);
+    CLI_EXPECT(2, TEXTS("--block-tokens varies only the runs with engine paged, and --engine has"
+                        " no paged"),
+               "sweep", "--db", LOCAL_DB, "--tool", "serve", "--engine", "pow2", "--block-tokens",
+               "32", WORKLOAD_A);
+    CLI_EXPECT(2, TEXTS("sweep: " CLI_DATA "no_such.csv: No such file or directory"), "sweep",
+               "--db", LOCAL_DB, "--tool", "serve", WORKLOAD_A, CLI_DATA "no_such.csv");
+    CLI_EXPECT(2, TEXTS("sweep: " CLI_DATA ": not a regular file (serve reads a workload"),
+               "sweep", "--db", LOCAL_DB, "--tool", "serve", CLI_DATA);
+    CLI_EXPECT(2, TEXTS("sweep: no WORKLOAD given"), "sweep", "--db", LOCAL_DB, "--tool",
+               "serve");
+    CLI_EXPECT(2, TEXTS("sweep: --workload after --: the sweep sets it itself"), "sweep", "--db",
+               LOCAL_DB, "--tool", "serve", WORKLOAD_A, "--", "--workload", WORKLOAD_B);
+    CLI_EXPECT(2, TEXTS("sweep: --progress after --: the sweep sets it itself"), "sweep", "--db",
+               LOCAL_DB, "--tool", "serve", WORKLOAD_A, "--", "--progress", "10");
+    CLI_EXPECT(2, TEXTS("sweep: --engine=max after --: the sweep sets it itself (give it before"),
+               "sweep", "--db", LOCAL_DB, "--tool", "serve", WORKLOAD_A, "--", "--engine=max");
+    CLI_EXPECT(2, TEXTS("the grid holds no run: pool left out"), "sweep", "--db", LOCAL_DB,
+               "--tool", "serve", "--policy", "pool", "--engine", "max,oracle", WORKLOAD_A);
     /* pool over a trace without KV blocks alone: no run at all */
     CLI_EXPECT(2, TEXTS("the grid holds no run: pool left out",
                         "without KV blocks (kv_block_bytes)"),
@@ -166,19 +210,39 @@ static int64_t count(sqlite3 *h, const char *sql)
     return n;
 }
 
+/* A grid run both ways: its options (after the tool's and before "--"), the
+ * options after "--", what the sweep says of its shape, its runs, the SQL
+ * over alias r (a runs row) that keys a run by its grid point, a table every
+ * grid fills beyond one row per run, and whether an emitted line is right. */
+typedef struct grid_case {
+    const char *const *grid;
+    const char *const *extra;
+    const char *shape;
+    size_t runs;
+    const char *key;
+    const char *filled;
+    int (*line_ok)(const char *line);
+} grid_case;
+
 /* Every table of the local sweep's database "l" against the merged jobs' "m":
  * each row keyed by its run's grid point instead of its id; the latency
  * buckets (timings) as the number of timed calls per op. */
-static void compare_databases(const char *local, const char *merged)
+static void compare_databases(const grid_case *gc, const char *local, const char *merged)
 {
     sqlite3 *h;
     assert_true(sqlite3_open(":memory:", &h) == SQLITE_OK);
     char *attach = sqlite3_mprintf("ATTACH %Q AS l; ATTACH %Q AS m", local, merged);
     assert_true(sqlite3_exec(h, attach, NULL, NULL, NULL) == SQLITE_OK);
     sqlite3_free(attach);
-    expect_eq_u64(count(h, "SELECT count(*) FROM l.runs WHERE status = 'ok'"), RUNS);
-    expect_eq_u64(count(h, "SELECT count(*) FROM m.runs WHERE status = 'ok'"), RUNS);
-    expect_true(count(h, "SELECT count(*) FROM l.samples") > RUNS);
+    expect_eq_u64(count(h, "SELECT count(*) FROM l.runs WHERE status = 'ok'"), gc->runs);
+    expect_eq_u64(count(h, "SELECT count(*) FROM m.runs WHERE status = 'ok'"), gc->runs);
+    char *filled = sqlite3_mprintf("SELECT count(*) FROM l.\"%w\"", gc->filled);
+    expect_true(count(h, filled) > (int64_t)gc->runs);
+    sqlite3_free(filled);
+    /* the key tells every run apart */
+    char *distinct = sqlite3_mprintf("SELECT count(DISTINCT %s) FROM l.runs r", gc->key);
+    expect_eq_u64(count(h, distinct), gc->runs);
+    sqlite3_free(distinct);
     sqlite3_stmt *tables;
     assert_true(sqlite3_prepare_v2(h, "SELECT name FROM l.sqlite_master WHERE type = 'table'"
                                       " AND name <> 'meta' ORDER BY name",
@@ -187,21 +251,20 @@ static void compare_databases(const char *local, const char *merged)
     while (sqlite3_step(tables) == SQLITE_ROW) {
         const char *table = (const char *)sqlite3_column_text(tables, 0);
         char *cols = compared_columns(h, table);
-        const char *key = "r.trace || '|' || r.policy || '|' || r.capacity || '|' ||"
-                          " coalesce(r.caching_conf, '-')";
         char *rows[2];
         for (int w = 0; w < 2; w++) {
             const char *db = w ? "m" : "l";
             if (!strcmp(table, "runs"))
                 rows[w] = sqlite3_mprintf("SELECT %s AS k%s FROM %s.runs t JOIN %s.runs r ON"
-                                          " r.id = t.id", key, cols ? cols : "", db, db);
+                                          " r.id = t.id", gc->key, cols ? cols : "", db, db);
             else if (!strcmp(table, "latency"))
                 rows[w] = sqlite3_mprintf("SELECT %s AS k, t.op, sum(t.count) FROM %s.latency t"
                                           " JOIN %s.runs r ON r.id = t.run_id GROUP BY k, t.op",
-                                          key, db, db);
+                                          gc->key, db, db);
             else
                 rows[w] = sqlite3_mprintf("SELECT %s AS k%s FROM %s.\"%w\" t JOIN %s.runs r ON"
-                                          " r.id = t.run_id", key, cols ? cols : "", db, table, db);
+                                          " r.id = t.run_id", gc->key, cols ? cols : "", db,
+                                          table, db);
         }
         char *q[4] = {
             sqlite3_mprintf("SELECT count(*) FROM (%s)", rows[0]),
@@ -221,49 +284,94 @@ static void compare_databases(const char *local, const char *merged)
         sqlite3_free(rows[0]), sqlite3_free(rows[1]), sqlite3_free(cols);
     }
     sqlite3_finalize(tables);
-    expect_true(compared >= 5); /* runs, samples, latency, latency_summary, bounds at least */
+    expect_true(compared >= 3); /* runs, the filled table and one more at least */
     sqlite3_close(h);
 }
 
-/* The grid both ways: on local cores, and as emitted jobs run one by one. */
-static void test_both_ways(void)
+/* {head..., the grid's options, "--", extra..., NULL} in out (room for 64). */
+static const char **grid_argv(const char **out, const char *const *head, const grid_case *gc)
+{
+    size_t n = 0;
+    for (const char *const *p = head; *p; p++)
+        out[n++] = *p;
+    for (const char *const *p = gc->grid; *p; p++)
+        out[n++] = *p;
+    out[n++] = "--";
+    for (const char *const *p = gc->extra; *p; p++)
+        out[n++] = *p;
+    out[n] = NULL;
+    assert_true(n < 64);
+    return out;
+}
+
+/* The grid both ways: on local cores, and as emitted jobs run one by one,
+ * merged and compared; the jobs' databases stay for the caller. */
+static void both_ways(const grid_case *gc, char dbs[][64])
 {
     clean();
-    CLI_EXPECT(0, TEXTS("sweep: 12 run(s) (2 traces x 2 policies x 2 capacities x 2"
-                        " caching-confs), 2 at a time, into " LOCAL_DB,
-                        "[12/12 done]", "12 ok, 0 failed; logged to " LOCAL_DB),
-               "sweep", "--jobs", "2", "--db", LOCAL_DB, GRID, "--", "--sample-every", "7");
-    CLI_EXPECT(0, TEXTS("sweep: 12 job(s) (2 traces x 2 policies x 2 capacities x 2"
-                        " caching-confs) written to " JOBS),
-               "sweep", "--emit-jobs", JOBS, "--db", JOB_DB, GRID, "--", "--sample-every", "7");
+    const char *argv[64];
+    char said[256];
+    snprintf(said, sizeof said, "sweep: %zu run(s) (%s), 2 at a time, into " LOCAL_DB, gc->runs,
+             gc->shape);
+    char done[64];
+    snprintf(done, sizeof done, "[%zu/%zu done]", gc->runs, gc->runs);
+    cli_check(__FILE__, __LINE__, 0, 0, TEXTS(said, done, "0 failed; logged to " LOCAL_DB),
+              grid_argv(argv, TEXTS("sweep", "--jobs", "2", "--db", LOCAL_DB), gc));
+    snprintf(said, sizeof said, "sweep: %zu job(s) (%s) written to " JOBS, gc->runs, gc->shape);
+    cli_check(__FILE__, __LINE__, 0, 0, TEXTS(said),
+              grid_argv(argv, TEXTS("sweep", "--emit-jobs", JOBS, "--db", JOB_DB), gc));
     FILE *f = fopen(JOBS, "r");
     assert_true(f != NULL);
-    char line[4096], db[64];
+    char line[4096];
     size_t k = 0;
     while (fgets(line, sizeof line, f)) {
-        job_db(++k, db, sizeof db);
-        expect_true(strstr(line, db) != NULL);
-        expect_true(strstr(line, "--sample-every 7 ") != NULL);
-        /* the caching settings vary the caching runs only: tlsf runs with the default */
-        expect_true(!strstr(line, "--policy tlsf") || !strstr(line, "--caching-conf"));
+        assert_true(k < gc->runs);
+        k++;
+        job_db(k, dbs[k - 1], 64);
+        expect_true(strstr(line, dbs[k - 1]) != NULL);
+        expect_true(gc->line_ok(line));
         expect_eq_u64(run_sh(line), 0);
-        expect_true(exists(db));
+        expect_true(exists(dbs[k - 1]));
     }
     fclose(f);
-    expect_eq_u64(k, RUNS);
+    expect_eq_u64(k, gc->runs);
 
     /* merged, then compared with the local sweep's database */
     const char *merge[3 + RUNS + 1] = {"sweep", "--merge", MERGED_DB};
-    static char dbs[RUNS][64];
-    for (size_t i = 0; i < RUNS; i++) {
-        job_db(i + 1, dbs[i], sizeof dbs[i]);
+    for (size_t i = 0; i < gc->runs; i++)
         merge[3 + i] = dbs[i];
-    }
+    snprintf(said, sizeof said, "sweep: %s: runs %zu to %zu of " MERGED_DB, dbs[gc->runs - 1],
+             gc->runs, gc->runs);
     cli_check(__FILE__, __LINE__, 0, 0,
-              TEXTS("sweep: cli_sweep_job-0001.db: runs 1 to 1 of " MERGED_DB,
-                    "sweep: cli_sweep_job-0012.db: runs 12 to 12 of " MERGED_DB),
-              merge);
-    compare_databases(LOCAL_DB, MERGED_DB);
+              TEXTS("sweep: cli_sweep_job-0001.db: runs 1 to 1 of " MERGED_DB, said), merge);
+    compare_databases(gc, LOCAL_DB, MERGED_DB);
+}
+
+/* A replay job: the options after --, and the caching settings only in the
+ * caching runs (tlsf runs with the default). */
+static int replay_line_ok(const char *line)
+{
+    return strstr(line, "--sample-every 7 ") &&
+           (!strstr(line, "--policy tlsf") || !strstr(line, "--caching-conf"));
+}
+
+/* A serve job: its workload and quiet option, and the block sizes only in the
+ * paged runs (paged is serve's default: no --engine). */
+static int serve_line_ok(const char *line)
+{
+    return strstr(line, "serve --workload ") && strstr(line, " --progress 0 --seed 3") &&
+           (!strstr(line, "--engine") || !strstr(line, "--block-tokens"));
+}
+
+static void test_both_ways(void)
+{
+    static char dbs[RUNS][64];
+    const grid_case replay = {
+        TEXTS(GRID), TEXTS("--sample-every", "7"),
+        "2 traces x 2 policies x 2 capacities x 2 caching-confs", RUNS,
+        "r.trace || '|' || r.policy || '|' || r.capacity || '|' || coalesce(r.caching_conf, '-')",
+        "samples", replay_line_ok};
+    both_ways(&replay, dbs);
 
     /* report reads the jobs' databases as one */
     const char *report[] = {"report", dbs[0], dbs[1], dbs[2], dbs[3], dbs[4], dbs[5], dbs[6],
@@ -291,6 +399,24 @@ static void test_both_ways(void)
     CLI_EXPECT(0, TEXTS("sweep: cli_sweep_job-0002.db: runs 13 to 13 of " LOCAL_DB,
                         "sweep: cli_sweep_job-0003.db: runs 14 to 14 of " LOCAL_DB),
                "sweep", "--merge", LOCAL_DB, dbs[1], dbs[2]);
+
+    /* serve: 2 workloads x tlsf,pool x paged,pow2 x 2 block sizes: the block
+     * sizes vary the paged runs only, pool runs paged only and not over the
+     * Mooncake workload (a note names it) */
+    const grid_case serve = {
+        TEXTS("--tool", "serve", "--policy", "tlsf,pool", "--engine", "paged,pow2",
+              "--block-tokens", "16,32", WORKLOAD_A, WORKLOAD_B),
+        TEXTS("--seed", "3", "--check-every", "100"),
+        "2 workloads x 2 policies x 2 engines x 2 block-tokens x 1 capacity-gib", 8,
+        "substr(r.options, 1, instr(r.options, ' --db '))", "kv_ledger", serve_line_ok};
+    both_ways(&serve, dbs);
+    CLI_EXPECT(0, TEXTS("sweep: note: pool left out where serve refuses it",
+                        "over: " WORKLOAD_A " " WORKLOAD_B "\n",
+                        "sweep: 1 job(s) (2 workloads x 1 policy x 2 engines x 1 block-tokens x 1"
+                        " capacity-gib) written to stdout"),
+               "sweep", "--tool", "serve", "--policy", "pool", "--engine", "pow2,paged",
+               "--emit-jobs", "-", WORKLOAD_A, WORKLOAD_B);
+    expect_true(strstr(cli_last.out, "--policy pool --db sweep-0001.db --progress 0\n") != NULL);
     clean();
 }
 

@@ -1,8 +1,9 @@
 /* sweep - runs a grid of replays (traces x policies x capacities x caching
- * settings) on this machine's cores into one database, or writes it as one
- * command line per run for a distributed runner (docs/SWEEPS.md).
+ * settings) or of serve runs (workloads x policies x KV styles x block sizes
+ * x device sizes) on this machine's cores into one database, or writes it as
+ * one command line per run for a distributed runner (docs/SWEEPS.md).
  *
- * Each run is one `replay` process (the replay program beside this one),
+ * Each run is one `replay` or `serve` process (the program beside this one),
  * with one value of every axis: the local sweep and an emitted job run the
  * same command, only the database differs.
  *
@@ -31,18 +32,23 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: sweep [options] TRACE... [-- REPLAY-OPTIONS]\n"
+            "       sweep --tool serve [options] WORKLOAD... [-- SERVE-OPTIONS]\n"
             "       sweep --merge OUT.db IN.db...\n"
             "Runs `replay` once per point of a grid (every TRACE x --policy x --capacity x\n"
-            "--caching-conf), several at a time, each run logged into one database; or, with\n"
-            "--emit-jobs, writes the grid as one replay command line per run, each with its own\n"
+            "--caching-conf), or `serve` (every WORKLOAD x --policy x --engine x --block-tokens\n"
+            "x --capacity-gib), several at a time, each run logged into one database; or, with\n"
+            "--emit-jobs, writes the grid as one command line per run, each with its own\n"
             "database, for GNU parallel, a Slurm array or a CI matrix (docs/SWEEPS.md).\n"
-            "The grid is checked before anything runs: policies, capacities, caching settings\n"
-            "and every TRACE's header.\n"
+            "The grid is checked before anything runs: every value, every TRACE's header, that\n"
+            "every WORKLOAD is a readable file.\n"
             "\n"
-            "Grid:\n"
+            "  --tool replay|serve   the program each run runs (default replay)\n"
+            "Grid, both tools:\n"
             "  --policy LIST|all     heap policies, comma-separated (bestfit, buddy, tlsf, pool,\n"
-            "                        caching, plugin:PATH[:NAME]); default all (pool only over\n"
-            "                        traces with KV blocks)\n"
+            "                        caching; replay: plugin:PATH[:NAME]); default all (pool only\n"
+            "                        where it applies: over traces with KV blocks; in serve runs\n"
+            "                        with --engine paged over a workload that is not Mooncake)\n"
+            "Grid, replay:\n"
             "  --capacity LIST       device sizes, comma-separated: bytes, or a number with KiB,\n"
             "                        MiB, GiB or TiB (64GiB), or trace (the header's); default\n"
             "                        trace\n"
@@ -50,13 +56,20 @@ static void usage(FILE *f)
             "                        expandable_segments:True), or trace (the replay's default);\n"
             "                        repeat the option for more; varies the caching policy's\n"
             "                        runs only\n"
+            "Grid, serve:\n"
+            "  --engine LIST         KV reservation styles, comma-separated: paged (the default),\n"
+            "                        contiguous, max, pow2, oracle\n"
+            "  --block-tokens LIST   tokens per paged KV block, comma-separated, or default\n"
+            "                        (serve's, 16); varies the paged runs only\n"
+            "  --capacity-gib LIST   device sizes in GiB, comma-separated, or default (serve's, 80)\n"
             "Running:\n"
-            "  --jobs N              replays at once (default: the number of online cores)\n"
+            "  --jobs N              runs at once (default: the number of online cores)\n"
             "  --db PATH             the database every run writes (default sweep.db); with\n"
             "                        --emit-jobs, run K writes PATH with -K before .db\n"
             "                        (sweep-0001.db, ...)\n"
-            "  --replay PROGRAM      the replay to run (default: the one beside this program,\n"
-            "                        replay in the build tree, vramlab-replay installed)\n"
+            "  --program PROGRAM     the replay or serve to run (default: the one beside this\n"
+            "                        program: replay or serve in the build tree, vramlab-replay\n"
+            "                        or vramlab-serve installed); --replay PROGRAM is the same\n"
             "  --emit-jobs FILE      write the runs' command lines to FILE (- for stdout), one\n"
             "                        per line, quoted for sh, and run nothing\n"
             "  --merge OUT.db IN.db...  copy the runs of every IN.db into OUT.db (created when\n"
@@ -64,21 +77,21 @@ static void usage(FILE *f)
             "                        databases as one (report IN.db... reads them as one too)\n"
             "  --help                this text\n"
             "  --version             the version and git commit\n"
-            "After --, options for every replay (e.g. --no-belady --sample-every 100); the ones\n"
-            "the sweep sets itself (--policy, --capacity, --caching-conf, --db, --no-db, --json,\n"
-            "--csv) are refused there.\n"
-            "Progress: a line per run as it ends, with the replay's messages under it, and one\n"
+            "After --, options for every run (replay: e.g. --no-belady --sample-every 100;\n"
+            "serve: e.g. --model llama-3-8b --tp 1); the ones the sweep sets itself (the grid's,\n"
+            "--workload, --db, --no-db, --json, --csv, --quiet, --progress) are refused there.\n"
+            "Progress: a line per run as it ends, with the run's messages under it, and one\n"
             "naming the runs still going after 30 s without a line.\n"
             "Exit status: 0 all runs ok, 1 a run failed (or the database or FILE), 2 bad usage\n"
             "or a bad grid (nothing was run), 128+N stopped by signal N (SIGINT 130, SIGTERM\n"
-            "143): the signal is passed to the running replays, which mark their runs\n"
+            "143): the signal is passed to the running runs, which mark themselves\n"
             "\"interrupted\"; no other run is started.\n");
 }
 
 typedef struct cli {
     vsweep_grid grid;
     unsigned jobs;
-    const char *db, *replay, *emit;
+    const char *db, *program, *emit;
     char *const *extra; /* after "--" */
     size_t nextra;
     int merge;
@@ -86,53 +99,90 @@ typedef struct cli {
     size_t noperands;
 } cli;
 
-/* The replay options a sweep sets itself. */
-static const char *const owned[] = {"--policy", "--capacity", "--caching-conf", "--db",
-                                    "--no-db", "--json", "--csv", "--help", "--version", "-h",
-                                    NULL};
+/* The options every run takes from the sweep, besides the grid's and the
+ * tool's input and quiet options. */
+static const char *const owned[] = {"--db", "--no-db", "--json", "--csv", "--help",
+                                    "--version", "-h", NULL};
 
-static int check_extra(char *const *extra, size_t n)
+/* Whether arg is `option` or `option=...`. */
+static int is_option(const char *arg, const char *option)
 {
-    for (size_t i = 0; i < n; i++)
-        for (const char *const *o = owned; *o; o++) {
-            size_t len = strlen(*o);
-            if (strncmp(extra[i], *o, len) == 0 && (!extra[i][len] || extra[i][len] == '=')) {
-                fprintf(stderr, "sweep: %s after --: the sweep sets it itself%s\n", extra[i],
-                        o - owned < 3 ? " (give it before --: it is an axis of the grid)" : "");
-                return 0;
-            }
+    size_t len = strlen(option);
+    return strncmp(arg, option, len) == 0 && (!arg[len] || arg[len] == '=');
+}
+
+/* No option after -- that the sweep sets itself: an axis of the grid, the
+ * tool's input or quiet option, or one of owned[]. */
+static int check_extra(const vsweep_grid *g, char *const *extra, size_t n)
+{
+    const vsweep_tool *t = &vsweep_tools[g->tool];
+    for (size_t i = 0; i < n; i++) {
+        const char *hint = NULL;
+        for (int a = 0; a < VSWEEP_AXES && !hint; a++)
+            if (vsweep_axes[a].option && vsweep_axis_applies(g, (vsweep_axis_id)a) &&
+                is_option(extra[i], vsweep_axes[a].option))
+                hint = " (give it before --: it is an axis of the grid)";
+        for (const char *const *o = owned; *o && !hint; o++)
+            if (is_option(extra[i], *o))
+                hint = "";
+        if (!hint && ((t->input_option && is_option(extra[i], t->input_option)) ||
+                      is_option(extra[i], t->quiet[0])))
+            hint = "";
+        if (hint) {
+            fprintf(stderr, "sweep: %s after --: the sweep sets it itself%s\n", extra[i], hint);
+            return 0;
         }
+    }
     return 1;
+}
+
+/* --tool's value: its id, or -1. */
+static int tool_id(const char *name)
+{
+    for (int t = 0; t < VSWEEP_TOOLS; t++)
+        if (strcmp(vsweep_tools[t].name, name) == 0)
+            return t;
+    return -1;
 }
 
 /* 0 ok, 2 bad usage (message printed), -1 --help or --version printed. */
 static int parse_args(int argc, char **argv, cli *c)
 {
     /* The grid's options are its axes' (O_AXIS + the axis id), then the sweep's own. */
-    enum { O_AXIS = 256, O_JOBS = O_AXIS + VSWEEP_AXES, O_DB, O_REPLAY, O_EMIT, O_MERGE, O_HELP,
-           O_VERSION };
-    struct option opts[VSWEEP_AXES + 8] = {
+    enum { O_AXIS = 256, O_JOBS = O_AXIS + VSWEEP_AXES, O_DB, O_PROGRAM, O_EMIT, O_MERGE, O_TOOL,
+           O_HELP, O_VERSION };
+    struct option opts[VSWEEP_AXES + 9] = {
         {"jobs", required_argument, 0, O_JOBS},
         {"db", required_argument, 0, O_DB},
-        {"replay", required_argument, 0, O_REPLAY},
+        {"program", required_argument, 0, O_PROGRAM},
+        {"replay", required_argument, 0, O_PROGRAM},
         {"emit-jobs", required_argument, 0, O_EMIT},
         {"merge", no_argument, 0, O_MERGE},
+        {"tool", required_argument, 0, O_TOOL},
         {"help", no_argument, 0, O_HELP},
         {"version", no_argument, 0, O_VERSION},
     };
-    for (int a = 0, n = 7; a < VSWEEP_AXES; a++)
+    for (int a = 0, n = 9; a < VSWEEP_AXES; a++)
         if (vsweep_axes[a].option)
             opts[n++] = (struct option){vsweep_axes[a].option + 2, required_argument, 0, O_AXIS + a};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     c->jobs = cores > 0 ? (unsigned)cores : 1;
     c->db = "sweep.db";
-    /* The replay's options start after the first "--": getopt sees what is before. */
+    /* The runs' options start after the first "--": getopt sees what is before. */
     int split = 1;
     while (split < argc && strcmp(argv[split], "--") != 0)
         split++;
     if (split < argc) {
         c->extra = argv + split + 1;
         c->nextra = (size_t)(argc - split - 1);
+    }
+    /* The grid's values, added once --tool is known (their checks are the tool's). */
+    struct given { vsweep_axis_id axis; const char *text; } *given = calloc((size_t)argc,
+                                                                            sizeof *given);
+    size_t ngiven = 0;
+    if (!given) {
+        fprintf(stderr, "sweep: out of memory\n");
+        return 2;
     }
     char why[2048];
     int o;
@@ -150,16 +200,20 @@ static int parse_args(int argc, char **argv, cli *c)
             break;
         }
         case O_DB: c->db = optarg; break;
-        case O_REPLAY: c->replay = optarg; break;
+        case O_PROGRAM: c->program = optarg; break;
         case O_EMIT: c->emit = optarg; break;
         case O_MERGE: c->merge = 1; break;
+        case O_TOOL:
+            ok = tool_id(optarg) >= 0;
+            snprintf(why, sizeof why, "--tool: \"%s\" is not replay or serve", optarg);
+            c->grid.tool = ok ? (vsweep_tool_id)tool_id(optarg) : c->grid.tool;
+            break;
         case 'h':
-        case O_HELP: usage(stdout); return -1;
-        case O_VERSION: vramlab_print_version(argv[0]); return -1;
+        case O_HELP: usage(stdout); free(given); return -1;
+        case O_VERSION: vramlab_print_version(argv[0]); free(given); return -1;
         default:
             if (o >= O_AXIS && o < O_AXIS + VSWEEP_AXES) {
-                vsweep_axis_id axis = (vsweep_axis_id)(o - O_AXIS);
-                ok = !vsweep_grid_add(&c->grid, axis, optarg, why, sizeof why);
+                given[ngiven++] = (struct given){(vsweep_axis_id)(o - O_AXIS), optarg};
                 break;
             }
             snprintf(why, sizeof why, "unknown option or missing value: %s", argv[optind - 1]);
@@ -167,9 +221,17 @@ static int parse_args(int argc, char **argv, cli *c)
         }
         if (!ok) {
             fprintf(stderr, "sweep: %s\n", why);
+            free(given);
             return 2;
         }
     }
+    for (size_t i = 0; i < ngiven; i++)
+        if (vsweep_grid_add(&c->grid, given[i].axis, given[i].text, why, sizeof why)) {
+            fprintf(stderr, "sweep: %s\n", why);
+            free(given);
+            return 2;
+        }
+    free(given);
     c->operands = argv + optind;
     c->noperands = (size_t)(split - optind);
     if (c->merge) {
@@ -183,10 +245,10 @@ static int parse_args(int argc, char **argv, cli *c)
         }
         return 0;
     }
-    if (!check_extra(c->extra, c->nextra))
+    if (!check_extra(&c->grid, c->extra, c->nextra))
         return 2;
     for (size_t i = 0; i < c->noperands; i++)
-        if (vsweep_grid_add(&c->grid, VSWEEP_TRACE, c->operands[i], why, sizeof why)) {
+        if (vsweep_grid_add(&c->grid, VSWEEP_INPUT, c->operands[i], why, sizeof why)) {
             fprintf(stderr, "sweep: %s\n", why);
             return 2;
         }
@@ -217,29 +279,29 @@ static int runnable(const char *prog)
     return 0;
 }
 
-/* --replay, else the replay beside this program: its name with "sweep" at
- * the end made "replay" (bin/sweep: bin/replay; vramlab-sweep: vramlab-replay). */
-static const char *find_replay(const char *given, char *buf, size_t len)
+/* --program, else the tool beside this program: its name with "sweep" at the
+ * end made the tool's (bin/sweep: bin/replay; vramlab-sweep: vramlab-serve). */
+static const char *find_program(const char *given, const char *tool, char *buf, size_t len)
 {
     if (given) {
         if (runnable(given))
             return given;
-        fprintf(stderr, "sweep: --replay %s: no such program to run\n", given);
+        fprintf(stderr, "sweep: --program %s: no such program to run\n", given);
         return NULL;
     }
-    ssize_t n = readlink("/proc/self/exe", buf, len - 8);
+    ssize_t n = readlink("/proc/self/exe", buf, len - 16);
     if (n <= 0) {
-        fprintf(stderr, "sweep: cannot find the replay beside this program (/proc/self/exe: %s):"
-                        " give --replay PROGRAM\n", strerror(errno));
+        fprintf(stderr, "sweep: cannot find the %s beside this program (/proc/self/exe: %s):"
+                        " give --program PROGRAM\n", tool, strerror(errno));
         return NULL;
     }
     buf[n] = '\0';
     if (n >= 5 && strcmp(buf + n - 5, "sweep") == 0) {
-        memcpy(buf + n - 5, "replay", 7);
+        snprintf(buf + n - 5, 16, "%s", tool);
         if (access(buf, X_OK) == 0)
             return buf;
     }
-    fprintf(stderr, "sweep: no replay beside this program (%s): give --replay PROGRAM\n", buf);
+    fprintf(stderr, "sweep: no %s beside this program (%s): give --program PROGRAM\n", tool, buf);
     return NULL;
 }
 
@@ -272,7 +334,7 @@ static void put_sh(FILE *f, const char *arg)
 }
 
 /* --emit-jobs: every run's command line to c->emit, replaced only when whole. */
-static int emit_jobs(const cli *c, const char *replay)
+static int emit_jobs(const cli *c, const char *program)
 {
     const vsweep_grid *g = &c->grid;
     const char **argv = malloc((VSWEEP_ARGV_FIXED + c->nextra) * sizeof *argv);
@@ -295,7 +357,7 @@ static int emit_jobs(const cli *c, const char *replay)
     }
     for (size_t k = 0; k < g->npoints; k++) {
         job_db(c->db, k + 1, g->npoints, db, dblen);
-        size_t n = vsweep_grid_argv(g, k, replay, db, c->extra, c->nextra, argv);
+        size_t n = vsweep_grid_argv(g, k, program, db, c->extra, c->nextra, argv);
         for (size_t i = 0; i < n; i++) {
             if (i)
                 fputc(' ', f);
@@ -336,11 +398,11 @@ static double now_s(void)
 }
 
 /* The local sweep: every run into c->db, c->jobs at once. */
-static int run_local(const cli *c, const char *replay)
+static int run_local(const cli *c, const char *program)
 {
     const vsweep_grid *g = &c->grid;
     char err[1024];
-    vdb *db = NULL; /* made (or checked) once, before any replay opens it */
+    vdb *db = NULL; /* made (or checked) once, before any run opens it */
     vsim_catch_signals(&interrupted);
     if (vdb_open_stop(c->db, &interrupted, &db, err, sizeof err)) {
         if (interrupted) {
@@ -362,7 +424,7 @@ static int run_local(const cli *c, const char *replay)
     }
     for (size_t k = 0; k < g->npoints; k++) {
         const char **argv = argvs + k * (VSWEEP_ARGV_FIXED + c->nextra);
-        vsweep_grid_argv(g, k, replay, c->db, c->extra, c->nextra, argv);
+        vsweep_grid_argv(g, k, program, c->db, c->extra, c->nextra, argv);
         vsweep_grid_label(g, k, labels + k * 512, 512);
         jobs[k] = (vsweep_job){.argv = (char *const *)argv, .label = labels + k * 512};
     }
@@ -377,16 +439,19 @@ static int run_local(const cli *c, const char *replay)
     free(jobs), free(argvs), free(labels);
     if (interrupted) {
         fprintf(stderr, "sweep: stopped by %s: %zu run(s) stopped (marked \"interrupted\" in %s"
-                        " by their replay), %zu not started, %zu ok, %zu failed\n",
-                vsim_signal_name(interrupted), t.stopped, c->db, t.not_started, t.ok, t.failed);
+                        " by their %s), %zu not started, %zu ok, %zu failed\n",
+                vsim_signal_name(interrupted), t.stopped, c->db, vsweep_tools[g->tool].name,
+                t.not_started, t.ok, t.failed);
         return 128 + interrupted;
     }
+    char why[128] = "";
+    if (t.not_started)
+        snprintf(why, sizeof why, ", not started: %s%s",
+                 t.usage ? "the " : "a process could not be started",
+                 t.usage ? vsweep_tools[g->tool].name : "");
     fprintf(stderr, "sweep: %zu run(s) in %.1f s: %zu ok, %zu failed%s%s; logged to %s\n",
-            g->npoints, now_s() - t0, t.ok, t.failed, t.not_started ? ", not started: " : "",
-            t.not_started ? (t.usage ? "the replay refused its options (exit status 2)"
-                                     : "a process could not be started")
-                          : "",
-            c->db);
+            g->npoints, now_s() - t0, t.ok, t.failed, why,
+            t.not_started && t.usage ? " refused its options (exit status 2)" : "", c->db);
     return rc || t.failed || t.not_started ? 1 : 0;
 }
 
@@ -419,8 +484,9 @@ int main(int argc, char **argv)
         rc = merge(&c);
     } else if (!rc) {
         char buf[4096];
-        const char *replay = find_replay(c.replay, buf, sizeof buf);
-        rc = !replay ? 2 : c.emit ? emit_jobs(&c, replay) : run_local(&c, replay);
+        const char *program = find_program(c.program, vsweep_tools[c.grid.tool].name, buf,
+                                           sizeof buf);
+        rc = !program ? 2 : c.emit ? emit_jobs(&c, program) : run_local(&c, program);
     }
     vsweep_grid_free(&c.grid);
     return rc < 0 ? 0 : rc;
