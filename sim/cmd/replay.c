@@ -1136,10 +1136,10 @@ int main(int argc, char **argv)
                               .batch = c.batch > 1000000 ? 1000000 : (unsigned)c.batch,
                               .isolate_timeout = (unsigned)c.isolate_timeout,
                               .stop = &interrupted, .started = run_started, .started_ctx = pr};
-    done = vreplay_jobs_run(jobs, n, &jc);
+    size_t started = vreplay_jobs_run(jobs, n, &jc);
     if (show)
         fprintf(stderr, "\r%-70s\r", "");
-    for (size_t i = 0; i < done; i++) {
+    for (size_t i = 0; i < started; i++) {
         const vreplay_result *r = &res[i];
         vram_status st = jobs[i].st;
         logged += r->run_id != 0;
@@ -1154,6 +1154,10 @@ int main(int argc, char **argv)
                     st ? vram_strerror(st) : vreplay_status_name(r->status), r->message);
         }
     }
+    /* The runs shown stop before the first that could not be carried out
+     * (the database, the device or the trace fails every policy alike). */
+    while (done < started && !jobs[done].st)
+        done++;
     free(jobs);
     free(pr);
     vevs_destroy(fp.stream);
