@@ -11,11 +11,22 @@
 # Nothing is tuned: every option but the window is serve's default (the window and
 # --max-batch-seqs 512 are traces/llama70b.trace's).
 #
-# usage: bench/serve_compare.sh [BUILD_DIR] [OUT_DIR]   (from the project root)
+# With WHICH code, part 1 runs the Azure code recording's window instead (that of
+# traces/llama70b-code.trace) and part 2 is left out.
+#
+# usage: bench/serve_compare.sh [BUILD_DIR] [OUT_DIR] [conv|code]   (from the project root)
 set -eu
 bin="${1:-build/default}/bin"
 out="${2:-.}"
+which="${3:-conv}"
 rec=traces/recordings/AzureLLMInferenceTrace_conv.csv
+window="--start-s 1380 --duration-s 660 --speedup 1.5 --max-batch-seqs 512"
+title='Azure conversation (busiest 11 min, x1.5)'
+if [ "$which" = code ]; then
+    rec=traces/recordings/AzureLLMInferenceTrace_code.csv
+    window="--start-s 840 --duration-s 660"
+    title='Azure code (11 min)'
+fi
 [ -x "$bin/serve" ] || { echo "serve_compare.sh: $bin/serve not built" >&2; exit 1; }
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
@@ -27,8 +38,8 @@ echo "| style | policy | token states | reserved | internal waste | free unusabl
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 : >"$out/serve.dat"
 for style in paged contiguous max pow2 oracle; do
-    "$bin/serve" --workload "$rec" --start-s 1380 --duration-s 660 --speedup 1.5 --max-batch-seqs 512 \
-        --engine "$style" --json --no-db --progress 0 >"$dir/$style.json" 2>"$dir/$style.err" || {
+    # shellcheck disable=SC2086 # the window's options are words
+    "$bin/serve" --workload "$rec" $window --engine "$style" --json --no-db --progress 0 >"$dir/$style.json" 2>"$dir/$style.err" || {
         echo "serve_compare.sh: serve --engine $style failed:" >&2
         tail -5 "$dir/$style.err" >&2
         exit 1
@@ -46,6 +57,12 @@ for style in paged contiguous max pow2 oracle; do
     done <"$dir/$style.json"
 done
 
+# the figure (reports/examples/serve-compare*.png in README and BENCHMARKS), when gnuplot is there
+if command -v gnuplot >/dev/null; then
+    gnuplot -e "data='$out/serve.dat'; out='$out/serve-compare.png'; title='$title'" reports/serve.gp
+fi
+[ "$which" = conv ] || exit 0
+
 echo
 echo "| style | policy | requests | CPU s | requests per CPU-second |"
 echo "|---|---|---|---|---|"
@@ -57,8 +74,3 @@ for style in paged oracle; do
             "$(echo "$(v finished) $(v cpu_s)" | awk '{ print $1 / $2 }')"
     done <"$dir/full-$style.json"
 done
-
-# the figure (reports/examples/serve-compare.png in README), when gnuplot is there
-if command -v gnuplot >/dev/null; then
-    gnuplot -e "data='$out/serve.dat'; out='$out/serve-compare.png'" reports/serve.gp
-fi

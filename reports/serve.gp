@@ -3,7 +3,8 @@
 # time-weighted shares (token states, reserved, internal waste, free unusable, free
 # usable), and each run's throughput (generated tokens per modelled second, right axis)
 # on its bar. Parameters (gnuplot -e): data (rows: "STYLE POLICY" tokens reserved waste
-# unusable usable tokens_per_s), out (the image), term ('png', the default, or 'svg').
+# unusable usable tokens_per_s), out (the image), title (the workload, in the title),
+# term ('png', the default, or 'svg').
 if (!exists("term")) term = 'png'
 if (term eq 'svg') {
     set terminal svg size 1200,620 font 'sans,11' background rgb 'white'
@@ -11,7 +12,8 @@ if (term eq 'svg') {
     set terminal pngcairo size 1200,620 font 'sans,10' background rgb 'white'
 }
 set output out
-set title 'The KV region, closed loop: Azure conversation (busiest 11 min, x1.5), Llama-3-70B TP=4' noenhanced
+if (!exists("title")) title = 'a recorded workload'
+set title 'The KV region, closed loop: '.title.', Llama-3-70B TP=4' noenhanced
 set style data histograms
 set style histogram rowstacked
 set style fill solid 0.9 border rgb '#ffffff'
