@@ -177,7 +177,7 @@ int vsweep_run(const vsweep_job *jobs, size_t n, unsigned parallel,
         if (*stop && !forwarded) {
             forwarded = 1;
             if (running)
-                fprintf(msgs, "sweep: %s: passing it to the %zu running replay(s), starting no"
+                fprintf(msgs, "sweep: %s: passing it to the %zu running job(s), starting no"
                               " other\n", vsim_signal_name(*stop), running);
             for (unsigned i = 0; i < parallel; i++)
                 if (slots[i].pid > 0)

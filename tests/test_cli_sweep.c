@@ -449,7 +449,7 @@ static void test_sigint(void)
     expect_eq_u64(running, 2);
     kill(pid, SIGINT);
     expect_eq_u64(cli_wait(pid), 130);
-    expect_true(strstr(cli_last.err, "sweep: SIGINT: passing it to the 2 running replay(s)"));
+    expect_true(strstr(cli_last.err, "sweep: SIGINT: passing it to the 2 running job(s)"));
     /* both were running; another may have ended before (a slow bounds pass) */
     expect_true(strstr(cli_last.err, "sweep: stopped by SIGINT: 2 run(s) stopped (marked"
                                      " \"interrupted\" in " LOCAL_DB " by their replay), "));
