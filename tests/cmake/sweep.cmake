@@ -1,7 +1,7 @@
-# cli_sweep runs bin/sweep, which runs bin/replay, and reports with bin/report:
+# cli_sweep runs bin/sweep, which runs bin/replay and bin/serve, and reports with bin/report:
 # building the test builds them first, so it never runs a stale binary.
 if(TARGET test_cli_sweep)
-  foreach(tool sweep replay report)
+  foreach(tool sweep replay serve report)
     if(TARGET ${tool})
       add_dependencies(test_cli_sweep ${tool})
     endif()
