@@ -484,7 +484,7 @@ static void print_bounds(FILE *out, const vbounds *b, double seconds)
 /* The summary that fits COLUMNS columns, a Markdown table (--wide prints
  * every column). Not-applicable runs say why below it. */
 static void print_summary(const char *const *names, const vreplay_result *res, size_t n,
-                          const vbounds *b)
+                          const vbounds *b, const cli *c)
 {
     printf("\n| policy | footprint | / peak live | OOMs | preemptions | evictions | modelled ms |"
            " alloc p99 |\n|---|---|---|---|---|---|---|---|\n");
@@ -517,6 +517,8 @@ static void print_summary(const char *const *names, const vreplay_result *res, s
             continue;
         print_wrapped(stdout, line, 2);
     }
+    if (c->caching_conf) /* given, or the trace's recorded ones: the setting under test */
+        printf("Caching settings: \"%s\".\n", c->caching_conf);
     print_wrapped(stdout,
                   "footprint: the peak footprint; / peak live: over the trace's peak live bytes"
                   " (* requests refused or OOM); alloc p99: measured on this machine. replay"
@@ -1168,7 +1170,7 @@ int main(int argc, char **argv)
         print_engine_table(names, res, done, bp, &c);
         print_options_table(names, res, done, &c);
     } else if (done) {
-        print_summary(names, res, done, bp);
+        print_summary(names, res, done, bp, &c);
     }
     if (done && !machine) {
         print_prefix_table(names, res, done);
