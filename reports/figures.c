@@ -10,9 +10,9 @@
 void vrep_figures_init(vrep_figures *pl, uint64_t at)
 {
     static const char *const stems[FIG_COUNT] = {"footprint", "frag", "latency", "heapmap",
-                                                 "heapmap_oom", "evictions"};
+                                                 "heapmap_oom", "evictions", "serve"};
     static const char *const scripts[FIG_COUNT] = {"footprint", "frag", "latency", "heapmap",
-                                                   "heapmap", "evictions"};
+                                                   "heapmap", "evictions", "serve"};
     static const char *const captions[FIG_COUNT] = {
         "Footprint and live bytes over the trace, with the lower bound (peak live bytes) and the"
         " device's capacity",
@@ -20,7 +20,9 @@ void vrep_figures_init(vrep_figures *pl, uint64_t at)
         "Op latency per op kind (those with at least 20 timed calls): CDF on a log scale",
         NULL, /* the heap maps' depend on the moment */
         NULL,
-        "Evictions and bytes re-materialised over the trace against Belady"};
+        "Evictions and bytes re-materialised over the trace against Belady",
+        "The closed loop (serve): the KV region of each run (KV reservation style x heap"
+        " policy) split into the KV ledger's time-weighted shares; dots: its throughput"};
     memset(pl, 0, sizeof *pl);
     if (at)
         snprintf(pl->caption[VREP_MAP_PEAK], sizeof pl->caption[0], "Heap map after event %llu",
@@ -281,6 +283,13 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         vrep_param_str(p, "yt", pl->yt[m]);
         vrep_param_str(p, "caption", pl->caption[m]);
         st = draw(r, pl, m == VREP_MAP_OOM ? FIG_HEAPMAP_OOM : FIG_HEAPMAP, p);
+    }
+    if (!st) {
+        *p = *base;
+        st = vrep_serve_load(r->db, r->paths.share, r->paths.data, &pl->serve, p,
+                             pl->fig[FIG_SERVE].why, sizeof pl->fig[0].why, r->err, sizeof r->err);
+        if (!st)
+            st = draw(r, pl, FIG_SERVE, p);
     }
     for (int k = 0; k < FIG_COUNT && !st; k++)
         if (!pl->fig[k].made)

@@ -8,9 +8,10 @@
 
 #include "plot.h"
 #include "report.h"
+#include "serve_figure.h"
 
 enum { FIG_FOOTPRINT, FIG_FRAG, FIG_LATENCY, FIG_HEAPMAP, FIG_HEAPMAP_OOM, FIG_EVICTIONS,
-       FIG_COUNT };
+       FIG_SERVE, FIG_COUNT };
 
 /* One figure: drawn (`made`), or `why` not. */
 typedef struct vrep_figure {
@@ -27,6 +28,7 @@ typedef struct vrep_figures {
     char yt[VREP_MAPS][8192]; /* their ytics lists */
     char caption[VREP_MAPS][512]; /* the heap maps' captions */
     int no_gnuplot;           /* gnuplot could not be run: nothing more is tried */
+    vrep_serve serve;         /* the serve runs of FIG_SERVE (serve_figure.h) */
 } vrep_figures;
 
 /* Stems and captions; `at` is --at (0: peak live) for the heap map's. */

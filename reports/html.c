@@ -189,6 +189,8 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
         vrep_html_text(f, vrep_compare_note);
         fputs("</p>\n", f);
     }
+    fputs("<h2>Closed loop (serve)</h2>\n", f);
+    vrep_serve_html(f, pg->serve);
     int ok = 1;
     for (size_t i = 0; i < pg->nfigs && ok; i++)
         ok = figure(f, p, &pg->figs[i], err, errlen);

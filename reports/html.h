@@ -16,6 +16,7 @@ typedef struct vrep_page {
     size_t npairs;
     const vrep_figure *figs;
     size_t nfigs;
+    const vrep_serve *serve;  /* the closed-loop runs (serve_figure.h) */
 } vrep_page;
 
 /* Writes OUT/index.html. O(image bytes). The page ends with a script that

@@ -82,6 +82,8 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
         vrep_compare_md(f, r->pairs, r->npairs);
         fprintf(f, "\n%s\n", vrep_compare_note);
     }
+    fputs("\n## Closed loop (serve)\n\n", f);
+    vrep_serve_md(f, &pl->serve);
     fputs("\n## Runs\n\n", f);
     for (size_t i = 0; i < r->n; i++) {
         const vrep_series *s = &r->s[i];
@@ -167,7 +169,8 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
         return st;
     vrep_page page = {.title = title, .warning = r->warning, .s = r->s, .n = r->n,
                       .pairs = r->pairs,
-                      .npairs = r->npairs, .figs = pl->fig, .nfigs = FIG_COUNT};
+                      .npairs = r->npairs, .figs = pl->fig, .nfigs = FIG_COUNT,
+                      .serve = &pl->serve};
     return vrep_index_html(&r->paths, &page, r->err, sizeof r->err);
 }
 
@@ -222,6 +225,7 @@ int main(int argc, char **argv)
     free(r->s);
     free(r->pairs);
     free(r);
+    vrep_serve_free(&pl->serve);
     free(pl);
     return rc < 0 ? 0 : rc;
 }

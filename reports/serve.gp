@@ -3,17 +3,19 @@
 # time-weighted shares (token states, reserved, internal waste, free unusable, free
 # usable), and each run's throughput (generated tokens per modelled second, right axis)
 # on its bar. Parameters (gnuplot -e): data (rows: "STYLE POLICY" tokens reserved waste
-# unusable usable tokens_per_s), out (the image), title (the workload, in the title),
-# term ('png', the default, or 'svg').
+# unusable usable tokens_per_s), out (the image), title (the workload, in the title), model
+# (default Llama-3-70B TP=4, bench/serve_compare.sh's),
+# term ('png', the default, or 'svg': interactive, as common.gp's).
 if (!exists("term")) term = 'png'
 if (term eq 'svg') {
-    set terminal svg size 1200,620 font 'sans,11' background rgb 'white'
+    set terminal svg size 1200,620 font 'sans,11' background rgb 'white' mouse standalone
 } else {
     set terminal pngcairo size 1200,620 font 'sans,10' background rgb 'white'
 }
 set output out
 if (!exists("title")) title = 'a recorded workload'
-set title 'The KV region, closed loop: '.title.', Llama-3-70B TP=4' noenhanced
+if (!exists("model")) model = 'Llama-3-70B TP=4'
+set title 'The KV region, closed loop: '.title.', '.model noenhanced
 set style data histograms
 set style histogram rowstacked
 set style fill solid 0.9 border rgb '#ffffff'
