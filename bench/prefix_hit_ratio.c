@@ -2,7 +2,7 @@
  * (issue 12): a trace's prefix block stream (traces/FORMAT.md, "Prefix
  * cache") through libvram's prefix cache under each eviction policy at each
  * capacity, beside textbook LRU, Belady (the optimum) and an unlimited cache
- * over the same lookups. The same code as `replay` (sim/replay_prefix.c),
+ * over the same lookups. The same code as `replay` (sim/replay/replay_prefix.c),
  * without the allocators: only the prefix events are read.
  *
  *   prefix_hit_ratio [--blocks N,N,...] [--policies P,P,...] TRACE

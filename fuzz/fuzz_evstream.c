@@ -1,4 +1,4 @@
-/* fuzz_evstream.c - the parsed trace (sim/evstream.c) over any bytes: the
+/* fuzz_evstream.c - the parsed trace (sim/trace/evstream.c) over any bytes: the
  * stream built from them must pass vevs_check, and its cursor must give
  * exactly the reader's events (every field of vtrace_event), then the
  * reader's end or the reader's error, with the same slots as a live cursor

@@ -1,4 +1,4 @@
-/* fuzz_pickle.c - the strict pickle reader (sim/pickle.h) over any bytes: a
+/* fuzz_pickle.c - the strict pickle reader (sim/recordings/pickle.h) over any bytes: a
  * document or a clean "fuzz.pickle: byte N: ..." error, never a crash, leak or
  * hang. A document is walked from the root (a bounded number of visits: the
  * graph may share and even contain itself) and every value must be well formed:

@@ -1,4 +1,4 @@
-/* fuzz_replay.c - the replay's engine semantics (sim/replay_need.c) over
+/* fuzz_replay.c - the replay's engine semantics (sim/replay/replay_need.c) over
  * generated version-2 traces: requests that begin and end, allocations and
  * shared keys owned by a request, by the engine or by nobody, pins, uses and
  * steps on a device small enough that placements fail, so that evictions,
@@ -12,7 +12,7 @@
  * preemptions and admissions; ASan and LeakSanitizer watch the rest.
  *
  * The prefix block stream rides along (traces/FORMAT.md, "Prefix cache";
- * sim/replay_prefix.c): a trie of 2-block segments, lookups of running
+ * sim/replay/replay_prefix.c): a trie of 2-block segments, lookups of running
  * requests with prompts that end in their node's segment, fills that grow,
  * a cache of 1 to 16 blocks under one of the four policies, sometimes a host
  * tier; its check runs after every event too, and its counters must agree

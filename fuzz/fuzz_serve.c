@@ -1,4 +1,4 @@
-/* fuzz_serve.c - the closed loop (sim/serve.h) over any workload: the first
+/* fuzz_serve.c - the closed loop (sim/engine/serve.h) over any workload: the first
  * bytes choose the heap policy, the KV style, the device (48 to 80 GiB, so
  * that the KV region runs full), the format and prefix sharing; the rest is
  * the recording (Azure CSV or Mooncake JSONL). Every run checks the engine,

@@ -1,4 +1,4 @@
-/* fuzz_sweep_grid.c - a sweep's grid (sim/sweep_grid.c) from any option texts:
+/* fuzz_sweep_grid.c - a sweep's grid (sim/sweep/sweep_grid.c) from any option texts:
  *   - each value list is added or refused; a refusal says why, naming the
  *     option, and leaves the grid's values as they were;
  *   - an axis never holds a value twice; a capacity is the replay's default or

@@ -1,4 +1,4 @@
-/* fuzz_trace.c - the trace reader (sim/trace.c) over any bytes: it must open
+/* fuzz_trace.c - the trace reader (sim/trace/trace.c) over any bytes: it must open
  * and read to the end or stop with a clean "fuzz.trace:LINE: ..." error, never
  * crash, leak or hang, and every event it returns must satisfy
  * traces/FORMAT.md: version 1 or 2, a known type and kind, sizes 1 to 2^63-1,
@@ -20,7 +20,7 @@
  * event names any, nor does a version-1 trace.
  *
  * A trace that reads to its end is then written by the writer
- * (sim/trace_write.c, in the version its header says) to a file under $TMPDIR
+ * (sim/trace/trace_write.c, in the version its header says) to a file under $TMPDIR
  * (or /tmp) and read back: the writer must accept every header and event the
  * reader gave (its first ROUND_TRIP_MAX events) and the file must read back to
  * the same header and events, NEED, owner, pin and unpin included. */

@@ -13,7 +13,7 @@
  * the fuzz target in messages and traces. Returns 0 (libFuzzer's convention). */
 int fz_heap_run(const uint8_t *data, size_t size, const char *policy, const char *target);
 
-/* The same on a heap of the table `ops` (a plugin's adapter, sim/plugin.h),
+/* The same on a heap of the table `ops` (a plugin's adapter, sim/replay/plugin.h),
  * called `label` in messages and judged by the shadow alone (no fit rule, no
  * known rounding). `explain`, if not NULL, gives words appended to a failure's
  * message when it returns a non-empty string (the adapter's first violation). */

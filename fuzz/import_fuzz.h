@@ -1,4 +1,4 @@
-/* import_fuzz.h - the importers (sim/import.h) over any bytes. They read and
+/* import_fuzz.h - the importers (sim/recordings/import.h) over any bytes. They read and
  * write files, so the input goes to a file in a fresh directory under $TMPDIR
  * (or /tmp), removed afterwards. The importer must either succeed or fail with
  * VRAM_EPARSE (VRAM_ENOTFOUND: torch, no trace for the device; VRAM_EINVAL:

@@ -1,4 +1,4 @@
-/* workload_fuzz.h - the workload readers (sim/workload.h) over any bytes: they
+/* workload_fuzz.h - the workload readers (sim/recordings/workload.h) over any bytes: they
  * must read to the end or stop with a clean "fuzz.workload:LINE: ..." error,
  * never crash, leak or hang, and every request must satisfy the header's
  * promises: prompt and output tokens >= 1, arrivals never decreasing, lines

@@ -18,7 +18,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: report RESULTS.db... [options]\n"
-            "Plots and summarises replay runs (sim/schema.sql) with gnuplot into one directory:\n"
+            "Plots and summarises replay runs (sim/results/schema.sql) with gnuplot into one directory:\n"
             "index.html (all of it, readable offline), summary.md, PNG and SVG figures, data/.\n"
             "Several databases (a sweep's jobs, docs/SWEEPS.md) are read as one: their runs are\n"
             "copied into a temporary database, numbered in the order given (the numbers of each\n"
@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "                       cannot be found is then no error\n"
             "  --list               list the database's runs on stdout (id, policy, status,\n"
             "                       capacity, peak footprint, events, trace) instead of a report\n"
-            "  --json, --csv        with --list: every column of the runs table (sim/schema.sql)\n"
+            "  --json, --csv        with --list: every column of the runs table (sim/results/schema.sql)\n"
             "                       under its own name, as JSON (an array of objects, null for\n"
             "                       NULL) or RFC 4180 CSV (a header line, NULL an empty field)\n"
             "  --compare BASE.db    compare with BASE.db's default runs, policy by policy: BASE\n"

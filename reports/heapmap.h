@@ -1,7 +1,7 @@
 /* heapmap.h - the heap at one moment of each run, for heapmap.gp.
  *
  * The results database holds no block lists, so each run is replayed again
- * (sim/replay.h, no database) with the options it was logged with, up to the
+ * (sim/replay/replay.h, no database) with the options it was logged with, up to the
  * event, and its managers are walked there (vram_manager_walk). The moments:
  * VREP_MAP_PEAK, `at` when given, else the event at which the trace's live
  * bytes peak (bounds.peak_live_event: the moment the lower bound is about,

@@ -1,7 +1,7 @@
 /* listing.h - report --list: the runs of a database, oldest first, on stdout:
  * a table that fits 100 columns (id, policy, status, capacity, peak footprint,
  * events, trace), or with --json / --csv every column of the runs table
- * (sim/schema.sql) under the database's own names, NULL as null (JSON) or an
+ * (sim/results/schema.sql) under the database's own names, NULL as null (JSON) or an
  * empty field (CSV), as replay --json / --csv print their runs. */
 #ifndef VREP_LISTING_H
 #define VREP_LISTING_H

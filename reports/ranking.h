@@ -1,5 +1,5 @@
 /* ranking.h - the report's verdict: its runs ranked for the workload, each
- * with one sentence of why (sim/verdict.h), at the top of summary.md and
+ * with one sentence of why (sim/replay/verdict.h), at the top of summary.md and
  * index.html. */
 #ifndef VREP_RANKING_H
 #define VREP_RANKING_H

@@ -1,4 +1,4 @@
-/* rdb.h - the report's read-only view of a results database (sim/schema.sql)
+/* rdb.h - the report's read-only view of a results database (sim/results/schema.sql)
  * and the SQL files it runs (reports/sql/NAME.sql, one statement each). */
 #ifndef VREP_RDB_H
 #define VREP_RDB_H
@@ -24,7 +24,7 @@ extern volatile sig_atomic_t vrep_stop;
  * without memory. */
 vram_status vrep_db_open(const char *path, vrep_db **out, char *err, size_t errlen);
 /* Several databases read as one (a sweep's emitted jobs each write their
- * own): n == 1 is vrep_db_open; more are merged (sim/db_merge.h) into a
+ * own): n == 1 is vrep_db_open; more are merged (sim/results/db_merge.h) into a
  * temporary database in $TMPDIR (else /tmp), removed by vrep_db_close, their
  * runs renumbered in the order given, each database's new run ids named on
  * stderr. vrep_db_path is then "FIRST + N more". Fails as vrep_db_open, or

@@ -1,8 +1,8 @@
 /* test_cli_replay_json.c - `replay --json` and `replay --csv`: the summary on
  * stdout alone, one object or row per policy run keyed by the runs table's
- * columns (sim/schema.sql), null where the database has NULL; valid JSON
+ * columns (sim/results/schema.sql), null where the database has NULL; valid JSON
  * (checked by a small parser here), RFC 4180 CSV; both at once is bad usage.
- * Without them: a summary in 100 columns and the verdict (sim/verdict.h);
+ * Without them: a summary in 100 columns and the verdict (sim/replay/verdict.h);
  * --wide: every column. */
 #include <math.h>
 #include <stdlib.h>

@@ -19,14 +19,14 @@
 
 static void test_schema_documented(void)
 {
-    FILE *f = fopen(VRAM_SOURCE_DIR "/sim/schema.sql", "rb");
+    FILE *f = fopen(VRAM_SOURCE_DIR "/sim/results/schema.sql", "rb");
     assert_true(f != NULL);
     static char text[1 << 16];
     size_t n = fread(text, 1, sizeof text - 1, f);
     fclose(f);
     text[n] = '\0';
     if (strcmp(text, vdb_schema_sql()) != 0) {
-        fprintf(stderr, "FAILED: sim/schema.sql differs from vdb_schema_sql() in sim/db.c\n");
+        fprintf(stderr, "FAILED: sim/results/schema.sql differs from vdb_schema_sql() in sim/results/db.c\n");
         test_failures++;
     }
 }

@@ -480,7 +480,7 @@ static void cuda_total_unknown(void)
 #endif
 
 /* desc.pinned, vram_evict and vram_unpin_free: what the replay's engine
- * semantics use (sim/replay_need.c). */
+ * semantics use (sim/replay/replay_need.c). */
 static void pinned_alloc_evict_unpin_free(void)
 {
     vram_manager *m = make(4 * MIB);

@@ -1,5 +1,5 @@
 /* test_pickle_build.h - writes pickles byte by byte (protocol 2, the opcodes
- * sim/pickle.h reads) for tests that need snapshots with known contents:
+ * sim/recordings/pickle.h reads) for tests that need snapshots with known contents:
  * PyTorch memory snapshots without Python or torch. */
 #ifndef TEST_PICKLE_BUILD_H
 #define TEST_PICKLE_BUILD_H

@@ -1,4 +1,4 @@
-/* test_plugin.c - the plugin loader (sim/plugin.h): every refusal of a bad
+/* test_plugin.c - the plugin loader (sim/replay/plugin.h): every refusal of a bad
  * plugin with its message, word for word where the words are ours (naming the
  * file and the entry), and the adapter over a good table: what the host
  * guarantees the plugin, what it derives from its shadow. The plugins are

@@ -1,4 +1,4 @@
-/* test_plugin_isolate.c - `replay --isolate` (sim/isolate.h): a plugin that
+/* test_plugin_isolate.c - `replay --isolate` (sim/replay/isolate.h): a plugin that
  * crashes (a null write, abort(), exit()) or hangs at its 5th allocation fails
  * its own run with the trace line of that allocation, its run row is marked
  * failed with the message and an error event at the line, and the runs before

@@ -1,5 +1,5 @@
 /* test_prefix_cache.c - vram_prefix_cache (vram/prefix_cache.h) and the
- * reference hit counts of sim/prefix_ref.h:
+ * reference hit counts of sim/replay/prefix_ref.h:
  *   - hand-made block streams with known LRU and Belady hit counts (textbook
  *     and worked by hand), and the module's own hits on them;
  *   - each policy's eviction order on a small case;

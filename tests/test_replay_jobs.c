@@ -1,5 +1,5 @@
-/* test_replay_jobs.c - `replay --jobs N` and the parsed trace (sim/replay_jobs.c,
- * sim/evstream.c): the policies replayed side by side on threads, or from a
+/* test_replay_jobs.c - `replay --jobs N` and the parsed trace (sim/replay/replay_jobs.c,
+ * sim/trace/evstream.c): the policies replayed side by side on threads, or from a
  * trace parsed as it is replayed (--stream-memory 0), give the same --csv
  * output and the same database rows as one policy after the other from the
  * trace parsed once, all but what is measured (latencies, wall time, events/s)

@@ -1,4 +1,4 @@
-/* test_replay_prefix.c - the replay's prefix cache (sim/replay_prefix.c)
+/* test_replay_prefix.c - the replay's prefix cache (sim/replay/replay_prefix.c)
  * over hand-made traces with known answers:
  *   - tests/data/prefix_lru.trace: the classic page reference string
  *     7 0 1 2 0 3 0 4 2 3 0 3 2 1 2 0 1 7 0 1, one block per request, at 3

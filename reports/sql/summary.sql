@@ -4,7 +4,7 @@
 -- columns are NULL for runs of version-1 traces (no preempt_mode), Belady's
 -- too (its pass counts 0 there). waste_at_peak and free_at_peak are the internal
 -- waste and footprint - in_use of the first sample with the highest footprint
--- (peak_sample_event; the verdict's why, sim/verdict.h); last_ts_us is NULL or 0
+-- (peak_sample_event; the verdict's why, sim/replay/verdict.h); last_ts_us is NULL or 0
 -- for a trace without timestamps.
 SELECT r.id, r.policy, r.status, r.ended, r.backend, r.trace, r.trace_crc32, r.evict_policy,
        r.options, r.defrag, r.layout, r.detail, r.capacity, r.events, r.sample_every,

@@ -36,7 +36,7 @@
 #include "vramlab_version.h"
 
 /* The number of the first SIGINT, SIGTERM or SIGHUP, 0 before any
- * (sim/signals.h): the engine polls it after every event, the bounds pass and
+ * (sim/base/signals.h): the engine polls it after every event, the bounds pass and
  * the database's wait at open end on it. */
 static volatile sig_atomic_t interrupted;
 
@@ -45,7 +45,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: replay [options] TRACE\n"
             "Replays TRACE (traces/FORMAT.md) through the manager with each heap policy and\n"
-            "prints a comparison; every run is logged to a SQLite database (sim/schema.sql).\n"
+            "prints a comparison; every run is logged to a SQLite database (sim/results/schema.sql).\n"
             "TRACE is read and parsed once, then every policy replays it from memory (a trace\n"
             "past --stream-memory is parsed again by each): a regular file, not a pipe.\n"
             "A request larger than the device is warned about (file:line) and counted as\n"
@@ -114,7 +114,7 @@ static void usage(FILE *f)
             "  --json                print the summary as JSON instead of the tables: an array\n"
             "                        with one object per policy run, keyed by the database's\n"
             "                        runs columns (run_id, policy, status, detail, capacity,\n"
-            "                        peak_footprint, ... events_per_s; sim/schema.sql), null\n"
+            "                        peak_footprint, ... events_per_s; sim/results/schema.sql), null\n"
             "                        where the database has NULL (e.g. the preemption fields of\n"
             "                        a version-1 trace, or run_id with --no-db); the other\n"
             "                        lines go to stderr\n"
@@ -432,7 +432,7 @@ static void show_progress(void *ctx, uint64_t events)
                 rate / 1e6);
 }
 
-/* Bytes for people (sim/units.h). */
+/* Bytes for people (sim/base/units.h). */
 static const char *human(uint64_t b, char *buf, size_t len)
 {
     return vsim_bytes((double)b, buf, len);
@@ -525,7 +525,7 @@ static void print_summary(const char *const *names, const vreplay_result *res, s
                   " --wide: every column and the detail tables; each term: docs/METRICS.md.", 0);
 }
 
-/* The verdict (sim/verdict.h) over the runs that ran, on `out`. */
+/* The verdict (sim/replay/verdict.h) over the runs that ran, on `out`. */
 static void print_verdict(FILE *out, const char *const *names, const vreplay_result *res,
                           size_t n, const vbounds *b)
 {
@@ -772,7 +772,7 @@ static void print_over_capacity(const char *trace, const vreplay_result *res, si
 }
 
 /* One field of a run's JSON object or CSV row: a column of the runs table
- * (sim/schema.sql) with its value as the database has it. */
+ * (sim/results/schema.sql) with its value as the database has it. */
 typedef enum mtype { M_NULL, M_U64, M_I64, M_REAL, M_TEXT } mtype;
 typedef struct mfield {
     const char *key;

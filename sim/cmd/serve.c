@@ -38,7 +38,7 @@ static void usage(FILE *f)
             "  --json                 the results on stdout as one JSON object per policy, a line each\n"
             "  --db FILE              the results database (default serve.db): a runs row per policy,\n"
             "                         its outcomes in the table serve, the ledger of every step in\n"
-            "                         kv_ledger (sim/schema.sql)\n"
+            "                         kv_ledger (sim/results/schema.sql)\n"
             "  --no-db                write no database\n"
             "  -h, --help\n"
             "  --version              the version and git commit\n"

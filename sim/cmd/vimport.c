@@ -1,4 +1,4 @@
-/* vimport - turn an allocation recording into a vramlab trace (sim/import.h). */
+/* vimport - turn an allocation recording into a vramlab trace (sim/recordings/import.h). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

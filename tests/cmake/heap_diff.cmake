@@ -5,7 +5,7 @@
 # member is pulled in only for symbols still undefined).
 add_executable(test_heap_diff_broken ${CMAKE_CURRENT_SOURCE_DIR}/test_heap_diff.c
                ${PROJECT_SOURCE_DIR}/alloc/heap_bestfit.c)
-target_include_directories(test_heap_diff_broken PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/sim
+target_include_directories(test_heap_diff_broken PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/sim/replay
                            ${PROJECT_SOURCE_DIR}/alloc)
 target_link_libraries(test_heap_diff_broken PRIVATE vram vram_build_flags)
 target_compile_definitions(test_heap_diff_broken PRIVATE VRAM_TEST_BREAK_COALESCE)

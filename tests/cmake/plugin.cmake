@@ -1,4 +1,4 @@
-# Plugins (vram/plugin.h, sim/plugin.c): the libraries the loader must refuse
+# Plugins (vram/plugin.h, sim/replay/plugin.c): the libraries the loader must refuse
 # (tests/plugins/), built as modules next to the tests that load them.
 function(vram_test_plugin name)
   add_library(${name} MODULE ${ARGN})

@@ -60,7 +60,7 @@ vram_status vram_heap_caching_empty_cache(vram_heap *h);
 
 /* Adds a cached (free) segment of `size` bytes to the small pool (large = 0)
  * or the large pool, as a cudaMalloc made earlier would have: for starting a
- * heap from a recorded allocator's segments (a snapshot's, sim/import_compare.c).
+ * heap from a recorded allocator's segments (a snapshot's, sim/recordings/import_compare.c).
  * With expandable segments, maps pages for `size` more bytes at the pool's
  * growing end. Counted as a segment allocation (or map). Cost: one placement.
  * Fails with VRAM_EINVAL for a NULL heap or a size that is 0, no multiple of

@@ -110,7 +110,7 @@ typedef struct vram_heap_ops {
     /* Sets the high-water marks to the given values, never below the current
      * in_use / footprint (see vram_heap_restore_peaks). Optional. */
     void (*restore_peaks)(void *impl, uint64_t peak_in_use, uint64_t peak_footprint);
-    /* Optional, for tables built at run time (a plugin's adapter, sim/plugin.c):
+    /* Optional, for tables built at run time (a plugin's adapter, sim/replay/plugin.c):
      * when set, vram_heap_create calls it instead of create and passes the
      * table itself, so that its entries can find the state they share. */
     vram_status (*create_from)(const struct vram_heap_ops *self, const vram_heap_config *cfg,

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* sim/schema.sql is this text verbatim (tests/test_db_schema.c compares them). */
+/* sim/results/schema.sql is this text verbatim (tests/test_db_schema.c compares them). */
 static const char schema_sql[] =
-    "-- The vramlab results database, written by `replay` (sim/db.c; this file is\n"
+    "-- The vramlab results database, written by `replay` (sim/results/db.c; this file is\n"
     "-- vdb_schema_sql() verbatim, a test keeps them equal). Query it with the sqlite3\n"
     "-- shell, e.g.\n"
     "--   the summary of every finished run, with the lower bound beside it:\n"
@@ -121,7 +121,7 @@ static const char schema_sql[] =
     "  prefix_alloc_failures INTEGER, -- blocks a request could not get (every block held)\n"
     "  prefix_saved_tokens INTEGER,   -- prefill tokens the hits spared\n"
     "  prefix_saved_ms REAL,          -- their prefill time at the trace's rate, less host copies\n"
-    "  -- references over the same block stream at prefix_blocks (sim/prefix_ref.h): textbook\n"
+    "  -- references over the same block stream at prefix_blocks (sim/replay/prefix_ref.h): textbook\n"
     "  -- LRU, Belady (the optimum) and an unlimited cache, in hit blocks\n"
     "  prefix_lru_hits INTEGER, prefix_belady_hits INTEGER, prefix_unlimited_hits INTEGER,\n"
     "  modelled_ms REAL,              -- the device cost model's time (with recompute time)\n"

@@ -1,5 +1,5 @@
 /* heap_shadow.h - a shadow model of the live blocks of a heap, for randomised
- * differential tests, fuzzers, and the plugin adapter (sim/plugin.c), which
+ * differential tests, fuzzers, and the plugin adapter (sim/replay/plugin.c), which
  * validates every answer of a plugin's allocator against it.
  *
  * The shadow knows nothing about policies: the caller reports every successful

@@ -8,7 +8,7 @@
  * Belady: a reference run of the future-knowledge rule on an ideal device of
  * `capacity` bytes where every free byte is usable (no fragmentation, no
  * alignment), under the replay's rules for what an engine step needs
- * (traces/FORMAT.md, "Needed memory"; sim/replay_need.c and
+ * (traces/FORMAT.md, "Needed memory"; sim/replay/replay_need.c and
  * docs/ENGINE_SEMANTICS.md). An item is NEEDED while its NEED is `engine`
  * (alloc/acquire to free/release), while its NEED is a request that runs
  * (between `begin` and `end`) and is not preempted, or while it is pinned; a

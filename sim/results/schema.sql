@@ -1,4 +1,4 @@
--- The vramlab results database, written by `replay` (sim/db.c; this file is
+-- The vramlab results database, written by `replay` (sim/results/db.c; this file is
 -- vdb_schema_sql() verbatim, a test keeps them equal). Query it with the sqlite3
 -- shell, e.g.
 --   the summary of every finished run, with the lower bound beside it:
@@ -101,7 +101,7 @@ CREATE TABLE IF NOT EXISTS runs (
   prefix_alloc_failures INTEGER, -- blocks a request could not get (every block held)
   prefix_saved_tokens INTEGER,   -- prefill tokens the hits spared
   prefix_saved_ms REAL,          -- their prefill time at the trace's rate, less host copies
-  -- references over the same block stream at prefix_blocks (sim/prefix_ref.h): textbook
+  -- references over the same block stream at prefix_blocks (sim/replay/prefix_ref.h): textbook
   -- LRU, Belady (the optimum) and an unlimited cache, in hit blocks
   prefix_lru_hits INTEGER, prefix_belady_hits INTEGER, prefix_unlimited_hits INTEGER,
   modelled_ms REAL,              -- the device cost model's time (with recompute time)

@@ -348,7 +348,7 @@ static int parse_frame_line(vtrace_reader *r, const char *p, const char *e)
  * are numbered in order, so the reader checks a node's number and its parent
  * with one counter; whether a lookup's prompt fits its node's path, and
  * whether fills follow a lookup and never go back, takes a table of the nodes
- * and requests, which the replay keeps (sim/replay_prefix.c). */
+ * and requests, which the replay keeps (sim/replay/replay_prefix.c). */
 static int parse_prefix(vtrace_reader *r, const char *p, const char *e, const char *u,
                         vtrace_event *ev)
 {

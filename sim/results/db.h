@@ -1,6 +1,6 @@
 /* db.h - the results database (SQLite): one file holds many replay runs.
  *
- * The schema is vdb_schema_sql(), copied verbatim to sim/schema.sql for
+ * The schema is vdb_schema_sql(), copied verbatim to sim/results/schema.sql for
  * readers (a test keeps the two equal). Rows are written with prepared
  * statements only; the database is in WAL mode.
  *
@@ -80,7 +80,7 @@ typedef struct vdb_sample {
 } vdb_sample;
 
 /* A notable event. kind: "oom", "eviction", "defrag", "violation", "trace_error",
- * "error" (the events table in sim/schema.sql says what each carries). */
+ * "error" (the events table in sim/results/schema.sql says what each carries). */
 typedef struct vdb_event {
     uint64_t event_index, line;
     const char *kind;

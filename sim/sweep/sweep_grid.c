@@ -89,7 +89,7 @@ static int check_policy(const vsweep_tool *t, const char *text, char *out, size_
     return 0;
 }
 
-/* A KV reservation style of serve's --engine (sim/engine.h). */
+/* A KV reservation style of serve's --engine (sim/engine/engine.h). */
 static int check_engine(const vsweep_tool *t, const char *text, char *out, size_t len,
                         char *why, size_t whylen)
 {
@@ -120,7 +120,7 @@ static int check_count(const char *option, uint64_t max, const char *text, char 
     return 1;
 }
 
-/* serve's --block-tokens (a u32) and --capacity-gib (at most 2^30: sim/engine_cli.c). */
+/* serve's --block-tokens (a u32) and --capacity-gib (at most 2^30: sim/engine/engine_cli.c). */
 static int check_block_tokens(const vsweep_tool *t, const char *text, char *out, size_t len,
                               char *why, size_t whylen)
 {
@@ -145,7 +145,7 @@ const vsweep_axis vsweep_axes[VSWEEP_AXES] = {
                          check_capacity},
     [VSWEEP_CACHING_CONF] = {"caching-conf", "caching-confs", "--caching-conf", 0, REPLAY,
                              VSWEEP_POLICY, "caching", "trace", check_caching_conf},
-    /* serve's default style is paged (sim/engine.c's vengine_defaults) */
+    /* serve's default style is paged (sim/engine/engine.c's vengine_defaults) */
     [VSWEEP_ENGINE] = {"engine", "engines", "--engine", 1, SERVE, 0, NULL, "paged",
                        check_engine},
     [VSWEEP_BLOCK_TOKENS] = {"block-tokens", "block-tokens", "--block-tokens", 1, SERVE,
@@ -322,7 +322,7 @@ static int replay_left_out(const vsweep_grid *g, const size_t *idx, uint64_t kv_
 }
 
 /* pool but with paged KV over a workload without shared prefixes: serve
- * refuses it (sim/serve.c). */
+ * refuses it (sim/engine/serve.c). */
 static int serve_left_out(const vsweep_grid *g, const size_t *idx, uint64_t mooncake)
 {
     return strcmp(g->values[VSWEEP_POLICY][idx[VSWEEP_POLICY]], "pool") == 0 &&

@@ -11,7 +11,7 @@
  * order and simulates: a max-heap of the eviction candidates (resident,
  * evictable, not needed) keyed by next use, and forced preemptions of the
  * newest running request when the candidates cannot make room, by the rules
- * of the replay (sim/replay_need.c, docs/ENGINE_SEMANTICS.md).
+ * of the replay (sim/replay/replay_need.c, docs/ENGINE_SEMANTICS.md).
  *
  * Invariants of pass 2:
  * - an item's `need` is its NEED engine references + its pins + the

@@ -7,7 +7,7 @@
  * says how it ended and took how long: the progress of the sweep, with a
  * "still running" line naming the running jobs after 30 s without a line.
  *
- * Signals: while it runs, SIGINT, SIGTERM and SIGHUP set *stop (sim/signals.h)
+ * Signals: while it runs, SIGINT, SIGTERM and SIGHUP set *stop (sim/base/signals.h)
  * and the runner sends that signal once to every job still running, starts no
  * other job and waits for them all: each replay marks the run it is in
  * "interrupted" in its database before it exits (docs/RELIABILITY.md). A job
