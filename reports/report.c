@@ -4,7 +4,7 @@
  *          [--compare BASE.db | --compare-runs A,B] [--share DIR]
  *
  * Writes DIR (default report/): index.html (everything, images embedded),
- * summary.md, footprint/frag/latency/heapmap/evictions .png and .svg, the
+ * summary.md, footprint/frag/latency/heapmap/evictions/serve .png and .svg, the
  * plotted data in DIR/data (NAME.dat) and gnuplot messages in DIR/gnuplot.log.
  * index.html and summary.md replace the previous ones only when complete
  * (written last, after everything they show).
