@@ -21,7 +21,8 @@ static const char *const part_def[VREP_LEDGER_PARTS] = {
     "the rest of the free KV bytes"};
 static const char doc[] = "docs/ENGINE_MODEL.md";
 static const char none[] =
-    "no serve (closed-loop) runs in this database (serve --db FILE writes them, docs/ENGINE_MODEL.md)";
+    "no serve (closed-loop) runs in this database (serve --db FILE writes them,"
+    " docs/ENGINE_MODEL.md)";
 
 static void text_col(sqlite3_stmt *st, int c, char *buf, size_t len)
 {

@@ -25,7 +25,8 @@ typedef struct vrep_serve_run {
 typedef struct vrep_serve {
     vrep_serve_run *run;                 /* oldest first; NULL when n == 0 */
     size_t n;
-    char workload[256];                  /* the runs' workload's file name, or "several workloads" */
+    char workload[256];                  /* the runs' workload's file name, or "several
+                                            workloads" */
     char model[128];                     /* their model, or "several models" */
 } vrep_serve;
 

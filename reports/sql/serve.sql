@@ -1,9 +1,9 @@
 -- The closed-loop runs (bin/serve, docs/ENGINE_MODEL.md) for the serve comparison
 -- (serve_figure.c, serve.gp): every run with a serve row that ended ok, oldest first: its
--- KV reservation style (runs.engine), heap policy, workload and model, the KV ledger's shares of the KV
--- region, each step's sample weighted by its modelled duration (as serve computes
--- serve.share_*; real arithmetic, a sum of bytes x microseconds overflows 64 bits), and
--- its throughput. A run without a weighted sample has no shares and is left out.
+-- KV reservation style (runs.engine), heap policy, workload and model, the KV ledger's
+-- shares of the KV region, each step's sample weighted by its modelled duration (as serve
+-- computes serve.share_*; real arithmetic: a sum of bytes x microseconds overflows 64
+-- bits), and its throughput. A run without a weighted sample has no shares and is left out.
 SELECT r.id, r.engine, r.policy, r.trace, r.model,
        SUM(1.0 * l.tokens * l.dur_us) / SUM(l.dur_us) / s.kv_bytes AS tokens,
        SUM(1.0 * l.reserved * l.dur_us) / SUM(l.dur_us) / s.kv_bytes AS reserved,
