@@ -356,6 +356,23 @@ void vreplay__record_oom(engine *e, int lane, const char *op, uint64_t size)
     log_event(e, &row);
 }
 
+void vreplay__record_preempt(engine *e, uint64_t rid, int has_owner, uint64_t owner,
+                             uint64_t size, uint64_t bytes)
+{
+    const char *op = vtrace_type_name(e->ev.type);
+    char whose[48] = "the engine";
+    if (has_owner)
+        snprintf(whose, sizeof whose, "request %llu", (unsigned long long)owner);
+    char text[256];
+    snprintf(text, sizeof text,
+             "request %llu preempted (the newest running one holding memory there): %s of %llu"
+             " bytes for %s found no room and nothing evictable",
+             (unsigned long long)rid, op, (unsigned long long)size, whose);
+    vdb_event row = {.event_index = e->index, .line = e->ev.line, .kind = "preempt", .op = op,
+                     .id = rid, .size = size, .bytes = bytes, .message = text};
+    log_event(e, &row);
+}
+
 static void record_refusal(engine *e, const char *op, uint64_t size, vram_status st)
 {
     note_over_capacity(e, size);
@@ -538,7 +555,8 @@ static void do_alloc(engine *e)
     vram_status st = vram_alloc(e->lane[lane], &d, &it->h);
     timed(e, VREPLAY_OP_ALLOC, t0);
     while (st == VRAM_ENOMEM && e->needs) {
-        int p = vreplay__need_preempt(e, lane, ev->need == VTRACE_NEED_REQUEST, ev->owner);
+        int p = vreplay__need_preempt(e, lane, ev->need == VTRACE_NEED_REQUEST, ev->owner,
+                                      ev->size);
         if (p <= 0)
             break;
         d.pinned = vreplay__need_holds_now(e, owner); /* the asking request may be preempted */
@@ -602,7 +620,8 @@ static void do_free_or_use(engine *e)
                               : vram_free(m, it->h);
     timed(e, is_free ? VREPLAY_OP_FREE : VREPLAY_OP_USE, t0);
     while (!is_free && st == VRAM_ENOMEM && e->needs) {
-        int p = vreplay__need_preempt(e, id_lane(it), it->need == VTRACE_NEED_REQUEST, it->owner);
+        int p = vreplay__need_preempt(e, id_lane(it), it->need == VTRACE_NEED_REQUEST,
+                                      it->owner, id_size(it));
         if (p <= 0)
             break;
         st = vram_touch(m, it->h);
@@ -656,7 +675,8 @@ static void do_acquire(engine *e)
                                          loader_ctx, &h);
     timed(e, VREPLAY_OP_ACQUIRE, t0);
     while (st == VRAM_ENOMEM && e->needs) {
-        int p = vreplay__need_preempt(e, lane, ev->need == VTRACE_NEED_REQUEST, ev->owner);
+        int p = vreplay__need_preempt(e, lane, ev->need == VTRACE_NEED_REQUEST, ev->owner,
+                                      ev->size);
         if (p <= 0)
             break;
         st = vram_acquire_shared(e->lane[lane], ev->key, ev->size, ev->priority, loader,

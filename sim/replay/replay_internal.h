@@ -140,6 +140,10 @@ typedef struct engine {
 void vreplay__trace_error(engine *e, const char *what);
 void vreplay__library_failure(engine *e, const char *call, vram_status st);
 void vreplay__record_oom(engine *e, int lane, const char *op, uint64_t size);
+/* The 'preempt' event row of request `rid`, preempted because the current
+ * event's `size` bytes did not fit; `bytes`: what the preemption dropped. */
+void vreplay__record_preempt(engine *e, uint64_t rid, int has_owner, uint64_t owner,
+                             uint64_t size, uint64_t bytes);
 
 /* replay_need.c */
 vram_status vreplay__need_open(engine *e, const vtrace_header *hdr);
@@ -169,10 +173,12 @@ void vreplay__need_step(engine *e);
 /* The engine's answer to VRAM_ENOMEM in `lane` for memory of request `owner`
  * (has_owner 0: the engine's own), vLLM's rule: the newest running request
  * that holds memory in the lane is preempted, which may be `owner` itself;
- * once `owner` is preempted nothing more is. 1 when one was preempted
- * (retry), 0 when none is left, -1 when the run ended (a library failure).
- * It only reads the id and key maps, so the caller's entries stay valid. */
-int vreplay__need_preempt(engine *e, int lane, int has_owner, uint64_t owner);
+ * once `owner` is preempted nothing more is; each preemption is logged as a
+ * 'preempt' event row naming the `size` bytes that did not fit. 1 when one was
+ * preempted (retry), 0 when none is left, -1 when the run ended (a library
+ * failure). It only reads the id and key maps, so the caller's entries stay
+ * valid. */
+int vreplay__need_preempt(engine *e, int lane, int has_owner, uint64_t owner, uint64_t size);
 /* The invariants of replay_need.c: VRAM_OK, or VRAM_ECORRUPT with the first
  * violation in words. O(live ids + requests x running + keys). */
 vram_status vreplay__need_check(engine *e, char *msg, size_t len);

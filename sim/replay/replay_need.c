@@ -164,16 +164,16 @@ static double swap_ns(const engine *e, int lane, uint64_t bytes, uint64_t copies
 
 /* ---- holding and dropping a request's memory ---- */
 
-/* Adds a manager pin; on VRAM_ENOMEM, with may_preempt, preempts as
+/* Adds a manager pin to h (`size` bytes); on VRAM_ENOMEM, preempts as
  * vreplay__need_preempt says and retries. VRAM_OK, VRAM_ENOMEM, or a library
  * status (the run has ended). */
-static vram_status pin_placed(engine *e, int lane, vram_handle h, int may_preempt)
+static vram_status pin_placed(engine *e, int lane, vram_handle h, uint64_t size)
 {
     for (;;) {
         vram_status st = vram_pin(e->lane[lane], h);
-        if (st != VRAM_ENOMEM || !may_preempt)
+        if (st != VRAM_ENOMEM)
             return st;
-        int p = vreplay__need_preempt(e, lane, 0, 0);
+        int p = vreplay__need_preempt(e, lane, 0, 0, size);
         if (p <= 0)
             return p < 0 ? VRAM_EDEVICE : VRAM_ENOMEM;
     }
@@ -273,7 +273,7 @@ static int holds_in_lane(engine *e, const req_entry *r, uint64_t rid, int lane)
     return 0;
 }
 
-int vreplay__need_preempt(engine *e, int lane, int has_owner, uint64_t owner)
+int vreplay__need_preempt(engine *e, int lane, int has_owner, uint64_t owner, uint64_t size)
 {
     if (!e->needs)
         return 0;
@@ -284,8 +284,11 @@ int vreplay__need_preempt(engine *e, int lane, int has_owner, uint64_t owner)
         req_entry *r = vsim_idmap_get(e->reqs, rid);
         if (!holds_in_lane(e, r, rid, lane))
             continue;
+        const uint64_t dropped = e->res->preempted_bytes;
         if (unhold_all(e, rid, 1) < 0)
             return -1;
+        vreplay__record_preempt(e, rid, has_owner, owner, size,
+                                e->res->preempted_bytes - dropped);
         r = vsim_idmap_get(e->reqs, rid);
         r->preempted = 1;
         memmove(e->running + i, e->running + i + 1, (e->nrunning - i - 1) * sizeof *e->running);
@@ -322,7 +325,7 @@ static int hold_all(engine *e, uint64_t rid)
                 continue;
             st = vram_handle_get(e->lane[id_lane(it)], it->h, &info);
             if (!st && info.resident == (pass == 0))
-                st = pin_placed(e, id_lane(it), it->h, 0);
+                st = vram_pin(e->lane[id_lane(it)], it->h);
             if (!st && info.resident == (pass == 0))
                 it->held = 1;
         }
@@ -331,7 +334,7 @@ static int hold_all(engine *e, uint64_t rid)
         if (ref->pinned || ref->failed)
             continue;
         key_entry *k = vsim_keymap_get(e->keys, ref->key);
-        st = pin_placed(e, (int)k->lane, k->h, 0);
+        st = vram_pin(e->lane[k->lane], k->h);
         if (!st) {
             ref->pinned = 1;
             k->pins++;
@@ -532,7 +535,8 @@ void vreplay__need_pin(engine *e)
         return;
     }
     int lane = id_lane(it);
-    vram_status st = pin_placed(e, lane, it->h, 1); /* preempting never moves the table */
+    /* Preempting never moves the table. */
+    vram_status st = pin_placed(e, lane, it->h, id_size(it));
     if (st == VRAM_OK) {
         it->pins++;
     } else if (st == VRAM_ENOMEM) {

@@ -166,17 +166,20 @@ static const char schema_sql[] =
     "  event_index INTEGER,           -- 1-based index in the trace (NULL: not tied to one)\n"
     "  line INTEGER,                  -- trace line\n"
     "  kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'defrag', 'violation', 'trace_error',\n"
-    "                                     'error')),\n"
+    "                                     'error', 'preempt')),\n"
     "                                 -- eviction: the evictions since the previous sample, logged\n"
     "                                 -- at a sample (event_index, line: the sampled event);\n"
-    "                                 -- defrag: one --defrag every=N pass (count: handles moved)\n"
+    "                                 -- defrag: one --defrag every=N pass (count: handles moved);\n"
+    "                                 -- preempt: a forced preemption (runs.preemptions), the\n"
+    "                                 -- event whose placement failed with nothing evictable\n"
     "  op TEXT,                       -- the trace event: alloc, free, use, acquire, release\n"
-    "  id INTEGER, key TEXT,          -- trace id or shared key\n"
-    "  size INTEGER,                  -- bytes requested\n"
+    "  id INTEGER, key TEXT,          -- trace id or shared key; preempt: the request preempted\n"
+    "  size INTEGER,                  -- bytes requested (preempt: the placement that failed)\n"
     "  free_bytes INTEGER,            -- oom: total free bytes at the failure\n"
     "  largest_free INTEGER,          -- oom: the largest free block at the failure\n"
     "  despite_free INTEGER,          -- oom: 1 when free_bytes >= size\n"
-    "  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted; defrag: moved\n"
+    "  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted; defrag: moved;\n"
+    "                                 -- preempt: bytes the preemption dropped (bytes only)\n"
     "  message TEXT\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind);\n"
@@ -907,6 +910,8 @@ vram_status vdb_event_add(vdb *db, int64_t run, const vdb_event *e)
         bind_u64(s, 12, e->count);
         bind_u64(s, 13, e->bytes);
     }
+    if (strcmp(e->kind, "preempt") == 0)
+        bind_u64(s, 13, e->bytes);
     bind_text(s, 14, e->message);
     return db_row(db, ST_EVENT, "inserting an event");
 }

@@ -80,7 +80,8 @@ typedef struct vdb_sample {
 } vdb_sample;
 
 /* A notable event. kind: "oom", "eviction", "defrag", "violation", "trace_error",
- * "error" (the events table in sim/results/schema.sql says what each carries). */
+ * "error", "preempt" (the events table in sim/results/schema.sql says what each
+ * carries). */
 typedef struct vdb_event {
     uint64_t event_index, line;
     const char *kind;
@@ -90,7 +91,8 @@ typedef struct vdb_event {
     uint64_t size;
     uint64_t free_bytes, largest_free;
     int despite_free;         /* oom: free_bytes >= size */
-    uint64_t count, bytes;    /* eviction: handles and bytes evicted; defrag: moved */
+    uint64_t count, bytes;    /* eviction: handles and bytes evicted; defrag: moved;
+                               * preempt: bytes (dropped) only */
     const char *message;
 } vdb_event;
 

@@ -146,17 +146,20 @@ CREATE TABLE IF NOT EXISTS events (  -- notable events
   event_index INTEGER,           -- 1-based index in the trace (NULL: not tied to one)
   line INTEGER,                  -- trace line
   kind TEXT NOT NULL CHECK (kind IN ('oom', 'eviction', 'defrag', 'violation', 'trace_error',
-                                     'error')),
+                                     'error', 'preempt')),
                                  -- eviction: the evictions since the previous sample, logged
                                  -- at a sample (event_index, line: the sampled event);
-                                 -- defrag: one --defrag every=N pass (count: handles moved)
+                                 -- defrag: one --defrag every=N pass (count: handles moved);
+                                 -- preempt: a forced preemption (runs.preemptions), the
+                                 -- event whose placement failed with nothing evictable
   op TEXT,                       -- the trace event: alloc, free, use, acquire, release
-  id INTEGER, key TEXT,          -- trace id or shared key
-  size INTEGER,                  -- bytes requested
+  id INTEGER, key TEXT,          -- trace id or shared key; preempt: the request preempted
+  size INTEGER,                  -- bytes requested (preempt: the placement that failed)
   free_bytes INTEGER,            -- oom: total free bytes at the failure
   largest_free INTEGER,          -- oom: the largest free block at the failure
   despite_free INTEGER,          -- oom: 1 when free_bytes >= size
-  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted; defrag: moved
+  count INTEGER, bytes INTEGER,  -- eviction: handles and bytes evicted; defrag: moved;
+                                 -- preempt: bytes the preemption dropped (bytes only)
   message TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind);
