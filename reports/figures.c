@@ -9,16 +9,19 @@
 
 void vrep_figures_init(vrep_figures *pl, uint64_t at)
 {
-    static const char *const stems[FIG_COUNT] = {"footprint", "frag", "latency", "heapmap",
-                                                 "heapmap_oom", "evictions", "serve"};
-    static const char *const scripts[FIG_COUNT] = {"footprint", "frag", "latency", "heapmap",
-                                                   "heapmap", "evictions", "serve"};
+    static const char *const stems[FIG_COUNT] = {"footprint",       "frag",      "latency",
+                                                 "heapmap",         "heapmap_oom",
+                                                 "heapmap_preempt", "evictions", "serve"};
+    static const char *const scripts[FIG_COUNT] = {"footprint", "frag",    "latency",
+                                                   "heapmap",   "heapmap", "heapmap",
+                                                   "evictions", "serve"};
     static const char *const captions[FIG_COUNT] = {
         "Footprint and live bytes over the trace, with the lower bound (peak live bytes) and the"
         " device's capacity",
         "Fragmentation: external ratio, internal waste, free blocks, largest free block",
         "Op latency per op kind (those with at least 20 timed calls): CDF on a log scale",
         NULL, /* the heap maps' depend on the moment */
+        NULL,
         NULL,
         "Evictions and bytes re-materialised over the trace against Belady",
         "The closed loop (serve): the KV region of each run (KV reservation style x heap"
@@ -34,12 +37,16 @@ void vrep_figures_init(vrep_figures *pl, uint64_t at)
     snprintf(pl->caption[VREP_MAP_OOM], sizeof pl->caption[0],
              "Heap map at each run's first OOM, for the runs that had one (the event in the runs"
              " table)");
+    snprintf(pl->caption[VREP_MAP_PREEMPT], sizeof pl->caption[0],
+             "Heap map just before each run's first forced preemption, for the runs that had"
+             " one: the heap the failing placement found (the runs table says which request"
+             " was preempted and why)");
     for (int k = 0; k < FIG_COUNT; k++) {
         pl->fig[k].stem = stems[k];
         pl->fig[k].script = scripts[k];
-        pl->fig[k].caption = k == FIG_HEAPMAP       ? pl->caption[VREP_MAP_PEAK]
-                             : k == FIG_HEAPMAP_OOM ? pl->caption[VREP_MAP_OOM]
-                                                    : captions[k];
+        pl->fig[k].caption = k >= FIG_HEAPMAP && k < FIG_HEAPMAP + VREP_MAPS
+                                 ? pl->caption[k - FIG_HEAPMAP]
+                                 : captions[k];
     }
 }
 
@@ -170,7 +177,7 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         st = VRAM_ENOHOST;
         goto out;
     }
-    int any_samples = 0, exact = 1, timed = 1, evicted = 0, remat = 0, oom = 0;
+    int any_samples = 0, exact = 1, timed = 1, evicted = 0, remat = 0, oom = 0, preempt = 0;
     int64_t capacity = 0;
     for (size_t i = 0; i < r->n; i++) {
         const vrep_run *run = &r->s[i].run;
@@ -182,6 +189,7 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         evicted |= run->evictions > 0 || run->belady_evictions > 0;
         remat |= run->bytes_rematerialised > 0 || run->belady_bytes_rematerialised > 0;
         oom |= run->ooms > 0;
+        preempt |= run->preemptions > 0;
         if (run->capacity > capacity)
             capacity = run->capacity;
     }
@@ -217,6 +225,7 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
     if (r->c.no_heapmap) {
         snprintf(pl->fig[FIG_HEAPMAP].why, sizeof pl->fig[0].why, "--no-heapmap");
         snprintf(pl->fig[FIG_HEAPMAP_OOM].why, sizeof pl->fig[0].why, "--no-heapmap");
+        snprintf(pl->fig[FIG_HEAPMAP_PREEMPT].why, sizeof pl->fig[0].why, "--no-heapmap");
     } else {
         if (!pl->strips[VREP_MAP_PEAK])
             snprintf(pl->fig[FIG_HEAPMAP].why, sizeof pl->fig[0].why,
@@ -225,6 +234,11 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
             snprintf(pl->fig[FIG_HEAPMAP_OOM].why, sizeof pl->fig[0].why, "%s",
                      oom ? "no run with an OOM could be replayed to it (see the runs table)"
                          : "no run had an OOM");
+        if (!pl->strips[VREP_MAP_PREEMPT])
+            snprintf(pl->fig[FIG_HEAPMAP_PREEMPT].why, sizeof pl->fig[0].why, "%s",
+                     preempt ? "no run with a forced preemption could be replayed to it (see the"
+                               " runs table)"
+                             : "no run had a forced preemption");
     }
     if (!pl->ops)
         snprintf(pl->fig[FIG_LATENCY].why, sizeof pl->fig[FIG_LATENCY].why,
@@ -278,11 +292,11 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
         *p = *base;
         vrep_param_str(p, "tags", "");
         vrep_param_str(p, "titles", "");
-        vrep_param_str(p, "hmfile", m == VREP_MAP_OOM ? "heapmap_oom" : "heapmap");
+        vrep_param_str(p, "hmfile", pl->fig[FIG_HEAPMAP + m].stem);
         vrep_param_num(p, "strips", pl->strips[m]);
         vrep_param_str(p, "yt", pl->yt[m]);
         vrep_param_str(p, "caption", pl->caption[m]);
-        st = draw(r, pl, m == VREP_MAP_OOM ? FIG_HEAPMAP_OOM : FIG_HEAPMAP, p);
+        st = draw(r, pl, FIG_HEAPMAP + m, p);
     }
     if (!st) {
         *p = *base;

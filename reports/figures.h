@@ -10,8 +10,9 @@
 #include "report.h"
 #include "serve_figure.h"
 
-enum { FIG_FOOTPRINT, FIG_FRAG, FIG_LATENCY, FIG_HEAPMAP, FIG_HEAPMAP_OOM, FIG_EVICTIONS,
-       FIG_SERVE, FIG_COUNT };
+/* The heap maps' figures follow the maps' order: FIG_HEAPMAP + VREP_MAP_*. */
+enum { FIG_FOOTPRINT, FIG_FRAG, FIG_LATENCY, FIG_HEAPMAP, FIG_HEAPMAP_OOM, FIG_HEAPMAP_PREEMPT,
+       FIG_EVICTIONS, FIG_SERVE, FIG_COUNT };
 
 /* One figure: drawn (`made`), or `why` not. */
 typedef struct vrep_figure {

@@ -127,15 +127,55 @@ static vram_status event_of(const vrep_paths *p, vrep_series *s, const char *nam
     return VRAM_OK;
 }
 
+const char *vrep_heapmap_stem(int map)
+{
+    return map == VREP_MAP_OOM ? "heapmap_oom" : map == VREP_MAP_PREEMPT ? "heapmap_preempt"
+                                                                         : "heapmap";
+}
+
+/* The moment of a run's first forced preemption: the event before it (0 when
+ * none, or at the first event: the heap was empty), and in `what` which
+ * request it preempted and why. */
+static vram_status first_preempt(const vrep_paths *p, vrep_series *s, uint64_t *event,
+                                 char *what, size_t whatlen, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    vram_status r = vrep_sql_prepare(s->db, p->share, "first_preempt", &st, err, errlen);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, s->run.id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t at = (uint64_t)sqlite3_column_int64(st, 0);
+        const unsigned char *op = sqlite3_column_text(st, 2);
+        char size[32], dropped[32];
+        vsim_bytes((double)sqlite3_column_int64(st, 3), size, sizeof size);
+        vsim_bytes((double)sqlite3_column_int64(st, 4), dropped, sizeof dropped);
+        *event = at - 1;
+        snprintf(what, whatlen,
+                 " (just before event %llu, whose %s of %s found no room and nothing"
+                 " evictable, so request %lld, the newest running one, was preempted and %s"
+                 " dropped)",
+                 (unsigned long long)at, op ? (const char *)op : "placement", size,
+                 (long long)sqlite3_column_int64(st, 1), dropped);
+    }
+    sqlite3_finalize(st);
+    return VRAM_OK;
+}
+
 /* The event map `map` is drawn at (heapmap.h), 0 with the note set when there
- * is none. */
+ * is none; `what` says what the moment is (" (its first OOM)", "" for peak). */
 static vram_status pick_event(const vrep_paths *p, vrep_series *s, int map, uint64_t at,
-                              const vbounds *b, int have_bounds, uint64_t *event, char *err,
-                              size_t errlen)
+                              const vbounds *b, int have_bounds, uint64_t *event, char *what,
+                              size_t whatlen, char *err, size_t errlen)
 {
     *event = 0;
-    if (map == VREP_MAP_OOM)
+    what[0] = '\0';
+    if (map == VREP_MAP_PREEMPT)
+        return first_preempt(p, s, event, what, whatlen, err, errlen);
+    if (map == VREP_MAP_OOM) {
+        snprintf(what, whatlen, " (its first OOM)");
         return event_of(p, s, "first_oom", event, err, errlen);
+    }
     if (at || (have_bounds && b->peak_live_event)) {
         *event = at ? at : b->peak_live_event;
         return VRAM_OK;
@@ -161,9 +201,9 @@ static void defrag_options(const char *defrag, vreplay_options *o)
 
 /* Replays one run up to `event` and walks it into strips from *strip on; the
  * note (map_note[map]) says what was drawn or why nothing was. */
-static vram_status one_run(vrep_series *s, int map, uint64_t event, const vbounds *bounds,
-                           int have_bounds, FILE *f, int *strip, char *yt, size_t ytlen,
-                           char *err, size_t errlen)
+static vram_status one_run(vrep_series *s, int map, uint64_t event, const char *what,
+                           const vbounds *bounds, int have_bounds, FILE *f, int *strip, char *yt,
+                           size_t ytlen, char *err, size_t errlen)
 {
     const vrep_run *run = &s->run;
     char *note = s->map_note[map];
@@ -231,8 +271,7 @@ static vram_status one_run(vrep_series *s, int map, uint64_t event, const vbound
         vsim_bytes((double)c.used, used, sizeof used);
         vsim_bytes((double)c.free_bytes, free_bytes, sizeof free_bytes);
         snprintf(note, notelen, "after event %llu%s: %s used, %s free, %llu blocks%s%s",
-                 (unsigned long long)event, map == VREP_MAP_OOM ? " (its first OOM)" : "", used,
-                 free_bytes, (unsigned long long)c.blocks,
+                 (unsigned long long)event, what, used, free_bytes, (unsigned long long)c.blocks,
                  strcmp(run->backend, "sim") ? " (re-run on the sim backend)" : "",
                  c.lanes > 1 ? " (pool layout: the bestfit lane and the KV pool)" : "");
         r = VRAM_OK;
@@ -245,8 +284,7 @@ vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, int map,
                          char *yt, size_t ytlen, int *strips, char *err, size_t errlen)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s.dat", p->data,
-             map == VREP_MAP_OOM ? "heapmap_oom" : "heapmap");
+    snprintf(path, sizeof path, "%s/%s.dat", p->data, vrep_heapmap_stem(map));
     FILE *f = fopen(path, "w");
     if (!f) {
         snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
@@ -259,15 +297,17 @@ vram_status vrep_heapmap(const vrep_paths *p, vrep_series *s, size_t n, int map,
     vram_status r = VRAM_OK;
     for (size_t i = 0; i < n && !r; i++) {
         uint64_t event;
+        char what[400];
         vbounds b;
         int have;
         s[i].map_at[map] = 0;
         s[i].map_note[map][0] = '\0';
         r = load_bounds(p, &s[i], &b, &have, err, errlen);
         if (!r)
-            r = pick_event(p, &s[i], map, at, &b, have, &event, err, errlen);
+            r = pick_event(p, &s[i], map, at, &b, have, &event, what, sizeof what, err,
+                           errlen);
         if (!r && event)
-            r = one_run(&s[i], map, event, &b, have, f, strips, yt, ytlen, err, errlen);
+            r = one_run(&s[i], map, event, what, &b, have, f, strips, yt, ytlen, err, errlen);
     }
     const int bad = ferror(f); /* a write failed before the close */
     if ((fclose(f) != 0 || bad) && !r) {

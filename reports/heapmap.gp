@@ -2,7 +2,8 @@
 # run of blocks coloured by the kind of buffer it holds, or free.
 # Data: HMFILE.dat (heapmap.c): strip, from, to (bytes), kind.
 # Parameters: those of common.gp (tags/titles unused), and
-#   hmfile   'heapmap' (peak live or --at) or 'heapmap_oom' (each run's first OOM)
+#   hmfile   'heapmap' (peak live or --at), 'heapmap_oom' (each run's first OOM) or
+#            'heapmap_preempt' (just before each run's first forced preemption)
 #   strips   the number of strips
 #   yt       the strip labels as a gnuplot ytics list ('"bestfit" 0, ...')
 #   caption  the moment drawn

@@ -86,6 +86,10 @@ static void runs_table(FILE *f, const vrep_page *pg)
             fputs("<br>at its first OOM: ", f);
             vrep_html_text(f, s->map_note[VREP_MAP_OOM]);
         }
+        if (s->map_note[VREP_MAP_PREEMPT][0]) {
+            fputs("<br>at its first forced preemption: ", f);
+            vrep_html_text(f, s->map_note[VREP_MAP_PREEMPT]);
+        }
         fputs("</span></td></tr>\n", f);
     }
     fputs("</table>\n", f);

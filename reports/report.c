@@ -89,12 +89,15 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
         const vrep_series *s = &r->s[i];
         char preempt[160];
         vrep_preempt_text(&s->run, preempt, sizeof preempt);
-        fprintf(f, "- %s: %s run %lld, trace %s (crc32 %s), %s backend%s%s; heap map: %s%s%s\n",
+        fprintf(f,
+                "- %s: %s run %lld, trace %s (crc32 %s), %s backend%s%s; heap map: %s%s%s%s%s\n",
                 s->label, vrep_db_path(s->db), (long long)s->run.id, s->run.trace,
                 s->run.crc32, s->run.backend, preempt[0] ? ", " : "", preempt,
                 r->c.no_heapmap ? "not drawn (--no-heapmap)" : s->map_note[VREP_MAP_PEAK],
                 s->map_note[VREP_MAP_OOM][0] ? "; at its first OOM: " : "",
-                s->map_note[VREP_MAP_OOM]);
+                s->map_note[VREP_MAP_OOM],
+                s->map_note[VREP_MAP_PREEMPT][0] ? "; at its first forced preemption: " : "",
+                s->map_note[VREP_MAP_PREEMPT]);
     }
     fputs("\n## Figures\n\n", f);
     for (int k = 0; k < FIG_COUNT; k++) {

@@ -10,9 +10,9 @@
 #include "runs.h"
 #include "spread.h"
 
-/* The heap maps (heapmap.h): at the trace's peak of live bytes (or --at), and
- * at each run's first OOM. */
-enum { VREP_MAP_PEAK, VREP_MAP_OOM, VREP_MAPS };
+/* The heap maps (heapmap.h): at the trace's peak of live bytes (or --at), at
+ * each run's first OOM, and just before its first forced preemption. */
+enum { VREP_MAP_PEAK, VREP_MAP_OOM, VREP_MAP_PREEMPT, VREP_MAPS };
 
 /* Bit i set: the op vreplay_op_name(i) has latency data. */
 typedef unsigned vrep_ops;
@@ -26,7 +26,8 @@ typedef struct vrep_series {
     char trace_path[4096];          /* the trace found again (tracefind.h), or why not */
     int trace_found;
     uint64_t map_at[VREP_MAPS];     /* each heap map's event, 0 when there is none */
-    char map_note[VREP_MAPS][1024]; /* its moment, or why it is missing ("": no OOM map) */
+    char map_note[VREP_MAPS][1024]; /* its moment, or why it is missing ("": no OOM or
+                                     * preemption map) */
 } vrep_series;
 
 typedef struct vrep_paths {

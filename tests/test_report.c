@@ -4,7 +4,8 @@
  * the samples, comparisons mark what got worse, a missing gnuplot still yields
  * data and summaries, and bad input gets a clear error and a non-zero exit.
  * A version-2 trace that forces a preemption shows its count and modelled
- * cost; version-1 runs show n/a there, and a comparison does not judge n/a. */
+ * cost, its events row and a heap map just before it; version-1 runs show n/a
+ * there, and a comparison does not judge n/a. */
 #include <math.h>
 
 #include "test_report_lib.h"
@@ -661,8 +662,9 @@ static void expect_compare_row(const char *metric, const char *want)
 }
 
 /* A version-2 run that preempts: the count, the modelled cost and Belady's
- * count in summary.md and index.html; against version-1 runs, the preemption
- * rows compare n/a with a number and judge nothing. */
+ * count in summary.md and index.html, the preemption's events row, and the
+ * heap map just before it; against version-1 runs, the preemption rows
+ * compare n/a with a number and judge nothing. */
 static void test_preemptions(void)
 {
     const char *const two[] = {"bestfit", "tlsf", NULL};
@@ -675,6 +677,15 @@ static void test_preemptions(void)
                 SQLITE_OK);
     for (int64_t run = 1; run <= 2; run++) {
         expect_eq_u64(q1("SELECT preemptions FROM runs WHERE id=%lld", run), 1);
+        /* its events row: request 2 preempted at event 9 (line 23), where request 1's
+         * 1 MiB alloc found no room; its 2 MiB of KV dropped */
+        expect_eq_u64(q1("SELECT count(*) FROM events WHERE run_id=%lld AND kind='preempt'", run),
+                      1);
+        expect_eq_u64(q1("SELECT count(*) FROM events WHERE run_id=%lld AND kind='preempt' AND"
+                         " event_index=9 AND line=23 AND op='alloc' AND id=2 AND size=1048576"
+                         " AND bytes=2097152 AND message LIKE 'request 2 preempted%%'",
+                         run),
+                      1);
         expect_true(fabs(qd("SELECT preempt_modelled_ms FROM runs WHERE id=%lld", run) - 32.0) <
                     1e-6);
         check_summary(run, two[run - 1]);
@@ -706,12 +717,25 @@ static void test_preemptions(void)
         expect_file_contains(OUT "/index.html", defined[i]);
     }
     expect_file_contains(OUT "/index.html", "<td class=\"num\">32.000 ms</td>");
-    /* a few calls of each op (no latency panel), no OOM (no second heap map) */
-    static const char *const drawn[] = {"footprint", "frag", "heapmap", "evictions", NULL};
+    /* a few calls of each op (no latency panel), no OOM (no second heap map);
+     * the preemption map */
+    static const char *const drawn[] = {"footprint", "frag",      "heapmap",
+                                        "evictions", "heapmap_preempt", NULL};
     check_images(OUT, drawn);
     expect_file_contains(OUT "/summary.md", "not drawn: no run has an op with 20 timed calls");
     expect_file_contains(OUT "/summary.md", "not drawn: no run had an OOM");
     expect_true(access(OUT "/latency.png", F_OK) != 0 && access(OUT "/heapmap_oom.svg", F_OK) != 0);
+    /* the preemption map: each run just before event 9, its 8 MiB full (weights, then KV) */
+    static const char *const moment =
+        "at its first forced preemption: after event 8 (just before event 9, whose alloc of"
+        " 1.000 MiB found no room and nothing evictable, so request 2, the newest running one,"
+        " was preempted and 2.000 MiB dropped): 8.000 MiB used, 0 B free";
+    expect_file_contains(OUT "/summary.md", moment);
+    expect_file_contains(OUT "/index.html", moment);
+    char *hm = read_file(OUT "/data/heapmap_preempt.dat", NULL);
+    expect_true(hm && strstr(hm, "\n0\t0\t4194304\t0\n0\t4194304\t8388608\t1\n1\t0\t4194304\t0\n"
+                                 "1\t4194304\t8388608\t1\n") != NULL);
+    free(hm);
 
     /* before: the version-1 mix database; after: this one */
     rm_tree(OUT);
