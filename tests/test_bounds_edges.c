@@ -132,7 +132,10 @@ static void test_bounds(void)
 
 /* ---- a trace that changes between the passes ---- */
 
-#define FIFO "bounds_edges.fifo"
+/* The FIFO lives in a directory of its own, made by main: no other test's
+ * files or scans come near it. */
+static char dir[] = "bounds_edges.XXXXXX";
+static char fifo[64];
 #define HEADER "vramtrace 1\nmodel m\nengine contiguous\ncapacity 1048576\n"
 
 static int write_all(int fd, const char *text)
@@ -150,14 +153,18 @@ static int write_all(int fd, const char *text)
     return 0;
 }
 
-/* The child's way out of a failure: a reader blocked in its open of the FIFO
- * (pass 2 waiting for `second`) is let go with an empty stream, so a failure
- * is an exit status the parent reads and never a hang. */
+/* The child's way out of a failure, never a hang: opening the FIFO for
+ * reading and writing does not block and lets a reader blocked in its open go
+ * on; the FIFO is removed, so no later open can block; once the descriptor is
+ * closed a reader that got in sees an empty stream. The parent reads `code`. */
 static void release_reader_and_exit(int code)
 {
-    int fd = open(FIFO, O_WRONLY | O_NONBLOCK);
-    if (fd >= 0)
+    int fd = open(fifo, O_RDWR);
+    unlink(fifo);
+    if (fd >= 0) {
+        sleep(1); /* a reader let go of its open reads on until the close */
         close(fd);
+    }
     _exit(code);
 }
 
@@ -175,22 +182,22 @@ static pid_t serve_twice(int in, const char *first, const char *second)
     assert_true(pid >= 0);
     if (pid)
         return pid;
-    alarm(30); /* never outlive a test that went wrong */
-    int fd = open(FIFO, O_WRONLY); /* waits for pass 1 */
+    alarm(60); /* never outlive a test that went wrong */
+    int fd = open(fifo, O_WRONLY); /* waits for pass 1 */
     if (fd < 0 || write_all(fd, first) || close(fd))
         release_reader_and_exit(3);
     /* Removed while pass 1 still holds it open (it reads on from the pipe):
      * removing it after pass 1's close would race with pass 2's open. */
     if (!second)
-        _exit(unlink(FIFO) ? 5 : 0);
+        _exit(unlink(fifo) ? 5 : 0);
     struct pollfd p = {.fd = in, .events = POLLIN};
     int ready;
-    while ((ready = poll(&p, 1, 10000)) < 0 && errno == EINTR)
+    while ((ready = poll(&p, 1, 20000)) < 0 && errno == EINTR)
         ;
     char ev[sizeof(struct inotify_event) + 256];
     if (ready <= 0 || read(in, ev, sizeof ev) <= 0) /* pass 1 closed the trace */
         release_reader_and_exit(NO_CLOSE_EVENT);
-    fd = open(FIFO, O_WRONLY); /* waits for pass 2 */
+    fd = open(fifo, O_WRONLY); /* waits for pass 2 */
     if (fd < 0 || write_all(fd, second) || close(fd))
         release_reader_and_exit(6);
     _exit(0);
@@ -199,14 +206,14 @@ static pid_t serve_twice(int in, const char *first, const char *second)
 /* A FIFO with a watch on its readers' closes, or -1 where this system gives none. */
 static int watched_fifo(void)
 {
-    unlink(FIFO);
-    assert_true(mkfifo(FIFO, 0600) == 0);
+    unlink(fifo);
+    assert_true(mkfifo(fifo, 0600) == 0);
     int in = inotify_init1(IN_CLOEXEC);
-    if (in >= 0 && inotify_add_watch(in, FIFO, IN_CLOSE_NOWRITE) >= 0)
+    if (in >= 0 && inotify_add_watch(in, fifo, IN_CLOSE_NOWRITE) >= 0)
         return in;
     if (in >= 0)
         close(in);
-    unlink(FIFO);
+    unlink(fifo);
     return -1;
 }
 
@@ -224,23 +231,25 @@ static int expect_changed(const char *second, vram_status want, const char *mess
     pid_t pid = serve_twice(in, first, second);
     vbounds b;
     char err[512] = "";
-    alarm(30); /* a hang is a failure */
-    vram_status st = vbounds_compute(FIFO, 0, 1, &b, err, sizeof err);
+    alarm(60); /* a hang is a failure (the child gives up after 20 s) */
+    vram_status st = vbounds_compute(fifo, 0, 1, &b, err, sizeof err);
     alarm(0);
     int ws;
     while (waitpid(pid, &ws, 0) < 0)
         assert_true(errno == EINTR);
     close(in);
-    unlink(FIFO);
+    unlink(fifo);
     if (WIFEXITED(ws) && WEXITSTATUS(ws) == NO_CLOSE_EVENT) {
-        fprintf(stderr, "note: inotify reported no close of the FIFO within 10 s here; a trace "
+        fprintf(stderr, "note: inotify reported no close of the FIFO within 20 s here; a trace "
                         "changing between passes is not tested\n");
         return 0;
     }
     expect_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
     expect_status(st, want);
-    if (!strstr(err, message)) {
-        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err, message);
+    char want_text[256];
+    snprintf(want_text, sizeof want_text, "%s%s", fifo, message);
+    if (!strstr(err, want_text)) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", err, want_text);
         test_failures++;
     }
     expect_true(!b.belady_done);
@@ -250,16 +259,20 @@ static int expect_changed(const char *second, vram_status want, const char *mess
 
 static void test_changed_between_passes(void)
 {
-    if (!expect_changed(HEADER "alloc 1 4096 0 kv 0\nalloc 1 4096 0 kv 0\n", VRAM_EPARSE,
-                        FIFO ":6: the trace changed between the two passes"))
-        return;
-    expect_changed(HEADER "use 7\n", VRAM_EPARSE, FIFO ":5: the trace changed between the two passes");
-    expect_changed(HEADER "release k\n", VRAM_EPARSE,
-                   FIFO ":5: the trace changed between the two passes");
-    /* Malformed at its first event (found by the open) and at a later one. */
-    expect_changed(HEADER "alloc 1 banana\n", VRAM_EPARSE, FIFO ":5: ");
-    expect_changed(HEADER "alloc 1 4096 0 kv 0\nalloc 2 banana\n", VRAM_EPARSE, FIFO ":6: ");
-    expect_changed(NULL, VRAM_EIO, FIFO ": cannot open");
+    assert_true(mkdtemp(dir) != NULL);
+    snprintf(fifo, sizeof fifo, "%s/trace.fifo", dir);
+    if (expect_changed(HEADER "alloc 1 4096 0 kv 0\nalloc 1 4096 0 kv 0\n", VRAM_EPARSE,
+                       ":6: the trace changed between the two passes")) {
+        expect_changed(HEADER "use 7\n", VRAM_EPARSE,
+                       ":5: the trace changed between the two passes");
+        expect_changed(HEADER "release k\n", VRAM_EPARSE,
+                       ":5: the trace changed between the two passes");
+        /* Malformed at its first event (found by the open) and at a later one. */
+        expect_changed(HEADER "alloc 1 banana\n", VRAM_EPARSE, ":5: ");
+        expect_changed(HEADER "alloc 1 4096 0 kv 0\nalloc 2 banana\n", VRAM_EPARSE, ":6: ");
+        expect_changed(NULL, VRAM_EIO, ": cannot open");
+    }
+    rmdir(dir);
 }
 
 int main(void)
