@@ -184,12 +184,18 @@ static pid_t serve_twice(int in, const char *first, const char *second)
         return pid;
     alarm(60); /* never outlive a test that went wrong */
     int fd = open(fifo, O_WRONLY); /* waits for pass 1 */
-    if (fd < 0 || write_all(fd, first) || close(fd))
+    if (fd < 0 || write_all(fd, first))
         release_reader_and_exit(3);
-    /* Removed while pass 1 still holds it open (it reads on from the pipe):
-     * removing it after pass 1's close would race with pass 2's open. */
-    if (!second)
-        _exit(unlink(fifo) ? 5 : 0);
+    /* Removed before this close, which is what lets pass 1 end: removed after
+     * it, pass 2's open could come first and wait for a writer for ever (the
+     * hang CI and ctest -j2 saw). */
+    if (!second) {
+        int gone = unlink(fifo);
+        close(fd);
+        _exit(gone ? 5 : 0);
+    }
+    if (close(fd))
+        release_reader_and_exit(3);
     struct pollfd p = {.fd = in, .events = POLLIN};
     int ready;
     while ((ready = poll(&p, 1, 20000)) < 0 && errno == EINTR)
