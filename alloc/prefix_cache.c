@@ -285,6 +285,25 @@ vram_status vram_prefix_cache_lookup(const vram_prefix_cache *pc, const uint64_t
     return VRAM_OK;
 }
 
+vram_status vram_prefix_cache_match(const vram_prefix_cache *pc, const uint64_t *hashes, size_t n,
+                                    size_t *hits, size_t *idle)
+{
+    if (!pc || !hits || check_chain(hashes, n))
+        return VRAM_EINVAL;
+    size_t dev = 0, unheld = 0;
+    uint64_t parent = VRAM_PREFIX_ROOT;
+    for (; dev < n; parent = hashes[dev++]) {
+        uint32_t b = find_device(pc, hashes[dev], parent);
+        if (b == PC_NIL)
+            break;
+        unheld += pc->blocks[b].refs == 0;
+    }
+    *hits = dev;
+    if (idle)
+        *idle = unheld;
+    return VRAM_OK;
+}
+
 /* A hit on cached block b: one more reference, the access recorded. */
 static void hold(vram_prefix_cache *pc, pc_block *b, int priority)
 {

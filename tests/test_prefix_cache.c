@@ -378,9 +378,20 @@ static void test_refcounts_and_lookup(void)
     assert_ok(vram_prefix_cache_lookup(pc, chain, 3, NULL, NULL));
 
     /* Two requests share the prefix: two references; the blocks stay held
-     * until the second lets go. */
+     * until the second lets go. match walks as lookup does and counts the
+     * hits no request holds. */
     uint32_t r1[3], r2[3];
-    size_t h1, h2;
+    size_t h1, h2, idle = 9;
+    assert_ok(vram_prefix_cache_match(pc, l1, 4, &dev, &idle));
+    expect_true(dev == 2 && idle == 2);
+    assert_ok(vram_prefix_cache_acquire(pc, chain, 2, 0, r2, &h2));
+    assert_ok(vram_prefix_cache_match(pc, chain, 3, &dev, &idle));
+    expect_true(dev == 3 && idle == 1);
+    assert_ok(vram_prefix_cache_release(pc, r2, 2));
+    assert_ok(vram_prefix_cache_match(pc, l3, 1, &dev, NULL));
+    expect_eq_u64(dev, 0);
+    expect_status(vram_prefix_cache_match(pc, l3, 1, NULL, NULL), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_match(pc, l4, 0, &dev, NULL), VRAM_EINVAL);
     assert_ok(vram_prefix_cache_acquire(pc, chain, 3, 0, r1, &h1));
     assert_ok(vram_prefix_cache_acquire(pc, chain, 2, 0, r2, &h2));
     expect_true(h1 == 3 && h2 == 2 && r1[0] == r2[0] && r1[1] == r2[1]);

@@ -211,6 +211,16 @@ void vram_prefix_cache_destroy(vram_prefix_cache *pc);
 vram_status vram_prefix_cache_lookup(const vram_prefix_cache *pc, const uint64_t *hashes,
                                      size_t n, size_t *device_hits, size_t *host_hits);
 
+/* The longest prefix of the chain hashes[0 .. n) cached on the device tier
+ * (lookup's walk, ending at the first block not on the device): *hits blocks,
+ * of which *idle (may be NULL) no request holds. A caller that must know
+ * before acquiring whether the rest of a request fits counts those idle hits
+ * out of what eviction could free (vLLM's scheduler does, as it subtracts the
+ * hit blocks with no reference from the free queue's length). Changes nothing,
+ * counts nothing. VRAM_EINVAL as lookup, or for NULL hits. O(n) expected. */
+vram_status vram_prefix_cache_match(const vram_prefix_cache *pc, const uint64_t *hashes, size_t n,
+                                    size_t *hits, size_t *idle);
+
 /* Takes a reference on each block of the longest cached prefix of
  * hashes[0 .. n) and writes their numbers to blocks[0 .. *hits); the rest of
  * blocks is untouched. A block found on the host tier is copied into a device
