@@ -481,7 +481,7 @@ vram_status vram_prefix_cache_release(vram_prefix_cache *pc, const uint32_t *blo
     return VRAM_OK;
 }
 
-vram_status vram_prefix_cache_evict(vram_prefix_cache *pc, uint64_t *hash)
+vram_status vram_prefix_cache_evict_block(vram_prefix_cache *pc, uint32_t *block, uint64_t *hash)
 {
     if (!pc)
         return VRAM_EINVAL;
@@ -490,9 +490,16 @@ vram_status vram_prefix_cache_evict(vram_prefix_cache *pc, uint64_t *hash)
     if (!evict_one(pc, &v, &h))
         return VRAM_ENOTFOUND;
     push_free(pc, v);
+    if (block)
+        *block = v;
     if (hash)
         *hash = h;
     return VRAM_OK;
+}
+
+vram_status vram_prefix_cache_evict(vram_prefix_cache *pc, uint64_t *hash)
+{
+    return vram_prefix_cache_evict_block(pc, NULL, hash);
 }
 
 vram_status vram_prefix_cache_block_get(const vram_prefix_cache *pc, uint32_t block,

@@ -194,8 +194,9 @@ static void test_order_vllm(void)
     assert_ok(vram_prefix_cache_release(pc, &p, 1));
     EXPECT_PC_CLEAN(pc);
     uint64_t h = 0;
-    assert_ok(vram_prefix_cache_evict(pc, &h));
-    expect_eq_u64(h, 300);
+    uint32_t v = 99;
+    assert_ok(vram_prefix_cache_evict_block(pc, &v, &h));
+    expect_true(h == 300 && v == p);
     size_t dev = 9;
     const uint64_t chain[] = {300, 301};
     assert_ok(vram_prefix_cache_lookup(pc, chain, 2, &dev, NULL));

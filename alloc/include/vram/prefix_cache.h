@@ -268,6 +268,9 @@ vram_status vram_prefix_cache_release(vram_prefix_cache *pc, const uint32_t *blo
  * becomes free. *hash (may be NULL) gets its hash. VRAM_ENOTFOUND when nothing
  * is evictable; VRAM_EINVAL for NULL pc. Cost as alloc. */
 vram_status vram_prefix_cache_evict(vram_prefix_cache *pc, uint64_t *hash);
+/* evict, also naming the block (may be NULL), which is free on return: for a
+ * caller that keeps something per block, such as an engine's allocation id. */
+vram_status vram_prefix_cache_evict_block(vram_prefix_cache *pc, uint32_t *block, uint64_t *hash);
 
 /* VRAM_EINVAL for NULL arguments or a block out of range. O(1). */
 vram_status vram_prefix_cache_block_get(const vram_prefix_cache *pc, uint32_t block,
