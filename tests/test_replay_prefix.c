@@ -14,9 +14,16 @@
  *     repeats 1 (3 hits): 5 of 9.
  * Then every contradiction the replay refuses with the trace line, the runs
  * table's columns, and the committed Mooncake trace's hit ratio against its
- * references under every policy. */
+ * references under every policy. Last, the generator's own cache against the
+ * replay's: a trace generated with each policy, replayed with that policy at
+ * the trace's capacity, gives the generator's hits, lookups and evictions
+ * exactly (the replay takes a block where the trace's kv allocs say the
+ * generator took one); for the committed trace, those its end comment gives. */
+#include <zlib.h>
+
 #include "test_cli_lib.h"
 #include "test_db_lib.h"
+#include "tracegen.h"
 
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
 #define DB VRAM_BINARY_DIR "/test_replay_prefix.db"
@@ -187,6 +194,86 @@ static void test_mooncake(void)
     }
 }
 
+/* The committed trace's end comment: the generator's prefix cache counts. */
+static int engine_counts(const char *path, uint64_t *hits, uint64_t *lookups, uint64_t *evicted)
+{
+    gzFile f = gzopen(path, "rb");
+    char line[1024];
+    int found = 0;
+    while (f && gzgets(f, line, sizeof line)) {
+        const char *at = strncmp(line, "# end:", 6) ? NULL : strstr(line, "prefix cache: ");
+        unsigned long long h, l, ev;
+        if (at && sscanf(at, "prefix cache: %llu of %llu blocks looked up were cached, %llu evicted", &h,
+                         &l, &ev) == 3) {
+            *hits = h, *lookups = l, *evicted = ev;
+            found = 1;
+        }
+    }
+    if (f)
+        gzclose(f);
+    return found;
+}
+
+static void expect_same_as_engine(const vrprefix_result *p, uint64_t hits, uint64_t lookups, uint64_t evicted,
+                                  const char *what)
+{
+    if (p->hit_blocks != hits || p->lookup_blocks != lookups || p->evictions != evicted) {
+        fprintf(stderr, "%s: replay %llu of %llu hit, %llu evicted; generator %llu of %llu, %llu\n", what,
+                (unsigned long long)p->hit_blocks, (unsigned long long)p->lookup_blocks,
+                (unsigned long long)p->evictions, (unsigned long long)hits, (unsigned long long)lookups,
+                (unsigned long long)evicted);
+        test_failures++;
+    }
+}
+
+/* A run of a generated trace, checked every 10,000 events (each check walks
+ * the whole cache). */
+static vrprefix_result run_generated(const char *trace, const char *policy)
+{
+    vreplay_options o = test_replay_opts(trace, "bestfit", NULL, NULL, "test_replay_prefix");
+    o.sample_every = 0;
+    o.check_every = 10000;
+    o.prefix.policy = policy;
+    vreplay_result r;
+    expect_status(vreplay_run(&o, &r), VRAM_OK);
+    if (r.status != VREPLAY_RUN_OK)
+        fprintf(stderr, "%s (%s): %s\n", trace, policy, r.message);
+    expect_true(r.status == VREPLAY_RUN_OK);
+    return r.prefix;
+}
+
+static void test_engine_equivalence(void)
+{
+    uint64_t hits = 0, lookups = 0, evicted = 0;
+    const char *committed = VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace";
+    expect_true(engine_counts(committed, &hits, &lookups, &evicted));
+    vrprefix_result p = run_generated(committed, "vllm");
+    expect_same_as_engine(&p, hits, lookups, evicted, "llama70b-mooncake");
+
+    /* each policy, on a small device so that the cache evicts and requests are preempted */
+    const char *out = VRAM_BINARY_DIR "/test_replay_prefix_gen.trace";
+    static const char *const policies[] = {"vllm", "lru", "lfu", "priority"};
+    for (size_t i = 0; i < 4; i++) {
+        vtracegen_config c;
+        vtracegen_defaults(&c);
+        c.e.workload = VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl";
+        c.e.format = VWORKLOAD_MOONCAKE;
+        c.e.model = "llama-3.1-70b";
+        c.e.start_s = 600;
+        c.e.duration_s = 20;
+        c.e.capacity = UINT64_C(50) << 30;
+        c.e.prefix_policy = policies[i];
+        vengine_stats st;
+        char err[512];
+        assert_ok(vtracegen_run(&c, out, &st, err, sizeof err));
+        expect_true(st.prefix_evictions > 0 && st.preemptions > 0 && st.prefix_hit_blocks > 0);
+        p = run_generated(out, policies[i]);
+        expect_same_as_engine(&p, st.prefix_hit_blocks, st.prefix_lookup_blocks, st.prefix_evictions,
+                              policies[i]);
+    }
+    remove(out);
+}
+
 /* The options: bad values refused (exit 2), the table and the JSON fields. */
 static void test_cli(void)
 {
@@ -212,6 +299,7 @@ static void test_cli(void)
 
 int main(void)
 {
+    test_engine_equivalence();
     test_cli();
     test_mooncake();
     test_lru_string();

@@ -26,7 +26,7 @@ static void req_free(ereq *r)
 {
     if (r) {
         free(r->blocks);
-        free(r->segs);
+        free(r->keys);
         free(r->path);
         free(r);
     }
@@ -132,23 +132,9 @@ static vram_status read_ahead(vengine *e)
             }
         }
         if (e->sharing) {
-            r->nsegs = q.prompt_tokens / SEGMENT_TOKENS;
-            if (r->nsegs > q.n_hash)
-                r->nsegs = q.n_hash;
-            if (r->nsegs) {
-                r->segs = malloc(r->nsegs * sizeof *r->segs);
-                if (!r->segs) {
-                    req_free(r);
-                    return vengine_fail(e, VRAM_ENOHOST, "out of host memory");
-                }
-                memcpy(r->segs, q.hash_ids, r->nsegs * sizeof *r->segs);
-            }
-            /* a segment repeated within one request ends its shareable prefix */
-            for (size_t i = 1; i < r->nsegs; i++)
-                for (size_t j = 0; j < i; j++)
-                    if (r->segs[j] == r->segs[i])
-                        r->nsegs = i;
             vram_status st = vengine__prefix_path(e, r, q.hash_ids, q.n_hash);
+            if (!st)
+                st = vengine__blocks_keys(e, r);
             if (st) {
                 req_free(r);
                 return st;
@@ -247,25 +233,26 @@ static vram_status preempt_newest(vengine *e, vengine_preempt_cause cause)
 }
 
 /* Grows running[idx]'s KV to hold `tokens`, making room as vLLM does until
- * the KV budget has the bytes and the sink placed them: idle prefix segments
- * first, then preemption of the newest running requests. *self = 1 if
- * running[idx] itself was preempted (then nothing grew). */
+ * the KV budget has the bytes and the sink placed them: idle cached blocks
+ * first (the cache evicts them as it hands out blocks), then preemption of
+ * the newest running requests. *self = 1 if running[idx] itself was preempted
+ * (then nothing grew). */
 static vram_status grow_running(vengine *e, size_t idx, uint64_t tokens, int *self)
 {
     ereq *r = e->running[idx];
     *self = 0;
     for (;;) {
         vengine_preempt_cause cause = VENGINE_PREEMPT_BUDGET;
-        if (vengine__kv_free(e) >= vengine__kv_need(e, r, tokens)) {
+        if (vengine__kv_room(e, r, tokens)) {
             vram_status st = vengine__kv_grow(e, r, tokens);
             if (st != VRAM_ENOMEM)
                 return st;
             cause = VENGINE_PREEMPT_PLACEMENT; /* closed loop: within the budget, not placed */
+            int evicted;
+            TRY(vengine__blocks_evict(e, &evicted));
+            if (evicted)
+                continue;
         }
-        int evicted;
-        TRY(vengine__evict_segment(e, &evicted));
-        if (evicted)
-            continue;
         if (e->nrun - 1 == idx)
             *self = 1;
         TRY(preempt_newest(e, cause));
@@ -275,14 +262,14 @@ static vram_status grow_running(vengine *e, size_t idx, uint64_t tokens, int *se
 }
 
 /* Closed loop: st is an admission's allocation; when the sink could not place
- * it (VRAM_ENOMEM), an idle prefix segment is evicted and *retry = 1, or none
+ * it (VRAM_ENOMEM), an idle cached block is evicted and *retry = 1, or none
  * is left and VRAM_ENOMEM stays. */
 static vram_status retry_admission(vengine *e, vram_status st, int *retry)
 {
     *retry = 0;
     if (st != VRAM_ENOMEM)
         return st;
-    TRY(vengine__evict_segment(e, retry));
+    TRY(vengine__blocks_evict(e, retry));
     return *retry ? VRAM_OK : VRAM_ENOMEM;
 }
 
@@ -290,63 +277,29 @@ static vram_status retry_admission(vengine *e, vram_status st, int *retry)
     for (int retry_ = 1; retry_;)                                                          \
         TRY(retry_admission(e, (call), &retry_))
 
-/* The memory of an admission: the adapter, the prefix hits (no allocation),
- * evictions of idle segments until the KV budget has `need` bytes, the misses,
- * the prompt's private KV. VRAM_ENOMEM (closed loop): the sink could not place
- * something even after every idle segment went; *took_adapter says whether
- * the adapter was taken. */
-static vram_status admit_memory(vengine *e, ereq *r, uint64_t need, int *took_adapter)
+/* The memory of an admission: the adapter, the cached prefix (no
+ * allocation), the rest of the prompt's KV (blocks the cache hands out,
+ * evicting idle cached ones when none is free). VRAM_ENOMEM (closed loop):
+ * the sink could not place something even after every idle cached block
+ * went; *took_adapter says whether the adapter was taken. */
+static vram_status admit_memory(vengine *e, ereq *r, int *took_adapter)
 {
     *took_adapter = 0;
     PLACE_FOR_ADMISSION(adapter_load(e, r));
     TRY(adapter_take(e, r));
     *took_adapter = 1;
-    /* hits first (no allocation), then evictions, then the new allocations */
-    for (size_t i = 0; i < r->nsegs; i++) {
-        if (!vtg_prefix_resident(e->prefix, r->segs[i]))
-            continue;
-        int was;
-        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
-        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
-        e->st.prefix_hits++;
-    }
-    while (vengine__kv_free(e) < need) {
-        int evicted;
-        TRY(vengine__evict_segment(e, &evicted));
-        if (!evicted)
-            return vengine_fail(e, VRAM_ECORRUPT, "KV accounting: %llu bytes needed, %llu free",
-                                (unsigned long long)need, (unsigned long long)vengine__kv_free(e));
-    }
-    /* the misses: created by this request (its reference, NEED the request), kept
-     * by the cache from now until evicted (the cache's reference, NEED '-') */
-    for (size_t i = 0; i < r->nsegs; i++) {
-        int was = 1;
-        if (vtg_prefix_resident(e->prefix, r->segs[i]))
-            continue;
-        PLACE_FOR_ADMISSION(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], r));
-        TRY(vtg_prefix_take(e->prefix, r->segs[i], &was));
-        TRY(vengine__emit_segment(e, VTRACE_SHARED_ACQUIRE, r->segs[i], NULL));
-        vengine__add_used(e, e->plan.seg_bytes);
-        e->segs_resident++;
-        e->st.prefix_misses++;
-    }
-    r->segs_held = r->nsegs;
+    if (e->c->kv == VENGINE_KV_PAGED)
+        TRY(vengine__blocks_acquire(e, r));
     PLACE_FOR_ADMISSION(vengine__kv_grow(e, r, r->prompt));
     return VRAM_OK;
 }
 
 /* Closed loop: an admission the sink could not place is undone: what the
- * request took is given back (its placed prefix misses stay cached) and it
- * keeps its place in the queue. Every resident segment of the request is one
- * it holds: the hits were taken first, and a miss is resident only once the
- * request took it. */
+ * request took is given back (the blocks it computed into stay cached only
+ * once full, so none here) and it keeps its place in the queue. */
 static vram_status admit_undo(vengine *e, ereq *r, int took_adapter)
 {
-    r->segs_held = 0;
     TRY(vengine__kv_release(e, r));
-    for (size_t i = r->nsegs; i-- > 0;)
-        if (vtg_prefix_resident(e->prefix, r->segs[i]))
-            TRY(vengine__drop_segment(e, r, r->segs[i]));
     if (took_adapter)
         TRY(adapter_drop(e, r));
     e->st.admissions_refused++;
@@ -355,10 +308,10 @@ static vram_status admit_undo(vengine *e, ereq *r, int took_adapter)
 
 /* Admits the first waiting request whose adapter can be loaded (a request
  * waiting for an adapter slot lets those behind it pass, as vLLM's LoRA
- * scheduling does) if its prompt's KV fits the budget, after evicting idle
- * prefix segments but never by preemption: memory is first come, first
- * served. In closed loop the sink must also place it, else the admission is
- * undone. *admitted tells. */
+ * scheduling does) if its prompt's KV fits the budget, counting the blocks
+ * it finds cached and the idle cached blocks it can evict, but never by
+ * preemption: memory is first come, first served. In closed loop the sink
+ * must also place it, else the admission is undone. *admitted tells. */
 static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
 {
     size_t idx = 0;
@@ -368,39 +321,21 @@ static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
     if (idx == e->wait_len || idx == ADMIT_LOOKAHEAD)
         return VRAM_OK;
     ereq *r = *waiting_at(e, idx);
-    /* bytes: missing segments and private blocks of the prompt; idle segments
-     * this request hits are not counted as reclaimable */
-    uint64_t need = 0, idle_hits = 0, hit_prefix = 0;
-    int leading = 1;
-    for (size_t i = 0; i < r->nsegs; i++) {
-        int resident = vtg_prefix_resident(e->prefix, r->segs[i]);
-        need += resident ? 0 : e->plan.seg_bytes;
-        idle_hits += vtg_prefix_idle(e->prefix, r->segs[i]);
-        leading &= resident;
-        hit_prefix += leading;
-    }
-    uint64_t priv = r->prompt - r->nsegs * SEGMENT_TOKENS;
-    need += vengine__ceil_div(priv, e->c->block_tokens) * e->plan.block_bytes;
-    if (e->c->kv != VENGINE_KV_PAGED)
-        need = vengine__kv_need(e, r, r->prompt);
-    uint64_t reclaimable = (vtg_prefix_idle_count(e->prefix) - idle_hits) * e->plan.seg_bytes;
-    if (vengine__kv_free(e) + reclaimable < need)
+    if (!vengine__kv_room(e, r, r->prompt))
         return VRAM_OK;
 
     TRY(vengine__emit_id(e, VTRACE_REQUEST_BEGIN, r->rid));
     TRY(vengine__prefix_lookup(e, r));
     int took_adapter;
-    vram_status st = admit_memory(e, r, need, &took_adapter);
+    vram_status st = admit_memory(e, r, &took_adapter);
     if (st == VRAM_ENOMEM)
         return admit_undo(e, r, took_adapter);
     TRY(st);
     *admitted = 1;
     if (r->admitted_us == UINT64_MAX)
         r->admitted_us = e->now;
-    /* cached leading tokens are not computed again; at least one token is */
-    r->computed = hit_prefix * SEGMENT_TOKENS;
-    if (r->computed >= r->prompt)
-        r->computed = r->prompt - 1;
+    /* cached leading blocks are not computed again (at most prompt - 1 tokens) */
+    r->computed = r->nhit * e->c->block_tokens;
     r->step_tokens = r->prompt - r->computed < budget ? r->prompt - r->computed : budget;
     take_waiting(e, idx); /* queued until running: after a failure above, freed with the queue */
     e->running[e->nrun++] = r;
@@ -545,6 +480,8 @@ static vram_status step(vengine *e, int *idle)
             r->generated++;
         }
         TRY(vengine__prefix_fill(e, r));
+        if (e->c->kv == VENGINE_KV_PAGED)
+            TRY(vengine__blocks_fill(e, r));
         if (r->generated >= r->output) {
             TRY(vengine__kv_release(e, r));
             TRY(adapter_drop(e, r));
@@ -610,9 +547,11 @@ vram_status vengine_create(const vengine_config *c, const vengine_sink *sink, ch
     if (!st) {
         e->running = calloc(c->max_batch_seqs, sizeof *e->running);
         e->ad = calloc(c->adapters ? c->adapters : 1, sizeof *e->ad);
-        if (!e->running || !e->ad || vtg_prefix_create(&e->prefix))
+        if (!e->running || !e->ad)
             st = vengine_fail(e, VRAM_ENOHOST, "out of host memory");
     }
+    if (!st)
+        st = vengine__blocks_open(e);
     if (!st)
         st = vengine__prefix_open(e);
     if (st) {
@@ -636,7 +575,7 @@ void vengine_destroy(vengine *e)
     free(e->waiting);
     free(e->ad);
     free(e->weight_ids);
-    vtg_prefix_destroy(e->prefix);
+    vengine__blocks_close(e);
     vengine__prefix_close(e);
     vworkload_close(e->wl);
     free(e);

@@ -2,7 +2,8 @@
  * recorded workload (Azure CSV or Mooncake JSONL) with continuous batching,
  * chunked prefill, first-come-first-served admission, vLLM's preemption rule
  * (the most recently admitted running request goes first), LoRA adapter
- * residency and a prefix cache (Mooncake hash ids). Byte sizes come from the
+ * residency and a prefix cache (Mooncake hash ids; libvram's vram_prefix_cache
+ * holds every paged KV block, as vLLM's block pool does). Byte sizes come from the
  * budget planner; time is engine time in microseconds (arrivals from the
  * recording, each step as engine_internal.h models it). Deterministic for a
  * seed.
@@ -16,7 +17,7 @@
  *   - closed loop (serve.c gives them to live managers):
  *     the byte count still bounds the KV bytes (vLLM's KV budget), and the
  *     sink answers an alloc or acquire it cannot place with VRAM_ENOMEM; the
- *     engine then makes room (idle prefix segments first, then preemption of
+ *     engine then makes room (idle cached prefix blocks first, then preemption of
  *     the newest running request) or, for an admission, gives up and the
  *     request keeps waiting. docs/ENGINE_MODEL.md says which vLLM rules this
  *     follows. */
@@ -73,6 +74,8 @@ typedef struct vengine_config {
     uint32_t lora_rank;          /* default 64 */
     double adapter_share;        /* share of requests that use an adapter; default 0.3 */
     int prefix_cache;            /* paged + Mooncake: equal hash ids share KV; default 1 */
+    const char *prefix_policy;   /* the cache's eviction policy (vram_prefix_policy_names);
+                                    NULL: "vllm" */
 } vengine_config;
 
 /* Why a running request was preempted (vLLM's rule picks the newest). */
@@ -95,7 +98,9 @@ typedef struct vengine_stats {
     uint64_t running_sum;        /* running requests summed over the steps (mean batch: / steps) */
     uint64_t steps;
     uint64_t events;             /* handed to the sink and accepted */
-    uint64_t prefix_hits, prefix_misses;  /* 512-token segments found resident or not */
+    uint64_t prefix_lookup_blocks; /* full prompt blocks looked up at admissions */
+    uint64_t prefix_hit_blocks;    /* of those, found cached (not computed again) */
+    uint64_t prefix_evictions;     /* cached blocks evicted (reused for new KV, or to make room) */
     uint64_t kv_pool_bytes;      /* the planner's KV budget */
     uint64_t peak_kv_bytes;      /* most of it in use at once */
     uint64_t peak_running;       /* most requests in one step */
@@ -107,12 +112,11 @@ typedef struct vengine_plan {
     vram_model_config model;     /* the built-in, split tp ways */
     vram_budget_profile prof;    /* at max_batch_tokens / max_batch_seqs */
     uint64_t block_bytes;        /* a paged KV block */
-    uint64_t seg_bytes;          /* a 512-token prefix segment */
     uint64_t adapter_bytes;      /* one LoRA adapter's shard */
     uint64_t pool;               /* the KV budget */
     uint64_t prefill_tokens_per_s; /* the step model's prefill rate */
-    uint64_t prefix_blocks;      /* the prefix block stream's cache, the pool in KV blocks
-                                    (paged + Mooncake); 0: no prefix events */
+    uint64_t prefix_blocks;      /* the prefix cache's blocks: the pool in KV blocks (paged
+                                    + Mooncake); 0: no prefix cache, no prefix events */
     char embed_key[VTRACE_KEY_MAX]; /* the shared token embeddings */
 } vengine_plan;
 
@@ -171,13 +175,13 @@ vram_status vengine_advance(vengine *e, int *done);
 vram_status vengine_finish(vengine *e);
 
 /* The engine's side of the KV ledger: the KV bytes it holds (requests'
- * blocks and buffers, resident prefix segments) split by what their token
+ * blocks and buffers, cached prefix blocks) split by what their token
  * slots hold. tokens + reserved + unused == held at every moment
  * (vengine_check). */
 typedef struct vengine_kv_ledger {
     uint64_t held;      /* KV bytes held, within the budget (plan.pool) */
-    uint64_t tokens;    /* token states: tokens computed; a resident prefix segment counts whole
-                           (its prefill is the step that placed it) */
+    uint64_t tokens;    /* token states: tokens computed; a cached block (full by definition)
+                           counts once however many requests hold it */
     uint64_t reserved;  /* slots that running requests' future tokens will fill */
     uint64_t unused;    /* slots no token will fill: a reservation beyond the request's true
                            length (the tail of its last block, a doubled, rounded or maximal buffer) */
@@ -188,7 +192,9 @@ void vengine_kv_ledger_get(const vengine *e, vengine_kv_ledger *out);
 /* The engine's invariants: VRAM_OK, or VRAM_ECORRUPT with the first violation
  * in words (msg, len): the KV bytes held are the requests' and the cache's
  * and within the budget, the ledger adds up, no running request computed
- * beyond what it holds, the batch within max_batch_seqs. O(running). */
+ * beyond what it holds, each request's full keyed blocks cached, the batch
+ * within max_batch_seqs, and (paged) the prefix cache's own check. O(running
+ * + the pool's blocks). */
 vram_status vengine_check(const vengine *e, char *msg, size_t len);
 uint64_t vengine_now(const vengine *e);
 /* Requests running and waiting now. */

@@ -1,5 +1,6 @@
 /* engine_cli.c - the engine's command-line options (engine_cli.h). */
 #include "engine_cli.h"
+#include "vram/prefix_cache.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,6 +46,8 @@ void vengine_cli_usage(FILE *f)
             "  --lora-rank N          (default 64)\n"
             "  --adapter-share F      share of requests using an adapter (default 0.3)\n"
             "  --no-prefix-cache      Mooncake: do not share KV between equal hash ids\n"
+            "  --prefix-policy NAME   the paged KV cache's eviction policy: vllm (default), lru,\n"
+            "                         lfu or priority (docs/PREFIX_CACHE.md)\n"
             "  --seed N               adapter assignment (default 1)\n");
 }
 
@@ -118,6 +121,7 @@ static const opt_spec specs[] = {
     {"--lora-rank", O_U32, AT(c.lora_rank), 0},
     {"--adapter-share", O_DOUBLE, AT(c.adapter_share), 0},
     {"--seed", O_U64, AT(c.seed), UINT64_MAX},
+    {"--prefix-policy", O_STR, AT(c.prefix_policy), 0},
 };
 
 int vengine_cli_option(vengine_cli *o, const char *tool, int argc, char **argv, int *i)
@@ -142,6 +146,8 @@ int vengine_cli_option(vengine_cli *o, const char *tool, int argc, char **argv, 
     int rc = 0;
     if (!strcmp(a, "--engine"))
         rc = vengine_kv_parse(v, &o->c.kv) ? bad(tool, a, v, "paged, contiguous, max, pow2 or oracle") : 0;
+    else if (!strcmp(a, "--prefix-policy") && !vram_prefix_policy(v))
+        rc = bad(tool, a, v, "vllm, lru, lfu or priority");
     else if (s->kind == O_STR)
         memcpy(field, &v, sizeof v);
     else if (s->kind == O_U32)

@@ -1,6 +1,7 @@
-/* engine_internal.h - the engine's state, shared by its three parts:
- * engine.c (requests and the scheduler), engine_kv.c (events and the KV
- * bookkeeping) and engine_setup.c (plan, start-up, shut-down). Internal to
+/* engine_internal.h - the engine's state, shared by its parts: engine.c
+ * (requests and the scheduler), engine_kv.c (events and the KV bookkeeping),
+ * engine_blocks.c (paged KV in a prefix cache), engine_prefix.c (the trace's
+ * prefix stream) and engine_setup.c (plan, start-up, shut-down). Internal to
  * sim/. */
 #ifndef VENGINE_INTERNAL_H
 #define VENGINE_INTERNAL_H
@@ -10,7 +11,7 @@
 
 #include "engine.h"
 #include "idmap.h"
-#include "tracegen_prefix.h"
+#include "vram/prefix_cache.h"
 
 #define PRIO_WEIGHT 100
 #define PRIO_ACTIVATION 90
@@ -39,11 +40,17 @@ typedef struct ereq {
     uint64_t out_total;        /* the recorded output (output counts down through preemptions) */
     uint64_t admitted_us, first_token_us; /* first admission, first token; UINT64_MAX: not yet */
     int adapter;               /* -1: none */
-    /* KV, paged: the first segs_held segments are shared, then nblocks private blocks */
-    uint64_t *blocks;
-    size_t nblocks, blocks_cap;
-    uint64_t *segs;            /* hash ids of the full 512-token segments of the prompt */
-    size_t nsegs, segs_held;
+    /* KV, paged (engine_blocks.c): blocks[0 .. nblocks) are the prefix cache's
+     * blocks holding its tokens, in order, one reference each; the first nhit
+     * were cached hits at admission (pinned); the first ninserted are hits or
+     * full blocks inserted since (ninserted = min(computed / block_tokens,
+     * nkeys) between steps), ndup of them duplicates (private); keys[0 ..
+     * nkeys) are its full blocks' keys (traces/FORMAT.md; nkeys 0: none is
+     * cached) */
+    uint32_t *blocks;
+    size_t nblocks, blocks_cap, nhit, ninserted, ndup;
+    uint64_t *keys;
+    size_t nkeys;
     /* KV, contiguous: one buffer of kv_tokens tokens (kv_id 0: none) */
     uint64_t kv_id, kv_tokens;
     /* the prefix block stream (engine_prefix.c): the hash ids of the segments
@@ -66,9 +73,9 @@ struct vengine {
     vengine_stats st;
     vengine_plan plan;
     uint64_t now, next_id;
-    uint64_t used;             /* KV bytes requests and the prefix cache hold (<= plan.pool) */
-    uint64_t segs_resident;    /* prefix segments held or cached: segs_resident * seg_bytes of used */
-    int sharing;               /* prefix segments are shared */
+    uint64_t used;             /* KV bytes requests and the prefix cache hold (<= plan.pool);
+                                  paged: the cache's blocks not free, times block_bytes */
+    int sharing;               /* requests with hash ids key their blocks (the cache shares them) */
     /* input */
     vworkload_reader *wl;
     ereq *ahead;               /* the next request to arrive, NULL when none is left */
@@ -80,7 +87,8 @@ struct vengine {
     size_t nrun;
     adapter *ad;
     uint32_t ad_resident;
-    vtg_prefix *prefix;
+    vram_prefix_cache *kvc;    /* paged: every KV block of the pool */
+    uint64_t *blk_id;          /* paged: the trace id of each cache block in use, 0 when free */
     vsim_idmap *trie;          /* (parent node, hash id) -> its pnode; NULL: no prefix stream */
     uint64_t pnodes;           /* pnode events so far: nodes 1 .. pnodes */
     /* start-up state */
@@ -121,38 +129,60 @@ vram_status vengine__emit_id(vengine *e, vtrace_type t, uint64_t id);
 /* acquire (size, prio) or release of a shared key; a release names the NEED of its acquire */
 vram_status vengine__emit_key(vengine *e, vtrace_type t, const char *key, uint64_t size, int prio,
                               vtrace_need need, uint64_t owner);
-/* acquire or release of the prefix segment "kv:HASH": r's reference (NEED r->rid), or the
- * prefix cache's own (r NULL: NEED '-', the cache may drop it) */
-vram_status vengine__emit_segment(vengine *e, vtrace_type t, uint64_t hash, const ereq *r);
 vram_status vengine__note(vengine *e, const char *text);
 /* Any event (its ts_us set here). */
 vram_status vengine__emit(vengine *e, vtrace_event *ev);
 
 /* The prefix block stream (engine_prefix.c; traces/FORMAT.md, "Prefix cache"),
- * when segments are shared: open sizes plan.prefix_blocks and the trie; path
- * keeps the hash ids a new request's prompt reaches; lookup emits the pnodes
- * its path adds and its lookup, at each admission; fill emits a fill when its
- * full blocks grew. */
+ * when requests share blocks: open sizes plan.prefix_blocks and the trie;
+ * path keeps the hash ids a new request's prompt reaches; lookup emits the
+ * pnodes its path adds and its lookup, at each admission; fill emits a fill
+ * when its full blocks grew. */
 vram_status vengine__prefix_open(vengine *e);
 void vengine__prefix_close(vengine *e);
 vram_status vengine__prefix_path(vengine *e, ereq *r, const uint64_t *hash_ids, size_t n);
 vram_status vengine__prefix_lookup(vengine *e, ereq *r);
 vram_status vengine__prefix_fill(vengine *e, ereq *r);
 
+/* Paged KV (engine_blocks.c): the pool as a vram_prefix_cache of
+ * plan.pool / block_bytes blocks. open/close the cache; keys computes r's
+ * block keys from its path (none without one); fits says whether r's prompt
+ * fits now (its cached hits taken, the rest from free blocks or evictable
+ * cached ones, the idle hits not counted as evictable) and how many blocks hit;
+ * acquire takes the hits at admission (pins them); grow gives r blocks up to
+ * `tokens` (evicting cached blocks the policy picks when none is free); fill
+ * caches r's newly full blocks; release drops all of r's blocks (the
+ * uncached ones are freed); evict frees one idle cached block (*evicted 0
+ * when none; counted in prefix_evictions, as are the victims grow reuses). grow fails with the sink's VRAM_ENOMEM (closed loop) with
+ * nothing held for the block it could not place. */
+vram_status vengine__blocks_open(vengine *e);
+void vengine__blocks_close(vengine *e);
+vram_status vengine__blocks_keys(vengine *e, ereq *r);
+int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens, size_t *hits);
+vram_status vengine__blocks_acquire(vengine *e, ereq *r);
+vram_status vengine__blocks_grow(vengine *e, ereq *r, uint64_t tokens);
+vram_status vengine__blocks_fill(vengine *e, ereq *r);
+vram_status vengine__blocks_release(vengine *e, ereq *r);
+vram_status vengine__blocks_evict(vengine *e, int *evicted);
+/* Shut-down: frees every idle cached block (not counted as evictions). */
+vram_status vengine__blocks_drain(vengine *e);
+/* The ledger's paged part and the cache's invariants (see vengine_check). */
+void vengine__blocks_ledger(const vengine *e, vengine_kv_ledger *out);
+vram_status vengine__blocks_check(const vengine *e, char *msg, size_t len);
+
 /* KV bookkeeping against the planner's pool: e->used never exceeds plan.pool
  * (callers make room first). */
 uint64_t vengine__kv_free(const vengine *e);
 void vengine__add_used(vengine *e, uint64_t bytes);
-/* Bytes to add so that r holds `tokens` tokens (paged: blocks; contiguous: the next buffer). */
+/* Whether r can grow to hold `tokens` now: paged, its blocks come from free
+ * or evictable blocks; the buffer styles, the bytes are free. */
+int vengine__kv_room(const vengine *e, const ereq *r, uint64_t tokens);
+/* Bytes to add so that r holds `tokens` (paged: blocks; contiguous: the next buffer). */
 uint64_t vengine__kv_need(const vengine *e, const ereq *r, uint64_t tokens);
-/* Grows r's KV to hold `tokens` (the bytes are free). */
+/* Grows r's KV to hold `tokens` (kv_room said it can). */
 vram_status vengine__kv_grow(vengine *e, ereq *r, uint64_t tokens);
-/* Frees all of r's KV: blocks or buffer, and its segment references. */
+/* Frees all of r's KV: its blocks (the cached ones stay) or its buffer. */
 vram_status vengine__kv_release(vengine *e, ereq *r);
-/* Drops r's reference to the prefix segment `hash` (held). */
-vram_status vengine__drop_segment(vengine *e, const ereq *r, uint64_t hash);
-/* Evicts the least recently used idle prefix segment; *evicted = 0 when none is idle. */
-vram_status vengine__evict_segment(vengine *e, int *evicted);
 
 /* Activation (the planner's) and workspace bytes of a step. */
 vram_status vengine__step_buffers(vengine *e, uint64_t tokens, uint64_t seqs, uint64_t *act, uint64_t *ws);

@@ -1,5 +1,5 @@
-/* engine_kv.c - the engine's events (to the sink) and KV bookkeeping: paged
- * blocks, contiguous buffers, and prefix segments shared by key. */
+/* engine_kv.c - the engine's events (to the sink) and KV bookkeeping: the
+ * buffer styles here, paged blocks through engine_blocks.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,14 +66,6 @@ vram_status vengine__emit_key(vengine *e, vtrace_type t, const char *key, uint64
     return vengine__emit(e, &ev);
 }
 
-vram_status vengine__emit_segment(vengine *e, vtrace_type t, uint64_t hash, const ereq *r)
-{
-    char key[VTRACE_KEY_MAX];
-    snprintf(key, sizeof key, "kv:%llu", (unsigned long long)hash);
-    return vengine__emit_key(e, t, key, e->plan.seg_bytes, PRIO_KV, r ? VTRACE_NEED_REQUEST : VTRACE_NEED_NONE,
-                         r ? r->rid : 0);
-}
-
 uint64_t vengine__kv_free(const vengine *e)
 {
     return e->plan.pool - e->used;
@@ -89,9 +81,7 @@ void vengine__add_used(vengine *e, uint64_t bytes)
 /* Tokens the request's KV can hold now. */
 static uint64_t kv_capacity(const vengine *e, const ereq *r)
 {
-    if (e->c->kv != VENGINE_KV_PAGED)
-        return r->kv_tokens;
-    return r->segs_held * SEGMENT_TOKENS + r->nblocks * e->c->block_tokens;
+    return e->c->kv == VENGINE_KV_PAGED ? r->nblocks * e->c->block_tokens : r->kv_tokens;
 }
 
 /* Contiguous: the next buffer size in tokens for holding `tokens`. */
@@ -139,93 +129,54 @@ static uint64_t buffer_tokens(const vengine *e, const ereq *r, uint64_t tokens)
     return size > tokens ? size : tokens;
 }
 
-/* Bytes to add so that the request holds `tokens` (its segments already counted). */
 uint64_t vengine__kv_need(const vengine *e, const ereq *r, uint64_t tokens)
 {
     if (tokens <= kv_capacity(e, r))
         return 0;
     if (e->c->kv != VENGINE_KV_PAGED)
         return buffer_tokens(e, r, tokens) * e->plan.prof.kv_bytes_per_token;
-    uint64_t priv = tokens - r->segs_held * SEGMENT_TOKENS;
-    return (vengine__ceil_div(priv, e->c->block_tokens) - r->nblocks) * e->plan.block_bytes;
+    return (vengine__ceil_div(tokens, e->c->block_tokens) - r->nblocks) * e->plan.block_bytes;
 }
 
-/* Grows the request's KV to hold `tokens`; the bytes have been checked. */
+int vengine__kv_room(const vengine *e, const ereq *r, uint64_t tokens)
+{
+    size_t hits;
+    if (e->c->kv == VENGINE_KV_PAGED)
+        return vengine__blocks_fit(e, r, tokens, &hits);
+    return vengine__kv_free(e) >= vengine__kv_need(e, r, tokens);
+}
+
 vram_status vengine__kv_grow(vengine *e, ereq *r, uint64_t tokens)
 {
     if (tokens <= kv_capacity(e, r))
         return VRAM_OK;
-    if (e->c->kv != VENGINE_KV_PAGED) {
-        /* a bigger buffer, the contents copied, the old one freed */
-        uint64_t size = buffer_tokens(e, r, tokens), id;
-        TRY(vengine__emit_alloc(e, size * e->plan.prof.kv_bytes_per_token, VRAM_KIND_KV, PRIO_KV,
-                            VTRACE_NEED_REQUEST, r->rid, &id));
-        vengine__add_used(e, size * e->plan.prof.kv_bytes_per_token);
-        if (r->kv_id) {
-            TRY(vengine__emit_id(e, VTRACE_FREE, r->kv_id));
-            e->used -= r->kv_tokens * e->plan.prof.kv_bytes_per_token;
-        }
-        r->kv_id = id;
-        r->kv_tokens = size;
-        return VRAM_OK;
+    if (e->c->kv == VENGINE_KV_PAGED)
+        return vengine__blocks_grow(e, r, tokens);
+    /* a bigger buffer, the contents copied, the old one freed */
+    uint64_t size = buffer_tokens(e, r, tokens), id;
+    TRY(vengine__emit_alloc(e, size * e->plan.prof.kv_bytes_per_token, VRAM_KIND_KV, PRIO_KV, VTRACE_NEED_REQUEST,
+                            r->rid, &id));
+    vengine__add_used(e, size * e->plan.prof.kv_bytes_per_token);
+    if (r->kv_id) {
+        TRY(vengine__emit_id(e, VTRACE_FREE, r->kv_id));
+        e->used -= r->kv_tokens * e->plan.prof.kv_bytes_per_token;
     }
-    uint64_t want = vengine__ceil_div(tokens - r->segs_held * SEGMENT_TOKENS, e->c->block_tokens);
-    if (want > r->blocks_cap) {
-        size_t cap = r->blocks_cap ? r->blocks_cap : 16;
-        while (cap < want)
-            cap *= 2;
-        uint64_t *b = realloc(r->blocks, cap * sizeof *b);
-        if (!b)
-            return vengine_fail(e, VRAM_ENOHOST, "out of host memory");
-        r->blocks = b;
-        r->blocks_cap = cap;
-    }
-    while (r->nblocks < want) {
-        TRY(vengine__emit_alloc(e, e->plan.block_bytes, VRAM_KIND_KV, PRIO_KV, VTRACE_NEED_REQUEST, r->rid,
-                            &r->blocks[r->nblocks]));
-        r->nblocks++;
-        vengine__add_used(e, e->plan.block_bytes);
-    }
+    r->kv_id = id;
+    r->kv_tokens = size;
     return VRAM_OK;
 }
 
-/* Frees all the request's KV: private blocks or buffer, and its segment references. */
 vram_status vengine__kv_release(vengine *e, ereq *r)
 {
-    for (size_t i = r->nblocks; i-- > 0;)
-        TRY(vengine__emit_id(e, VTRACE_FREE, r->blocks[i]));
-    e->used -= r->nblocks * e->plan.block_bytes;
-    r->nblocks = 0;
+    if (e->c->kv == VENGINE_KV_PAGED)
+        return vengine__blocks_release(e, r);
     if (r->kv_id) {
         TRY(vengine__emit_id(e, VTRACE_FREE, r->kv_id));
         e->used -= r->kv_tokens * e->plan.prof.kv_bytes_per_token;
         r->kv_id = 0;
         r->kv_tokens = 0;
     }
-    for (size_t i = r->segs_held; i-- > 0;)
-        TRY(vengine__drop_segment(e, r, r->segs[i]));
-    r->segs_held = 0;
     return VRAM_OK;
-}
-
-vram_status vengine__drop_segment(vengine *e, const ereq *r, uint64_t hash)
-{
-    if (vtg_prefix_drop(e->prefix, hash) < 0)
-        return vengine_fail(e, VRAM_ECORRUPT, "prefix segment %llu dropped but not held",
-                            (unsigned long long)hash);
-    return vengine__emit_segment(e, VTRACE_SHARED_RELEASE, hash, r);
-}
-
-/* Evicts one idle prefix segment: the cache's reference (NEED '-') is released. 0 if none. */
-vram_status vengine__evict_segment(vengine *e, int *evicted)
-{
-    uint64_t h;
-    *evicted = vtg_prefix_evict(e->prefix, &h);
-    if (!*evicted)
-        return VRAM_OK;
-    e->used -= e->plan.seg_bytes;
-    e->segs_resident--;
-    return vengine__emit_segment(e, VTRACE_SHARED_RELEASE, h, NULL);
 }
 
 uint64_t vengine_next_kv_bytes(const vengine *e)
@@ -244,33 +195,25 @@ uint64_t vengine_next_kv_bytes(const vengine *e)
     return next;
 }
 
-/* The ledger of r's private KV (its blocks or buffer), in token slots. */
-static void req_slots(const vengine *e, const ereq *r, uint64_t *held, uint64_t *tokens, uint64_t *fill)
-{
-    uint64_t start = r->segs_held * SEGMENT_TOKENS, total = vengine__kv_total(r);
-    *held = kv_capacity(e, r) - start;
-    *tokens = r->computed > start ? r->computed - start : 0;
-    *fill = total > start ? total - start : 0;
-    if (*fill > *held)
-        *fill = *held;
-}
-
 void vengine_kv_ledger_get(const vengine *e, vengine_kv_ledger *out)
 {
-    const uint64_t bpt = e->plan.prof.kv_bytes_per_token, segs = e->segs_resident * e->plan.seg_bytes;
-    *out = (vengine_kv_ledger){.held = e->used, .tokens = segs};
+    if (e->c->kv == VENGINE_KV_PAGED) {
+        vengine__blocks_ledger(e, out);
+        return;
+    }
+    const uint64_t bpt = e->plan.prof.kv_bytes_per_token;
+    *out = (vengine_kv_ledger){.held = e->used};
     for (size_t i = 0; i < e->nrun; i++) {
-        uint64_t held, tokens, fill;
-        req_slots(e, e->running[i], &held, &tokens, &fill);
-        out->tokens += tokens * bpt;
-        out->reserved += (fill - tokens) * bpt;
-        out->unused += (held - fill) * bpt;
+        const ereq *r = e->running[i];
+        uint64_t total = vengine__kv_total(r), fill = total < r->kv_tokens ? total : r->kv_tokens;
+        out->tokens += r->computed * bpt;
+        out->reserved += (fill - r->computed) * bpt;
+        out->unused += (r->kv_tokens - fill) * bpt;
     }
 }
 
 vram_status vengine_check(const vengine *e, char *msg, size_t len)
 {
-    const uint64_t bpt = e->plan.prof.kv_bytes_per_token;
     if (e->used > e->plan.pool) {
         snprintf(msg, len, "KV bytes held %llu beyond the budget %llu", (unsigned long long)e->used,
                  (unsigned long long)e->plan.pool);
@@ -281,22 +224,25 @@ vram_status vengine_check(const vengine *e, char *msg, size_t len)
                  (unsigned long long)e->c->max_batch_seqs);
         return VRAM_ECORRUPT;
     }
-    uint64_t held = e->segs_resident * e->plan.seg_bytes;
-    for (size_t i = 0; i < e->nrun; i++) {
-        const ereq *r = e->running[i];
-        uint64_t slots, tokens, fill;
-        req_slots(e, r, &slots, &tokens, &fill);
-        if (tokens > fill) {
-            snprintf(msg, len, "request %llu computed %llu tokens of KV beyond the %llu it holds or will need",
-                     (unsigned long long)r->rid, (unsigned long long)tokens, (unsigned long long)fill);
+    if (e->c->kv == VENGINE_KV_PAGED) {
+        TRY(vengine__blocks_check(e, msg, len));
+    } else {
+        uint64_t held = 0;
+        for (size_t i = 0; i < e->nrun; i++) {
+            const ereq *r = e->running[i];
+            uint64_t total = vengine__kv_total(r), fill = total < r->kv_tokens ? total : r->kv_tokens;
+            if (r->computed > fill) {
+                snprintf(msg, len, "request %llu computed %llu tokens of KV beyond the %llu it holds or will need",
+                         (unsigned long long)r->rid, (unsigned long long)r->computed, (unsigned long long)fill);
+                return VRAM_ECORRUPT;
+            }
+            held += r->kv_tokens * e->plan.prof.kv_bytes_per_token;
+        }
+        if (held != e->used) {
+            snprintf(msg, len, "KV bytes held %llu, but the running requests hold %llu",
+                     (unsigned long long)e->used, (unsigned long long)held);
             return VRAM_ECORRUPT;
         }
-        held += slots * bpt;
-    }
-    if (held != e->used) {
-        snprintf(msg, len, "KV bytes held %llu, but the running requests and the prefix cache hold %llu",
-                 (unsigned long long)e->used, (unsigned long long)held);
-        return VRAM_ECORRUPT;
     }
     vengine_kv_ledger l;
     vengine_kv_ledger_get(e, &l);

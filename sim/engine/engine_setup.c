@@ -84,7 +84,6 @@ vram_status vengine__plan(vengine *e)
         return vengine_fail(e, st, "budget planner: %s", vram_strerror(st));
     e->plan.block_bytes = e->plan.prof.kv_bytes_per_token * c->block_tokens;
     e->plan.prefill_tokens_per_s = PREFILL_TOKENS_PER_S;
-    e->plan.seg_bytes = e->plan.prof.kv_bytes_per_token * SEGMENT_TOKENS;
     /* LoRA on q, k, v, o: A (in x r) and B (r x out); column-parallel q/k/v shard
      * B, row-parallel o shards A */
     uint64_t q = (uint64_t)e->plan.model.heads / c->tp * e->plan.model.head_dim;
@@ -98,8 +97,7 @@ vram_status vengine__plan(vengine *e)
     double usable = floor(c->utilisation * (double)c->capacity);
     double reserved = (double)e->plan.prof.device_local_bytes + (double)ws +
                       (double)(c->adapters ? c->max_loras : 0) * (double)e->plan.adapter_bytes;
-    const uint64_t unit = e->plan.block_bytes > e->plan.seg_bytes ? e->plan.block_bytes : e->plan.seg_bytes;
-    if (usable - reserved < (double)unit)
+    if (usable - reserved < (double)e->plan.block_bytes)
         return vengine_fail(e, VRAM_EINVAL, "no room for the KV cache: %.0f bytes usable, %.0f for weights, "
                     "activations, workspace and adapters", usable, reserved);
     e->plan.pool = (uint64_t)(usable - reserved);
@@ -148,9 +146,7 @@ vram_status vengine__shut_down(vengine *e)
             TRY(vengine__emit_id(e, VTRACE_FREE, e->ad[a].id));
             e->ad[a].id = 0;
         }
-    int evicted = 1;
-    while (evicted)
-        TRY(vengine__evict_segment(e, &evicted));
+    TRY(vengine__blocks_drain(e));
     if (e->embed_state == 1)
         TRY(vengine__emit_key(e, VTRACE_SHARED_RELEASE, e->plan.embed_key, 0, 0, VTRACE_NEED_ENGINE, 0));
     for (size_t i = e->nweights; i-- > 0;)

@@ -88,16 +88,20 @@ static vram_status write_start(gen *g, const vtracegen_config *tc, const char *p
 static vram_status write_end(gen *g)
 {
     const vengine_stats *s = vengine_stats_of(g->e);
-    char note[320];
-    snprintf(note, sizeof note,
-             "end: %llu requests, %llu finished, %llu rejected, %llu preemptions, %llu steps, "
-             "%llu events, peak KV %llu of %llu bytes, peak %llu running, prefix hits %llu misses %llu",
-             (unsigned long long)s->requests, (unsigned long long)s->finished,
-             (unsigned long long)s->rejected, (unsigned long long)s->preemptions,
-             (unsigned long long)s->steps, (unsigned long long)s->events,
-             (unsigned long long)s->peak_kv_bytes, (unsigned long long)s->kv_pool_bytes,
-             (unsigned long long)s->peak_running, (unsigned long long)s->prefix_hits,
-             (unsigned long long)s->prefix_misses);
+    char note[400];
+    int n = snprintf(note, sizeof note,
+                     "end: %llu requests, %llu finished, %llu rejected, %llu preemptions, %llu steps, "
+                     "%llu events, peak KV %llu of %llu bytes, peak %llu running",
+                     (unsigned long long)s->requests, (unsigned long long)s->finished,
+                     (unsigned long long)s->rejected, (unsigned long long)s->preemptions,
+                     (unsigned long long)s->steps, (unsigned long long)s->events,
+                     (unsigned long long)s->peak_kv_bytes, (unsigned long long)s->kv_pool_bytes,
+                     (unsigned long long)s->peak_running);
+    if (vengine_plan_of(g->e)->prefix_blocks)
+        snprintf(note + n, sizeof note - (size_t)n,
+                 ", prefix cache: %llu of %llu blocks looked up were cached, %llu evicted",
+                 (unsigned long long)s->prefix_hit_blocks, (unsigned long long)s->prefix_lookup_blocks,
+                 (unsigned long long)s->prefix_evictions);
     return sink_note(g, note);
 }
 

@@ -780,6 +780,8 @@ static void dispatch(engine *e)
     switch (e->ev.type) {
     case VTRACE_ALLOC:
         do_alloc(e);
+        if (e->prefix && e->ev.kind == VRAM_KIND_KV && e->ev.need == VTRACE_NEED_REQUEST)
+            prefix_event(e); /* a block the request took */
         break;
     case VTRACE_FREE:
     case VTRACE_USE:

@@ -70,24 +70,6 @@ static int grow32(void **arr, uint32_t *cap, uint64_t need, size_t size)
     return rc;
 }
 
-/* Block j of a segment named hash_id after the key `prev`. */
-static uint64_t segment_key(uint64_t prev, uint64_t hash_id, uint32_t j)
-{
-    const uint32_t t[3] = {(uint32_t)hash_id, (uint32_t)(hash_id >> 32), j};
-    uint64_t k;
-    vram_prefix_hash(prev, t, 3, 0, &k);
-    return k;
-}
-
-/* Block i of request `req`'s own tokens (past its prompt's full blocks). */
-static uint64_t request_key(uint64_t prev, uint64_t req, uint32_t i)
-{
-    const uint32_t t[4] = {(uint32_t)req, (uint32_t)(req >> 32), i, 1};
-    uint64_t k;
-    vram_prefix_hash(prev, t, 4, 0, &k);
-    return k;
-}
-
 vram_status vrprefix_create(const vtrace_header *h, const vrprefix_options *o,
                             double prefill_tokens_per_s, vrprefix **out, char *err, size_t errlen)
 {
@@ -175,6 +157,12 @@ void vrprefix_destroy(vrprefix *p)
 }
 
 #define FAIL(st, ...) (snprintf(err, errlen, __VA_ARGS__), (st))
+#define TRY_PC(x)                                                                          \
+    do {                                                                                   \
+        vram_status st_ = (x);                                                             \
+        if (st_)                                                                           \
+            return st_;                                                                    \
+    } while (0)
 
 static vram_status add_node(vrprefix *p, const vtrace_event *ev)
 {
@@ -185,7 +173,7 @@ static vram_status add_node(vrprefix *p, const vtrace_event *ev)
     pnode n = {.hash_id = ev->hash, .parent = (uint32_t)ev->node, .depth = parent->depth + 1};
     uint64_t k = parent->last_key;
     for (uint32_t j = 0; j < p->seg_blocks; j++)
-        k = segment_key(k, ev->hash, j);
+        k = vtrace_segment_key(k, ev->hash, j);
     n.last_key = k;
     p->nodes[p->nnodes++] = n;
     return VRAM_OK;
@@ -199,9 +187,9 @@ static vram_status keys_upto(vrprefix *p, preq *q, uint64_t req, uint32_t n)
     for (uint32_t i = q->nkeys; i < n; i++) {
         uint64_t prev = i ? q->keys[i - 1] : VRAM_PREFIX_ROOT;
         q->keys[i] = i < q->prompt_blocks
-                         ? segment_key(prev, p->nodes[q->path[i / p->seg_blocks]].hash_id,
+                         ? vtrace_segment_key(prev, p->nodes[q->path[i / p->seg_blocks]].hash_id,
                                        i % p->seg_blocks)
-                         : request_key(prev, req, i);
+                         : vtrace_request_key(prev, req, i);
     }
     if (n > q->nkeys)
         q->nkeys = n;
@@ -262,6 +250,36 @@ static vram_status lookup(vrprefix *p, const vtrace_event *ev, const char *path,
     return VRAM_OK;
 }
 
+/* One more block for q, in chain order; a failure (every block held) leaves
+ * q stuck: it holds what it has and caches nothing more. */
+static vram_status take_block(vrprefix *p, preq *q, const vtrace_event *ev, const char *path,
+                              char *err, size_t errlen)
+{
+    if (grow32((void **)&q->blocks, &q->blocks_cap, q->nblocks + 1, sizeof *q->blocks))
+        return VRAM_ENOHOST;
+    vram_status st = vram_prefix_cache_alloc(p->pc, &q->blocks[q->nblocks]);
+    if (st == VRAM_ENOMEM)
+        q->stuck = 1;
+    else if (st)
+        return FAIL(VRAM_ECORRUPT, "%s:%llu: vram_prefix_cache_alloc: %s", path,
+                    (unsigned long long)ev->line, vram_strerror(st));
+    else
+        q->nblocks++;
+    return VRAM_OK;
+}
+
+/* A kv alloc that NEEDs a request with a lookup: the generator took a block
+ * for it then (engine_blocks.c), so the replay's cache takes one too, at the
+ * same moment. */
+static vram_status take(vrprefix *p, const vtrace_event *ev, const char *path, char *err,
+                        size_t errlen)
+{
+    preq *q = vsim_idmap_get(p->reqs, ev->owner);
+    if (!q || q->stuck)
+        return VRAM_OK; /* a request without a lookup is not in the block stream */
+    return take_block(p, q, ev, path, err, errlen);
+}
+
 static vram_status fill(vrprefix *p, const vtrace_event *ev, const char *path, char *err,
                         size_t errlen)
 {
@@ -277,19 +295,10 @@ static vram_status fill(vrprefix *p, const vtrace_event *ev, const char *path, c
     q->last_fill = ev->tokens;
     uint32_t full = (uint32_t)(ev->tokens / p->block_tokens);
     uint32_t need = (uint32_t)((ev->tokens + p->block_tokens - 1) / p->block_tokens);
-    if (keys_upto(p, q, ev->id, full) ||
-        grow32((void **)&q->blocks, &q->blocks_cap, need, sizeof *q->blocks))
+    if (keys_upto(p, q, ev->id, full))
         return VRAM_ENOHOST;
-    while (q->nblocks < need && !q->stuck) {
-        vram_status st = vram_prefix_cache_alloc(p->pc, &q->blocks[q->nblocks]);
-        if (st == VRAM_ENOMEM)
-            q->stuck = 1;
-        else if (st)
-            return FAIL(VRAM_ECORRUPT, "%s:%llu: vram_prefix_cache_alloc: %s", path,
-                        (unsigned long long)ev->line, vram_strerror(st));
-        else
-            q->nblocks++;
-    }
+    while (q->nblocks < need && !q->stuck) /* blocks no kv alloc took (a trace without them) */
+        TRY_PC(take_block(p, q, ev, path, err, errlen));
     uint32_t upto = full < q->nblocks ? full : q->nblocks;
     for (; q->inserted < upto; q->inserted++) {
         uint32_t i = q->inserted;
@@ -332,6 +341,11 @@ vram_status vrprefix_event(vrprefix *p, const vtrace_event *ev, const char *path
         break;
     case VTRACE_FILL:
         st = fill(p, ev, path, err, errlen);
+        break;
+    case VTRACE_ALLOC:
+        if (ev->kind != VRAM_KIND_KV || ev->need != VTRACE_NEED_REQUEST)
+            return VRAM_OK;
+        st = take(p, ev, path, err, errlen);
         break;
     case VTRACE_REQUEST_END:
         st = end(p, ev, path, err, errlen);

@@ -64,8 +64,9 @@ typedef struct vrprefix vrprefix;
 vram_status vrprefix_create(const vtrace_header *h, const vrprefix_options *o,
                             double prefill_tokens_per_s, vrprefix **out, char *err, size_t errlen);
 void vrprefix_destroy(vrprefix *p);
-/* One event of the trace at `path`: pnode, lookup, fill and end act, the
- * others are ignored. VRAM_OK; VRAM_EPARSE with "PATH:LINE: why" in err for
+/* One event of the trace at `path`: pnode, lookup, fill, end and a kv alloc
+ * that NEEDs a request with a lookup (one block it takes) act, the others are
+ * ignored. VRAM_OK; VRAM_EPARSE with "PATH:LINE: why" in err for
  * a lookup whose PROMPT does not end in NODE's segment or of a request that
  * holds its blocks (no end since its last lookup), a fill of a request
  * without a lookup or whose TOKENS go back; VRAM_ENOHOST; VRAM_ECORRUPT

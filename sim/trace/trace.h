@@ -212,4 +212,13 @@ const char *vtrace_kind_name(vram_kind k);
  * an unknown word. Cost: a few byte compares. */
 int vtrace_kind_parse(const char *word, size_t len, vram_kind *out);
 
+/* The prefix block keys (traces/FORMAT.md, "Prefix cache"), chained on the
+ * key before them (VRAM_PREFIX_ROOT at a chain's start) with vram_prefix_hash:
+ * block j of the segment named `hash_id` (Mooncake's 512-token hash ids), and
+ * block i of request `req`'s own tokens (past its prompt's segments). The
+ * generator keys its cache and the replay its own with these, so both see the
+ * same blocks. */
+uint64_t vtrace_segment_key(uint64_t prev, uint64_t hash_id, uint32_t j);
+uint64_t vtrace_request_key(uint64_t prev, uint64_t req, uint32_t i);
+
 #endif
