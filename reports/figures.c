@@ -11,10 +11,11 @@ void vrep_figures_init(vrep_figures *pl, uint64_t at)
 {
     static const char *const stems[FIG_COUNT] = {"footprint",       "frag",      "latency",
                                                  "heapmap",         "heapmap_oom",
-                                                 "heapmap_preempt", "evictions", "serve"};
+                                                 "heapmap_preempt", "evictions", "serve",
+                                                 "prefix"};
     static const char *const scripts[FIG_COUNT] = {"footprint", "frag",    "latency",
                                                    "heapmap",   "heapmap", "heapmap",
-                                                   "evictions", "serve"};
+                                                   "evictions", "serve",   "prefix"};
     static const char *const captions[FIG_COUNT] = {
         "Footprint and live bytes over the trace, with the lower bound (peak live bytes) and the"
         " device's capacity",
@@ -25,7 +26,11 @@ void vrep_figures_init(vrep_figures *pl, uint64_t at)
         NULL,
         "Evictions and bytes re-materialised over the trace against Belady",
         "The closed loop (serve): the KV region of each run (KV reservation style x heap"
-        " policy) split into the KV ledger's time-weighted shares; dots: its throughput"};
+        " policy) split into the KV ledger's time-weighted shares; dots: its throughput",
+        "The prefix cache's block hit ratio against its device blocks, a panel per trace: a"
+        " curve per prefix policy, beside textbook LRU and Belady at each capacity and the"
+        " unlimited cache (dotted) over the same lookups, whose blocks are all cache; medians"
+        " of the runs at each point"};
     memset(pl, 0, sizeof *pl);
     if (at)
         snprintf(pl->caption[VREP_MAP_PEAK], sizeof pl->caption[0], "Heap map after event %llu",
@@ -304,6 +309,16 @@ vram_status vrep_figures_draw(vrep_report *r, vrep_figures *pl)
                              pl->fig[FIG_SERVE].why, sizeof pl->fig[0].why, r->err, sizeof r->err);
         if (!st)
             st = draw(r, pl, FIG_SERVE, p);
+    }
+    if (!st) {
+        memset(p, 0, sizeof *p); /* prefix.gp reads only what the load sets */
+        vrep_figure *fig = &pl->fig[FIG_PREFIX];
+        st = vrep_prefix_load(r->db, r->paths.share, r->paths.data, &pl->prefix, p, &fig->absent,
+                              fig->why, sizeof fig->why, r->err, sizeof r->err);
+        if (!st && fig->absent)
+            snprintf(fig->why, sizeof fig->why, "no run with a prefix cache");
+        if (!st)
+            st = draw(r, pl, FIG_PREFIX, p);
     }
     for (int k = 0; k < FIG_COUNT && !st; k++)
         if (!pl->fig[k].made)

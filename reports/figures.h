@@ -8,17 +8,20 @@
 
 #include "plot.h"
 #include "report.h"
+#include "prefix_figure.h"
 #include "serve_figure.h"
 
 /* The heap maps' figures follow the maps' order: FIG_HEAPMAP + VREP_MAP_*. */
 enum { FIG_FOOTPRINT, FIG_FRAG, FIG_LATENCY, FIG_HEAPMAP, FIG_HEAPMAP_OOM, FIG_HEAPMAP_PREEMPT,
-       FIG_EVICTIONS, FIG_SERVE, FIG_COUNT };
+       FIG_EVICTIONS, FIG_SERVE, FIG_PREFIX, FIG_COUNT };
 
-/* One figure: drawn (`made`), or `why` not. */
+/* One figure: drawn (`made`), or `why` not; `absent` when the database holds
+ * nothing it is about (the prefix cache's without prefix-cache runs): then it
+ * is not listed either. */
 typedef struct vrep_figure {
     const char *stem, *script;
     const char *caption;
-    int made;
+    int made, absent;
     char why[512];
 } vrep_figure;
 
@@ -30,6 +33,7 @@ typedef struct vrep_figures {
     char caption[VREP_MAPS][512]; /* the heap maps' captions */
     int no_gnuplot;           /* gnuplot could not be run: nothing more is tried */
     vrep_serve serve;         /* the serve runs of FIG_SERVE (serve_figure.h) */
+    vrep_prefix prefix;       /* the prefix-cache runs of FIG_PREFIX (prefix_figure.h) */
 } vrep_figures;
 
 /* Stems and captions; `at` is --at (0: peak live) for the heap map's. */

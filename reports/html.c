@@ -195,9 +195,13 @@ vram_status vrep_index_html(const vrep_paths *p, const vrep_page *pg, char *err,
     }
     fputs("<h2>Closed loop (serve)</h2>\n", f);
     vrep_serve_html(f, pg->serve);
+    if (!pg->prefix_absent) {
+        fputs("<h2>Prefix cache</h2>\n", f);
+        vrep_prefix_html(f, pg->prefix);
+    }
     int ok = 1;
     for (size_t i = 0; i < pg->nfigs && ok; i++)
-        ok = figure(f, p, &pg->figs[i], err, errlen);
+        ok = pg->figs[i].absent || figure(f, p, &pg->figs[i], err, errlen);
     if (ok) {
         runs_table(f, pg);
         fputs(self_check, f);

@@ -1,6 +1,7 @@
 /* html.h - index.html: the whole report on one page, readable offline: each
  * figure is the interactive SVG beside the page (an <object>), with its PNG
- * embedded as a base64 data URI inside it, shown where the SVG is not. */
+ * embedded as a base64 data URI inside it, shown where the SVG is not. A
+ * figure the database has nothing for (vrep_figure.absent) is left out. */
 #ifndef VREP_HTML_H
 #define VREP_HTML_H
 
@@ -17,6 +18,8 @@ typedef struct vrep_page {
     const vrep_figure *figs;
     size_t nfigs;
     const vrep_serve *serve;  /* the closed-loop runs (serve_figure.h) */
+    const vrep_prefix *prefix; /* the prefix-cache runs (prefix_figure.h) */
+    int prefix_absent;        /* none: no section */
 } vrep_page;
 
 /* Writes OUT/index.html. O(image bytes). The page ends with a script that

@@ -4,7 +4,7 @@
  *          [--compare BASE.db | --compare-runs A,B] [--share DIR]
  *
  * Writes DIR (default report/): index.html (everything, images embedded),
- * summary.md, footprint/frag/latency/heapmap/evictions/serve .png and .svg, the
+ * summary.md, footprint/frag/latency/heapmap/evictions/serve/prefix .png and .svg, the
  * plotted data in DIR/data (NAME.dat) and gnuplot messages in DIR/gnuplot.log.
  * index.html and summary.md replace the previous ones only when complete
  * (written last, after everything they show).
@@ -84,6 +84,10 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
     }
     fputs("\n## Closed loop (serve)\n\n", f);
     vrep_serve_md(f, &pl->serve);
+    if (!pl->fig[FIG_PREFIX].absent) {
+        fputs("\n## Prefix cache\n\n", f);
+        vrep_prefix_md(f, &pl->prefix);
+    }
     fputs("\n## Runs\n\n", f);
     for (size_t i = 0; i < r->n; i++) {
         const vrep_series *s = &r->s[i];
@@ -102,6 +106,8 @@ static vram_status write_summary_md(vrep_report *r, const vrep_figures *pl, cons
     fputs("\n## Figures\n\n", f);
     for (int k = 0; k < FIG_COUNT; k++) {
         const vrep_figure *g = &pl->fig[k];
+        if (g->absent)
+            continue;
         if (g->made)
             fprintf(f, "- ![%s](%s.png) ([SVG](%s.svg))\n", g->caption, g->stem, g->stem);
         else
@@ -173,7 +179,8 @@ static vram_status run_report(vrep_report *r, vrep_figures *pl)
     vrep_page page = {.title = title, .warning = r->warning, .s = r->s, .n = r->n,
                       .pairs = r->pairs,
                       .npairs = r->npairs, .figs = pl->fig, .nfigs = FIG_COUNT,
-                      .serve = &pl->serve};
+                      .serve = &pl->serve, .prefix = &pl->prefix,
+                      .prefix_absent = pl->fig[FIG_PREFIX].absent};
     return vrep_index_html(&r->paths, &page, r->err, sizeof r->err);
 }
 
@@ -229,6 +236,7 @@ int main(int argc, char **argv)
     free(r->pairs);
     free(r);
     vrep_serve_free(&pl->serve);
+    vrep_prefix_free(&pl->prefix);
     free(pl);
     return rc < 0 ? 0 : rc;
 }

@@ -18,6 +18,7 @@
 #define RUNS 12 /* 2 traces x (tlsf x 2 capacities + caching x 2 capacities x 2 settings) */
 #define WORKLOAD_A CLI_DATA "serve_small.csv"
 #define WORKLOAD_B CLI_DATA "serve_small.jsonl"
+#define PREFIX_TRACE CLI_DATA "prefix_lru.trace" /* a prefix cache of 3 blocks */
 
 /* The replay grid of the both-ways test, before the options that differ. */
 #define GRID "--policy", "tlsf,caching", "--capacity", "64MiB,33554432", "--caching-conf", \
@@ -142,6 +143,26 @@ static void test_bad_grids(void)
                "sweep", "--db", LOCAL_DB, "--tool", "serve", WORKLOAD_A, "--", "--engine=max");
     CLI_EXPECT(2, TEXTS("the grid holds no run: pool left out"), "sweep", "--db", LOCAL_DB,
                "--tool", "serve", "--policy", "pool", "--engine", "max,oracle", WORKLOAD_A);
+    /* the prefix cache's axes */
+    CLI_EXPECT(2, TEXTS("sweep: --prefix-policy: unknown prefix policy \"fifo\" (one of: vllm lru"
+                        " lfu priority)"),
+               "sweep", "--db", LOCAL_DB, "--prefix-policy", "lru,fifo", PREFIX_TRACE);
+    CLI_EXPECT(2, TEXTS("sweep: --prefix-cache-blocks: \"0\" is not a count of 1 to 1073741824,"
+                        " nor \"trace\""),
+               "sweep", "--db", LOCAL_DB, "--prefix-cache-blocks", "4,0", PREFIX_TRACE);
+    CLI_EXPECT(2, TEXTS("sweep: --prefix-cache-blocks: \"1073741825\" is not a count"),
+               "sweep", "--db", LOCAL_DB, "--prefix-cache-blocks", "1073741825", PREFIX_TRACE);
+    CLI_EXPECT(2, TEXTS("sweep: --prefix-policy: \"lru\" is given twice"), "sweep", "--db",
+               LOCAL_DB, "--prefix-policy", "lru,lfu,lru", PREFIX_TRACE);
+    CLI_EXPECT(2, TEXTS("sweep: --prefix-cache-blocks varies only the traces with a prefix cache"
+                        " (kv_block_tokens and prefix_segment_tokens in the header:"
+                        " traces/FORMAT.md, \"Prefix cache\"), and no TRACE has one"),
+               "sweep", "--db", LOCAL_DB, "--prefix-cache-blocks", "64", TRACE_A, TRACE_B);
+    CLI_EXPECT(2, TEXTS("sweep: --prefix-policy after --: the sweep sets it itself (give it"
+                        " before --"),
+               "sweep", "--db", LOCAL_DB, PREFIX_TRACE, "--", "--prefix-policy", "lru");
+    CLI_EXPECT(2, TEXTS("sweep: --prefix-policy: not an axis of serve sweeps"), "sweep", "--db",
+               LOCAL_DB, "--tool", "serve", "--prefix-policy", "lru", WORKLOAD_A);
     /* pool over a trace without KV blocks alone: no run at all */
     CLI_EXPECT(2, TEXTS("the grid holds no run: pool left out",
                         "without KV blocks (kv_block_bytes)"),
@@ -208,6 +229,54 @@ static int64_t count(sqlite3 *h, const char *sql)
     int64_t n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
+}
+
+/* The prefix cache's axes vary the runs over a trace with a prefix cache only
+ * (the other trace runs once per policy, without them), "trace" and "vllm"
+ * being the replay's defaults (no option); the runs' columns hold each run's
+ * capacity and policy with the hit ratios of tests/test_replay_prefix.c's
+ * reference string, and report draws them (one row per capacity). */
+static void test_prefix_grid(void)
+{
+    remove_db(LOCAL_DB);
+    CLI_EXPECT(0, TEXTS("sweep: 10 run(s) (2 traces x 2 policies x 1 capacity x 1 caching-conf x"
+                        " 2 prefix-cache-blocks x 2 prefix-policies), 2 at a time, into " LOCAL_DB,
+                        "[10/10 done]", "trace " PREFIX_TRACE ", policy tlsf,"
+                        " prefix-cache-blocks 2, prefix-policy lru\n"),
+               "sweep", "--jobs", "2", "--db", LOCAL_DB, "--policy", "bestfit,tlsf",
+               "--prefix-cache-blocks", "2,trace", "--prefix-policy", "lru,vllm", PREFIX_TRACE,
+               TRACE_A);
+    sqlite3 *h;
+    assert_true(sqlite3_open_v2(LOCAL_DB, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    expect_eq_u64(count(h, "SELECT count(*) FROM runs WHERE status = 'ok'"), 10);
+    expect_eq_u64(count(h, "SELECT count(*) FROM runs WHERE prefix_policy IS NULL AND trace = '"
+                           TRACE_A "' AND options NOT LIKE '%prefix%'"), 2);
+    static const char *const points[][3] = {
+        {"lru", "2", "0.15"}, {"vllm", "2", "0.15"}, {"lru", "3", "0.4"}, {"vllm", "3", "0.4"}};
+    for (size_t i = 0; i < 4; i++) {
+        char *q = sqlite3_mprintf("SELECT count(*) FROM runs WHERE trace = '" PREFIX_TRACE "' AND"
+                                  " prefix_policy = '%s' AND prefix_blocks = %s AND"
+                                  " prefix_hit_ratio = %s AND prefix_lookup_blocks = 20",
+                                  points[i][0], points[i][1], points[i][2]);
+        expect_eq_u64(count(h, q), 2); /* bestfit's and tlsf's */
+        sqlite3_free(q);
+    }
+    /* the defaults are the replay's own: no option in the run's command line */
+    expect_eq_u64(count(h, "SELECT count(*) FROM runs WHERE prefix_blocks = 3 AND options NOT"
+                           " LIKE '%--prefix-cache-blocks%'"), 4);
+    expect_eq_u64(count(h, "SELECT count(*) FROM runs WHERE prefix_policy = 'vllm' AND options"
+                           " NOT LIKE '%--prefix-policy%'"), 4);
+    sqlite3_close(h);
+    setenv("VREPORT_GNUPLOT", "./no-such-gnuplot", 1); /* the figure's numbers are the point */
+    CLI_EXPECT(0, TEXTS(""), "report", LOCAL_DB, "-o", "cli_sweep_report");
+    char summary[CLI_OUT_MAX];
+    cli_slurp("cli_sweep_report/summary.md", summary);
+    expect_true(strstr(summary, "| blocks | vllm | lru | LRU (reference) | Belady | unlimited"
+                                " |\n"));
+    expect_true(strstr(summary, "| 2 | 0.1500 | 0.1500 | 0.1500 | 0.4500 | 0.7000 |\n"));
+    expect_true(strstr(summary, "| 3 | 0.4000 | 0.4000 | 0.4000 | 0.6000 | 0.7000 |\n"));
+    expect_true(strstr(summary, "prefix_lru.trace (crc32 ") && strstr(summary, "), 8 run(s):"));
+    remove_db(LOCAL_DB);
 }
 
 /* A grid run both ways: its options (after the tool's and before "--"), the
@@ -475,6 +544,7 @@ int main(void)
 {
     test_usage();
     test_bad_grids();
+    test_prefix_grid();
     test_both_ways();
     test_sigint();
     return test_finish("cli_sweep");

@@ -1,7 +1,8 @@
 /* sweep - runs a grid of replays (traces x policies x capacities x caching
- * settings) or of serve runs (workloads x policies x KV styles x block sizes
- * x device sizes) on this machine's cores into one database, or writes it as
- * one command line per run for a distributed runner (docs/SWEEPS.md).
+ * settings x prefix cache sizes and policies) or of serve runs (workloads x
+ * policies x KV styles x block sizes x device sizes) on this machine's cores
+ * into one database, or writes it as one command line per run for a
+ * distributed runner (docs/SWEEPS.md).
  *
  * Each run is one `replay` or `serve` process (the program beside this one),
  * with one value of every axis: the local sweep and an emitted job run the
@@ -35,10 +36,11 @@ static void usage(FILE *f)
             "       sweep --tool serve [options] WORKLOAD... [-- SERVE-OPTIONS]\n"
             "       sweep --merge OUT.db IN.db...\n"
             "Runs `replay` once per point of a grid (every TRACE x --policy x --capacity x\n"
-            "--caching-conf), or `serve` (every WORKLOAD x --policy x --engine x --block-tokens\n"
-            "x --capacity-gib), several at a time, each run logged into one database; or, with\n"
-            "--emit-jobs, writes the grid as one command line per run, each with its own\n"
-            "database, for GNU parallel, a Slurm array or a CI matrix (docs/SWEEPS.md).\n"
+            "--caching-conf x --prefix-cache-blocks x --prefix-policy), or `serve` (every\n"
+            "WORKLOAD x --policy x --engine x --block-tokens x --capacity-gib), several at a\n"
+            "time, each run logged into one database; or, with --emit-jobs, writes the grid as\n"
+            "one command line per run, each with its own database, for GNU parallel, a Slurm\n"
+            "array or a CI matrix (docs/SWEEPS.md).\n"
             "The grid is checked before anything runs: every value, every TRACE's header, that\n"
             "every WORKLOAD is a readable file.\n"
             "\n"
@@ -56,6 +58,14 @@ static void usage(FILE *f)
             "                        expandable_segments:True), or trace (the replay's default);\n"
             "                        repeat the option for more; varies the caching policy's\n"
             "                        runs only\n"
+            "  --prefix-cache-blocks LIST  the prefix cache's device blocks, comma-separated\n"
+            "                        (1 to 1073741824), or trace (the header's\n"
+            "                        prefix_cache_blocks; the default)\n"
+            "  --prefix-policy LIST  the prefix cache's eviction policies, comma-separated:\n"
+            "                        vllm (the default), lru, lfu, priority\n"
+            "                        Both vary only the runs over traces with a prefix cache\n"
+            "                        (prefix events, traces/FORMAT.md; the replay ignores them\n"
+            "                        elsewhere); report draws the hit ratio against the blocks\n"
             "Grid, serve:\n"
             "  --engine LIST         KV reservation styles, comma-separated: paged (the default),\n"
             "                        contiguous, max, pow2, oracle\n"

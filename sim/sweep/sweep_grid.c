@@ -18,6 +18,7 @@
 #include "trace.h"
 #include "vram/caching.h"
 #include "vram/heap.h"
+#include "vram/prefix_cache.h"
 
 /* A byte count: decimal, optionally with KiB, MiB, GiB or TiB; 1 to 2^63-1
  * bytes (traces/FORMAT.md's capacities), written in decimal bytes. */
@@ -104,16 +105,17 @@ static int check_engine(const vsweep_tool *t, const char *text, char *out, size_
     return 1;
 }
 
-/* A count of 1 to max, written in decimal. */
-static int check_count(const char *option, uint64_t max, const char *text, char *out,
-                       size_t len, char *why, size_t whylen)
+/* A count of 1 to max, written in decimal; `deflt` is the axis' word for the
+ * tool's default, for the message. */
+static int check_count(const char *option, uint64_t max, const char *deflt, const char *text,
+                       char *out, size_t len, char *why, size_t whylen)
 {
     char *end;
     errno = 0;
     uint64_t v = strtoull(text, &end, 10);
     if (errno || !isdigit((unsigned char)text[0]) || *end || v == 0 || v > max) {
-        snprintf(why, whylen, "%s: \"%s\" is not a count of 1 to %" PRIu64 ", nor \"default\"",
-                 option, text, max);
+        snprintf(why, whylen, "%s: \"%s\" is not a count of 1 to %" PRIu64 ", nor \"%s\"",
+                 option, text, max, deflt);
         return 0;
     }
     snprintf(out, len, "%" PRIu64, v);
@@ -125,33 +127,66 @@ static int check_block_tokens(const vsweep_tool *t, const char *text, char *out,
                               char *why, size_t whylen)
 {
     (void)t;
-    return check_count("--block-tokens", UINT32_MAX, text, out, len, why, whylen);
+    return check_count("--block-tokens", UINT32_MAX, "default", text, out, len, why, whylen);
 }
 
 static int check_capacity_gib(const vsweep_tool *t, const char *text, char *out, size_t len,
                               char *why, size_t whylen)
 {
     (void)t;
-    return check_count("--capacity-gib", UINT64_C(1) << 30, text, out, len, why, whylen);
+    return check_count("--capacity-gib", UINT64_C(1) << 30, "default", text, out, len, why,
+                       whylen);
+}
+
+/* The replay's --prefix-cache-blocks (sim/cmd/replay.c: 1 to VRAM_PREFIX_MAX_BLOCKS). */
+static int check_prefix_blocks(const vsweep_tool *t, const char *text, char *out, size_t len,
+                               char *why, size_t whylen)
+{
+    (void)t;
+    return check_count("--prefix-cache-blocks", VRAM_PREFIX_MAX_BLOCKS, "trace", text, out, len,
+                       why, whylen);
+}
+
+/* A prefix cache eviction policy (vram/prefix_cache.h). */
+static int check_prefix_policy(const vsweep_tool *t, const char *text, char *out, size_t len,
+                               char *why, size_t whylen)
+{
+    (void)t;
+    snprintf(out, len, "%s", text);
+    if (vram_prefix_policy(text))
+        return 1;
+    int w = snprintf(why, whylen, "--prefix-policy: unknown prefix policy \"%s\" (one of:", text);
+    for (const char *const *q = vram_prefix_policy_names; *q && w > 0 && (size_t)w < whylen; q++)
+        w += snprintf(why + w, whylen - (size_t)w, " %s", *q);
+    if (w > 0 && (size_t)w < whylen)
+        snprintf(why + w, whylen - (size_t)w, ")");
+    return 0;
 }
 
 #define REPLAY VSWEEP_FOR(VSWEEP_REPLAY)
 #define SERVE VSWEEP_FOR(VSWEEP_SERVE)
 const vsweep_axis vsweep_axes[VSWEEP_AXES] = {
-    [VSWEEP_INPUT] = {NULL, NULL, NULL, 0, REPLAY | SERVE, 0, NULL, NULL, NULL},
+    [VSWEEP_INPUT] = {NULL, NULL, NULL, 0, REPLAY | SERVE, 0, NULL, NULL, NULL, 0},
     [VSWEEP_POLICY] = {"policy", "policies", "--policy", 1, REPLAY | SERVE, 0, NULL, NULL,
-                       check_policy},
+                       check_policy, 0},
     [VSWEEP_CAPACITY] = {"capacity", "capacities", "--capacity", 1, REPLAY, 0, NULL, "trace",
-                         check_capacity},
+                         check_capacity, 0},
     [VSWEEP_CACHING_CONF] = {"caching-conf", "caching-confs", "--caching-conf", 0, REPLAY,
-                             VSWEEP_POLICY, "caching", "trace", check_caching_conf},
+                             VSWEEP_POLICY, "caching", "trace", check_caching_conf, 0},
     /* serve's default style is paged (sim/engine/engine.c's vengine_defaults) */
     [VSWEEP_ENGINE] = {"engine", "engines", "--engine", 1, SERVE, 0, NULL, "paged",
-                       check_engine},
+                       check_engine, 0},
     [VSWEEP_BLOCK_TOKENS] = {"block-tokens", "block-tokens", "--block-tokens", 1, SERVE,
-                             VSWEEP_ENGINE, "paged", "default", check_block_tokens},
+                             VSWEEP_ENGINE, "paged", "default", check_block_tokens, 0},
     [VSWEEP_CAPACITY_GIB] = {"capacity-gib", "capacity-gibs", "--capacity-gib", 1, SERVE, 0,
-                             NULL, "default", check_capacity_gib},
+                             NULL, "default", check_capacity_gib, 0},
+    /* the replay's defaults: the trace's prefix_cache_blocks, and vllm
+     * (vram_prefix_policy_names[0], sim/replay/replay_prefix.c) */
+    [VSWEEP_PREFIX_BLOCKS] = {"prefix-cache-blocks", "prefix-cache-blocks",
+                              "--prefix-cache-blocks", 1, REPLAY, 0, NULL, "trace",
+                              check_prefix_blocks, 1},
+    [VSWEEP_PREFIX_POLICY] = {"prefix-policy", "prefix-policies", "--prefix-policy", 1, REPLAY,
+                              0, NULL, "vllm", check_prefix_policy, 1},
 };
 
 static int same(const char *a, const char *b)
@@ -264,12 +299,14 @@ static const char *effective(const vsweep_grid *g, const size_t *idx, vsweep_axi
 static int varies(const vsweep_grid *g, const size_t *idx, vsweep_axis_id axis)
 {
     const vsweep_axis *a = &vsweep_axes[axis];
+    if (a->prefix_only && !g->input[idx[VSWEEP_INPUT]].prefix)
+        return 0;
     return !a->tied_value || same(effective(g, idx, a->tied), a->tied_value);
 }
 
 /* The trace at `path` is a regular file whose header reads; its KV block
- * size in *kv_block. */
-static int check_trace(const char *path, uint64_t *kv_block, char *why, size_t whylen)
+ * size and whether it has a prefix cache in *info. */
+static int check_trace(const char *path, vsweep_input *info, char *why, size_t whylen)
 {
     struct stat sb;
     if (path[0] == '-') {
@@ -291,15 +328,18 @@ static int check_trace(const char *path, uint64_t *kv_block, char *why, size_t w
         snprintf(why, whylen, "%s", err);
         return 0;
     }
-    *kv_block = vtrace_header_of(r)->kv_block_bytes;
+    const vtrace_header *h = vtrace_header_of(r);
+    info->kv_block_bytes = h->kv_block_bytes;
+    /* as the replay decides it (replay_prefix.c's vrprefix_create) */
+    info->prefix = h->kv_block_tokens && h->prefix_segment_tokens;
     vtrace_close(r);
     return 1;
 }
 
 /* The workload at `path` is a regular file that can be read (serve reads it
- * and names its bad lines); *mooncake 1 when serve takes it for Mooncake JSONL
- * (its name ends in .jsonl, as serve's --format default). */
-static int check_workload(const char *path, uint64_t *mooncake, char *why, size_t whylen)
+ * and names its bad lines); info->mooncake 1 when serve takes it for Mooncake
+ * JSONL (its name ends in .jsonl, as serve's --format default). */
+static int check_workload(const char *path, vsweep_input *info, char *why, size_t whylen)
 {
     struct stat sb;
     if (stat(path, &sb) != 0 || access(path, R_OK) != 0) {
@@ -311,22 +351,23 @@ static int check_workload(const char *path, uint64_t *mooncake, char *why, size_
         return 0;
     }
     size_t n = strlen(path);
-    *mooncake = n >= 6 && strcmp(path + n - 6, ".jsonl") == 0;
+    info->mooncake = n >= 6 && strcmp(path + n - 6, ".jsonl") == 0;
     return 1;
 }
 
 /* pool over a trace without KV blocks: the replay shows it n/a. */
-static int replay_left_out(const vsweep_grid *g, const size_t *idx, uint64_t kv_block)
+static int replay_left_out(const vsweep_grid *g, const size_t *idx, const vsweep_input *info)
 {
-    return strcmp(g->values[VSWEEP_POLICY][idx[VSWEEP_POLICY]], "pool") == 0 && kv_block == 0;
+    return strcmp(g->values[VSWEEP_POLICY][idx[VSWEEP_POLICY]], "pool") == 0 &&
+           info->kv_block_bytes == 0;
 }
 
 /* pool but with paged KV over a workload without shared prefixes: serve
  * refuses it (sim/engine/serve.c). */
-static int serve_left_out(const vsweep_grid *g, const size_t *idx, uint64_t mooncake)
+static int serve_left_out(const vsweep_grid *g, const size_t *idx, const vsweep_input *info)
 {
     return strcmp(g->values[VSWEEP_POLICY][idx[VSWEEP_POLICY]], "pool") == 0 &&
-           (mooncake || strcmp(effective(g, idx, VSWEEP_ENGINE), "paged") != 0);
+           (info->mooncake || strcmp(effective(g, idx, VSWEEP_ENGINE), "paged") != 0);
 }
 
 const vsweep_tool vsweep_tools[VSWEEP_TOOLS] = {
@@ -366,16 +407,29 @@ int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, si
         if (!g->n[a] && add_value(g, (vsweep_axis_id)a, x->tool_default, why, whylen))
             return -1;
     }
-    uint64_t *info = calloc(g->n[VSWEEP_INPUT], sizeof *info);
+    free(g->input);
+    g->input = calloc(g->n[VSWEEP_INPUT], sizeof *g->input);
     char *left_out = calloc(g->n[VSWEEP_INPUT], 1); /* per input: a run left out */
-    if (!info || !left_out) {
+    if (!g->input || !left_out) {
         snprintf(why, whylen, "out of memory");
-        free(info), free(left_out);
+        free(left_out);
         return -1;
     }
-    for (size_t t = 0; t < g->n[VSWEEP_INPUT]; t++)
-        if (!tool->check_input(g->values[VSWEEP_INPUT][t], &info[t], why, whylen)) {
-            free(info), free(left_out);
+    int prefix = 0; /* an input with a prefix cache */
+    for (size_t t = 0; t < g->n[VSWEEP_INPUT]; t++) {
+        if (!tool->check_input(g->values[VSWEEP_INPUT][t], &g->input[t], why, whylen)) {
+            free(left_out);
+            return -1;
+        }
+        prefix |= g->input[t].prefix;
+    }
+    for (int a = 0; a < VSWEEP_AXES && !prefix; a++)
+        if (vsweep_axes[a].prefix_only && (g->n[a] > 1 || g->values[a][0])) {
+            snprintf(why, whylen, "%s varies only the traces with a prefix cache (kv_block_tokens"
+                                  " and prefix_segment_tokens in the header: traces/FORMAT.md,"
+                                  " \"Prefix cache\"), and no TRACE has one",
+                     vsweep_axes[a].option);
+            free(left_out);
             return -1;
         }
     /* Every combination of value indexes, in odometer order (the last axis
@@ -386,20 +440,20 @@ int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, si
         total = total > VSWEEP_MAX_RUNS ? total : total * g->n[a];
     if (total > VSWEEP_MAX_RUNS) {
         snprintf(why, whylen, "the grid has more than %u runs", VSWEEP_MAX_RUNS);
-        free(info), free(left_out);
+        free(left_out);
         return -1;
     }
     g->points = calloc(total, sizeof *g->points);
     if (!g->points) {
         snprintf(why, whylen, "out of memory");
-        free(info), free(left_out);
+        free(left_out);
         return -1;
     }
     for (size_t k = 0; k < total; k++) {
         int keep = 1;
         for (int a = 0; a < VSWEEP_AXES; a++)
             keep &= idx[a] == 0 || varies(g, idx, (vsweep_axis_id)a);
-        if (keep && tool->left_out(g, idx, info[idx[VSWEEP_INPUT]])) {
+        if (keep && tool->left_out(g, idx, &g->input[idx[VSWEEP_INPUT]])) {
             keep = 0;
             left_out[idx[VSWEEP_INPUT]] = 1;
         }
@@ -413,7 +467,7 @@ int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, si
         if (left_out[t])
             w += snprintf(note + w, notelen - (size_t)w, "%s %s", w ? "" : tool->left_out_note,
                           g->values[VSWEEP_INPUT][t]);
-    free(info), free(left_out);
+    free(left_out);
     if (!g->npoints) {
         snprintf(why, whylen, "the grid holds no run: %s", note);
         return -1;
@@ -447,7 +501,8 @@ void vsweep_grid_shape(const vsweep_grid *g, char *out, size_t len)
     size_t used = 0;
     out[0] = '\0';
     for (int a = 0; a < VSWEEP_AXES && used < len; a++) {
-        if (!vsweep_axis_applies(g, (vsweep_axis_id)a))
+        if (!vsweep_axis_applies(g, (vsweep_axis_id)a) ||
+            (vsweep_axes[a].prefix_only && g->n[a] == 1 && !g->values[a][0]))
             continue;
         int w = snprintf(out + used, len - used, "%s%zu %s", used ? " x " : "", g->n[a],
                          vsweep_axis_name(g, (vsweep_axis_id)a, g->n[a] != 1));
@@ -491,5 +546,6 @@ void vsweep_grid_free(vsweep_grid *g)
         free(g->values[a]);
     }
     free(g->points);
+    free(g->input);
     memset(g, 0, sizeof *g);
 }

@@ -12,7 +12,9 @@
  * check that turns a value into what the tool is given, the word for the
  * tool's default, and the value of an earlier axis it is tied to, if any (the
  * caching settings vary the caching policy's runs only, the block sizes the
- * paged KV style's: the other runs take the tool's default). Adding an axis is
+ * paged KV style's: the other runs take the tool's default), and whether it
+ * varies only the runs over a trace with a prefix cache (the prefix cache's
+ * capacity and policy: the replay ignores them elsewhere). Adding an axis is
  * one entry here and one in vsweep_axis_id: the sweep's option is made from
  * the entry (sim/cmd/sweep.c), only its --help lines are written by hand. */
 #ifndef VSIM_SWEEP_GRID_H
@@ -35,6 +37,8 @@ typedef enum vsweep_axis_id {
     VSWEEP_ENGINE,
     VSWEEP_BLOCK_TOKENS,
     VSWEEP_CAPACITY_GIB,
+    VSWEEP_PREFIX_BLOCKS,
+    VSWEEP_PREFIX_POLICY,
     VSWEEP_AXES
 } vsweep_axis_id;
 
@@ -42,6 +46,15 @@ typedef enum vsweep_axis_id {
 #define VSWEEP_FOR(t) (1u << (t))
 
 typedef struct vsweep_grid vsweep_grid;
+
+/* What the grid learns of one input before anything runs. */
+typedef struct vsweep_input {
+    uint64_t kv_block_bytes; /* replay: the trace's KV block (0: none) */
+    int prefix;              /* replay: its header has the prefix cache's keys
+                                (kv_block_tokens, prefix_segment_tokens; traces/FORMAT.md) */
+    int mooncake;            /* serve: a Mooncake JSONL workload (*.jsonl, serve's --format
+                                default) */
+} vsweep_input;
 
 typedef struct vsweep_tool {
     const char *name;         /* --tool's value, and the program beside the sweep: "replay" */
@@ -51,12 +64,12 @@ typedef struct vsweep_tool {
     const char *quiet[3];     /* the options that silence its progress, NULL-ended */
     const char *const *policies; /* its built-in policies, NULL-ended: what "all" means */
     int plugins;              /* 1: plugin:PATH[:NAME] policies too */
-    /* Checks one input before anything runs; 0 with why. *info is what
-     * left_out reads (the trace's kv_block_bytes; 1 for a Mooncake workload). */
-    int (*check_input)(const char *path, uint64_t *info, char *why, size_t whylen);
-    /* Whether the run with these value indexes cannot run (pool where it does
-     * not apply); left_out_note says which, before the inputs' names. */
-    int (*left_out)(const vsweep_grid *g, const size_t *idx, uint64_t info);
+    /* Checks one input before anything runs and fills *info; 0 with why. */
+    int (*check_input)(const char *path, vsweep_input *info, char *why, size_t whylen);
+    /* Whether the run with these value indexes over an input with `info`
+     * cannot run (pool where it does not apply); left_out_note says which,
+     * before the inputs' names. */
+    int (*left_out)(const vsweep_grid *g, const size_t *idx, const vsweep_input *info);
     const char *left_out_note;
 } vsweep_tool;
 
@@ -79,6 +92,8 @@ typedef struct vsweep_axis {
                                  axis but the input and the policy has one, and runs with it
                                  when given no value (or when it does not apply to the tool) */
     vsweep_check_fn check;   /* NULL: the value as given */
+    int prefix_only;         /* 1: varies only the runs over an input with a prefix cache
+                                (vsweep_input.prefix); the others take the tool's default */
 } vsweep_axis;
 
 extern const vsweep_axis vsweep_axes[VSWEEP_AXES];
@@ -86,15 +101,18 @@ extern const vsweep_axis vsweep_axes[VSWEEP_AXES];
 /* Invariant: every value of an axis has passed its check and differs from the
  * axis' other values; a NULL value is the tool's default (no option). After
  * vsweep_grid_finish, every axis has at least one value (an axis the tool
- * does not take: only NULL) and points[] holds the runs: per run, one value
- * index per axis, an axis tied to a value its tied axis does not have in the
- * run at index 0 (its value for the run is then the tool's default, whatever
- * values[0] is). An axis is tied only to an earlier one, so one pass in axis
- * order settles every tie. */
+ * does not take: only NULL), input[] what each input's check found, and
+ * points[] holds the runs: per run, one value index per axis, an axis that
+ * does not vary the run at index 0 (its value for the run is then the tool's
+ * default, whatever values[0] is): one tied to a value its tied axis does not
+ * have in the run, or a prefix-only axis over an input without a prefix
+ * cache. An axis is tied only to an earlier one, so one pass in axis order
+ * settles every tie. */
 struct vsweep_grid {
     vsweep_tool_id tool; /* set before the first vsweep_grid_add */
     char **values[VSWEEP_AXES];
     size_t n[VSWEEP_AXES];
+    vsweep_input *input; /* per value of VSWEEP_INPUT, after vsweep_grid_finish */
     size_t (*points)[VSWEEP_AXES];
     size_t npoints;
 };
@@ -118,8 +136,9 @@ int vsweep_grid_add(vsweep_grid *g, vsweep_axis_id axis, const char *text, char 
 
 /* Completes the grid once every option is added: an axis without values gets
  * the tool's default (the policy axis: every built-in policy); checks every
- * input (the tool's check_input: a trace's header, a workload's file) and that
- * an axis tied to a value has it in the grid; expands the points (the runs
+ * input (the tool's check_input: a trace's header, a workload's file), that
+ * an axis tied to a value has it in the grid and that a prefix-only axis
+ * given values has an input with a prefix cache; expands the points (the runs
  * the tool's left_out refuses are left out and named in note, "" when none).
  * 0 ok; -1 with why. Cost: one header read per trace. */
 int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, size_t whylen);
@@ -132,7 +151,9 @@ const char *vsweep_grid_value(const vsweep_grid *g, size_t k, vsweep_axis_id axi
  * tool's defaults left out. */
 void vsweep_grid_label(const vsweep_grid *g, size_t k, char *out, size_t len);
 
-/* "2 traces x 3 policies x 2 capacities": the sizes of the tool's axes. */
+/* "2 traces x 3 policies x 2 capacities": the sizes of the tool's axes, but
+ * a prefix-only axis left at the tool's default (most traces have no prefix
+ * cache: the shape would only grow "x 1 prefix-policy"). */
 void vsweep_grid_shape(const vsweep_grid *g, char *out, size_t len);
 
 /* The most argv entries vsweep_grid_argv writes beside the extra ones: the
