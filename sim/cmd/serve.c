@@ -28,8 +28,7 @@ static void usage(FILE *f)
             "free but unusable, free usable). docs/ENGINE_MODEL.md describes the model.\n"
             "\n"
             "  --policy LIST          heap policies of the KV region, comma-separated (default:\n"
-            "                         bestfit,buddy,tlsf,caching, and pool with --engine paged\n"
-            "                         without prefix sharing)\n");
+            "                         bestfit,buddy,tlsf,caching, and pool with --engine paged)\n");
     vengine_cli_usage(f);
     fprintf(f,
             "  --check-every N        the engine's, the ledger's and the managers' checks every N\n"
@@ -155,8 +154,7 @@ static void print_json(const char *policy, const char *style, const vserve_resul
 /* The default policies: every one serve accepts, pool only where it applies. */
 static int default_policy(const vengine_config *c, const char *name)
 {
-    return strcmp(name, "pool") != 0 ||
-           (c->kv == VENGINE_KV_PAGED && !(c->prefix_cache && c->format == VWORKLOAD_MOONCAKE));
+    return strcmp(name, "pool") != 0 || c->kv == VENGINE_KV_PAGED;
 }
 
 static volatile sig_atomic_t stop;

@@ -344,9 +344,8 @@ static vram_status setup(serve *s)
     const vserve_options *o = s->o;
     const vengine_plan *p = vengine_plan_of(s->e);
     int pool = !strcmp(o->policy, "pool");
-    if (pool && (o->e.kv != VENGINE_KV_PAGED || (o->e.prefix_cache && o->e.format == VWORKLOAD_MOONCAKE)))
-        return fail(s, VRAM_EINVAL, "the pool policy serves fixed blocks: only --engine paged without prefix "
-                    "sharing (Mooncake: --no-prefix-cache)");
+    if (pool && o->e.kv != VENGINE_KV_PAGED)
+        return fail(s, VRAM_EINVAL, "the pool policy serves fixed blocks: only --engine paged");
     s->kv_bytes = p->pool / VRAM_DEFAULT_ALIGN * VRAM_DEFAULT_ALIGN;
     if (pool)
         s->kv_bytes = p->pool / p->block_bytes * p->block_bytes;

@@ -45,7 +45,7 @@ typedef struct vserve_sample {
 typedef struct vserve_options {
     vengine_config e;            /* model, engine, workload (vengine_defaults) */
     const char *policy;          /* the KV region's heap policy: bestfit, buddy, tlsf, caching,
-                                    or pool (paged without prefix sharing: blocks of the KV block) */
+                                    or pool (paged only: blocks of the KV block) */
     uint64_t check_every;        /* the engine's, the ledger's and both managers' checks every N
                                     steps and at the end; 0 = at the end only */
     volatile sig_atomic_t *stop; /* may be NULL; non-zero ends the run (VRAM_EBUSY) */
