@@ -181,7 +181,7 @@ static void serve_grid(char *line)
             (has(argv, m, "--engine") && has(argv, m, "--block-tokens")) ||
             has(argv, m, "--capacity") || has(argv, m, "--caching-conf"))
             fail("a serve run's command is wrong: policy ", policy);
-        if (strcmp(policy, "pool") == 0 && (has(argv, m, "--engine") || !strcmp(input, mooncake)))
+        if (strcmp(policy, "pool") == 0 && has(argv, m, "--engine"))
             fail("pool where serve refuses it", "");
     }
     vsweep_grid_free(&g);

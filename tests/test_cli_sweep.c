@@ -470,18 +470,17 @@ static void test_both_ways(void)
                "sweep", "--merge", LOCAL_DB, dbs[1], dbs[2]);
 
     /* serve: 2 workloads x tlsf,pool x paged,pow2 x 2 block sizes: the block
-     * sizes vary the paged runs only, pool runs paged only and not over the
-     * Mooncake workload (a note names it) */
+     * sizes vary the paged runs only, pool runs paged only (a note names it) */
     const grid_case serve = {
         TEXTS("--tool", "serve", "--policy", "tlsf,pool", "--engine", "paged,pow2",
               "--block-tokens", "16,32", WORKLOAD_A, WORKLOAD_B),
         TEXTS("--seed", "3", "--check-every", "100"),
-        "2 workloads x 2 policies x 2 engines x 2 block-tokens x 1 capacity-gib", 8,
+        "2 workloads x 2 policies x 2 engines x 2 block-tokens x 1 capacity-gib", 10,
         "substr(r.options, 1, instr(r.options, ' --db '))", "kv_ledger", serve_line_ok};
     both_ways(&serve, dbs);
     CLI_EXPECT(0, TEXTS("sweep: note: pool left out where serve refuses it",
                         "over: " WORKLOAD_A " " WORKLOAD_B "\n",
-                        "sweep: 1 job(s) (2 workloads x 1 policy x 2 engines x 1 block-tokens x 1"
+                        "sweep: 2 job(s) (2 workloads x 1 policy x 2 engines x 1 block-tokens x 1"
                         " capacity-gib) written to stdout"),
                "sweep", "--tool", "serve", "--policy", "pool", "--engine", "pow2,paged",
                "--emit-jobs", "-", WORKLOAD_A, WORKLOAD_B);

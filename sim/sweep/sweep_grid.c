@@ -337,10 +337,10 @@ static int check_trace(const char *path, vsweep_input *info, char *why, size_t w
 }
 
 /* The workload at `path` is a regular file that can be read (serve reads it
- * and names its bad lines); info->mooncake 1 when serve takes it for Mooncake
- * JSONL (its name ends in .jsonl, as serve's --format default). */
+ * and names its bad lines). */
 static int check_workload(const char *path, vsweep_input *info, char *why, size_t whylen)
 {
+    (void)info;
     struct stat sb;
     if (stat(path, &sb) != 0 || access(path, R_OK) != 0) {
         snprintf(why, whylen, "%s: %s", path, strerror(errno));
@@ -350,8 +350,6 @@ static int check_workload(const char *path, vsweep_input *info, char *why, size_
         snprintf(why, whylen, "%s: not a regular file (serve reads a workload from a file)", path);
         return 0;
     }
-    size_t n = strlen(path);
-    info->mooncake = n >= 6 && strcmp(path + n - 6, ".jsonl") == 0;
     return 1;
 }
 
@@ -362,12 +360,12 @@ static int replay_left_out(const vsweep_grid *g, const size_t *idx, const vsweep
            info->kv_block_bytes == 0;
 }
 
-/* pool but with paged KV over a workload without shared prefixes: serve
- * refuses it (sim/engine/serve.c). */
+/* pool without paged KV: serve refuses it (sim/engine/serve.c). */
 static int serve_left_out(const vsweep_grid *g, const size_t *idx, const vsweep_input *info)
 {
+    (void)info;
     return strcmp(g->values[VSWEEP_POLICY][idx[VSWEEP_POLICY]], "pool") == 0 &&
-           (info->mooncake || strcmp(effective(g, idx, VSWEEP_ENGINE), "paged") != 0);
+           strcmp(effective(g, idx, VSWEEP_ENGINE), "paged") != 0;
 }
 
 const vsweep_tool vsweep_tools[VSWEEP_TOOLS] = {
@@ -377,8 +375,7 @@ const vsweep_tool vsweep_tools[VSWEEP_TOOLS] = {
                        " it does not apply:"},
     [VSWEEP_SERVE] = {"serve", "workload", "workloads", "--workload", {"--progress", "0", NULL},
                       vserve_policy_names, 0, check_workload, serve_left_out,
-                      "pool left out where serve refuses it (the runs not --engine paged, and"
-                      " Mooncake workloads, *.jsonl, whose prefixes are shared), over:"},
+                      "pool left out where serve refuses it (the runs not --engine paged), over:"},
 };
 
 int vsweep_grid_finish(vsweep_grid *g, char *note, size_t notelen, char *why, size_t whylen)

@@ -52,8 +52,6 @@ typedef struct vsweep_input {
     uint64_t kv_block_bytes; /* replay: the trace's KV block (0: none) */
     int prefix;              /* replay: its header has the prefix cache's keys
                                 (kv_block_tokens, prefix_segment_tokens; traces/FORMAT.md) */
-    int mooncake;            /* serve: a Mooncake JSONL workload (*.jsonl, serve's --format
-                                default) */
 } vsweep_input;
 
 typedef struct vsweep_tool {
