@@ -3,7 +3,8 @@
  * cache") through libvram's prefix cache under each eviction policy at each
  * capacity, beside textbook LRU, Belady (the optimum) and an unlimited cache
  * over the same lookups. The same code as `replay` (sim/replay/replay_prefix.c),
- * without the allocators: only the prefix events are read.
+ * without the allocators: only the prefix events (and the kv allocs that take
+ * blocks) act.
  *
  *   prefix_hit_ratio [--blocks N,N,...] [--policies P,P,...] TRACE
  *
