@@ -4,8 +4,8 @@
  * of 512-token segments (pnode events, each node defined before the first
  * lookup that reaches it), a lookup at every admission (again after a
  * preemption, with the tokens generated before), a fill whenever a request's
- * full blocks grow. The engine's own memory (the kv:HASH segments) is not
- * changed by it. */
+ * full blocks grow. The engine's own cache (engine_blocks.c) keys its blocks
+ * the same way; this stream does not change it. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -79,17 +79,16 @@ static uint64_t in_use(const vram_manager *m)
     return st.heap.in_use;
 }
 
-/* The KV lane holds KV allocations and the prefix segments "kv:H". */
-static int lane_of(vram_kind kind, const char *key)
+/* The KV lane holds the KV allocations (cached prefix blocks among them); the
+ * engine's only shared key, the embeddings, is in the main lane. */
+static int lane_of(vram_kind kind)
 {
-    if (key)
-        return strncmp(key, "kv:", 3) == 0 ? LANE_KV : LANE_MAIN;
     return kind == VRAM_KIND_KV ? LANE_KV : LANE_MAIN;
 }
 
 static vram_status on_alloc(serve *s, const vtrace_event *ev)
 {
-    int lane = lane_of(ev->kind, NULL);
+    int lane = lane_of(ev->kind);
     vram_manager *m = s->lane[lane];
     uint64_t before = in_use(m);
     vram_alloc_desc d = {.size = ev->size, .priority = ev->priority, .kind = ev->kind,
@@ -129,7 +128,7 @@ static vram_status on_acquire(serve *s, const vtrace_event *ev)
     live_key *k = vsim_keymap_put(s->keys, ev->key, &created);
     if (!k)
         return fail(s, VRAM_ENOHOST, "out of host memory");
-    int lane = lane_of(VRAM_KIND_OTHER, ev->key);
+    int lane = lane_of(VRAM_KIND_OTHER);
     vram_manager *m = s->lane[lane];
     uint64_t before = in_use(m);
     vram_handle h;

@@ -5,12 +5,12 @@
  * Two managers split the share of the device the engine plans with
  * (utilisation x capacity), as vLLM splits it: the KV region (the planner's
  * KV budget, vLLM's KV cache tensor) is a manager with the heap policy under
- * test and holds every KV allocation (paged blocks, per-request buffers,
- * prefix segments "kv:H"); the rest (weights, shared embeddings, adapters, the
+ * test and holds every KV allocation (paged blocks, cached prefix blocks among
+ * them, or per-request buffers); the rest (weights, shared embeddings, adapters, the
  * step's activation and workspace) is a bestfit manager. Every engine event
  * is a manager call (alloc, free, acquire/release shared); nothing is ever
  * evicted by a manager: when the KV region cannot place an allocation the
- * engine makes room by its own rules (idle prefix segments, then preemption
+ * engine makes room by its own rules (idle cached prefix blocks, then preemption
  * of the newest running request) or, for an admission, the request waits.
  *
  * The KV ledger, sampled after each step's memory is placed and weighted by
