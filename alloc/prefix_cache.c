@@ -88,7 +88,7 @@ static void unlink_parent(vram_prefix_cache *pc, pc_block *b)
 static void prefetch_victims(const vram_prefix_cache *pc)
 {
     uint32_t next[2];
-    int k = pc->ops->peek ? pc->ops->peek(pc->policy, next) : 0;
+    int k = pc->ops->peek ? pc->ops->peek(pc->policy, next, 2) : 0;
     if (k >= 1)
         __builtin_prefetch(&pc->index.slots[vram__pc_index_home(&pc->index,
                                                                 pc->blocks[next[0]].hash)]);

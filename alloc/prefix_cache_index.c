@@ -99,6 +99,15 @@ uint64_t vram__pc_index_home(const pc_index *ix, uint64_t key)
     return (key * P1) >> 32 & ix->mask;
 }
 
+void vram__pc_index_prefetch(const pc_index *ix, uint64_t key)
+{
+    const pc_slot *s = &ix->slots[vram__pc_index_home(ix, key)];
+    __builtin_prefetch(s, 1);
+    /* the next line, also at the table's end: its slots wrap to the start,
+     * and a line past the table is only a wasted hint */
+    __builtin_prefetch((const char *)s + 64, 1);
+}
+
 uint32_t vram__pc_index_find(const pc_index *ix, uint64_t key)
 {
     for (uint64_t i = vram__pc_index_home(ix, key);; i = (i + 1) & ix->mask) {

@@ -105,6 +105,10 @@ void vram__pc_index_put(pc_index *ix, uint64_t key, uint32_t val);
 int vram__pc_index_del(pc_index *ix, uint64_t key);
 /* The slot where key's probe sequence starts. */
 uint64_t vram__pc_index_home(const pc_index *ix, uint64_t key);
+/* Requests the lines a find, put or del of key reads: the home slot's line and
+ * the next one (a probe that misses, and a deletion's backward shift, run to
+ * the end of the home slot's cluster, often past its line). A hint. */
+void vram__pc_index_prefetch(const pc_index *ix, uint64_t key);
 
 /* prefix_cache_host.c: the host tier. */
 vram_status vram__pc_host_create(vram_prefix_cache *pc, uint32_t cap);

@@ -111,14 +111,13 @@ static int queue_pop(void *impl, uint32_t *b)
     return 1;
 }
 
-static int queue_peek(const void *impl, uint32_t next[2])
+static int queue_peek(const void *impl, uint32_t *next, int max)
 {
     const queue_policy *q = impl;
-    if (q->head == PC_NIL)
-        return 0;
-    next[0] = q->head;
-    next[1] = q->node[q->head].next;
-    return next[1] == PC_NIL ? 1 : 2;
+    int k = 0;
+    for (uint32_t b = q->head; b != PC_NIL && k < max; b = q->node[b].next)
+        next[k++] = b;
+    return k;
 }
 
 static int queue_member(const void *impl, uint32_t b)
@@ -408,35 +407,38 @@ static int keyed_pop(void *impl, uint32_t *b)
     return 1;
 }
 
-static int keyed_peek(const void *impl, uint32_t next[2])
+/* The heap members that keyed_peek orders: heap[0 .. HEAP_AHEAD) holds the
+ * heap's three smallest (a third smallest is a child of the first or the
+ * second), so the first three it gives from the heap are exact. */
+#define HEAP_AHEAD 7
+
+/* The lists merged with the heap's first entries: the lists' concatenation
+ * is in key order (each list is, and the lists are in class order), so the
+ * first three victims are exact and the rest a hint. */
+static int keyed_peek(const void *impl, uint32_t *next, int max)
 {
     const keyed_policy *p = impl;
-    if (!p->n)
-        return 0;
-    uint32_t m = keyed_min(p);
-    next[0] = m;
-    if (p->n == 1)
-        return 1;
-    /* the second: the least of the list candidates and the heap candidates
-     * that remain once m is gone */
-    uint32_t cand[3], nc = 0;
-    if (p->where[m] == IN_LIST) {
-        uint32_t after = p->node[m].next;
-        cand[nc++] = after != PC_NIL ? after : p->nlists > 1 ? p->lists[1].head : PC_NIL;
-        if (p->nheap)
-            cand[nc++] = p->heap[0];
-    } else {
-        if (p->nlists)
-            cand[nc++] = p->lists[0].head;
-        for (uint32_t c = 1; c <= 2 && c < p->nheap; c++)
-            cand[nc++] = p->heap[c];
+    uint32_t h[HEAP_AHEAD];
+    int nh = 0;
+    for (uint32_t i = 0; i < p->nheap && i < HEAP_AHEAD; i++) {
+        int j = nh++;
+        for (; j > 0 && block_less(p, p->heap[i], h[j - 1]); j--)
+            h[j] = h[j - 1];
+        h[j] = p->heap[i];
     }
-    uint32_t best = PC_NIL;
-    for (uint32_t i = 0; i < nc; i++)
-        if (cand[i] != PC_NIL && (best == PC_NIL || block_less(p, cand[i], best)))
-            best = cand[i];
-    next[1] = best;
-    return best == PC_NIL ? 1 : 2;
+    uint32_t li = 0, l = p->nlists ? p->lists[0].head : PC_NIL;
+    int k = 0, hi = 0;
+    while (k < max && (l != PC_NIL || hi < nh)) {
+        if (l == PC_NIL || (hi < nh && block_less(p, h[hi], l))) {
+            next[k++] = h[hi++];
+            continue;
+        }
+        next[k++] = l;
+        l = p->node[l].next;
+        if (l == PC_NIL && ++li < p->nlists)
+            l = p->lists[li].head;
+    }
+    return k;
 }
 
 static int keyed_member(const void *impl, uint32_t b)

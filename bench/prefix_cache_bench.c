@@ -12,8 +12,14 @@
  * clock_gettime; the hashes are made before (vLLM hashes a request's blocks
  * when it arrives). The figure is ns per block: a request's time / 32.
  *
- * Warm: the caches as the workload leaves them; the runs of both sizes
- * interleaved after one warm-up run each, the median of the runs. Cold: 64
+ * Two paths per policy, each on its own cache fed the same request stream:
+ * "single" computes the missed blocks with one alloc and one insert per block,
+ * "batch" with one vram_prefix_cache_alloc_n and one _insert_n per request
+ * (the victims' and index lines requested together; the same blocks, the
+ * same evictions).
+ *
+ * Warm: the caches as the workload leaves them; the runs of both sizes and
+ * both paths interleaved after one warm-up run each, the median of the runs. Cold: 64
  * MiB written before each timed request, so the request's metadata comes from
  * memory: its ratio counts the cache lines a block touches, i.e. the
  * algorithm's growth; median over the requests.
@@ -64,6 +70,7 @@ typedef struct bench {
     uint64_t *docs; /* [ndocs][SHARED] hashes of the hot prefixes */
     uint64_t rng;
     uint64_t hits, blocks;
+    int batch; /* the missed blocks by alloc_n + insert_n */
 } bench;
 
 static int fail(const char *what, vram_status st)
@@ -92,7 +99,15 @@ static int request(bench *b, const uint64_t *chain, double *ns)
     int cached;
     double t0 = now_ns();
     vram_status st = vram_prefix_cache_acquire(b->pc, chain, CHAIN, 0, blocks, &hits);
-    for (size_t i = hits; i < CHAIN && !st; i++) {
+    if (!st && b->batch && hits < CHAIN) {
+        size_t got;
+        st = vram_prefix_cache_alloc_n(b->pc, CHAIN - hits, blocks + hits, &got);
+        if (!st)
+            st = vram_prefix_cache_insert_n(b->pc, blocks + hits,
+                                            hits ? blocks[hits - 1] : VRAM_PREFIX_NONE,
+                                            chain + hits, CHAIN - hits, 0, NULL);
+    }
+    for (size_t i = hits; i < CHAIN && !st && !b->batch; i++) {
         st = vram_prefix_cache_alloc(b->pc, &blocks[i]);
         if (!st)
             st = vram_prefix_cache_insert(b->pc, blocks[i], i ? blocks[i - 1] : VRAM_PREFIX_NONE,
@@ -108,9 +123,10 @@ static int request(bench *b, const uint64_t *chain, double *ns)
     return 0;
 }
 
-static int bench_open(bench *b, const char *policy, uint64_t n)
+static int bench_open(bench *b, const char *policy, uint64_t n, int batch)
 {
     memset(b, 0, sizeof *b);
+    b->batch = batch;
     vram_prefix_cache_config cfg = {.block_tokens = 16, .device_blocks = (uint32_t)n,
                                     .policy = policy};
     vram_status st = vram_prefix_cache_create(&cfg, &b->pc);
@@ -254,42 +270,52 @@ int main(int argc, char **argv)
     printf("prefix_cache_bench: %ld requests of %d blocks (%d shared with one of N/256 hot"
            " prefixes) per run, median of %d runs; cold: median of %ld requests\n\n",
            steps, CHAIN, SHARED, runs, cold_steps);
-    printf("| policy | warm ns/block @10k | @1M | growth | cold ns/block @10k | @1M | growth |"
-           " hit ratio @10k | @1M |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    printf("| policy | path | warm ns/block @10k | @1M | growth | cold ns/block @10k | @1M |"
+           " growth | hit ratio @10k | @1M |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    static const char *const path_name[2] = {"single", "batch"};
     for (const char *const *p = vram_prefix_policy_names; *p; p++) {
-        bench b[2];
-        double warm[2][99], cold[2], med[2], ratio[2];
-        for (int k = 0; k < 2; k++) {
-            double ignored;
-            if (bench_open(&b[k], *p, sizes[k]) || run_warm(&b[k], steps, &ignored))
-                return 1;
-        }
+        bench b[2][2]; /* [path][size] */
+        double warm[2][2][99], cold[2][2], med[2][2], ratio[2][2];
+        for (int a = 0; a < 2; a++)
+            for (int k = 0; k < 2; k++) {
+                double ignored;
+                if (bench_open(&b[a][k], *p, sizes[k], a) ||
+                    run_warm(&b[a][k], steps, &ignored))
+                    return 1;
+            }
         for (int r = 0; r < runs; r++)
             for (int k = 0; k < 2; k++)
-                if (run_warm(&b[k], steps, &warm[k][r]))
+                for (int a = 0; a < 2; a++)
+                    if (run_warm(&b[a][k], steps, &warm[a][k][r]))
+                        return 1;
+        for (int k = 0; k < 2; k++)
+            for (int a = 0; a < 2; a++) {
+                qsort(warm[a][k], (size_t)runs, sizeof warm[a][k][0], cmp_double);
+                med[a][k] = warm[a][k][runs / 2];
+                ratio[a][k] = (double)b[a][k].hits / (double)b[a][k].blocks;
+                if (run_cold(&b[a][k], cold_steps, &cold[a][k]))
                     return 1;
-        for (int k = 0; k < 2; k++) {
-            qsort(warm[k], (size_t)runs, sizeof warm[k][0], cmp_double);
-            med[k] = warm[k][runs / 2];
-            ratio[k] = (double)b[k].hits / (double)b[k].blocks;
-            if (run_cold(&b[k], cold_steps, &cold[k]))
-                return 1;
-            char msg[256];
-            if (vram_prefix_cache_check(b[k].pc, msg, sizeof msg)) {
-                fprintf(stderr, "prefix_cache_bench: check(): %s\n", msg);
-                return 1;
             }
-            bench_close(&b[k]);
-        }
-        printf("| %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx | %.3f | %.3f |\n", *p, med[0],
-               med[1], med[1] / med[0], cold[0], cold[1], cold[1] / cold[0], ratio[0], ratio[1]);
+        for (int a = 0; a < 2; a++)
+            for (int k = 0; k < 2; k++) {
+                char msg[256];
+                if (vram_prefix_cache_check(b[a][k].pc, msg, sizeof msg)) {
+                    fprintf(stderr, "prefix_cache_bench: check(): %s\n", msg);
+                    return 1;
+                }
+                bench_close(&b[a][k]);
+            }
+        for (int a = 0; a < 2; a++)
+            printf("| %s | %s | %.1f | %.1f | %.2fx | %.1f | %.1f | %.2fx | %.3f | %.3f |\n", *p,
+                   path_name[a], med[a][0], med[a][1], med[a][1] / med[a][0], cold[a][0],
+                   cold[a][1], cold[a][1] / cold[a][0], ratio[a][0], ratio[a][1]);
         fflush(stdout);
     }
     double fw[2], fc[2];
     for (int k = 0; k < 2; k++)
         if (floor_row(sizes[k], steps, runs, cold_steps, &fw[k], &fc[k]))
             return 1;
-    printf("| (memory floor: 1 random 64 B record per block) | %.1f | %.1f | %.2fx | %.1f | %.1f |"
+    printf("| (memory floor: 1 random 64 B record per block) | | %.1f | %.1f | %.2fx | %.1f | %.1f |"
            " %.2fx | | |\n", fw[0], fw[1], fw[1] / fw[0], fc[0], fc[1], fc[1] / fc[0]);
     free((void *)cold_buf);
     return 0;

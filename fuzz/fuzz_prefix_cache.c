@@ -3,7 +3,9 @@
  *
  * Input: two configuration bytes (policy: vllm, lru, lfu, priority; 1-16
  * device blocks; a host tier of 0-8 entries), then operations (opcode byte
- * mod 10 and operands) until the input ends or MAX_OPS ran. Requests open
+ * mod 10 and operands; bytes 250-255, which came last, are the batch calls:
+ * 250-253 a run of blocks by alloc_n and insert_n, 254-255 batch calls that
+ * must be refused) until the input ends or MAX_OPS ran. Requests open
  * and close in 8 slots; each follows one of 6 documents, whose chains share
  * first blocks in pairs (documents 2k and 2k+1), so prefixes are shared,
  * split and evicted.
@@ -387,6 +389,41 @@ static void op_acquire(model *md, fz_in *in)
         r->pos = 0;
 }
 
+/* The model's insert of block b (held, no hash) under parent (held, with a
+ * hash, or VRAM_PREFIX_NONE): the *cached it expects. */
+static int model_insert(model *md, uint32_t b, uint32_t parent, uint64_t hash, int prio)
+{
+    const mblock *pb = parent == VRAM_PREFIX_NONE ? NULL : &md->b[parent];
+    md->clock++;
+    mblock *x = &md->b[b];
+    x->hash = hash;
+    x->parent_hash = pb ? pb->hash : VRAM_PREFIX_ROOT;
+    x->depth = pb ? pb->depth + 1 : 0;
+    x->stamp = md->clock;
+    x->hits = 0;
+    x->prio = prio;
+    int dup = 0;
+    for (uint32_t i = 0; i < md->nb; i++)
+        dup |= md->b[i].cached && md->b[i].hash == hash;
+    if (dup) {
+        md->st.duplicates++;
+        return 0;
+    }
+    int s = host_find(md, hash);
+    if (s >= 0) {
+        md->host[s].used = 0;
+        md->st.host_entries--;
+    }
+    x->cached = 1;
+    md->st.inserts++;
+    x->link = UINT32_MAX;
+    if (pb && pb->cached) {
+        x->link = parent;
+        x->link_epoch = pb->epoch;
+    }
+    return 1;
+}
+
 /* The request computes its next block: alloc, then (mostly) insert. */
 static void op_compute(model *md, fz_in *in)
 {
@@ -421,38 +458,106 @@ static void op_compute(model *md, fz_in *in)
         return;
     }
     expect_status(md, st, VRAM_OK, "insert");
-    md->clock++;
-    mblock *x = &md->b[b];
-    x->hash = hash;
-    x->parent_hash = pb ? pb->hash : VRAM_PREFIX_ROOT;
-    x->depth = pb ? pb->depth + 1 : 0;
-    x->stamp = md->clock;
-    x->hits = 0;
-    x->prio = prio;
     r->pos++;
-    int dup = 0;
-    for (uint32_t i = 0; i < md->nb; i++)
-        dup |= md->b[i].cached && md->b[i].hash == hash;
-    if (dup) {
-        md->st.duplicates++;
-        if (cached != 0)
-            fail(md, "insert of a cached hash: cached %d", cached);
+    int want = model_insert(md, b, parent, hash, prio);
+    if (cached != want)
+        fail(md, "insert: cached %d, the model expects %d", cached, want);
+}
+
+/* The request computes a run of up to 8 blocks: alloc_n, then insert_n of
+ * them as a chain (all of them, or all but a last partial block). The model
+ * does the successive single calls; alloc_n stops at the first failure. */
+static void op_compute_n(model *md, fz_in *in)
+{
+    mreq *r = pick_open(md, in);
+    uint8_t f = fz_u8(in);
+    if (!r || r->n == 2 * DEPTH)
+        return;
+    size_t want = 1 + f % 8, got = 99, w = 0;
+    if (want > 2 * DEPTH - r->n)
+        want = 2 * DEPTH - r->n;
+    uint32_t b[8];
+    vram_status st = vram_prefix_cache_alloc_n(md->pc, want, b, &got);
+    for (; w < want; w++) {
+        uint32_t v;
+        if (!take_block(md, &v)) {
+            md->st.alloc_failures++;
+            break;
+        }
+        md->st.allocs++;
+        if (w < got && b[w] != v)
+            fail(md, "alloc_n gave block %u as its %zu-th, the model expects %u", b[w], w, v);
+    }
+    expect_status(md, st, w < want ? VRAM_ENOMEM : VRAM_OK, "alloc_n");
+    if (got != w)
+        fail(md, "alloc_n gave %zu blocks, the model expects %zu", got, w);
+    size_t first = r->n;
+    memcpy(r->blocks + first, b, got * sizeof *b);
+    r->n += got;
+    size_t full = got - (got && f & 0x80); /* a last partial block stays without hash */
+    if (!full)
+        return;
+    uint32_t parent = first ? r->blocks[first - 1] : VRAM_PREFIX_NONE;
+    uint64_t hashes[8];
+    for (size_t i = 0; i < full; i++) {
+        size_t pos = r->pos + i;
+        hashes[i] = md->key[r->doc][pos % DEPTH] ^ (pos >= DEPTH ? 0x5a5a : 0);
+    }
+    int prio = (int)(f / 8 % 5) - 2, cached[8];
+    st = vram_prefix_cache_insert_n(md->pc, b, parent, hashes, full, prio, cached);
+    if (parent != VRAM_PREFIX_NONE && !md->b[parent].hash) {
+        expect_status(md, st, VRAM_EINVAL, "insert_n under a parent without hash");
         return;
     }
-    int s = host_find(md, hash);
-    if (s >= 0) {
-        md->host[s].used = 0;
-        md->st.host_entries--;
+    expect_status(md, st, VRAM_OK, "insert_n");
+    for (size_t i = 0; i < full; i++) {
+        int want_c = model_insert(md, b[i], i ? b[i - 1] : parent, hashes[i], prio);
+        if (cached[i] != want_c)
+            fail(md, "insert_n: block %zu cached %d, the model expects %d", i, cached[i], want_c);
     }
-    x->cached = 1;
-    md->st.inserts++;
-    x->link = UINT32_MAX;
-    if (pb && pb->cached) {
-        x->link = parent;
-        x->link_epoch = pb->epoch;
+    r->pos += full;
+}
+
+/* Batch calls that must be refused and change nothing. */
+static void op_bad_batch(model *md, fz_in *in)
+{
+    uint8_t k = fz_u8(in);
+    mreq *r = pick_open(md, in);
+    uint32_t b[3] = {0};
+    uint64_t h[3] = {md->key[0][0], md->key[0][1], md->key[0][2]};
+    size_t got;
+    int cached[3];
+    switch (k % 4) {
+    case 0:
+        expect_status(md, vram_prefix_cache_alloc_n(md->pc, 0, b, &got), VRAM_EINVAL,
+                      "alloc_n of nothing");
+        expect_status(md, vram_prefix_cache_insert_n(md->pc, b, VRAM_PREFIX_NONE, h, 0, 0, cached),
+                      VRAM_EINVAL, "insert_n of nothing");
+        return;
+    case 1: /* a block out of range after a good one */
+        if (!r || !r->n || md->b[r->blocks[r->n - 1]].hash)
+            return;
+        b[0] = r->blocks[r->n - 1];
+        b[1] = md->nb + k;
+        expect_status(md, vram_prefix_cache_insert_n(md->pc, b, VRAM_PREFIX_NONE, h, 2, 0, cached),
+                      VRAM_EINVAL, "insert_n out of range");
+        return;
+    case 2: /* a block twice */
+        if (!r || !r->n || md->b[r->blocks[r->n - 1]].hash)
+            return;
+        b[0] = b[1] = r->blocks[r->n - 1];
+        expect_status(md, vram_prefix_cache_insert_n(md->pc, b, VRAM_PREFIX_NONE, h, 2, 0, cached),
+                      VRAM_EBUSY, "insert_n of a block twice");
+        return;
+    default: /* a zero hash last */
+        if (!r || !r->n || md->b[r->blocks[r->n - 1]].hash)
+            return;
+        b[0] = r->blocks[r->n - 1];
+        h[0] = 0;
+        expect_status(md, vram_prefix_cache_insert_n(md->pc, b, VRAM_PREFIX_NONE, h, 1, 0, cached),
+                      VRAM_EINVAL, "insert_n with a zero hash");
+        return;
     }
-    if (cached != 1)
-        fail(md, "insert: cached %d, the model expects 1", cached);
 }
 
 /* The model's release of blocks[0 .. n) (already validated). */
@@ -644,7 +749,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     make_keys(&md);
     compare(&md);
     for (md.op = 1; in.n && md.op <= MAX_OPS; md.op++) {
-        switch (fz_u8(&in) % 10) {
+        uint8_t op = fz_u8(&in);
+        if (op >= 250) {
+            if (op < 254)
+                op_compute_n(&md, &in);
+            else
+                op_bad_batch(&md, &in);
+            compare(&md);
+            continue;
+        }
+        switch (op % 10) {
         case 0: case 1: op_acquire(&md, &in); break;
         case 2: case 3: case 4: op_compute(&md, &in); break;
         case 5: case 6: op_release(&md, &in, 0); break;

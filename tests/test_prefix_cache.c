@@ -6,7 +6,10 @@
  *   - refcounts, lookups, inserts, the host tier and the pool heap;
  *   - bad input refused, with nothing changed;
  *   - random request streams: the module's "lru" equals the reference LRU on
- *     one-block chains, and no policy beats Belady.
+ *     one-block chains, and no policy beats Belady;
+ *   - the batch calls (alloc_n, insert_n) against the single calls on two
+ *     caches fed the same random requests: the same blocks, statuses, block
+ *     states and counters; and their bad input refused, nothing changed.
  * check() runs after every step. VRAM_TEST_SEED overrides the random seed. */
 #include "prefix_ref.h"
 #include "testlib.h"
@@ -342,14 +345,17 @@ static void test_side_heap(void)
     expect_true(!ops->member(impl, 4) && ops->member(impl, 7));
     const uint32_t want[] = {1, 3, 6, 7, 2, 5, 0};
     for (int i = 0; i < 7; i++) {
-        uint32_t v = 99, next[2];
-        expect_true(ops->peek(impl, next) >= 1 && next[0] == want[i]);
+        /* peek gives every member, the first three exactly in pop's order */
+        uint32_t v = 99, next[8];
+        expect_eq_u64((uint64_t)ops->peek(impl, next, 8), (uint64_t)(7 - i));
+        for (int k = 0; k < 3 && i + k < 7; k++)
+            expect_eq_u64(next[k], want[i + k]);
         assert_true(ops->pop(impl, &v));
         expect_eq_u64(v, want[i]);
         assert_ok(ops->check(impl, msg, sizeof msg));
     }
     uint32_t v, none[2];
-    expect_true(!ops->pop(impl, &v) && ops->peek(impl, none) == 0);
+    expect_true(!ops->pop(impl, &v) && ops->peek(impl, none, 2) == 0);
     ops->destroy(impl);
 }
 
@@ -719,6 +725,182 @@ static void test_bad_input(void)
     vram_prefix_cache_destroy(NULL);
 }
 
+/* --- the batch calls --- */
+
+/* Every counter and every block's state of a and b agree. */
+static void expect_same_state(const vram_prefix_cache *a, const vram_prefix_cache *b)
+{
+    vram_prefix_cache_stats x, y;
+    vram_prefix_cache_stats_get(a, &x);
+    vram_prefix_cache_stats_get(b, &y);
+#define SAME_(f) expect_true(x.f == y.f)
+    SAME_(lookups); SAME_(lookup_blocks); SAME_(hit_blocks); SAME_(host_hit_blocks);
+    SAME_(inserts); SAME_(duplicates); SAME_(allocs); SAME_(alloc_failures); SAME_(evictions);
+    SAME_(host_writes); SAME_(host_drops); SAME_(host_read_ns); SAME_(host_write_ns);
+    SAME_(free_blocks); SAME_(held_blocks); SAME_(cached_blocks); SAME_(evictable_blocks);
+    SAME_(host_entries);
+#undef SAME_
+    for (uint32_t i = 0; i < x.device_blocks; i++) {
+        vram_prefix_block_info p, q;
+        assert_ok(vram_prefix_cache_block_get(a, i, &p));
+        assert_ok(vram_prefix_cache_block_get(b, i, &q));
+        expect_true(p.hash == q.hash && p.parent_hash == q.parent_hash && p.stamp == q.stamp &&
+                    p.hits == q.hits && p.refs == q.refs && p.depth == q.depth &&
+                    p.children == q.children && p.priority == q.priority &&
+                    p.cached == q.cached && p.evictable == q.evictable);
+    }
+}
+
+/* A request of the batch test: its blocks in chain order. */
+typedef struct breq {
+    uint32_t blocks[24];
+    size_t n;
+} breq;
+
+/* Random requests, up to 6 running at once, over 12 documents whose chains
+ * share their first blocks in threes (so requests hit, duplicate and run out
+ * of blocks; a host tier of 6 or none), on two caches: `one` computes the missed blocks with single
+ * allocs (until the first failure) and inserts, `two` with alloc_n and
+ * insert_n. Everything must agree after every request. */
+static void test_batch_equals_single(const char *policy, uint32_t host, uint64_t seed)
+{
+    enum { NB = 40, RUN = 6, REQS = 1500 };
+    vram_prefix_cache *one = make(policy, NB, host), *two = make(policy, NB, host);
+    breq run[2][RUN] = {{{{0}, 0}}};
+    uint64_t s = seed;
+    for (int r = 0; r < REQS; r++) {
+        int slot = (int)(test_rand(&s) % RUN);
+        if (run[0][slot].n) { /* it ends */
+            assert_ok(vram_prefix_cache_release(one, run[0][slot].blocks, run[0][slot].n));
+            assert_ok(vram_prefix_cache_release(two, run[1][slot].blocks, run[1][slot].n));
+            run[0][slot].n = run[1][slot].n = 0;
+        }
+        uint64_t doc = test_rand(&s) % 12, chain[24];
+        size_t len = 1 + test_rand(&s) % 24;
+        int prio = (int)(test_rand(&s) % 5) - 2;
+        /* past its first 3 blocks a document repeats the hashes of another
+         * document's chain under other parents: its inserts duplicate them */
+        for (size_t j = 0; j < len; j++)
+            chain[j] = j < 3 ? doc / 3 * 1000 + j + 1 : doc % 4 * 1000 + 500 + j;
+        size_t hits[2];
+        assert_ok(vram_prefix_cache_acquire(one, chain, len, prio, run[0][slot].blocks, &hits[0]));
+        assert_ok(vram_prefix_cache_acquire(two, chain, len, prio, run[1][slot].blocks, &hits[1]));
+        expect_eq_u64(hits[0], hits[1]);
+        /* the missed blocks; the last one sometimes partial (no hash) */
+        size_t want = len - hits[0], got1 = 0, got2 = 99;
+        vram_status st1 = VRAM_OK;
+        for (; got1 < want; got1++)
+            if ((st1 = vram_prefix_cache_alloc(one, &run[0][slot].blocks[hits[0] + got1])))
+                break;
+        vram_status st2 = want ? vram_prefix_cache_alloc_n(two, want, run[1][slot].blocks +
+                                                                  hits[1], &got2)
+                               : (got2 = 0, VRAM_OK);
+        expect_eq_u64(st1, st2);
+        expect_eq_u64(got1, got2);
+        size_t n = hits[0] + got1, full = n - (got1 && test_rand(&s) % 4 == 0);
+        for (size_t i = 0; i < n; i++)
+            expect_eq_u64(run[0][slot].blocks[i], run[1][slot].blocks[i]);
+        int c1[24], c2[24];
+        for (size_t i = hits[0]; i < full; i++)
+            assert_ok(vram_prefix_cache_insert(one, run[0][slot].blocks[i],
+                                               i ? run[0][slot].blocks[i - 1] : VRAM_PREFIX_NONE,
+                                               chain[i], prio, &c1[i]));
+        if (full > hits[1]) {
+            const uint32_t *b2 = run[1][slot].blocks;
+            assert_ok(vram_prefix_cache_insert_n(two, b2 + hits[1],
+                                                 hits[1] ? b2[hits[1] - 1] : VRAM_PREFIX_NONE,
+                                                 chain + hits[1], full - hits[1], prio,
+                                                 c2 + hits[1]));
+        }
+        for (size_t i = hits[0]; i < full; i++)
+            expect_eq_u64((uint64_t)c1[i], (uint64_t)c2[i]);
+        run[0][slot].n = run[1][slot].n = n;
+        if (!n) /* nothing held: the request is over */
+            continue;
+        EXPECT_PC_CLEAN(one);
+        EXPECT_PC_CLEAN(two);
+        expect_same_state(one, two);
+    }
+    vram_prefix_cache_stats st;
+    vram_prefix_cache_stats_get(two, &st);
+    printf("batch = single, %s, host %u: %" PRIu64 " allocs, %" PRIu64 " failures, %" PRIu64
+           " evictions, %" PRIu64 " duplicates\n", policy, host, st.allocs, st.alloc_failures,
+           st.evictions, st.duplicates);
+    /* the stream reached every path: failures, evictions, duplicates */
+    expect_true(st.alloc_failures > 0 && st.evictions > 0 && st.duplicates > 0);
+    vram_prefix_cache_destroy(one);
+    vram_prefix_cache_destroy(two);
+}
+
+/* Refused batch calls change nothing: the state equals a twin's that never
+ * saw them, and the marks of a refused chain are gone (check() is clean and a
+ * good call succeeds after it). */
+static void test_batch_bad_input(void)
+{
+    vram_prefix_cache *pc = make("lru", 8, 0), *twin = make("lru", 8, 0);
+    uint32_t b[4], t[4];
+    size_t got = 99;
+    int c[4];
+    expect_status(vram_prefix_cache_alloc_n(NULL, 2, b, &got), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_alloc_n(pc, 2, NULL, &got), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_alloc_n(pc, 2, b, NULL), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_alloc_n(pc, 0, b, &got), VRAM_EINVAL);
+    expect_eq_u64(got, 99);
+    assert_ok(vram_prefix_cache_alloc_n(pc, 4, b, &got));
+    expect_eq_u64(got, 4);
+    for (int i = 0; i < 4; i++)
+        assert_ok(vram_prefix_cache_alloc(twin, &t[i]));
+    const uint64_t h[4] = {11, 12, 13, 14}, zero[4] = {11, 12, 0, 14};
+    expect_same_state(pc, twin);
+    /* one held block given a hash: a parent for the rest */
+    assert_ok(vram_prefix_cache_insert(pc, b[0], VRAM_PREFIX_NONE, 10, 0, &c[0]));
+    assert_ok(vram_prefix_cache_insert(twin, t[0], VRAM_PREFIX_NONE, 10, 0, &c[0]));
+    const uint32_t rest[3] = {b[1], b[2], b[3]};
+    const uint32_t out_of_range[3] = {b[1], 8, b[3]};
+    const uint32_t repeated[3] = {b[1], b[2], b[1]};
+    const uint32_t has_hash[3] = {b[1], b[0], b[2]};
+    expect_status(vram_prefix_cache_insert_n(NULL, rest, b[0], h, 3, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, NULL, b[0], h, 3, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, rest, b[0], NULL, 3, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, rest, b[0], h, 0, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, rest, b[0], zero, 3, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, out_of_range, b[0], h, 3, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, repeated, b[0], h, 3, 0, c), VRAM_EBUSY);
+    expect_status(vram_prefix_cache_insert_n(pc, has_hash, b[0], h, 3, 0, c), VRAM_EBUSY);
+    /* bad first parents: out of range, itself, without hash, not held */
+    expect_status(vram_prefix_cache_insert_n(pc, rest, 8, h, 3, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, rest, b[1], h, 3, 0, c), VRAM_EINVAL);
+    expect_status(vram_prefix_cache_insert_n(pc, rest, b[2], h, 3, 0, c), VRAM_EINVAL);
+    vram_prefix_block_info info;
+    uint32_t idle = 0;
+    for (uint32_t i = 0; i < 8; i++)
+        if (!vram_prefix_cache_block_get(pc, i, &info) && !info.refs)
+            idle = i;
+    expect_status(vram_prefix_cache_insert_n(pc, rest, idle, h, 3, 0, c), VRAM_EINVAL);
+    EXPECT_PC_CLEAN(pc);
+    expect_same_state(pc, twin);
+    /* and the good call after them: the chain cached under b[0] */
+    c[0] = c[1] = c[2] = -1;
+    assert_ok(vram_prefix_cache_insert_n(pc, rest, b[0], h + 1, 3, 0, c));
+    expect_true(c[0] == 1 && c[1] == 1 && c[2] == 1);
+    size_t dev = 0;
+    const uint64_t chain[4] = {10, 12, 13, 14};
+    assert_ok(vram_prefix_cache_lookup(pc, chain, 4, &dev, NULL));
+    expect_eq_u64(dev, 4);
+    /* every block held: none to give, one failure counted, nothing else */
+    vram_prefix_cache_stats before, after;
+    vram_prefix_cache_stats_get(pc, &before);
+    assert_ok(vram_prefix_cache_alloc_n(pc, 4, b, &got)); /* the 4 still free */
+    expect_status(vram_prefix_cache_alloc_n(pc, 3, b, &got), VRAM_ENOMEM);
+    expect_eq_u64(got, 0);
+    vram_prefix_cache_stats_get(pc, &after);
+    expect_eq_u64(after.allocs, before.allocs + 4);
+    expect_eq_u64(after.alloc_failures, before.alloc_failures + 1);
+    EXPECT_PC_CLEAN(pc);
+    vram_prefix_cache_destroy(pc);
+    vram_prefix_cache_destroy(twin);
+}
+
 /* --- random streams against the references --- */
 
 static void test_random(uint64_t seed)
@@ -802,5 +984,10 @@ int main(void)
     test_pool();
     test_bad_input();
     test_random(seed);
+    for (const char *const *p = vram_prefix_policy_names; *p; p++) {
+        test_batch_equals_single(*p, 0, seed);
+        test_batch_equals_single(*p, 6, seed + 1);
+    }
+    test_batch_bad_input();
     return test_finish("prefix_cache");
 }

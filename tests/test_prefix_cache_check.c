@@ -257,7 +257,7 @@ static void test_keyed(void)
     assert_true(p->nlists == 1 && p->lists[0].head == 0 && p->lists[0].tail == 1);
     assert_true(p->nheap == 2 && p->heap[0] == 3 && p->heap[1] == 2);
     uint32_t next[2];
-    assert_true(ops->peek(impl, next) == 2 && next[0] == 3 && next[1] == 2);
+    assert_true(ops->peek(impl, next, 2) == 2 && next[0] == 3 && next[1] == 2);
     EXPECT_POLICY_CLEAN(ops, impl);
 
     p->where[1] = IN_HEAP;

@@ -59,7 +59,9 @@
  * chain's index slots first); alloc, insert and evict O(1) expected for
  * "vllm"; for the others O(1) while keys arrive in order within their class
  * (the usual case), O(log h) in the few that do not (a side heap of h); release
- * O(n) times that. Memory, all taken at creation (no call after create
+ * O(n) times that; alloc_n and insert_n as n allocs or inserts, with their
+ * cache misses requested together (for a large cache the cheaper way to take
+ * or cache a run of blocks). Memory, all taken at creation (no call after create
  * allocates): about 120-150 bytes per device block (record, index, free list,
  * queue), 41 more for the keyed policies, about 80 per host entry; tables of 4
  * MiB and more are on 2 MiB pages where the system allows it. One cache per
@@ -125,10 +127,15 @@ typedef struct vram_prefix_policy_ops {
     /* VRAM_OK, or VRAM_ECORRUPT with the first violated invariant of the
      * policy's own structure (links, heap order) in msg. */
     vram_status (*check)(const void *impl, char *msg, size_t msglen);
-    /* Optional (NULL: none), a hint only: the next victims in order, up to 2,
-     * written to next[]; returns how many. The cache prefetches their
-     * metadata while the caller works between evictions. */
-    int (*peek)(const void *impl, uint32_t next[2]);
+    /* Optional (NULL: none), a hint only: the next victims in the order pop
+     * would take them as far as the policy can tell without popping, up to
+     * max (>= 1), written to next[]; returns how many. The cache prefetches
+     * their metadata: two ahead while the caller works between single
+     * evictions, a batch's worth before alloc_n evicts. The built-in
+     * policies give every member they can reach in order (vllm: the queue
+     * from its head; the others: the lists and the heap's first entries, the
+     * first three exact). */
+    int (*peek)(const void *impl, uint32_t *next, int max);
 } vram_prefix_policy_ops;
 
 /* The policy of that name, or NULL. vram_prefix_policy_names lists them,
@@ -239,6 +246,20 @@ vram_status vram_prefix_cache_acquire(vram_prefix_cache *pc, const uint64_t *has
  * VRAM_EINVAL for NULL. O(1) for "vllm", O(log n) for the others. */
 vram_status vram_prefix_cache_alloc(vram_prefix_cache *pc, uint32_t *block);
 
+/* n successive allocs, stopping at the first that fails: blocks[0 .. *got)
+ * are exactly the blocks those calls give (the free blocks first, then the
+ * victims in the policy's order), counted as *got allocs, and when *got < n
+ * the failed call is counted too (one alloc failure) and the status is
+ * VRAM_ENOMEM; the blocks given stay given (the evictions that made them
+ * cannot be undone). The victims' records, index slots and parents are
+ * prefetched for up to 32 evictions at a time before they are done, so that
+ * their cache misses overlap (vLLM's allocate_slots takes a request's blocks
+ * together so). VRAM_EINVAL for NULL pc, blocks or got, or n 0 (nothing
+ * changed). Cost: n allocs, with the memory latency of a batch of evictions
+ * paid about once instead of once per block. */
+vram_status vram_prefix_cache_alloc_n(vram_prefix_cache *pc, size_t n, uint32_t *blocks,
+                                      size_t *got);
+
 /* `block`, held by the caller and now full, holds the tokens whose chained
  * hash is `hash`; `parent` is the block before it in the caller's chain (held
  * by the caller, with a hash) or VRAM_PREFIX_NONE for a chain's first block.
@@ -253,6 +274,21 @@ vram_status vram_prefix_cache_alloc(vram_prefix_cache *pc, uint32_t *block);
  * host entry is dropped). */
 vram_status vram_prefix_cache_insert(vram_prefix_cache *pc, uint32_t block, uint32_t parent,
                                      uint64_t hash, int priority, int *cached);
+
+/* A chain of n full blocks inserted in order, exactly as n successive inserts
+ * of blocks[i] under parent blocks[i - 1] (under `parent` for i = 0) with
+ * hashes[i] and `priority`; cached_out[i] (cached_out may be NULL) gets each
+ * call's *cached (vLLM's cache_full_blocks). Every argument is validated
+ * first, as the calls would see them: VRAM_EINVAL for NULL pc, blocks or
+ * hashes, n 0, a hash VRAM_PREFIX_ROOT, a block out of range or not held, or
+ * a `parent` insert would refuse for blocks[0]; VRAM_EBUSY for a block that
+ * has a hash or appears twice; nothing changed then. The index slots of the
+ * hashes (and of the host index with a host tier) are requested 32 at a time
+ * before those inserts, the first 32 blocks' records before the validation.
+ * O(n) expected, as n inserts. */
+vram_status vram_prefix_cache_insert_n(vram_prefix_cache *pc, const uint32_t *blocks,
+                                       uint32_t parent, const uint64_t *hashes, size_t n,
+                                       int priority, int *cached_out);
 
 /* Drops one reference on each of blocks[0 .. n), given in chain order (a
  * request's blocks, first to last; a block may appear as often as it has
