@@ -18,9 +18,12 @@
  * replay's: a trace generated with each policy, replayed with that policy at
  * the trace's capacity, gives the generator's hits, lookups and evictions
  * exactly (the replay takes a block where the trace's kv allocs say the
- * generator took one); for the committed trace, those its end comment gives. */
+ * generator took one); for the committed trace, those its end comment gives.
+ * And the pool layout serves all of that trace's KV, cached prefix blocks
+ * included, from its block pool. */
 #include <zlib.h>
 
+#include "idmap.h"
 #include "test_cli_lib.h"
 #include "test_db_lib.h"
 #include "tracegen.h"
@@ -274,6 +277,83 @@ static void test_engine_equivalence(void)
     remove(out);
 }
 
+/* The pool layout on the committed Mooncake trace: every kv allocation, the
+ * cached prefix blocks included, is one block the pool lane serves (there is
+ * no other kind of KV), so at the trace's peak of live KV the pool lane holds
+ * exactly those bytes and the bestfit lane none of them. */
+typedef struct lanes_seen {
+    int nlanes;
+    uint64_t pool_requested, main_requested;
+} lanes_seen;
+
+static void see_lanes(void *ctx, uint64_t index, vram_manager *const *lanes, int nlanes)
+{
+    (void)index;
+    lanes_seen *l = ctx;
+    vram_manager_stats st;
+    l->nlanes = nlanes;
+    vram_manager_stats_get(lanes[0], &st);
+    l->main_requested = st.heap.requested;
+    if (nlanes == 2) {
+        vram_manager_stats_get(lanes[1], &st);
+        l->pool_requested = st.heap.requested;
+    }
+}
+
+static void test_pool_layout(void)
+{
+    const char *path = VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace";
+    vtrace_reader *rd;
+    char err[512];
+    assert_ok(vtrace_open(path, &rd, err, sizeof err));
+    const uint64_t block = vtrace_header_of(rd)->kv_block_bytes;
+    vsim_idmap *kv;
+    assert_ok(vsim_idmap_create(sizeof(uint64_t), &kv));
+    uint64_t index = 0, live = 0, other = 0, peak = 0, peak_at = 0, peak_other = 0, not_pooled = 0;
+    vtrace_event ev;
+    while (vtrace_next(rd, &ev) == 1) {
+        index++;
+        if (ev.type == VTRACE_ALLOC && ev.kind == VRAM_KIND_KV) {
+            not_pooled += !vreplay_pooled(block, ev.kind, NULL, ev.size) || ev.size != block;
+            int created;
+            *(uint64_t *)vsim_idmap_put(kv, ev.id, &created) = ev.size;
+            live += ev.size;
+        } else if (ev.type == VTRACE_ALLOC) {
+            other += ev.size;
+        } else if (ev.type == VTRACE_FREE) {
+            uint64_t *size = vsim_idmap_get(kv, ev.id);
+            if (size) {
+                live -= *size;
+                vsim_idmap_remove(kv, ev.id);
+            }
+        } else if (ev.type == VTRACE_SHARED_ACQUIRE) {
+            not_pooled += strncmp(ev.key, "kv:", 3) == 0;
+        }
+        if (live > peak)
+            peak = live, peak_at = index, peak_other = other;
+    }
+    vtrace_close(rd);
+    vsim_idmap_destroy(kv);
+    expect_eq_u64(not_pooled, 0);
+    expect_true(peak > UINT64_C(30) << 30 && peak_other > 0); /* 36 GiB of KV at its peak */
+
+    vbounds b;
+    assert_ok(vbounds_compute(path, 0, 0, &b, err, sizeof err));
+    vreplay_options o = test_replay_opts(path, "pool", &b, NULL, "test_replay_prefix");
+    o.sample_every = 0;
+    o.check_every = 0;
+    lanes_seen seen = {0};
+    o.inspect = see_lanes;
+    o.inspect_ctx = &seen;
+    o.inspect_at = peak_at;
+    vreplay_result r;
+    expect_status(vreplay_run(&o, &r), VRAM_OK);
+    expect_true(r.status == VREPLAY_RUN_OK);
+    expect_eq_u64(seen.nlanes, 2);
+    expect_eq_u64(seen.pool_requested, peak);
+    expect_true(seen.main_requested > 0 && seen.main_requested + peak <= b.peak_live);
+}
+
 /* The options: bad values refused (exit 2), the table and the JSON fields. */
 static void test_cli(void)
 {
@@ -300,6 +380,7 @@ static void test_cli(void)
 int main(void)
 {
     test_engine_equivalence();
+    test_pool_layout();
     test_cli();
     test_mooncake();
     test_lru_string();
