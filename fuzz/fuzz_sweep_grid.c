@@ -12,7 +12,7 @@
  *     setting unless the policy is caching;
  *   - a serve grid (the first line "@serve") likewise: every workload x
  *     policy x KV style x capacity, the block sizes for paged only, pool
- *     paged only and not over the Mooncake workload; each command holds its
+ *     paged only (over both workloads); each command holds its
  *     --workload and policy, no --block-tokens beside an --engine, and no
  *     axis of the other tool (which each grid refuses).
  * Input: lines up to the first NUL, at most 4,095 bytes: the --policy text,
@@ -158,8 +158,7 @@ static void serve_grid(char *line)
     for (size_t i = 0; i < styles; i++)
         is_paged += g.values[VSWEEP_ENGINE][i] == NULL; /* paged is serve's default */
     size_t pools = count_policy(&g, "pool"), others = g.n[VSWEEP_POLICY] - pools;
-    size_t want = caps * (2 * others * (styles - is_paged + is_paged * blocks) +
-                          pools * is_paged * blocks);
+    size_t want = caps * 2 * (others * (styles - is_paged + is_paged * blocks) + pools * is_paged * blocks);
     size_t product = 2 * g.n[VSWEEP_POLICY] * styles * blocks * caps;
     int refused = (blocks_given && !is_paged) || product > VSWEEP_MAX_RUNS || want == 0;
     if (rc != 0) {
