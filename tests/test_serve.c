@@ -1,7 +1,8 @@
 /* test_serve.c - the closed loop (serve.h):
  *   - over an allocator that places every paged block exactly (bestfit), the
  *     KV budget binds before the allocator, so the closed loop makes the
- *     open loop's schedule: tracegen's steps, preemptions, end time;
+ *     open loop's schedule: tracegen's steps, preemptions, end time; over
+ *     Mooncake, also its prefix cache's counts (bestfit and pool);
  *   - a hand-built workload (every request arrives at once, each needing
  *     1119 tokens of KV, 140 MiB: 70 blocks of 16 tokens) on which a policy
  *     that rounds per-request buffers up to a power of two (buddy, 256 MiB
@@ -88,6 +89,37 @@ static void test_open_loop_schedule(void)
     expect_eq_u64(r.engine.admissions_refused, 0);
 }
 
+/* The same over Mooncake with its prefix cache, on a small device: the
+ * closed loop over bestfit or pool (both place every block) makes tracegen's
+ * schedule and its prefix cache's hits, lookups and evictions. */
+static void test_open_loop_prefix(void)
+{
+    vtracegen_config t;
+    vtracegen_defaults(&t);
+    t.e.workload = VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl";
+    t.e.format = VWORKLOAD_MOONCAKE;
+    t.e.model = "llama-3.1-70b";
+    t.e.start_s = 600;
+    t.e.duration_s = 20;
+    t.e.capacity = UINT64_C(50) << 30;
+    vengine_stats open;
+    char err[512];
+    expect_status(vtracegen_run(&t, VRAM_BINARY_DIR "/test_serve_prefix.trace", &open, err, sizeof err),
+                  VRAM_OK);
+    remove(VRAM_BINARY_DIR "/test_serve_prefix.trace");
+    expect_true(open.preemptions > 0 && open.prefix_evictions > 0 && open.prefix_hit_blocks > 0);
+    static const char *const policies[] = {"bestfit", "pool"};
+    for (size_t i = 0; i < 2; i++) {
+        vserve_result r = serve(&t.e, policies[i]);
+        expect_eq_u64(r.engine.steps, open.steps);
+        expect_eq_u64(r.engine.preemptions, open.preemptions);
+        expect_eq_u64(r.engine.prefix_lookup_blocks, open.prefix_lookup_blocks);
+        expect_eq_u64(r.engine.prefix_hit_blocks, open.prefix_hit_blocks);
+        expect_eq_u64(r.engine.prefix_evictions, open.prefix_evictions);
+        expect_eq_u64(r.engine.admissions_refused, 0);
+    }
+}
+
 static void write_burst(void)
 {
     FILE *f = fopen(BURST, "w");
@@ -156,6 +188,7 @@ static void test_bad_input(void)
 int main(void)
 {
     test_open_loop_schedule();
+    test_open_loop_prefix();
     test_fragmenting_policy_admits_fewer();
     test_bad_input();
     return test_finish("serve");

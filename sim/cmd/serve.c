@@ -139,6 +139,7 @@ static void print_json(const char *policy, const char *style, const vserve_resul
            "\"preempt_budget\":%llu,\"preempt_placement\":%llu,\"preempt_buffers\":%llu,"
            "\"admissions_refused\":%llu,\"ooms\":%llu,\"share_tokens\":%.6f,\"share_reserved\":%.6f,"
            "\"share_waste\":%.6f,\"share_free_unusable\":%.6f,\"share_free_usable\":%.6f,\"samples\":%llu,"
+           "\"prefix_lookup_blocks\":%llu,\"prefix_hit_blocks\":%llu,\"prefix_evictions\":%llu,"
            "\"cpu_s\":%.3f}\n",
            policy, style, (unsigned long long)r->kv_bytes, (unsigned long long)e->requests,
            (unsigned long long)e->rejected, (unsigned long long)e->finished, (unsigned long long)e->steps,
@@ -148,7 +149,31 @@ static void print_json(const char *policy, const char *style, const vserve_resul
            (unsigned long long)e->preempt_by_cause[VENGINE_PREEMPT_BUFFERS],
            (unsigned long long)e->admissions_refused, (unsigned long long)e->ooms, r->avg.tokens,
            r->avg.reserved, r->avg.waste, r->avg.free_unusable, r->avg.free_usable,
-           (unsigned long long)r->samples, r->cpu_s);
+           (unsigned long long)r->samples, (unsigned long long)e->prefix_lookup_blocks,
+           (unsigned long long)e->prefix_hit_blocks, (unsigned long long)e->prefix_evictions, r->cpu_s);
+}
+
+/* The engine's prefix cache in each run, after the table (Mooncake, paged):
+ * the allocator changes the schedule, and so what the cache finds. */
+static void print_prefix(const char *const *policies, const vserve_result *r, size_t n)
+{
+    size_t with = 0;
+    for (size_t k = 0; k < n; k++)
+        with += r[k].engine.prefix_lookup_blocks > 0;
+    if (!with)
+        return;
+    printf("\n| policy | prefix blocks looked up | found cached | hit ratio | cached blocks evicted |\n"
+           "|---|---|---|---|---|\n");
+    for (size_t k = 0; k < n; k++) {
+        const vengine_stats *e = &r[k].engine;
+        if (e->prefix_lookup_blocks)
+            printf("| %s | %llu | %llu | %.4f | %llu |\n", policies[k],
+                   (unsigned long long)e->prefix_lookup_blocks, (unsigned long long)e->prefix_hit_blocks,
+                   (double)e->prefix_hit_blocks / (double)e->prefix_lookup_blocks,
+                   (unsigned long long)e->prefix_evictions);
+    }
+    printf("Prefix cache: the engine's own (16-token blocks of its whole KV pool, --prefix-policy; "
+           "docs/ENGINE_MODEL.md, \"The prefix cache\").\n");
 }
 
 /* The default policies: every one serve accepts, pool only where it applies. */
@@ -257,21 +282,27 @@ int main(int argc, char **argv)
     if (!json)
         print_header();
     int failed = 0;
+    const char *done[sizeof list / sizeof list[0]];
+    vserve_result res[sizeof list / sizeof list[0]];
+    size_t ndone = 0;
     for (size_t k = 0; k < n && !stop; k++) {
         vserve_options o = {.e = ec.c, .policy = list[k], .check_every = check_every, .stop = &stop,
                             .progress = progress, .progress_ctx = (void *)list[k],
                             .progress_every = progress_every};
-        vserve_result r;
-        if (run_policy(&o, db, &info, &r)) {
+        vserve_result *r = &res[ndone];
+        if (run_policy(&o, db, &info, r)) {
             failed = 1;
             continue;
         }
+        done[ndone++] = list[k];
         if (json)
-            print_json(list[k], vengine_kv_name(ec.c.kv), &r);
+            print_json(list[k], vengine_kv_name(ec.c.kv), r);
         else
-            print_row(list[k], &r);
+            print_row(list[k], r);
         fflush(stdout);
     }
+    if (!json)
+        print_prefix(done, res, ndone);
     if (db && vdb_close(db, err, sizeof err)) {
         fprintf(stderr, "serve: %s\n", err);
         failed = 1;

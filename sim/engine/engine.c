@@ -332,6 +332,8 @@ static vram_status try_admit(vengine *e, uint64_t budget, int *admitted)
         return admit_undo(e, r, took_adapter);
     TRY(st);
     *admitted = 1;
+    if (e->c->kv == VENGINE_KV_PAGED)
+        vengine__blocks_admitted(e, r);
     if (r->admitted_us == UINT64_MAX)
         r->admitted_us = e->now;
     /* cached leading blocks are not computed again (at most prompt - 1 tokens) */

@@ -98,7 +98,8 @@ typedef struct vengine_stats {
     uint64_t running_sum;        /* running requests summed over the steps (mean batch: / steps) */
     uint64_t steps;
     uint64_t events;             /* handed to the sink and accepted */
-    uint64_t prefix_lookup_blocks; /* full prompt blocks looked up at admissions */
+    uint64_t prefix_lookup_blocks; /* full prompt blocks looked up at admissions (those that
+                                      went through: closed loop, not the ones undone) */
     uint64_t prefix_hit_blocks;    /* of those, found cached (not computed again) */
     uint64_t prefix_evictions;     /* cached blocks evicted (reused for new KV, or to make room) */
     uint64_t kv_pool_bytes;      /* the planner's KV budget */

@@ -123,11 +123,15 @@ vram_status vengine__blocks_acquire(vengine *e, ereq *r)
         return vengine_fail(e, VRAM_ECORRUPT, "request %llu: vram_prefix_cache_acquire: %s",
                             (unsigned long long)r->rid, vram_strerror(st));
     r->nblocks = r->nhit = r->ninserted = hits;
-    e->st.prefix_lookup_blocks += n;
-    e->st.prefix_hit_blocks += hits;
     for (size_t i = 0; i < hits; i++)
         TRY(vengine__emit_id(e, VTRACE_PIN, e->blk_id[r->blocks[i]]));
     return VRAM_OK;
+}
+
+void vengine__blocks_admitted(vengine *e, const ereq *r)
+{
+    e->st.prefix_lookup_blocks += lookup_len(e, r);
+    e->st.prefix_hit_blocks += r->nhit;
 }
 
 /* Block b became free: its allocation goes. */

@@ -160,6 +160,9 @@ void vengine__blocks_close(vengine *e);
 vram_status vengine__blocks_keys(vengine *e, ereq *r);
 int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens, size_t *hits);
 vram_status vengine__blocks_acquire(vengine *e, ereq *r);
+/* Counts an admission's lookup and hits in the stats, once it went through
+ * (a closed-loop admission undone and tried again counts once). */
+void vengine__blocks_admitted(vengine *e, const ereq *r);
 vram_status vengine__blocks_grow(vengine *e, ereq *r, uint64_t tokens);
 vram_status vengine__blocks_fill(vengine *e, ereq *r);
 vram_status vengine__blocks_release(vengine *e, ereq *r);
