@@ -1,6 +1,7 @@
 /* fuzz_serve.c - the closed loop (sim/engine/serve.h) over any workload: the first
  * bytes choose the heap policy, the KV style, the device (48 to 80 GiB, so
- * that the KV region runs full), the format and prefix sharing; the rest is
+ * that the KV region runs full), the format, prefix sharing and the prefix
+ * cache's eviction policy; the rest is
  * the recording (Azure CSV or Mooncake JSONL). Every run checks the engine,
  * the ledger and both managers after every step (check_every 1); it must end
  * cleanly or with the workload's "fuzz.workload:LINE: ..." error, never with
@@ -10,6 +11,7 @@
 
 #include "fuzz_input.h"
 #include "serve.h"
+#include "vram/prefix_cache.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,10 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t flags = fz_u8(&in);
     o.e.format = flags & 1 ? VWORKLOAD_MOONCAKE : VWORKLOAD_AZURE;
     o.e.prefix_cache = !(flags & 2);
-    if (!strcmp(policy, "pool")) { /* pool serves paged blocks alone */
+    o.e.prefix_policy = vram_prefix_policy_names[(flags >> 2) & 3];
+    if (!strcmp(policy, "pool")) /* pool serves paged blocks alone */
         o.e.kv = VENGINE_KV_PAGED;
-        o.e.prefix_cache = 0;
-    }
     o.e.workload = "fuzz.workload";
     o.e.workload_data = in.p;
     o.e.workload_size = in.n;
