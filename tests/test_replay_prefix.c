@@ -26,15 +26,21 @@
 #include "idmap.h"
 #include "test_cli_lib.h"
 #include "test_db_lib.h"
+#include "test_mooncake.h"
 #include "tracegen.h"
 
 #define DATA VRAM_SOURCE_DIR "/tests/data/"
 #define DB VRAM_BINARY_DIR "/test_replay_prefix.db"
 
-static vreplay_result run(const char *trace, const char *policy, uint64_t blocks, uint64_t host,
-                          vdb *db)
+/* A bestfit replay of `trace` with the prefix cache's policy, blocks and
+ * host entries (0: the defaults), checked every `check_every` events (1: the
+ * hand-made traces; a generated one's checks each walk the whole cache). */
+static vreplay_result run_checked(const char *trace, const char *policy, uint64_t blocks, uint64_t host,
+                                  vdb *db, uint64_t check_every)
 {
     vreplay_options o = test_replay_opts(trace, "bestfit", NULL, db, "test_replay_prefix");
+    o.sample_every = check_every == 1;
+    o.check_every = check_every;
     o.prefix.policy = policy;
     o.prefix.blocks = blocks;
     o.prefix.host_blocks = host;
@@ -44,6 +50,11 @@ static vreplay_result run(const char *trace, const char *policy, uint64_t blocks
         fprintf(stderr, "%s (%s): %s\n", trace, policy, r.message);
     expect_true(r.status == VREPLAY_RUN_OK);
     return r;
+}
+
+static vreplay_result run(const char *trace, const char *policy, uint64_t blocks, uint64_t host, vdb *db)
+{
+    return run_checked(trace, policy, blocks, host, db, 1);
 }
 
 static void test_lru_string(void)
@@ -229,28 +240,12 @@ static void expect_same_as_engine(const vrprefix_result *p, uint64_t hits, uint6
     }
 }
 
-/* A run of a generated trace, checked every 10,000 events (each check walks
- * the whole cache). */
-static vrprefix_result run_generated(const char *trace, const char *policy)
-{
-    vreplay_options o = test_replay_opts(trace, "bestfit", NULL, NULL, "test_replay_prefix");
-    o.sample_every = 0;
-    o.check_every = 10000;
-    o.prefix.policy = policy;
-    vreplay_result r;
-    expect_status(vreplay_run(&o, &r), VRAM_OK);
-    if (r.status != VREPLAY_RUN_OK)
-        fprintf(stderr, "%s (%s): %s\n", trace, policy, r.message);
-    expect_true(r.status == VREPLAY_RUN_OK);
-    return r.prefix;
-}
-
 static void test_engine_equivalence(void)
 {
     uint64_t hits = 0, lookups = 0, evicted = 0;
     const char *committed = VRAM_SOURCE_DIR "/traces/llama70b-mooncake.trace";
     expect_true(engine_counts(committed, &hits, &lookups, &evicted));
-    vrprefix_result p = run_generated(committed, "vllm");
+    vrprefix_result p = run_checked(committed, "vllm", 0, 0, NULL, 10000).prefix;
     expect_same_as_engine(&p, hits, lookups, evicted, "llama70b-mooncake");
 
     /* each policy, on a small device so that the cache evicts and requests are preempted */
@@ -259,18 +254,13 @@ static void test_engine_equivalence(void)
     for (size_t i = 0; i < 4; i++) {
         vtracegen_config c;
         vtracegen_defaults(&c);
-        c.e.workload = VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl";
-        c.e.format = VWORKLOAD_MOONCAKE;
-        c.e.model = "llama-3.1-70b";
-        c.e.start_s = 600;
-        c.e.duration_s = 20;
-        c.e.capacity = UINT64_C(50) << 30;
+        test_mooncake_small(&c.e);
         c.e.prefix_policy = policies[i];
         vengine_stats st;
         char err[512];
         assert_ok(vtracegen_run(&c, out, &st, err, sizeof err));
         expect_true(st.prefix_evictions > 0 && st.preemptions > 0 && st.prefix_hit_blocks > 0);
-        p = run_generated(out, policies[i]);
+        p = run_checked(out, policies[i], 0, 0, NULL, 10000).prefix;
         expect_same_as_engine(&p, st.prefix_hit_blocks, st.prefix_lookup_blocks, st.prefix_evictions,
                               policies[i]);
     }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "serve.h"
+#include "test_mooncake.h"
 #include "testlib.h"
 #include "tracegen.h"
 
@@ -96,12 +97,7 @@ static void test_open_loop_prefix(void)
 {
     vtracegen_config t;
     vtracegen_defaults(&t);
-    t.e.workload = VRAM_RECORDINGS_DIR "/mooncake_fast25_conversation_trace.jsonl";
-    t.e.format = VWORKLOAD_MOONCAKE;
-    t.e.model = "llama-3.1-70b";
-    t.e.start_s = 600;
-    t.e.duration_s = 20;
-    t.e.capacity = UINT64_C(50) << 30;
+    test_mooncake_small(&t.e);
     vengine_stats open;
     char err[512];
     expect_status(vtracegen_run(&t, VRAM_BINARY_DIR "/test_serve_prefix.trace", &open, err, sizeof err),

@@ -157,12 +157,6 @@ void vrprefix_destroy(vrprefix *p)
 }
 
 #define FAIL(st, ...) (snprintf(err, errlen, __VA_ARGS__), (st))
-#define TRY_PC(x)                                                                          \
-    do {                                                                                   \
-        vram_status st_ = (x);                                                             \
-        if (st_)                                                                           \
-            return st_;                                                                    \
-    } while (0)
 
 static vram_status add_node(vrprefix *p, const vtrace_event *ev)
 {
@@ -297,15 +291,17 @@ static vram_status fill(vrprefix *p, const vtrace_event *ev, const char *path, c
     uint32_t need = (uint32_t)((ev->tokens + p->block_tokens - 1) / p->block_tokens);
     if (keys_upto(p, q, ev->id, full))
         return VRAM_ENOHOST;
-    while (q->nblocks < need && !q->stuck) /* blocks no kv alloc took (a trace without them) */
-        TRY_PC(take_block(p, q, ev, path, err, errlen));
+    vram_status st = VRAM_OK;
+    while (!st && q->nblocks < need && !q->stuck) /* blocks no kv alloc took (a trace without them) */
+        st = take_block(p, q, ev, path, err, errlen);
+    if (st)
+        return st;
     uint32_t upto = full < q->nblocks ? full : q->nblocks;
     for (; q->inserted < upto; q->inserted++) {
         uint32_t i = q->inserted;
         int cached;
-        vram_status st = vram_prefix_cache_insert(p->pc, q->blocks[i],
-                                                  i ? q->blocks[i - 1] : VRAM_PREFIX_NONE,
-                                                  q->keys[i], 0, &cached);
+        st = vram_prefix_cache_insert(p->pc, q->blocks[i], i ? q->blocks[i - 1] : VRAM_PREFIX_NONE,
+                                      q->keys[i], 0, &cached);
         if (st)
             return FAIL(VRAM_ECORRUPT, "%s:%llu: vram_prefix_cache_insert: %s", path,
                         (unsigned long long)ev->line, vram_strerror(st));
