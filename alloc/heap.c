@@ -85,6 +85,10 @@ void vram_heap_destroy(vram_heap *h)
 
 const char *vram_heap_name(const vram_heap *h) { return h->ops->name; }
 void *vram__heap_impl(const vram_heap *h) { return h->impl; }
+void *vram__heap_impl_of(const vram_heap *h, const vram_heap_ops *ops)
+{
+    return h->ops == ops ? h->impl : NULL;
+}
 uint64_t vram_heap_min_align(const vram_heap *h) { return h->min_align; }
 
 /* Validates size and alignment and raises the alignment to the minimum. */

@@ -310,13 +310,21 @@ const vram_heap_ops vram__heap_caching_ops = {
     .restore_peaks = caching_restore_peaks,
 };
 
+/* The caching state behind a heap of this policy, else NULL (caching_create
+ * never leaves a NULL state): the O(1) policy check of the calls below, which
+ * return VRAM_EMISMATCH on NULL. h must not be NULL. */
+static caching_heap *caching_of(const vram_heap *h)
+{
+    return vram__heap_impl_of(h, &vram__heap_caching_ops);
+}
+
 vram_status vram_heap_caching_seed(vram_heap *h, uint64_t size, int large)
 {
     if (!h || !size || size % CACHING_MIN_BLOCK)
         return VRAM_EINVAL;
-    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+    caching_heap *c = caching_of(h);
+    if (!c)
         return VRAM_EMISMATCH;
-    caching_heap *c = vram__heap_impl(h);
     if (!c->opt.expandable_segments && size % CACHING_ROUND_LARGE)
         return VRAM_EINVAL;
     vram_status st = prepare(c);
@@ -330,9 +338,9 @@ vram_status vram_heap_caching_seed_segment(vram_heap *h, uint64_t size, int larg
     if (!h || !size || size % CACHING_ROUND_LARGE || (n && (!at || !block_size || !requested ||
                                                             !offsets)))
         return VRAM_EINVAL;
-    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+    caching_heap *c = caching_of(h);
+    if (!c)
         return VRAM_EMISMATCH;
-    caching_heap *c = vram__heap_impl(h);
     if (c->opt.expandable_segments)
         return VRAM_EINVAL;
     uint64_t end = 0; /* the blocks: in order, aligned, inside, not overlapping */
@@ -362,9 +370,10 @@ vram_status vram_heap_caching_empty_cache(vram_heap *h)
 {
     if (!h)
         return VRAM_EINVAL;
-    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+    caching_heap *c = caching_of(h);
+    if (!c)
         return VRAM_EMISMATCH;
-    vram__caching_release_all(vram__heap_impl(h));
+    vram__caching_release_all(c);
     return VRAM_OK;
 }
 
@@ -372,13 +381,25 @@ vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out)
 {
     if (!h || !out)
         return VRAM_EINVAL;
-    if (vram_heap_policy(vram_heap_name(h)) != &vram__heap_caching_ops)
+    const caching_heap *c = caching_of(h);
+    if (!c)
         return VRAM_EMISMATCH;
-    const caching_heap *c = vram__heap_impl(h);
     *out = c->st;
     out->reserved_unallocated = c->st.reserved - c->st.allocated;
     uint64_t ls = largest_cached(c, CACHING_SMALL), ll = largest_cached(c, CACHING_LARGE);
     out->largest_cached = ls > ll ? ls : ll;
     out->cached_blocks = cached_blocks(c);
+    return VRAM_OK;
+}
+
+vram_status vram_heap_caching_reserved(const vram_heap *h, uint64_t *reserved, uint64_t *allocated)
+{
+    if (!h || !reserved || !allocated)
+        return VRAM_EINVAL;
+    const caching_heap *c = caching_of(h);
+    if (!c)
+        return VRAM_EMISMATCH;
+    *reserved = c->st.reserved;
+    *allocated = c->st.allocated;
     return VRAM_OK;
 }

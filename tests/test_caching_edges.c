@@ -1,5 +1,6 @@
 /* test_caching_edges.c - the caching policy's error paths and rare branches
- * through the public API: vram_heap_caching_stats' refusals, every error of
+ * through the public API: vram_heap_caching_stats' refusals, what
+ * vram_heap_caching_reserved reads and refuses, every error of
  * the PYTORCH_CUDA_ALLOC_CONF parser, the small expandable segment unmapping
  * its whole free tail behind a used block, and the release of several
  * oversize segments that together make room. */
@@ -45,6 +46,48 @@ static void test_stats_refusals(void)
     assert_ok(vram_heap_create(vram_heap_policy("bestfit"), &cfg, &bf));
     expect_status(vram_heap_caching_stats(bf, &s), VRAM_EMISMATCH);
     expect_eq_u64(s.segments, 7); /* untouched on failure */
+    vram_heap_destroy(bf);
+    vram_heap_destroy(h);
+}
+
+/* vram_heap_caching_reserved gives what vram_heap_caching_stats reports. */
+static void expect_reserved(const vram_heap *h, uint64_t reserved, uint64_t allocated)
+{
+    uint64_t r = 0, a = 0;
+    assert_ok(vram_heap_caching_reserved(h, &r, &a));
+    vram_caching_stats s = cstats(h);
+    expect_eq_u64(r, s.reserved);
+    expect_eq_u64(a, s.allocated);
+    expect_eq_u64(r, reserved);
+    expect_eq_u64(a, allocated);
+}
+
+static void test_reserved(void)
+{
+    vram_heap *h = make(64 * MIB, 0, 0);
+    expect_reserved(h, 0, 0);
+    uint64_t small = test_heap_alloc(h, 1000); /* 1024 B of a 2 MiB small segment */
+    expect_reserved(h, 2 * MIB, 1024);
+    uint64_t large = test_heap_alloc(h, 3 * MIB); /* a 20 MiB large segment */
+    expect_reserved(h, 22 * MIB, 3 * MIB + 1024);
+    assert_ok(vram_heap_free(h, small)); /* cached: reserved stays */
+    expect_reserved(h, 22 * MIB, 3 * MIB);
+    assert_ok(vram_heap_caching_empty_cache(h)); /* the small segment goes */
+    expect_reserved(h, 20 * MIB, 3 * MIB);
+    assert_ok(vram_heap_free(h, large));
+    expect_reserved(h, 20 * MIB, 0);
+
+    uint64_t r = 7, a = 9;
+    expect_status(vram_heap_caching_reserved(NULL, &r, &a), VRAM_EINVAL);
+    expect_status(vram_heap_caching_reserved(h, NULL, &a), VRAM_EINVAL);
+    expect_status(vram_heap_caching_reserved(h, &r, NULL), VRAM_EINVAL);
+    vram_heap_config cfg = {.capacity = 64 * MIB};
+    vram_heap *bf = NULL;
+    assert_ok(vram_heap_create(vram_heap_policy("bestfit"), &cfg, &bf));
+    expect_eq_u64(test_heap_alloc(bf, MIB), 0);
+    expect_status(vram_heap_caching_reserved(bf, &r, &a), VRAM_EMISMATCH);
+    expect_eq_u64(r, 7); /* untouched on failure */
+    expect_eq_u64(a, 9);
     vram_heap_destroy(bf);
     vram_heap_destroy(h);
 }
@@ -219,6 +262,7 @@ static void test_oversize_release_adds_up(void)
 int main(void)
 {
     test_stats_refusals();
+    test_reserved();
     test_conf_errors();
     test_conf_accepts();
     test_small_tail_unmapped_whole();

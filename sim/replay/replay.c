@@ -414,17 +414,18 @@ static void note_live(engine *e, uint64_t size)
 
 /* The caching policy's reserved bytes rise only in a call that needs device
  * bytes (alloc, use, acquire): after each, the highest reserved so far and
- * what of it was unallocated then. Not free: vram_heap_caching_stats looks the
- * policy up by name and takes two tree maxima on every call (about 290
- * instructions); a reserved-bytes accessor in alloc/ would make it cheap. */
+ * what of it was unallocated then. Called after every such call, so it reads
+ * the two counters alone (vram_heap_caching_reserved, constant time), not
+ * vram_heap_caching_stats' tree maxima. */
 static void note_reserved(engine *e, int lane)
 {
-    vram_caching_stats cs;
-    if (!e->caching || vram_heap_caching_stats(vram_manager_heap(e->lane[lane]), &cs) ||
-        cs.reserved <= e->res->peak_reserved)
+    uint64_t reserved, allocated;
+    if (!e->caching ||
+        vram_heap_caching_reserved(vram_manager_heap(e->lane[lane]), &reserved, &allocated) ||
+        reserved <= e->res->peak_reserved)
         return;
-    e->res->peak_reserved = cs.reserved;
-    e->res->reserved_unallocated = cs.reserved_unallocated;
+    e->res->peak_reserved = reserved;
+    e->res->reserved_unallocated = reserved - allocated;
 }
 
 /* The tensor cache's key for a trace allocation: its size in bytes of u8. */

@@ -48,9 +48,18 @@ typedef struct vram_caching_stats {
     uint64_t ooms;                 /* allocations that failed with VRAM_ENOMEM */
 } vram_caching_stats;
 
-/* Fills *out for a heap of the "caching" policy. Constant time. Fails with
- * VRAM_EINVAL when h or out is NULL and VRAM_EMISMATCH when h has another policy. */
+/* Fills *out for a heap of the "caching" policy. O(log cached blocks): the
+ * largest cached block is the maximum of each pool's tree of cached blocks;
+ * the rest are counters. Fails with VRAM_EINVAL when h or out is NULL and
+ * VRAM_EMISMATCH when h has another policy. */
 vram_status vram_heap_caching_stats(const vram_heap *h, vram_caching_stats *out);
+
+/* *reserved and *allocated as vram_heap_caching_stats reports them, for a
+ * caller that reads them after every call (the replay's peak of reserved
+ * bytes). Constant time: a pointer compare for the policy, two loads. Fails
+ * with VRAM_EINVAL when an argument is NULL and VRAM_EMISMATCH when h has
+ * another policy; the outputs are then unchanged. */
+vram_status vram_heap_caching_reserved(const vram_heap *h, uint64_t *reserved, uint64_t *allocated);
 
 /* torch.cuda.empty_cache(): releases every whole cached segment and unmaps the
  * free pages at the growing ends of expandable segments, as the last retry of
