@@ -345,8 +345,9 @@ static uint32_t promote(vram_prefix_cache *pc, uint32_t s, uint32_t p, int prior
 
 /* Memory-level parallelism for long chains over a large cache: the index
  * slots of every hash are requested at once (the inserts of the blocks that
- * miss later probe the same slots), then the records of the blocks found, so
- * the walk below finds them in cache instead of waiting for each in turn. */
+ * miss later probe the same slots), then the records of the blocks found and
+ * their lines in the policy (a hit checks its membership and may unlink it),
+ * so the walk below finds them in cache instead of waiting for each in turn. */
 static void prefetch_chain(const vram_prefix_cache *pc, const uint64_t *hashes, size_t n)
 {
     if (n < 2)
@@ -358,6 +359,7 @@ static void prefetch_chain(const vram_prefix_cache *pc, const uint64_t *hashes, 
         if (b == PC_NIL)
             break;
         __builtin_prefetch(&pc->blocks[b]);
+        vram__pc_policy_prefetch_hit(pc->ops, pc->policy, b);
     }
 }
 

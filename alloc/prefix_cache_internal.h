@@ -127,6 +127,14 @@ extern const vram_prefix_policy_ops vram__prefix_lru_ops;
 extern const vram_prefix_policy_ops vram__prefix_lfu_ops;
 extern const vram_prefix_policy_ops vram__prefix_priority_ops;
 
+/* prefix_cache_policy.c: requests the line that member and remove read
+ * first for block b, a hit's: the vllm queue's links of b (a member's unlink
+ * writes them), the keyed policies' mark of b (most hits there are inner
+ * blocks, no members: their keys and links are not read). None for other
+ * tables. A hint. */
+void vram__pc_policy_prefetch_hit(const vram_prefix_policy_ops *ops, const void *impl,
+                                  uint32_t b);
+
 /* prefix_cache.c: whether block b belongs in the policy's set now. */
 int vram__pc_evictable(const vram_prefix_cache *pc, const pc_block *b);
 /* Whether cached block b's parent link is valid (see the invariants). */

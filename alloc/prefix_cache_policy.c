@@ -506,6 +506,18 @@ const vram_prefix_policy_ops vram__prefix_lru_ops = KEYED_OPS("lru", lru_create)
 const vram_prefix_policy_ops vram__prefix_lfu_ops = KEYED_OPS("lfu", lfu_create);
 const vram_prefix_policy_ops vram__prefix_priority_ops = KEYED_OPS("priority", prio_create);
 
+/* ---- a prefetch hint for a hit (built-in policies only) ---- */
+
+/* A table using the built-in queue or keyed functions has their structure
+ * behind impl; any other table gets no hint. */
+void vram__pc_policy_prefetch_hit(const vram_prefix_policy_ops *ops, const void *impl, uint32_t b)
+{
+    if (ops->remove == queue_remove)
+        __builtin_prefetch(&((const queue_policy *)impl)->node[b], 1);
+    else if (ops->remove == keyed_remove)
+        __builtin_prefetch(&((const keyed_policy *)impl)->where[b]);
+}
+
 const char *const vram_prefix_policy_names[] = {"vllm", "lru", "lfu", "priority", NULL};
 
 const vram_prefix_policy_ops *vram_prefix_policy(const char *name)
