@@ -83,7 +83,7 @@ static size_t lookup_len(const vengine *e, const ereq *r)
     return n < r->nkeys ? n : r->nkeys;
 }
 
-int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens, size_t *hits)
+int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens)
 {
     size_t hit = 0, idle_hits = 0, n = r->nblocks ? 0 : lookup_len(e, r);
     if (n)
@@ -93,7 +93,6 @@ int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens, size_t
     /* idle cached blocks: neither free nor held; all of them can be evicted */
     uint64_t avail = s.device_blocks - s.held_blocks - idle_hits;
     uint64_t want = vengine__ceil_div(tokens, e->c->block_tokens);
-    *hits = hit;
     return want <= r->nblocks + hit || want - r->nblocks - hit <= avail;
 }
 

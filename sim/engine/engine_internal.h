@@ -146,9 +146,9 @@ vram_status vengine__prefix_fill(vengine *e, ereq *r);
 
 /* Paged KV (engine_blocks.c): the pool as a vram_prefix_cache of
  * plan.pool / block_bytes blocks. open/close the cache; keys computes r's
- * block keys from its path (none without one); fits says whether r's prompt
- * fits now (its cached hits taken, the rest from free blocks or evictable
- * cached ones, the idle hits not counted as evictable) and how many blocks hit;
+ * block keys from its path (none without one); fit says whether r can hold
+ * `tokens` now (not yet admitted: its cached hits taken, the rest from free
+ * blocks or evictable cached ones, the idle hits not counted as evictable);
  * acquire takes the hits at admission (pins them); grow gives r blocks up to
  * `tokens` (evicting cached blocks the policy picks when none is free); fill
  * caches r's newly full blocks; release drops all of r's blocks (the
@@ -158,7 +158,7 @@ vram_status vengine__prefix_fill(vengine *e, ereq *r);
 vram_status vengine__blocks_open(vengine *e);
 void vengine__blocks_close(vengine *e);
 vram_status vengine__blocks_keys(vengine *e, ereq *r);
-int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens, size_t *hits);
+int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens);
 vram_status vengine__blocks_acquire(vengine *e, ereq *r);
 /* Counts an admission's lookup and hits in the stats, once it went through
  * (a closed-loop admission undone and tried again counts once). */

@@ -140,9 +140,8 @@ uint64_t vengine__kv_need(const vengine *e, const ereq *r, uint64_t tokens)
 
 int vengine__kv_room(const vengine *e, const ereq *r, uint64_t tokens)
 {
-    size_t hits;
     if (e->c->kv == VENGINE_KV_PAGED)
-        return vengine__blocks_fit(e, r, tokens, &hits);
+        return vengine__blocks_fit(e, r, tokens);
     return vengine__kv_free(e) >= vengine__kv_need(e, r, tokens);
 }
 
