@@ -85,6 +85,9 @@ static size_t lookup_len(const vengine *e, const ereq *r)
 
 int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens)
 {
+    uint64_t want = vengine__ceil_div(tokens, e->c->block_tokens);
+    if (want <= r->nblocks) /* a decode step within its last block: most steps */
+        return 1;
     size_t hit = 0, idle_hits = 0, n = r->nblocks ? 0 : lookup_len(e, r);
     if (n)
         vram_prefix_cache_match(e->kvc, r->keys, n, &hit, &idle_hits);
@@ -92,7 +95,6 @@ int vengine__blocks_fit(const vengine *e, const ereq *r, uint64_t tokens)
     vram_prefix_cache_stats_get(e->kvc, &s);
     /* idle cached blocks: neither free nor held; all of them can be evicted */
     uint64_t avail = s.device_blocks - s.held_blocks - idle_hits;
-    uint64_t want = vengine__ceil_div(tokens, e->c->block_tokens);
     return want <= r->nblocks + hit || want - r->nblocks - hit <= avail;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "fail.h"
 #include "idmap.h"
 #include "vram/prefix_cache.h"
 
@@ -99,13 +100,6 @@ struct vengine {
     char *err;
     size_t errlen;
 };
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        vram_status st_ = (x);                                                             \
-        if (st_)                                                                           \
-            return st_;                                                                    \
-    } while (0)
 
 static inline uint64_t vengine__ceil_div(uint64_t a, uint64_t b)
 {

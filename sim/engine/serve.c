@@ -10,19 +10,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "fail.h"
 #include "idmap.h"
 #include "vram/manager.h"
 
 const char *const vserve_policy_names[] = {"bestfit", "buddy", "tlsf", "pool", "caching", NULL};
 
 enum { LANE_MAIN, LANE_KV, LANES };
-
-#define TRY(x)                                                                             \
-    do {                                                                                   \
-        vram_status st_ = (x);                                                             \
-        if (st_)                                                                           \
-            return st_;                                                                    \
-    } while (0)
 
 /* A live engine id: its handle, its lane, and in the KV lane the bytes its
  * block takes beyond its size (the heap's rounding). */

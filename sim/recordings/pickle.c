@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fail.h"
+
 #define DEFAULT_MAX_STACK ((size_t)1 << 20)
 #define DEFAULT_MAX_MARKS ((size_t)256)
 #define DEFAULT_MAX_MEMO ((size_t)1 << 24)
@@ -591,24 +593,10 @@ vram_status vpickle_parse(const void *buf, size_t len, const char *name, const v
     return parse_owned(copy, len, name, lim, out, err, errlen);
 }
 
-static vram_status load_fail(char *err, size_t errlen, vram_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static vram_status load_fail(char *err, size_t errlen, vram_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 static vram_status too_big(const char *path, uint64_t size, int at_least, uint64_t max, char *err,
                            size_t errlen)
 {
-    return load_fail(err, errlen, VRAM_EINVAL,
+    return vsim_fail(err, errlen, VRAM_EINVAL,
                      "%s: %s%llu bytes: larger than the limit of %llu bytes on a pickle read into "
                      "memory (--max-pickle raises it)", path, at_least ? "more than " : "",
                      (unsigned long long)size, (unsigned long long)max);
@@ -629,17 +617,17 @@ vram_status vpickle_load(const char *path, const vpickle_limits *lim, vpickle_do
      * is held in memory, and a pipe or device may never end. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
-        return load_fail(err, errlen, VRAM_EIO, "%s: cannot open: %s", path, strerror(errno));
+        return vsim_fail(err, errlen, VRAM_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
-        vram_status st = load_fail(err, errlen, VRAM_EIO, "%s: cannot open: %s", path,
+        vram_status st = vsim_fail(err, errlen, VRAM_EIO, "%s: cannot open: %s", path,
                                    strerror(errno));
         close(fd);
         return st;
     }
     if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) {
         close(fd);
-        return load_fail(err, errlen, VRAM_EIO, "%s: not a regular file: a pickle is read whole "
+        return vsim_fail(err, errlen, VRAM_EIO, "%s: not a regular file: a pickle is read whole "
                          "into memory; save it to a file first", path);
     }
     if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > max) {
@@ -650,7 +638,7 @@ vram_status vpickle_load(const char *path, const vpickle_limits *lim, vpickle_do
     size_t cap = S_ISREG(sb.st_mode) ? (size_t)sb.st_size + 1 : 1 << 16, len = 0;
     unsigned char *buf = malloc(cap);
     vram_status st = buf ? VRAM_OK
-                         : load_fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory for %zu "
+                         : vsim_fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory for %zu "
                                      "bytes", path, cap);
     while (!st) {
         if (len == cap) {
@@ -661,7 +649,7 @@ vram_status vpickle_load(const char *path, const vpickle_limits *lim, vpickle_do
             size_t ncap = cap > max / 2 ? (size_t)max + 1 : cap * 2;
             unsigned char *n = realloc(buf, ncap);
             if (!n) {
-                st = load_fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory after %zu "
+                st = vsim_fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory after %zu "
                                "bytes", path, len);
                 break;
             }
@@ -672,7 +660,7 @@ vram_status vpickle_load(const char *path, const vpickle_limits *lim, vpickle_do
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            st = load_fail(err, errlen, VRAM_EIO, "%s: read error: %s", path, strerror(errno));
+            st = vsim_fail(err, errlen, VRAM_EIO, "%s: read error: %s", path, strerror(errno));
         else if (got == 0)
             break;
         else

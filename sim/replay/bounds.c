@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "evstream.h"
+#include "fail.h"
 #include "idmap.h"
 #include "nextuse.h"
 #include "replay.h"
@@ -118,17 +119,6 @@ typedef struct walk {
 #define NODE(w, i) (&((node *)(w)->nodes.data)[i])
 #define REQ(w, i) (&((request *)(w)->requests.data)[i])
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* "file:line: message" for an event that contradicts the trace so far. */
 static vram_status bad(walk *w, const vtrace_event *ev, const char *fmt, ...)
@@ -140,8 +130,7 @@ static vram_status bad(walk *w, const vtrace_event *ev, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    set_err(w->err, w->errlen, "%s:%llu: %s", w->path, (unsigned long long)ev->line, msg);
-    return VRAM_EPARSE;
+    return vsim_fail(w->err, w->errlen, VRAM_EPARSE, "%s:%llu: %s", w->path, (unsigned long long)ev->line, msg);
 }
 
 /* ---- pools and lists ---- */
@@ -949,18 +938,16 @@ static vram_status run_pass(walk *w)
         if ((st = walk_event(w, &ev)) || (st = w->io))
             break;
         if (w->stop && *w->stop) {
-            set_err(w->err, w->errlen, "%s:%llu: the bounds pass was stopped (a signal)",
-                    w->path, (unsigned long long)ev.line);
-            st = VRAM_EBUSY;
+            st = vsim_fail(w->err, w->errlen, VRAM_EBUSY, "%s:%llu: the bounds pass was stopped (a signal)",
+                           w->path, (unsigned long long)ev.line);
             break;
         }
     }
     if (got < 0) {
-        set_err(w->err, w->errlen, "%s", vevs_error(r));
-        st = VRAM_EPARSE;
+        st = vsim_fail(w->err, w->errlen, VRAM_EPARSE, "%s", vevs_error(r));
     } else if (st == VRAM_EPARSE && w->sim) {
-        set_err(w->err, w->errlen, "%s:%llu: the trace changed between the two passes", w->path,
-                (unsigned long long)ev.line);
+        vsim_fail(w->err, w->errlen, st, "%s:%llu: the trace changed between the two passes", w->path,
+                  (unsigned long long)ev.line);
     }
     if (!w->sim)
         w->b->events = w->index;
@@ -1006,8 +993,7 @@ vram_status vbounds_compute_stream(const vevs *stream, const char *path, uint64_
     if (!st && belady)
         st = vnextuse_finish(next);
     if ((!st || st == VRAM_EBUSY) && belady && stop && *stop) {
-        set_err(err, errlen, "%s: the bounds pass was stopped (a signal)", path);
-        st = VRAM_EBUSY;
+        st = vsim_fail(err, errlen, VRAM_EBUSY, "%s: the bounds pass was stopped (a signal)", path);
     }
     if (!st && belady) {
         st = walk_init(&w, path, 1, next, out, err, errlen);
@@ -1022,8 +1008,8 @@ vram_status vbounds_compute_stream(const vevs *stream, const char *path, uint64_
     }
     vnextuse_destroy(next);
     if (st == VRAM_ENOHOST && err && errlen && !err[0])
-        set_err(err, errlen, "%s: out of host memory computing bounds", path);
+        return vsim_fail(err, errlen, st, "%s: out of host memory computing bounds", path);
     if (st == VRAM_EIO && err && errlen && !err[0])
-        set_err(err, errlen, "%s: Belady's next-use log: a temporary file failed", path);
+        return vsim_fail(err, errlen, st, "%s: Belady's next-use log: a temporary file failed", path);
     return st;
 }

@@ -5,27 +5,13 @@
  * (/dev/full), a symbolic link (/dev/stdout -> /proc/self/fd/1) - is written in
  * place through its name: a rename would put a regular file in its place. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fail.h"
 #include "trace.h"
-
-static vram_status fail(char *err, size_t errlen, vram_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static vram_status fail(char *err, size_t errlen, vram_status st, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 vram_status vtrace_output_begin(const char *path, vtrace_output *o, char *err, size_t errlen)
 {
@@ -33,10 +19,10 @@ vram_status vtrace_output_begin(const char *path, vtrace_output *o, char *err, s
     if (err && errlen)
         err[0] = '\0';
     if (!path || !path[0])
-        return fail(err, errlen, VRAM_EINVAL, "no output file given");
+        return vsim_fail(err, errlen, VRAM_EINVAL, "no output file given");
     struct stat s;
     if (stat(path, &s) == 0 && S_ISDIR(s.st_mode))
-        return fail(err, errlen, VRAM_EINVAL, "%s: is a directory (give a file name)", path);
+        return vsim_fail(err, errlen, VRAM_EINVAL, "%s: is a directory (give a file name)", path);
     const int in_place = lstat(path, &s) == 0 && !S_ISREG(s.st_mode);
     size_t n = strlen(path);
     o->final = malloc(n + 1);
@@ -46,7 +32,7 @@ vram_status vtrace_output_begin(const char *path, vtrace_output *o, char *err, s
             free(o->write_path);
         free(o->final);
         *o = (vtrace_output){0};
-        return fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory", path);
+        return vsim_fail(err, errlen, VRAM_ENOHOST, "%s: out of host memory", path);
     }
     memcpy(o->final, path, n + 1);
     if (!in_place) {
@@ -61,7 +47,7 @@ vram_status vtrace_output_not_input(const char *path, const char *input, char *e
     struct stat o, i;
     if (path && input && stat(path, &o) == 0 && stat(input, &i) == 0 && o.st_dev == i.st_dev &&
         o.st_ino == i.st_ino && S_ISREG(o.st_mode))
-        return fail(err, errlen, VRAM_EINVAL, "%s: is the input %s: the output would replace it",
+        return vsim_fail(err, errlen, VRAM_EINVAL, "%s: is the input %s: the output would replace it",
                     path, input);
     return VRAM_OK;
 }
@@ -70,7 +56,7 @@ vram_status vtrace_output_commit(vtrace_output *o, char *err, size_t errlen)
 {
     vram_status st = VRAM_OK;
     if (o->write_path && o->write_path != o->final && rename(o->write_path, o->final) != 0) {
-        st = fail(err, errlen, VRAM_EIO, "cannot rename %s to %s: %s", o->write_path, o->final,
+        st = vsim_fail(err, errlen, VRAM_EIO, "cannot rename %s to %s: %s", o->write_path, o->final,
                   strerror(errno));
         remove(o->write_path);
     }
